@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * layout.h -- the on-media format of a daxkv database, in one place.
+ *
+ * Everything a reader needs to interpret a database without the engine's
+ * DRAM state is here: the CPU recovery path, kvctl check, the daxmirror
+ * emulated device and CUDA kernels all read records by these definitions.
+ * The format is little-endian, fixed width, and frozen per
+ * DK_FORMAT_VERSION: change a byte here and the version must change.
+ *
+ * A database is a directory:
+ *
+ *   lock            advisory lock (fcntl OFD) + the holder's pid, as text
+ *   meta.pool       libpmemobj pool, layout "daxkv": struct dk_meta_root
+ *   seg-NNNNNNNN.dat  data segments, NNNNNNNN = segment slot, decimal
+ *   checkpoint.dat  index checkpoint written by a clean close (optional)
+ *
+ * Metadata that changes rarely and must change atomically (uuid, options,
+ * the segment table, the clean-shutdown flag) lives in the libpmemobj pool
+ * and is changed only inside pmemobj transactions.  Records live in
+ * segments and are written with libpmem (non-temporal copy + fence).
+ *
+ * Segment file (size = segment_size, a multiple of 2 MiB, so that a
+ * device mirror can map it with 2 MiB page-table entries):
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *   0      8    magic "DAXKVSEG"
+ *   8      4    format version (DK_FORMAT_VERSION)
+ *   12     4    header size, 4096 (records begin there)
+ *   16     16   database uuid
+ *   32     4    segment slot (index in the meta segment table)
+ *   36     4    slot generation (dk_seg_entry.gen when it was created)
+ *   40     8    segment size in bytes
+ *   48     4    crc32c of bytes [0, 48)
+ *   52     4    reserved, 0
+ *   56     8    sealed tail: offset one past the last record when the
+ *               segment was sealed (full, or clean close); 0 while the
+ *               segment is open for appends.  Mutable, not in the crc.
+ *   64     4032 reserved, 0
+ *   4096   ...  records, back to back, each 8-byte aligned
+ *
+ * Record (header 32 bytes, then key, then value, padded with zeros to a
+ * multiple of 8 bytes):
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *   0      4    crc32c (Castagnoli) of bytes [4, 24) of the header, then
+ *               the key, then the value.  Not over `superseded` or padding.
+ *   4      2    klen, 1..DAXKV_MAX_KEY
+ *   6      2    flags: DK_REC_PUT or DK_REC_DEL, optionally DK_REC_BATCH
+ *   8      4    vlen, 0..DAXKV_MAX_VALUE (0 for a delete)
+ *   12     4    batch count: records in this record's batch (1 if single)
+ *   16     8    seq: commit sequence number, >= 1
+ *   24     8    superseded: seq of the record that replaced this key's
+ *               version, 0 while it is the newest.  Mutable, not in crc.
+ *   32     klen key bytes
+ *   32+klen vlen value bytes
+ *
+ * Validity.  A record is valid iff its crc matches, klen/vlen/flags are in
+ * range, it fits in the segment, and its seq is >= the seq of the record
+ * before it in the same segment (appends in a segment are in seq order;
+ * recovery resumes sequence numbers above every seq it has seen, so stale
+ * bytes past a torn tail can never pass this test after new appends).  The
+ * first invalid record ends the segment's log.  In a sealed segment an
+ * invalid record before the sealed tail is corruption (DAXKV_ECORRUPT); in
+ * an open segment it is the torn tail of an interrupted write.
+ *
+ * Batches.  The records of one batch share one seq, carry DK_REC_BATCH and
+ * the count n, and are contiguous in one segment.  A batch is committed iff
+ * all n records are valid; otherwise none of them counts.
+ *
+ * Version rule (what a device may evaluate with only these bytes).  Given
+ * a snapshot sequence s and, for each segment, the tail captured with s,
+ * the record r at an offset below its segment's tail is visible at s iff
+ *
+ *     (r.flags & DK_REC_PUT) && r.seq <= s &&
+ *     (r.superseded == 0 || r.superseded > s)
+ *
+ * The engine keeps this true: a write's superseded mark on the previous
+ * version is stored before the write's seq can be part of any snapshot,
+ * and recovery marks every record that lost to a newer one before the
+ * database opens.  Exactly one version of a key satisfies it at any s,
+ * and none if the newest version at s is a delete.
+ */
+#ifndef DAXKV_LAYOUT_H
+#define DAXKV_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daxkv.h"
+
+#define DK_FORMAT_VERSION 1u
+#define DK_POOL_LAYOUT "daxkv"
+#define DK_SEG_MAGIC "DAXKVSEG"
+#define DK_META_MAGIC "DAXKVMET"
+#define DK_CKPT_MAGIC "DAXKVCKP"
+
+#define DK_SEG_ALIGN (2ull << 20)      /* 2 MiB: one PMD mapping */
+#define DK_SEG_MIN DK_SEG_ALIGN
+#define DK_SEG_MAX (1ull << 30)
+#define DK_SEG_DEFAULT (64ull << 20)
+#define DK_SEG_HDR_SIZE 4096u
+#define DK_MAX_SEGMENTS 16384u
+#define DK_META_POOL_SIZE (8ull << 20)  /* PMEMOBJ_MIN_POOL */
+#define DK_REC_ALIGN 8u
+#define DK_REC_HDR_SIZE 32u
+
+/* Record flags. */
+#define DK_REC_PUT 0x0001u
+#define DK_REC_DEL 0x0002u
+#define DK_REC_BATCH 0x0004u
+#define DK_REC_FLAGS_KNOWN (DK_REC_PUT | DK_REC_DEL | DK_REC_BATCH)
+
+struct dk_seg_header {
+	char magic[8];
+	uint32_t format_version;
+	uint32_t header_size;
+	uint8_t uuid[16];
+	uint32_t slot;
+	uint32_t gen;
+	uint64_t size;
+	uint32_t crc;
+	uint32_t reserved0;
+	uint64_t sealed_tail;
+};
+
+struct dk_rec {
+	uint32_t crc;
+	uint16_t klen;
+	uint16_t flags;
+	uint32_t vlen;
+	uint32_t batch;
+	uint64_t seq;
+	uint64_t superseded;
+	/* uint8_t key[klen]; uint8_t val[vlen]; padding to DK_REC_ALIGN */
+};
+
+_Static_assert(sizeof(struct dk_seg_header) == 64, "segment header size");
+_Static_assert(offsetof(struct dk_seg_header, uuid) == 16, "uuid offset");
+_Static_assert(offsetof(struct dk_seg_header, slot) == 32, "slot offset");
+_Static_assert(offsetof(struct dk_seg_header, size) == 40, "size offset");
+_Static_assert(offsetof(struct dk_seg_header, crc) == 48, "crc offset");
+_Static_assert(offsetof(struct dk_seg_header, sealed_tail) == 56,
+	       "sealed tail offset");
+_Static_assert(sizeof(struct dk_rec) == DK_REC_HDR_SIZE, "record header");
+_Static_assert(offsetof(struct dk_rec, klen) == 4, "klen offset");
+_Static_assert(offsetof(struct dk_rec, vlen) == 8, "vlen offset");
+_Static_assert(offsetof(struct dk_rec, seq) == 16, "seq offset");
+_Static_assert(offsetof(struct dk_rec, superseded) == 24,
+	       "superseded offset");
+_Static_assert(DAXKV_MAX_KEY <= UINT16_MAX, "klen fits its field");
+
+/* Bytes a record of these lengths occupies in a segment. */
+static inline uint64_t dk_rec_size(uint64_t klen, uint64_t vlen)
+{
+	return (DK_REC_HDR_SIZE + klen + vlen + DK_REC_ALIGN - 1) &
+	       ~(uint64_t)(DK_REC_ALIGN - 1);
+}
+
+static inline const uint8_t *dk_rec_key(const struct dk_rec *rec)
+{
+	return (const uint8_t *)rec + DK_REC_HDR_SIZE;
+}
+
+static inline const uint8_t *dk_rec_val(const struct dk_rec *rec)
+{
+	return (const uint8_t *)rec + DK_REC_HDR_SIZE + rec->klen;
+}
+
+/* The version rule above, for one record below its segment's tail. */
+static inline int dk_rec_visible(const struct dk_rec *rec, uint64_t snap)
+{
+	uint64_t sup = __atomic_load_n(&rec->superseded, __ATOMIC_ACQUIRE);
+
+	return (rec->flags & DK_REC_PUT) && rec->seq <= snap &&
+	       (sup == 0 || sup > snap);
+}
+
+/*
+ * Meta pool (libpmemobj root object).  Changed only in transactions.
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *   0      8    magic "DAXKVMET"
+ *   8      4    format version
+ *   12     4    flags, 0
+ *   16     16   uuid
+ *   32     8    segment_size
+ *   40     8    max_size last given to open (0 = none)
+ *   48     8    clean: 1 if checkpoint.dat of ckpt_gen is valid
+ *   56     8    ckpt_gen: generation of the last checkpoint written
+ *   64     8    open_count: opens since creation
+ *   72     8    reserved
+ *   80     16*DK_MAX_SEGMENTS   segment table, indexed by slot
+ *
+ * Segment table entry:
+ *   0      4    state: DK_SEG_FREE (0), DK_SEG_LIVE, DK_SEG_RETIRED
+ *   4      4    gen: bumped each time the slot is (re)used
+ *   8      8    reserved
+ */
+enum dk_seg_state {
+	DK_SEG_FREE = 0,
+	DK_SEG_LIVE = 1,
+	DK_SEG_RETIRED = 2,
+};
+
+struct dk_seg_entry {
+	uint32_t state;
+	uint32_t gen;
+	uint64_t reserved;
+};
+
+struct dk_meta_root {
+	char magic[8];
+	uint32_t format_version;
+	uint32_t flags;
+	uint8_t uuid[16];
+	uint64_t segment_size;
+	uint64_t max_size;
+	uint64_t clean;
+	uint64_t ckpt_gen;
+	uint64_t open_count;
+	uint64_t reserved;
+	struct dk_seg_entry segs[DK_MAX_SEGMENTS];
+};
+
+_Static_assert(sizeof(struct dk_seg_entry) == 16, "segment entry size");
+_Static_assert(offsetof(struct dk_meta_root, segment_size) == 32,
+	       "segment size offset");
+_Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
+
+/*
+ * Checkpoint file, written with write(2) + fsync at a clean close and
+ * trusted only while meta.clean == 1 and the generations match:
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *   0      8    magic "DAXKVCKP"
+ *   8      4    format version
+ *   12     4    crc32c of bytes [16, end of file)
+ *   16     16   uuid
+ *   32     8    generation (== meta.ckpt_gen)
+ *   40     8    number of segment tails (T)
+ *   48     8    number of entries (N)
+ *   56     8    last seq
+ *   64     16*T tails: u32 slot, u32 reserved, u64 tail offset
+ *   ...    8*N  entries in key order: u32 slot, u32 offset of the newest
+ *               record of each live key
+ */
+struct dk_ckpt_header {
+	char magic[8];
+	uint32_t format_version;
+	uint32_t crc;
+	uint8_t uuid[16];
+	uint64_t gen;
+	uint64_t ntails;
+	uint64_t nentries;
+	uint64_t last_seq;
+};
+
+struct dk_ckpt_tail {
+	uint32_t slot;
+	uint32_t reserved;
+	uint64_t tail;
+};
+
+struct dk_ckpt_entry {
+	uint32_t slot;
+	uint32_t offset;
+};
+
+_Static_assert(sizeof(struct dk_ckpt_header) == 64, "checkpoint header");
+_Static_assert(sizeof(struct dk_ckpt_tail) == 16, "checkpoint tail");
+_Static_assert(sizeof(struct dk_ckpt_entry) == 8, "checkpoint entry");
+_Static_assert(DK_SEG_MAX <= UINT32_MAX, "offsets fit in 32 bits");
+
+#endif /* DAXKV_LAYOUT_H */

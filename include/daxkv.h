@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file daxkv.h
+ * @brief daxkv: a persistent-memory key-value store.
+ *
+ * daxkv keeps every record in persistent memory: files on a DAX file
+ * system (ext4 or xfs mounted -o dax) mapped with MAP_SYNC, or, as a
+ * fallback, any file system flushed with msync.  When a write call
+ * returns 0 the change survives power failure.
+ *
+ * Conventions
+ * -----------
+ * - Every call returns 0 on success or a negative DAXKV_E* code.  The
+ *   codes are stable; daxkv_strerror() names them and daxkv_errmsg()
+ *   returns a thread-local sentence about the last failure in the
+ *   calling thread (which file, offset or limit was at fault).
+ * - Keys are 1 to DAXKV_MAX_KEY bytes and order bytewise (memcmp; a
+ *   proper prefix sorts first).  Values are 0 to DAXKV_MAX_VALUE bytes.
+ *   Longer input is refused with DAXKV_EINVAL.
+ * - One handle may be shared by any number of threads, for any mix of
+ *   calls.  A database directory is open in at most one process.
+ * - Constructors take a T ** and set it only on success; destructors
+ *   accept NULL.
+ */
+#ifndef DAXKV_H
+#define DAXKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DAXKV_VERSION_MAJOR 0
+#define DAXKV_VERSION_MINOR 1
+#define DAXKV_VERSION_PATCH 0
+
+/** Longest key, in bytes. */
+#define DAXKV_MAX_KEY 1024u
+/** Longest value, in bytes. */
+#define DAXKV_MAX_VALUE (1u << 20)
+/** Most operations in one batch. */
+#define DAXKV_MAX_BATCH_OPS 65536u
+
+/** @name Error codes (all negative; 0 is success)
+ * @{ */
+#define DAXKV_ENOTFOUND (-30900) /**< key (or database, see DAXKV_ENODB) not found */
+#define DAXKV_EINVAL (-30901)    /**< invalid argument: NULL, bad length, bad option */
+#define DAXKV_ERANGE (-30902)    /**< buffer too small; the needed size was returned */
+#define DAXKV_ENOSPC (-30903)    /**< max_size reached or the file system is full */
+#define DAXKV_EBUSY (-30904)     /**< the database is open in another process */
+#define DAXKV_ECORRUPT (-30905)  /**< damaged metadata or segment; see daxkv_errmsg() */
+#define DAXKV_EVERSION (-30906)  /**< database written by an unknown format version */
+#define DAXKV_ENOMEM (-30907)    /**< out of memory */
+#define DAXKV_EIO (-30908)       /**< a file operation failed; see daxkv_errmsg() */
+#define DAXKV_EPERM (-30909)     /**< permission denied on the directory or a file */
+#define DAXKV_ENODB (-30910)     /**< path is not a daxkv database (or missing, with
+				      DAXKV_OPEN_NOCREATE) */
+/** @} */
+
+typedef struct daxkv daxkv;
+typedef struct daxkv_batch daxkv_batch;
+
+/**
+ * Scan callback.  key/val point into the database's mapping and stay
+ * valid until the callback returns.  Return 0 to go on; any other value
+ * stops the scan and becomes daxkv_scan()'s return value.
+ */
+typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
+			     size_t vlen, void *arg);
+
+/** @name Open flags (daxkv_options.flags)
+ * @{ */
+#define DAXKV_OPEN_NOCREATE 0x1u   /**< fail with DAXKV_ENODB if missing */
+#define DAXKV_OPEN_EXCLUSIVE 0x2u  /**< fail with DAXKV_EINVAL if it exists */
+#define DAXKV_OPEN_NOCHECKPOINT 0x4u /**< ignore a checkpoint: rebuild by scan */
+#define DAXKV_OPEN_FORCE_MSYNC 0x8u  /**< persist with msync even on DAX */
+/** @} */
+
+/** Structure version filled in by daxkv_options_init(). */
+#define DAXKV_OPTIONS_VERSION 1u
+
+/**
+ * Options for daxkv_open().  Always start from daxkv_options_init():
+ * fields added later get their defaults that way.
+ */
+struct daxkv_options {
+	uint32_t version;      /**< DAXKV_OPTIONS_VERSION */
+	uint32_t flags;        /**< DAXKV_OPEN_* */
+	uint64_t segment_size; /**< bytes per data segment, a multiple of
+				    2 MiB, 2 MiB..1 GiB; default 64 MiB.
+				    Fixed at creation, ignored later. */
+	uint64_t max_size;     /**< cap on all files in bytes, 0 = none;
+				    may change at each open */
+	uint32_t recovery_threads; /**< 0 = one per online CPU */
+	uint32_t reserved;
+};
+
+/** Fill @p opts with the defaults. */
+void daxkv_options_init(struct daxkv_options *opts);
+
+/**
+ * Open (and by default create) the database in directory @p dir.
+ * @p opts NULL means defaults.  After a crash, open recovers: every
+ * acknowledged write is found, torn and unacknowledged records are
+ * discarded.
+ *
+ * @return 0, or DAXKV_EINVAL (NULL argument, bad option, a file where a
+ * directory should be, EXCLUSIVE on an existing database), DAXKV_ENODB
+ * (not a database; missing with NOCREATE), DAXKV_EBUSY (open in another
+ * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION,
+ * DAXKV_ECORRUPT, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ */
+int daxkv_open(const char *dir, const struct daxkv_options *opts,
+	       daxkv **dbp);
+
+/**
+ * Close the handle: wait for nothing (every write is already durable),
+ * write a checkpoint so that the next open need not scan, release the
+ * directory lock and free everything.  No call may be in progress on
+ * @p db.  NULL is accepted.
+ * @return 0, or DAXKV_EIO if the checkpoint could not be written (the
+ * data is safe; the next open scans instead).
+ */
+int daxkv_close(daxkv *db);
+
+/**
+ * Insert or replace.  Durable when it returns 0.
+ * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ */
+int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
+	      size_t vlen);
+
+/**
+ * Copy the value of @p key into @p buf (capacity @p cap) and set *vlen.
+ * If cap is too small, nothing is copied, *vlen holds the size needed
+ * and DAXKV_ERANGE is returned.  @p buf may be NULL when @p cap is 0.
+ * @return 0, DAXKV_ENOTFOUND, DAXKV_ERANGE, DAXKV_EINVAL.
+ */
+int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
+	      size_t *vlen);
+
+/**
+ * Delete @p key.  Durable when it returns 0.
+ * @return 0, DAXKV_ENOTFOUND (no such key; nothing written),
+ * DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ */
+int daxkv_delete(daxkv *db, const void *key, size_t klen);
+
+/**
+ * Call @p fn for each live key in [lo, hi) in key order, as of one
+ * point in time: writes that complete during the scan are not seen, and
+ * every write that completed before it is.  lo NULL (or lolen 0) means
+ * from the first key; hi NULL means to the last.  The callback may call
+ * other daxkv functions on the same handle.
+ * @return 0 when all were visited, the callback's non-zero value when
+ * it stopped the scan, or DAXKV_EINVAL.
+ */
+int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
+	       size_t hilen, daxkv_scan_fn fn, void *arg);
+
+/**
+ * Batches: a list of puts and deletes committed all or nothing, also
+ * across a crash, at one point in time (a scan sees all or none of it).
+ * If a key appears more than once, the last operation on it wins.  A
+ * delete of a missing key in a batch is not an error.
+ */
+int daxkv_batch_new(daxkv_batch **bp);
+/** @return 0, DAXKV_EINVAL (bad lengths, more than DAXKV_MAX_BATCH_OPS),
+ *  DAXKV_ENOMEM. */
+int daxkv_batch_put(daxkv_batch *b, const void *key, size_t klen,
+		    const void *val, size_t vlen);
+/** @return 0, DAXKV_EINVAL, DAXKV_ENOMEM. */
+int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
+/**
+ * Commit @p b; durable and visible at once when it returns 0.  The batch
+ * keeps its operations and may be committed again or freed.  A batch
+ * must fit in one segment (its encoded size at most segment_size minus
+ * 4 KiB) or DAXKV_EINVAL is returned.
+ * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ */
+int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
+/** Empty @p b so that it can be reused. */
+void daxkv_batch_clear(daxkv_batch *b);
+/** Free @p b; NULL is accepted. */
+void daxkv_batch_free(daxkv_batch *b);
+
+/** How writes are made durable on this handle. */
+enum daxkv_durability {
+	DAXKV_DUR_UNKNOWN = 0,
+	DAXKV_DUR_MAP_SYNC = 1, /**< DAX + MAP_SYNC, cache flush + fence */
+	DAXKV_DUR_EADR = 2,     /**< DAX, caches are persistent: fence only */
+	DAXKV_DUR_MSYNC = 3,    /**< not DAX: msync after each write */
+	DAXKV_DUR_EMULATED = 4, /**< PMEM_IS_PMEM_FORCE: flush + fence on
+				     memory that is not really persistent */
+};
+
+/** Name of a durability mode ("map_sync", "eadr", "msync", "emulated"). */
+const char *daxkv_durability_name(enum daxkv_durability mode);
+
+/** How the last open rebuilt its index. */
+enum daxkv_recovery {
+	DAXKV_RECOVERY_NONE = 0,       /**< new database */
+	DAXKV_RECOVERY_CHECKPOINT = 1, /**< clean close: loaded the checkpoint */
+	DAXKV_RECOVERY_SCAN = 2,       /**< crash or no checkpoint: scanned all */
+};
+
+/** Structure version of struct daxkv_stat. */
+#define DAXKV_STAT_VERSION 1u
+
+/** Figures about an open database (daxkv_stat()). */
+struct daxkv_stat {
+	uint32_t version;        /**< (in) DAXKV_STAT_VERSION */
+	uint32_t format_version; /**< on-media format version */
+	uint8_t uuid[16];        /**< database uuid */
+	uint64_t segment_size;
+	uint64_t max_size;       /**< 0 = none */
+	uint32_t durability;     /**< enum daxkv_durability */
+	uint32_t recovery;       /**< enum daxkv_recovery, of the last open */
+	uint64_t recovery_ns;    /**< time the last open spent rebuilding */
+	uint64_t recovered_records; /**< records read by the last open */
+	uint64_t discarded_records; /**< torn or unacknowledged, dropped */
+	uint64_t segments;       /**< data segments in use */
+	uint64_t bytes_mapped;   /**< size of all data segments */
+	uint64_t bytes_written;  /**< record bytes in all segments */
+	uint64_t live_bytes;     /**< bytes of the newest record of each key */
+	uint64_t keys;           /**< live keys */
+	uint64_t last_seq;       /**< newest committed sequence number */
+	uint64_t puts, gets, deletes, batches, scans; /**< since open */
+	uint64_t lanes;          /**< append points in use */
+};
+
+/**
+ * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first.
+ * @return 0 or DAXKV_EINVAL.
+ */
+int daxkv_stat(daxkv *db, struct daxkv_stat *st);
+
+/** Name of an error code; never NULL. */
+const char *daxkv_strerror(int err);
+
+/**
+ * Thread-local detail of the last error this thread got from daxkv, or
+ * "" if none.  Valid until the thread's next daxkv call.
+ */
+const char *daxkv_errmsg(void);
+
+/** The library's version as "MAJOR.MINOR.PATCH". */
+const char *daxkv_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DAXKV_H */
