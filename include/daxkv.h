@@ -59,6 +59,13 @@ extern "C" {
 				      DAXKV_OPEN_NOCREATE) */
 /** @} */
 
+/* Symbols of the public API (the library is built -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define DAXKV_API __attribute__((visibility("default")))
+#else
+#define DAXKV_API
+#endif
+
 typedef struct daxkv daxkv;
 typedef struct daxkv_batch daxkv_batch;
 
@@ -98,7 +105,7 @@ struct daxkv_options {
 };
 
 /** Fill @p opts with the defaults. */
-void daxkv_options_init(struct daxkv_options *opts);
+DAXKV_API void daxkv_options_init(struct daxkv_options *opts);
 
 /**
  * Open (and by default create) the database in directory @p dir.
@@ -112,7 +119,7 @@ void daxkv_options_init(struct daxkv_options *opts);
  * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION,
  * DAXKV_ECORRUPT, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
-int daxkv_open(const char *dir, const struct daxkv_options *opts,
+DAXKV_API int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	       daxkv **dbp);
 
 /**
@@ -123,13 +130,13 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
  * @return 0, or DAXKV_EIO if the checkpoint could not be written (the
  * data is safe; the next open scans instead).
  */
-int daxkv_close(daxkv *db);
+DAXKV_API int daxkv_close(daxkv *db);
 
 /**
  * Insert or replace.  Durable when it returns 0.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
-int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
+DAXKV_API int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	      size_t vlen);
 
 /**
@@ -138,7 +145,7 @@ int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
  * and DAXKV_ERANGE is returned.  @p buf may be NULL when @p cap is 0.
  * @return 0, DAXKV_ENOTFOUND, DAXKV_ERANGE, DAXKV_EINVAL.
  */
-int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
+DAXKV_API int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	      size_t *vlen);
 
 /**
@@ -146,18 +153,18 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
  * @return 0, DAXKV_ENOTFOUND (no such key; nothing written),
  * DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
-int daxkv_delete(daxkv *db, const void *key, size_t klen);
+DAXKV_API int daxkv_delete(daxkv *db, const void *key, size_t klen);
 
 /**
  * Call @p fn for each live key in [lo, hi) in key order, as of one
  * point in time: writes that complete during the scan are not seen, and
  * every write that completed before it is.  lo NULL (or lolen 0) means
- * from the first key; hi NULL means to the last.  The callback may call
+ * from the first key; hi NULL (or hilen 0) means to the last.  The callback may call
  * other daxkv functions on the same handle.
  * @return 0 when all were visited, the callback's non-zero value when
  * it stopped the scan, or DAXKV_EINVAL.
  */
-int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
+DAXKV_API int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 	       size_t hilen, daxkv_scan_fn fn, void *arg);
 
 /**
@@ -166,13 +173,13 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
  * If a key appears more than once, the last operation on it wins.  A
  * delete of a missing key in a batch is not an error.
  */
-int daxkv_batch_new(daxkv_batch **bp);
+DAXKV_API int daxkv_batch_new(daxkv_batch **bp);
 /** @return 0, DAXKV_EINVAL (bad lengths, more than DAXKV_MAX_BATCH_OPS),
  *  DAXKV_ENOMEM. */
-int daxkv_batch_put(daxkv_batch *b, const void *key, size_t klen,
+DAXKV_API int daxkv_batch_put(daxkv_batch *b, const void *key, size_t klen,
 		    const void *val, size_t vlen);
 /** @return 0, DAXKV_EINVAL, DAXKV_ENOMEM. */
-int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
+DAXKV_API int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
 /**
  * Commit @p b; durable and visible at once when it returns 0.  The batch
  * keeps its operations and may be committed again or freed.  A batch
@@ -180,11 +187,11 @@ int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
  * 4 KiB) or DAXKV_EINVAL is returned.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
-int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
+DAXKV_API int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
 /** Empty @p b so that it can be reused. */
-void daxkv_batch_clear(daxkv_batch *b);
+DAXKV_API void daxkv_batch_clear(daxkv_batch *b);
 /** Free @p b; NULL is accepted. */
-void daxkv_batch_free(daxkv_batch *b);
+DAXKV_API void daxkv_batch_free(daxkv_batch *b);
 
 /** How writes are made durable on this handle. */
 enum daxkv_durability {
@@ -197,7 +204,7 @@ enum daxkv_durability {
 };
 
 /** Name of a durability mode ("map_sync", "eadr", "msync", "emulated"). */
-const char *daxkv_durability_name(enum daxkv_durability mode);
+DAXKV_API const char *daxkv_durability_name(enum daxkv_durability mode);
 
 /** How the last open rebuilt its index. */
 enum daxkv_recovery {
@@ -235,19 +242,19 @@ struct daxkv_stat {
  * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first.
  * @return 0 or DAXKV_EINVAL.
  */
-int daxkv_stat(daxkv *db, struct daxkv_stat *st);
+DAXKV_API int daxkv_stat(daxkv *db, struct daxkv_stat *st);
 
 /** Name of an error code; never NULL. */
-const char *daxkv_strerror(int err);
+DAXKV_API const char *daxkv_strerror(int err);
 
 /**
  * Thread-local detail of the last error this thread got from daxkv, or
  * "" if none.  Valid until the thread's next daxkv call.
  */
-const char *daxkv_errmsg(void);
+DAXKV_API const char *daxkv_errmsg(void);
 
 /** The library's version as "MAJOR.MINOR.PATCH". */
-const char *daxkv_version(void);
+DAXKV_API const char *daxkv_version(void);
 
 #ifdef __cplusplus
 }

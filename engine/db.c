@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * db.c -- daxkv_open/daxkv_close, the directory lock, options and stats.
+ *
+ * Open: check the arguments, take the directory lock (an OFD fcntl lock
+ * on DIR/lock, which also holds the owner's pid for the EBUSY message),
+ * find out how writes are made durable here (a small probe mapping:
+ * MAP_SYNC on DAX, or msync), open or create the meta pool, then recover
+ * (recovery.c).  Close: seal every segment, write the checkpoint, free.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "internal.h"
+
+void daxkv_options_init(struct daxkv_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = DAXKV_OPTIONS_VERSION;
+	opts->segment_size = DK_SEG_DEFAULT;
+}
+
+const char *daxkv_version(void)
+{
+#define DK_STR2(x) #x
+#define DK_STR(x) DK_STR2(x)
+	return DK_STR(DAXKV_VERSION_MAJOR) "." DK_STR(
+		DAXKV_VERSION_MINOR) "." DK_STR(DAXKV_VERSION_PATCH);
+}
+
+const char *daxkv_durability_name(enum daxkv_durability mode)
+{
+	switch (mode) {
+	case DAXKV_DUR_MAP_SYNC:
+		return "map_sync";
+	case DAXKV_DUR_EADR:
+		return "eadr";
+	case DAXKV_DUR_MSYNC:
+		return "msync";
+	case DAXKV_DUR_EMULATED:
+		return "emulated";
+	default:
+		return "unknown";
+	}
+}
+
+static int dk_check_options(const struct daxkv_options *opts)
+{
+	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
+			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC;
+
+	if (opts->version != DAXKV_OPTIONS_VERSION)
+		return dk_err(DAXKV_EINVAL,
+			      "options version %u, expected %u (use "
+			      "daxkv_options_init)",
+			      opts->version, DAXKV_OPTIONS_VERSION);
+	if (opts->flags & ~known)
+		return dk_err(DAXKV_EINVAL, "unknown open flags 0x%x",
+			      opts->flags & ~known);
+	if ((opts->flags & DAXKV_OPEN_NOCREATE) &&
+	    (opts->flags & DAXKV_OPEN_EXCLUSIVE))
+		return dk_err(DAXKV_EINVAL, "NOCREATE and EXCLUSIVE together");
+	if (opts->segment_size &&
+	    (opts->segment_size < DK_SEG_MIN || opts->segment_size > DK_SEG_MAX ||
+	     opts->segment_size % DK_SEG_ALIGN))
+		return dk_err(DAXKV_EINVAL,
+			      "segment_size %llu: must be a multiple of 2 MiB "
+			      "from 2 MiB to 1 GiB",
+			      (unsigned long long)opts->segment_size);
+	return 0;
+}
+
+/* Take DIR/lock, or say who has it. */
+static int dk_lock_dir(struct daxkv *db)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char pidbuf[32];
+	int len;
+
+	db->lockfd = openat(db->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			    0644);
+	if (db->lockfd < 0)
+		return dk_err_errno(dk_errno_code(errno), errno, "%s/lock",
+				    db->dir);
+	if (fcntl(db->lockfd, F_OFD_SETLK, &fl) != 0) {
+		int err = errno;
+		ssize_t n;
+
+		if (err != EAGAIN && err != EACCES)
+			return dk_err_errno(DAXKV_EIO, err, "%s/lock", db->dir);
+		n = pread(db->lockfd, pidbuf, sizeof(pidbuf) - 1, 0);
+		pidbuf[n > 0 ? n : 0] = '\0';
+		pidbuf[strcspn(pidbuf, "\n")] = '\0';
+		return dk_err(DAXKV_EBUSY, "%s is open in process %s", db->dir,
+			      pidbuf[0] ? pidbuf : "(unknown)");
+	}
+	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (ftruncate(db->lockfd, 0) != 0 ||
+	    pwrite(db->lockfd, pidbuf, (size_t)len, 0) != len)
+		return dk_err_errno(DAXKV_EIO, errno, "%s/lock", db->dir);
+	return 0;
+}
+
+/* How will a store to this directory's mappings be made durable? */
+static int dk_probe_durability(struct daxkv *db, bool force_msync)
+{
+	char path[4096];
+	size_t mapped = 0;
+	int is_pmem = 0;
+	void *addr;
+	const char *force;
+
+	if (force_msync) {
+		db->pm.is_pmem = 0;
+		db->durability = DAXKV_DUR_MSYNC;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/.probe", db->dir);
+	unlink(path);
+	addr = pmem_map_file(path, DK_SEG_HDR_SIZE,
+			     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0600, &mapped,
+			     &is_pmem);
+	if (!addr) {
+		int err = errno;
+
+		unlink(path);
+		return dk_err_errno(dk_errno_code(err) == DAXKV_ENODB ?
+					    DAXKV_EIO :
+					    dk_errno_code(err),
+				    err, "%s: cannot map a probe file", db->dir);
+	}
+	pmem_unmap(addr, mapped);
+	unlink(path);
+	db->pm.is_pmem = is_pmem;
+	force = getenv("PMEM_IS_PMEM_FORCE");
+	if (!is_pmem)
+		db->durability = DAXKV_DUR_MSYNC;
+	else if (force && !strcmp(force, "1"))
+		db->durability = DAXKV_DUR_EMULATED;
+	else if (pmem_has_auto_flush() == 1)
+		db->durability = DAXKV_DUR_EADR;
+	else
+		db->durability = DAXKV_DUR_MAP_SYNC;
+	return 0;
+}
+
+static void dk_db_free(struct daxkv *db)
+{
+	dk_index_destroy(db);
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+		dk_segment_unmap(db->segs[slot]);
+	dk_meta_close(db);
+	if (db->lockfd >= 0)
+		close(db->lockfd); /* releases the lock */
+	if (db->dirfd >= 0)
+		close(db->dirfd);
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		pthread_mutex_destroy(&db->lanes[i].lock);
+	pthread_mutex_destroy(&db->lane_grow_lock);
+	pthread_mutex_destroy(&db->seg_lock);
+	pthread_mutex_destroy(&db->snap_lock);
+	free(db->snaps);
+	free(db->dir);
+	free(db);
+}
+
+int daxkv_open(const char *dir, const struct daxkv_options *opts,
+	       daxkv **dbp)
+{
+	struct daxkv_options defaults;
+	uint8_t uuid[16];
+	struct stat st;
+	struct daxkv *db;
+	long ncpu;
+	int rc;
+
+	dk_err_clear();
+	if (!dir || !*dir || !dbp)
+		return dk_err(DAXKV_EINVAL, "%s is NULL or empty",
+			      !dbp ? "dbp" : "dir");
+	if (strlen(dir) > DK_MAX_DIR_LEN)
+		return dk_err(DAXKV_EINVAL, "directory name longer than %u",
+			      DK_MAX_DIR_LEN);
+	if (!opts) {
+		daxkv_options_init(&defaults);
+		opts = &defaults;
+	}
+	rc = dk_check_options(opts);
+	if (rc)
+		return rc;
+
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT)
+			return dk_err_errno(dk_errno_code(errno), errno, "%s",
+					    dir);
+		if (opts->flags & DAXKV_OPEN_NOCREATE)
+			return dk_err(DAXKV_ENODB, "%s: no such database", dir);
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			int err = errno;
+
+			return dk_err_errno(dk_errno_code(err) == DAXKV_ENODB ?
+						    DAXKV_EINVAL :
+						    dk_errno_code(err),
+					    err, "%s: cannot create", dir);
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		return dk_err(DAXKV_EINVAL, "%s is not a directory", dir);
+	}
+
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return dk_err(DAXKV_ENOMEM, "no memory for a handle");
+	db->dirfd = -1;
+	db->lockfd = -1;
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		pthread_mutex_init(&db->lanes[i].lock, NULL);
+	pthread_mutex_init(&db->lane_grow_lock, NULL);
+	pthread_mutex_init(&db->seg_lock, NULL);
+	pthread_mutex_init(&db->snap_lock, NULL);
+	db->dir = strdup(dir);
+	if (!db->dir) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for a handle");
+		goto err;
+	}
+	db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (db->dirfd < 0) {
+		rc = dk_err_errno(dk_errno_code(errno), errno, "%s", dir);
+		goto err;
+	}
+	if ((opts->flags & DAXKV_OPEN_NOCREATE) &&
+	    faccessat(db->dirfd, "meta.pool", F_OK, 0) != 0) {
+		rc = dk_err(DAXKV_ENODB, "%s: no daxkv database here", dir);
+		goto err;
+	}
+	rc = dk_lock_dir(db);
+	if (rc)
+		goto err;
+	rc = dk_probe_durability(db, opts->flags & DAXKV_OPEN_FORCE_MSYNC);
+	if (rc)
+		goto err;
+
+	db->segment_size = opts->segment_size ? opts->segment_size :
+						DK_SEG_DEFAULT;
+	db->max_size = opts->max_size;
+	if (getrandom(uuid, sizeof(uuid), 0) != (ssize_t)sizeof(uuid)) {
+		rc = dk_err_errno(DAXKV_EIO, errno, "getrandom");
+		goto err;
+	}
+	uuid[6] = (uuid[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
+	uuid[8] = (uuid[8] & 0x3f) | 0x80;
+	rc = dk_meta_open(db, !(opts->flags & DAXKV_OPEN_NOCREATE),
+			  opts->flags & DAXKV_OPEN_EXCLUSIVE, uuid);
+	if (rc)
+		goto err;
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	db->recovery_threads = opts->recovery_threads ?
+				       opts->recovery_threads :
+				       (uint32_t)ncpu;
+	db->max_lanes = (uint32_t)(4 * ncpu);
+	if (db->max_lanes < 4)
+		db->max_lanes = 4;
+	if (db->max_lanes > DK_MAX_LANES)
+		db->max_lanes = DK_MAX_LANES;
+	db->next_seq = 1;
+	db->ignore_checkpoint = !!(opts->flags & DAXKV_OPEN_NOCHECKPOINT);
+	rc = dk_index_init(db);
+	if (rc)
+		goto err;
+	rc = dk_recover(db);
+	if (rc)
+		goto err;
+	db->gc_horizon = db->next_seq - 1;
+	*dbp = db;
+	return 0;
+err:
+	dk_db_free(db);
+	return rc;
+}
+
+int daxkv_close(daxkv *db)
+{
+	int rc = 0;
+
+	dk_err_clear();
+	if (!db)
+		return 0;
+	/* no writer is left: every record below each tail is durable */
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+		if (db->segs[slot] &&
+		    dk_segment_header(db->segs[slot])->sealed_tail !=
+			    db->segs[slot]->tail)
+			dk_segment_seal(db, db->segs[slot]);
+	rc = dk_checkpoint_write(db);
+	dk_db_free(db);
+	return rc ? DAXKV_EIO : 0;
+}
+
+int daxkv_stat(daxkv *db, struct daxkv_stat *st)
+{
+	uint64_t bytes = 0;
+	uint32_t version;
+
+	dk_err_clear();
+	if (!db || !st)
+		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "st" : "db");
+	if (st->version != DAXKV_STAT_VERSION)
+		return dk_err(DAXKV_EINVAL, "stat version %u, expected %u",
+			      st->version, DAXKV_STAT_VERSION);
+	version = st->version;
+	memset(st, 0, sizeof(*st));
+	st->version = version;
+	st->format_version = DK_FORMAT_VERSION;
+	memcpy(st->uuid, db->meta->uuid, sizeof(st->uuid));
+	st->segment_size = db->segment_size;
+	st->max_size = db->max_size;
+	st->durability = db->durability;
+	st->recovery = db->recovery;
+	st->recovery_ns = db->recovery_ns;
+	st->recovered_records = db->recovered_records;
+	st->discarded_records = db->discarded_records;
+	pthread_mutex_lock(&db->seg_lock);
+	st->segments = db->nsegs;
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+		if (db->segs[slot])
+			bytes += __atomic_load_n(&db->segs[slot]->tail,
+						 __ATOMIC_ACQUIRE) -
+				 DK_SEG_HDR_SIZE;
+	pthread_mutex_unlock(&db->seg_lock);
+	st->bytes_mapped = st->segments * db->segment_size;
+	st->bytes_written = bytes;
+	st->live_bytes = __atomic_load_n(&db->live_bytes, __ATOMIC_RELAXED);
+	st->keys = __atomic_load_n(&db->nkeys, __ATOMIC_RELAXED);
+	st->last_seq = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED) - 1;
+	st->puts = __atomic_load_n(&db->stats.puts, __ATOMIC_RELAXED);
+	st->gets = __atomic_load_n(&db->stats.gets, __ATOMIC_RELAXED);
+	st->deletes = __atomic_load_n(&db->stats.deletes, __ATOMIC_RELAXED);
+	st->batches = __atomic_load_n(&db->stats.batches, __ATOMIC_RELAXED);
+	st->scans = __atomic_load_n(&db->stats.scans, __ATOMIC_RELAXED);
+	st->lanes = __atomic_load_n(&db->nlanes, __ATOMIC_RELAXED);
+	return 0;
+}

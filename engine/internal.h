@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h -- the engine's DRAM state: one struct daxkv per open handle.
+ *
+ * Design in brief (docs/ARCHITECTURE.md has the whole argument):
+ * - Records live in append-only segments (segment.c).  A writer holds a
+ *   lane (lane.c): an append point with its own open segment and its own
+ *   in-flight sequence slot, so writers on different lanes share no lock.
+ * - The index (index.c) maps each key to an entry holding a chain of
+ *   versions, newest first.  A lock-free hash table (liburcu's rculfhash)
+ *   serves point lookups; an insert-only lock-free skip list links the
+ *   same entries in key order for scans.  Memory is reclaimed with RCU.
+ * - Sequence numbers order all commits.  A snapshot is a sequence s such
+ *   that every commit <= s is complete (lane.c: dk_snapshot_seq).
+ */
+#ifndef DK_INTERNAL_H
+#define DK_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libpmemobj.h>
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include "daxkv.h"
+#include "layout.h"
+#include "persist.h"
+
+#define DK_MAX_LANES 64u
+#define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
+#define DK_SKIP_MAX_HEIGHT 20
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* One version of a key: where its record is. */
+struct dk_version {
+	uint64_t seq;
+	uint32_t slot;  /* segment slot of the record */
+	uint32_t off;   /* record offset in the segment */
+	uint32_t vlen;
+	uint32_t is_del;
+	struct dk_version *older; /* next older version, or NULL */
+	struct rcu_head rcu;
+};
+
+/* A key in the index.  Never removed while the handle is open. */
+struct dk_entry {
+	struct cds_lfht_node hnode;
+	struct dk_version *head; /* newest version; NULL until first commit.
+				    Written under `lock`, read with acquire. */
+	uint32_t lock;           /* spin lock: serialises writers of this key */
+	uint32_t linked;         /* 1 once in the skip list (release) */
+	uint16_t klen;
+	uint8_t height;
+	uint8_t reserved;
+	struct dk_entry *next[]; /* height skip-list links, then the key */
+};
+
+static inline uint8_t *dk_entry_key(const struct dk_entry *e)
+{
+	return (uint8_t *)&e->next[e->height];
+}
+
+/* A mapped data segment. */
+struct dk_segment {
+	uint32_t slot;
+	uint32_t gen;
+	uint8_t *base;     /* mapping of the whole file */
+	uint64_t size;
+	uint64_t tail;     /* end of complete records; atomic, advanced only
+			      by the lane that owns the segment */
+	bool owned;        /* a lane appends here; under db->seg_lock */
+};
+
+/* An append point.  Padded so that lanes do not share cache lines. */
+struct dk_lane {
+	pthread_mutex_t lock;  /* held for a whole write: protects the rest */
+	struct dk_segment *seg; /* open segment, or NULL */
+	uint64_t inflight;      /* atomic: seq being committed here, 1 while
+				   one is being allocated, 0 if idle */
+	uint64_t ops;           /* writes done, to pace GC horizon updates */
+} __attribute__((aligned(64)));
+
+struct dk_stats {
+	uint64_t puts, gets, deletes, batches, scans; /* atomic counters */
+};
+
+struct daxkv {
+	char *dir;
+	int dirfd;
+	int lockfd;
+	struct dk_persist pm;
+	enum daxkv_durability durability;
+
+	/* Metadata pool. */
+	PMEMobjpool *pop;
+	struct dk_meta_root *meta;
+	uint64_t segment_size;
+	uint64_t max_size;
+
+	/* Segments: slot -> mapping; entries set once (release) under
+	 * seg_lock and never moved while open. */
+	struct dk_segment *segs[DK_MAX_SEGMENTS];
+	pthread_mutex_t seg_lock; /* protects segment creation, the meta
+				     table, nsegs, reuse[] and ->owned */
+	uint32_t nsegs;
+	uint32_t nreuse;
+	uint32_t reuse[DK_MAX_SEGMENTS]; /* slots with room, not owned */
+
+	/* Lanes. */
+	struct dk_lane lanes[DK_MAX_LANES];
+	uint32_t nlanes;   /* atomic; lanes [0, nlanes) are in use */
+	uint32_t max_lanes;
+	pthread_mutex_t lane_grow_lock; /* serialises nlanes growth */
+
+	/* Sequence numbers and snapshots. */
+	uint64_t next_seq; /* atomic: next sequence to hand out */
+	pthread_mutex_t snap_lock; /* protects snaps[], nsnaps and the
+				      writes of gc_horizon */
+	uint64_t *snaps;   /* sequences of open snapshots (unordered) */
+	uint32_t nsnaps, snaps_cap;
+	uint64_t gc_horizon; /* atomic: no snapshot older than this exists
+				or can be taken; versions older than the
+				newest one <= it may be freed */
+
+	/* Index. */
+	struct cds_lfht *ht;
+	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
+	uint64_t nkeys;       /* atomic: live keys */
+	uint64_t live_bytes;  /* atomic: bytes of newest live records */
+
+	/* From the last open. */
+	enum daxkv_recovery recovery;
+	uint64_t recovery_ns;
+	uint64_t recovered_records;
+	uint64_t discarded_records;
+	uint32_t recovery_threads;
+	bool ignore_checkpoint; /* DAXKV_OPEN_NOCHECKPOINT */
+
+	struct dk_stats stats;
+};
+
+/* index.c */
+int dk_index_init(struct daxkv *db);
+void dk_index_destroy(struct daxkv *db);
+uint64_t dk_hash(const void *key, size_t klen);
+/* Under rcu_read_lock: the entry of key, or NULL. */
+struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
+				 size_t klen, uint64_t hash);
+/* Under rcu_read_lock: the entry of key, created (and linked into the skip
+ * list unless @p link is false) if missing.  NULL only on ENOMEM. */
+struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
+					size_t klen, uint64_t hash, bool link);
+/* Under rcu_read_lock: first linked entry with key >= @p key (NULL key:
+ * the first entry). */
+struct dk_entry *dk_index_seek(struct daxkv *db, const void *key,
+			       size_t klen);
+static inline struct dk_entry *dk_index_next(const struct dk_entry *e)
+{
+	return __atomic_load_n(&e->next[0], __ATOMIC_ACQUIRE);
+}
+/* Link every entry of the hash table into the skip list in key order,
+ * dropping entries whose newest version is a delete (single-threaded,
+ * during open). */
+int dk_index_build_order(struct daxkv *db);
+int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen);
+void dk_entry_lock(struct dk_entry *e);
+void dk_entry_unlock(struct dk_entry *e);
+/* Newest version with seq <= snap (NULL if none). */
+struct dk_version *dk_version_at(const struct dk_entry *e, uint64_t snap);
+/* Free versions no snapshot can need (under the entry lock). */
+void dk_version_trim(struct daxkv *db, struct dk_entry *e);
+
+/* segment.c */
+int dk_segment_create(struct daxkv *db, struct dk_segment **out);
+int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out);
+void dk_segment_unmap(struct dk_segment *seg);
+void dk_segment_seal(struct daxkv *db, struct dk_segment *seg);
+int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg);
+void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
+		     size_t len);
+const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg);
+static inline struct dk_rec *dk_rec_at(const struct daxkv *db, uint32_t slot,
+				       uint32_t off)
+{
+	struct dk_segment *seg = __atomic_load_n(&db->segs[slot],
+						 __ATOMIC_ACQUIRE);
+	return (struct dk_rec *)(seg->base + off);
+}
+/* Record validation shared by recovery and checks: 0 if the record at
+ * @p off of @p seg is valid and fits, else -1. */
+int dk_rec_check(const struct dk_segment *seg, uint64_t off,
+		 uint64_t min_seq);
+uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
+		    const void *val);
+
+/* lane.c */
+struct dk_lane *dk_lane_acquire(struct daxkv *db);
+void dk_lane_release(struct dk_lane *lane);
+uint64_t dk_seq_begin(struct daxkv *db, struct dk_lane *lane);
+void dk_seq_end(struct dk_lane *lane);
+/* Make room for @p bytes in the lane's segment (rolling over if needed);
+ * returns the segment and the offset where they go. */
+int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		    struct dk_segment **segp, uint64_t *offp);
+int dk_snapshot_open(struct daxkv *db, uint64_t *snapp);
+void dk_snapshot_close(struct daxkv *db, uint64_t snap);
+void dk_gc_horizon_update(struct daxkv *db, bool wait);
+
+/* meta.c */
+int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
+		 const uint8_t *fresh_uuid);
+void dk_meta_close(struct daxkv *db);
+/* Durable single-word update of a meta field (8-byte failure atomic). */
+void dk_meta_set(struct daxkv *db, uint64_t *field, uint64_t val);
+
+/* recovery.c */
+int dk_recover(struct daxkv *db);
+
+/* checkpoint.c */
+int dk_checkpoint_write(struct daxkv *db);
+/* 0 loaded, 1 no usable checkpoint (scan instead), <0 error. */
+int dk_checkpoint_load(struct daxkv *db);
+
+/* write.c */
+void dk_mark_superseded(struct daxkv *db, const struct dk_version *old,
+			uint64_t seq);
+
+static inline uint64_t dk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lane.c -- append points, sequence numbers and snapshots.
+ *
+ * Writers do not share a lock.  Each write takes a lane: a mutex that is
+ * almost always uncontended (a thread keeps using the lane it had last),
+ * an open segment that only this lane appends to, and an in-flight slot.
+ * Lanes are added on demand up to max_lanes.
+ *
+ * Sequence numbers.  next_seq is a global counter.  A writer first sets
+ * its lane's inflight to 1, then takes seq = next_seq++, then sets
+ * inflight = seq, does its work (record durable, index updated, the old
+ * version marked superseded) and sets inflight = 0.  A snapshot reads
+ * s = next_seq - 1 and then waits, lane by lane, while a lane's inflight
+ * is non-zero and <= s.  Because inflight is set before the increment
+ * (all seq_cst), any writer that took a seq <= s is seen by that wait,
+ * so when it ends every commit <= s is complete and none > s is visible
+ * at s.  The wait covers only writes already in progress: short.
+ *
+ * Snapshots and the GC horizon.  Open snapshots are listed under
+ * snap_lock.  gc_horizon is (re)computed under the same lock as the
+ * minimum of the open snapshots and the current completed sequence, so
+ * every snapshot that exists or is taken later is >= gc_horizon, and a
+ * writer may free any version older than the newest one <= gc_horizon.
+ * Writers refresh it every few hundred writes with a trylock: stale
+ * values are only more conservative.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "internal.h"
+
+#define DK_GC_EVERY 256
+
+static __thread uint32_t dk_lane_hint;
+
+struct dk_lane *dk_lane_acquire(struct daxkv *db)
+{
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	uint32_t hint = dk_lane_hint;
+
+	if (hint < n && pthread_mutex_trylock(&db->lanes[hint].lock) == 0)
+		return &db->lanes[hint];
+	for (uint32_t i = 0; i < n; i++) {
+		if (pthread_mutex_trylock(&db->lanes[i].lock) == 0) {
+			dk_lane_hint = i;
+			return &db->lanes[i];
+		}
+	}
+	/* all busy: open another lane if allowed */
+	pthread_mutex_lock(&db->lane_grow_lock);
+	n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	if (n < db->max_lanes) {
+		struct dk_lane *lane = &db->lanes[n];
+
+		pthread_mutex_lock(&lane->lock);
+		__atomic_store_n(&db->nlanes, n + 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&db->lane_grow_lock);
+		dk_lane_hint = n;
+		return lane;
+	}
+	pthread_mutex_unlock(&db->lane_grow_lock);
+	hint = hint < n ? hint : (uint32_t)(pthread_self() % n);
+	pthread_mutex_lock(&db->lanes[hint].lock);
+	dk_lane_hint = hint;
+	return &db->lanes[hint];
+}
+
+void dk_lane_release(struct dk_lane *lane)
+{
+	pthread_mutex_unlock(&lane->lock);
+}
+
+uint64_t dk_seq_begin(struct daxkv *db, struct dk_lane *lane)
+{
+	uint64_t seq;
+
+	__atomic_store_n(&lane->inflight, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_fetch_add(&db->next_seq, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lane->inflight, seq, __ATOMIC_SEQ_CST);
+	return seq;
+}
+
+void dk_seq_end(struct dk_lane *lane)
+{
+	__atomic_store_n(&lane->inflight, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Every commit <= the returned sequence is complete. */
+static uint64_t dk_snapshot_seq(struct daxkv *db)
+{
+	uint64_t snap = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST) - 1;
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_SEQ_CST);
+
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned spins = 0;
+		uint64_t busy;
+
+		while ((busy = __atomic_load_n(&db->lanes[i].inflight,
+					       __ATOMIC_SEQ_CST)) != 0 &&
+		       busy <= snap) {
+			if (++spins < 256)
+				caa_cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+	return snap;
+}
+
+/* Completed sequence without waiting: a lower bound of dk_snapshot_seq. */
+static uint64_t dk_completed_seq(struct daxkv *db)
+{
+	uint64_t low = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST);
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_SEQ_CST);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t busy = __atomic_load_n(&db->lanes[i].inflight,
+						__ATOMIC_SEQ_CST);
+
+		if (busy && busy < low)
+			low = busy;
+	}
+	return low - 1;
+}
+
+/* Caller holds snap_lock. */
+static void dk_gc_horizon_set(struct daxkv *db, uint64_t completed)
+{
+	uint64_t horizon = completed;
+
+	for (uint32_t i = 0; i < db->nsnaps; i++)
+		if (db->snaps[i] < horizon)
+			horizon = db->snaps[i];
+	if (horizon > __atomic_load_n(&db->gc_horizon, __ATOMIC_RELAXED))
+		__atomic_store_n(&db->gc_horizon, horizon, __ATOMIC_RELEASE);
+}
+
+void dk_gc_horizon_update(struct daxkv *db, bool wait)
+{
+	if (wait)
+		pthread_mutex_lock(&db->snap_lock);
+	else if (pthread_mutex_trylock(&db->snap_lock) != 0)
+		return;
+	dk_gc_horizon_set(db, dk_completed_seq(db));
+	pthread_mutex_unlock(&db->snap_lock);
+}
+
+int dk_snapshot_open(struct daxkv *db, uint64_t *snapp)
+{
+	pthread_mutex_lock(&db->snap_lock);
+	if (db->nsnaps == db->snaps_cap) {
+		uint32_t cap = db->snaps_cap ? 2 * db->snaps_cap : 16;
+		uint64_t *grown = realloc(db->snaps, cap * sizeof(*grown));
+
+		if (!grown) {
+			pthread_mutex_unlock(&db->snap_lock);
+			return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
+		}
+		db->snaps = grown;
+		db->snaps_cap = cap;
+	}
+	*snapp = dk_snapshot_seq(db);
+	db->snaps[db->nsnaps++] = *snapp;
+	pthread_mutex_unlock(&db->snap_lock);
+	return 0;
+}
+
+void dk_snapshot_close(struct daxkv *db, uint64_t snap)
+{
+	pthread_mutex_lock(&db->snap_lock);
+	for (uint32_t i = 0; i < db->nsnaps; i++) {
+		if (db->snaps[i] == snap) {
+			db->snaps[i] = db->snaps[--db->nsnaps];
+			break;
+		}
+	}
+	dk_gc_horizon_set(db, dk_completed_seq(db));
+	pthread_mutex_unlock(&db->snap_lock);
+}
+
+/* Take a segment for @p lane: one with room left from an earlier run, or
+ * a new one.  Caller holds seg_lock. */
+static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
+			       uint64_t bytes)
+{
+	struct dk_segment *seg = NULL;
+	int rc;
+
+	while (db->nreuse) {
+		struct dk_segment *cand = db->segs[db->reuse[--db->nreuse]];
+
+		if (cand->size - cand->tail >= bytes) {
+			seg = cand;
+			rc = dk_segment_prepare_append(db, seg);
+			if (rc)
+				return rc;
+			break;
+		}
+	}
+	if (!seg) {
+		rc = dk_segment_create(db, &seg);
+		if (rc)
+			return rc;
+	}
+	seg->owned = true;
+	lane->seg = seg;
+	return 0;
+}
+
+int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		    struct dk_segment **segp, uint64_t *offp)
+{
+	struct dk_segment *seg = lane->seg;
+	int rc;
+
+	if (bytes > db->segment_size - DK_SEG_HDR_SIZE)
+		return dk_err(DAXKV_EINVAL,
+			      "write of %llu bytes does not fit in a segment "
+			      "of %llu bytes",
+			      (unsigned long long)bytes,
+			      (unsigned long long)db->segment_size);
+	if (!seg || seg->size - seg->tail < bytes) {
+		pthread_mutex_lock(&db->seg_lock);
+		rc = dk_lane_new_segment(db, lane, bytes);
+		if (rc == 0 && seg) {
+			/* the old one keeps what it has; nothing more goes in */
+			dk_segment_seal(db, seg);
+			seg->owned = false;
+		}
+		pthread_mutex_unlock(&db->seg_lock);
+		if (rc)
+			return rc;
+		seg = lane->seg;
+	}
+	*segp = seg;
+	*offp = seg->tail;
+	return 0;
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/*
+ * persist_hooks.c -- default targets of the persistence seam in a
+ * DAXKV_PERSIST_HOOKS build.  They are weak: a crash simulator linked into
+ * the test program defines its own and sees every store, flush and fence.
+ * In a production build this file is empty.
+ */
+#include "persist.h"
+
+#ifdef DAXKV_PERSIST_HOOKS
+__attribute__((weak)) void dk_seam_copy_nodrain(void *dst, const void *src,
+						size_t len)
+{
+	pmem_memcpy(dst, src, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
+}
+
+__attribute__((weak)) void dk_seam_flush(const void *addr, size_t len)
+{
+	pmem_flush(addr, len);
+}
+
+__attribute__((weak)) void dk_seam_drain(void)
+{
+	pmem_drain();
+}
+
+__attribute__((weak)) void dk_seam_store8(uint64_t *addr, uint64_t val)
+{
+	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
+}
+#else
+typedef int dk_persist_hooks_unused; /* ISO C forbids an empty unit */
+#endif

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * read.c -- point reads and ordered snapshot scans.
+ *
+ * Readers take no lock.  A get reads the entry's newest version (acquire)
+ * and copies the value from the record in persistent memory: a version is
+ * published only after its record is durable, and records never change
+ * (only their `superseded` word), so a reader never sees a torn value.
+ * A scan takes a snapshot s (lane.c) and walks the skip list, reading for
+ * each key the newest version <= s.  RCU keeps trimmed versions alive
+ * while a reader may still hold them; the snapshot list keeps the versions
+ * themselves from being trimmed.
+ */
+#include <string.h>
+
+#include "errors.h"
+#include "internal.h"
+
+int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
+		bool has_val);
+
+int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
+	      size_t *vlen)
+{
+	struct dk_version *v;
+	struct dk_entry *e;
+	int rc;
+
+	dk_err_clear();
+	if (!db || !vlen || (!buf && cap))
+		return dk_err(DAXKV_EINVAL, "%s is NULL",
+			      !db ? "db" : !vlen ? "vlen" : "buf");
+	rc = dk_check_kv(key, klen, NULL, 0, false);
+	if (rc)
+		return rc;
+	rcu_read_lock();
+	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
+	v = e ? __atomic_load_n(&e->head, __ATOMIC_ACQUIRE) : NULL;
+	if (!v || v->is_del) {
+		rcu_read_unlock();
+		return DAXKV_ENOTFOUND;
+	}
+	*vlen = v->vlen;
+	if (v->vlen > cap) {
+		rcu_read_unlock();
+		return dk_err(DAXKV_ERANGE, "value is %u bytes, buffer %zu",
+			      v->vlen, cap);
+	}
+	if (v->vlen)
+		memcpy(buf, dk_rec_val(dk_rec_at(db, v->slot, v->off)),
+		       v->vlen);
+	rcu_read_unlock();
+	__atomic_fetch_add(&db->stats.gets, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
+	       size_t hilen, daxkv_scan_fn fn, void *arg)
+{
+	struct dk_entry *e;
+	uint64_t snap;
+	int rc = 0;
+
+	dk_err_clear();
+	if (!db || !fn)
+		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "fn" : "db");
+	if ((lolen && !lo) || (hilen && !hi) || lolen > DAXKV_MAX_KEY ||
+	    hilen > DAXKV_MAX_KEY)
+		return dk_err(DAXKV_EINVAL, "bad scan bound");
+	if (lo && lolen == 0)
+		lo = NULL;
+	if (hi && hilen == 0)
+		hi = NULL;
+	rc = dk_snapshot_open(db, &snap);
+	if (rc)
+		return rc;
+	rcu_read_lock();
+	for (e = dk_index_seek(db, lo, lolen); e; e = dk_index_next(e)) {
+		const uint8_t *key = dk_entry_key(e);
+		struct dk_version *v;
+		const struct dk_rec *rec;
+
+		if (hi && dk_keycmp(key, e->klen, hi, hilen) >= 0)
+			break;
+		v = dk_version_at(e, snap);
+		if (!v || v->is_del)
+			continue;
+		rec = dk_rec_at(db, v->slot, v->off);
+		rc = fn(key, e->klen, dk_rec_val(rec), v->vlen, arg);
+		if (rc)
+			break;
+	}
+	rcu_read_unlock();
+	dk_snapshot_close(db, snap);
+	__atomic_fetch_add(&db->stats.scans, 1, __ATOMIC_RELAXED);
+	return rc;
+}

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/*
+ * recovery.c -- rebuild the index at open.
+ *
+ * After a clean close the checkpoint is loaded (checkpoint.c).  Otherwise
+ * every live segment is scanned, in parallel (one thread per CPU by
+ * default, segments handed out from a shared counter):
+ *
+ * - Records are read from offset 4096 until the first invalid one
+ *   (layout.h: crc, ranges, seq not below the previous record's).  A batch
+ *   counts only if all of its records are valid; the first incomplete
+ *   batch ends the segment's log.  That end becomes the segment's tail.
+ * - In a sealed segment the log must end exactly at the sealed tail;
+ *   anything else is corruption (DAXKV_ECORRUPT, with file and offset).
+ *   In an open segment the rest is the torn remains of an unacknowledged
+ *   write; it is zeroed before the next append (segment.c).
+ * - Each valid record is offered to its key's entry; the newest sequence
+ *   wins.  The loser's `superseded` word is set if it is 0, and after the
+ *   scan every winner's word is reset to 0: marks written by commits that
+ *   did not survive are undone, marks that did not reach media are
+ *   redone.  Both are idempotent, so a crash during recovery is followed
+ *   by the same recovery.
+ * - Sequence numbers resume above the highest seq of any record whose crc
+ *   was valid, counted or not.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "internal.h"
+
+struct dk_recovery {
+	struct daxkv *db;
+	uint32_t *slots;
+	uint32_t nslots;
+	uint32_t next;   /* atomic: next index into slots */
+	int rc;          /* atomic: first error */
+	char errmsg[512];
+	pthread_mutex_t err_lock; /* protects errmsg */
+	uint64_t max_seq;  /* atomic max */
+	uint64_t records;  /* atomic */
+	uint64_t discarded; /* atomic */
+};
+
+static void dk_atomic_max(uint64_t *dst, uint64_t val)
+{
+	uint64_t cur = __atomic_load_n(dst, __ATOMIC_RELAXED);
+
+	while (cur < val && !__atomic_compare_exchange_n(
+				    dst, &cur, val, true, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED))
+		;
+}
+
+/* Mark @p rec as superseded by @p seq unless it already is. */
+static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
+{
+	if (rec->superseded == 0) {
+		dk_store8(&db->pm, &rec->superseded, seq);
+		dk_flush(&db->pm, &rec->superseded, sizeof(rec->superseded));
+	}
+}
+
+static int dk_recover_apply(struct daxkv *db, struct dk_segment *seg,
+			    uint64_t off)
+{
+	struct dk_rec *rec = (struct dk_rec *)(seg->base + off);
+	const uint8_t *key = dk_rec_key(rec);
+	struct dk_version *head;
+	struct dk_entry *e;
+
+	e = dk_index_get_or_create(db, key, rec->klen, dk_hash(key, rec->klen),
+				   false);
+	if (!e)
+		return dk_err(DAXKV_ENOMEM, "recovery: no memory for the index");
+	dk_entry_lock(e);
+	head = e->head;
+	if (!head) {
+		head = malloc(sizeof(*head));
+		if (!head) {
+			dk_entry_unlock(e);
+			return dk_err(DAXKV_ENOMEM,
+				      "recovery: no memory for the index");
+		}
+		head->older = NULL;
+		e->head = head;
+	} else if (rec->seq > head->seq) {
+		dk_recover_mark(db, dk_rec_at(db, head->slot, head->off),
+				rec->seq);
+	} else {
+		dk_recover_mark(db, rec, head->seq);
+		dk_entry_unlock(e);
+		return 0;
+	}
+	/* no reader exists yet: the one version is rewritten in place */
+	head->seq = rec->seq;
+	head->slot = seg->slot;
+	head->off = (uint32_t)off;
+	head->vlen = rec->vlen;
+	head->is_del = !!(rec->flags & DK_REC_DEL);
+	dk_entry_unlock(e);
+	return 0;
+}
+
+static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
+{
+	struct daxkv *db = rv->db;
+	const struct dk_seg_header *hdr = dk_segment_header(seg);
+	uint64_t sealed = hdr->sealed_tail;
+	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0, records = 0;
+	char path[4096];
+	int rc;
+
+	while (off < seg->size && dk_rec_check(seg, off, prev_seq) == 0) {
+		const struct dk_rec *rec =
+			(const struct dk_rec *)(seg->base + off);
+		uint64_t seq = rec->seq, end = off;
+		uint32_t count = rec->batch, valid = 0;
+
+		/* the whole batch, or nothing */
+		while (valid < count && end < seg->size &&
+		       dk_rec_check(seg, end, seq) == 0) {
+			const struct dk_rec *r =
+				(const struct dk_rec *)(seg->base + end);
+
+			if (r->seq != seq || r->batch != count)
+				break;
+			end += dk_rec_size(r->klen, r->vlen);
+			valid++;
+		}
+		dk_atomic_max(&rv->max_seq, seq);
+		if (valid < count) {
+			__atomic_fetch_add(&rv->discarded, valid,
+					   __ATOMIC_RELAXED);
+			break;
+		}
+		for (uint64_t pos = off; pos < end;) {
+			const struct dk_rec *r =
+				(const struct dk_rec *)(seg->base + pos);
+			uint64_t size = dk_rec_size(r->klen, r->vlen);
+
+			rc = dk_recover_apply(db, seg, pos);
+			if (rc)
+				return rc;
+			pos += size;
+		}
+		records += count;
+		prev_seq = seq;
+		off = end;
+	}
+	__atomic_fetch_add(&rv->records, records, __ATOMIC_RELAXED);
+	if (sealed && off != sealed) {
+		dk_segment_path(db, seg->slot, path, sizeof(path));
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %llu: invalid record in a sealed "
+			      "segment (sealed tail %llu)",
+			      path, (unsigned long long)off,
+			      (unsigned long long)sealed);
+	}
+	if (off + DK_REC_HDR_SIZE <= seg->size &&
+	    ((const struct dk_rec *)(seg->base + off))->seq != 0)
+		__atomic_fetch_add(&rv->discarded, 1, __ATOMIC_RELAXED);
+	seg->tail = off;
+	return 0;
+}
+
+static void *dk_recover_thread(void *arg)
+{
+	struct dk_recovery *rv = arg;
+	struct daxkv *db = rv->db;
+
+	rcu_read_lock();
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&rv->next, 1, __ATOMIC_RELAXED);
+		int rc;
+
+		if (i >= rv->nslots || __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
+			break;
+		rc = dk_recover_segment(rv, db->segs[rv->slots[i]]);
+		if (rc) {
+			int expected = 0;
+
+			if (__atomic_compare_exchange_n(&rv->rc, &expected, rc,
+							false, __ATOMIC_SEQ_CST,
+							__ATOMIC_SEQ_CST)) {
+				pthread_mutex_lock(&rv->err_lock);
+				snprintf(rv->errmsg, sizeof(rv->errmsg), "%s",
+					 daxkv_errmsg());
+				pthread_mutex_unlock(&rv->err_lock);
+			}
+			break;
+		}
+	}
+	rcu_read_unlock();
+	dk_drain(&db->pm); /* this thread's marks */
+	return NULL;
+}
+
+/* Reset winners' marks, count live keys; single-threaded. */
+static void dk_recover_finish_marks(struct daxkv *db)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	rcu_read_lock();
+	cds_lfht_first(db->ht, &iter);
+	while ((node = cds_lfht_iter_get_node(&iter)) != NULL) {
+		struct dk_entry *e =
+			caa_container_of(node, struct dk_entry, hnode);
+		struct dk_rec *rec = dk_rec_at(db, e->head->slot, e->head->off);
+
+		if (rec->superseded != 0) {
+			dk_store8(&db->pm, &rec->superseded, 0);
+			dk_flush(&db->pm, &rec->superseded,
+				 sizeof(rec->superseded));
+		}
+		if (!e->head->is_del) {
+			db->nkeys++;
+			db->live_bytes += dk_rec_size(e->klen, e->head->vlen);
+		}
+		cds_lfht_next(db->ht, &iter);
+	}
+	rcu_read_unlock();
+	dk_drain(&db->pm);
+}
+
+static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
+{
+	struct dk_recovery rv;
+	pthread_t threads[256];
+	uint32_t nthreads = db->recovery_threads, started = 0;
+	int rc;
+
+	memset(&rv, 0, sizeof(rv));
+	rv.db = db;
+	rv.slots = slots;
+	rv.nslots = n;
+	pthread_mutex_init(&rv.err_lock, NULL);
+	if (nthreads > n)
+		nthreads = n;
+	if (nthreads > 256)
+		nthreads = 256;
+	for (uint32_t i = 1; i < nthreads; i++) {
+		if (pthread_create(&threads[started], NULL, dk_recover_thread,
+				   &rv) != 0)
+			break; /* fewer threads is fine */
+		started++;
+	}
+	dk_recover_thread(&rv);
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&rv.err_lock);
+	if (rv.rc)
+		return dk_err(rv.rc, "%s", rv.errmsg);
+	dk_recover_finish_marks(db);
+	rc = dk_index_build_order(db);
+	if (rc)
+		return rc;
+	db->next_seq = rv.max_seq + 1;
+	db->recovered_records = rv.records;
+	db->discarded_records = rv.discarded;
+	return 0;
+}
+
+/* Remove files that no committed metadata refers to. */
+static void dk_remove_orphans(struct daxkv *db)
+{
+	DIR *dir = opendir(db->dir);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		unsigned slot;
+		char tail;
+
+		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) == 1 &&
+		    strlen(de->d_name) == 16 &&
+		    (slot >= DK_MAX_SEGMENTS ||
+		     db->meta->segs[slot].state != DK_SEG_LIVE))
+			unlinkat(db->dirfd, de->d_name, 0);
+		else if (!strcmp(de->d_name, "meta.pool.tmp") ||
+			 !strcmp(de->d_name, "checkpoint.tmp"))
+			unlinkat(db->dirfd, de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+int dk_recover(struct daxkv *db)
+{
+	uint64_t start = dk_now_ns();
+	uint32_t *slots, n = 0;
+	int rc;
+
+	dk_remove_orphans(db);
+	slots = malloc(DK_MAX_SEGMENTS * sizeof(*slots));
+	if (!slots)
+		return dk_err(DAXKV_ENOMEM, "no memory for recovery");
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
+		struct dk_segment *seg;
+
+		if (db->meta->segs[slot].state != DK_SEG_LIVE)
+			continue;
+		rc = dk_segment_open(db, slot, &seg);
+		if (rc)
+			goto out;
+		db->segs[slot] = seg;
+		db->nsegs++;
+		slots[n++] = slot;
+	}
+
+	rc = 1;
+	if (db->meta->clean && !db->ignore_checkpoint)
+		rc = dk_checkpoint_load(db);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		rc = dk_recover_scan(db, slots, n);
+		if (rc)
+			goto out;
+		db->recovery = DAXKV_RECOVERY_SCAN;
+	} else {
+		db->recovery = DAXKV_RECOVERY_CHECKPOINT;
+	}
+	if (n == 0 && db->recovery == DAXKV_RECOVERY_SCAN &&
+	    db->meta->open_count <= 1)
+		db->recovery = DAXKV_RECOVERY_NONE;
+
+	/* segments with room are offered to lanes, emptiest last */
+	for (uint32_t i = 0; i < n; i++) {
+		struct dk_segment *seg = db->segs[slots[i]];
+
+		if (seg->size - seg->tail >= 64 * 1024)
+			db->reuse[db->nreuse++] = seg->slot;
+	}
+	/* the checkpoint is consumed: until the next clean close it is void */
+	if (db->meta->clean)
+		dk_meta_set(db, &db->meta->clean, 0);
+	db->recovery_ns = dk_now_ns() - start;
+	rc = 0;
+out:
+	free(slots);
+	return rc;
+}

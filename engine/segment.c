@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * segment.c -- data segment files: create, map, validate, seal, reuse.
+ *
+ * A segment is created in this order, each step durable before the next:
+ *   1. the file is created, allocated (posix_fallocate inside
+ *      pmem_map_file) and mapped; its header is written and persisted;
+ *   2. the directory is fsynced, so that the name survives;
+ *   3. the meta table entry of its slot becomes LIVE with the new gen.
+ * A crash before 3 leaves a file whose slot is FREE: open removes it.  A
+ * crash after 3 leaves a valid, empty segment.  Records are appended only
+ * after 3.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "errors.h"
+#include "internal.h"
+
+void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
+		     size_t len)
+{
+	snprintf(buf, len, "%s/seg-%08u.dat", db->dir, slot);
+}
+
+const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg)
+{
+	return (const struct dk_seg_header *)seg->base;
+}
+
+uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
+		    const void *val)
+{
+	uint32_t crc = dk_crc32c(0, (const uint8_t *)hdr + 4, 20);
+
+	crc = dk_crc32c(crc, key, hdr->klen);
+	return dk_crc32c(crc, val, hdr->vlen);
+}
+
+int dk_rec_check(const struct dk_segment *seg, uint64_t off,
+		 uint64_t min_seq)
+{
+	const struct dk_rec *rec;
+
+	if (off + DK_REC_HDR_SIZE > seg->size)
+		return -1;
+	rec = (const struct dk_rec *)(seg->base + off);
+	if (rec->seq == 0 || rec->seq < min_seq || rec->klen == 0 ||
+	    rec->klen > DAXKV_MAX_KEY || rec->vlen > DAXKV_MAX_VALUE ||
+	    (rec->flags & ~DK_REC_FLAGS_KNOWN) ||
+	    !(rec->flags & (DK_REC_PUT | DK_REC_DEL)) ||
+	    (rec->flags & (DK_REC_PUT | DK_REC_DEL)) ==
+		    (DK_REC_PUT | DK_REC_DEL) ||
+	    ((rec->flags & DK_REC_DEL) && rec->vlen) || rec->batch == 0 ||
+	    rec->batch > DAXKV_MAX_BATCH_OPS ||
+	    (rec->batch > 1) != !!(rec->flags & DK_REC_BATCH))
+		return -1;
+	if (off + dk_rec_size(rec->klen, rec->vlen) > seg->size)
+		return -1;
+	if (rec->crc != dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec)))
+		return -1;
+	return 0;
+}
+
+static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
+{
+	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
+}
+
+static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
+			  struct dk_segment **out)
+{
+	char path[4096];
+	struct dk_segment *seg;
+	size_t mapped_len = 0;
+	int is_pmem = 0;
+	void *addr;
+
+	seg = calloc(1, sizeof(*seg));
+	if (!seg)
+		return dk_err(DAXKV_ENOMEM, "no memory for a segment");
+	dk_segment_path(db, slot, path, sizeof(path));
+	if (create) {
+		unlink(path); /* an orphan of a crash between create and LIVE */
+		addr = pmem_map_file(path, db->segment_size,
+				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
+				     &mapped_len, &is_pmem);
+	} else {
+		addr = pmem_map_file(path, 0, 0, 0, &mapped_len, &is_pmem);
+	}
+	if (!addr) {
+		int err = errno;
+
+		free(seg);
+		if (create)
+			unlink(path);
+		if (!create && err == ENOENT)
+			return dk_err(DAXKV_ECORRUPT,
+				      "%s: segment file is missing", path);
+		return dk_err_errno(dk_errno_code(err) == DAXKV_ENODB ?
+					    DAXKV_EIO :
+					    dk_errno_code(err),
+				    err, "%s: cannot %s segment", path,
+				    create ? "create" : "map");
+	}
+	seg->slot = slot;
+	seg->base = addr;
+	seg->size = mapped_len;
+	*out = seg;
+	return 0;
+}
+
+int dk_segment_create(struct daxkv *db, struct dk_segment **out)
+{
+	struct dk_seg_header hdr;
+	struct dk_segment *seg;
+	uint64_t total;
+	uint32_t slot;
+	int rc;
+
+	/* caller holds seg_lock */
+	for (slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+		if (db->meta->segs[slot].state == DK_SEG_FREE)
+			break;
+	if (slot == DK_MAX_SEGMENTS)
+		return dk_err(DAXKV_ENOSPC, "%s: all %u segment slots in use",
+			      db->dir, DK_MAX_SEGMENTS);
+	total = DK_META_POOL_SIZE + (uint64_t)(db->nsegs + 1) * db->segment_size;
+	if (db->max_size && total > db->max_size)
+		return dk_err(DAXKV_ENOSPC,
+			      "%s: a new segment would exceed max_size %llu "
+			      "(%u segments of %llu bytes in use)",
+			      db->dir, (unsigned long long)db->max_size,
+			      db->nsegs, (unsigned long long)db->segment_size);
+
+	rc = dk_segment_map(db, slot, true, &seg);
+	if (rc)
+		return rc;
+	seg->gen = db->meta->segs[slot].gen + 1;
+
+	/* 1. header, durable before the slot can say LIVE */
+	memset(&hdr, 0, sizeof(hdr));
+	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
+	hdr.format_version = DK_FORMAT_VERSION;
+	hdr.header_size = DK_SEG_HDR_SIZE;
+	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
+	hdr.slot = slot;
+	hdr.gen = seg->gen;
+	hdr.size = seg->size;
+	hdr.crc = dk_seg_header_crc(&hdr);
+	dk_copy_nodrain(&db->pm, seg->base, &hdr, sizeof(hdr));
+	dk_drain(&db->pm);
+
+	/* 2. the directory entry */
+	if (fsync(db->dirfd) != 0) {
+		rc = dk_err_errno(DAXKV_EIO, errno, "%s: fsync", db->dir);
+		goto err_unmap;
+	}
+
+	/* 3. publish: state and gen share one 8-byte word */
+	{
+		struct dk_seg_entry entry = db->meta->segs[slot];
+		uint64_t word;
+
+		entry.state = DK_SEG_LIVE;
+		entry.gen = seg->gen;
+		memcpy(&word, &entry, sizeof(word));
+		dk_meta_set(db, (uint64_t *)&db->meta->segs[slot], word);
+	}
+	seg->tail = DK_SEG_HDR_SIZE;
+	__atomic_store_n(&db->segs[slot], seg, __ATOMIC_RELEASE);
+	db->nsegs++;
+	*out = seg;
+	return 0;
+
+err_unmap: {
+	char path[4096];
+
+	dk_segment_path(db, slot, path, sizeof(path));
+	dk_segment_unmap(seg);
+	unlink(path);
+}
+	return rc;
+}
+
+int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
+{
+	const struct dk_seg_header *hdr;
+	char path[4096];
+	struct dk_segment *seg;
+	int rc;
+
+	rc = dk_segment_map(db, slot, false, &seg);
+	if (rc)
+		return rc;
+	dk_segment_path(db, slot, path, sizeof(path));
+	if (seg->size != db->segment_size) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s: size %llu, expected %llu (truncated?)", path,
+			    (unsigned long long)seg->size,
+			    (unsigned long long)db->segment_size);
+		goto err;
+	}
+	hdr = dk_segment_header(seg);
+	if (memcmp(hdr->magic, DK_SEG_MAGIC, sizeof(hdr->magic)) != 0 ||
+	    hdr->crc != dk_seg_header_crc(hdr)) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset 0: bad segment header (magic or crc)",
+			    path);
+		goto err;
+	}
+	if (hdr->format_version != DK_FORMAT_VERSION) {
+		rc = dk_err(DAXKV_EVERSION,
+			    "%s: segment format version %u, this library "
+			    "reads %u",
+			    path, hdr->format_version, DK_FORMAT_VERSION);
+		goto err;
+	}
+	if (hdr->header_size != DK_SEG_HDR_SIZE ||
+	    memcmp(hdr->uuid, db->meta->uuid, sizeof(hdr->uuid)) != 0 ||
+	    hdr->slot != slot || hdr->gen != db->meta->segs[slot].gen ||
+	    hdr->size != seg->size) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset 0: header belongs to another database "
+			    "or slot",
+			    path);
+		goto err;
+	}
+	if (hdr->sealed_tail &&
+	    (hdr->sealed_tail < DK_SEG_HDR_SIZE || hdr->sealed_tail > seg->size ||
+	     hdr->sealed_tail % DK_REC_ALIGN)) {
+		rc = dk_err(DAXKV_ECORRUPT, "%s offset 56: bad sealed tail %llu",
+			    path, (unsigned long long)hdr->sealed_tail);
+		goto err;
+	}
+	seg->gen = hdr->gen;
+	seg->tail = DK_SEG_HDR_SIZE;
+	*out = seg;
+	return 0;
+err:
+	dk_segment_unmap(seg);
+	return rc;
+}
+
+void dk_segment_unmap(struct dk_segment *seg)
+{
+	if (!seg)
+		return;
+	pmem_unmap(seg->base, seg->size);
+	free(seg);
+}
+
+void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
+
+	/*
+	 * Every record below tail is already durable (each write drained
+	 * before it returned), so the sealed tail may follow in any order.
+	 * If power fails before it lands, the segment reads as open and its
+	 * end is found by scanning: nothing is lost, only the stricter
+	 * corruption check is.
+	 */
+	dk_store8(&db->pm, &hdr->sealed_tail,
+		  __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE));
+	dk_persist(&db->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
+}
+
+int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
+	uint64_t tail = seg->tail, end = seg->size;
+	const uint64_t *words = (const uint64_t *)seg->base;
+
+	/*
+	 * Appends resume at tail.  Bytes past it may hold the torn remains
+	 * of a write that a crash interrupted; zero them first so that no
+	 * stale byte can ever line up as a record behind new ones.  Find the
+	 * last non-zero word from the end (reads are cheap), zero up to it,
+	 * persist, and only then mark the segment open (sealed_tail = 0):
+	 * recovery of an open segment trusts the scan, so the zeroing must
+	 * be durable first.
+	 */
+	while (end > tail && words[end / 8 - 1] == 0)
+		end -= 8;
+	if (end > tail) {
+		static const uint8_t zeros[65536];
+
+		for (uint64_t off = tail; off < end; off += sizeof(zeros)) {
+			uint64_t n = end - off < sizeof(zeros) ? end - off :
+								 sizeof(zeros);
+
+			dk_copy_nodrain(&db->pm, seg->base + off, zeros, n);
+		}
+		dk_drain(&db->pm);
+	}
+	if (hdr->sealed_tail) {
+		dk_store8(&db->pm, &hdr->sealed_tail, 0);
+		dk_persist(&db->pm, &hdr->sealed_tail,
+			   sizeof(hdr->sealed_tail));
+	}
+	return 0;
+}

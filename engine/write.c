@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: MIT
+/*
+ * write.c -- puts, deletes and batches: the one commit path.
+ *
+ * A commit of n operations (n = 1 for daxkv_put/daxkv_delete):
+ *   1. find or create each key's entry and lock the entries in key order
+ *      (batches are sorted and deduplicated first, so two commits never
+ *      wait for each other in a cycle);
+ *   2. take a lane and a sequence number s;
+ *   3. build the records in DRAM (crc included) and copy them to the
+ *      lane's segment with non-temporal stores;
+ *   4. store s into the `superseded` word of each key's previous record
+ *      and flush it;
+ *   5. one fence (dk_drain): the records and marks are durable;
+ *   6. advance the segment's tail, publish the new versions in the index,
+ *      end the sequence, unlock, return 0 (the acknowledgement).
+ *
+ * Ordering argument.  Power failure before 5 may leave any subset of the
+ * records' and marks' cache lines durable.  Recovery validates records
+ * by crc and batch count, so a partial commit is discarded whole; marks
+ * are hints that recovery recomputes (a key's winning record gets 0,
+ * every loser a non-zero sequence <= the newest), so a mark that landed
+ * without its record is repaired.  After 5 the commit is durable, which is
+ * why the acknowledgement comes after it.  Marks go before the fence so
+ * that one fence covers both: a mark written after the acknowledgement
+ * could be lost with a clean checkpoint already trusting it.  Visibility:
+ * a snapshot cannot include s before step 6 ends the sequence, and by then
+ * the mark (step 4) is in place, so the version rule of layout.h holds
+ * for every snapshot a device can be given.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "internal.h"
+
+struct dk_op {
+	const void *key;
+	const void *val;
+	uint32_t klen;
+	uint32_t vlen;
+	bool is_del;
+	bool skip;      /* delete of a missing key: writes nothing */
+	uint64_t hash;
+	struct dk_entry *e;
+	struct dk_version *v;
+};
+
+struct daxkv_batch {
+	struct dk_op *ops;
+	size_t nops, cap;
+	uint8_t *data; /* copies of keys and values */
+	size_t used, data_cap;
+};
+
+int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
+		bool has_val);
+
+int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
+		bool has_val)
+{
+	if (!key || klen == 0 || klen > DAXKV_MAX_KEY)
+		return dk_err(DAXKV_EINVAL,
+			      "key: %s (length %zu; 1..%u bytes allowed)",
+			      key ? "bad length" : "NULL", klen, DAXKV_MAX_KEY);
+	if (has_val && ((!val && vlen) || vlen > DAXKV_MAX_VALUE))
+		return dk_err(DAXKV_EINVAL,
+			      "value: %s (length %zu; 0..%u bytes allowed)",
+			      val ? "too long" : "NULL", vlen, DAXKV_MAX_VALUE);
+	return 0;
+}
+
+static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
+			   uint16_t flags, uint32_t batch, uint64_t seq)
+{
+	struct dk_rec *rec = (struct dk_rec *)dst;
+	size_t size = dk_rec_size(op->klen, op->vlen);
+	size_t used = DK_REC_HDR_SIZE + op->klen + op->vlen;
+
+	rec->klen = (uint16_t)op->klen;
+	rec->flags = flags | (op->is_del ? DK_REC_DEL : DK_REC_PUT);
+	rec->vlen = op->vlen;
+	rec->batch = batch;
+	rec->seq = seq;
+	rec->superseded = 0;
+	memcpy(dst + DK_REC_HDR_SIZE, op->key, op->klen);
+	if (op->vlen)
+		memcpy(dst + DK_REC_HDR_SIZE + op->klen, op->val, op->vlen);
+	memset(dst + used, 0, size - used);
+	rec->crc = dk_rec_crc(rec, dst + DK_REC_HDR_SIZE,
+			      dst + DK_REC_HDR_SIZE + op->klen);
+	return size;
+}
+
+void dk_mark_superseded(struct daxkv *db, const struct dk_version *old,
+			uint64_t seq)
+{
+	struct dk_rec *rec = dk_rec_at(db, old->slot, old->off);
+
+	dk_store8(&db->pm, &rec->superseded, seq);
+	dk_flush(&db->pm, &rec->superseded, sizeof(rec->superseded));
+}
+
+/* Commit ops[0..n) (sorted by key, no key twice). */
+static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
+		     bool missing_is_error)
+{
+	uint8_t stackbuf[2048], *buf = stackbuf;
+	struct dk_segment *seg;
+	struct dk_lane *lane;
+	size_t nlive = 0, locked = 0, i;
+	uint64_t total = 0, off, seq;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		ops[i].v = NULL;
+		ops[i].e = NULL;
+		ops[i].skip = false;
+	}
+	rcu_read_lock();
+	for (i = 0; i < n; i++) {
+		struct dk_op *op = &ops[i];
+
+		if (op->is_del) {
+			op->e = dk_index_lookup(db, op->key, op->klen,
+						op->hash);
+			if (op->e)
+				op->e = dk_index_get_or_create(
+					db, op->key, op->klen, op->hash, true);
+		} else {
+			op->e = dk_index_get_or_create(db, op->key, op->klen,
+						       op->hash, true);
+			if (!op->e) {
+				rc = dk_err(DAXKV_ENOMEM,
+					    "no memory for an index entry");
+				goto out_unlock;
+			}
+		}
+	}
+	for (i = 0; i < n; i++, locked++) {
+		struct dk_op *op = &ops[i];
+		struct dk_version *head;
+
+		if (!op->e) {
+			op->skip = true;
+			continue;
+		}
+		dk_entry_lock(op->e);
+		head = op->e->head;
+		if (op->is_del && (!head || head->is_del))
+			op->skip = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (ops[i].skip)
+			continue;
+		ops[i].v = malloc(sizeof(struct dk_version));
+		if (!ops[i].v) {
+			rc = dk_err(DAXKV_ENOMEM, "no memory for a version");
+			goto out_unlock;
+		}
+		total += dk_rec_size(ops[i].klen, ops[i].vlen);
+		nlive++;
+	}
+	if (nlive == 0) {
+		if (missing_is_error)
+			rc = dk_err(DAXKV_ENOTFOUND, "key not found");
+		goto out_unlock;
+	}
+	if (total > sizeof(stackbuf)) {
+		buf = malloc(total);
+		if (!buf) {
+			rc = dk_err(DAXKV_ENOMEM,
+				    "no memory to build %llu bytes of records",
+				    (unsigned long long)total);
+			goto out_unlock;
+		}
+	}
+
+	lane = dk_lane_acquire(db);
+	seq = dk_seq_begin(db, lane);
+	rc = dk_lane_reserve(db, lane, total, &seg, &off);
+	if (rc) {
+		dk_seq_end(lane); /* the sequence is skipped, nothing written */
+		dk_lane_release(lane);
+		goto out_unlock;
+	}
+	{
+		uint16_t flags = nlive > 1 ? DK_REC_BATCH : 0;
+		size_t pos = 0;
+
+		for (i = 0; i < n; i++) {
+			if (ops[i].skip)
+				continue;
+			ops[i].v->slot = seg->slot;
+			ops[i].v->off = (uint32_t)(off + pos);
+			pos += dk_rec_build(buf + pos, &ops[i], flags,
+					    (uint32_t)nlive, seq);
+		}
+	}
+	/* step 3: records, not yet durable */
+	dk_copy_nodrain(&db->pm, seg->base + off, buf, total);
+	/* step 4: marks on the previous versions, same fence */
+	for (i = 0; i < n; i++) {
+		struct dk_version *head;
+
+		if (ops[i].skip)
+			continue;
+		head = ops[i].e->head;
+		if (head)
+			dk_mark_superseded(db, head, seq);
+	}
+	/* step 5: durable from here on; power failure before this line loses
+	 * the whole commit, which was not acknowledged */
+	dk_drain(&db->pm);
+	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
+
+	/* step 6: visible */
+	for (i = 0; i < n; i++) {
+		struct dk_op *op = &ops[i];
+		struct dk_version *head, *v = op->v;
+		uint64_t size;
+
+		if (op->skip)
+			continue;
+		head = op->e->head;
+		size = dk_rec_size(op->klen, op->vlen);
+		v->seq = seq;
+		v->vlen = op->vlen;
+		v->is_del = op->is_del;
+		v->older = head;
+		__atomic_store_n(&op->e->head, v, __ATOMIC_RELEASE);
+		op->v = NULL;
+		if (head && !head->is_del) {
+			__atomic_fetch_sub(&db->live_bytes,
+					   dk_rec_size(op->klen, head->vlen),
+					   __ATOMIC_RELAXED);
+			if (op->is_del)
+				__atomic_fetch_sub(&db->nkeys, 1,
+						   __ATOMIC_RELAXED);
+		} else if (!op->is_del) {
+			__atomic_fetch_add(&db->nkeys, 1, __ATOMIC_RELAXED);
+		}
+		if (!op->is_del)
+			__atomic_fetch_add(&db->live_bytes, size,
+					   __ATOMIC_RELAXED);
+		dk_version_trim(db, op->e);
+	}
+	dk_seq_end(lane);
+	if (++lane->ops % 256 == 0)
+		dk_gc_horizon_update(db, false);
+	dk_lane_release(lane);
+
+out_unlock:
+	for (i = 0; i < locked; i++)
+		if (ops[i].e)
+			dk_entry_unlock(ops[i].e);
+	rcu_read_unlock();
+	for (i = 0; i < n; i++)
+		free(ops[i].v);
+	if (buf != stackbuf)
+		free(buf);
+	return rc;
+}
+
+int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
+	      size_t vlen)
+{
+	struct dk_op op;
+	int rc;
+
+	dk_err_clear();
+	if (!db)
+		return dk_err(DAXKV_EINVAL, "db is NULL");
+	rc = dk_check_kv(key, klen, val, vlen, true);
+	if (rc)
+		return rc;
+	op.key = key;
+	op.klen = (uint32_t)klen;
+	op.val = val;
+	op.vlen = (uint32_t)vlen;
+	op.is_del = false;
+	op.hash = dk_hash(key, klen);
+	rc = dk_commit(db, &op, 1, false);
+	if (rc == 0)
+		__atomic_fetch_add(&db->stats.puts, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+int daxkv_delete(daxkv *db, const void *key, size_t klen)
+{
+	struct dk_op op;
+	int rc;
+
+	dk_err_clear();
+	if (!db)
+		return dk_err(DAXKV_EINVAL, "db is NULL");
+	rc = dk_check_kv(key, klen, NULL, 0, false);
+	if (rc)
+		return rc;
+	op.key = key;
+	op.klen = (uint32_t)klen;
+	op.val = NULL;
+	op.vlen = 0;
+	op.is_del = true;
+	op.hash = dk_hash(key, klen);
+	rc = dk_commit(db, &op, 1, true);
+	if (rc == 0)
+		__atomic_fetch_add(&db->stats.deletes, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+int daxkv_batch_new(daxkv_batch **bp)
+{
+	dk_err_clear();
+	if (!bp)
+		return dk_err(DAXKV_EINVAL, "bp is NULL");
+	*bp = calloc(1, sizeof(**bp));
+	if (!*bp)
+		return dk_err(DAXKV_ENOMEM, "no memory for a batch");
+	return 0;
+}
+
+static int dk_batch_add(daxkv_batch *b, const void *key, size_t klen,
+			const void *val, size_t vlen, bool is_del)
+{
+	struct dk_op *op;
+	int rc;
+
+	dk_err_clear();
+	if (!b)
+		return dk_err(DAXKV_EINVAL, "batch is NULL");
+	rc = dk_check_kv(key, klen, val, vlen, !is_del);
+	if (rc)
+		return rc;
+	if (b->nops == DAXKV_MAX_BATCH_OPS)
+		return dk_err(DAXKV_EINVAL, "batch holds %u operations already",
+			      DAXKV_MAX_BATCH_OPS);
+	if (b->nops == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		struct dk_op *grown = realloc(b->ops, cap * sizeof(*grown));
+
+		if (!grown)
+			return dk_err(DAXKV_ENOMEM, "no memory for batch ops");
+		b->ops = grown;
+		b->cap = cap;
+	}
+	if (b->used + klen + vlen > b->data_cap) {
+		size_t cap = b->data_cap ? b->data_cap : 4096;
+		uint8_t *grown;
+
+		while (cap < b->used + klen + vlen)
+			cap *= 2;
+		grown = realloc(b->data, cap);
+		if (!grown)
+			return dk_err(DAXKV_ENOMEM, "no memory for batch data");
+		b->data = grown;
+		b->data_cap = cap;
+	}
+	op = &b->ops[b->nops];
+	memset(op, 0, sizeof(*op));
+	/* pointers are offsets into data until commit (data may move) */
+	op->key = (const void *)(uintptr_t)b->used;
+	memcpy(b->data + b->used, key, klen);
+	b->used += klen;
+	op->val = (const void *)(uintptr_t)b->used;
+	if (vlen)
+		memcpy(b->data + b->used, val, vlen);
+	b->used += vlen;
+	op->klen = (uint32_t)klen;
+	op->vlen = (uint32_t)vlen;
+	op->is_del = is_del;
+	b->nops++;
+	return 0;
+}
+
+int daxkv_batch_put(daxkv_batch *b, const void *key, size_t klen,
+		    const void *val, size_t vlen)
+{
+	return dk_batch_add(b, key, klen, val, vlen, false);
+}
+
+int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen)
+{
+	return dk_batch_add(b, key, klen, NULL, 0, true);
+}
+
+struct dk_sort_op {
+	struct dk_op op;
+	size_t order; /* position in the batch: the later wins */
+};
+
+static int dk_sort_op_cmp(const void *a, const void *b)
+{
+	const struct dk_sort_op *x = a, *y = b;
+	int c = dk_keycmp(x->op.key, x->op.klen, y->op.key, y->op.klen);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+int daxkv_batch_commit(daxkv *db, daxkv_batch *b)
+{
+	struct dk_sort_op *sorted;
+	struct dk_op *ops;
+	size_t n = 0;
+	int rc;
+
+	dk_err_clear();
+	if (!db || !b)
+		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "batch" : "db");
+	if (b->nops == 0)
+		return 0;
+	sorted = malloc(b->nops * sizeof(*sorted));
+	ops = malloc(b->nops * sizeof(*ops));
+	if (!sorted || !ops) {
+		free(sorted);
+		free(ops);
+		return dk_err(DAXKV_ENOMEM, "no memory to commit a batch");
+	}
+	for (size_t i = 0; i < b->nops; i++) {
+		sorted[i].op = b->ops[i];
+		sorted[i].op.key = b->data + (uintptr_t)b->ops[i].key;
+		sorted[i].op.val = b->data + (uintptr_t)b->ops[i].val;
+		sorted[i].order = i;
+	}
+	qsort(sorted, b->nops, sizeof(*sorted), dk_sort_op_cmp);
+	/* keep the last operation on each key */
+	for (size_t i = 0; i < b->nops; i++) {
+		if (i + 1 < b->nops &&
+		    dk_keycmp(sorted[i].op.key, sorted[i].op.klen,
+			      sorted[i + 1].op.key, sorted[i + 1].op.klen) == 0)
+			continue;
+		ops[n] = sorted[i].op;
+		ops[n].hash = dk_hash(ops[n].key, ops[n].klen);
+		n++;
+	}
+	free(sorted);
+	rc = dk_commit(db, ops, n, false);
+	free(ops);
+	if (rc == 0)
+		__atomic_fetch_add(&db->stats.batches, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+void daxkv_batch_clear(daxkv_batch *b)
+{
+	if (!b)
+		return;
+	b->nops = 0;
+	b->used = 0;
+}
+
+void daxkv_batch_free(daxkv_batch *b)
+{
+	if (!b)
+		return;
+	free(b->ops);
+	free(b->data);
+	free(b);
+}
