@@ -112,6 +112,14 @@ void dk_index_destroy(struct daxkv *db)
 	struct cds_lfht_node *node;
 
 	if (db->ht) {
+		/*
+		 * A background resize may still walk the table's nodes, so
+		 * nothing is freed until cds_lfht_destroy (which waits for it)
+		 * has returned.  Entries are chained through next[0] meanwhile:
+		 * the skip list is dead by now.
+		 */
+		struct dk_entry *chain = NULL;
+
 		rcu_read_lock();
 		cds_lfht_first(db->ht, &iter);
 		while ((node = cds_lfht_iter_get_node(&iter)) != NULL) {
@@ -120,15 +128,21 @@ void dk_index_destroy(struct daxkv *db)
 
 			cds_lfht_next(db->ht, &iter);
 			cds_lfht_del(db->ht, node);
-			dk_version_free_chain(e->head);
-			free(e);
+			e->next[0] = chain;
+			chain = e;
 		}
 		rcu_read_unlock();
-		/* Deleted nodes are freed above; pending call_rcu work
-		 * (trimmed versions) must finish before the table goes. */
+		/* pending call_rcu work (trimmed versions, resizes) first */
 		rcu_barrier();
 		cds_lfht_destroy(db->ht, NULL);
 		db->ht = NULL;
+		while (chain) {
+			struct dk_entry *e = chain;
+
+			chain = e->next[0];
+			dk_version_free_chain(e->head);
+			free(e);
+		}
 	}
 	free(db->skip_head);
 	db->skip_head = NULL;
@@ -289,13 +303,6 @@ int dk_index_build_order(struct daxkv *db)
 			caa_container_of(node, struct dk_entry, hnode);
 
 		cds_lfht_next(db->ht, &iter);
-		if (!e->head || e->head->is_del) {
-			/* deleted key: its records stay on media, marked */
-			cds_lfht_del(db->ht, node);
-			dk_version_free_chain(e->head);
-			free(e); /* no reader exists during open */
-			continue;
-		}
 		if (n == cap) {
 			struct dk_entry **grown =
 				realloc(all, 2 * cap * sizeof(*all));

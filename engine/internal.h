@@ -163,9 +163,10 @@ static inline struct dk_entry *dk_index_next(const struct dk_entry *e)
 {
 	return __atomic_load_n(&e->next[0], __ATOMIC_ACQUIRE);
 }
-/* Link every entry of the hash table into the skip list in key order,
- * dropping entries whose newest version is a delete (single-threaded,
- * during open). */
+/* Link every entry of the hash table into the skip list in key order
+ * (single-threaded, during open).  Deleted keys stay: freeing a node of
+ * the hash table needs a grace period, and the next put of the key
+ * reuses the entry. */
 int dk_index_build_order(struct daxkv *db);
 int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen);
 void dk_entry_lock(struct dk_entry *e);

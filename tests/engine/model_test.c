@@ -100,6 +100,17 @@ static void check_get(daxkv *db, int k)
 	CHECK_MEM(buf, model_val[k], vlen);
 }
 
+static daxkv *debug_db;
+
+static int dump_cb(const void *key, size_t klen, const void *val,
+		   size_t vlen, void *arg)
+{
+	for (int i = 0; i < NKEYS; i++)
+		if (keys[i].len == klen && !memcmp(keys[i].bytes, key, klen))
+			fprintf(stderr, "%d ", i);
+	return 0;
+}
+
 struct scan_check {
 	int next; /* model index expected next */
 	int hi;
@@ -113,7 +124,25 @@ static int scan_cb(const void *key, size_t klen, const void *val,
 
 	while (sc->next < sc->hi && !model_val[sc->next])
 		sc->next++;
-	CHECK(sc->next < sc->hi);
+	if (sc->next >= sc->hi) {
+		int idx = -1;
+
+		for (int i = 0; i < NKEYS; i++)
+			if (keys[i].len == klen && !memcmp(keys[i].bytes, key, klen))
+				idx = i;
+		if (getenv("MODEL_DEBUG"))
+			daxkv_scan(debug_db, NULL, 0, NULL, 0, dump_cb, NULL);
+		{
+			int present = 0;
+
+			for (int i = 0; i < NKEYS; i++)
+				present += model_val[i] != NULL;
+			DK_FAIL("scan returned key #%d (in model: %s) past the "
+				"range end #%d; seen %d, model has %d", idx,
+				idx >= 0 && model_val[idx] ? "yes" : "no",
+				sc->hi, sc->seen, present);
+		}
+	}
 	CHECK_EQ(klen, keys[sc->next].len);
 	CHECK_MEM(key, keys[sc->next].bytes, klen);
 	CHECK_EQ(vlen, model_len[sc->next]);
@@ -130,8 +159,14 @@ static void check_scan(daxkv *db, int lo, int hi)
 
 	for (int i = lo; i < hi; i++)
 		expect += model_val[i] != NULL;
-	CHECK_OK(daxkv_scan(db, lo < NKEYS ? keys[lo].bytes : NULL,
-			    lo < NKEYS && lo > 0 ? keys[lo].len : 0,
+	/* lo == NKEYS: from past the last key, which no model key is */
+	static const uint8_t past_all[25] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff };
+
+	CHECK_OK(daxkv_scan(db, lo < NKEYS ? keys[lo].bytes : past_all,
+			    lo < NKEYS ? keys[lo].len : sizeof(past_all),
 			    hi < NKEYS ? keys[hi].bytes : NULL,
 			    hi < NKEYS ? keys[hi].len : 0, scan_cb, &sc));
 	CHECK_EQ(sc.seen, expect);
@@ -155,9 +190,15 @@ int main(int argc, char **argv)
 	make_keys();
 	dir = dk_test_dir("model");
 	CHECK_OK(daxkv_open(dir, &o, &db));
+	debug_db = db;
 	for (long i = 0; i < ops; i++) {
 		uint64_t r = dk_rand(&rng) % 1000;
 		int k = (int)(dk_rand(&rng) % NKEYS);
+
+		if (getenv("MODEL_DEBUG")) {
+			printf("op %ld r %llu k %d\n", i, (unsigned long long)r, k);
+			check_scan(db, 0, NKEYS);
+		}
 
 		if (r < 400) {
 			size_t len = rand_vlen();
@@ -215,9 +256,12 @@ int main(int argc, char **argv)
 			check_get(db, k);
 			check_get(db, (k + 1) % NKEYS);
 		} else {
+			if (getenv("MODEL_DEBUG"))
+				printf("reopen at op %ld\n", i);
 			CHECK_OK(daxkv_close(db));
 			o.flags = dk_rand(&rng) % 2 ? DAXKV_OPEN_NOCHECKPOINT : 0;
 			CHECK_OK(daxkv_open(dir, &o, &db));
+			debug_db = db;
 			reopens++;
 		}
 	}
