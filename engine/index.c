@@ -25,6 +25,21 @@
 #include "errors.h"
 #include "internal.h"
 
+/*
+ * liburcu publishes with its own barriers, which ThreadSanitizer cannot
+ * see.  Tell it what they mean: adding a node to the hash table releases
+ * everything written to the entry before, and finding it acquires it.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define DK_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define DK_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define DK_TSAN_ACQUIRE(p) ((void)(p))
+#define DK_TSAN_RELEASE(p) ((void)(p))
+#endif
+
 static __thread uint64_t dk_rand_state;
 
 static unsigned dk_random_height(void)
@@ -72,6 +87,7 @@ static int dk_match(struct cds_lfht_node *node, const void *arg)
 	const struct dk_match_key *mk = arg;
 	struct dk_entry *e = caa_container_of(node, struct dk_entry, hnode);
 
+	DK_TSAN_ACQUIRE(e);
 	return e->klen == mk->klen && !memcmp(dk_entry_key(e), mk->key,
 					      mk->klen);
 }
@@ -157,7 +173,10 @@ struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
 
 	cds_lfht_lookup(db->ht, hash, dk_match, &mk, &iter);
 	node = cds_lfht_iter_get_node(&iter);
-	return node ? caa_container_of(node, struct dk_entry, hnode) : NULL;
+	if (!node)
+		return NULL;
+	DK_TSAN_ACQUIRE(caa_container_of(node, struct dk_entry, hnode));
+	return caa_container_of(node, struct dk_entry, hnode);
 }
 
 /*
@@ -250,11 +269,13 @@ struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
 		e = dk_entry_new(key, klen);
 		if (!e)
 			return NULL;
+		DK_TSAN_RELEASE(e);
 		won = cds_lfht_add_unique(db->ht, hash, dk_match, &mk,
 					  &e->hnode);
 		if (won != &e->hnode) {
 			free(e); /* never published */
 			e = caa_container_of(won, struct dk_entry, hnode);
+			DK_TSAN_ACQUIRE(e);
 		} else if (link) {
 			dk_skip_insert(db, e);
 			__atomic_store_n(&e->linked, 1, __ATOMIC_RELEASE);

@@ -124,7 +124,7 @@ static int scan_cb(const void *key, size_t klen, const void *val, size_t vlen,
 	int p;
 
 	if (klen == 5 && (k[0] == 'a' || k[0] == 'b') && k[1] == '/') {
-		p = atoi(k + 2);
+		p = (k[2] - '0') * 100 + (k[3] - '0') * 10 + (k[4] - '0');
 		CHECK(p >= 0 && p < NPAIRS);
 		(k[0] == 'a' ? ps->a : ps->b)[p] = check_value(val, vlen) + 1;
 	} else {
