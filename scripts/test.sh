@@ -82,7 +82,7 @@ if [ "$run_san" = 1 ]; then
 	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp halt_on_error=1" \
 	step "tsan" build-tsan \
 		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=thread -DDAXKV_BUILD_BENCHMARKS=OFF" \
-		-L "engine|concurrency" -LE sanitizer-skip
+		-L concurrency
 fi
 if [ "$run_vm" = 1 ]; then
 	step "vm" build "-DCMAKE_BUILD_TYPE=RelWithDebInfo" -L vm
