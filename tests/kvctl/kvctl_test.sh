@@ -253,7 +253,7 @@ case_scan() {
 	run 0 scan --json "$DB" --prefix c
 	json_check 'j == {"count": 1, "records": [{"key": "cherry", "value": "fruit-cherry"}]}'
 	run 0 scan "$DB" --prefix zzz
-	[ -s "$OUT" ] && fail "scan of a missing prefix printed something"
+	if [ -s "$OUT" ]; then fail "scan of a missing prefix printed something"; fi
 }
 
 case_hex_roundtrip() {
@@ -430,4 +430,7 @@ case_check_corrupt_sealed_end() {
 	run 0 check "$DB"
 }
 
+# failures exit through fail(); an unknown case name is one too
+command -v "case_$CASE" >/dev/null || fail "no such case"
 "case_$CASE"
+exit 0
