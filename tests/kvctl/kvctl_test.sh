@@ -430,6 +430,21 @@ case_check_corrupt_sealed_end() {
 	run 0 check "$DB"
 }
 
+case_check_corrupt_pool() {
+	make_db
+	# a byte of the pool header that its checksum covers
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(40); b = f.read(1); f.seek(40); f.write(bytes([b[0] ^ 0xff]))' "$DB/meta.pool"
+	run 1 check "$DB"
+	out_has "$DB/meta.pool offset 0: incorrect pool header"
+	run 1 check --json "$DB"
+	json_check "any(p['kind'] == 'pmempool' and p['file'] == '$DB/meta.pool' for p in j['problems'])"
+	run 3 info "$DB"
+	err_has "meta.pool"
+}
+
 # failures exit through fail(); an unknown case name is one too
 command -v "case_$CASE" >/dev/null || fail "no such case"
 "case_$CASE"

@@ -525,6 +525,11 @@ static int kv_check_pool(const char *path, void *arg)
 			     last[0] ? last : "libpmempool repaired the pool");
 		found++;
 		break;
+	case PMEMPOOL_CHECK_RESULT_NOT_CONSISTENT:
+		/* libpmempool may fix it: let --repair try */
+		if (found)
+			cs->repairable++;
+		/* fall through */
 	default:
 		if (!found) {
 			kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0,
