@@ -256,6 +256,172 @@ DAXKV_API const char *daxkv_errmsg(void);
 /** The library's version as "MAJOR.MINOR.PATCH". */
 DAXKV_API const char *daxkv_version(void);
 
+/* ---- Administration (kvctl) ---- */
+
+/*
+ * Calls for administrators' tools (kvctl): an offline verifier and a
+ * per-segment view of an open handle.  They read the on-media format
+ * described in the engine's layout.h so that a tool needs only this
+ * header.
+ */
+
+/** What daxkv_check() found.  Value 0 is reserved. */
+enum daxkv_problem_kind {
+	DAXKV_PROBLEM_NONE = 0,
+	DAXKV_PROBLEM_POOL = 1,      /**< meta.pool: cannot be opened, bad
+					  root object or bad field */
+	DAXKV_PROBLEM_SEGMENT = 2,   /**< segment file missing, of the wrong
+					  size, bad header or sealed tail */
+	DAXKV_PROBLEM_TORN_TAIL = 3, /**< open segment: remains of an
+					  unacknowledged write after the last
+					  complete record (harmless: open
+					  discards them) */
+	DAXKV_PROBLEM_RECORD = 4,    /**< unreadable bytes where records
+					  should be: before the sealed tail,
+					  or with valid records after them */
+	DAXKV_PROBLEM_ORPHAN = 5,    /**< segment file that no LIVE slot of
+					  the meta pool refers to */
+	DAXKV_PROBLEM_EXTERNAL = 6,  /**< reported by the pool_check hook */
+};
+
+/** Structure version of struct daxkv_check_problem. */
+#define DAXKV_CHECK_PROBLEM_VERSION 1u
+
+/** One problem, as passed to the report callback. */
+struct daxkv_check_problem {
+	uint32_t version;    /**< DAXKV_CHECK_PROBLEM_VERSION */
+	uint32_t kind;       /**< enum daxkv_problem_kind */
+	const char *file;    /**< path of the file concerned */
+	uint64_t offset;     /**< byte offset in @c file where it starts */
+	uint64_t length;     /**< bytes concerned, 0 if not applicable */
+	uint32_t repairable; /**< 1 if DAXKV_CHECK_REPAIR can fix it */
+	uint32_t repaired;   /**< 1 if this call fixed it */
+	const char *what;    /**< one sentence, without file and offset */
+};
+
+/**
+ * Report callback: called once per problem, in file and offset order
+ * within a segment.  Pointers are valid until it returns.  Return 0 to
+ * go on; any other value stops the check and becomes daxkv_check()'s
+ * return value.
+ */
+typedef int (*daxkv_check_fn)(const struct daxkv_check_problem *problem,
+			      void *arg);
+
+/**
+ * Pool hook: called with the path of each libpmemobj pool of the
+ * database (meta.pool) while the directory is locked and before the
+ * library opens the pool, so that the caller can run libpmempool's check
+ * on it (libdaxkv does not link libpmempool).  Return the number of
+ * problems it found (>= 0; they are added to the result's count), or a
+ * negative value to stop the check with that value.
+ */
+typedef int (*daxkv_check_pool_fn)(const char *path, void *arg);
+
+/** @name Check flags (daxkv_check_options.flags)
+ * @{ */
+#define DAXKV_CHECK_REPAIR 0x1u /**< fix what can be fixed (see daxkv_check) */
+/** @} */
+
+/** Structure version of struct daxkv_check_options. */
+#define DAXKV_CHECK_OPTIONS_VERSION 1u
+
+/** Options of daxkv_check().  Zero it, then set version. */
+struct daxkv_check_options {
+	uint32_t version;               /**< DAXKV_CHECK_OPTIONS_VERSION */
+	uint32_t flags;                 /**< DAXKV_CHECK_* */
+	daxkv_check_fn report;          /**< each problem; may be NULL */
+	daxkv_check_pool_fn pool_check; /**< each pool; may be NULL */
+	void *arg;                      /**< passed to both callbacks */
+};
+
+/** Structure version of struct daxkv_check_result. */
+#define DAXKV_CHECK_RESULT_VERSION 1u
+
+/** Totals of one daxkv_check() call. */
+struct daxkv_check_result {
+	uint32_t version;       /**< (in) DAXKV_CHECK_RESULT_VERSION */
+	uint32_t reserved;
+	uint64_t problems;      /**< problems found (repaired or not) */
+	uint64_t repaired;      /**< of which fixed by this call */
+	uint64_t segments;      /**< LIVE segments examined */
+	uint64_t records;       /**< valid committed records found */
+	uint64_t record_bytes;  /**< bytes those records occupy */
+	uint64_t dropped_records; /**< valid records of incomplete batches:
+				       never committed, not counted above */
+};
+
+/**
+ * Verify the database in @p dir offline: take the directory lock as
+ * daxkv_open() does (so the database cannot be opened meanwhile), call
+ * the pool hook, open meta.pool with libpmemobj and check its root
+ * object and segment table, then walk every LIVE segment by the rules
+ * of the on-media format (header, every record's crc and fields, seq
+ * order, whole batches, sealed tail), calling @c report for each
+ * problem with its file and offset.
+ *
+ * With DAXKV_CHECK_REPAIR, and only then, the files are changed, in a
+ * way the next open accepts and without ever removing a valid record of
+ * a committed write:
+ * - a torn tail of an open segment is zeroed (as the engine does before
+ *   it appends there again);
+ * - unreadable bytes followed by valid records are overwritten in place
+ *   with delete records of a reserved, never-visible key (records keep
+ *   their offsets; the lost record's key keeps its previous version, if
+ *   any);
+ * - unreadable bytes at the end of a sealed segment are zeroed and the
+ *   sealed tail is lowered to the last valid record;
+ * - orphan segment files are removed;
+ * - the clean flag is cleared so that the next open rescans instead of
+ *   trusting the checkpoint.
+ * Each repair is durable before the call returns and is idempotent: if
+ * power fails during a repair, check again.  Damaged headers, missing
+ * segment files and damaged pools are reported, never repaired.
+ *
+ * @return 0 when the check ran to the end (problems, if any, are in @p
+ * res), the report callback's or pool hook's stopping value, or
+ * DAXKV_EINVAL (NULL or too long @p dir, bad versions, unknown flags),
+ * DAXKV_ENODB (missing, or no meta.pool), DAXKV_EBUSY (open in another
+ * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION
+ * (written by another format version), DAXKV_ENOMEM, DAXKV_EIO.
+ */
+DAXKV_API int daxkv_check(const char *dir,
+			  const struct daxkv_check_options *opts,
+			  struct daxkv_check_result *res);
+
+/** Structure version of struct daxkv_segment_info. */
+#define DAXKV_SEGMENT_INFO_VERSION 1u
+
+/** One data segment of an open handle (daxkv_segment_foreach()). */
+struct daxkv_segment_info {
+	uint32_t version;      /**< DAXKV_SEGMENT_INFO_VERSION */
+	uint32_t slot;         /**< index in the segment table; the file is
+				    seg-SLOT.dat, SLOT in 8 decimal digits */
+	uint32_t gen;          /**< slot generation */
+	uint32_t sealed;       /**< 1 if its sealed tail is set */
+	uint64_t size;         /**< file size in bytes */
+	uint64_t tail;         /**< end of the last complete record */
+	uint64_t live_bytes;   /**< bytes of newest records of live keys */
+	uint64_t live_records; /**< how many such records it holds */
+};
+
+/** Segment callback: return 0 to go on, non-zero to stop. */
+typedef int (*daxkv_segment_fn)(const struct daxkv_segment_info *info,
+				void *arg);
+
+/**
+ * Call @p fn for each data segment of @p db in slot order.  Live bytes
+ * are counted by one pass over the index, so the call costs time in
+ * proportion to the number of keys; figures are a snapshot that
+ * concurrent writes may move on.
+ * @return 0 when all were visited, the callback's non-zero value when
+ * it stopped, DAXKV_EINVAL (NULL argument) or DAXKV_ENOMEM.
+ */
+DAXKV_API int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn,
+				    void *arg);
+
+/* ---- end Administration ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,451 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# kvctl_test.sh -- kvctl run as a user would, one case per ctest test.
+#
+#   kvctl_test.sh KVCTL KVCTL_HOLD SEGTOOL CASE
+#
+# Each case_* function below is a case; it creates its databases under
+# /dev/shm (PMEM_IS_PMEM_FORCE=1 comes from ctest) and removes them.
+# --json output is parsed with python3's json module.
+set -u
+
+KVCTL=$1
+HOLD=$2
+SEGTOOL=$3
+CASE=$4
+WORK=/dev/shm/kvctl-test-$$-$CASE
+DB=$WORK/db
+OUT=$WORK/out
+ERR=$WORK/err
+export PMEM_IS_PMEM_FORCE=${PMEM_IS_PMEM_FORCE:-1}
+
+cleanup() {
+	[ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK" || exit 1
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	[ -f "$OUT" ] && { echo "--- stdout:" >&2; head -c 4000 "$OUT" >&2; }
+	[ -f "$ERR" ] && { echo "--- stderr:" >&2; head -c 4000 "$ERR" >&2; }
+	exit 1
+}
+
+# run EXPECTED_RC ARGS...: run kvctl, stdout in $OUT, stderr in $ERR
+run() {
+	want=$1
+	shift
+	"$KVCTL" "$@" >"$OUT" 2>"$ERR"
+	got=$?
+	[ "$got" = "$want" ] || fail "kvctl $* exited $got, expected $want"
+}
+
+# out_has TEXT / err_has TEXT: fixed-string search
+out_has() { grep -qF -- "$1" "$OUT" || fail "stdout lacks '$1'"; }
+err_has() { grep -qF -- "$1" "$ERR" || fail "stderr lacks '$1'"; }
+out_is() {
+	printf '%s\n' "$1" | cmp -s - "$OUT" || fail "stdout is not '$1'"
+}
+
+# json_check PYTHON_EXPR: evaluate with `j` = parsed stdout; must be true
+json_check() {
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+ok = eval(sys.argv[2])
+sys.exit(0 if ok else 1)' "$OUT" "$1" || fail "json check failed: $1"
+}
+
+seg0() { echo "$DB/seg-00000000.dat"; }
+
+make_db() {
+	run 0 create "$DB" --segment-size 2M
+	for i in 1 2 3 4 5 6 7 8; do
+		run 0 put "$DB" "key$i" "value$i"
+	done
+}
+
+# start_hold [crash]: keep $DB open in another process until stop_hold
+start_hold() {
+	mkfifo "$WORK/fifo"
+	"$HOLD" "$DB" "$@" <"$WORK/fifo" >"$WORK/hold.out" 2>&1 &
+	HOLD_PID=$!
+	exec 9>"$WORK/fifo"
+	for _ in $(seq 100); do
+		grep -q ready "$WORK/hold.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "helper did not open the database: $(cat "$WORK/hold.out")"
+}
+stop_hold() {
+	exec 9>&-
+	wait "$HOLD_PID"
+	HOLD_PID=
+	rm -f "$WORK/fifo"
+}
+
+case_help() {
+	run 0 --help
+	out_has "commands:"
+	for cmd in create info check get put del scan dump load stats devices mirror; do
+		run 0 "$cmd" --help
+		out_has "usage: kvctl $cmd"
+	done
+	run 0 --version
+	out_has "kvctl (daxkv)"
+}
+
+case_usage_errors() {
+	run 2
+	err_has "no command given"
+	run 2 frobnicate
+	err_has "unknown command 'frobnicate'"
+	run 2 info
+	err_has "missing DIR"
+	run 2 info a b
+	err_has "too many arguments"
+	run 2 get "$DB"
+	err_has "missing arguments"
+	run 2 scan "$DB" --limit many
+	err_has "--limit 'many' is not a number"
+	run 2 create "$DB" --segment-size lots
+	err_has "--segment-size 'lots' is not a size"
+	run 2 create "$DB" --durability fast
+	err_has "'auto' or 'msync'"
+	run 2 get --hex "$DB" 0g
+	err_has "is not valid hex"
+	run 2 put --base64 "$DB" "a" "!!"
+	err_has "is not valid base64"
+	run 2 check "$DB" --yes
+	err_has "--yes only goes with --repair"
+	run 2 info "$DB" --repair
+	err_has "does not apply here"
+	run 2 devices extra
+	err_has "takes no arguments"
+	run 2 put "$DB" "" v
+	err_has "keys are 1 to 1024 bytes"
+	run 2 dump --hex "$DB"
+	err_has "dump has its own format"
+	# segment size the engine refuses: still a usage error
+	run 2 create "$DB" --segment-size 3M
+	err_has "segment_size"
+}
+
+case_create() {
+	run 0 create --json "$DB" --segment-size 4M --max-size 1G
+	json_check 'j["segment_size"] == 4 << 20 and j["max_size"] == 1 << 30'
+	run 0 create "$WORK/db3"
+	out_has "created $WORK/db3"
+	run 3 create "$DB"
+	err_has "exists"
+	run 0 create --json "$WORK/db2" --durability msync
+	json_check 'j["segment_size"] == 64 << 20 and j["durability"] == "msync" and len(j["uuid"]) == 36'
+	# max_size is an open-time option of the engine: later opens reset it
+	run 0 info --json "$DB"
+	json_check 'j["database"]["segment_size"] == 4 << 20'
+}
+
+case_info() {
+	make_db
+	run 0 del "$DB" key1
+	run 0 put "$DB" key2 changed
+	run 0 info "$DB"
+	out_has "format version   1"
+	out_has "durability       emulated"
+	out_has "keys             7"
+	out_has "seg-00000000.dat"
+	out_has "namespace        not on pmem"
+	out_has "file system      tmpfs"
+}
+
+case_info_json() {
+	make_db
+	run 0 put "$DB" key2 changed
+	run 0 info --json "$DB"
+	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 1'
+	json_check 'j["database"]["durability"] == "emulated"'
+	json_check 'j["database"]["dead_bytes"] == j["database"]["bytes_written"] - j["database"]["live_bytes"] > 0'
+	json_check 'len(j["segments"]) == j["database"]["segments"] == 1'
+	json_check 'j["segments"][0]["file"] == "seg-00000000.dat" and j["segments"][0]["live_records"] == 8'
+	json_check 'j["segments"][0]["size"] == 2 << 20 and 4096 < j["segments"][0]["tail"] < 8192'
+	json_check 'j["placement"]["on_pmem"] is False and j["placement"]["namespace"] is None'
+	json_check 'j["placement"]["fs_type"] == "tmpfs" and "not_on_pmem_reason" in j["placement"]'
+}
+
+case_stats() {
+	make_db
+	run 0 stats "$DB"
+	out_has "recovery"
+	out_has "8 keys"
+	out_has "latency                 not kept by the engine yet"
+	run 0 stats --json "$DB"
+	json_check 'j["space"]["keys"] == 8 and j["recovery"]["mode"] in ("checkpoint", "scan")'
+	json_check 'set(j["operations"]) >= {"puts", "gets", "deletes", "batches", "scans"}'
+	json_check 'j["latency"] is None'
+}
+
+case_devices() {
+	run 0 devices
+	if grep -q "no pmem found" "$OUT"; then
+		run 0 devices --json
+		json_check 'j["pmem_found"] is False and j["regions"] == [] and j["dax_devices"] == []'
+	else
+		# a machine with pmem: the listing must at least parse
+		run 0 devices --json
+		json_check 'j["pmem_found"] is True'
+	fi
+}
+
+case_mirror() {
+	root=$WORK/root
+	mkdir -p "$root"
+	KVCTL_SYSROOT=$root run 0 mirror
+	out_is "daxmirror: module not loaded"
+	KVCTL_SYSROOT=$root run 0 mirror --json
+	json_check 'j == {"loaded": False, "device": False, "version": None}'
+	mkdir -p "$root/sys/module/daxmirror" "$root/dev"
+	echo "0.3.1" >"$root/sys/module/daxmirror/version"
+	touch "$root/dev/daxmirror"
+	KVCTL_SYSROOT=$root run 0 mirror
+	out_is "daxmirror: module loaded, version 0.3.1, /dev/daxmirror present"
+	KVCTL_SYSROOT=$root run 0 mirror --json
+	json_check 'j == {"loaded": True, "device": True, "version": "0.3.1"}'
+}
+
+case_put_get_del() {
+	run 0 create "$DB"
+	run 0 put "$DB" greeting "hello world"
+	run 0 get "$DB" greeting
+	out_is "hello world"
+	run 0 get --json "$DB" greeting
+	json_check 'j == {"key": "greeting", "value": "hello world"}'
+	printf 'from\nstdin' | "$KVCTL" put "$DB" piped || fail "put from stdin"
+	run 0 get --base64 "$DB" cGlwZWQ=
+	out_is "$(printf 'from\nstdin' | base64)"
+	run 0 put "$DB" empty ""
+	run 0 get "$DB" empty
+	out_is ""
+	run 0 del "$DB" greeting
+	run 1 get "$DB" greeting
+	err_has "key not found"
+	run 1 del "$DB" greeting
+	err_has "key not found"
+}
+
+case_scan() {
+	run 0 create "$DB"
+	for k in apple apricot banana blueberry cherry; do
+		run 0 put "$DB" "$k" "fruit-$k"
+	done
+	run 0 scan "$DB"
+	[ "$(wc -l <"$OUT")" = 5 ] || fail "scan: 5 lines expected"
+	head -1 "$OUT" | grep -q "^apple	fruit-apple$" || fail "scan: first line"
+	run 0 scan "$DB" --prefix b --keys-only
+	out_is "$(printf 'banana\nblueberry')"
+	run 0 scan "$DB" --from apricot --to blueberry --keys-only
+	out_is "$(printf 'apricot\nbanana')"
+	run 0 scan "$DB" --limit 2 --keys-only
+	out_is "$(printf 'apple\napricot')"
+	run 0 scan "$DB" --prefix ap --from apr --keys-only
+	out_is "apricot"
+	run 0 scan --json "$DB" --prefix c
+	json_check 'j == {"count": 1, "records": [{"key": "cherry", "value": "fruit-cherry"}]}'
+	run 0 scan "$DB" --prefix zzz
+	if [ -s "$OUT" ]; then fail "scan of a missing prefix printed something"; fi
+}
+
+case_hex_roundtrip() {
+	run 0 create "$DB"
+	run 0 put --hex "$DB" 00ff10 deadbeef00
+	run 0 put --hex "$DB" ff 00
+	run 0 get --hex "$DB" 00ff10
+	out_is "deadbeef00"
+	run 0 get --base64 "$DB" AP8Q
+	out_is "3q2+7wA="
+	run 0 scan --hex "$DB"
+	out_is "$(printf '00ff10\tdeadbeef00\nff\t00')"
+	run 0 scan --json "$DB"
+	json_check 'j["records"][0] == {"key_base64": "AP8Q", "value_base64": "3q2+7wA="}'
+	run 0 scan --json --hex "$DB" --prefix ff
+	json_check 'j["records"] == [{"key_hex": "ff", "value_hex": "00"}]'
+	run 0 del --hex "$DB" ff
+	run 1 get --hex "$DB" ff
+}
+
+case_dump_load_roundtrip() {
+	run 0 create "$DB"
+	run 0 put "$DB" plain "text value"
+	run 0 put "$DB" "ünïcödé ключ" "значение ✓"
+	run 0 put "$DB" "quote\"back\\slash/" "tab	newline
+end"
+	run 0 put --hex "$DB" 00 ff00fe
+	run 0 put --hex "$DB" c0af 80
+	run 0 put "$DB" empty ""
+	# a 1 MiB value of every byte value, many keys to span batches
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' |
+		"$KVCTL" put "$DB" big || fail "put big"
+	python3 -c '
+import base64, json
+print(json.dumps({"daxkv_dump": 1}))
+for i in range(3000):
+    print(json.dumps({"k": "bulk%05d" % i, "v": "v" * (i % 100)}))
+print(json.dumps({"end": True, "count": 3000}))' >"$WORK/bulk.jsonl"
+	run 0 load "$DB" "$WORK/bulk.jsonl"
+	run 0 dump "$DB" "$WORK/dump1"
+	head -1 "$WORK/dump1" | grep -qx '{"daxkv_dump":1}' || fail "dump header"
+	tail -1 "$WORK/dump1" | grep -qx '{"end":true,"count":3007}' || fail "dump end line"
+	grep -q '"k64":"AA==","v64":"/wD+"' "$WORK/dump1" || fail "binary as base64"
+	run 0 load "$WORK/db2" "$WORK/dump1"
+	run 0 dump "$WORK/db2"
+	cmp -s "$WORK/dump1" "$OUT" || fail "dump of the loaded copy differs"
+	cat "$WORK/dump1" | "$KVCTL" load "$WORK/db3" || fail "load from stdin"
+	run 0 dump "$WORK/db3" -
+	cmp -s "$WORK/dump1" "$OUT" || fail "dump of the stdin copy differs"
+	run 0 get "$WORK/db2" big
+	[ "$(wc -c <"$OUT")" = $((1048576 + 1)) ] || fail "big value size"
+	run 0 check "$WORK/db2"
+}
+
+case_load_errors() {
+	printf '{"daxkv_dump":1}\n{"k":"a","v":"1"}\n' >"$WORK/trunc"
+	run 1 load "$DB" "$WORK/trunc"
+	err_has "truncated"
+	printf '{"daxkv_dump":1}\n{"k":"a"}\n' >"$WORK/nov"
+	run 1 load "$DB" "$WORK/nov"
+	err_has "nov:2:"
+	printf '{"daxkv_dump":1}\nnot json\n' >"$WORK/bad"
+	run 1 load "$DB" "$WORK/bad"
+	err_has "bad:2: not a JSON object"
+	printf '{"hello":1}\n' >"$WORK/nohdr"
+	run 1 load "$DB" "$WORK/nohdr"
+	err_has "not a daxkv dump"
+	printf '{"daxkv_dump":1}\n{"k":"a","v":"1"}\n{"end":true,"count":2}\n' >"$WORK/count"
+	run 1 load "$DB" "$WORK/count"
+	err_has "end line says 2 records, the file has 1"
+	run 1 load "$DB" "$WORK/missing-file"
+	err_has "No such file"
+}
+
+case_nonexistent() {
+	for cmd in info stats check dump scan; do
+		run 3 "$cmd" "$WORK/nothing"
+		err_has "not a daxkv database"
+	done
+	run 3 get "$WORK/nothing" k
+	[ ! -e "$WORK/nothing" ] || fail "a command created the directory"
+}
+
+case_not_a_database() {
+	mkdir -p "$WORK/plain"
+	echo hi >"$WORK/plain/file"
+	for cmd in info stats check scan; do
+		run 3 "$cmd" "$WORK/plain"
+		err_has "not a daxkv database"
+	done
+	run 3 info "$WORK/plain/file"
+	run 3 check "$WORK/plain/file"
+	[ ! -e "$WORK/plain/meta.pool" ] || fail "info created a database"
+}
+
+case_locked() {
+	make_db
+	start_hold
+	for cmd in info stats check dump scan; do
+		run 3 "$cmd" "$DB"
+		err_has "is open in process $HOLD_PID"
+	done
+	run 3 put "$DB" k v
+	run 3 check --repair --yes "$DB"
+	stop_hold
+	run 0 check "$DB"
+}
+
+case_check_clean() {
+	make_db
+	run 0 check "$DB"
+	out_has "8 records"
+	out_has ": ok"
+	run 0 check --json "$DB"
+	json_check 'j["ok"] is True and j["problems"] == [] and j["summary"]["records"] == 8 and j["summary"]["segments"] == 1'
+	run 0 check --repair --yes "$DB"
+}
+
+case_check_torn_tail() {
+	make_db
+	start_hold crash
+	stop_hold
+	[ "$(python3 "$SEGTOOL" sealed "$(seg0)")" = 0 ] || fail "segment not open after the crash"
+	off=$(python3 "$SEGTOOL" tear "$(seg0)")
+	run 1 check "$DB"
+	out_has "$(seg0) offset $off: torn tail"
+	run 1 check --json "$DB"
+	json_check "j['ok'] is False and j['problems'][0]['kind'] == 'torn_tail' and j['problems'][0]['offset'] == $off and j['problems'][0]['file'] == '$(seg0)'"
+	# no terminal, no --yes: nothing changes
+	run 1 check --repair "$DB" </dev/null
+	err_has "nothing repaired"
+	run 1 check "$DB"
+	run 0 check --repair --yes "$DB"
+	out_has "repaired 1 of 1"
+	run 0 check "$DB"
+	run 0 scan --keys-only "$DB"
+	out_is "$(printf 'crashed\nkey1\nkey2\nkey3\nkey4\nkey5\nkey6\nkey7\nkey8')"
+}
+
+case_check_corrupt_record() {
+	make_db
+	run 0 dump "$DB" "$WORK/before"
+	# the third record's value: 32-byte header + 4-byte key, then value
+	off=$(python3 "$SEGTOOL" records "$(seg0)" | sed -n 3p | cut -d' ' -f1)
+	python3 "$SEGTOOL" flip "$(seg0)" $((off + 36))
+	run 1 check "$DB"
+	out_has "$(seg0) offset $off:"
+	out_has "with valid records after them"
+	run 1 check --json "$DB"
+	json_check "j['problems'][0]['kind'] == 'record' and j['problems'][0]['offset'] == $off and j['problems'][0]['repairable']"
+	run 0 check --repair --yes --json "$DB"
+	json_check "j['ok'] and j['repairs'][0]['repaired'] and j['summary']['repaired'] == 1"
+	run 0 check "$DB"
+	# every other record is intact; only key3 (the damaged one) is gone
+	run 0 dump "$DB" "$WORK/after"
+	grep -v '"k":"key3"' "$WORK/before" | sed 's/"count":8/"count":7/' >"$WORK/expected"
+	cmp -s "$WORK/expected" "$WORK/after" || fail "repair changed other records"
+	run 0 info --json "$DB"
+	json_check 'j["database"]["keys"] == 7'
+}
+
+case_check_corrupt_sealed_end() {
+	make_db
+	# damage the last record of the sealed segment: nothing valid follows
+	off=$(python3 "$SEGTOOL" records "$(seg0)" | tail -1 | cut -d' ' -f1)
+	sealed=$(python3 "$SEGTOOL" sealed "$(seg0)")
+	python3 "$SEGTOOL" flip "$(seg0)" $((off + 33))
+	run 1 check "$DB"
+	out_has "$(seg0) offset $off: invalid record before the sealed tail $sealed"
+	run 0 check --repair --yes "$DB"
+	[ "$(python3 "$SEGTOOL" sealed "$(seg0)")" = "$off" ] || fail "sealed tail not lowered"
+	run 0 scan --keys-only "$DB"
+	out_is "$(printf 'key1\nkey2\nkey3\nkey4\nkey5\nkey6\nkey7')"
+	run 0 check "$DB"
+}
+
+case_check_corrupt_pool() {
+	make_db
+	# a byte of the pool header that its checksum covers
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(40); b = f.read(1); f.seek(40); f.write(bytes([b[0] ^ 0xff]))' "$DB/meta.pool"
+	run 1 check "$DB"
+	out_has "$DB/meta.pool offset 0: incorrect pool header"
+	run 1 check --json "$DB"
+	json_check "any(p['kind'] == 'pmempool' and p['file'] == '$DB/meta.pool' for p in j['problems'])"
+	run 3 info "$DB"
+	err_has "meta.pool"
+}
+
+# failures exit through fail(); an unknown case name is one too
+command -v "case_$CASE" >/dev/null || fail "no such case"
+"case_$CASE"
+exit 0

@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: MIT
+/*
+ * admin.c -- create, info, stats and check.
+ *
+ * info and stats open the database like any user (so they refuse with
+ * exit 3 while another process has it open: the engine allows one
+ * process per directory) and close it again, which writes a checkpoint.
+ * check never opens it: daxkv_check() takes the same directory lock and
+ * reads the files, and the libpmempool check of meta.pool runs in its
+ * pool hook, under that lock, before anything maps the pool.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpmempool.h>
+
+#include "kvctl.h"
+
+static const struct option kv_admin_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "segment-size", required_argument, NULL, 's' },
+	{ "max-size", required_argument, NULL, 'm' },
+	{ "durability", required_argument, NULL, 'd' },
+	{ "repair", no_argument, NULL, 'r' },
+	{ "yes", no_argument, NULL, 'y' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void kv_uuid_string(const uint8_t *uuid, char *buf)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *p = buf;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = digits[uuid[i] >> 4];
+		*p++ = digits[uuid[i] & 15];
+	}
+	*p = '\0';
+}
+
+static const char *kv_recovery_name(uint32_t recovery)
+{
+	switch (recovery) {
+	case DAXKV_RECOVERY_NONE:
+		return "none";
+	case DAXKV_RECOVERY_CHECKPOINT:
+		return "checkpoint";
+	case DAXKV_RECOVERY_SCAN:
+		return "scan";
+	default:
+		return "unknown";
+	}
+}
+
+/* Parse options; only those in @p allowed are accepted.  -1: go on. */
+struct kv_admin_opts {
+	bool json, repair, yes, msync;
+	uint64_t segment_size, max_size;
+};
+
+static int kv_admin_parse(int argc, char **argv, const char *allowed,
+			  const char *help, struct kv_admin_opts *o)
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	while ((opt = getopt_long(argc, argv, "jh", kv_admin_longopts,
+				  NULL)) != -1) {
+		if (opt != 'h' && opt != '?' && !strchr(allowed, opt))
+			return kv_usage_error(argv[0], "option '%s' does not "
+					      "apply here", argv[optind - 1]);
+		switch (opt) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			return kv_help(help);
+		case 's':
+			if (!kv_parse_size(optarg, &o->segment_size))
+				return kv_usage_error(argv[0], "--segment-size "
+						      "'%s' is not a size", optarg);
+			break;
+		case 'm':
+			if (!kv_parse_size(optarg, &o->max_size))
+				return kv_usage_error(argv[0], "--max-size '%s' "
+						      "is not a size", optarg);
+			break;
+		case 'd':
+			if (!strcmp(optarg, "msync"))
+				o->msync = true;
+			else if (strcmp(optarg, "auto"))
+				return kv_usage_error(argv[0], "--durability "
+						      "is 'auto' or 'msync', not "
+						      "'%s'", optarg);
+			break;
+		case 'r':
+			o->repair = true;
+			break;
+		case 'y':
+			o->yes = true;
+			break;
+		default:
+			return kv_usage_error(argv[0], "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return kv_usage_error(argv[0], "%s DIR",
+				      argc - optind < 1 ? "missing" :
+							  "too many arguments after");
+	return -1;
+}
+
+/* ---- create ---- */
+
+static const char kv_create_help[] =
+	"usage: kvctl create DIR [--segment-size SIZE] [--max-size SIZE]\n"
+	"                        [--durability auto|msync] [--json]\n"
+	"Create a database in DIR (made if missing; must not hold one).\n"
+	"SIZE takes K, M, G, T suffixes (powers of 1024).  --segment-size is a\n"
+	"multiple of 2M from 2M to 1G (default 64M) and is fixed for good;\n"
+	"--max-size caps all files (0 = none).  --durability msync forces\n"
+	"msync for this open; each later open probes again.\n";
+
+int kv_cmd_create(int argc, char **argv)
+{
+	struct kv_admin_opts o;
+	struct daxkv_options opts;
+	struct daxkv_stat st = { .version = DAXKV_STAT_VERSION };
+	char uuid[40], what[4200];
+	daxkv *db;
+	int rc;
+
+	rc = kv_admin_parse(argc, argv, "jsmd", kv_create_help, &o);
+	if (rc >= 0)
+		return rc;
+	daxkv_options_init(&opts);
+	opts.flags = DAXKV_OPEN_EXCLUSIVE |
+		     (o.msync ? DAXKV_OPEN_FORCE_MSYNC : 0);
+	if (o.segment_size)
+		opts.segment_size = o.segment_size;
+	opts.max_size = o.max_size;
+	rc = daxkv_open(argv[optind], &opts, &db);
+	if (rc) {
+		snprintf(what, sizeof(what), "cannot create %s", argv[optind]);
+		rc = kv_fail(what, rc);
+		return rc == KV_EXIT_USAGE && strstr(daxkv_errmsg(), "exists") ?
+			       KV_EXIT_NOOPEN : rc;
+	}
+	daxkv_stat(db, &st);
+	kv_uuid_string(st.uuid, uuid);
+	if (o.json) {
+		json_object *obj = json_object_new_object();
+
+		json_object_object_add(obj, "path", json_object_new_string(argv[optind]));
+		json_object_object_add(obj, "uuid", json_object_new_string(uuid));
+		json_object_object_add(obj, "segment_size",
+				       json_object_new_uint64(st.segment_size));
+		json_object_object_add(obj, "max_size",
+				       json_object_new_uint64(st.max_size));
+		json_object_object_add(obj, "durability",
+				       json_object_new_string(daxkv_durability_name(st.durability)));
+		kv_json_print(obj);
+		json_object_put(obj);
+	} else {
+		printf("created %s: uuid %s, segment size %llu, durability %s\n",
+		       argv[optind], uuid, (unsigned long long)st.segment_size,
+		       daxkv_durability_name(st.durability));
+	}
+	return kv_close(db);
+}
+
+/* ---- info ---- */
+
+static const char kv_info_help[] =
+	"usage: kvctl info DIR [--json]\n"
+	"Format version, uuid, options, segments (size, fill, live bytes), keys,\n"
+	"live and dead bytes, the durability mode in force, the file system and\n"
+	"its DAX state, and the pmem namespace underneath (or \"not on pmem\").\n";
+
+struct kv_seg_list {
+	json_object *array;
+};
+
+static int kv_info_segment(const struct daxkv_segment_info *si, void *arg)
+{
+	struct kv_seg_list *list = arg;
+	json_object *seg = json_object_new_object();
+	char name[32];
+
+	snprintf(name, sizeof(name), "seg-%08u.dat", si->slot);
+	json_object_object_add(seg, "slot", json_object_new_int64(si->slot));
+	json_object_object_add(seg, "file", json_object_new_string(name));
+	json_object_object_add(seg, "gen", json_object_new_int64(si->gen));
+	json_object_object_add(seg, "size", json_object_new_uint64(si->size));
+	json_object_object_add(seg, "tail", json_object_new_uint64(si->tail));
+	json_object_object_add(seg, "fill_percent",
+			       json_object_new_double((double)((si->tail * 1000 + si->size / 2) / si->size) / 10.0));
+	json_object_object_add(seg, "sealed", json_object_new_boolean(si->sealed));
+	json_object_object_add(seg, "live_bytes",
+			       json_object_new_uint64(si->live_bytes));
+	json_object_object_add(seg, "live_records",
+			       json_object_new_uint64(si->live_records));
+	json_object_array_add(list->array, seg);
+	return 0;
+}
+
+static uint64_t kv_get_u64(json_object *obj, const char *name)
+{
+	json_object *field;
+
+	return json_object_object_get_ex(obj, name, &field) ?
+		       json_object_get_uint64(field) : 0;
+}
+
+int kv_cmd_info(int argc, char **argv)
+{
+	struct kv_admin_opts o;
+	struct daxkv_stat st = { .version = DAXKV_STAT_VERSION };
+	struct kv_seg_list segs;
+	json_object *obj, *db_obj, *placement;
+	char uuid[40];
+	daxkv *db;
+	int rc;
+
+	rc = kv_admin_parse(argc, argv, "j", kv_info_help, &o);
+	if (rc >= 0)
+		return rc;
+	rc = kv_open(argv[optind], &db);
+	if (rc)
+		return rc;
+	rc = daxkv_stat(db, &st);
+	segs.array = json_object_new_array();
+	if (!rc)
+		rc = daxkv_segment_foreach(db, kv_info_segment, &segs);
+	if (rc) {
+		rc = kv_fail("info", rc);
+		json_object_put(segs.array);
+		daxkv_close(db);
+		return rc;
+	}
+	kv_uuid_string(st.uuid, uuid);
+	obj = json_object_new_object();
+	json_object_object_add(obj, "path", json_object_new_string(argv[optind]));
+	db_obj = json_object_new_object();
+	json_object_object_add(db_obj, "format_version",
+			       json_object_new_int64(st.format_version));
+	json_object_object_add(db_obj, "library_version",
+			       json_object_new_string(daxkv_version()));
+	json_object_object_add(db_obj, "uuid", json_object_new_string(uuid));
+	json_object_object_add(db_obj, "segment_size",
+			       json_object_new_uint64(st.segment_size));
+	json_object_object_add(db_obj, "max_size", json_object_new_uint64(st.max_size));
+	json_object_object_add(db_obj, "durability",
+			       json_object_new_string(daxkv_durability_name(st.durability)));
+	json_object_object_add(db_obj, "recovery",
+			       json_object_new_string(kv_recovery_name(st.recovery)));
+	json_object_object_add(db_obj, "keys", json_object_new_uint64(st.keys));
+	json_object_object_add(db_obj, "segments", json_object_new_uint64(st.segments));
+	json_object_object_add(db_obj, "bytes_mapped",
+			       json_object_new_uint64(st.bytes_mapped));
+	json_object_object_add(db_obj, "bytes_written",
+			       json_object_new_uint64(st.bytes_written));
+	json_object_object_add(db_obj, "live_bytes", json_object_new_uint64(st.live_bytes));
+	json_object_object_add(db_obj, "dead_bytes",
+			       json_object_new_uint64(st.bytes_written > st.live_bytes ?
+							      st.bytes_written - st.live_bytes : 0));
+	json_object_object_add(db_obj, "last_seq", json_object_new_uint64(st.last_seq));
+	json_object_object_add(obj, "database", db_obj);
+	json_object_object_add(obj, "segments", segs.array);
+	rc = kv_close(db);
+	placement = kv_placement(argv[optind]);
+	json_object_object_add(obj, "placement", placement);
+
+	if (o.json) {
+		kv_json_print(obj);
+	} else {
+		size_t n = json_object_array_length(segs.array);
+
+		printf("database %s\n", argv[optind]);
+		printf("  format version   %u (library %s)\n", st.format_version,
+		       daxkv_version());
+		printf("  uuid             %s\n", uuid);
+		printf("  segment size     %llu\n", (unsigned long long)st.segment_size);
+		if (st.max_size)
+			printf("  max size         %llu\n",
+			       (unsigned long long)st.max_size);
+		else
+			printf("  max size         none\n");
+		printf("  durability       %s\n", daxkv_durability_name(st.durability));
+		printf("  last open        %s recovery\n", kv_recovery_name(st.recovery));
+		printf("  keys             %llu\n", (unsigned long long)st.keys);
+		printf("  bytes            %llu mapped, %llu written, %llu live, "
+		       "%llu dead\n",
+		       (unsigned long long)st.bytes_mapped,
+		       (unsigned long long)st.bytes_written,
+		       (unsigned long long)st.live_bytes,
+		       (unsigned long long)kv_get_u64(db_obj, "dead_bytes"));
+		printf("  segments         %zu\n", n);
+		for (size_t i = 0; i < n; i++) {
+			json_object *seg = json_object_array_get_idx(segs.array, i);
+			json_object *field;
+
+			json_object_object_get_ex(seg, "sealed", &field);
+			printf("    %s  tail %llu of %llu (%.1f%%), %s, %llu live "
+			       "bytes in %llu records\n",
+			       json_object_get_string(json_object_object_get(seg, "file")),
+			       (unsigned long long)kv_get_u64(seg, "tail"),
+			       (unsigned long long)kv_get_u64(seg, "size"),
+			       json_object_get_double(json_object_object_get(seg, "fill_percent")),
+			       json_object_get_boolean(field) ? "sealed" : "open",
+			       (unsigned long long)kv_get_u64(seg, "live_bytes"),
+			       (unsigned long long)kv_get_u64(seg, "live_records"));
+		}
+		kv_placement_print(placement);
+	}
+	json_object_put(obj);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+static const char kv_stats_help[] =
+	"usage: kvctl stats DIR [--json]\n"
+	"Operation counters, recovery figures and space use the engine keeps.\n"
+	"Counters are kept per open handle and this command opens the database\n"
+	"itself, so they describe kvctl's own open: a database open in another\n"
+	"process is refused (exit 3) with that process's pid.\n";
+
+int kv_cmd_stats(int argc, char **argv)
+{
+	struct kv_admin_opts o;
+	struct daxkv_stat st = { .version = DAXKV_STAT_VERSION };
+	json_object *obj, *ops, *rec, *space;
+	daxkv *db;
+	int rc;
+
+	rc = kv_admin_parse(argc, argv, "j", kv_stats_help, &o);
+	if (rc >= 0)
+		return rc;
+	rc = kv_open(argv[optind], &db);
+	if (rc)
+		return rc;
+	rc = daxkv_stat(db, &st);
+	if (rc) {
+		rc = kv_fail("stats", rc);
+		daxkv_close(db);
+		return rc;
+	}
+	rc = kv_close(db);
+	obj = json_object_new_object();
+	json_object_object_add(obj, "path", json_object_new_string(argv[optind]));
+	ops = json_object_new_object();
+	json_object_object_add(ops, "puts", json_object_new_uint64(st.puts));
+	json_object_object_add(ops, "gets", json_object_new_uint64(st.gets));
+	json_object_object_add(ops, "deletes", json_object_new_uint64(st.deletes));
+	json_object_object_add(ops, "batches", json_object_new_uint64(st.batches));
+	json_object_object_add(ops, "scans", json_object_new_uint64(st.scans));
+	json_object_object_add(ops, "lanes", json_object_new_uint64(st.lanes));
+	json_object_object_add(obj, "operations", ops);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "mode",
+			       json_object_new_string(kv_recovery_name(st.recovery)));
+	json_object_object_add(rec, "ns", json_object_new_uint64(st.recovery_ns));
+	json_object_object_add(rec, "records",
+			       json_object_new_uint64(st.recovered_records));
+	json_object_object_add(rec, "discarded",
+			       json_object_new_uint64(st.discarded_records));
+	json_object_object_add(obj, "recovery", rec);
+	space = json_object_new_object();
+	json_object_object_add(space, "keys", json_object_new_uint64(st.keys));
+	json_object_object_add(space, "segments", json_object_new_uint64(st.segments));
+	json_object_object_add(space, "bytes_mapped",
+			       json_object_new_uint64(st.bytes_mapped));
+	json_object_object_add(space, "bytes_written",
+			       json_object_new_uint64(st.bytes_written));
+	json_object_object_add(space, "live_bytes", json_object_new_uint64(st.live_bytes));
+	json_object_object_add(space, "dead_bytes",
+			       json_object_new_uint64(st.bytes_written > st.live_bytes ?
+							      st.bytes_written - st.live_bytes : 0));
+	json_object_object_add(obj, "space", space);
+	json_object_object_add(obj, "latency", NULL); /* not kept yet */
+	if (o.json) {
+		kv_json_print(obj);
+	} else {
+		printf("database %s\n", argv[optind]);
+		printf("  operations (this open)  %llu puts, %llu gets, %llu deletes, "
+		       "%llu batches, %llu scans\n",
+		       (unsigned long long)st.puts, (unsigned long long)st.gets,
+		       (unsigned long long)st.deletes,
+		       (unsigned long long)st.batches, (unsigned long long)st.scans);
+		printf("  recovery                %s, %.3f ms, %llu records, "
+		       "%llu discarded\n",
+		       kv_recovery_name(st.recovery), (double)st.recovery_ns / 1e6,
+		       (unsigned long long)st.recovered_records,
+		       (unsigned long long)st.discarded_records);
+		printf("  space                   %llu keys, %llu segments, %llu "
+		       "written, %llu live, %llu dead bytes\n",
+		       (unsigned long long)st.keys, (unsigned long long)st.segments,
+		       (unsigned long long)st.bytes_written,
+		       (unsigned long long)st.live_bytes,
+		       (unsigned long long)(st.bytes_written > st.live_bytes ?
+						    st.bytes_written - st.live_bytes : 0));
+		printf("  latency                 not kept by the engine yet\n");
+	}
+	json_object_put(obj);
+	return rc;
+}
+
+/* ---- check ---- */
+
+static const char kv_check_help[] =
+	"usage: kvctl check DIR [--repair [--yes]] [--json]\n"
+	"Verify meta.pool (libpmempool check, then its root object and segment\n"
+	"table) and every record of every live segment.  Each problem is shown\n"
+	"with its file and offset; exit 1 if there is any.  --repair asks for\n"
+	"confirmation (or takes --yes), then zeroes torn tails, overwrites\n"
+	"unreadable records with never-visible filler records, lowers bad\n"
+	"sealed tails and removes orphan segment files; it never drops a valid\n"
+	"record.  The database must not be open elsewhere (exit 3).\n";
+
+struct kv_check_state {
+	bool json, quiet;
+	bool repair;      /* this pass repairs */
+	json_object *problems;
+	uint64_t repairable;
+};
+
+static const char *kv_problem_name(uint32_t kind)
+{
+	switch (kind) {
+	case DAXKV_PROBLEM_POOL:
+		return "pool";
+	case DAXKV_PROBLEM_SEGMENT:
+		return "segment";
+	case DAXKV_PROBLEM_TORN_TAIL:
+		return "torn_tail";
+	case DAXKV_PROBLEM_RECORD:
+		return "record";
+	case DAXKV_PROBLEM_ORPHAN:
+		return "orphan";
+	case DAXKV_PROBLEM_EXTERNAL:
+		return "pmempool";
+	default:
+		return "unknown";
+	}
+}
+
+static void kv_check_add(struct kv_check_state *cs, uint32_t kind,
+			 const char *file, uint64_t offset, uint64_t length,
+			 bool repairable, bool repaired, const char *what)
+{
+	json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "kind", json_object_new_string(kv_problem_name(kind)));
+	json_object_object_add(p, "file", json_object_new_string(file));
+	json_object_object_add(p, "offset", json_object_new_uint64(offset));
+	json_object_object_add(p, "length", json_object_new_uint64(length));
+	json_object_object_add(p, "repairable", json_object_new_boolean(repairable));
+	json_object_object_add(p, "repaired", json_object_new_boolean(repaired));
+	json_object_object_add(p, "message", json_object_new_string(what));
+	json_object_array_add(cs->problems, p);
+	if (repairable && !repaired)
+		cs->repairable++;
+	if (!cs->json && !cs->quiet)
+		printf("%s offset %llu: %s%s\n", file, (unsigned long long)offset,
+		       what, repaired ? " [repaired]" :
+			     repairable ? " [repairable]" : "");
+}
+
+static int kv_check_report(const struct daxkv_check_problem *p, void *arg)
+{
+	kv_check_add(arg, p->kind, p->file, p->offset, p->length, p->repairable,
+		     p->repaired, p->what);
+	return 0;
+}
+
+/* libpmempool's check of one libpmemobj pool; returns problems found. */
+static int kv_check_pool(const char *path, void *arg)
+{
+	struct kv_check_state *cs = arg;
+	struct pmempool_check_args args = {
+		.path = path,
+		.backup_path = NULL,
+		.pool_type = PMEMPOOL_POOL_TYPE_OBJ,
+		.flags = PMEMPOOL_CHECK_FORMAT_STR |
+			 (cs->repair ? PMEMPOOL_CHECK_REPAIR |
+					       PMEMPOOL_CHECK_ALWAYS_YES :
+				       0),
+	};
+	struct pmempool_check_status *status;
+	enum pmempool_check_result result;
+	PMEMpoolcheck *ppc;
+	int found = 0;
+	char last[512] = "";
+
+	ppc = pmempool_check_init(&args, sizeof(args));
+	if (!ppc) {
+		kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0, false, false,
+			     "libpmempool cannot check this pool");
+		return 1;
+	}
+	while ((status = pmempool_check(ppc)) != NULL) {
+		if (status->type == PMEMPOOL_CHECK_MSG_TYPE_ERROR) {
+			kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0, false,
+				     false, status->str.msg);
+			found++;
+		} else if (status->type == PMEMPOOL_CHECK_MSG_TYPE_QUESTION) {
+			snprintf(last, sizeof(last), "%s", status->str.msg);
+			status->str.answer = "yes"; /* only with REPAIR */
+		}
+	}
+	result = pmempool_check_end(ppc);
+	switch (result) {
+	case PMEMPOOL_CHECK_RESULT_CONSISTENT:
+		break;
+	case PMEMPOOL_CHECK_RESULT_REPAIRED:
+		kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0, true, true,
+			     last[0] ? last : "libpmempool repaired the pool");
+		found++;
+		break;
+	case PMEMPOOL_CHECK_RESULT_NOT_CONSISTENT:
+		/* libpmempool may fix it: let --repair try */
+		if (found)
+			cs->repairable++;
+		/* fall through */
+	default:
+		if (!found) {
+			kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0,
+				     result == PMEMPOOL_CHECK_RESULT_NOT_CONSISTENT,
+				     false,
+				     last[0] ? last :
+					       "libpmempool: pool is not consistent");
+			found++;
+		}
+		break;
+	}
+	return found;
+}
+
+static int kv_check_pass(const char *dir, struct kv_check_state *cs,
+			 struct daxkv_check_result *res)
+{
+	struct daxkv_check_options opts = {
+		.version = DAXKV_CHECK_OPTIONS_VERSION,
+		.flags = cs->repair ? DAXKV_CHECK_REPAIR : 0,
+		.report = kv_check_report,
+		.pool_check = kv_check_pool,
+		.arg = cs,
+	};
+
+	res->version = DAXKV_CHECK_RESULT_VERSION;
+	json_object_put(cs->problems);
+	cs->problems = json_object_new_array();
+	cs->repairable = 0;
+	return daxkv_check(dir, &opts, res);
+}
+
+static bool kv_confirm(uint64_t n)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	fprintf(stderr, "Repair %llu problem%s in place? [y/N] ",
+		(unsigned long long)n, n == 1 ? "" : "s");
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+int kv_cmd_check(int argc, char **argv)
+{
+	struct kv_admin_opts o;
+	struct kv_check_state cs = { 0 };
+	struct daxkv_check_result res = { 0 }, fixed = { 0 };
+	json_object *obj, *sum, *before = NULL;
+	const char *dir;
+	bool repaired = false;
+	char what[4200];
+	int rc;
+
+	rc = kv_admin_parse(argc, argv, "jry", kv_check_help, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.yes && !o.repair)
+		return kv_usage_error(argv[0], "--yes only goes with --repair");
+	dir = argv[optind];
+	snprintf(what, sizeof(what), "cannot check %s", dir);
+	cs.json = o.json;
+	rc = kv_check_pass(dir, &cs, &res);
+	if (rc) {
+		json_object_put(cs.problems);
+		rc = kv_fail(what, rc);
+		return rc == KV_EXIT_USAGE ? KV_EXIT_NOOPEN : rc;
+	}
+	if (o.repair && res.problems && cs.repairable) {
+		if (!o.yes && !kv_confirm(cs.repairable)) {
+			fprintf(stderr, "%s check: nothing repaired (confirm on a "
+				"terminal, or add --yes)\n", kv_prog);
+		} else {
+			/* repair, then look again so the verdict is fresh */
+			before = json_object_get(cs.problems);
+			cs.repair = true;
+			cs.quiet = true;
+			rc = kv_check_pass(dir, &cs, &fixed);
+			if (!rc && !o.json)
+				printf("repaired %llu of %llu problems\n",
+				       (unsigned long long)fixed.repaired,
+				       (unsigned long long)fixed.problems);
+			json_object_put(before);
+			before = json_object_get(cs.problems);
+			cs.repair = false;
+			cs.quiet = false;
+			if (!rc)
+				rc = kv_check_pass(dir, &cs, &res);
+			if (rc) {
+				json_object_put(before);
+				json_object_put(cs.problems);
+				rc = kv_fail(what, rc);
+				return rc == KV_EXIT_USAGE ? KV_EXIT_NOOPEN : rc;
+			}
+			repaired = true;
+		}
+	}
+
+	obj = json_object_new_object();
+	json_object_object_add(obj, "path", json_object_new_string(dir));
+	json_object_object_add(obj, "problems", json_object_get(cs.problems));
+	if (repaired)
+		json_object_object_add(obj, "repairs", json_object_get(before));
+	sum = json_object_new_object();
+	json_object_object_add(sum, "segments", json_object_new_uint64(res.segments));
+	json_object_object_add(sum, "records", json_object_new_uint64(res.records));
+	json_object_object_add(sum, "record_bytes",
+			       json_object_new_uint64(res.record_bytes));
+	json_object_object_add(sum, "problems", json_object_new_uint64(res.problems));
+	json_object_object_add(sum, "repaired",
+			       json_object_new_uint64(repaired ? fixed.repaired : 0));
+	json_object_object_add(sum, "dropped_records",
+			       json_object_new_uint64(repaired ? fixed.dropped_records :
+								 res.dropped_records));
+	json_object_object_add(obj, "summary", sum);
+	json_object_object_add(obj, "ok", json_object_new_boolean(res.problems == 0));
+	if (o.json)
+		kv_json_print(obj);
+	else
+		printf("%s: %llu segments, %llu records (%llu bytes): %s\n", dir,
+		       (unsigned long long)res.segments,
+		       (unsigned long long)res.records,
+		       (unsigned long long)res.record_bytes,
+		       res.problems ? "PROBLEMS FOUND" : "ok");
+	json_object_put(obj);
+	json_object_put(before);
+	json_object_put(cs.problems);
+	return res.problems ? KV_EXIT_PROBLEMS : KV_EXIT_OK;
+}
