@@ -193,6 +193,8 @@ int main(int argc, char **argv)
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	if (argc > 1)
 		ops_per_writer = atol(argv[1]);
+	else if (getenv("DAXKV_MT_OPS")) /* sanitizer builds run fewer */
+		ops_per_writer = atol(getenv("DAXKV_MT_OPS"));
 	dir = dk_test_dir("mt");
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	for (long i = 0; i < NSCANNERS; i++)
