@@ -32,13 +32,13 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 
 	rcu_read_lock();
 	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e)) {
-		const struct dk_version *v =
-			__atomic_load_n(&e->head, __ATOMIC_ACQUIRE);
+		uint64_t loc = __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE);
+		uint32_t slot = DK_LOC_SLOT(loc);
 
-		if (!v || v->is_del || v->slot >= DK_MAX_SEGMENTS)
+		if (!loc || (loc & DK_LOC_DEL) || slot >= DK_MAX_SEGMENTS)
 			continue;
-		live_bytes[v->slot] += dk_rec_size(e->klen, v->vlen);
-		live_records[v->slot]++;
+		live_bytes[slot] += dk_rec_size(e->klen, dk_rec_at(db, loc)->vlen);
+		live_records[slot]++;
 	}
 	rcu_read_unlock();
 

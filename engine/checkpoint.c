@@ -58,7 +58,7 @@ int dk_checkpoint_write(struct daxkv *db)
 			ntails++;
 	rcu_read_lock();
 	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e))
-		if (e->head && !e->head->is_del)
+		if (e->cur && !(e->cur & DK_LOC_DEL))
 			nents++;
 	size = sizeof(*hdr) + ntails * sizeof(*tails) + nents * sizeof(*ents);
 	buf = calloc(1, size);
@@ -71,10 +71,10 @@ int dk_checkpoint_write(struct daxkv *db)
 	ents = (struct dk_ckpt_entry *)(tails + ntails);
 	nents = 0;
 	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e)) {
-		if (!e->head || e->head->is_del)
+		if (!e->cur || (e->cur & DK_LOC_DEL))
 			continue;
-		ents[nents].slot = e->head->slot;
-		ents[nents].offset = e->head->off;
+		ents[nents].slot = DK_LOC_SLOT(e->cur);
+		ents[nents].offset = DK_LOC_OFF(e->cur);
 		nents++;
 	}
 	rcu_read_unlock();
@@ -213,32 +213,29 @@ int dk_checkpoint_load(struct daxkv *db)
 			max_seq = rec->seq;
 	}
 
-	/* pass 2: build */
+	/* pass 2: build (alone: no lane needed, the index grows in place) */
 	rcu_read_lock();
 	for (uint64_t i = 0; i < hdr->nentries; i++) {
-		struct dk_rec *rec = dk_rec_at(db, ents[i].slot, ents[i].offset);
-		struct dk_version *v = malloc(sizeof(*v));
+		uint64_t loc = DK_LOC(ents[i].slot, ents[i].offset);
+		struct dk_rec *rec = dk_rec_at(db, loc);
+		uint64_t hash = dk_hash(dk_rec_key(rec), rec->klen);
 		struct dk_entry *e;
+		bool full;
 
-		e = v ? dk_index_get_or_create(db, dk_rec_key(rec), rec->klen,
-					       dk_hash(dk_rec_key(rec),
-						       rec->klen),
-					       false) :
-			NULL;
+		while (!(e = dk_index_get_or_create(db, dk_rec_key(rec),
+						    rec->klen, hash, false,
+						    &full)) &&
+		       full && dk_hmap_grow(db) == 0)
+			;
 		if (!e) {
-			free(v);
 			rcu_read_unlock();
 			rc = dk_err(DAXKV_ENOMEM,
 				    "no memory to load the checkpoint");
 			goto out;
 		}
-		v->seq = rec->seq;
-		v->slot = ents[i].slot;
-		v->off = ents[i].offset;
-		v->vlen = rec->vlen;
-		v->is_del = 0;
-		v->older = NULL;
-		e->head = v;
+		e->cur = loc;
+		e->vlen = rec->vlen;
+		dk_hmap_set(db, e, hash, loc);
 		db->nkeys++;
 		db->live_bytes += dk_rec_size(rec->klen, rec->vlen);
 	}

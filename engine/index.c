@@ -2,18 +2,16 @@
 /*
  * index.c -- the DRAM index: key -> entry -> versions.
  *
- * Two structures share one set of entries.  liburcu's lock-free resizable
- * hash table (rculfhash) answers point lookups in O(1) and is the one
- * authority on uniqueness: an entry exists once a writer wins
- * cds_lfht_add_unique.  The winner then links the entry into an
- * insert-only lock-free skip list, which keeps key order for scans, and
- * only then sets entry->linked.  Other writers that find the entry wait
+ * Two structures share one set of entries.  The hash index (hmap.c)
+ * answers point lookups and is the one authority on uniqueness: an entry
+ * exists once a writer wins its slot.  The winner then links the entry
+ * into an insert-only lock-free skip list, which keeps key order for
+ * scans, and only then sets entry->linked.  Other writers that find the entry wait
  * for `linked` before committing a version to it, so that no acknowledged
  * write is ever missing from the skip list.  Entries are never unlinked
- * while the handle is open (compaction will rebuild), so the skip list
- * needs no deletion protocol; version chains are trimmed under the entry
- * lock and freed through call_rcu, and every reader runs inside
- * rcu_read_lock.
+ * while the handle is open (compaction will rebuild), so neither structure
+ * needs a deletion protocol; old versions are trimmed under the entry lock
+ * and freed through call_rcu, and every reader runs inside rcu_read_lock.
  */
 #include <errno.h>
 #include <sched.h>
@@ -62,22 +60,10 @@ int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-struct dk_match_key {
-	const void *key;
-	size_t klen;
-};
-
-static int dk_match(struct cds_lfht_node *node, const void *arg)
-{
-	const struct dk_match_key *mk = arg;
-	struct dk_entry *e = caa_container_of(node, struct dk_entry, hnode);
-
-	return e->klen == mk->klen && !memcmp(dk_entry_key(e), mk->key,
-					      mk->klen);
-}
-
 int dk_index_init(struct daxkv *db)
 {
+	int rc;
+
 	db->skip_head = calloc(1, sizeof(struct dk_entry) +
 					  DK_SKIP_MAX_HEIGHT *
 						  sizeof(struct dk_entry *));
@@ -85,19 +71,17 @@ int dk_index_init(struct daxkv *db)
 		return dk_err(DAXKV_ENOMEM, "index: no memory");
 	db->skip_head->height = DK_SKIP_MAX_HEIGHT;
 	db->skip_head->linked = 1;
-	db->ht = cds_lfht_new(1u << 12, 1u << 12, 0,
-			      CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-			      NULL);
-	if (!db->ht) {
+	rc = dk_hmap_init(db);
+	if (rc) {
 		free(db->skip_head);
 		db->skip_head = NULL;
-		return dk_err(DAXKV_ENOMEM, "index: no memory for hash table");
 	}
-	return 0;
+	return rc;
 }
 
 static void dk_version_free_chain(struct dk_version *v)
 {
+	/* only at close: no reader is left */
 	while (v) {
 		struct dk_version *older = v->older;
 
@@ -106,29 +90,19 @@ static void dk_version_free_chain(struct dk_version *v)
 	}
 }
 
+static void dk_entry_free(struct dk_entry *e, void *arg)
+{
+	dk_version_free_chain(e->older);
+	free(e);
+}
+
 void dk_index_destroy(struct daxkv *db)
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-
-	if (db->ht) {
-		rcu_read_lock();
-		cds_lfht_first(db->ht, &iter);
-		while ((node = cds_lfht_iter_get_node(&iter)) != NULL) {
-			struct dk_entry *e =
-				caa_container_of(node, struct dk_entry, hnode);
-
-			cds_lfht_next(db->ht, &iter);
-			cds_lfht_del(db->ht, node);
-			dk_version_free_chain(e->head);
-			free(e);
-		}
-		rcu_read_unlock();
-		/* Deleted nodes are freed above; pending call_rcu work
-		 * (trimmed versions) must finish before the table goes. */
+	if (db->hmap) {
+		/* pending call_rcu work (old versions, old tables) first */
 		rcu_barrier();
-		cds_lfht_destroy(db->ht, NULL);
-		db->ht = NULL;
+		dk_hmap_foreach(db, dk_entry_free, NULL);
+		dk_hmap_destroy(db);
 	}
 	free(db->skip_head);
 	db->skip_head = NULL;
@@ -137,13 +111,7 @@ void dk_index_destroy(struct daxkv *db)
 struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
 				 size_t klen, uint64_t hash)
 {
-	struct dk_match_key mk = { key, klen };
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-
-	cds_lfht_lookup(db->ht, hash, dk_match, &mk, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	return node ? caa_container_of(node, struct dk_entry, hnode) : NULL;
+	return dk_hmap_find(db, key, klen, hash);
 }
 
 /*
@@ -213,34 +181,35 @@ static struct dk_entry *dk_entry_new(const void *key, size_t klen)
 
 	if (!e)
 		return NULL;
-	cds_lfht_node_init(&e->hnode);
-	e->head = NULL;
+	e->cur = 0;
+	e->vlen = 0;
+	e->older = NULL;
 	e->lock = 0;
 	e->linked = 0;
 	e->klen = (uint16_t)klen;
 	e->height = (uint8_t)height;
-	e->reserved = 0;
 	memset(e->next, 0, height * sizeof(struct dk_entry *));
 	memcpy(dk_entry_key(e), key, klen);
 	return e;
 }
 
 struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
-					size_t klen, uint64_t hash, bool link)
+					size_t klen, uint64_t hash, bool link,
+					bool *full)
 {
-	struct dk_match_key mk = { key, klen };
-	struct cds_lfht_node *won;
-	struct dk_entry *e = dk_index_lookup(db, key, klen, hash);
+	struct dk_entry *e = dk_hmap_find(db, key, klen, hash), *won;
 
+	*full = false;
 	if (!e) {
 		e = dk_entry_new(key, klen);
 		if (!e)
 			return NULL;
-		won = cds_lfht_add_unique(db->ht, hash, dk_match, &mk,
-					  &e->hnode);
-		if (won != &e->hnode) {
+		won = dk_hmap_insert(db, e, hash, full);
+		if (won != e) {
 			free(e); /* never published */
-			e = caa_container_of(won, struct dk_entry, hnode);
+			if (!won)
+				return NULL; /* *full, or no memory */
+			e = won;
 		} else if (link) {
 			dk_skip_insert(db, e);
 			__atomic_store_n(&e->linked, 1, __ATOMIC_RELEASE);
@@ -271,53 +240,32 @@ static int dk_entry_cmp(const void *a, const void *b)
 			 eb->klen);
 }
 
+struct dk_collect {
+	struct dk_entry **all;
+	size_t n;
+};
+
+static void dk_collect_one(struct dk_entry *e, void *arg)
+{
+	struct dk_collect *c = arg;
+
+	c->all[c->n++] = e;
+}
+
 int dk_index_build_order(struct daxkv *db)
 {
 	struct dk_entry *last[DK_SKIP_MAX_HEIGHT];
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-	struct dk_entry **all;
-	size_t n = 0, cap = 1024;
+	struct dk_collect c = { NULL, 0 };
 
-	all = malloc(cap * sizeof(*all));
-	if (!all)
+	c.all = malloc((dk_hmap_count(db) + 1) * sizeof(*c.all));
+	if (!c.all)
 		return dk_err(DAXKV_ENOMEM, "index: no memory to sort keys");
-	rcu_read_lock();
-	cds_lfht_first(db->ht, &iter);
-	while ((node = cds_lfht_iter_get_node(&iter)) != NULL) {
-		struct dk_entry *e =
-			caa_container_of(node, struct dk_entry, hnode);
-
-		cds_lfht_next(db->ht, &iter);
-		if (!e->head || e->head->is_del) {
-			/* deleted key: its records stay on media, marked */
-			cds_lfht_del(db->ht, node);
-			dk_version_free_chain(e->head);
-			free(e); /* no reader exists during open */
-			continue;
-		}
-		if (n == cap) {
-			struct dk_entry **grown =
-				realloc(all, 2 * cap * sizeof(*all));
-
-			if (!grown) {
-				rcu_read_unlock();
-				free(all);
-				return dk_err(DAXKV_ENOMEM,
-					      "index: no memory to sort keys");
-			}
-			all = grown;
-			cap *= 2;
-		}
-		all[n++] = e;
-	}
-	rcu_read_unlock();
-
-	qsort(all, n, sizeof(*all), dk_entry_cmp);
+	dk_hmap_foreach(db, dk_collect_one, &c);
+	qsort(c.all, c.n, sizeof(*c.all), dk_entry_cmp);
 	for (int level = 0; level < DK_SKIP_MAX_HEIGHT; level++)
 		last[level] = db->skip_head;
-	for (size_t i = 0; i < n; i++) {
-		struct dk_entry *e = all[i];
+	for (size_t i = 0; i < c.n; i++) {
+		struct dk_entry *e = c.all[i];
 
 		for (int level = 0; level < e->height; level++) {
 			last[level]->next[level] = e;
@@ -325,7 +273,7 @@ int dk_index_build_order(struct daxkv *db)
 		}
 		e->linked = 1;
 	}
-	free(all);
+	free(c.all);
 	return 0;
 }
 
@@ -348,13 +296,20 @@ void dk_entry_unlock(struct dk_entry *e)
 	__atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE);
 }
 
-struct dk_version *dk_version_at(const struct dk_entry *e, uint64_t snap)
+uint64_t dk_version_at(struct daxkv *db, const struct dk_entry *e,
+		       uint64_t snap)
 {
-	struct dk_version *v = __atomic_load_n(&e->head, __ATOMIC_ACQUIRE);
+	uint64_t loc = __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE);
+	struct dk_version *v;
 
-	while (v && v->seq > snap)
-		v = __atomic_load_n(&v->older, __ATOMIC_ACQUIRE);
-	return v;
+	if (!loc || dk_rec_at(db, loc)->seq <= snap)
+		return loc;
+	/* `older` was published before `cur` moved past snap */
+	for (v = __atomic_load_n(&e->older, __ATOMIC_ACQUIRE); v;
+	     v = __atomic_load_n(&v->older, __ATOMIC_ACQUIRE))
+		if (v->seq <= snap)
+			return v->loc;
+	return 0;
 }
 
 static void dk_version_free_rcu(struct rcu_head *head)
@@ -362,25 +317,57 @@ static void dk_version_free_rcu(struct rcu_head *head)
 	free(caa_container_of(head, struct dk_version, rcu));
 }
 
-void dk_version_trim(struct daxkv *db, struct dk_entry *e)
+static void dk_version_free_chain_rcu(struct dk_version *v)
 {
-	uint64_t horizon = __atomic_load_n(&db->gc_horizon, __ATOMIC_ACQUIRE);
-	struct dk_version *keep = dk_version_at(e, horizon), *v;
-
-	/*
-	 * Every snapshot that exists or can still be taken is >= horizon, so
-	 * it reads `keep` or something newer: all older versions are dead.
-	 */
-	if (!keep)
-		return;
-	v = keep->older;
-	if (!v)
-		return;
-	__atomic_store_n(&keep->older, NULL, __ATOMIC_RELEASE);
 	while (v) {
 		struct dk_version *older = v->older;
 
 		call_rcu(&v->rcu, dk_version_free_rcu);
 		v = older;
 	}
+}
+
+/*
+ * Which old versions to keep.  A snapshot increments snap_active before it
+ * reads next_seq; a commit reads it (dk_versions_needed) after taking its
+ * sequence S and passes a spare node only if it was not 0.  If it was 0, every snapshot that is not counted yet will read a sequence
+ * >= S, wait for this commit and read the new version: nothing older is
+ * needed (the fast path: no allocation).  Otherwise the previous version
+ * is kept, and versions older than the newest one <= gc_horizon go (every
+ * snapshot that exists or can be taken is >= gc_horizon).
+ */
+void dk_version_push(struct daxkv *db, struct dk_entry *e, uint64_t hash,
+		     uint64_t loc, struct dk_version *spare)
+{
+	uint64_t prev = e->cur;
+	struct dk_version *chain = e->older;
+
+	if (!spare) {
+		if (chain) {
+			__atomic_store_n(&e->older, NULL, __ATOMIC_RELEASE);
+			dk_version_free_chain_rcu(chain);
+		}
+	} else if (prev) {
+		uint64_t horizon = __atomic_load_n(&db->gc_horizon,
+						   __ATOMIC_ACQUIRE);
+		struct dk_version *v = spare, *keep;
+
+		v->loc = prev;
+		v->seq = dk_rec_at(db, prev)->seq;
+		v->older = chain;
+		/* cut what no snapshot can read: below the newest <= horizon */
+		for (keep = v; keep && keep->seq > horizon; keep = keep->older)
+			;
+		if (keep && keep->older) {
+			struct dk_version *dead = keep->older;
+
+			__atomic_store_n(&keep->older, NULL, __ATOMIC_RELEASE);
+			dk_version_free_chain_rcu(dead);
+		}
+		__atomic_store_n(&e->older, v, __ATOMIC_RELEASE);
+	} else {
+		free(spare);
+	}
+	__atomic_store_n(&e->cur, loc, __ATOMIC_RELEASE);
+	dk_hmap_set(db, e, hash, loc);
 }

@@ -6,10 +6,11 @@
  * - Records live in append-only segments (segment.c).  A writer holds a
  *   lane (lane.c): an append point with its own open segment and its own
  *   in-flight sequence slot, so writers on different lanes share no lock.
- * - The index (index.c) maps each key to an entry holding a chain of
- *   versions, newest first.  A lock-free hash table (liburcu's rculfhash)
- *   serves point lookups; an insert-only lock-free skip list links the
- *   same entries in key order for scans.  Memory is reclaimed with RCU.
+ * - The index (index.c) maps each key to an entry holding its newest
+ *   version and, while snapshots are open, older ones.  A hash index with
+ *   the newest location inline (hmap.c) serves point lookups; an
+ *   insert-only lock-free skip list links the same entries in key order
+ *   for scans.  Memory is reclaimed with RCU (liburcu).
  * - Sequence numbers order all commits.  A snapshot is a sequence s such
  *   that every commit <= s is complete (lane.c: dk_snapshot_seq).
  */
@@ -23,7 +24,6 @@
 
 #include <libpmemobj.h>
 #include <urcu-bp.h>
-#include <urcu/rculfhash.h>
 
 #include "daxkv.h"
 #include "layout.h"
@@ -36,27 +36,36 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* One version of a key: where its record is. */
+/*
+ * Where a record is, in one word so that it can be published atomically:
+ * slot << 32 | offset, with DK_LOC_DEL set when the record is a delete.
+ * 0 means none (offsets start at 4096).
+ */
+#define DK_LOC_DEL (1ull << 63)
+#define DK_LOC(slot, off) (((uint64_t)(slot) << 32) | (uint32_t)(off))
+#define DK_LOC_SLOT(loc) ((uint32_t)(((loc) & ~DK_LOC_DEL) >> 32))
+#define DK_LOC_OFF(loc) ((uint32_t)(loc))
+
+/* An older version of a key, kept while a snapshot may still read it. */
 struct dk_version {
+	uint64_t loc;
 	uint64_t seq;
-	uint32_t slot;  /* segment slot of the record */
-	uint32_t off;   /* record offset in the segment */
-	uint32_t vlen;
-	uint32_t is_del;
-	struct dk_version *older; /* next older version, or NULL */
+	struct dk_version *older; /* next older, or NULL */
 	struct rcu_head rcu;
 };
 
 /* A key in the index.  Never removed while the handle is open. */
 struct dk_entry {
-	struct cds_lfht_node hnode;
-	struct dk_version *head; /* newest version; NULL until first commit.
-				    Written under `lock`, read with acquire. */
+	uint64_t cur;            /* newest version (DK_LOC), 0 until the first
+				    commit; written under `lock`, read with
+				    acquire */
+	struct dk_version *older; /* versions before `cur`, newest first;
+				     only while snapshots are open */
 	uint32_t lock;           /* spin lock: serialises writers of this key */
-	uint32_t linked;         /* 1 once in the skip list (release) */
-	uint16_t klen;
+	uint32_t vlen;           /* value length of `cur` (for accounting) */
+	uint8_t linked;          /* 1 once in the skip list (release) */
 	uint8_t height;
-	uint8_t reserved;
+	uint16_t klen;
 	struct dk_entry *next[]; /* height skip-list links, then the key */
 };
 
@@ -126,9 +135,11 @@ struct daxkv {
 	uint64_t gc_horizon; /* atomic: no snapshot older than this exists
 				or can be taken; versions older than the
 				newest one <= it may be freed */
+	uint64_t snap_active; /* atomic: snapshots open or being opened */
 
 	/* Index. */
-	struct cds_lfht *ht;
+	struct dk_htable *hmap; /* atomic: current hash table (hmap.c) */
+	pthread_mutex_t hmap_grow_lock; /* one grower at a time */
 	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
 	uint64_t nkeys;       /* atomic: live keys */
 	uint64_t live_bytes;  /* atomic: bytes of newest live records */
@@ -151,10 +162,13 @@ uint64_t dk_hash(const void *key, size_t klen);
 /* Under rcu_read_lock: the entry of key, or NULL. */
 struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
 				 size_t klen, uint64_t hash);
-/* Under rcu_read_lock: the entry of key, created (and linked into the skip
- * list unless @p link is false) if missing.  NULL only on ENOMEM. */
+/* Under rcu_read_lock, holding a lane: the entry of key, created (and
+ * linked into the skip list unless @p link is false) if missing.  NULL on
+ * ENOMEM, or with *full set when the hash index must grow first: then let
+ * go of the lane, call dk_hmap_grow() and try again. */
 struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
-					size_t klen, uint64_t hash, bool link);
+					size_t klen, uint64_t hash, bool link,
+					bool *full);
 /* Under rcu_read_lock: first linked entry with key >= @p key (NULL key:
  * the first entry). */
 struct dk_entry *dk_index_seek(struct daxkv *db, const void *key,
@@ -163,17 +177,45 @@ static inline struct dk_entry *dk_index_next(const struct dk_entry *e)
 {
 	return __atomic_load_n(&e->next[0], __ATOMIC_ACQUIRE);
 }
-/* Link every entry of the hash table into the skip list in key order,
- * dropping entries whose newest version is a delete (single-threaded,
- * during open). */
+/* Link every entry of the hash table into the skip list in key order
+ * (single-threaded, during open).  Deleted keys stay: freeing a node of
+ * the hash table needs a grace period, and the next put of the key
+ * reuses the entry. */
 int dk_index_build_order(struct daxkv *db);
 int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen);
 void dk_entry_lock(struct dk_entry *e);
 void dk_entry_unlock(struct dk_entry *e);
-/* Newest version with seq <= snap (NULL if none). */
-struct dk_version *dk_version_at(const struct dk_entry *e, uint64_t snap);
-/* Free versions no snapshot can need (under the entry lock). */
-void dk_version_trim(struct daxkv *db, struct dk_entry *e);
+/* Location of the newest version with seq <= snap (0 if none). */
+uint64_t dk_version_at(struct daxkv *db, const struct dk_entry *e,
+		       uint64_t snap);
+/* Under the entry lock, with the commit's sequence number allocated:
+ * make @p loc the newest version, keeping the previous one only if a
+ * snapshot could still read it. */
+void dk_version_push(struct daxkv *db, struct dk_entry *e, uint64_t hash,
+		     uint64_t loc, struct dk_version *spare);
+/* After taking a sequence: must the versions being replaced be kept? */
+static inline bool dk_versions_needed(struct daxkv *db)
+{
+	return __atomic_load_n(&db->snap_active, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* hmap.c */
+struct dk_htable;
+int dk_hmap_init(struct daxkv *db);
+void dk_hmap_destroy(struct daxkv *db);
+struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
+			      uint64_t hash);
+/* Location of key's newest version (0: none), without touching entries. */
+uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
+		     uint64_t hash);
+struct dk_entry *dk_hmap_insert(struct daxkv *db, struct dk_entry *e,
+				uint64_t hash, bool *full);
+void dk_hmap_set(struct daxkv *db, struct dk_entry *e, uint64_t hash,
+		 uint64_t loc);
+int dk_hmap_grow(struct daxkv *db);
+uint64_t dk_hmap_count(struct daxkv *db);
+void dk_hmap_foreach(struct daxkv *db, void (*fn)(struct dk_entry *, void *),
+		     void *arg);
 
 /* segment.c */
 int dk_segment_create(struct daxkv *db, struct dk_segment **out);
@@ -184,12 +226,11 @@ int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg);
 void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
 		     size_t len);
 const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg);
-static inline struct dk_rec *dk_rec_at(const struct daxkv *db, uint32_t slot,
-				       uint32_t off)
+static inline struct dk_rec *dk_rec_at(const struct daxkv *db, uint64_t loc)
 {
-	struct dk_segment *seg = __atomic_load_n(&db->segs[slot],
+	struct dk_segment *seg = __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)],
 						 __ATOMIC_ACQUIRE);
-	return (struct dk_rec *)(seg->base + off);
+	return (struct dk_rec *)(seg->base + DK_LOC_OFF(loc));
 }
 /* Record validation shared by recovery and checks: 0 if the record at
  * @p off of @p seg is valid and fits, else -1. */
@@ -227,8 +268,7 @@ int dk_checkpoint_write(struct daxkv *db);
 int dk_checkpoint_load(struct daxkv *db);
 
 /* write.c */
-void dk_mark_superseded(struct daxkv *db, const struct dk_version *old,
-			uint64_t seq);
+void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq);
 
 static inline uint64_t dk_now_ns(void)
 {

@@ -17,7 +17,9 @@
  * so when it ends every commit <= s is complete and none > s is visible
  * at s.  The wait covers only writes already in progress: short.
  *
- * Snapshots and the GC horizon.  Open snapshots are listed under
+ * Snapshots and old versions.  A snapshot counts itself in snap_active
+ * before it reads next_seq; while that count is 0 a commit keeps no old
+ * version at all (index.c: dk_version_push).  Open snapshots are listed under
  * snap_lock.  gc_horizon is (re)computed under the same lock as the
  * minimum of the open snapshots and the current completed sequence, so
  * every snapshot that exists or is taken later is >= gc_horizon, and a
@@ -151,6 +153,8 @@ void dk_gc_horizon_update(struct daxkv *db, bool wait)
 
 int dk_snapshot_open(struct daxkv *db, uint64_t *snapp)
 {
+	/* counted before next_seq is read: see dk_version_push */
+	__atomic_fetch_add(&db->snap_active, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&db->snap_lock);
 	if (db->nsnaps == db->snaps_cap) {
 		uint32_t cap = db->snaps_cap ? 2 * db->snaps_cap : 16;
@@ -158,6 +162,7 @@ int dk_snapshot_open(struct daxkv *db, uint64_t *snapp)
 
 		if (!grown) {
 			pthread_mutex_unlock(&db->snap_lock);
+			__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
 			return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
 		}
 		db->snaps = grown;
@@ -180,6 +185,7 @@ void dk_snapshot_close(struct daxkv *db, uint64_t snap)
 	}
 	dk_gc_horizon_set(db, dk_completed_seq(db));
 	pthread_mutex_unlock(&db->snap_lock);
+	__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Take a segment for @p lane: one with room left from an earlier run, or

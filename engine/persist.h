@@ -11,6 +11,9 @@
  *   dk_persist(addr, n)           dk_flush + dk_drain
  *   dk_store8(addr, v)            8-byte aligned store, single-copy atomic
  *                                 (and failure atomic on x86); not flushed
+ *   dk_store8_flush(addr, v)      dk_store8 + dk_flush, done as one
+ *                                 non-temporal store where it can be: no
+ *                                 read of the line, nothing to evict
  *
  * Production builds inline them to libpmem (or to msync when the mapping
  * is not persistent memory).  A build with DAXKV_PERSIST_HOOKS routes them
@@ -96,6 +99,27 @@ static inline void dk_store8(const struct dk_persist *pm, uint64_t *addr,
 #else
 	(void)pm;
 	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
+#endif
+}
+
+static inline void dk_store8_flush(const struct dk_persist *pm, uint64_t *addr,
+				   uint64_t val)
+{
+#ifdef DAXKV_PERSIST_HOOKS
+	dk_seam_store8(addr, val);
+	dk_seam_flush(addr, sizeof(*addr));
+	(void)pm;
+#else
+#if defined(__x86_64__)
+	if (pm->is_pmem) {
+		/* movnti: the line need not be read in; the next fence makes
+		 * the store durable, as a flushed store would be */
+		__builtin_ia32_movnti64((long long *)addr, (long long)val);
+		return;
+	}
+#endif
+	dk_store8(pm, addr, val);
+	dk_flush(pm, addr, sizeof(*addr));
 #endif
 }
 

@@ -22,8 +22,8 @@ int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
 int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	      size_t *vlen)
 {
-	struct dk_version *v;
-	struct dk_entry *e;
+	const struct dk_rec *rec;
+	uint64_t loc;
 	int rc;
 
 	dk_err_clear();
@@ -34,21 +34,20 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	if (rc)
 		return rc;
 	rcu_read_lock();
-	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
-	v = e ? __atomic_load_n(&e->head, __ATOMIC_ACQUIRE) : NULL;
-	if (!v || v->is_del) {
+	loc = dk_hmap_get(db, key, klen, dk_hash(key, klen));
+	if (!loc || (loc & DK_LOC_DEL)) {
 		rcu_read_unlock();
 		return DAXKV_ENOTFOUND;
 	}
-	*vlen = v->vlen;
-	if (v->vlen > cap) {
+	rec = dk_rec_at(db, loc);
+	*vlen = rec->vlen;
+	if (rec->vlen > cap) {
 		rcu_read_unlock();
 		return dk_err(DAXKV_ERANGE, "value is %u bytes, buffer %zu",
-			      v->vlen, cap);
+			      rec->vlen, cap);
 	}
-	if (v->vlen)
-		memcpy(buf, dk_rec_val(dk_rec_at(db, v->slot, v->off)),
-		       v->vlen);
+	if (rec->vlen)
+		memcpy(buf, dk_rec_val(rec), rec->vlen);
 	rcu_read_unlock();
 	__atomic_fetch_add(&db->stats.gets, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -77,16 +76,16 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 	rcu_read_lock();
 	for (e = dk_index_seek(db, lo, lolen); e; e = dk_index_next(e)) {
 		const uint8_t *key = dk_entry_key(e);
-		struct dk_version *v;
 		const struct dk_rec *rec;
+		uint64_t loc;
 
 		if (hi && dk_keycmp(key, e->klen, hi, hilen) >= 0)
 			break;
-		v = dk_version_at(e, snap);
-		if (!v || v->is_del)
+		loc = dk_version_at(db, e, snap);
+		if (!loc || (loc & DK_LOC_DEL))
 			continue;
-		rec = dk_rec_at(db, v->slot, v->off);
-		rc = fn(key, e->klen, dk_rec_val(rec), v->vlen, arg);
+		rec = dk_rec_at(db, loc);
+		rc = fn(key, e->klen, dk_rec_val(rec), rec->vlen, arg);
 		if (rc)
 			break;
 	}

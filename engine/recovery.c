@@ -59,54 +59,56 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 /* Mark @p rec as superseded by @p seq unless it already is. */
 static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 {
-	if (rec->superseded == 0) {
-		dk_store8(&db->pm, &rec->superseded, seq);
-		dk_flush(&db->pm, &rec->superseded, sizeof(rec->superseded));
-	}
+	if (rec->superseded == 0)
+		dk_store8_flush(&db->pm, &rec->superseded, seq);
 }
 
+/* Offer one record to its key; the caller holds *lanep. */
 static int dk_recover_apply(struct daxkv *db, struct dk_segment *seg,
-			    uint64_t off)
+			    uint64_t off, struct dk_lane **lanep)
 {
 	struct dk_rec *rec = (struct dk_rec *)(seg->base + off);
 	const uint8_t *key = dk_rec_key(rec);
-	struct dk_version *head;
+	uint64_t loc = DK_LOC(seg->slot, off) |
+		       ((rec->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
+	uint64_t hash = dk_hash(key, rec->klen);
 	struct dk_entry *e;
+	bool full;
+	int rc;
 
-	e = dk_index_get_or_create(db, key, rec->klen, dk_hash(key, rec->klen),
-				   false);
-	if (!e)
-		return dk_err(DAXKV_ENOMEM, "recovery: no memory for the index");
-	dk_entry_lock(e);
-	head = e->head;
-	if (!head) {
-		head = malloc(sizeof(*head));
-		if (!head) {
-			dk_entry_unlock(e);
+	while (!(e = dk_index_get_or_create(db, key, rec->klen, hash, false,
+					    &full))) {
+		if (!full)
 			return dk_err(DAXKV_ENOMEM,
 				      "recovery: no memory for the index");
-		}
-		head->older = NULL;
-		e->head = head;
-	} else if (rec->seq > head->seq) {
-		dk_recover_mark(db, dk_rec_at(db, head->slot, head->off),
-				rec->seq);
-	} else {
-		dk_recover_mark(db, rec, head->seq);
-		dk_entry_unlock(e);
-		return 0;
+		dk_lane_release(*lanep);
+		rc = dk_hmap_grow(db);
+		*lanep = dk_lane_acquire(db);
+		if (rc)
+			return rc;
 	}
-	/* no reader exists yet: the one version is rewritten in place */
-	head->seq = rec->seq;
-	head->slot = seg->slot;
-	head->off = (uint32_t)off;
-	head->vlen = rec->vlen;
-	head->is_del = !!(rec->flags & DK_REC_DEL);
+	dk_entry_lock(e);
+	if (e->cur) {
+		struct dk_rec *cur = dk_rec_at(db, e->cur);
+
+		if (rec->seq < cur->seq) {
+			dk_recover_mark(db, rec, cur->seq);
+			dk_entry_unlock(e);
+			return 0;
+		}
+		dk_recover_mark(db, cur, rec->seq);
+	}
+	/* no reader exists yet: no old version is kept */
+	e->cur = loc;
+	e->vlen = rec->vlen;
+	dk_hmap_set(db, e, hash, loc);
 	dk_entry_unlock(e);
 	return 0;
 }
 
-static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
+static int dk_recover_segment_locked(struct dk_recovery *rv,
+				     struct dk_segment *seg,
+				     struct dk_lane **lanep)
 {
 	struct daxkv *db = rv->db;
 	const struct dk_seg_header *hdr = dk_segment_header(seg);
@@ -114,6 +116,8 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
 	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0, records = 0;
 	char path[4096];
 	int rc;
+
+	/* the lane is let go now and then, so that the index can grow */
 
 	while (off < seg->size && dk_rec_check(seg, off, prev_seq) == 0) {
 		const struct dk_rec *rec =
@@ -143,7 +147,7 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
 				(const struct dk_rec *)(seg->base + pos);
 			uint64_t size = dk_rec_size(r->klen, r->vlen);
 
-			rc = dk_recover_apply(db, seg, pos);
+			rc = dk_recover_apply(db, seg, pos, lanep);
 			if (rc)
 				return rc;
 			pos += size;
@@ -151,6 +155,10 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
 		records += count;
 		prev_seq = seq;
 		off = end;
+		if (records % 1024 < count) {
+			dk_lane_release(*lanep);
+			*lanep = dk_lane_acquire(db);
+		}
 	}
 	__atomic_fetch_add(&rv->records, records, __ATOMIC_RELAXED);
 	if (sealed && off != sealed) {
@@ -166,6 +174,15 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
 		__atomic_fetch_add(&rv->discarded, 1, __ATOMIC_RELAXED);
 	seg->tail = off;
 	return 0;
+}
+
+static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
+{
+	struct dk_lane *lane = dk_lane_acquire(rv->db);
+	int rc = dk_recover_segment_locked(rv, seg, &lane);
+
+	dk_lane_release(lane);
+	return rc;
 }
 
 static void *dk_recover_thread(void *arg)
@@ -200,31 +217,23 @@ static void *dk_recover_thread(void *arg)
 	return NULL;
 }
 
-/* Reset winners' marks, count live keys; single-threaded. */
+/* Reset a winner's mark, count it; single-threaded. */
+static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
+{
+	struct daxkv *db = arg;
+	struct dk_rec *rec = dk_rec_at(db, e->cur);
+
+	if (rec->superseded != 0)
+		dk_store8_flush(&db->pm, &rec->superseded, 0);
+	if (!(e->cur & DK_LOC_DEL)) {
+		db->nkeys++;
+		db->live_bytes += dk_rec_size(e->klen, e->vlen);
+	}
+}
+
 static void dk_recover_finish_marks(struct daxkv *db)
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-
-	rcu_read_lock();
-	cds_lfht_first(db->ht, &iter);
-	while ((node = cds_lfht_iter_get_node(&iter)) != NULL) {
-		struct dk_entry *e =
-			caa_container_of(node, struct dk_entry, hnode);
-		struct dk_rec *rec = dk_rec_at(db, e->head->slot, e->head->off);
-
-		if (rec->superseded != 0) {
-			dk_store8(&db->pm, &rec->superseded, 0);
-			dk_flush(&db->pm, &rec->superseded,
-				 sizeof(rec->superseded));
-		}
-		if (!e->head->is_del) {
-			db->nkeys++;
-			db->live_bytes += dk_rec_size(e->klen, e->head->vlen);
-		}
-		cds_lfht_next(db->ht, &iter);
-	}
-	rcu_read_unlock();
+	dk_hmap_foreach(db, dk_recover_finish_entry, db);
 	dk_drain(&db->pm);
 }
 

@@ -92,6 +92,16 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
 	} else {
+		struct stat st;
+
+		if (stat(path, &st) == 0 &&
+		    (uint64_t)st.st_size != db->segment_size) {
+			free(seg);
+			return dk_err(DAXKV_ECORRUPT,
+				      "%s: size %llu, expected %llu (truncated?)",
+				      path, (unsigned long long)st.st_size,
+				      (unsigned long long)db->segment_size);
+		}
 		addr = pmem_map_file(path, 0, 0, 0, &mapped_len, &is_pmem);
 	}
 	if (!addr) {

@@ -3,10 +3,11 @@
  * write.c -- puts, deletes and batches: the one commit path.
  *
  * A commit of n operations (n = 1 for daxkv_put/daxkv_delete):
- *   1. find or create each key's entry and lock the entries in key order
- *      (batches are sorted and deduplicated first, so two commits never
- *      wait for each other in a cycle);
- *   2. take a lane and a sequence number s;
+ *   1. take a lane, find or create each key's entry and lock the entries in
+ *      key order (batches are sorted and deduplicated first, so two
+ *      commits never wait for each other in a cycle; a lane is taken
+ *      before any entry lock, and the index grows only with every lane);
+ *   2. take a sequence number s;
  *   3. build the records in DRAM (crc included) and copy them to the
  *      lane's segment with non-temporal stores;
  *   4. store s into the `superseded` word of each key's previous record
@@ -43,8 +44,9 @@ struct dk_op {
 	bool is_del;
 	bool skip;      /* delete of a missing key: writes nothing */
 	uint64_t hash;
+	uint64_t loc;   /* where its record goes */
 	struct dk_entry *e;
-	struct dk_version *v;
+	struct dk_version *spare; /* to keep the replaced version, if needed */
 };
 
 struct daxkv_batch {
@@ -93,13 +95,11 @@ static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
 	return size;
 }
 
-void dk_mark_superseded(struct daxkv *db, const struct dk_version *old,
-			uint64_t seq)
+void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
 {
-	struct dk_rec *rec = dk_rec_at(db, old->slot, old->off);
+	struct dk_rec *rec = dk_rec_at(db, loc);
 
-	dk_store8(&db->pm, &rec->superseded, seq);
-	dk_flush(&db->pm, &rec->superseded, sizeof(rec->superseded));
+	dk_store8_flush(&db->pm, &rec->superseded, seq);
 }
 
 /* Commit ops[0..n) (sorted by key, no key twice). */
@@ -114,57 +114,60 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	int rc = 0;
 
 	for (i = 0; i < n; i++) {
-		ops[i].v = NULL;
+		ops[i].spare = NULL;
 		ops[i].e = NULL;
 		ops[i].skip = false;
 	}
 	rcu_read_lock();
+retry:
+	lane = dk_lane_acquire(db);
 	for (i = 0; i < n; i++) {
 		struct dk_op *op = &ops[i];
+		bool full = false;
 
 		if (op->is_del) {
 			op->e = dk_index_lookup(db, op->key, op->klen,
 						op->hash);
-			if (op->e)
-				op->e = dk_index_get_or_create(
-					db, op->key, op->klen, op->hash, true);
-		} else {
-			op->e = dk_index_get_or_create(db, op->key, op->klen,
-						       op->hash, true);
-			if (!op->e) {
-				rc = dk_err(DAXKV_ENOMEM,
-					    "no memory for an index entry");
-				goto out_unlock;
-			}
+			if (!op->e)
+				continue; /* nothing to delete */
 		}
+		op->e = dk_index_get_or_create(db, op->key, op->klen, op->hash,
+					       true, &full);
+		if (op->e)
+			continue;
+		dk_lane_release(lane);
+		if (!full) {
+			rc = dk_err(DAXKV_ENOMEM, "no memory for an index entry");
+			goto out_unlock;
+		}
+		rc = dk_hmap_grow(db); /* needs every lane: ours is let go */
+		if (rc)
+			goto out_unlock;
+		goto retry;
 	}
 	for (i = 0; i < n; i++, locked++) {
 		struct dk_op *op = &ops[i];
-		struct dk_version *head;
+		uint64_t cur;
 
 		if (!op->e) {
 			op->skip = true;
 			continue;
 		}
 		dk_entry_lock(op->e);
-		head = op->e->head;
-		if (op->is_del && (!head || head->is_del))
+		cur = op->e->cur;
+		if (op->is_del && (!cur || (cur & DK_LOC_DEL)))
 			op->skip = true;
 	}
 	for (i = 0; i < n; i++) {
 		if (ops[i].skip)
 			continue;
-		ops[i].v = malloc(sizeof(struct dk_version));
-		if (!ops[i].v) {
-			rc = dk_err(DAXKV_ENOMEM, "no memory for a version");
-			goto out_unlock;
-		}
 		total += dk_rec_size(ops[i].klen, ops[i].vlen);
 		nlive++;
 	}
 	if (nlive == 0) {
 		if (missing_is_error)
 			rc = dk_err(DAXKV_ENOTFOUND, "key not found");
+		dk_lane_release(lane);
 		goto out_unlock;
 	}
 	if (total > sizeof(stackbuf)) {
@@ -173,13 +176,24 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 			rc = dk_err(DAXKV_ENOMEM,
 				    "no memory to build %llu bytes of records",
 				    (unsigned long long)total);
+			dk_lane_release(lane);
 			goto out_unlock;
 		}
 	}
 
-	lane = dk_lane_acquire(db);
 	seq = dk_seq_begin(db, lane);
 	rc = dk_lane_reserve(db, lane, total, &seg, &off);
+	if (rc == 0 && dk_versions_needed(db)) {
+		/* a snapshot is open: the versions replaced must stay */
+		for (i = 0; i < n && rc == 0; i++) {
+			if (ops[i].skip || !ops[i].e->cur)
+				continue;
+			ops[i].spare = malloc(sizeof(struct dk_version));
+			if (!ops[i].spare)
+				rc = dk_err(DAXKV_ENOMEM,
+					    "no memory for a version");
+		}
+	}
 	if (rc) {
 		dk_seq_end(lane); /* the sequence is skipped, nothing written */
 		dk_lane_release(lane);
@@ -192,8 +206,8 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		for (i = 0; i < n; i++) {
 			if (ops[i].skip)
 				continue;
-			ops[i].v->slot = seg->slot;
-			ops[i].v->off = (uint32_t)(off + pos);
+			ops[i].loc = DK_LOC(seg->slot, off + pos) |
+				     (ops[i].is_del ? DK_LOC_DEL : 0);
 			pos += dk_rec_build(buf + pos, &ops[i], flags,
 					    (uint32_t)nlive, seq);
 		}
@@ -202,13 +216,8 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	dk_copy_nodrain(&db->pm, seg->base + off, buf, total);
 	/* step 4: marks on the previous versions, same fence */
 	for (i = 0; i < n; i++) {
-		struct dk_version *head;
-
-		if (ops[i].skip)
-			continue;
-		head = ops[i].e->head;
-		if (head)
-			dk_mark_superseded(db, head, seq);
+		if (!ops[i].skip && ops[i].e->cur)
+			dk_mark_superseded(db, ops[i].e->cur, seq);
 	}
 	/* step 5: durable from here on; power failure before this line loses
 	 * the whole commit, which was not acknowledged */
@@ -218,22 +227,14 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	/* step 6: visible */
 	for (i = 0; i < n; i++) {
 		struct dk_op *op = &ops[i];
-		struct dk_version *head, *v = op->v;
-		uint64_t size;
+		uint64_t prev;
 
 		if (op->skip)
 			continue;
-		head = op->e->head;
-		size = dk_rec_size(op->klen, op->vlen);
-		v->seq = seq;
-		v->vlen = op->vlen;
-		v->is_del = op->is_del;
-		v->older = head;
-		__atomic_store_n(&op->e->head, v, __ATOMIC_RELEASE);
-		op->v = NULL;
-		if (head && !head->is_del) {
+		prev = op->e->cur;
+		if (prev && !(prev & DK_LOC_DEL)) {
 			__atomic_fetch_sub(&db->live_bytes,
-					   dk_rec_size(op->klen, head->vlen),
+					   dk_rec_size(op->klen, op->e->vlen),
 					   __ATOMIC_RELAXED);
 			if (op->is_del)
 				__atomic_fetch_sub(&db->nkeys, 1,
@@ -242,9 +243,12 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 			__atomic_fetch_add(&db->nkeys, 1, __ATOMIC_RELAXED);
 		}
 		if (!op->is_del)
-			__atomic_fetch_add(&db->live_bytes, size,
+			__atomic_fetch_add(&db->live_bytes,
+					   dk_rec_size(op->klen, op->vlen),
 					   __ATOMIC_RELAXED);
-		dk_version_trim(db, op->e);
+		op->e->vlen = op->vlen;
+		dk_version_push(db, op->e, op->hash, op->loc, op->spare);
+		op->spare = NULL;
 	}
 	dk_seq_end(lane);
 	if (++lane->ops % 256 == 0)
@@ -257,7 +261,7 @@ out_unlock:
 			dk_entry_unlock(ops[i].e);
 	rcu_read_unlock();
 	for (i = 0; i < n; i++)
-		free(ops[i].v);
+		free(ops[i].spare);
 	if (buf != stackbuf)
 		free(buf);
 	return rc;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole test suite, as CI runs it: installs what it needs on a fresh
+# Debian 12 machine, then builds and runs
+#   1. the release build's tests (engine, tools, benchmarks' unit tests),
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the concurrent tests under ThreadSanitizer,
+#   4. the crash simulator, bounded fuzzing and fault injection,
+#   5. the kernel-module VM suite (QEMU, software emulation) on both
+#      Debian 12 kernels.
+# Usage: scripts/test.sh [--no-vm] [--no-sanitizers] [--jobs N]
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+run_vm=1
+run_san=1
+jobs=$(nproc)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--no-vm) run_vm=0 ;;
+	--no-sanitizers) run_san=0 ;;
+	--jobs) jobs=$2; shift ;;
+	-h|--help)
+		sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0 ;;
+	*) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+groups="test bench"
+[ "$run_vm" = 1 ] && groups="$groups vm"
+# shellcheck disable=SC2086
+scripts/install-deps.sh $groups || { echo "test.sh: dependency install failed" >&2; exit 1; }
+
+export PMEM_IS_PMEM_FORCE=1
+total_pass=0
+total_fail=0
+failed_steps=""
+start=$(date +%s)
+
+# step NAME BUILD_DIR CMAKE_ARGS CTEST_ARGS...
+step() {
+	local name=$1 dir=$2 cmake_args=$3
+	shift 3
+	local t0 log
+	t0=$(date +%s)
+	log=$(mktemp)
+	echo "=== $name"
+	# shellcheck disable=SC2086
+	if ! cmake -S . -B "$dir" $cmake_args >"$log" 2>&1 ||
+	   ! cmake --build "$dir" -j"$jobs" >>"$log" 2>&1; then
+		cat "$log"
+		echo "=== $name: BUILD FAILED"
+		total_fail=$((total_fail + 1))
+		failed_steps="$failed_steps $name(build)"
+		rm -f "$log"
+		return
+	fi
+	ctest --test-dir "$dir" --output-on-failure --no-tests=error "$@" 2>&1 | tee "$log"
+	local passed failed
+	passed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$log" | tail -1)
+	if [ -z "$passed" ]; then
+		total_fail=$((total_fail + 1))
+		failed_steps="$failed_steps $name"
+	else
+		set -- $passed
+		total_pass=$((total_pass + $1 - $2))
+		total_fail=$((total_fail + $2))
+		[ "$2" != 0 ] && failed_steps="$failed_steps $name"
+	fi
+	echo "=== $name: $(( $(date +%s) - t0 )) s"
+	rm -f "$log"
+}
+
+step "release" build "-DCMAKE_BUILD_TYPE=RelWithDebInfo" -j"$jobs" -LE "vm|sanitizer-skip"
+if [ "$run_san" = 1 ]; then
+	step "asan+ubsan" build-asan \
+		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=address,undefined -DDAXKV_BUILD_BENCHMARKS=OFF" \
+		-j"$jobs" -LE "vm|fuzz|crashsim|sanitizer-skip"
+	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp halt_on_error=1" \
+	step "tsan" build-tsan \
+		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=thread -DDAXKV_BUILD_BENCHMARKS=OFF" \
+		-L concurrency
+fi
+if [ "$run_vm" = 1 ]; then
+	step "vm" build "-DCMAKE_BUILD_TYPE=RelWithDebInfo" -L vm
+fi
+
+echo "=== all steps: $(( $(date +%s) - start )) s"
+[ -n "$failed_steps" ] && echo "failed steps:$failed_steps"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
