@@ -357,6 +357,8 @@ case_locked() {
 		err_has "is open in process $HOLD_PID"
 	done
 	run 3 put "$DB" k v
+	run 3 stats "$DB"
+	err_has "its counters live in that process"
 	run 3 check --repair --yes "$DB"
 	stop_hold
 	run 0 check "$DB"
