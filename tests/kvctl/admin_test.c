@@ -5,10 +5,13 @@
  * code, callback stop values, the pool hook, counts, and a repair that is
  * idempotent and leaves a database the engine opens with every record.
  * kvctl_test.sh covers the same calls as a user meets them through kvctl.
+ * Records are damaged or forged by the rules of layout.h (the test links
+ * the static library for dk_crc32c).
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "crc32c.h"
 #include "dk_test.h"
 #include "layout.h"
 
@@ -272,6 +275,157 @@ static void case_repair_torn_tail(void)
 	dk_rmtree(dir);
 }
 
+/* Segment 0 of @p dir, opened for reading and writing. */
+static int dk_seg0(const char *dir)
+{
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/seg-00000000.dat", dir);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static uint64_t dk_sealed_tail(int fd)
+{
+	uint64_t tail;
+
+	CHECK_EQ(pread(fd, &tail, 8, 56), 8);
+	return tail;
+}
+
+static void dk_set_sealed_tail(int fd, uint64_t tail)
+{
+	CHECK_EQ(pwrite(fd, &tail, 8, 56), 8);
+}
+
+/* Write a valid record (as the engine would) at @p off; its end. */
+static uint64_t dk_forge(int fd, uint64_t off, const char *key,
+			 const char *val, uint64_t seq, uint32_t batch)
+{
+	uint8_t buf[256] = { 0 };
+	struct dk_rec *rec = (struct dk_rec *)buf;
+	uint64_t size = dk_rec_size(strlen(key), strlen(val));
+
+	rec->klen = (uint16_t)strlen(key);
+	rec->flags = DK_REC_PUT | (batch > 1 ? DK_REC_BATCH : 0);
+	rec->vlen = (uint32_t)strlen(val);
+	rec->batch = batch;
+	rec->seq = seq;
+	memcpy(buf + DK_REC_HDR_SIZE, key, rec->klen);
+	memcpy(buf + DK_REC_HDR_SIZE + rec->klen, val, rec->vlen);
+	rec->crc = dk_crc32c(dk_crc32c(0, buf + 4, 20), buf + DK_REC_HDR_SIZE,
+			     rec->klen + rec->vlen);
+	CHECK_EQ(pwrite(fd, buf, size, (off_t)off), (ssize_t)size);
+	return off + size;
+}
+
+/* Open @p dir: @p keys live keys, @p gone (if any) not among them. */
+static void dk_expect_keys(const char *dir, uint64_t keys, const char *gone)
+{
+	struct daxkv_options opts = dk_small_opts();
+	struct daxkv_stat st = { .version = DAXKV_STAT_VERSION };
+	size_t vlen;
+	daxkv *db;
+
+	CHECK_OK(daxkv_open(dir, &opts, &db));
+	CHECK_OK(daxkv_stat(db, &st));
+	CHECK_EQ(st.keys, keys);
+	if (gone)
+		CHECK_RC(daxkv_get(db, gone, strlen(gone), NULL, 0, &vlen),
+			 DAXKV_ENOTFOUND);
+	CHECK_OK(daxkv_close(db));
+}
+
+static void case_torn_batch(void)
+{
+	const char *dir = dk_test_dir("tornbatch");
+	struct daxkv_check_options o = dk_check_opts(0);
+	struct daxkv_check_result r = dk_check_res();
+	uint64_t end;
+	int fd;
+
+	dk_make_db(dir, 5);
+	fd = dk_seg0(dir);
+	end = dk_sealed_tail(fd);
+	dk_set_sealed_tail(fd, 0);
+	/* two of a batch of three reached media before the crash */
+	end = dk_forge(fd, end, "t1", "x", 100, 3);
+	dk_forge(fd, end, "t2", "y", 100, 3);
+	close(fd);
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.problems, 1);
+	CHECK_EQ(r.records, 5);
+	CHECK_EQ(r.dropped_records, 2);
+	o.flags = DAXKV_CHECK_REPAIR;
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.repaired, 1);
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.problems, 0);
+	dk_expect_keys(dir, 5, "t1");
+	dk_rmtree(dir);
+}
+
+static void case_broken_batch_inside(void)
+{
+	const char *dir = dk_test_dir("brokenbatch");
+	struct daxkv_check_options o = dk_check_opts(0);
+	struct daxkv_check_result r = dk_check_res();
+	uint64_t off, end, after;
+	uint8_t byte;
+	int fd;
+
+	dk_make_db(dir, 2);
+	fd = dk_seg0(dir);
+	off = dk_sealed_tail(fd);
+	dk_set_sealed_tail(fd, 0);
+	end = dk_forge(fd, off, "b1", "x", 10, 3);
+	end = dk_forge(fd, end, "b2", "y", 10, 3);
+	end = dk_forge(fd, end, "b3", "z", 10, 3);
+	after = dk_forge(fd, end, "later", "v", 11, 1);
+	dk_set_sealed_tail(fd, after);
+	/* damage the middle member: the batch no longer counts, the record
+	 * after it still does */
+	CHECK_EQ(pread(fd, &byte, 1, (off_t)(off + 40 + 34)), 1);
+	byte ^= 0xff;
+	CHECK_EQ(pwrite(fd, &byte, 1, (off_t)(off + 40 + 34)), 1);
+	close(fd);
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.problems, 1);
+	CHECK_EQ(r.records, 3);
+	o.flags = DAXKV_CHECK_REPAIR;
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.repaired, 1);
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.problems, 0);
+	dk_expect_keys(dir, 3, "b1"); /* k0000, k0001, later */
+	dk_rmtree(dir);
+}
+
+static void case_sealed_tail_low(void)
+{
+	const char *dir = dk_test_dir("sealedlow");
+	struct daxkv_check_options o = dk_check_opts(DAXKV_CHECK_REPAIR);
+	struct daxkv_check_result r = dk_check_res();
+	uint64_t tail;
+	int fd;
+
+	dk_make_db(dir, 4);
+	fd = dk_seg0(dir);
+	tail = dk_sealed_tail(fd);
+	dk_set_sealed_tail(fd, DK_SEG_HDR_SIZE + dk_rec_size(5, 5));
+	close(fd);
+	CHECK_OK(daxkv_check(dir, &o, &r));
+	CHECK_EQ(r.problems, 1);
+	CHECK_EQ(r.repaired, 1);
+	fd = dk_seg0(dir);
+	CHECK_EQ(dk_sealed_tail(fd), tail);
+	close(fd);
+	dk_expect_keys(dir, 4, NULL);
+	dk_rmtree(dir);
+}
+
 struct dk_segs {
 	int calls, stop_at;
 	struct daxkv_segment_info last;
@@ -327,6 +481,9 @@ static const struct dk_case cases[] = {
 	{ "check_counts", case_check_counts },
 	{ "check_callbacks", case_check_callbacks },
 	{ "repair_torn_tail", case_repair_torn_tail },
+	{ "torn_batch", case_torn_batch },
+	{ "broken_batch_inside", case_broken_batch_inside },
+	{ "sealed_tail_low", case_sealed_tail_low },
 	{ "segment_foreach", case_segment_foreach },
 };
 
