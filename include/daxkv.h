@@ -381,9 +381,10 @@ struct daxkv_check_result {
  * @return 0 when the check ran to the end (problems, if any, are in @p
  * res), the report callback's or pool hook's stopping value, or
  * DAXKV_EINVAL (NULL or too long @p dir, bad versions, unknown flags),
- * DAXKV_ENODB (missing, or no meta.pool), DAXKV_EBUSY (open in another
- * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION
- * (written by another format version), DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_ENODB (missing, not a directory, or no meta.pool), DAXKV_EBUSY
+ * (open in another process; daxkv_errmsg() names its pid), DAXKV_EPERM,
+ * DAXKV_EVERSION (written by another format version), DAXKV_ENOSPC (no
+ * room for the lock file), DAXKV_ENOMEM, DAXKV_EIO.
  */
 DAXKV_API int daxkv_check(const char *dir,
 			  const struct daxkv_check_options *opts,

@@ -341,12 +341,19 @@ int kv_cmd_stats(int argc, char **argv)
 	daxkv *db;
 	int rc;
 
+	int err;
+
 	rc = kv_admin_parse(argc, argv, "j", kv_stats_help, &o);
 	if (rc >= 0)
 		return rc;
-	rc = kv_open(argv[optind], &db);
-	if (rc)
+	rc = kv_open_err(argv[optind], &db, &err);
+	if (rc) {
+		if (err == DAXKV_EBUSY)
+			fprintf(stderr, "%s stats: its counters live in that "
+				"process; daxkv cannot read them from outside "
+				"yet\n", kv_prog);
 		return rc;
+	}
 	rc = daxkv_stat(db, &st);
 	if (rc) {
 		rc = kv_fail("stats", rc);

@@ -95,6 +95,11 @@ int kv_fail(const char *what, int err)
 
 int kv_open(const char *dir, daxkv **dbp)
 {
+	return kv_open_err(dir, dbp, NULL);
+}
+
+int kv_open_err(const char *dir, daxkv **dbp, int *errp)
+{
 	struct daxkv_options opts;
 	char what[4200];
 	int rc;
@@ -102,6 +107,8 @@ int kv_open(const char *dir, daxkv **dbp)
 	daxkv_options_init(&opts);
 	opts.flags = DAXKV_OPEN_NOCREATE;
 	rc = daxkv_open(dir, &opts, dbp);
+	if (errp)
+		*errp = rc;
 	if (!rc)
 		return KV_EXIT_OK;
 	snprintf(what, sizeof(what), "cannot open %s", dir);

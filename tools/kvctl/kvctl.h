@@ -38,6 +38,8 @@ int kv_usage_error(const char *cmd, const char *fmt, ...)
 /* Message for a failed daxkv call and the exit code it maps to. */
 int kv_fail(const char *what, int err);
 int kv_open(const char *dir, daxkv **dbp);
+/* Same; *errp gets daxkv_open's code. */
+int kv_open_err(const char *dir, daxkv **dbp, int *errp);
 int kv_close(daxkv *db);
 void kv_json_print(json_object *obj);
 bool kv_parse_size(const char *text, uint64_t *out);

@@ -159,6 +159,22 @@ static unsigned long kv_ns_align(struct ndctl_namespace *ndns)
 	return ndctl_region_get_align(ndctl_namespace_get_region(ndns));
 }
 
+/* What this namespace is good for, from daxkv's point of view. */
+static const char *kv_ns_hint(struct ndctl_namespace *ndns)
+{
+	switch (ndctl_namespace_get_mode(ndns)) {
+	case NDCTL_NS_MODE_FSDAX:
+		return kv_ns_align(ndns) >= (2ul << 20) ?
+			       "databases: mount a file system -o dax on it" :
+			       "databases, but align below 2M: no huge-page "
+			       "mappings";
+	case NDCTL_NS_MODE_DEVDAX:
+		return "no file system: not for databases";
+	default:
+		return "no DAX: databases would fall back to msync";
+	}
+}
+
 static json_object *kv_ns_json(struct ndctl_namespace *ndns)
 {
 	json_object *obj = json_object_new_object(), *daxdevs;
@@ -184,6 +200,8 @@ static json_object *kv_ns_json(struct ndctl_namespace *ndns)
 	json_object_object_add(obj, "badblocks", json_object_new_uint64(nbad));
 	json_object_object_add(obj, "blockdev",
 			       bdev ? json_object_new_string(bdev) : NULL);
+	json_object_object_add(obj, "daxkv_hint",
+			       json_object_new_string(kv_ns_hint(ndns)));
 	daxdevs = json_object_new_array();
 	if (dax) {
 		struct daxctl_region *dregion = ndctl_dax_get_daxctl_region(dax);
@@ -442,12 +460,13 @@ int kv_cmd_devices(int argc, char **argv)
 				json_object *n = json_object_array_get_idx(nss, j);
 
 				printf("  %s  mode %s, size %s, align %s, %s bad "
-				       "blocks%s%s\n",
+				       "blocks%s%s\n    (%s)\n",
 				       kv_str(n, "namespace"), kv_str(n, "mode"),
 				       kv_str(n, "size"), kv_str(n, "align"),
 				       kv_str(n, "badblocks"),
 				       kv_str(n, "blockdev") ? ", /dev/" : "",
-				       kv_str(n, "blockdev") ? kv_str(n, "blockdev") : "");
+				       kv_str(n, "blockdev") ? kv_str(n, "blockdev") : "",
+				       kv_str(n, "daxkv_hint"));
 			}
 		}
 		for (size_t i = 0; i < json_object_array_length(daxdevs); i++) {
