@@ -95,7 +95,7 @@ static int dk_meta_build(struct daxkv *db, const char *path,
 	root->format_version = DK_FORMAT_VERSION;
 	memcpy(root->uuid, uuid, sizeof(root->uuid));
 	root->segment_size = db->segment_size;
-	root->max_size = db->max_size;
+	root->max_size = db->max_size == DAXKV_MAX_SIZE_NONE ? 0 : db->max_size;
 	pmemobj_persist(pop, root, sizeof(*root));
 	pmemobj_close(pop);
 	if (rename(tmp, path) != 0 || fsync(db->dirfd) != 0) {
@@ -168,6 +168,11 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 	}
 	db->meta = root;
 	db->segment_size = root->segment_size;
+	/* 0: keep what is stored; NONE: no cap; else the new cap */
+	if (db->max_size == 0)
+		db->max_size = root->max_size;
+	else if (db->max_size == DAXKV_MAX_SIZE_NONE)
+		db->max_size = 0;
 	if (root->max_size != db->max_size)
 		dk_meta_set(db, &root->max_size, db->max_size);
 	dk_meta_set(db, &root->open_count, root->open_count + 1);

@@ -85,6 +85,9 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_FORCE_MSYNC 0x8u  /**< persist with msync even on DAX */
 /** @} */
 
+/** daxkv_options.max_size: remove a stored cap. */
+#define DAXKV_MAX_SIZE_NONE UINT64_MAX
+
 /** Structure version filled in by daxkv_options_init(). */
 #define DAXKV_OPTIONS_VERSION 1u
 
@@ -98,8 +101,11 @@ struct daxkv_options {
 	uint64_t segment_size; /**< bytes per data segment, a multiple of
 				    2 MiB, 2 MiB..1 GiB; default 64 MiB.
 				    Fixed at creation, ignored later. */
-	uint64_t max_size;     /**< cap on all files in bytes, 0 = none;
-				    may change at each open */
+	uint64_t max_size;     /**< cap on all files in bytes.  0 keeps
+				    the cap stored in the database (none
+				    for a new one); DAXKV_MAX_SIZE_NONE
+				    removes it; any other value replaces
+				    it from this open on */
 	uint32_t recovery_threads; /**< 0 = one per online CPU */
 	uint32_t reserved;
 };

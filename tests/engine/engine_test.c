@@ -680,8 +680,13 @@ static void test_enospc(void)
 	CHECK_RC(daxkv_put(db, "more", 4, v, sizeof(v)), DAXKV_ENOSPC);
 	/* small writes may still fit in the space left */
 	CHECK_OK(daxkv_close(db));
-	/* a bigger max_size at reopen lifts the limit */
+	/* the cap is kept by an open that does not give one */
 	o.max_size = 0;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_RC(daxkv_put(db, "more", 4, v, sizeof(v)), DAXKV_ENOSPC);
+	CHECK_OK(daxkv_close(db));
+	/* and removed by DAXKV_MAX_SIZE_NONE */
+	o.max_size = DAXKV_MAX_SIZE_NONE;
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	CHECK_OK(daxkv_put(db, "more", 4, v, sizeof(v)));
 	CHECK_OK(daxkv_close(db));

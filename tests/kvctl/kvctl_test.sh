@@ -142,9 +142,9 @@ case_create() {
 	err_has "exists"
 	run 0 create --json "$WORK/db2" --durability msync
 	json_check 'j["segment_size"] == 64 << 20 and j["durability"] == "msync" and len(j["uuid"]) == 36'
-	# max_size is an open-time option of the engine: later opens reset it
+	# the cap is stored: a later open (info's) keeps it
 	run 0 info --json "$DB"
-	json_check 'j["database"]["segment_size"] == 4 << 20'
+	json_check 'j["database"]["segment_size"] == 4 << 20 and j["database"]["max_size"] == 1 << 30'
 }
 
 case_info() {
