@@ -340,14 +340,29 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 	pthread_mutex_unlock(&db->seg_lock);
 	st->bytes_mapped = st->segments * db->segment_size;
 	st->bytes_written = bytes;
-	st->live_bytes = __atomic_load_n(&db->live_bytes, __ATOMIC_RELAXED);
-	st->keys = __atomic_load_n(&db->nkeys, __ATOMIC_RELAXED);
+	{
+		int64_t keys = (int64_t)db->nkeys, live = (int64_t)db->live_bytes;
+
+		for (uint32_t i = 0; i < DK_MAX_LANES; i++) {
+			const struct dk_lane *lane = &db->lanes[i];
+
+			keys += __atomic_load_n(&lane->dkeys, __ATOMIC_RELAXED);
+			live += __atomic_load_n(&lane->dlive, __ATOMIC_RELAXED);
+			st->puts += __atomic_load_n(&lane->puts,
+						    __ATOMIC_RELAXED);
+			st->deletes += __atomic_load_n(&lane->deletes,
+						       __ATOMIC_RELAXED);
+			st->batches += __atomic_load_n(&lane->batches,
+						       __ATOMIC_RELAXED);
+			st->gets += __atomic_load_n(&db->rcount[i].gets,
+						    __ATOMIC_RELAXED);
+			st->scans += __atomic_load_n(&db->rcount[i].scans,
+						     __ATOMIC_RELAXED);
+		}
+		st->keys = keys > 0 ? (uint64_t)keys : 0;
+		st->live_bytes = live > 0 ? (uint64_t)live : 0;
+	}
 	st->last_seq = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED) - 1;
-	st->puts = __atomic_load_n(&db->stats.puts, __ATOMIC_RELAXED);
-	st->gets = __atomic_load_n(&db->stats.gets, __ATOMIC_RELAXED);
-	st->deletes = __atomic_load_n(&db->stats.deletes, __ATOMIC_RELAXED);
-	st->batches = __atomic_load_n(&db->stats.batches, __ATOMIC_RELAXED);
-	st->scans = __atomic_load_n(&db->stats.scans, __ATOMIC_RELAXED);
 	st->lanes = __atomic_load_n(&db->nlanes, __ATOMIC_RELAXED);
 	return 0;
 }

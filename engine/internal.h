@@ -92,11 +92,16 @@ struct dk_lane {
 	uint64_t inflight;      /* atomic: seq being committed here, 1 while
 				   one is being allocated, 0 if idle */
 	uint64_t ops;           /* writes done, to pace GC horizon updates */
+	/* Written only by the lane's holder, read by daxkv_stat (relaxed):
+	 * per-lane, so writers do not bounce a shared counter line. */
+	int64_t dkeys, dlive;   /* change of live keys and bytes */
+	uint64_t puts, deletes, batches;
 } __attribute__((aligned(64)));
 
-struct dk_stats {
-	uint64_t puts, gets, deletes, batches, scans; /* atomic counters */
-};
+/* Read counters, one block per thread slot (relaxed atomics). */
+struct dk_rcounter {
+	uint64_t gets, scans;
+} __attribute__((aligned(64)));
 
 struct daxkv {
 	char *dir;
@@ -141,8 +146,8 @@ struct daxkv {
 	struct dk_htable *hmap; /* atomic: current hash table (hmap.c) */
 	pthread_mutex_t hmap_grow_lock; /* one grower at a time */
 	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
-	uint64_t nkeys;       /* atomic: live keys */
-	uint64_t live_bytes;  /* atomic: bytes of newest live records */
+	uint64_t nkeys;       /* live keys at open (lanes hold the changes) */
+	uint64_t live_bytes;  /* live bytes at open (likewise) */
 
 	/* From the last open. */
 	enum daxkv_recovery recovery;
@@ -152,8 +157,11 @@ struct daxkv {
 	uint32_t recovery_threads;
 	bool ignore_checkpoint; /* DAXKV_OPEN_NOCHECKPOINT */
 
-	struct dk_stats stats;
+	struct dk_rcounter rcount[DK_MAX_LANES];
 };
+
+/* This thread's read-counter block. */
+struct dk_rcounter *dk_rcounter(struct daxkv *db);
 
 /* index.c */
 int dk_index_init(struct daxkv *db);

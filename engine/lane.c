@@ -38,6 +38,16 @@
 #define DK_GC_EVERY 256
 
 static __thread uint32_t dk_lane_hint;
+static __thread uint32_t dk_thread_slot = UINT32_MAX;
+static uint32_t dk_thread_slots; /* atomic: hands out dk_thread_slot */
+
+struct dk_rcounter *dk_rcounter(struct daxkv *db)
+{
+	if (unlikely(dk_thread_slot == UINT32_MAX))
+		dk_thread_slot = __atomic_fetch_add(&dk_thread_slots, 1,
+						    __ATOMIC_RELAXED);
+	return &db->rcount[dk_thread_slot % DK_MAX_LANES];
+}
 
 struct dk_lane *dk_lane_acquire(struct daxkv *db)
 {
@@ -80,15 +90,17 @@ uint64_t dk_seq_begin(struct daxkv *db, struct dk_lane *lane)
 {
 	uint64_t seq;
 
+	/* the placeholder must be visible before the sequence is taken */
 	__atomic_store_n(&lane->inflight, 1, __ATOMIC_SEQ_CST);
 	seq = __atomic_fetch_add(&db->next_seq, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&lane->inflight, seq, __ATOMIC_SEQ_CST);
+	/* lowering 1 to seq or to 0 only ever ends a snapshot's wait */
+	__atomic_store_n(&lane->inflight, seq, __ATOMIC_RELEASE);
 	return seq;
 }
 
 void dk_seq_end(struct dk_lane *lane)
 {
-	__atomic_store_n(&lane->inflight, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lane->inflight, 0, __ATOMIC_RELEASE);
 }
 
 /* Every commit <= the returned sequence is complete. */

@@ -49,7 +49,7 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	if (rec->vlen)
 		memcpy(buf, dk_rec_val(rec), rec->vlen);
 	rcu_read_unlock();
-	__atomic_fetch_add(&db->stats.gets, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -91,6 +91,6 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 	}
 	rcu_read_unlock();
 	dk_snapshot_close(db, snap);
-	__atomic_fetch_add(&db->stats.scans, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }

@@ -103,9 +103,18 @@ void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
 }
 
 /* Commit ops[0..n) (sorted by key, no key twice). */
-static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
-		     bool missing_is_error)
+enum dk_commit_kind { DK_COMMIT_PUT, DK_COMMIT_DELETE, DK_COMMIT_BATCH };
+
+static inline void dk_lane_add(int64_t *field, int64_t delta)
 {
+	__atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + delta,
+			 __ATOMIC_RELAXED);
+}
+
+static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
+		     enum dk_commit_kind kind)
+{
+	bool missing_is_error = kind == DK_COMMIT_DELETE;
 	uint8_t stackbuf[2048], *buf = stackbuf;
 	struct dk_segment *seg;
 	struct dk_lane *lane;
@@ -233,24 +242,25 @@ retry:
 			continue;
 		prev = op->e->cur;
 		if (prev && !(prev & DK_LOC_DEL)) {
-			__atomic_fetch_sub(&db->live_bytes,
-					   dk_rec_size(op->klen, op->e->vlen),
-					   __ATOMIC_RELAXED);
+			dk_lane_add(&lane->dlive,
+				    -(int64_t)dk_rec_size(op->klen, op->e->vlen));
 			if (op->is_del)
-				__atomic_fetch_sub(&db->nkeys, 1,
-						   __ATOMIC_RELAXED);
+				dk_lane_add(&lane->dkeys, -1);
 		} else if (!op->is_del) {
-			__atomic_fetch_add(&db->nkeys, 1, __ATOMIC_RELAXED);
+			dk_lane_add(&lane->dkeys, 1);
 		}
 		if (!op->is_del)
-			__atomic_fetch_add(&db->live_bytes,
-					   dk_rec_size(op->klen, op->vlen),
-					   __ATOMIC_RELAXED);
+			dk_lane_add(&lane->dlive,
+				    (int64_t)dk_rec_size(op->klen, op->vlen));
 		op->e->vlen = op->vlen;
 		dk_version_push(db, op->e, op->hash, op->loc, op->spare);
 		op->spare = NULL;
 	}
 	dk_seq_end(lane);
+	dk_lane_add((int64_t *)(kind == DK_COMMIT_PUT ? &lane->puts :
+				kind == DK_COMMIT_DELETE ? &lane->deletes :
+							   &lane->batches),
+		    1);
 	if (++lane->ops % 256 == 0)
 		dk_gc_horizon_update(db, false);
 	dk_lane_release(lane);
@@ -285,10 +295,7 @@ int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	op.vlen = (uint32_t)vlen;
 	op.is_del = false;
 	op.hash = dk_hash(key, klen);
-	rc = dk_commit(db, &op, 1, false);
-	if (rc == 0)
-		__atomic_fetch_add(&db->stats.puts, 1, __ATOMIC_RELAXED);
-	return rc;
+	return dk_commit(db, &op, 1, DK_COMMIT_PUT);
 }
 
 int daxkv_delete(daxkv *db, const void *key, size_t klen)
@@ -308,10 +315,7 @@ int daxkv_delete(daxkv *db, const void *key, size_t klen)
 	op.vlen = 0;
 	op.is_del = true;
 	op.hash = dk_hash(key, klen);
-	rc = dk_commit(db, &op, 1, true);
-	if (rc == 0)
-		__atomic_fetch_add(&db->stats.deletes, 1, __ATOMIC_RELAXED);
-	return rc;
+	return dk_commit(db, &op, 1, DK_COMMIT_DELETE);
 }
 
 int daxkv_batch_new(daxkv_batch **bp)
@@ -441,10 +445,8 @@ int daxkv_batch_commit(daxkv *db, daxkv_batch *b)
 		n++;
 	}
 	free(sorted);
-	rc = dk_commit(db, ops, n, false);
+	rc = dk_commit(db, ops, n, DK_COMMIT_BATCH);
 	free(ops);
-	if (rc == 0)
-		__atomic_fetch_add(&db->stats.batches, 1, __ATOMIC_RELAXED);
 	return rc;
 }
 

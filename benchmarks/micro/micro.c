@@ -123,6 +123,10 @@ static struct lat run_phase(int op, int threads, size_t ops_total,
 	uint64_t t0, t1;
 	size_t per = ops_total / (size_t)threads;
 
+	if (ops_total < 1000000)
+		ops_total = 1000000; /* enough to time, whatever the key count */
+	samples = realloc(samples, ops_total * sizeof(uint32_t));
+	per = ops_total / (size_t)threads;
 	pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
 	for (int t = 0; t < threads; t++) {
 		jobs[t] = (struct job){ op, seed + (uint64_t)t * 7919,
@@ -130,8 +134,9 @@ static struct lat run_phase(int op, int threads, size_t ops_total,
 					&barrier };
 		pthread_create(&tid[t], NULL, worker, &jobs[t]);
 	}
+	t0 = now_ns(); /* before the release: a descheduled main thread
+			  must not start the clock after the workers */
 	pthread_barrier_wait(&barrier);
-	t0 = now_ns();
 	for (int t = 0; t < threads; t++)
 		pthread_join(tid[t], NULL);
 	t1 = now_ns();
