@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c -- daxkv-ycsb: YCSB workloads against daxkv, LMDB and RocksDB,
+ * one driver, one run, so that the ratios hold on a noisy machine.
+ *
+ * Each cell of the matrix (workload x threads x store x repeat) creates
+ * a fresh database in a unique directory, loads it (measured: the load
+ * phase), runs the workload (the run phase) and removes the directory.
+ * The loops nest repeat > workload > threads > store, so the stores
+ * being compared run back to back and machine noise falls on all alike.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "props.h"
+#include "report.h"
+#include "runner.h"
+#include "workload.h"
+
+#define MAX_LIST 32
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: daxkv-ycsb [options]\n"
+		"  -P FILE        YCSB property file; several are read in order\n"
+		"  -p NAME=VALUE  property override, applied after all files\n"
+		"  -W FILE        one workload of a matrix (repeatable); its\n"
+		"                 properties go over the -P files, the -p over it.\n"
+		"                 Without -W the -P files are the one workload.\n"
+		"  -db LIST       stores, comma-separated (default: all built in)\n"
+		"  -threads LIST  thread counts, comma-separated (default:\n"
+		"                 the threadcount property)\n"
+		"  -repeats N     repeat every cell N times; medians reported\n"
+		"  -dir DIR       where databases are created (default /dev/shm)\n"
+		"  -out PREFIX    also write PREFIX.md, PREFIX.csv, PREFIX.png\n"
+		"  -verify        dataintegrity=true: check every value read\n"
+		"  -seed N        random seed (default 1)\n"
+		"  -q             no per-phase lines, only the tables\n"
+		"Exit status: 0, 1 on a failure (open, errors, verification),\n"
+		"2 on bad arguments.\n");
+}
+
+static int split_list(char *s, char **items, unsigned max, unsigned *n)
+{
+	*n = 0;
+	for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+		if (*n == max)
+			return -1;
+		items[(*n)++] = tok;
+	}
+	return *n ? 0 : -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* "workloada" -> "A"; anything else keeps its file name. */
+static const char *workload_label(const char *path)
+{
+	char *copy = strdup(path), *base = basename(copy), *label;
+
+	if (!strncmp(base, "workload", 8) && strlen(base) == 9) {
+		label = malloc(2);
+		label[0] = (char)toupper((unsigned char)base[8]);
+		label[1] = '\0';
+	} else {
+		label = strdup(base);
+	}
+	free(copy);
+	return label;
+}
+
+struct options {
+	const char *pfiles[MAX_LIST];
+	unsigned npfiles;
+	const char *overrides[256];
+	unsigned noverrides;
+	const char *wfiles[MAX_LIST];
+	unsigned nwfiles;
+	char *db_list, *threads_list;
+	unsigned repeats;
+	const char *dir, *out;
+	bool verify, quiet;
+	unsigned long long seed;
+};
+
+/* The property set of workload @p wl: -P files, its -W file, -p. */
+static int build_props(const struct options *o, unsigned wl,
+		       struct ycsb_props *p, char *err, size_t errlen)
+{
+	ycsb_props_init(p);
+	for (unsigned i = 0; i < o->npfiles; i++)
+		if (ycsb_props_load_file(p, o->pfiles[i], err, errlen))
+			return -1;
+	if (o->nwfiles &&
+	    ycsb_props_load_file(p, o->wfiles[wl], err, errlen))
+		return -1;
+	for (unsigned i = 0; i < o->noverrides; i++)
+		if (ycsb_props_set_arg(p, o->overrides[i], err, errlen))
+			return -1;
+	if (o->verify && ycsb_props_set(p, "dataintegrity", "true", "-verify"))
+		return -1;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "repeats", required_argument, NULL, 'r' },
+		{ "dir", required_argument, NULL, 'D' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	o->repeats = 1;
+	o->dir = "/dev/shm";
+	o->seed = 1;
+	/* YCSB spells options with one dash: getopt_long_only */
+	while ((c = getopt_long_only(argc, argv, "P:p:W:qh", longopts,
+				     NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			if (o->npfiles == MAX_LIST)
+				goto too_many;
+			o->pfiles[o->npfiles++] = optarg;
+			break;
+		case 'p':
+			if (o->noverrides == 256)
+				goto too_many;
+			o->overrides[o->noverrides++] = optarg;
+			break;
+		case 'W':
+			if (o->nwfiles == MAX_LIST)
+				goto too_many;
+			o->wfiles[o->nwfiles++] = optarg;
+			break;
+		case 'd':
+			o->db_list = optarg;
+			break;
+		case 't':
+			o->threads_list = optarg;
+			break;
+		case 'r':
+			o->repeats = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->repeats == 0 || o->repeats > 100) {
+				fprintf(stderr, "daxkv-ycsb: -repeats %s: want "
+					"1..100\n", optarg);
+				return -1;
+			}
+			break;
+		case 'D':
+			o->dir = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'v':
+			o->verify = true;
+			break;
+		case 's':
+			o->seed = strtoull(optarg, &end, 10);
+			if (*end) {
+				fprintf(stderr, "daxkv-ycsb: -seed %s: not a "
+					"number\n", optarg);
+				return -1;
+			}
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "daxkv-ycsb: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (!o->npfiles && !o->nwfiles) {
+		fprintf(stderr, "daxkv-ycsb: give a workload with -P or -W\n");
+		return -1;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "daxkv-ycsb: too many -P/-W/-p options\n");
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct ycsb_matrix m = { 0 };
+	char *names[MAX_LIST], *tnames[MAX_LIST], err[512];
+	const struct ycsb_backend *stores[MAX_LIST];
+	unsigned threads[MAX_LIST], nnames = 0, ntn = 0, nwl;
+	struct ycsb_workload *wls;
+	const char **labels;
+	int status = 0;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	nwl = o.nwfiles ? o.nwfiles : 1;
+	wls = calloc(nwl, sizeof(*wls));
+	labels = calloc(nwl, sizeof(*labels));
+	if (!wls || !labels)
+		return 1;
+
+	/* stores */
+	if (o.db_list) {
+		if (split_list(o.db_list, names, MAX_LIST, &nnames)) {
+			fprintf(stderr, "daxkv-ycsb: bad -db list\n");
+			return 2;
+		}
+		for (unsigned i = 0; i < nnames; i++) {
+			stores[i] = ycsb_backend_find(names[i]);
+			if (!stores[i]) {
+				fprintf(stderr, "daxkv-ycsb: store '%s' is not "
+					"built in; this binary has:", names[i]);
+				for (size_t b = 0; ycsb_backends[b]; b++)
+					fprintf(stderr, " %s", ycsb_backends[b]->name);
+				fprintf(stderr, "\n");
+				return 2;
+			}
+		}
+	} else {
+		for (; ycsb_backends[nnames] && nnames < MAX_LIST; nnames++)
+			stores[nnames] = ycsb_backends[nnames];
+	}
+	for (size_t i = 0; ycsb_backends_missing[i]; i++)
+		printf("note: store not built: %s\n", ycsb_backends_missing[i]);
+	if (!nnames) {
+		fprintf(stderr, "daxkv-ycsb: no store to run\n");
+		return 2;
+	}
+
+	/* workloads: configure each now so a bad file fails before any run */
+	for (unsigned wl = 0; wl < nwl; wl++) {
+		struct ycsb_props p;
+
+		if (build_props(&o, wl, &p, err, sizeof(err)) ||
+		    ycsb_workload_configure(&wls[wl], &p, err, sizeof(err))) {
+			fprintf(stderr, "daxkv-ycsb: %s\n", err);
+			return 2;
+		}
+		labels[wl] = workload_label(o.nwfiles ? o.wfiles[wl]
+						      : o.pfiles[o.npfiles - 1]);
+		ycsb_props_note_unused(&p, stdout);
+		ycsb_props_free(&p);
+	}
+
+	/* thread counts */
+	if (o.threads_list) {
+		if (split_list(o.threads_list, tnames, MAX_LIST, &ntn)) {
+			fprintf(stderr, "daxkv-ycsb: bad -threads list\n");
+			return 2;
+		}
+		for (unsigned i = 0; i < ntn; i++) {
+			char *end;
+
+			threads[i] = (unsigned)strtoul(tnames[i], &end, 10);
+			if (*end || threads[i] == 0 || threads[i] > 1024) {
+				fprintf(stderr, "daxkv-ycsb: -threads: '%s' is "
+					"not 1..1024\n", tnames[i]);
+				return 2;
+			}
+		}
+	} else {
+		threads[0] = wls[0].threadcount;
+		ntn = 1;
+	}
+
+	m.workloads = labels;
+	m.nworkloads = nwl;
+	m.stores = stores;
+	m.nstores = nnames;
+	m.threads = threads;
+	m.nthreads = ntn;
+	m.repeats = o.repeats;
+	m.cells = calloc((size_t)nwl * ntn * nnames * o.repeats,
+			 sizeof(*m.cells));
+	if (!m.cells)
+		return 1;
+	snprintf(m.size_note, sizeof(m.size_note),
+		 "%llu records, %llu operations, %u x %llu B fields",
+		 (unsigned long long)wls[0].recordcount,
+		 (unsigned long long)wls[0].operationcount, wls[0].fieldcount,
+		 (unsigned long long)wls[0].fieldlength);
+	printf("daxkv-ycsb: %u workload(s) x %u thread count(s) x %u store(s)"
+	       " x %u repeat(s); %s\n", nwl, ntn, nnames, o.repeats,
+	       m.size_note);
+	for (unsigned s = 0; s < nnames; s++)
+		printf("store %s\n", stores[s]->describe);
+	printf("PMEM_IS_PMEM_FORCE=%s, databases under %s\n",
+	       getenv("PMEM_IS_PMEM_FORCE") ? getenv("PMEM_IS_PMEM_FORCE")
+					    : "(unset)",
+	       o.dir);
+	fflush(stdout);
+
+	for (unsigned rep = 0; rep < o.repeats; rep++)
+		for (unsigned wl = 0; wl < nwl; wl++)
+			for (unsigned ti = 0; ti < ntn; ti++)
+				for (unsigned s = 0; s < nnames; s++) {
+					struct ycsb_cell *c =
+						ycsb_matrix_cell(&m, wl, ti, s, rep);
+					struct ycsb_workload *w = &wls[wl];
+					const struct ycsb_backend *be = stores[s];
+					char dir[4096], label[128];
+					void *store = NULL;
+					uint64_t bytes;
+					bool bad;
+
+					snprintf(dir, sizeof(dir),
+						 "%s/daxkv-ycsb-%ld-%s-%s-%u-%u",
+						 o.dir, (long)getpid(), be->name,
+						 labels[wl], threads[ti], rep + 1);
+					nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+					if (mkdir(dir, 0755)) {
+						fprintf(stderr, "daxkv-ycsb: mkdir %s: "
+							"%s\n", dir, strerror(errno));
+						return 1;
+					}
+					bytes = (w->recordcount +
+						 w->operationcount) *
+						(w->fieldcount * (w->fieldlength + 4) +
+						 64);
+					if (be->open(dir, bytes, &store, err,
+						     sizeof(err))) {
+						fprintf(stderr, "daxkv-ycsb: %s\n", err);
+						nftw(dir, rm_one, 16,
+						     FTW_DEPTH | FTW_PHYS);
+						return 1;
+					}
+					if (ycsb_workload_begin(w)) {
+						fprintf(stderr, "daxkv-ycsb: out of "
+							"memory\n");
+						return 1;
+					}
+					snprintf(label, sizeof(label),
+						 "%s %s %ut #%u load", be->name,
+						 labels[wl], threads[ti], rep + 1);
+					if (ycsb_run_phase(w, be, store, true,
+							   threads[ti],
+							   o.seed + rep, label,
+							   &c->load) == 0) {
+						snprintf(label, sizeof(label),
+							 "%s %s %ut #%u run",
+							 be->name, labels[wl],
+							 threads[ti], rep + 1);
+						ycsb_run_phase(w, be, store, false,
+							       threads[ti],
+							       o.seed + rep, label,
+							       &c->run);
+					}
+					c->ran = true;
+					ycsb_workload_end(w);
+					be->close(store);
+					nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+					bad = c->load.errors || c->run.errors ||
+					      c->load.verify_failures ||
+					      c->run.verify_failures ||
+					      (o.verify && !c->run.verified) ||
+					      c->load.first_problem[0] == 't';
+					if (!o.quiet || bad) {
+						snprintf(label, sizeof(label),
+							 "%s %s %ut #%u", be->name,
+							 labels[wl], threads[ti],
+							 rep + 1);
+						ycsb_print_phase(stdout, label,
+								 &c->load);
+						ycsb_print_phase(stdout, label,
+								 &c->run);
+					}
+					if (bad) {
+						printf("[%s] FAILED%s\n", label,
+						       o.verify && !c->run.verified
+							       ? ": nothing was verified"
+							       : "");
+						status = 1;
+					}
+					fflush(stdout);
+				}
+
+	printf("\n");
+	ycsb_report_markdown(&m, stdout);
+	printf("\n");
+	ycsb_report_targets(&m, stdout);
+	if (o.out) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s.md", o.out);
+		f = fopen(path, "w");
+		if (f) {
+			ycsb_report_markdown(&m, f);
+			fputc('\n', f);
+			ycsb_report_targets(&m, f);
+			fclose(f);
+			printf("wrote %s\n", path);
+		} else {
+			fprintf(stderr, "daxkv-ycsb: %s: %s\n", path,
+				strerror(errno));
+			status = 1;
+		}
+		snprintf(path, sizeof(path), "%s.csv", o.out);
+		if (ycsb_report_csv(&m, path)) {
+			fprintf(stderr, "daxkv-ycsb: %s: %s\n", path,
+				strerror(errno));
+			status = 1;
+		} else {
+			printf("wrote %s\n", path);
+		}
+		snprintf(path, sizeof(path), "%s.png", o.out);
+		if (ycsb_report_png(&m, path, err, sizeof(err)))
+			printf("note: no chart: %s\n", err);
+		else
+			printf("wrote %s\n", path);
+	}
+	return status;
+}

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* report.c -- markdown, CSV, PNG and target lines from a matrix. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ycsb_cell *ycsb_matrix_cell(const struct ycsb_matrix *m, unsigned wl,
+				   unsigned ti, unsigned store, unsigned rep)
+{
+	size_t i = (((size_t)wl * m->nthreads + ti) * m->nstores + store) *
+			   m->repeats + rep;
+
+	return &m->cells[i];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double ycsb_matrix_median(const struct ycsb_matrix *m, unsigned wl,
+			  unsigned ti, unsigned store, bool load,
+			  unsigned *median_rep)
+{
+	double v[m->repeats], sorted[m->repeats], med;
+	unsigned n = 0;
+
+	for (unsigned r = 0; r < m->repeats; r++) {
+		struct ycsb_cell *c = ycsb_matrix_cell(m, wl, ti, store, r);
+
+		if (!c->ran)
+			continue;
+		v[r] = load ? c->load.ops_per_s : c->run.ops_per_s;
+		sorted[n++] = v[r];
+	}
+	if (!n)
+		return 0;
+	qsort(sorted, n, sizeof(double), cmp_double);
+	/* odd: the middle; even: the lower middle, a value that was run */
+	med = sorted[(n - 1) / 2];
+	if (median_rep)
+		for (unsigned r = 0; r < m->repeats; r++)
+			if (ycsb_matrix_cell(m, wl, ti, store, r)->ran &&
+			    v[r] == med) {
+				*median_rep = r;
+				break;
+			}
+	return med;
+}
+
+static int store_index(const struct ycsb_matrix *m, const char *name)
+{
+	for (unsigned s = 0; s < m->nstores; s++)
+		if (!strcmp(m->stores[s]->name, name))
+			return (int)s;
+	return -1;
+}
+
+/* Load throughput: the median over every load of every workload. */
+static double load_median(const struct ycsb_matrix *m, unsigned ti,
+			  unsigned store)
+{
+	size_t cap = (size_t)m->nworkloads * m->repeats, n = 0;
+	double *v = malloc(cap * sizeof(double)), med;
+
+	if (!v)
+		return 0;
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		for (unsigned r = 0; r < m->repeats; r++) {
+			struct ycsb_cell *c = ycsb_matrix_cell(m, wl, ti, store, r);
+
+			if (c->ran)
+				v[n++] = c->load.ops_per_s;
+		}
+	if (!n) {
+		free(v);
+		return 0;
+	}
+	qsort(v, n, sizeof(double), cmp_double);
+	med = v[(n - 1) / 2];
+	free(v);
+	return med;
+}
+
+static void fmt_ops(char *buf, size_t len, double ops)
+{
+	if (ops >= 1e6)
+		snprintf(buf, len, "%.2f M", ops / 1e6);
+	else if (ops > 0)
+		snprintf(buf, len, "%.0f k", ops / 1e3);
+	else
+		snprintf(buf, len, "-");
+}
+
+static void table_row(const struct ycsb_matrix *m, FILE *out,
+		      const char *label, unsigned ti, const double *ops)
+{
+	int dx = store_index(m, "daxkv");
+	char buf[32];
+
+	fprintf(out, "| %s | %u |", label, m->threads[ti]);
+	for (unsigned s = 0; s < m->nstores; s++) {
+		fmt_ops(buf, sizeof(buf), ops[s]);
+		fprintf(out, " %s |", buf);
+		if (dx >= 0 && (int)s != dx) {
+			if (ops[s] > 0 && ops[dx] > 0)
+				fprintf(out, " %.2fx |", ops[dx] / ops[s]);
+			else
+				fprintf(out, " - |");
+		}
+	}
+	fputc('\n', out);
+}
+
+void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
+{
+	int dx = store_index(m, "daxkv");
+	double ops[m->nstores];
+
+	fprintf(out, "Throughput, ops/s, median of %u run%s; size: %s.\n",
+		m->repeats, m->repeats == 1 ? "" : "s", m->size_note);
+	if (dx >= 0)
+		fprintf(out, "Ratio columns: daxkv ops/s divided by the "
+			"store's (above 1: daxkv is faster).\n");
+	fprintf(out, "\n| workload | threads |");
+	for (unsigned s = 0; s < m->nstores; s++) {
+		fprintf(out, " %s |", m->stores[s]->name);
+		if (dx >= 0 && (int)s != dx)
+			fprintf(out, " daxkv / %s |", m->stores[s]->name);
+	}
+	fprintf(out, "\n|---|---|");
+	for (unsigned s = 0; s < m->nstores; s++)
+		fprintf(out, (dx >= 0 && (int)s != dx) ? "---:|---:|" : "---:|");
+	fputc('\n', out);
+	for (unsigned ti = 0; ti < m->nthreads; ti++) {
+		for (unsigned s = 0; s < m->nstores; s++)
+			ops[s] = load_median(m, ti, s);
+		table_row(m, out, "load", ti, ops);
+	}
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		for (unsigned ti = 0; ti < m->nthreads; ti++) {
+			for (unsigned s = 0; s < m->nstores; s++)
+				ops[s] = ycsb_matrix_median(m, wl, ti, s, false,
+							    NULL);
+			table_row(m, out, m->workloads[wl], ti, ops);
+		}
+
+	fprintf(out, "\nLatency in microseconds, from the median run of "
+		"each cell (run phase):\n\n");
+	fprintf(out, "| workload | threads | store | operation | ops | p50 | "
+		"p95 | p99 | p99.9 | max |\n");
+	fprintf(out, "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		for (unsigned ti = 0; ti < m->nthreads; ti++)
+			for (unsigned s = 0; s < m->nstores; s++) {
+				unsigned rep = 0;
+				struct ycsb_cell *c;
+
+				if (ycsb_matrix_median(m, wl, ti, s, false,
+						       &rep) <= 0)
+					continue;
+				c = ycsb_matrix_cell(m, wl, ti, s, rep);
+				for (int o = 0; o < YCSB_OP_COUNT; o++) {
+					const struct ycsb_op_summary *x =
+						&c->run.op[o];
+
+					if (!x->count)
+						continue;
+					fprintf(out, "| %s | %u | %s | %s | %llu "
+						"| %.2f | %.2f | %.2f | %.2f "
+						"| %.1f |\n",
+						m->workloads[wl], m->threads[ti],
+						m->stores[s]->name,
+						ycsb_op_names[o],
+						(unsigned long long)x->count,
+						x->p50_us, x->p95_us, x->p99_us,
+						x->p999_us, x->max_us);
+				}
+			}
+	fputc('\n', out);
+	for (unsigned s = 0; s < m->nstores; s++)
+		fprintf(out, "- %s\n", m->stores[s]->describe);
+}
+
+static int workload_index(const struct ycsb_matrix *m, const char *label)
+{
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		if (!strcmp(m->workloads[wl], label))
+			return (int)wl;
+	return -1;
+}
+
+static int threads_index(const struct ycsb_matrix *m, unsigned t)
+{
+	for (unsigned ti = 0; ti < m->nthreads; ti++)
+		if (m->threads[ti] == t)
+			return (int)ti;
+	return -1;
+}
+
+/* "Far ahead of RocksDB" made checkable: at least this many times. */
+#define FAR_AHEAD 3.0
+
+void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
+{
+	static const char *const stock[] = { "A", "B", "C", "D", "E", "F" };
+	int dx = store_index(m, "daxkv"), lm = store_index(m, "lmdb"),
+	    rx = store_index(m, "rocksdb");
+	unsigned met = 0, missed = 0;
+
+	if (dx < 0)
+		return;
+	fprintf(out, "Targets (medians of %u run%s):\n", m->repeats,
+		m->repeats == 1 ? "" : "s");
+	for (unsigned t = 1; t <= 2; t++) {
+		int ti = threads_index(m, t);
+
+		if (ti < 0)
+			continue;
+		for (unsigned i = 0; i < 6; i++) {
+			int wl = workload_index(m, stock[i]);
+			double d, o, want;
+
+			if (wl < 0)
+				continue;
+			d = ycsb_matrix_median(m, (unsigned)wl, (unsigned)ti,
+					       (unsigned)dx, false, NULL);
+			if (lm >= 0) {
+				want = i == 4 ? 1.5 : 2.0;
+				o = ycsb_matrix_median(m, (unsigned)wl,
+						       (unsigned)ti,
+						       (unsigned)lm, false, NULL);
+				if (d > 0 && o > 0) {
+					bool ok = d / o >= want;
+
+					fprintf(out, "target %s, %u thread%s: daxkv "
+						">= %.1fx lmdb: %.2fx %s\n",
+						stock[i], t, t > 1 ? "s" : "",
+						want, d / o, ok ? "met" : "MISSED");
+					ok ? met++ : missed++;
+				}
+			}
+			if (rx >= 0) {
+				o = ycsb_matrix_median(m, (unsigned)wl,
+						       (unsigned)ti,
+						       (unsigned)rx, false, NULL);
+				if (d > 0 && o > 0) {
+					bool ok = d / o >= FAR_AHEAD;
+
+					fprintf(out, "target %s, %u thread%s: daxkv "
+						"far ahead of rocksdb (>= %.0fx): "
+						"%.2fx %s\n",
+						stock[i], t, t > 1 ? "s" : "",
+						FAR_AHEAD, d / o,
+						ok ? "met" : "MISSED");
+					ok ? met++ : missed++;
+				}
+			}
+		}
+	}
+	{
+		int wl = workload_index(m, "C"), t1 = threads_index(m, 1),
+		    t2 = threads_index(m, 2);
+
+		if (wl >= 0 && t1 >= 0 && t2 >= 0) {
+			double a = ycsb_matrix_median(m, (unsigned)wl,
+						      (unsigned)t1, (unsigned)dx,
+						      false, NULL);
+			double b = ycsb_matrix_median(m, (unsigned)wl,
+						      (unsigned)t2, (unsigned)dx,
+						      false, NULL);
+
+			if (a > 0 && b > 0) {
+				bool ok = b / a >= 1.8;
+
+				fprintf(out, "target C: daxkv 2 threads >= 1.8x "
+					"1 thread: %.2fx %s\n", b / a,
+					ok ? "met" : "MISSED");
+				ok ? met++ : missed++;
+			}
+		}
+	}
+	fprintf(out, "targets: %u met, %u missed\n", met, missed);
+}
+
+int ycsb_report_csv(const struct ycsb_matrix *m, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "store,workload,threads,repeat,phase,operation,operations,"
+		"seconds,ops_per_s,mean_us,p50_us,p95_us,p99_us,p999_us,"
+		"max_us,notfound,errors\n");
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		for (unsigned ti = 0; ti < m->nthreads; ti++)
+			for (unsigned s = 0; s < m->nstores; s++) {
+				for (unsigned r = 0; r < m->repeats; r++) {
+					struct ycsb_cell *c =
+						ycsb_matrix_cell(m, wl, ti, s, r);
+
+					if (!c->ran)
+						continue;
+					for (int ph = 0; ph < 2; ph++) {
+						const struct ycsb_phase_result *p =
+							ph ? &c->run : &c->load;
+						const char *pn = ph ? "run" : "load";
+
+						fprintf(f, "%s,%s,%u,%u,%s,OVERALL,"
+							"%llu,%.4f,%.1f,,,,,,,,\n",
+							m->stores[s]->name,
+							m->workloads[wl],
+							m->threads[ti], r + 1, pn,
+							(unsigned long long)p->ops,
+							p->seconds, p->ops_per_s);
+						for (int o = 0; o < YCSB_OP_COUNT; o++) {
+							const struct ycsb_op_summary *x =
+								&p->op[o];
+
+							if (!x->count && !x->errors &&
+							    !x->notfound)
+								continue;
+							fprintf(f, "%s,%s,%u,%u,%s,%s,"
+								"%llu,%.4f,%.1f,%.3f,"
+								"%.3f,%.3f,%.3f,%.3f,"
+								"%.3f,%llu,%llu\n",
+								m->stores[s]->name,
+								m->workloads[wl],
+								m->threads[ti], r + 1,
+								pn, ycsb_op_names[o],
+								(unsigned long long)x->count,
+								p->seconds, x->ops_per_s,
+								x->mean_us, x->p50_us,
+								x->p95_us, x->p99_us,
+								x->p999_us, x->max_us,
+								(unsigned long long)x->notfound,
+								(unsigned long long)x->errors);
+						}
+					}
+				}
+				fprintf(f, "%s,%s,%u,median,run,OVERALL,,,%.1f,,,,,,,,\n",
+					m->stores[s]->name, m->workloads[wl],
+					m->threads[ti],
+					ycsb_matrix_median(m, wl, ti, s, false,
+							   NULL));
+			}
+	return fclose(f) ? -1 : 0;
+}
+
+int ycsb_report_png(const struct ycsb_matrix *m, const char *path, char *err,
+		    size_t errlen)
+{
+	char dat[] = "/tmp/ycsb-plot-XXXXXX";
+	int fd = mkstemp(dat);
+	FILE *f, *gp;
+	int rc;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file");
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(dat);
+		snprintf(err, errlen, "fdopen failed");
+		return -1;
+	}
+	for (unsigned wl = 0; wl < m->nworkloads; wl++)
+		for (unsigned ti = 0; ti < m->nthreads; ti++) {
+			fprintf(f, "\"%s/%ut\"", m->workloads[wl], m->threads[ti]);
+			for (unsigned s = 0; s < m->nstores; s++)
+				fprintf(f, " %.4f",
+					ycsb_matrix_median(m, wl, ti, s, false,
+							   NULL) / 1e6);
+			fputc('\n', f);
+		}
+	fclose(f);
+	gp = popen("gnuplot 2>&1", "w");
+	if (!gp) {
+		unlink(dat);
+		snprintf(err, errlen, "cannot run gnuplot");
+		return -1;
+	}
+	fprintf(gp, "set terminal pngcairo size 1200,600 noenhanced\n"
+		"set output '%s'\n"
+		"set title 'YCSB throughput, median of %u runs (%s)'\n"
+		"set ylabel 'M ops/s'\n"
+		"set style data histograms\n"
+		"set style histogram clustered gap 1\n"
+		"set style fill solid 0.8 border -1\n"
+		"set key top left\n"
+		"set grid ytics\n"
+		"set yrange [0:*]\n"
+		"set xtics rotate by -45\n"
+		"plot ", path, m->repeats, m->size_note);
+	for (unsigned s = 0; s < m->nstores; s++)
+		fprintf(gp, "%s'%s' using %u%s title '%s'", s ? ", " : "", dat,
+			s + 2, s ? "" : ":xtic(1)", m->stores[s]->name);
+	fputc('\n', gp);
+	rc = pclose(gp);
+	unlink(dat);
+	if (rc != 0) {
+		snprintf(err, errlen, "gnuplot failed (exit %d); is gnuplot "
+			 "installed (gnuplot-nox)?", rc);
+		return -1;
+	}
+	return 0;
+}
