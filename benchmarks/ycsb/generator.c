@@ -81,6 +81,7 @@ void ycsb_zipfian_init(struct ycsb_zipfian *z, int64_t min, int64_t max,
 	z->alpha = 1.0 / (1.0 - theta);
 	z->zetan = zetan >= 0 ? zetan : ycsb_zeta(0, z->items, theta, 0);
 	z->countforzeta = z->items;
+	z->half_pow_theta = 1.0 + pow(0.5, theta);
 	z->eta = (1 - pow(2.0 / (double)z->items, 1 - theta)) /
 		 (1 - z->zeta2theta / z->zetan);
 }
@@ -106,7 +107,7 @@ int64_t ycsb_zipfian_next_n(struct ycsb_zipfian *z, struct ycsb_rng *r,
 	uz = u * z->zetan;
 	if (uz < 1.0)
 		return z->base;
-	if (uz < 1.0 + pow(0.5, z->theta))
+	if (uz < z->half_pow_theta)
 		return z->base + 1;
 	return z->base + (int64_t)((double)itemcount *
 				   pow(z->eta * u - z->eta + 1, z->alpha));

@@ -42,6 +42,7 @@ int64_t ycsb_fnvhash64(int64_t val);
 struct ycsb_zipfian {
 	int64_t base, items;
 	double theta, zeta2theta, alpha, zetan, eta;
+	double half_pow_theta; /* 1 + 0.5^theta */
 	int64_t countforzeta;
 };
 

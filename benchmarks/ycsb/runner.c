@@ -19,9 +19,12 @@ struct thread_arg {
 	pthread_barrier_t *barrier;
 	const volatile bool *stop;
 	struct ycsb_tally *tally;
+	pthread_mutex_t *lock; /* protects *nfinished */
+	pthread_cond_t *cond;  /* signalled when a thread finishes */
+	unsigned *nfinished;
+	uint64_t end_ns;
 	/* written by the thread, read by the progress line */
 	uint64_t done_ops __attribute__((aligned(64)));
-	bool finished;
 	int setup_failed;
 	char error[256];
 };
@@ -75,7 +78,11 @@ static void *thread_main(void *p)
 	ycsb_worker_fini(&wk);
 	a->be->thread_close(thread);
 out:
-	__atomic_store_n(&a->finished, true, __ATOMIC_RELEASE);
+	a->end_ns = now_ns();
+	pthread_mutex_lock(a->lock);
+	(*a->nfinished)++;
+	pthread_cond_signal(a->cond);
+	pthread_mutex_unlock(a->lock);
 	return NULL;
 }
 
@@ -111,10 +118,14 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 	pthread_t *tids = calloc(threads, sizeof(*tids));
 	struct ycsb_tally *sum;
 	pthread_barrier_t barrier;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond;
+	pthread_condattr_t cattr;
+	unsigned nfinished = 0;
 	volatile bool stop = false;
 	bool tty = isatty(STDERR_FILENO), drew = false;
 	uint64_t t0, t_end, next_draw, deadline = 0, total;
-	unsigned started = 0, finished;
+	unsigned started = 0;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -128,6 +139,10 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 		for (int o = 0; o < YCSB_OP_COUNT; o++)
 			ycsb_hist_reset(&tallies[i].hist[o]);
 	pthread_barrier_init(&barrier, NULL, threads + 1);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	for (unsigned i = 0; i < threads; i++) {
 		struct thread_arg *a = &args[i];
 
@@ -141,6 +156,9 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 		a->barrier = &barrier;
 		a->stop = &stop;
 		a->tally = &tallies[i];
+		a->lock = &lock;
+		a->cond = &cond;
+		a->nfinished = &nfinished;
 		if (pthread_create(&tids[i], NULL, thread_main, a)) {
 			/* release the barrier's count for the others */
 			snprintf(res->first_problem, sizeof(res->first_problem),
@@ -161,40 +179,50 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 	next_draw = t0 + 1000000000ull;
 	if (w->maxexecutiontime > 0)
 		deadline = t0 + (uint64_t)(w->maxexecutiontime * 1e9);
-	for (;;) {
-		struct timespec nap = { 0, 2000000 }; /* 2 ms */
-		uint64_t now;
+	/* Sleep until a thread finishes, the next progress line or the
+	 * deadline: the main thread must not take CPU from the workers.
+	 * The phase ends when the last worker ends (its own clock). */
+	pthread_mutex_lock(&lock);
+	while (nfinished < threads) {
+		uint64_t wake = next_draw, now;
+		struct timespec ts;
 
-		finished = 0;
-		for (unsigned i = 0; i < threads; i++)
-			finished += __atomic_load_n(&args[i].finished,
-						    __ATOMIC_ACQUIRE);
-		if (finished == threads)
+		if (deadline && deadline < wake)
+			wake = deadline;
+		ts.tv_sec = (time_t)(wake / 1000000000ull);
+		ts.tv_nsec = (long)(wake % 1000000000ull);
+		pthread_cond_timedwait(&cond, &lock, &ts);
+		if (nfinished == threads)
 			break;
-		nanosleep(&nap, NULL);
 		now = now_ns();
 		if (deadline && now >= deadline)
 			stop = true;
-		if (tty && now >= next_draw) {
-			total = 0;
-			for (unsigned i = 0; i < threads; i++)
-				total += __atomic_load_n(&args[i].done_ops,
-							 __ATOMIC_RELAXED);
-			fprintf(stderr, "\r  %s: %.0f s, %llu ops, %.3f M ops/s   ",
-				label, (double)(now - t0) / 1e9,
-				(unsigned long long)total,
-				(double)total / ((double)(now - t0) / 1e3));
-			drew = true;
+		if (now >= next_draw) {
+			if (tty) {
+				total = 0;
+				for (unsigned i = 0; i < threads; i++)
+					total += __atomic_load_n(&args[i].done_ops,
+								 __ATOMIC_RELAXED);
+				fprintf(stderr, "\r  %s: %.0f s, %llu ops, "
+					"%.3f M ops/s   ", label,
+					(double)(now - t0) / 1e9,
+					(unsigned long long)total,
+					(double)total / ((double)(now - t0) / 1e3));
+				drew = true;
+			}
 			next_draw += 1000000000ull;
 		}
 	}
-	t_end = now_ns();
+	pthread_mutex_unlock(&lock);
+	t_end = t0;
 	if (drew)
 		fprintf(stderr, "\r%*s\r", 78, "");
 	total = 0;
 	for (unsigned i = 0; i < threads; i++) {
 		pthread_join(tids[i], NULL);
 		total += args[i].done_ops;
+		if (args[i].end_ns > t_end)
+			t_end = args[i].end_ns;
 		for (int o = 0; o < YCSB_OP_COUNT; o++) {
 			ycsb_hist_merge(&sum->hist[o], &tallies[i].hist[o]);
 			sum->notfound[o] += tallies[i].notfound[o];
@@ -210,6 +238,7 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 		sum->verify_failures += tallies[i].verify_failures;
 	}
 	pthread_barrier_destroy(&barrier);
+	pthread_cond_destroy(&cond);
 	res->seconds = (double)(t_end - t0) / 1e9;
 	res->ops = total;
 	res->ops_per_s = res->seconds > 0 ? (double)total / res->seconds : 0;

@@ -199,12 +199,21 @@ void ycsb_workload_end(struct ycsb_workload *w)
 size_t ycsb_build_key(const struct ycsb_workload *w, int64_t keynum,
 		      char key[YCSB_MAX_KEY])
 {
-	char digits[24];
+	char digits[24], *d = digits + sizeof(digits);
+	uint64_t mag;
 	int n, fill;
 
 	if (!w->ordered_inserts)
 		keynum = ycsb_fnvhash64(keynum);
-	n = snprintf(digits, sizeof(digits), "%lld", (long long)keynum);
+	/* Long.toString; by hand, snprintf is a fifth of a read's cost */
+	mag = keynum < 0 ? -(uint64_t)keynum : (uint64_t)keynum;
+	do
+		*--d = (char)('0' + mag % 10);
+	while (mag /= 10);
+	if (keynum < 0)
+		*--d = '-';
+	n = (int)(digits + sizeof(digits) - d);
+	memmove(digits, d, (size_t)n);
 	fill = (int)w->zeropadding - n;
 	if (fill < 0)
 		fill = 0;

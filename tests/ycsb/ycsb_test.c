@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ycsb_test.c -- unit tests of the YCSB driver: the property reader,
+ * the distributions, key construction, the record layout and the
+ * histogram.  Statistical checks use fixed seeds and tolerances several
+ * standard deviations wide, so they are deterministic and still fail
+ * when a generator is wrong.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dk_test.h"
+#include "generator.h"
+#include "histogram.h"
+#include "props.h"
+#include "workload.h"
+
+#define CHECK_NEAR(a, b, tol)                                                  \
+	do {                                                                   \
+		double a_ = (a), b_ = (b), t_ = (tol);                         \
+		if (fabs(a_ - b_) > t_)                                        \
+			DK_FAIL("CHECK_NEAR(%s, %s): %g vs %g, tolerance %g",  \
+				#a, #b, a_, b_, t_);                           \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *a_ = (a), *b_ = (b);                               \
+		if (!a_ || strcmp(a_, b_))                                     \
+			DK_FAIL("CHECK_STR(%s, %s): \"%s\" != \"%s\"", #a, #b, \
+				a_ ? a_ : "(null)", b_);                       \
+	} while (0)
+
+static char err[512];
+
+static void props_comments_whitespace(void)
+{
+	struct ycsb_props p;
+	const char *text =
+		"# a comment\n"
+		"   ! another comment = not a property\n"
+		"\n"
+		"recordcount=1000\n"
+		"  fieldcount   =   7   \n"
+		"readallfields: true\n"
+		"workload site.ycsb.workloads.CoreWorkload\n"
+		"\t\n"
+		"requestdistribution=zip\\\n"
+		"    fian\n"
+		"empty=\n"
+		"crlf=yes\r\n"
+		"# trailing comment \\\n"
+		"afterslashcomment=1\n";
+
+	ycsb_props_init(&p);
+	CHECK_EQ(ycsb_props_parse(&p, text, "t", err, sizeof(err)), 0);
+	CHECK_STR(ycsb_props_get(&p, "recordcount", NULL), "1000");
+	CHECK_STR(ycsb_props_get(&p, "fieldcount", NULL), "7");
+	CHECK_STR(ycsb_props_get(&p, "readallfields", NULL), "true");
+	CHECK_STR(ycsb_props_get(&p, "workload", NULL),
+		  "site.ycsb.workloads.CoreWorkload");
+	CHECK_STR(ycsb_props_get(&p, "requestdistribution", NULL), "zipfian");
+	CHECK_STR(ycsb_props_get(&p, "empty", NULL), "");
+	CHECK_STR(ycsb_props_get(&p, "crlf", NULL), "yes");
+	CHECK_STR(ycsb_props_get(&p, "afterslashcomment", NULL), "1");
+	CHECK(ycsb_props_get(&p, "another", NULL) == NULL);
+	CHECK(ycsb_props_get(&p, "!", NULL) == NULL);
+	CHECK_STR(ycsb_props_origin(&p, "fieldcount"), "t:5");
+	CHECK_STR(ycsb_props_origin(&p, "requestdistribution"), "t:9");
+	CHECK_EQ(p.count, 8);
+	ycsb_props_free(&p);
+}
+
+static void props_overrides(void)
+{
+	struct ycsb_props p;
+	uint64_t v;
+
+	ycsb_props_init(&p);
+	CHECK_EQ(ycsb_props_load_file(&p, YCSB_WORKLOADS_DIR "/workloada",
+				      err, sizeof(err)), 0);
+	CHECK_STR(ycsb_props_get(&p, "readproportion", NULL), "0.5");
+	/* a later file wins, then -p wins over every file */
+	CHECK_EQ(ycsb_props_parse(&p, "readproportion=0.7\nrecordcount=5\n",
+				  "second", err, sizeof(err)), 0);
+	CHECK_STR(ycsb_props_get(&p, "readproportion", NULL), "0.7");
+	CHECK_EQ(ycsb_props_set_arg(&p, " recordcount = 123 ", err,
+				    sizeof(err)), 0);
+	CHECK_EQ(ycsb_props_get_u64(&p, "recordcount", 0, &v, err,
+				    sizeof(err)), 0);
+	CHECK_EQ(v, 123);
+	CHECK_STR(ycsb_props_origin(&p, "recordcount"), "-p");
+	CHECK_EQ(ycsb_props_set_arg(&p, "novalue", err, sizeof(err)), -1);
+	CHECK_STR_HAS(err, "name=value");
+	CHECK_EQ(ycsb_props_set_arg(&p, "=3", err, sizeof(err)), -1);
+	CHECK_EQ(ycsb_props_load_file(&p, "/nonexistent/x", err,
+				      sizeof(err)), -1);
+	CHECK_STR_HAS(err, "/nonexistent/x");
+	ycsb_props_free(&p);
+}
+
+static void props_bad_numbers(void)
+{
+	static const struct {
+		const char *text, *name, *where;
+	} cases[] = {
+		{ "a=1\n\nrecordcount=12x\n", "recordcount", "w:3" },
+		{ "recordcount=-5\n", "recordcount", "w:1" },
+		{ "# c\nrecordcount=99999999999999999999999\n", "recordcount", "w:2" },
+		{ "recordcount=10\nreadproportion=0.5.1\n", "readproportion", "w:2" },
+		{ "recordcount=10\nreadproportion=\n", "readproportion", "w:2" },
+		{ "recordcount=10\nreadallfields=yes\n", "readallfields", "w:2" },
+		{ "recordcount=10\n\n\nrequestdistribution=gaussian\n",
+		  "requestdistribution", "w:4" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ycsb_props p;
+		struct ycsb_workload w;
+
+		ycsb_props_init(&p);
+		CHECK_EQ(ycsb_props_parse(&p, cases[i].text, "w", err,
+					  sizeof(err)), 0);
+		err[0] = '\0';
+		CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), -1);
+		CHECK_STR_HAS(err, cases[i].where);
+		CHECK_STR_HAS(err, cases[i].name);
+		ycsb_props_free(&p);
+	}
+}
+
+static void props_unknown_noted(void)
+{
+	struct ycsb_props p;
+	struct ycsb_workload w;
+
+	ycsb_props_init(&p);
+	CHECK_EQ(ycsb_props_parse(&p, "recordcount=10\nmeasurementtype=hdr"
+				  "histogram\ntable=usertable\n", "u", err,
+				  sizeof(err)), 0);
+	CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), 0);
+	CHECK_EQ(ycsb_props_note_unused(&p, NULL), 2);
+	CHECK_EQ(w.recordcount, 10);
+	CHECK_EQ(w.fieldcount, 10); /* YCSB's defaults */
+	CHECK_EQ(w.fieldlength, 100);
+	CHECK_NEAR(w.proportion[YCSB_OP_READ], 0.95, 1e-12);
+	ycsb_props_free(&p);
+}
+
+static void zipfian_skew(void)
+{
+	enum { ITEMS = 1000, DRAWS = 2000000 };
+	struct ycsb_zipfian z;
+	struct ycsb_rng r;
+	uint32_t *count = calloc(ITEMS, sizeof(*count));
+	double zetan = ycsb_zeta(0, ITEMS, 0.99, 0), top10 = 0, expect10 = 0;
+
+	ycsb_rng_seed(&r, 42);
+	ycsb_zipfian_init(&z, 0, ITEMS - 1, 0.99, -1);
+	for (int i = 0; i < DRAWS; i++) {
+		int64_t v = ycsb_zipfian_next(&z, &r);
+
+		CHECK(v >= 0 && v < ITEMS);
+		count[v]++;
+	}
+	/* item i has probability 1 / ((i + 1)^0.99 * zeta(n)) */
+	for (int i = 0; i < 2; i++)
+		CHECK_NEAR(count[i] / (double)DRAWS,
+			   1.0 / (pow(i + 1, 0.99) * zetan), 0.003);
+	for (int i = 0; i < ITEMS / 10; i++) {
+		top10 += count[i];
+		expect10 += 1.0 / (pow(i + 1, 0.99) * zetan);
+	}
+	/* YCSB's (Gray et al.'s) method approximates the tail; the hot
+	 * tenth still gets its share within a few percent */
+	CHECK_NEAR(top10 / DRAWS, expect10, 0.03);
+	CHECK(count[0] > 20 * (DRAWS / ITEMS)); /* far from uniform */
+	CHECK(count[0] > count[1] && count[1] > count[10]);
+	free(count);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	uint32_t x = ((const uint32_t *)a)[0], y = ((const uint32_t *)b)[0];
+
+	return (x < y) - (x > y);
+}
+
+static void scrambled_zipfian_spreads(void)
+{
+	enum { ITEMS = 100000, DRAWS = 1000000, TOP = 100 };
+	struct ycsb_scrambled s;
+	struct ycsb_rng r;
+	uint32_t (*pairs)[2] = calloc(ITEMS, sizeof(*pairs));
+	unsigned low_tenth = 0;
+	uint64_t top_sum = 0;
+
+	for (uint32_t i = 0; i < ITEMS; i++)
+		pairs[i][1] = i;
+	ycsb_rng_seed(&r, 7);
+	ycsb_scrambled_init(&s, 0, ITEMS - 1);
+	for (int i = 0; i < DRAWS; i++) {
+		int64_t v = ycsb_scrambled_next(&s, &r);
+
+		CHECK(v >= 0 && v < ITEMS);
+		pairs[v][0]++;
+	}
+	qsort(pairs, ITEMS, sizeof(*pairs), cmp_desc);
+	for (int i = 0; i < TOP; i++) {
+		top_sum += pairs[i][0];
+		if (pairs[i][1] < ITEMS / 10)
+			low_tenth++;
+	}
+	/* still skewed: the hottest key is drawn far above uniform, and
+	 * the top 100 keys get a large share ... */
+	CHECK(pairs[0][0] > 1000 * (DRAWS / ITEMS));
+	CHECK(top_sum > DRAWS / 5);
+	/* ... but spread over the key space (plain zipfian puts all 100
+	 * in the first 0.1 %); about a tenth land in the lowest tenth */
+	CHECK(low_tenth >= 2 && low_tenth <= 25);
+	free(pairs);
+}
+
+static void latest_skew(void)
+{
+	enum { RECORDS = 10000, DRAWS = 400000 };
+	struct ycsb_props p;
+	struct ycsb_workload w;
+	struct ycsb_worker wk;
+	struct ycsb_tally *tally = calloc(1, sizeof(*tally));
+	uint32_t *count = calloc(RECORDS + 200, sizeof(*count));
+	double zetan;
+
+	ycsb_props_init(&p);
+	CHECK_EQ(ycsb_props_parse(&p, "recordcount=10000\noperationcount="
+				  "1000\nrequestdistribution=latest\n"
+				  "insertproportion=0.05\n", "l", err,
+				  sizeof(err)), 0);
+	CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), 0);
+	CHECK_EQ(ycsb_workload_begin(&w), 0);
+	CHECK_EQ(ycsb_worker_init(&wk, &w, NULL, NULL, 3, tally), 0);
+	for (int i = 0; i < DRAWS; i++) {
+		int64_t v = ycsb_next_keynum(&wk);
+
+		CHECK(v >= 0 && v < RECORDS);
+		count[v]++;
+	}
+	/* the newest record is the most popular, with zipfian weight */
+	zetan = ycsb_zeta(0, RECORDS - 1, 0.99, 0);
+	CHECK_NEAR(count[RECORDS - 1] / (double)DRAWS, 1.0 / zetan, 0.005);
+	CHECK(count[RECORDS - 1] > count[RECORDS - 2]);
+	CHECK(count[RECORDS - 2] > count[RECORDS - 50]);
+	CHECK(count[RECORDS - 50] > count[RECORDS / 2] + 10);
+
+	/* acknowledged inserts move the hot spot; one still in flight
+	 * (100 here, not acknowledged) holds back the ones after it */
+	for (int i = 0; i < 150; i++) {
+		int64_t k = ycsb_counter_next(&w.insert_seq);
+
+		if (k != RECORDS + 100)
+			ycsb_counter_acknowledge(&w.insert_seq, k);
+	}
+	CHECK_EQ(ycsb_counter_last(&w.insert_seq), RECORDS + 99);
+	memset(count, 0, (RECORDS + 200) * sizeof(*count));
+	for (int i = 0; i < DRAWS / 4; i++) {
+		int64_t v = ycsb_next_keynum(&wk);
+
+		CHECK(v >= 0 && v <= RECORDS + 99);
+		count[v]++;
+	}
+	CHECK(count[RECORDS + 99] > count[RECORDS - 1]);
+	ycsb_counter_acknowledge(&w.insert_seq, RECORDS + 100);
+	CHECK_EQ(ycsb_counter_last(&w.insert_seq), RECORDS + 149);
+	ycsb_worker_fini(&wk);
+	ycsb_workload_end(&w);
+	ycsb_props_free(&p);
+	free(count);
+	free(tally);
+}
+
+static void hotspot_and_uniform(void)
+{
+	enum { DRAWS = 1000000 };
+	struct ycsb_hotspot h;
+	struct ycsb_rng r;
+	unsigned hot = 0, buckets[10] = { 0 };
+
+	ycsb_rng_seed(&r, 11);
+	ycsb_hotspot_init(&h, 1000, 1999, 0.2, 0.8);
+	for (int i = 0; i < DRAWS; i++) {
+		int64_t v = ycsb_hotspot_next(&h, &r);
+
+		CHECK(v >= 1000 && v <= 1999);
+		hot += v < 1200;
+	}
+	CHECK_NEAR(hot / (double)DRAWS, 0.8, 0.005);
+	for (int i = 0; i < DRAWS; i++)
+		buckets[ycsb_rng_below(&r, 10)]++;
+	for (int i = 0; i < 10; i++)
+		CHECK_NEAR(buckets[i], DRAWS / 10, DRAWS / 100);
+}
+
+static void keys_hashed_and_padded(void)
+{
+	struct ycsb_workload w;
+	char key[YCSB_MAX_KEY];
+
+	memset(&w, 0, sizeof(w));
+	w.zeropadding = 1;
+	/* YCSB's first key: "user" + fnvhash64(0), as seen in every YCSB
+	 * load; an independent check of the hash */
+	CHECK_EQ(ycsb_build_key(&w, 0, key), 23);
+	CHECK_STR(key, "user6284781860667377211");
+	CHECK_EQ(ycsb_fnvhash64(0), 6284781860667377211LL);
+	CHECK(ycsb_fnvhash64(1) != ycsb_fnvhash64(2));
+	for (int64_t i = 0; i < 100000; i++)
+		CHECK(ycsb_fnvhash64(i) >= 0);
+	w.ordered_inserts = true;
+	ycsb_build_key(&w, 42, key);
+	CHECK_STR(key, "user42");
+	w.zeropadding = 10;
+	CHECK_EQ(ycsb_build_key(&w, 42, key), 14);
+	CHECK_STR(key, "user0000000042");
+	ycsb_build_key(&w, 12345678901LL, key);
+	CHECK_STR(key, "user12345678901"); /* longer than the padding */
+	w.ordered_inserts = false;
+	w.zeropadding = 25;
+	CHECK_EQ(ycsb_build_key(&w, 0, key), 29);
+	CHECK_STR(key, "user0000006284781860667377211");
+}
+
+static void record_layout(void)
+{
+	const char *vals[3] = { "abc", "", "hello world" };
+	uint32_t lens[3] = { 3, 0, 11 }, n, dlens[3];
+	const char *dvals[3];
+	size_t size = ycsb_record_size(3, lens);
+	char *rec = malloc(size);
+
+	CHECK_EQ(size, 2 + 12 + 14);
+	ycsb_record_encode(rec, 3, vals, lens);
+	CHECK_EQ((unsigned char)rec[0], 3);
+	CHECK_EQ((unsigned char)rec[2], 3); /* field0's length, LE */
+	CHECK_MEM(rec + 14, "abc", 3);
+	CHECK_EQ(ycsb_record_decode(rec, size, 3, &n, dvals, dlens), 0);
+	CHECK_EQ(n, 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(dlens[i], lens[i]);
+		CHECK_MEM(dvals[i], vals[i], lens[i]);
+	}
+	CHECK_EQ(ycsb_record_decode(rec, size - 1, 3, &n, dvals, dlens), -1);
+	CHECK_EQ(ycsb_record_decode(rec, size, 2, &n, dvals, dlens), -1);
+	CHECK_EQ(ycsb_record_decode(rec, 1, 3, &n, dvals, dlens), -1);
+	free(rec);
+}
+
+static void deterministic_values(void)
+{
+	char a[100], b[100], c[100];
+
+	ycsb_deterministic_value("user1", 5, 0, a, sizeof(a));
+	ycsb_deterministic_value("user1", 5, 0, b, sizeof(b));
+	ycsb_deterministic_value("user1", 5, 1, c, sizeof(c));
+	CHECK_MEM(a, b, sizeof(a));
+	CHECK(memcmp(a, c, sizeof(a)) != 0);
+	CHECK(!memcmp(a, "user1:field0:", 13));
+}
+
+static void histogram_accuracy(void)
+{
+	struct ycsb_hist *h = malloc(sizeof(*h)), *h2 = malloc(sizeof(*h2));
+	struct ycsb_rng r;
+	static const double pcts[] = { 50, 95, 99, 99.9 };
+
+	ycsb_hist_reset(h);
+	ycsb_hist_reset(h2);
+	for (uint64_t v = 1; v <= 1000000; v++)
+		ycsb_hist_record(v % 2 ? h : h2, v);
+	ycsb_hist_merge(h, h2);
+	CHECK_EQ(h->count, 1000000);
+	CHECK_EQ(h->min, 1);
+	CHECK_EQ(h->max, 1000000);
+	for (size_t i = 0; i < 4; i++) {
+		double want = pcts[i] * 10000, got = (double)ycsb_hist_percentile(h, pcts[i]);
+
+		/* two significant digits: within 1 % */
+		CHECK_NEAR(got, want, want * 0.01);
+		CHECK(got >= want); /* reported as the bucket's top */
+	}
+	CHECK_EQ(ycsb_hist_percentile(h, 100), 1000000);
+	CHECK_NEAR(ycsb_hist_mean(h), 500000.5, 1e-6);
+	ycsb_rng_seed(&r, 5);
+	for (int i = 0; i < 100000; i++) {
+		uint64_t v = ycsb_rng_next(&r) >> (ycsb_rng_next(&r) % 64);
+		unsigned idx = ycsb_hist_index(v);
+
+		CHECK(idx < YCSB_HIST_BUCKETS);
+		CHECK(ycsb_hist_lowest(idx) <= v && v <= ycsb_hist_highest(idx));
+		CHECK(ycsb_hist_highest(idx) - ycsb_hist_lowest(idx) <= v / 128);
+	}
+	CHECK_EQ(ycsb_hist_index(UINT64_MAX), YCSB_HIST_BUCKETS - 1);
+	ycsb_hist_reset(h);
+	CHECK_EQ(ycsb_hist_percentile(h, 99), 0);
+	free(h);
+	free(h2);
+}
+
+static void stock_workloads_parse(void)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e", "f" };
+	static const double reads[] = { 0.5, 0.95, 1, 0.95, 0, 0.5 };
+
+	for (int i = 0; i < 6; i++) {
+		char path[512];
+		struct ycsb_props p;
+		struct ycsb_workload w;
+
+		snprintf(path, sizeof(path), "%s/workload%s",
+			 YCSB_WORKLOADS_DIR, names[i]);
+		ycsb_props_init(&p);
+		CHECK_EQ(ycsb_props_load_file(&p, path, err, sizeof(err)), 0);
+		CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), 0);
+		CHECK_NEAR(w.proportion[YCSB_OP_READ], reads[i], 1e-9);
+		CHECK_EQ(ycsb_props_note_unused(&p, stderr), 0);
+		ycsb_props_free(&p);
+	}
+}
+
+static const struct dk_case cases[] = {
+	{ "props_comments_whitespace", props_comments_whitespace },
+	{ "props_overrides", props_overrides },
+	{ "props_bad_numbers", props_bad_numbers },
+	{ "props_unknown_noted", props_unknown_noted },
+	{ "zipfian_skew", zipfian_skew },
+	{ "scrambled_zipfian_spreads", scrambled_zipfian_spreads },
+	{ "latest_skew", latest_skew },
+	{ "hotspot_and_uniform", hotspot_and_uniform },
+	{ "keys_hashed_and_padded", keys_hashed_and_padded },
+	{ "record_layout", record_layout },
+	{ "deterministic_values", deterministic_values },
+	{ "histogram_accuracy", histogram_accuracy },
+	{ "stock_workloads_parse", stock_workloads_parse },
+};
+
+int main(int argc, char **argv)
+{
+	return dk_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
