@@ -336,6 +336,7 @@ int main(int argc, char **argv)
 					char dir[4096], label[128];
 					void *store = NULL;
 					uint64_t bytes;
+					int load_rc, run_rc = -1;
 					bool bad;
 
 					snprintf(dir, sizeof(dir),
@@ -367,18 +368,21 @@ int main(int argc, char **argv)
 					snprintf(label, sizeof(label),
 						 "%s %s %ut #%u load", be->name,
 						 labels[wl], threads[ti], rep + 1);
-					if (ycsb_run_phase(w, be, store, true,
-							   threads[ti],
-							   o.seed + rep, label,
-							   &c->load) == 0) {
+					load_rc = ycsb_run_phase(w, be, store, true,
+								 threads[ti],
+								 o.seed + rep,
+								 label, &c->load);
+					if (load_rc == 0) {
 						snprintf(label, sizeof(label),
 							 "%s %s %ut #%u run",
 							 be->name, labels[wl],
 							 threads[ti], rep + 1);
-						ycsb_run_phase(w, be, store, false,
-							       threads[ti],
-							       o.seed + rep, label,
-							       &c->run);
+						run_rc = ycsb_run_phase(w, be, store,
+									false,
+									threads[ti],
+									o.seed + rep,
+									label,
+									&c->run);
 					}
 					c->ran = true;
 					ycsb_workload_end(w);
@@ -388,7 +392,7 @@ int main(int argc, char **argv)
 					      c->load.verify_failures ||
 					      c->run.verify_failures ||
 					      (o.verify && !c->run.verified) ||
-					      c->load.first_problem[0] == 't';
+					      load_rc || run_rc;
 					if (!o.quiet || bad) {
 						snprintf(label, sizeof(label),
 							 "%s %s %ut #%u", be->name,
