@@ -41,12 +41,12 @@ if [ "$deps" = 1 ]; then
 	scripts/install-deps.sh bench ||
 		{ echo "bench.sh: dependency install failed" >&2; exit 1; }
 fi
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
-	-DDAXKV_BUILD_TESTS=OFF >build-bench.log 2>&1 ||
-	{ cat build-bench.log; echo "bench.sh: configure failed" >&2; exit 1; }
-cmake --build build-bench -j"$(nproc)" --target daxkv-ycsb >>build-bench.log 2>&1 ||
-	{ tail -50 build-bench.log; echo "bench.sh: build failed" >&2; exit 1; }
-rm -f build-bench.log
+mkdir -p build-bench
+log=build-bench/bench-build.log
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 ||
+	{ cat "$log"; echo "bench.sh: configure failed" >&2; exit 1; }
+cmake --build build-bench -j"$(nproc)" --target daxkv-ycsb >>"$log" 2>&1 ||
+	{ tail -50 "$log"; echo "bench.sh: build failed" >&2; exit 1; }
 
 wargs=()
 for w in $workloads; do

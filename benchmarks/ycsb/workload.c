@@ -372,8 +372,9 @@ int ycsb_worker_init(struct ycsb_worker *wk, struct ycsb_workload *w,
 	wk->fieldlens = calloc(fc, sizeof(*wk->fieldlens));
 	wk->decvals = calloc(fc, sizeof(*wk->decvals));
 	wk->declens = calloc(fc, sizeof(*wk->declens));
-	if (!wk->valbuf || !wk->fieldbuf || !wk->fieldvals || !wk->fieldlens ||
-	    !wk->decvals || !wk->declens ||
+	wk->expectbuf = malloc(w->fieldlength);
+	if (!wk->expectbuf || !wk->valbuf || !wk->fieldbuf || !wk->fieldvals ||
+	    !wk->fieldlens || !wk->decvals || !wk->declens ||
 	    ycsb_buf_reserve(&wk->readbuf, 4096)) {
 		ycsb_worker_fini(wk);
 		return -1;
@@ -391,6 +392,7 @@ void ycsb_worker_fini(struct ycsb_worker *wk)
 	free(wk->fieldlens);
 	free(wk->decvals);
 	free(wk->declens);
+	free(wk->expectbuf);
 	free(wk->readbuf.data);
 	memset(wk, 0, sizeof(*wk));
 }
@@ -477,7 +479,7 @@ static void verify_record(struct ycsb_worker *wk, const char *key,
 {
 	struct ycsb_workload *w = wk->w;
 	uint32_t n;
-	char expect[4096];
+	char *expect = wk->expectbuf;
 
 	if (ycsb_record_decode(rec, len, w->fieldcount, &n, wk->decvals,
 			       wk->declens)) {
@@ -492,8 +494,7 @@ static void verify_record(struct ycsb_worker *wk, const char *key,
 		if (only >= 0 && i != (uint32_t)only)
 			continue;
 		wk->tally->verified++;
-		if (wk->declens[i] != w->fieldlength ||
-		    w->fieldlength > sizeof(expect)) {
+		if (wk->declens[i] != w->fieldlength) {
 			verify_fail(wk, key, klen, "wrong field length");
 			continue;
 		}

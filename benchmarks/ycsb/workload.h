@@ -128,6 +128,7 @@ struct ycsb_worker {
 	uint32_t *fieldlens; /* fieldcount lengths */
 	const char **decvals;
 	uint32_t *declens;
+	char *expectbuf;     /* fieldlength bytes: a value to compare with */
 	struct ycsb_tally *tally;
 };
 
