@@ -28,6 +28,21 @@
 
 #define MAX_LIST 32
 
+/* The 1-minute load average, or -1: other work on the machine is what
+ * makes a 2-thread figure on 2 cores unreliable, so the report says. */
+static double load_average(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -225,6 +240,7 @@ int main(int argc, char **argv)
 	struct ycsb_workload *wls;
 	const char **labels;
 	int status = 0;
+	double load_start;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -323,6 +339,9 @@ int main(int argc, char **argv)
 	       getenv("PMEM_IS_PMEM_FORCE") ? getenv("PMEM_IS_PMEM_FORCE")
 					    : "(unset)",
 	       o.dir);
+	load_start = load_average();
+	printf("machine: %ld CPUs online, load average %.2f\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), load_start);
 	fflush(stdout);
 
 	for (unsigned rep = 0; rep < o.repeats; rep++)
@@ -413,6 +432,10 @@ int main(int argc, char **argv)
 					fflush(stdout);
 				}
 
+	snprintf(m.machine_note, sizeof(m.machine_note),
+		 "%ld CPUs online; 1-minute load average %.2f at the start, "
+		 "%.2f at the end (this run adds up to its thread count)",
+		 sysconf(_SC_NPROCESSORS_ONLN), load_start, load_average());
 	printf("\n");
 	ycsb_report_markdown(&m, stdout);
 	printf("\n");

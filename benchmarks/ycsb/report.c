@@ -123,6 +123,8 @@ void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 
 	fprintf(out, "Throughput, ops/s, median of %u run%s; size: %s.\n",
 		m->repeats, m->repeats == 1 ? "" : "s", m->size_note);
+	if (m->machine_note[0])
+		fprintf(out, "Machine: %s.\n", m->machine_note);
 	if (dx >= 0)
 		fprintf(out, "Ratio columns: daxkv ops/s divided by the "
 			"store's (above 1: daxkv is faster).\n");

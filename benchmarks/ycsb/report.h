@@ -32,6 +32,7 @@ struct ycsb_matrix {
 	unsigned repeats;
 	struct ycsb_cell *cells;
 	char size_note[256]; /* records, operations, value size */
+	char machine_note[256]; /* CPUs and load: how noisy the run was */
 };
 
 struct ycsb_cell *ycsb_matrix_cell(const struct ycsb_matrix *m, unsigned wl,
