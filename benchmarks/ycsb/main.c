@@ -471,5 +471,10 @@ int main(int argc, char **argv)
 		else
 			printf("wrote %s\n", path);
 	}
+	free(m.cells);
+	for (unsigned wl = 0; wl < nwl; wl++)
+		free((char *)labels[wl]);
+	free(labels);
+	free(wls);
 	return status;
 }

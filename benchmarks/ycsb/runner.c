@@ -17,7 +17,7 @@ struct thread_arg {
 	uint64_t opcount; /* run phase */
 	uint64_t seed;
 	pthread_barrier_t *barrier;
-	const volatile bool *stop;
+	const bool *stop; /* set by the main thread (atomic) */
 	struct ycsb_tally *tally;
 	pthread_mutex_t *lock; /* protects *nfinished */
 	pthread_cond_t *cond;  /* signalled when a thread finishes */
@@ -66,7 +66,7 @@ static void *thread_main(void *p)
 		n++;
 		if ((n & 255) == 0) {
 			__atomic_store_n(&a->done_ops, n, __ATOMIC_RELAXED);
-			if (*a->stop)
+			if (__atomic_load_n(a->stop, __ATOMIC_RELAXED))
 				break;
 		}
 	}
@@ -122,7 +122,7 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 	pthread_cond_t cond;
 	pthread_condattr_t cattr;
 	unsigned nfinished = 0;
-	volatile bool stop = false;
+	bool stop = false;
 	bool tty = isatty(STDERR_FILENO), drew = false;
 	uint64_t t0, t_end, next_draw, deadline = 0, total;
 	unsigned started = 0;
@@ -163,7 +163,7 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 			/* release the barrier's count for the others */
 			snprintf(res->first_problem, sizeof(res->first_problem),
 				 "pthread_create failed");
-			stop = true;
+			__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 			break;
 		}
 		started++;
@@ -196,7 +196,7 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 			break;
 		now = now_ns();
 		if (deadline && now >= deadline)
-			stop = true;
+			__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 		if (now >= next_draw) {
 			if (tty) {
 				total = 0;
