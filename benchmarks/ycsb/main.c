@@ -330,6 +330,12 @@ int main(int argc, char **argv)
 		 (unsigned long long)wls[0].recordcount,
 		 (unsigned long long)wls[0].operationcount, wls[0].fieldcount,
 		 (unsigned long long)wls[0].fieldlength);
+	if (wls[0].maxexecutiontime > 0) {
+		size_t l = strlen(m.size_note);
+
+		snprintf(m.size_note + l, sizeof(m.size_note) - l,
+			 ", at most %.0f s per run", wls[0].maxexecutiontime);
+	}
 	printf("daxkv-ycsb: %u workload(s) x %u thread count(s) x %u store(s)"
 	       " x %u repeat(s); %s\n", nwl, ntn, nnames, o.repeats,
 	       m.size_note);
