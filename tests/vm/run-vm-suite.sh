@@ -10,6 +10,7 @@
 #   DAXKV_VM_TIMEOUT  seconds the guest may run (default 240)
 #   DAXKV_VM_RACES    race rounds per file system (default 4000)
 #   DAXKV_VM_FUZZ     fuzzed ioctls (default 100000)
+#   DAXKV_VM_CASES    regex: run only the matching cases (debugging)
 #
 # Steps: resolve the kernel from Debian's meta package, download image and
 # headers packages (cached), unpack them into WORKDIR, build the module
@@ -46,7 +47,7 @@ command -v qemu-system-x86_64 >/dev/null ||
 	skip "qemu-system-x86_64 is not installed and cannot be installed"
 qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
 	skip "this qemu-system-x86_64 has no TCG accelerator"
-for tool in busybox cpio ndctl mkfs.ext4 mkfs.xfs dpkg-deb apt-get gcc make; do
+for tool in busybox cpio ndctl mkfs.ext4 mkfs.xfs dpkg-deb apt-get gcc make depmod xz; do
 	command -v $tool >/dev/null || fail "$tool is missing (scripts/install-deps.sh vm build)"
 done
 
@@ -83,6 +84,8 @@ if [ ! -e "$kroot/.unpacked" ]; then
 	# The headers' Makefile includes the common tree by absolute path.
 	sed -i "s#^include /usr/src/#include $kroot/usr/src/#" \
 		"$kroot/usr/src/$headers/Makefile"
+	# The package ships no modules.dep (its postinst runs depmod).
+	depmod -b "$kroot" "$kver" || fail "depmod failed"
 	touch "$kroot/.unpacked"
 fi
 kdir=$kroot/usr/src/$headers
@@ -161,7 +164,8 @@ for rel in "${order[@]}"; do
 done
 cp "$src/tests/vm/guest-init.sh" "$ird/init"
 chmod +x "$ird/init"
-printf 'RACES=%s\nFUZZ=%s\nKVER=%s\n' "$races" "$fuzz" "$kver" >"$ird/etc/suite.conf"
+printf 'RACES=%s\nFUZZ=%s\nKVER=%s\nCASES=%s\n' "$races" "$fuzz" "$kver" \
+	"${DAXKV_VM_CASES:-.}" >"$ird/etc/suite.conf"
 (cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/$kver/initramfs.cpio"
 
 # 6. Boot.  Three NVDIMMs: fsdax for ext4, fsdax for xfs, devdax.
@@ -169,8 +173,7 @@ img=$work/$kver/nvdimm
 rm -f "$img".*
 nv=()
 for i in 0 1 2; do
-	size=512M
-	[ $i = 2 ] && size=256M
+	size=1G	# xfs wants > 300 MB and a 64 MB log in one AG
 	truncate -s $size "$img.$i"
 	nv+=(-object "memory-backend-file,id=nvmem$i,share=on,mem-path=$img.$i,size=$size"
 		-device "nvdimm,id=nvdimm$i,memdev=nvmem$i")
