@@ -603,6 +603,8 @@ static int case_no_pin(void)
 	ffd = open(filler, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK_SYS(ffd);
 	unlink(filler); /* its blocks go back when ffd closes, even on failure */
+	/* Commit earlier frees first, or they become free only after A's. */
+	CHECK_SYS(syncfs(ffd));
 	CHECK_SYS(fstatvfs(ffd, &sv));
 	slack = (long long)sv.f_bavail * sv.f_bsize - (4ll << 20);
 	if (slack > 0)
@@ -628,6 +630,15 @@ static int case_no_pin(void)
 	nc = fiemap_extents(c.fd, ec, 64);
 	CHECK(nc > 0, "fiemap C");
 	reused = overlap(ea, na, ec, nc);
+	for (int i = 0; i < na; i++)
+		printf("DMR-NOPIN %s A extent %d: %#llx+%#llx\n", opt.label, i,
+		       (unsigned long long)ea[i].phys,
+		       (unsigned long long)ea[i].len);
+	for (int i = 0; i < nc; i++)
+		printf("DMR-NOPIN %s C extent %d: %#llx+%#llx\n", opt.label, i,
+		       (unsigned long long)ec[i].phys,
+		       (unsigned long long)ec[i].len);
+	printf("DMR-NOPIN %s filler %lld bytes\n", opt.label, slack);
 	fill_random(c.map, len / 2);
 	rbuf = malloc(len);
 	CHECK(rbuf, "malloc");
