@@ -164,7 +164,8 @@ for rel in "${order[@]}"; do
 done
 cp "$src/tests/vm/guest-init.sh" "$ird/init"
 chmod +x "$ird/init"
-printf 'RACES=%s\nFUZZ=%s\nKVER=%s\nCASES=%s\n' "$races" "$fuzz" "$kver" \
+case "${DAXKV_VM_CASES:-}" in *\'*) fail "DAXKV_VM_CASES may not contain a quote" ;; esac
+printf "RACES=%d\nFUZZ=%d\nKVER='%s'\nCASES='%s'\n" "$races" "$fuzz" "$kver" \
 	"${DAXKV_VM_CASES:-.}" >"$ird/etc/suite.conf"
 (cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/$kver/initramfs.cpio"
 
