@@ -20,14 +20,26 @@
  * take pt_lock and store the pfns only if no invalidation ran meanwhile;
  * otherwise start again, up to a timeout.
  */
+#include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "daxmirror.h"
+
+/*
+ * Fault injection for the tests: sleep this long between hmm_range_fault()
+ * and the commit under pt_lock, widening the window in which an
+ * invalidation must make the commit retry.  0 (the default) in production.
+ */
+static unsigned int inject_commit_delay_us;
+module_param(inject_commit_delay_us, uint, 0644);
+MODULE_PARM_DESC(inject_commit_delay_us,
+		 "test only: delay before committing a fault, microseconds");
 
 static unsigned int dmr_event_index(enum mmu_notifier_event event)
 {
@@ -305,6 +317,7 @@ int dmr_range_fault(struct dmr_range *range, unsigned long start,
 		.dev_private_owner = NULL,
 	};
 	unsigned long timeout;
+	unsigned int delay;
 	int ret;
 
 	if (WARN_ON_ONCE(start >= end || start < range->start ||
@@ -334,6 +347,9 @@ int dmr_range_fault(struct dmr_range *range, unsigned long start,
 		}
 		if (ret)
 			break;
+		delay = READ_ONCE(inject_commit_delay_us);
+		if (delay)
+			usleep_range(delay, delay + delay / 4 + 1);
 		if (dmr_range_commit(range, &hrange))
 			break;
 		atomic64_inc(&mirror->stats.retries);

@@ -783,6 +783,18 @@ static void *race_device(void *arg)
 	return NULL;
 }
 
+/* The module's test-only delay between a fault and its commit. */
+static void set_commit_delay(unsigned int us)
+{
+	FILE *f = fopen("/sys/module/daxmirror/parameters/inject_commit_delay_us",
+			"w");
+
+	if (f) {
+		fprintf(f, "%u\n", us);
+		fclose(f);
+	}
+}
+
 static int race_reopen(struct race *rc, int round)
 {
 	void *where = rc->t.map;
@@ -858,6 +870,9 @@ static int case_race(void)
 
 		rc->kinds[r] = k;
 		by_op[k]++;
+		/* Every 64 rounds, switch the fault-commit delay on or off. */
+		if (r % 64 == 1)
+			set_commit_delay(r / 64 % 2 ? 300 : 0);
 		switch (k) {
 		case OP_WRITE:
 			write_stamp(win, r + 1);
@@ -909,6 +924,7 @@ static int case_race(void)
 	}
 	atomic_store(&rc->stop, true);
 	pthread_join(dev, NULL);
+	set_commit_delay(0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	CHECK_EQ(dmr_stats(rc->dfd, &st), 0);
 
