@@ -181,6 +181,18 @@ static long sysfs_counter(const char *name)
 	return val;
 }
 
+/* The module's test-only delay between a fault and its commit. */
+static void set_commit_delay(unsigned int us)
+{
+	FILE *f = fopen("/sys/module/daxmirror/parameters/inject_commit_delay_us",
+			"w");
+
+	if (f) {
+		fprintf(f, "%u\n", us);
+		fclose(f);
+	}
+}
+
 /* ---- targets: a MAP_SYNC file mapping or a devdax mapping ---- */
 
 struct target {
@@ -783,18 +795,6 @@ static void *race_device(void *arg)
 	return NULL;
 }
 
-/* The module's test-only delay between a fault and its commit. */
-static void set_commit_delay(unsigned int us)
-{
-	FILE *f = fopen("/sys/module/daxmirror/parameters/inject_commit_delay_us",
-			"w");
-
-	if (f) {
-		fprintf(f, "%u\n", us);
-		fclose(f);
-	}
-}
-
 static int race_reopen(struct race *rc, int round)
 {
 	void *where = rc->t.map;
@@ -1100,6 +1100,58 @@ static int case_lifecycle(void)
 	close(sv[1]);
 	if (counters_zero("after passed fd"))
 		return -1;
+
+	/*
+	 * 5. A fatal signal in the middle of a device job: with every fault
+	 * slowed to 50 ms, a cold 16 MiB READ on one lane takes ~400 ms;
+	 * SIGKILL after 100 ms must end it within a fault's time, and the
+	 * exit must free everything.
+	 */
+	set_commit_delay(50000);
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		struct target big;
+		uint8_t *out = malloc(16ul << 20);
+		int cfd = dmr_open();
+
+		if (!out || cfd < 0 || target_create(&big, "life_kill", 16ul << 20) ||
+		    dmr_map(cfd, big.map, big.len, 0, NULL))
+			_exit(1);
+		memset(big.map, 7, big.len);
+		if (write(sv[1], "r", 1) != 1)
+			_exit(1);
+		dmr_read(cfd, big.map, big.len, out, 1, NULL);
+		_exit(3); /* should not get here: killed first */
+	}
+	{
+		struct timespec t0, t1;
+		int status;
+		double secs;
+
+		char c;
+
+		close(sv[1]);
+		CHECK_EQ(read(sv[0], &c, 1), 1); /* the child is about to READ */
+		close(sv[0]);
+		usleep(100000);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		kill(pid, SIGKILL);
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		set_commit_delay(0);
+		secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("DMR-KILL READ killed after 100 ms: %s, reaped in %.3f s\n",
+		       WIFSIGNALED(status) ? "by SIGKILL" : "exited first", secs);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "status %#x", status);
+		CHECK(secs < 1.0, "the job ignored the fatal signal: %.3f s", secs);
+	}
+	unlink("/mnt/ext4/life_kill");
+	if (counters_zero("after SIGKILL during a device job"))
+		return -1;
+
 	target_destroy(&t);
 	unlink("/mnt/ext4/life_child");
 	free(buf);
