@@ -132,7 +132,7 @@ int dmr_device_run(struct dmr_job *job)
 		nr_lanes = DMR_DEFAULT_LANES;
 	if (WARN_ON_ONCE(nr_lanes > DMR_MAX_LANES || !job->len))
 		return -EINVAL;
-	/* Page-aligned slices; fewer lanes than pages is fine. */
+	/* Slices a whole number of pages long; lanes beyond the job idle. */
 	slice = ALIGN(DIV_ROUND_UP(job->len, nr_lanes), PAGE_SIZE);
 
 	atomic_set(&job->cancel, 0);

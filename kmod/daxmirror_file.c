@@ -112,6 +112,11 @@ static int dmr_ioctl_map(struct dmr_mirror *mirror, void __user *uarg)
 				ret = -EINTR;
 			kfree(job);
 		}
+		if (ret) {
+			/* Killed: the MAP did not happen. */
+			dmr_mirror_unmap(mirror, arg.addr, arg.len);
+			goto out_unlock;
+		}
 		down_read(&mirror->pt_lock);
 		for (u64 i = 0; i < arg.len >> PAGE_SHIFT; i++)
 			if (READ_ONCE(range->pt[i]) & DMR_PTE_VALID)
