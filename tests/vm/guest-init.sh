@@ -82,6 +82,19 @@ run devdax.race $t -c race -p /dev/$dev2 -l devdax -n $((RACES / 2))
 run lifecycle $t -c lifecycle -p /mnt/ext4 -l ext4
 run fuzz $t -c fuzz -p /mnt/ext4 -l ext4 -n $FUZZ
 run leaks $t -c leaks
+# The engine and kvctl on real fsdax (present when the host passed them).
+if [ -x /bin/engine_test ]; then
+	for fs in ext4 xfs; do
+		run "$fs.engine" env DAXKV_TEST_DIR=/mnt/$fs \
+			DAXKV_EXPECT_DURABILITY=map_sync /bin/engine_test basic \
+			limits bad_input scan batch reopen_paths busy \
+			future_version corrupt torn_tail enospc msync_mode \
+			pmempool_check
+		run "$fs.engine_crash" env DAXKV_TEST_DIR=/mnt/$fs \
+			/bin/crash_test 20
+		run "$fs.kvctl" /bin/vm_kvctl.sh /bin/kvctl /mnt/$fs $fs
+	done
+fi
 umount /mnt/ext4 || fail "umount ext4"
 umount /mnt/xfs || fail "umount xfs"
 rmmod daxmirror || fail "rmmod daxmirror"

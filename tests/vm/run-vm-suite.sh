@@ -133,6 +133,28 @@ for tool in ndctl mkfs.ext4 mkfs.xfs; do
 done
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$ird/etc/"
 
+# The engine's own tests and kvctl, from the CMake build, on real fsdax:
+# MAP_SYNC durability, libpmemobj pools on emulated NVDIMMs (no false
+# unsafe-shutdown or bad-block errors), kvctl's namespace facts.  Each
+# goes with the shared libraries ldd names (the build's rpath included).
+if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
+	for prog in tests/engine/engine_test tests/engine/crash_test \
+		tools/kvctl/kvctl; do
+		path=$DAXKV_VM_BUILD_DIR/$prog
+		[ -x "$path" ] || fail "$path is not built (build before the VM suite)"
+		cp "$path" "$ird/bin/"
+	done
+	cp "$src/tests/kvctl/vm_kvctl.sh" "$ird/bin/"
+	cp "$(readlink -f "$(command -v pmempool)")" "$ird/bin/pmempool"
+	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
+		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
+		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
+			mkdir -p "$ird$(dirname "$lib")"
+			cp -L "$lib" "$ird$lib"
+		done
+	done
+fi
+
 # Kernel modules, dependencies first, in the order modules.dep implies.
 declare -A seen=()
 order=()
