@@ -94,6 +94,10 @@ if [ -x /bin/engine_test ]; then
 			/bin/crash_test 20
 		run "$fs.kvctl" /bin/vm_kvctl.sh /bin/kvctl /mnt/$fs $fs
 	done
+	run kvctl.mirror sh -c '/bin/kvctl mirror --json > /tmp/m &&
+		cat /tmp/m && grep -q "\"loaded\": true" /tmp/m &&
+		grep -q "\"version\": \"0.1.0\"" /tmp/m &&
+		grep -q "\"live_files\": 0" /tmp/m'
 fi
 umount /mnt/ext4 || fail "umount ext4"
 umount /mnt/xfs || fail "umount xfs"
