@@ -149,8 +149,14 @@ if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
 		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
 		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
-			mkdir -p "$ird$(dirname "$lib")"
-			cp -L "$lib" "$ird$lib"
+			case "$lib" in
+			/lib/* | /lib64/* | /usr/lib/*) dest=$lib ;;
+			# the build tree's libdaxkv: a default library
+			# directory (the guest mounts a tmpfs over /tmp)
+			*) dest=/lib/x86_64-linux-gnu/$(basename "$lib") ;;
+			esac
+			mkdir -p "$ird$(dirname "$dest")"
+			cp -L "$lib" "$ird$dest"
 		done
 	done
 fi
