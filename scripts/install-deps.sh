@@ -8,7 +8,7 @@ build_pkgs="build-essential cmake pkg-config libpmem-dev libpmemobj-dev libpmemp
 	liburcu-dev libxxhash-dev libjson-c-dev libndctl-dev libdaxctl-dev"
 test_pkgs="pmdk-tools clang llvm python3 binutils"
 bench_pkgs="liblmdb-dev librocksdb-dev gnuplot-nox"
-vm_pkgs="qemu-system-x86 busybox-static cpio ndctl e2fsprogs xfsprogs kmod xz-utils"
+vm_pkgs="qemu-system-x86 busybox-static cpio ndctl e2fsprogs xfsprogs kmod xz-utils dwarves"
 
 want=""
 for group in "${@:-build}"; do

@@ -89,15 +89,18 @@ static inline void dk_rmtree(const char *path)
 	nftw(path, dk_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A fresh directory path under /dev/shm (not created), removed at exit
- * by the caller with dk_rmtree. */
+/* A fresh directory path (not created) under $DAXKV_TEST_DIR, or
+ * /dev/shm; the caller removes it with dk_rmtree.  The VM suite points
+ * DAXKV_TEST_DIR at ext4 and xfs mounted -o dax. */
 static inline const char *dk_test_dir(const char *tag)
 {
 	static char buf[8][256];
 	static int next;
 	char *p = buf[next++ % 8];
+	const char *base = getenv("DAXKV_TEST_DIR");
 
-	snprintf(p, 256, "/dev/shm/daxkv-test-%ld-%s", (long)getpid(), tag);
+	snprintf(p, 256, "%s/daxkv-test-%ld-%s", base ? base : "/dev/shm",
+		 (long)getpid(), tag);
 	dk_rmtree(p);
 	return p;
 }
@@ -126,8 +129,10 @@ static inline int dk_test_main(int argc, char **argv,
 {
 	int ran = 0;
 
-	/* emulated pmem: real flush instructions on /dev/shm */
-	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
+	/* emulated pmem: real flush instructions on /dev/shm (not on a real
+	 * DAX mount, where MAP_SYNC decides) */
+	if (!getenv("DAXKV_TEST_DIR"))
+		setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	if (argc > 1 && !strcmp(argv[1], "--list")) {
 		for (size_t i = 0; i < ncases; i++)
 			printf("%s\n", cases[i].name);

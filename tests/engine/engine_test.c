@@ -369,7 +369,12 @@ static void test_reopen_paths(void)
 
 	CHECK_OK(daxkv_stat(db, &st));
 	CHECK_EQ(st.recovery, DAXKV_RECOVERY_NONE);
-	CHECK_EQ(st.durability, DAXKV_DUR_EMULATED);
+	/* the mode this machine must give: emulated on /dev/shm, map_sync on
+	 * a DAX mount (the VM suite says which through the environment) */
+	CHECK(!strcmp(daxkv_durability_name(st.durability),
+		      getenv("DAXKV_EXPECT_DURABILITY") ?
+			      getenv("DAXKV_EXPECT_DURABILITY") :
+			      "emulated"));
 	for (int i = 0; i < 30000; i++) {
 		snprintf(k, sizeof(k), "key%06d", i % 20000);
 		snprintf(v, sizeof(v), "value-%d-%0*d", i, 100, i);

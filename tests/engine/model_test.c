@@ -182,7 +182,8 @@ int main(int argc, char **argv)
 	long reopens = 0, batches = 0, scans = 0;
 	daxkv *db;
 
-	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
+	if (!getenv("DAXKV_TEST_DIR"))
+		setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	printf("model_test seed %llu ops %ld\n", (unsigned long long)seed,
 	       ops);
 	fflush(stdout);

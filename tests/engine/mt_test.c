@@ -190,7 +190,8 @@ int main(int argc, char **argv)
 	struct daxkv_stat stat = { .version = DAXKV_STAT_VERSION };
 	const char *dir;
 
-	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
+	if (!getenv("DAXKV_TEST_DIR"))
+		setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	if (argc > 1)
 		ops_per_writer = atol(argv[1]);
 	else if (getenv("DAXKV_MT_OPS")) /* sanitizer builds run fewer */

@@ -204,14 +204,23 @@ case_mirror() {
 	KVCTL_SYSROOT=$root run 0 mirror
 	out_is "daxmirror: module not loaded"
 	KVCTL_SYSROOT=$root run 0 mirror --json
-	json_check 'j == {"loaded": False, "device": False, "version": None}'
+	json_check 'j == {"loaded": False, "device": False, "version": None, "live_files": None, "live_ranges": None, "live_pt_bytes": None}'
 	mkdir -p "$root/sys/module/daxmirror" "$root/dev"
 	echo "0.3.1" >"$root/sys/module/daxmirror/version"
 	touch "$root/dev/daxmirror"
 	KVCTL_SYSROOT=$root run 0 mirror
 	out_is "daxmirror: module loaded, version 0.3.1, /dev/daxmirror present"
 	KVCTL_SYSROOT=$root run 0 mirror --json
-	json_check 'j == {"loaded": True, "device": True, "version": "0.3.1"}'
+	json_check 'j == {"loaded": True, "device": True, "version": "0.3.1", "live_files": None, "live_ranges": None, "live_pt_bytes": None}'
+	# the module's live counters, summed over all processes
+	mkdir -p "$root/sys/class/misc/daxmirror"
+	echo 2 >"$root/sys/class/misc/daxmirror/live_files"
+	echo 5 >"$root/sys/class/misc/daxmirror/live_ranges"
+	echo 4096 >"$root/sys/class/misc/daxmirror/live_pt_bytes"
+	KVCTL_SYSROOT=$root run 0 mirror
+	out_has "mirrors now: 2 open, 5 ranges, 4096 bytes of device page tables"
+	KVCTL_SYSROOT=$root run 0 mirror --json
+	json_check 'j["live_files"] == 2 and j["live_ranges"] == 5 and j["live_pt_bytes"] == 4096'
 }
 
 case_put_get_del() {

@@ -488,7 +488,27 @@ int kv_cmd_devices(int argc, char **argv)
 static const char kv_mirror_help[] =
 	"usage: kvctl mirror [--json]\n"
 	"Say whether the daxmirror kernel module is loaded (/sys/module/daxmirror,\n"
-	"/dev/daxmirror) and its version.\n";
+	"/dev/daxmirror), its version, and how much it mirrors right now: open\n"
+	"device address spaces (files), mirrored ranges and device page-table\n"
+	"bytes, summed over all processes (/sys/class/misc/daxmirror/live_*).\n";
+
+/* A counter from /sys/class/misc/daxmirror, or -1 if absent. */
+static long long kv_mirror_counter(const char *root, const char *name)
+{
+	char path[PATH_MAX];
+	long long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/sys/class/misc/daxmirror/%s", root,
+		 name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
 
 int kv_cmd_mirror(int argc, char **argv)
 {
@@ -521,16 +541,39 @@ int kv_cmd_mirror(int argc, char **argv)
 	json_object_object_add(obj, "device", json_object_new_boolean(device));
 	json_object_object_add(obj, "version",
 			       version[0] ? json_object_new_string(version) : NULL);
+	{
+		static const char *const names[] = { "live_files", "live_ranges",
+						     "live_pt_bytes" };
+
+		for (size_t i = 0; i < 3; i++) {
+			long long val = module ?
+						kv_mirror_counter(root, names[i]) :
+						-1;
+
+			json_object_object_add(obj, names[i],
+					       val >= 0 ? json_object_new_int64(val) :
+							  NULL);
+		}
+	}
 	if (json)
 		kv_json_print(obj);
 	else if (!module)
 		printf("daxmirror: module not loaded%s\n",
 		       device ? " (but /dev/daxmirror exists)" : "");
 	else
+	{
+		long long files = kv_mirror_counter(root, "live_files");
+
 		printf("daxmirror: module loaded, version %s, %s\n",
 		       version[0] ? version : "unknown",
 		       device ? "/dev/daxmirror present" :
 				"/dev/daxmirror missing");
+		if (files >= 0)
+			printf("mirrors now: %lld open, %lld ranges, %lld bytes "
+			       "of device page tables\n",
+			       files, kv_mirror_counter(root, "live_ranges"),
+			       kv_mirror_counter(root, "live_pt_bytes"));
+	}
 	json_object_put(obj);
 	return KV_EXIT_OK;
 }

@@ -1,0 +1,1362 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daxmirror_test.c -- tests of the daxmirror module, run inside the test VM
+ * (tests/vm/) on fsdax files (ext4, xfs mounted -o dax) and devdax.
+ *
+ * Usage: daxmirror_test -c CASE [-p PATH] [-l LABEL] [-n COUNT] [-s SEED]
+ *   PATH is a directory on a DAX file system, or a /dev/daxX.Y device.
+ * Cases: read_equal events no_pin race lifecycle fuzz leaks.
+ * Exit 0 pass, 1 fail, 4 skip.  Lines starting "DMR-" are results the
+ * suite collects (events per operation, race and fuzz counts).
+ *
+ * The stale-read rule of the race case is explained above race_check().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daxmirror_uapi.h"
+
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+
+#define PAGE 4096ul
+#define PMD (2ul << 20)
+
+/* Assertions that print where and both values, and work with NDEBUG. */
+#define CHECK(cond, ...)                                                    \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
+				__LINE__, #cond);                           \
+			fprintf(stderr, __VA_ARGS__);                       \
+			fprintf(stderr, "\n");                              \
+			return -1;                                          \
+		}                                                           \
+	} while (0)
+#define CHECK_EQ(a, b)                                                      \
+	CHECK((long long)(a) == (long long)(b), "%s = %lld, %s = %lld", #a, \
+	      (long long)(a), #b, (long long)(b))
+#define CHECK_SYS(expr) CHECK((expr) != -1, "%s", strerror(errno))
+
+struct opts {
+	const char *path;
+	const char *label;
+	long count;
+	uint64_t seed;
+	bool devdax;
+};
+
+static struct opts opt = { .path = "/mnt", .label = "fs", .count = 1000,
+			   .seed = 0x9e3779b97f4a7c15ull };
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static const char *event_names[DAXMIRROR_EV_COUNT] = {
+	[DAXMIRROR_EV_UNMAP] = "UNMAP",
+	[DAXMIRROR_EV_CLEAR] = "CLEAR",
+	[DAXMIRROR_EV_PROTECTION_VMA] = "PROTECTION_VMA",
+	[DAXMIRROR_EV_PROTECTION_PAGE] = "PROTECTION_PAGE",
+	[DAXMIRROR_EV_SOFT_DIRTY] = "SOFT_DIRTY",
+	[DAXMIRROR_EV_RELEASE] = "RELEASE",
+	[DAXMIRROR_EV_MIGRATE] = "MIGRATE",
+	[DAXMIRROR_EV_EXCLUSIVE] = "EXCLUSIVE",
+	[DAXMIRROR_EV_OTHER] = "OTHER",
+};
+
+/* ---- thin wrappers: return 0 or -errno ---- */
+
+static int dmr_open(void)
+{
+	return open("/dev/" DAXMIRROR_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+}
+
+static int dmr_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int dmr_map(int fd, void *addr, size_t len, uint64_t flags,
+		   uint64_t *faulted)
+{
+	struct daxmirror_map arg = { .size = sizeof(arg),
+				     .addr = (uintptr_t)addr, .len = len,
+				     .flags = flags };
+	int ret = dmr_ioctl(fd, DAXMIRROR_IOC_MAP, &arg);
+
+	if (faulted)
+		*faulted = arg.faulted;
+	return ret;
+}
+
+static int dmr_unmap(int fd, void *addr, size_t len)
+{
+	struct daxmirror_unmap arg = { .size = sizeof(arg),
+				       .addr = (uintptr_t)addr, .len = len };
+
+	return dmr_ioctl(fd, DAXMIRROR_IOC_UNMAP, &arg);
+}
+
+static int dmr_read(int fd, const void *addr, size_t len, void *buf,
+		    unsigned int lanes, uint64_t *bytes)
+{
+	struct daxmirror_read arg = { .size = sizeof(arg),
+				      .addr = (uintptr_t)addr, .len = len,
+				      .ptr = (uintptr_t)buf, .lanes = lanes };
+	int ret = dmr_ioctl(fd, DAXMIRROR_IOC_READ, &arg);
+
+	if (bytes)
+		*bytes = arg.bytes;
+	return ret;
+}
+
+static int dmr_snapshot(int fd, const void *addr, size_t npages,
+			uint8_t *states)
+{
+	struct daxmirror_snapshot arg = { .size = sizeof(arg),
+					  .addr = (uintptr_t)addr,
+					  .npages = npages,
+					  .ptr = (uintptr_t)states };
+
+	return dmr_ioctl(fd, DAXMIRROR_IOC_SNAPSHOT, &arg);
+}
+
+static int dmr_stats(int fd, struct daxmirror_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return dmr_ioctl(fd, DAXMIRROR_IOC_STATS, st);
+}
+
+static long sysfs_counter(const char *name)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/%s",
+		 DAXMIRROR_DEVICE_NAME, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* The module's test-only delay between a fault and its commit. */
+static void set_commit_delay(unsigned int us)
+{
+	FILE *f = fopen("/sys/module/daxmirror/parameters/inject_commit_delay_us",
+			"w");
+
+	if (f) {
+		fprintf(f, "%u\n", us);
+		fclose(f);
+	}
+}
+
+/* ---- targets: a MAP_SYNC file mapping or a devdax mapping ---- */
+
+struct target {
+	int fd;
+	char path[256];
+	uint8_t *map;
+	size_t len;
+	int prot;
+};
+
+/*
+ * File mappings are MAP_SYNC except in the race case: there, a CPU write
+ * fault on a MAP_SYNC mapping racing with a read fault of the same 2 MiB
+ * (ours, or any other thread's) trips WARN_ON_ONCE in insert_pfn_pmd() on
+ * Debian's 6.1 kernel (see docs/kmod.md), which the suite counts as a
+ * failure.  The mirror's behaviour does not depend on MAP_SYNC.
+ */
+static bool map_sync = true;
+
+/* A 2 MiB-aligned hole of len bytes in the address space, kept reserved. */
+static void *reserve_aligned(size_t len)
+{
+	uint8_t *p = mmap(NULL, len + PMD, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t aligned;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	aligned = ((uintptr_t)p + PMD - 1) & ~(PMD - 1);
+	return (void *)aligned;
+}
+
+static int target_map_at(struct target *t, void *where)
+{
+	int flags = MAP_FIXED | (opt.devdax || !map_sync ? MAP_SHARED :
+				 MAP_SHARED_VALIDATE | MAP_SYNC);
+	void *p = mmap(where, t->len, PROT_READ | PROT_WRITE, flags, t->fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	t->map = p;
+	return 0;
+}
+
+/* Set a 2 MiB extent size hint where the fs has one (xfs); ignore others. */
+static void set_extsize_hint(int fd)
+{
+	struct fsxattr fsx;
+
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fsx))
+		return;
+	fsx.fsx_xflags |= FS_XFLAG_EXTSIZE;
+	fsx.fsx_extsize = PMD;
+	(void)ioctl(fd, FS_IOC_FSSETXATTR, &fsx);
+}
+
+static int target_open_file(struct target *t, const char *name, size_t len)
+{
+	snprintf(t->path, sizeof(t->path), "%s/%s", opt.path, name);
+	t->fd = open(t->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (t->fd < 0)
+		return -errno;
+	set_extsize_hint(t->fd);
+	if (fallocate(t->fd, 0, 0, len))
+		return -errno;
+	return 0;
+}
+
+static int target_create(struct target *t, const char *name, size_t len)
+{
+	void *where;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->len = len;
+	if (opt.devdax) {
+		snprintf(t->path, sizeof(t->path), "%s", opt.path);
+		t->fd = open(opt.path, O_RDWR | O_CLOEXEC);
+		if (t->fd < 0)
+			return -errno;
+	} else {
+		ret = target_open_file(t, name, len);
+		if (ret)
+			return ret;
+	}
+	where = reserve_aligned(len);
+	if (!where)
+		return -ENOMEM;
+	return target_map_at(t, where);
+}
+
+static void target_destroy(struct target *t)
+{
+	if (t->map)
+		munmap(t->map, t->len);
+	if (t->fd > 0)
+		close(t->fd);
+	if (!opt.devdax && t->path[0])
+		unlink(t->path);
+	memset(t, 0, sizeof(*t));
+}
+
+static void fill_random(uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = rng();
+
+		memcpy(p + i, &v, 8);
+	}
+}
+
+static void print_stats(const char *what, const struct daxmirror_stats *st)
+{
+	printf("DMR-STATS %s %s faults=%llu fault_errors=%llu retries=%llu "
+	       "invalidations=%llu order0=%llu order9=%llu bytes_read=%llu\n",
+	       opt.label, what, (unsigned long long)st->faults,
+	       (unsigned long long)st->fault_errors,
+	       (unsigned long long)st->retries,
+	       (unsigned long long)st->invalidations,
+	       (unsigned long long)st->mirrored_order0,
+	       (unsigned long long)st->mirrored_order9,
+	       (unsigned long long)st->bytes_read);
+}
+
+/* ---- read_equal ---- */
+
+static int count_order9(int dfd, const void *addr, size_t len, size_t *valid)
+{
+	size_t npages = len / PAGE, n9 = 0;
+	uint8_t *st = malloc(npages);
+
+	if (!st || dmr_snapshot(dfd, addr, npages, st)) {
+		free(st);
+		return -1;
+	}
+	*valid = 0;
+	for (size_t i = 0; i < npages; i++) {
+		if (st[i] & DAXMIRROR_SNAP_VALID)
+			(*valid)++;
+		if (st[i] >> DAXMIRROR_SNAP_ORDER_SHIFT == 9)
+			n9++;
+	}
+	free(st);
+	return (int)n9;
+}
+
+static int case_read_equal(void)
+{
+	const size_t len = 16ul << 20;
+	struct daxmirror_stats st;
+	struct target t;
+	uint64_t faulted, bytes;
+	uint8_t *buf;
+	size_t valid = 0;
+	int dfd, n9;
+
+	CHECK_EQ(target_create(&t, "read_equal", len), 0);
+	buf = malloc(len);
+	CHECK(buf, "malloc");
+	fill_random(t.map, len);
+
+	/* Prefaulted mirror, all lanes. */
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, len, DAXMIRROR_MAP_PREFAULT, &faulted), 0);
+	CHECK_EQ(faulted, len / PAGE);
+	n9 = count_order9(dfd, t.map, len, &valid);
+	CHECK_EQ(valid, len / PAGE);
+	printf("DMR-ORDER %s pages=%zu order9=%d\n", opt.label, len / PAGE, n9);
+	CHECK(n9 == (int)(len / PAGE), "2 MiB-aligned extents must mirror at "
+	      "order 9: %d of %zu pages", n9, len / PAGE);
+	memset(buf, 0, len);
+	CHECK_EQ(dmr_read(dfd, t.map, len, buf, 8, &bytes), 0);
+	CHECK_EQ(bytes, len);
+	CHECK(!memcmp(buf, t.map, len), "device read differs from CPU data");
+
+	/* Unaligned pieces, random lane counts. */
+	for (int i = 0; i < 200; i++) {
+		size_t off = rng() % len;
+		size_t n = 1 + rng() % (len - off < 300000 ? len - off : 300000);
+
+		CHECK_EQ(dmr_read(dfd, t.map + off, n, buf, rng() % 9, &bytes),
+			 0);
+		CHECK(!memcmp(buf, t.map + off, n), "piece %zu+%zu differs",
+		      off, n);
+	}
+	CHECK_EQ(dmr_stats(dfd, &st), 0);
+	print_stats("prefault", &st);
+	close(dfd);
+
+	/* A cold mirror: every page comes in through the fault path. */
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, len, 0, NULL), 0);
+	fill_random(t.map, len);
+	CHECK_EQ(dmr_read(dfd, t.map, len, buf, 4, &bytes), 0);
+	CHECK(!memcmp(buf, t.map, len), "cold device read differs");
+	CHECK_EQ(dmr_stats(dfd, &st), 0);
+	print_stats("cold", &st);
+	CHECK(st.faults > 0, "no device faults");
+	CHECK(st.mirrored_order9 > 0, "cold faults did not map order 9");
+	CHECK_EQ(dmr_unmap(dfd, t.map, len), 0);
+	close(dfd);
+	free(buf);
+	target_destroy(&t);
+	return 0;
+}
+
+/* ---- events: which notifier events each CPU operation fires ---- */
+
+enum op_kind {
+	OP_NONE,
+	OP_WRITE,
+	OP_TRUNCATE,
+	OP_PUNCH,
+	OP_MUNMAP,
+	OP_MPROTECT_RO,
+	OP_MPROTECT_NONE,
+	OP_REUSE,
+	OP_COUNT
+};
+
+static const char *op_names[OP_COUNT] = {
+	[OP_WRITE] = "write",	    [OP_TRUNCATE] = "ftruncate",
+	[OP_PUNCH] = "punch_hole", [OP_MUNMAP] = "munmap",
+	[OP_MPROTECT_RO] = "mprotect_ro",
+	[OP_MPROTECT_NONE] = "mprotect_none",
+	[OP_REUSE] = "unlink_reuse",
+};
+
+static int events_one(enum op_kind op)
+{
+	const size_t len = 4ul << 20, probe = 3ul << 20, hole = 1ul << 20;
+	struct daxmirror_stats before, after;
+	uint8_t *buf = malloc(PAGE), *old = malloc(len);
+	uint8_t state;
+	struct target t;
+	char line[512];
+	int dfd, rd_probe, rd_hole, pos;
+	uint64_t faulted;
+
+	CHECK(buf && old, "malloc");
+	CHECK_EQ(target_create(&t, "events", len), 0);
+	fill_random(t.map, len);
+	memcpy(old, t.map, len);
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, len, DAXMIRROR_MAP_PREFAULT, &faulted), 0);
+	CHECK_EQ(faulted, len / PAGE);
+	CHECK_EQ(dmr_stats(dfd, &before), 0);
+
+	switch (op) {
+	case OP_TRUNCATE: /* drops [3 MiB, 4 MiB): splits the 2nd PMD */
+		CHECK_SYS(ftruncate(t.fd, probe));
+		break;
+	case OP_PUNCH:
+		CHECK_SYS(fallocate(t.fd, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, hole, 64 << 10));
+		break;
+	case OP_MUNMAP:
+		CHECK_SYS(munmap(t.map, len));
+		break;
+	case OP_MPROTECT_RO:
+		CHECK_SYS(mprotect(t.map, len, PROT_READ));
+		break;
+	case OP_MPROTECT_NONE:
+		CHECK_SYS(mprotect(t.map, len, PROT_NONE));
+		break;
+	default:
+		CHECK(0, "op %d", op);
+	}
+	CHECK_EQ(dmr_stats(dfd, &after), 0);
+
+	/* What the device sees now, at the probe page and at the hole. */
+	rd_probe = dmr_read(dfd, t.map + probe, PAGE, buf, 1, NULL);
+	if (!rd_probe && op != OP_MPROTECT_RO && op != OP_PUNCH)
+		CHECK(memcmp(buf, old + probe, PAGE),
+		      "%s: device returned the old bytes", op_names[op]);
+	if (!rd_probe && op == OP_MPROTECT_RO)
+		CHECK(!memcmp(buf, old + probe, PAGE), "mprotect_ro changed data");
+	if (op == OP_TRUNCATE || op == OP_MUNMAP || op == OP_MPROTECT_NONE)
+		CHECK(rd_probe != 0, "%s: read past it succeeded", op_names[op]);
+	rd_hole = dmr_read(dfd, t.map + hole, PAGE, buf, 1, NULL);
+	if (op == OP_PUNCH) {
+		static const uint8_t zero[PAGE];
+
+		CHECK_EQ(rd_hole, 0);
+		CHECK(!memcmp(buf, zero, PAGE), "punched page not zero");
+	}
+	CHECK_EQ(dmr_snapshot(dfd, t.map + probe, 1, &state), 0);
+	if (op == OP_MPROTECT_RO)
+		CHECK(!(state & DAXMIRROR_SNAP_WRITE), "writable after RO");
+
+	pos = snprintf(line, sizeof(line), "DMR-EVENT %s %s:", opt.label,
+		       op_names[op]);
+	for (int e = 1; e < DAXMIRROR_EV_COUNT; e++) {
+		uint64_t d = after.events[e] - before.events[e];
+
+		if (d && pos < (int)sizeof(line))
+			pos += snprintf(line + pos, sizeof(line) - pos,
+					" %s=%llu", event_names[e],
+					(unsigned long long)d);
+	}
+	printf("%s cleared=%llu read_after=%d(%s) hole_read=%d last_fault_error=%lld\n",
+	       line, (unsigned long long)(after.pages_cleared -
+					  before.pages_cleared),
+	       rd_probe, rd_probe ? strerror(-rd_probe) : "ok", rd_hole,
+	       (long long)(int64_t)after.last_fault_error);
+	CHECK(after.invalidations > before.invalidations,
+	      "%s fired no invalidation", op_names[op]);
+	close(dfd);
+	if (op == OP_MUNMAP)
+		t.map = NULL;
+	else
+		munmap(t.map, len), t.map = NULL;
+	target_destroy(&t);
+	free(buf);
+	free(old);
+	return 0;
+}
+
+static int case_events(void)
+{
+	static const enum op_kind file_ops[] = { OP_TRUNCATE, OP_PUNCH,
+		OP_MUNMAP, OP_MPROTECT_RO, OP_MPROTECT_NONE };
+	static const enum op_kind dev_ops[] = { OP_MUNMAP, OP_MPROTECT_RO,
+		OP_MPROTECT_NONE };
+	const enum op_kind *ops = opt.devdax ? dev_ops : file_ops;
+	size_t n = opt.devdax ? 3 : 5;
+
+	for (size_t i = 0; i < n; i++)
+		if (events_one(ops[i]))
+			return -1;
+	return 0;
+}
+
+/* ---- no_pin: the fs frees and reuses blocks under a live mirror ---- */
+
+struct extent {
+	uint64_t phys, len;
+};
+
+static int fiemap_extents(int fd, struct extent *out, int max)
+{
+	size_t sz = sizeof(struct fiemap) + max * sizeof(struct fiemap_extent);
+	struct fiemap *fm = calloc(1, sz);
+	int n;
+
+	if (!fm)
+		return -1;
+	fm->fm_length = ~0ull;
+	fm->fm_flags = FIEMAP_FLAG_SYNC;
+	fm->fm_extent_count = max;
+	if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
+		free(fm);
+		return -1;
+	}
+	n = fm->fm_mapped_extents;
+	for (int i = 0; i < n; i++) {
+		out[i].phys = fm->fm_extents[i].fe_physical;
+		out[i].len = fm->fm_extents[i].fe_length;
+	}
+	free(fm);
+	return n;
+}
+
+static uint64_t overlap(const struct extent *a, int na, const struct extent *b,
+			int nb)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < na; i++)
+		for (int j = 0; j < nb; j++) {
+			uint64_t lo = a[i].phys > b[j].phys ? a[i].phys : b[j].phys;
+			uint64_t ea = a[i].phys + a[i].len, eb = b[j].phys + b[j].len;
+			uint64_t hi = ea < eb ? ea : eb;
+
+			if (hi > lo)
+				total += hi - lo;
+		}
+	return total;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "no_pin: the fs blocked on the mirror\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static int case_no_pin(void)
+{
+	const size_t len = 8ul << 20;
+	struct extent ea[64], ec[64];
+	struct target a, c;
+	struct statvfs sv;
+	char filler[256];
+	uint8_t *buf = malloc(PAGE), *rbuf;
+	uint64_t faulted, reused, bytes = 0;
+	int dfd, na, nc, ffd, rd;
+	long long slack;
+	size_t c_len;
+
+	CHECK(buf, "malloc");
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	sync(); /* earlier cases' frees: allocatable before A is made */
+
+	CHECK_EQ(target_create(&a, "nopin_a", len), 0);
+	fill_random(a.map, len);
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, a.map, len, DAXMIRROR_MAP_PREFAULT, &faulted), 0);
+	CHECK_EQ(faulted, len / PAGE);
+	na = fiemap_extents(a.fd, ea, 64);
+	CHECK(na > 0, "fiemap A");
+
+	/* Fill the fs so that new allocations must come from A's blocks. */
+	snprintf(filler, sizeof(filler), "%s/nopin_filler", opt.path);
+	ffd = open(filler, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_SYS(ffd);
+	unlink(filler); /* its blocks go back when ffd closes, even on failure */
+	/* Commit earlier frees first, or they become free only after A's. */
+	CHECK_SYS(syncfs(ffd));
+	CHECK_SYS(fstatvfs(ffd, &sv));
+	slack = (long long)sv.f_bavail * sv.f_bsize - (4ll << 20);
+	if (slack > 0)
+		CHECK_SYS(fallocate(ffd, 0, 0, slack));
+	else
+		slack = 0;
+	/* statfs may hide reserves (xfs): take what is left, to ENOSPC. */
+	for (long long chunk = 1 << 20; chunk >= (long long)PAGE; chunk /= 4)
+		while (!fallocate(ffd, 0, slack, chunk))
+			slack += chunk;
+
+	/* Hole punch, then truncate, with every page mirrored. */
+	CHECK_SYS(fallocate(a.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    0, PMD));
+	CHECK_SYS(ftruncate(a.fd, 0));
+	CHECK_SYS(unlink(a.path));
+	a.path[0] = 0;
+	/* Commit the journal: freed blocks are reusable only after it. */
+	CHECK_SYS(syncfs(ffd));
+
+	/* C takes the freed blocks; the device must never see C's bytes. */
+	/*
+	 * As large as A: whatever free space the fs kept hidden from the
+	 * filler (xfs reserves some), C must still take A's blocks.
+	 */
+	c_len = len;
+	if (target_create(&c, "nopin_c", c_len) == -ENOSPC) {
+		target_destroy(&c);
+		c_len = len / 2;
+		CHECK_EQ(target_create(&c, "nopin_c", c_len), 0);
+	}
+	nc = fiemap_extents(c.fd, ec, 64);
+	CHECK(nc > 0, "fiemap C");
+	reused = overlap(ea, na, ec, nc);
+	for (int i = 0; i < na; i++)
+		printf("DMR-NOPIN %s A extent %d: %#llx+%#llx\n", opt.label, i,
+		       (unsigned long long)ea[i].phys,
+		       (unsigned long long)ea[i].len);
+	for (int i = 0; i < nc; i++)
+		printf("DMR-NOPIN %s C extent %d: %#llx+%#llx\n", opt.label, i,
+		       (unsigned long long)ec[i].phys,
+		       (unsigned long long)ec[i].len);
+	printf("DMR-NOPIN %s filler %lld bytes\n", opt.label, slack);
+	fill_random(c.map, c_len);
+	rbuf = malloc(len);
+	CHECK(rbuf, "malloc");
+	rd = dmr_read(dfd, a.map, len, rbuf, 2, &bytes);
+	free(rbuf);
+	printf("DMR-NOPIN %s punch+truncate ok, reused=%llu of %zu bytes, "
+	       "device read of old range=%d (%s) bytes=%llu\n", opt.label,
+	       (unsigned long long)reused, len, rd, strerror(-rd),
+	       (unsigned long long)bytes);
+	CHECK(rd != 0 && bytes == 0, "device read a truncated file");
+	CHECK(reused >= PMD, "the fs did not reuse the freed blocks");
+	alarm(0);
+	close(dfd);
+	close(ffd);
+	target_destroy(&c);
+	target_destroy(&a);
+	free(buf);
+	return 0;
+}
+
+/* ---- race ---- */
+
+/*
+ * Stale-read rule.  The CPU thread runs rounds r = 1, 2, ...; before round
+ * r every byte of the window holds stamp r, as the byte (r % 255) + 1.
+ * Round r does its operation, publishes done = r, waits a random moment,
+ * publishes restoring = r, restores a mapping if the operation removed it,
+ * and writes stamp r + 1 over the window.  Stamps are single bytes because
+ * the device copies with memcpy, which may tear wider words that the CPU
+ * is writing at the same moment; a byte is either old or new.
+ *
+ * A device READ that starts after done = d0 was published, and after which
+ * done = d1 and restoring = s1, can only see stamps up to smax =
+ * max(d1, s1) + 2, so a byte decodes to the unique stamp in
+ * (smax - 255, smax] (reads where smax - d0 >= 255 are not judged).  It may
+ * see errors or zero bytes, but a byte with stamp s is stale when
+ *   s < d0: stamp s was overwritten by round s before round d0 began; or
+ *   s == d0 and round d0 destroyed the data (write, truncate, hole punch,
+ *           unlink + reuse): it cannot come back; or
+ *   s == d0 and round d0 removed only the mapping (munmap, mprotect
+ *           PROT_NONE) and s1 < d0: the whole read ran while no CPU
+ *           mapping existed, so the device read a page it had no right to.
+ */
+#define RACE_LEN (2ul << 20)
+#define RACE_WIN (16ul << 10)
+
+struct race {
+	struct target t;
+	int dfd;
+	long rounds;
+	enum op_kind *kinds;
+	_Atomic long done;
+	_Atomic long restoring;
+	_Atomic bool stop;
+	_Atomic long reads_done;
+	/* device thread results */
+	long reads, ok, errors, zero_reads, stale, unjudged;
+	long errs_by[160];
+};
+
+static void write_stamp(uint8_t *win, long stamp)
+{
+	memset(win, (int)(stamp % 255) + 1, RACE_WIN);
+}
+
+static long race_check(struct race *rc, const uint8_t *buf, long d0, long d1,
+		       long s1)
+{
+	long smax = (d1 > s1 ? d1 : s1) + 2, stale = 0;
+
+	if (smax - d0 >= 255) {
+		rc->unjudged++;
+		return 0;
+	}
+	for (size_t i = 0; i < RACE_WIN; i++) {
+		long s;
+		bool bad;
+
+		if (!buf[i])
+			continue;
+		s = smax - ((smax - (buf[i] - 1)) % 255);
+		if (s < d0)
+			bad = true;
+		else if (s > d0 || d0 == 0)
+			bad = false;
+		else if (rc->kinds[d0] == OP_MUNMAP ||
+			 rc->kinds[d0] == OP_MPROTECT_NONE)
+			bad = s1 < d0;
+		else
+			bad = true;
+		if (bad && !stale++)
+			fprintf(stderr, "stale byte %zu = stamp %ld after round "
+				"%ld (%s, before it %s), done %ld restoring %ld\n",
+				i, s, d0, op_names[rc->kinds[d0]],
+				d0 > 1 ? op_names[rc->kinds[d0 - 1]] : "-", d1,
+				s1);
+	}
+	return stale;
+}
+
+static void *race_device(void *arg)
+{
+	struct race *rc = arg;
+	uint8_t *buf = malloc(RACE_WIN);
+	unsigned int lanes = 0;
+
+	while (!atomic_load(&rc->stop)) {
+		long d0 = atomic_load(&rc->done), d1, s1;
+		int ret = dmr_read(rc->dfd, rc->t.map, RACE_WIN, buf,
+				   1 + lanes++ % 2, NULL);
+		long stale;
+
+		s1 = atomic_load(&rc->restoring);
+		d1 = atomic_load(&rc->done);
+		rc->reads++;
+		atomic_fetch_add(&rc->reads_done, 1);
+		if (ret) {
+			rc->errors++;
+			if (-ret < 160)
+				rc->errs_by[-ret]++;
+			continue;
+		}
+		rc->ok++;
+		stale = race_check(rc, buf, d0, d1, s1);
+		if (stale)
+			rc->stale++;
+		if (!buf[0] && !buf[RACE_WIN - 1])
+			rc->zero_reads++;
+	}
+	free(buf);
+	return NULL;
+}
+
+static int race_reopen(struct race *rc, int round)
+{
+	void *where = rc->t.map;
+	char name[32];
+
+	/* The next file takes the place (and likely the blocks) of the last. */
+	snprintf(name, sizeof(name), "race_%d", round & 1);
+	CHECK_EQ(target_open_file(&rc->t, name, RACE_LEN), 0);
+	CHECK_EQ(target_map_at(&rc->t, where), 0);
+	return 0;
+}
+
+/*
+ * The window between an operation and its repair.  Half the rounds wait
+ * until a device read that began inside the window has finished (at most
+ * 20 ms), so every kind of operation is raced by the device, however fast
+ * the CPU side is; the others wait a random moment.
+ */
+static void race_window(struct race *rc)
+{
+	struct timespec t0, t1;
+	long start;
+
+	if (rng() % 2) {
+		long n = rng() % 20000;
+
+		for (volatile long i = 0; i < n; i++)
+			;
+		return;
+	}
+	start = atomic_load(&rc->reads_done);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&rc->reads_done) < start + 2) {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000000000l +
+		    (t1.tv_nsec - t0.tv_nsec) > 20000000l)
+			break;
+	}
+}
+
+static int case_race(void)
+{
+	static const enum op_kind file_ops[] = { OP_WRITE, OP_TRUNCATE,
+		OP_PUNCH, OP_MUNMAP, OP_MPROTECT_NONE, OP_REUSE };
+	static const enum op_kind dev_ops[] = { OP_WRITE, OP_MUNMAP,
+		OP_MPROTECT_NONE };
+	const enum op_kind *ops = opt.devdax ? dev_ops : file_ops;
+	size_t nops = opt.devdax ? 3 : 6;
+	struct race *rc = calloc(1, sizeof(*rc));
+	long by_op[OP_COUNT] = { 0 };
+	struct daxmirror_stats st;
+	struct timespec t0, t1;
+	pthread_t dev;
+
+	CHECK(rc, "calloc");
+	map_sync = false;
+	rc->rounds = opt.count;
+	rc->kinds = calloc(rc->rounds + 2, sizeof(*rc->kinds));
+	CHECK(rc->kinds, "calloc");
+	CHECK_EQ(target_create(&rc->t, "race_1", RACE_LEN), 0);
+	write_stamp(rc->t.map, 1);
+	rc->dfd = dmr_open();
+	CHECK_SYS(rc->dfd);
+	CHECK_EQ(dmr_map(rc->dfd, rc->t.map, RACE_LEN, DAXMIRROR_MAP_PREFAULT,
+			 NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ(pthread_create(&dev, NULL, race_device, rc), 0);
+
+	for (long r = 1; r <= rc->rounds; r++) {
+		enum op_kind k = ops[rng() % nops];
+		uint8_t *win = rc->t.map;
+
+		rc->kinds[r] = k;
+		by_op[k]++;
+		/* Every 64 rounds, switch the fault-commit delay on or off. */
+		if (r % 64 == 1)
+			set_commit_delay(r / 64 % 2 ? 300 : 0);
+		switch (k) {
+		case OP_WRITE:
+			write_stamp(win, r + 1);
+			break;
+		case OP_TRUNCATE:
+			CHECK_SYS(ftruncate(rc->t.fd, 0));
+			break;
+		case OP_PUNCH:
+			CHECK_SYS(fallocate(rc->t.fd, FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE, 0,
+					    rng() % 2 ? RACE_WIN : RACE_LEN));
+			break;
+		case OP_MUNMAP:
+			CHECK_SYS(munmap(win, RACE_LEN));
+			break;
+		case OP_MPROTECT_NONE:
+			CHECK_SYS(mprotect(win, RACE_LEN, PROT_NONE));
+			break;
+		case OP_REUSE:
+			CHECK_SYS(munmap(win, RACE_LEN));
+			close(rc->t.fd);
+			CHECK_SYS(unlink(rc->t.path));
+			break;
+		default:
+			CHECK(0, "op %d", k);
+		}
+		atomic_store(&rc->done, r);
+		race_window(rc);
+		atomic_store(&rc->restoring, r);
+		switch (k) {
+		case OP_TRUNCATE:
+			CHECK_SYS(ftruncate(rc->t.fd, RACE_LEN));
+			break;
+		case OP_MUNMAP:
+			CHECK_EQ(target_map_at(&rc->t, win), 0);
+			break;
+		case OP_MPROTECT_NONE:
+			CHECK_SYS(mprotect(win, RACE_LEN, PROT_READ | PROT_WRITE));
+			break;
+		case OP_REUSE:
+			if (race_reopen(rc, (int)r))
+				return -1;
+			break;
+		default:
+			break;
+		}
+		if (k != OP_WRITE)
+			write_stamp(win, r + 1);
+	}
+	atomic_store(&rc->stop, true);
+	pthread_join(dev, NULL);
+	set_commit_delay(0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_EQ(dmr_stats(rc->dfd, &st), 0);
+
+	printf("DMR-RACE %s rounds=%ld reads=%ld ok=%ld errors=%ld "
+	       "(EFAULT=%ld EBUSY=%ld) zero_reads=%ld unjudged=%ld stale=%ld "
+	       "invalidations=%llu retries=%llu seconds=%.1f ops:",
+	       opt.label, rc->rounds, rc->reads, rc->ok, rc->errors,
+	       rc->errs_by[EFAULT], rc->errs_by[EBUSY], rc->zero_reads, rc->unjudged,
+	       rc->stale, (unsigned long long)st.invalidations,
+	       (unsigned long long)st.retries,
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	for (int k = 1; k < OP_COUNT; k++)
+		if (by_op[k])
+			printf(" %s=%ld", op_names[k], by_op[k]);
+	printf("\n");
+	CHECK_EQ(rc->stale, 0);
+	CHECK(rc->ok > 0 && rc->reads >= rc->rounds / 2,
+	      "too few device reads: %ld", rc->reads);
+	close(rc->dfd);
+	target_destroy(&rc->t);
+	free(rc->kinds);
+	free(rc);
+	return 0;
+}
+
+/* ---- lifecycle: exit, close without UNMAP, fork, passed fd ---- */
+
+static int counters_zero(const char *when)
+{
+	long files = sysfs_counter("live_files");
+	long ranges = sysfs_counter("live_ranges");
+	long pt = sysfs_counter("live_pt_bytes");
+
+	printf("DMR-LIVE %s files=%ld ranges=%ld pt_bytes=%ld\n", when, files,
+	       ranges, pt);
+	CHECK(files == 0 && ranges == 0 && pt == 0, "leak %s", when);
+	return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'x';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* In a child: open, mirror a mapping, optionally pass the fd, exit. */
+static void child_mirror_and_exit(int sock)
+{
+	struct target t;
+	int dfd = dmr_open();
+
+	if (dfd < 0 || target_create(&t, "life_child", 4ul << 20) ||
+	    dmr_map(dfd, t.map, t.len, DAXMIRROR_MAP_PREFAULT, NULL))
+		_exit(1);
+	if (sock >= 0 && send_fd(sock, dfd))
+		_exit(1);
+	_exit(0); /* no UNMAP, no close, no munmap: exit does it all */
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int case_lifecycle(void)
+{
+	struct daxmirror_stats st;
+	struct target t;
+	uint8_t *buf = malloc(PAGE);
+	int dfd, sv[2], pfd;
+	pid_t pid;
+
+	CHECK(buf, "malloc");
+	if (counters_zero("start"))
+		return -1;
+
+	/* 1. A process exits with a live mirror. */
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid)
+		child_mirror_and_exit(-1);
+	CHECK_EQ(wait_child(pid), 0);
+	if (counters_zero("after exit with live mirror"))
+		return -1;
+
+	/* 2. Close without UNMAP. */
+	CHECK_EQ(target_create(&t, "life", 4ul << 20), 0);
+	memset(t.map, 0x5a, t.len);
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, t.len, DAXMIRROR_MAP_PREFAULT, NULL), 0);
+	close(dfd);
+	if (counters_zero("after close without UNMAP"))
+		return -1;
+
+	/* 3. Fork: the child's mm is not the mirror's; parent closes first. */
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, t.len, DAXMIRROR_MAP_PREFAULT, NULL), 0);
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		char c;
+
+		close(sv[1]);
+		if (dmr_stats(dfd, &st) != -EPERM ||
+		    dmr_read(dfd, t.map, PAGE, buf, 1, NULL) != -EPERM ||
+		    dmr_map(dfd, t.map, PAGE, 0, NULL) != -EPERM)
+			_exit(2);
+		/* Hold the file until the parent has closed its copy. */
+		(void)!read(sv[0], &c, 1);
+		_exit(0);
+	}
+	close(sv[0]);
+	CHECK_EQ(dmr_read(dfd, t.map, PAGE, buf, 1, NULL), 0);
+	CHECK_EQ(buf[0], 0x5a);
+	close(dfd);
+	close(sv[1]);
+	CHECK_EQ(wait_child(pid), 0);
+	if (counters_zero("after fork"))
+		return -1;
+
+	/* 4. A passed fd, whose opener has exited. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid)
+		child_mirror_and_exit(sv[1]);
+	pfd = recv_fd(sv[0]);
+	CHECK(pfd >= 0, "recv_fd");
+	CHECK_EQ(wait_child(pid), 0);
+	CHECK_EQ(dmr_stats(pfd, &st), -EPERM);
+	CHECK_EQ(dmr_read(pfd, t.map, PAGE, buf, 1, NULL), -EPERM);
+	CHECK_EQ(sysfs_counter("live_files"), 1);
+	close(pfd);
+	close(sv[0]);
+	close(sv[1]);
+	if (counters_zero("after passed fd"))
+		return -1;
+
+	/*
+	 * 5. A fatal signal in the middle of a device job: with every fault
+	 * slowed to 50 ms, a cold 16 MiB READ on one lane takes ~400 ms;
+	 * SIGKILL after 100 ms must end it within a fault's time, and the
+	 * exit must free everything.
+	 */
+	set_commit_delay(50000);
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		struct target big;
+		uint8_t *out = malloc(16ul << 20);
+		int cfd = dmr_open();
+
+		if (!out || cfd < 0 || target_create(&big, "life_kill", 16ul << 20) ||
+		    dmr_map(cfd, big.map, big.len, 0, NULL))
+			_exit(1);
+		memset(big.map, 7, big.len);
+		if (write(sv[1], "r", 1) != 1)
+			_exit(1);
+		dmr_read(cfd, big.map, big.len, out, 1, NULL);
+		_exit(3); /* should not get here: killed first */
+	}
+	{
+		struct timespec t0, t1;
+		int status;
+		double secs;
+
+		char c;
+
+		close(sv[1]);
+		CHECK_EQ(read(sv[0], &c, 1), 1); /* the child is about to READ */
+		close(sv[0]);
+		usleep(100000);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		kill(pid, SIGKILL);
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		set_commit_delay(0);
+		secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("DMR-KILL READ killed after 100 ms: %s, reaped in %.3f s\n",
+		       WIFSIGNALED(status) ? "by SIGKILL" : "exited first", secs);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "status %#x", status);
+		CHECK(secs < 1.0, "the job ignored the fatal signal: %.3f s", secs);
+	}
+	unlink("/mnt/ext4/life_kill");
+	if (counters_zero("after SIGKILL during a device job"))
+		return -1;
+
+	target_destroy(&t);
+	unlink("/mnt/ext4/life_child");
+	free(buf);
+	return 0;
+}
+
+/* ---- fuzz: random ioctl arguments ---- */
+
+static uint64_t fuzz_addr(uint8_t *mapped, uint8_t *hole)
+{
+	switch (rng() % 10) {
+	case 0: return 0;
+	case 1: return rng();
+	case 2: return rng() | 1;
+	case 3: return 0xffff888000000000ull + (rng() % 4096) * PAGE;
+	case 4: return ~0ull - (rng() % 8) * PAGE;
+	case 5: return 0x00007ffffffff000ull - (rng() % 4) * PAGE;
+	case 6: return (uintptr_t)hole + (rng() % 16) * PAGE;
+	case 7: return (uintptr_t)hole + rng() % 65536;
+	default: return (uintptr_t)mapped + (rng() % 512) * PAGE;
+	}
+}
+
+static uint64_t fuzz_len(void)
+{
+	switch (rng() % 9) {
+	case 0: return 0;
+	case 1: return 1 + rng() % PAGE;
+	case 2: return PAGE;
+	case 3: return (1 + rng() % 512) * PAGE;
+	case 4: return rng();
+	case 5: return ~0ull - rng() % 4096;
+	case 6: return (DAXMIRROR_MAX_RANGE_LEN + PAGE);
+	case 7: return 1ull << (rng() % 64);
+	default: return (1 + rng() % 16) * PAGE;
+	}
+}
+
+static int case_fuzz(void)
+{
+	static const unsigned long cmds[] = { DAXMIRROR_IOC_MAP,
+		DAXMIRROR_IOC_UNMAP, DAXMIRROR_IOC_READ,
+		DAXMIRROR_IOC_SNAPSHOT, DAXMIRROR_IOC_STATS };
+	static const size_t sizes[] = { sizeof(struct daxmirror_map),
+		sizeof(struct daxmirror_unmap), sizeof(struct daxmirror_read),
+		sizeof(struct daxmirror_snapshot),
+		sizeof(struct daxmirror_stats) };
+	long calls = 0, errors = 0, successes = 0, bad_size = 0, bad_cmd = 0;
+	long err_by[160] = { 0 };
+	struct target t;
+	uint8_t *scratch, *hole;
+	uint64_t arg[64], map_addr, map_len;
+	int dfd;
+
+	printf("DMR-FUZZ seed=%#llx\n", (unsigned long long)rng_state);
+	CHECK_EQ(target_create(&t, "fuzz", 2ul << 20), 0);
+	memset(t.map, 1, t.len);
+	/* Scratch for READ/SNAPSHOT output, a PROT_NONE guard after it. */
+	scratch = mmap(NULL, 80ul << 20, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(scratch != MAP_FAILED, "mmap");
+	CHECK_SYS(mprotect(scratch, 1ul << 20, PROT_READ | PROT_WRITE));
+	hole = scratch + (40ul << 20);
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+
+	for (long i = 0; i < opt.count; i++) {
+		unsigned int which = rng() % 5;
+		unsigned long cmd = cmds[which];
+		bool size_ok = rng() % 3 != 0, cmd_ok = rng() % 8 != 0;
+		int ret;
+
+		for (int j = 0; j < 64; j++)
+			arg[j] = rng() % 4 ? 0 : rng();
+		arg[0] = size_ok ? sizes[which] :
+			 (uint64_t[]){ 0, sizes[which] - 8, sizes[which] + 8,
+				       rng(), 1 }[rng() % 5];
+		arg[1] = fuzz_addr(t.map, hole);
+		arg[2] = fuzz_len();
+		switch (which) {
+		case 0: /* MAP: flags, faulted */
+			arg[3] = rng() % 3 ? rng() % 2 : rng();
+			arg[4] = rng() % 4 ? 0 : rng();
+			break;
+		case 2: /* READ: ptr, lanes, bytes, faults */
+			arg[2] = rng() % 2 ? arg[2] : 1 + rng() % (1ul << 20);
+			arg[3] = (uint64_t[]){ 0, (uintptr_t)scratch,
+				(uintptr_t)scratch + rng() % (1ul << 20),
+				(uintptr_t)hole, 0xffff888000000000ull,
+				rng() }[rng() % 6];
+			arg[4] = rng() % 4 ? rng() % 9 : rng();
+			arg[5] = rng() % 8 ? 0 : rng();
+			arg[6] = rng() % 8 ? 0 : rng();
+			break;
+		case 3: /* SNAPSHOT: npages, ptr, valid */
+			arg[2] = rng() % 2 ? 1 + rng() % 600 : rng();
+			arg[3] = (uint64_t[]){ 0, (uintptr_t)scratch,
+				(uintptr_t)hole, 0xffff888000000000ull,
+				rng() }[rng() % 5];
+			arg[4] = rng() % 8 ? 0 : rng();
+			break;
+		default:
+			break;
+		}
+		if (!cmd_ok) {
+			/* Wrong number, wrong size in the command, wrong magic. */
+			switch (rng() % 3) {
+			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 6 + rng() % 250,
+					    struct daxmirror_map); break;
+			case 1: cmd = _IOC(_IOC_READ | _IOC_WRITE,
+					   DAXMIRROR_IOC_MAGIC, 1 + which,
+					   8 * (1 + rng() % 60));
+				if (cmd == cmds[which])
+					cmd ^= 1ul << _IOC_SIZESHIFT;
+				break;
+			default: cmd = _IOWR(rng() % 255, 1 + which,
+					     struct daxmirror_map);
+				if (_IOC_TYPE(cmd) == DAXMIRROR_IOC_MAGIC)
+					cmd = _IOWR(0x11, 1 + which,
+						    struct daxmirror_map);
+			}
+		}
+		map_addr = arg[1];
+		map_len = arg[2];
+		ret = dmr_ioctl(dfd, cmd, arg);
+		calls++;
+		if (!cmd_ok) {
+			bad_cmd++;
+			CHECK_EQ(ret, -ENOTTY);
+		} else if (!size_ok) {
+			bad_size++;
+			CHECK(ret == -EINVAL || ret == -EFAULT,
+			      "bad size %llu accepted by cmd %u: %d",
+			      (unsigned long long)arg[0], which, ret);
+		}
+		if (ret) {
+			errors++;
+			if (-ret < 160)
+				err_by[-ret]++;
+		} else {
+			successes++;
+			/* A range that got in: take it out again, often. */
+			if (which == 0 && rng() % 2)
+				CHECK_EQ(dmr_unmap(dfd, (void *)(uintptr_t)map_addr,
+						   map_len), 0);
+		}
+	}
+	printf("DMR-FUZZ %s calls=%ld errors=%ld successes=%ld bad_cmd=%ld "
+	       "bad_size=%ld EINVAL=%ld EFAULT=%ld ENOTTY=%ld ENXIO=%ld "
+	       "ENOENT=%ld EEXIST=%ld ENOSPC=%ld\n", opt.label, calls, errors,
+	       successes, bad_cmd, bad_size, err_by[EINVAL], err_by[EFAULT],
+	       err_by[ENOTTY], err_by[ENXIO], err_by[ENOENT], err_by[EEXIST],
+	       err_by[ENOSPC]);
+	close(dfd);
+	target_destroy(&t);
+	munmap(scratch, 80ul << 20);
+	return counters_zero("after fuzz");
+}
+
+static int case_leaks(void)
+{
+	return counters_zero("end of suite");
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} cases[] = {
+	{ "read_equal", case_read_equal }, { "events", case_events },
+	{ "no_pin", case_no_pin },	    { "race", case_race },
+	{ "lifecycle", case_lifecycle },   { "fuzz", case_fuzz },
+	{ "leaks", case_leaks },
+};
+
+int main(int argc, char **argv)
+{
+	const char *name = NULL;
+	struct stat sb;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:p:l:n:s:")) != -1) {
+		switch (c) {
+		case 'c': name = optarg; break;
+		case 'p': opt.path = optarg; break;
+		case 'l': opt.label = optarg; break;
+		case 'n': opt.count = atol(optarg); break;
+		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "usage: %s -c CASE [-p PATH] [-l LABEL] "
+				"[-n COUNT] [-s SEED]\n", argv[0]);
+			return 1;
+		}
+	}
+	rng_state = opt.seed ? opt.seed : 1;
+	opt.devdax = !stat(opt.path, &sb) && S_ISCHR(sb.st_mode);
+	if (access("/dev/" DAXMIRROR_DEVICE_NAME, R_OK | W_OK)) {
+		fprintf(stderr, "no /dev/%s: %s\n", DAXMIRROR_DEVICE_NAME,
+			strerror(errno));
+		return 4;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGCHLD, SIG_DFL); /* init may have left it ignored */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (name && !strcmp(name, cases[i].name))
+			return cases[i].fn() ? 1 : 0;
+	fprintf(stderr, "unknown case '%s'\n", name ? name : "");
+	return 1;
+}

@@ -1,0 +1,105 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# /init of the daxmirror test VM.  Loads the modules, makes an fsdax
+# namespace for ext4, one for xfs and a devdax one, runs the tests and
+# reports on the serial console in lines the host reads:
+#   DMR PASS <name> / DMR FAIL <name> <why> / DMR SUITE DONE
+# then dumps the kernel log and powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+. /etc/suite.conf
+
+fail() { echo "DMR FAIL $*"; }
+run() { # name, command...
+	name=$1
+	shift
+	echo "$name" | grep -qE "${CASES:-.}" || return 0
+	start=$(date +%s)
+	if "$@" >/tmp/out 2>&1; then
+		echo "DMR PASS $name ($(($(date +%s) - start))s)"
+	else
+		echo "DMR FAIL $name rc=$?"
+	fi
+	sed 's/^/DMR   /' /tmp/out
+}
+
+finish() {
+	echo "DMR SUITE DONE"
+	echo "DMR-DMESG-BEGIN"
+	dmesg
+	echo "DMR-DMESG-END"
+	sync
+	poweroff -f
+}
+
+for mod in $(cat /etc/modules); do
+	insmod /lib/modules/$mod 2>/tmp/insmod || {
+		grep -q 'File exists' /tmp/insmod || fail "insmod $mod: $(cat /tmp/insmod)"
+	}
+done
+insmod /lib/modules/daxmirror.ko || { fail "insmod daxmirror"; finish; }
+[ -c /dev/daxmirror ] || { fail "no /dev/daxmirror"; finish; }
+echo "DMR kernel $(uname -r)"
+
+# Namespaces: the regions come up label-less (raw); convert them.
+i=0
+for ns in $(ls /sys/bus/nd/devices | grep '^namespace[0-9]*\.0$' | sort); do
+	case $i in
+	0 | 1) mode=fsdax ;;
+	*) mode=devdax ;;
+	esac
+	ndctl create-namespace -f -e $ns -m $mode -a 2M >/tmp/ns.json 2>&1 ||
+		fail "ndctl create-namespace $ns $mode: $(cat /tmp/ns.json)"
+	dev=$(sed -n -e 's/.*"blockdev":"\([^"]*\)".*/\1/p' -e 's/.*"chardev":"\([^"]*\)".*/\1/p' /tmp/ns.json | head -n 1)
+	eval dev$i=$dev
+	i=$((i + 1))
+done
+echo "DMR namespaces: fsdax $dev0, fsdax $dev1, devdax $dev2"
+
+mkdir -p /mnt/ext4 /mnt/xfs
+mkfs.ext4 -q -F -b 4096 -E stride=512,stripe_width=512 /dev/$dev0 >/tmp/mkfs 2>&1 &&
+	mount -t ext4 -o dax /dev/$dev0 /mnt/ext4 ||
+	fail "ext4 on /dev/$dev0: $(cat /tmp/mkfs)"
+mkfs.xfs -q -f -m reflink=0 -d su=2m,sw=1 /dev/$dev1 >/tmp/mkfs 2>&1 &&
+	mount -t xfs -o dax /dev/$dev1 /mnt/xfs ||
+	fail "xfs on /dev/$dev1: $(cat /tmp/mkfs)"
+grep -E 'ext4|xfs' /proc/mounts | sed 's/^/DMR mount /'
+
+t=/bin/daxmirror_test
+for fs in ext4 xfs; do
+	run "$fs.read_equal" $t -c read_equal -p /mnt/$fs -l $fs
+	run "$fs.events" $t -c events -p /mnt/$fs -l $fs
+	run "$fs.no_pin" $t -c no_pin -p /mnt/$fs -l $fs
+	run "$fs.race" $t -c race -p /mnt/$fs -l $fs -n $RACES
+done
+run devdax.read_equal $t -c read_equal -p /dev/$dev2 -l devdax
+run devdax.events $t -c events -p /dev/$dev2 -l devdax
+run devdax.race $t -c race -p /dev/$dev2 -l devdax -n $((RACES / 2))
+run lifecycle $t -c lifecycle -p /mnt/ext4 -l ext4
+run fuzz $t -c fuzz -p /mnt/ext4 -l ext4 -n $FUZZ
+run leaks $t -c leaks
+# The engine and kvctl on real fsdax (present when the host passed them).
+if [ -x /bin/engine_test ]; then
+	for fs in ext4 xfs; do
+		run "$fs.engine" env DAXKV_TEST_DIR=/mnt/$fs \
+			DAXKV_EXPECT_DURABILITY=map_sync /bin/engine_test basic \
+			limits bad_input scan batch reopen_paths busy \
+			future_version corrupt torn_tail enospc msync_mode \
+			pmempool_check
+		run "$fs.engine_crash" env DAXKV_TEST_DIR=/mnt/$fs \
+			/bin/crash_test 20
+		run "$fs.kvctl" /bin/vm_kvctl.sh /bin/kvctl /mnt/$fs $fs
+	done
+	run kvctl.mirror sh -c '/bin/kvctl mirror --json > /tmp/m &&
+		cat /tmp/m && grep -q "\"loaded\": true" /tmp/m &&
+		grep -q "\"version\": \"0.1.0\"" /tmp/m &&
+		grep -q "\"live_files\": 0" /tmp/m'
+fi
+umount /mnt/ext4 || fail "umount ext4"
+umount /mnt/xfs || fail "umount xfs"
+rmmod daxmirror || fail "rmmod daxmirror"
+finish
