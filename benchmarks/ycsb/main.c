@@ -230,6 +230,77 @@ too_many:
 	return -1;
 }
 
+/*
+ * One cell: a fresh database, load, run, close, remove.  Returns true if
+ * the cell failed (operation errors, verification, a phase that could
+ * not start); exits when the store cannot be set up at all.
+ */
+static bool run_cell(const struct options *o, struct ycsb_matrix *m,
+		     struct ycsb_workload *w, unsigned wl, unsigned ti,
+		     unsigned s, unsigned rep)
+{
+	struct ycsb_cell *c = ycsb_matrix_cell(m, wl, ti, s, rep);
+	const struct ycsb_backend *be = m->stores[s];
+	const char *wname = m->workloads[wl];
+	unsigned threads = m->threads[ti];
+	char dir[4096], label[128], err[512];
+	void *store = NULL;
+	uint64_t bytes;
+	int load_rc, run_rc = -1;
+	bool bad;
+
+	snprintf(dir, sizeof(dir), "%s/daxkv-ycsb-%ld-%s-%s-%u-%u", o->dir,
+		 (long)getpid(), be->name, wname, threads, rep + 1);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (mkdir(dir, 0755)) {
+		fprintf(stderr, "daxkv-ycsb: mkdir %s: %s\n", dir,
+			strerror(errno));
+		exit(1);
+	}
+	/* what a fixed-size map (LMDB) must hold: records and inserts */
+	bytes = (w->recordcount + w->operationcount) *
+		(w->fieldcount * (w->fieldlength + 4) + 64);
+	if (be->open(dir, bytes, &store, err, sizeof(err))) {
+		fprintf(stderr, "daxkv-ycsb: %s\n", err);
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		exit(1);
+	}
+	if (ycsb_workload_begin(w)) {
+		fprintf(stderr, "daxkv-ycsb: out of memory\n");
+		exit(1);
+	}
+	snprintf(label, sizeof(label), "%s %s %ut #%u load", be->name, wname,
+		 threads, rep + 1);
+	load_rc = ycsb_run_phase(w, be, store, true, threads, o->seed + rep,
+				 label, &c->load);
+	if (load_rc == 0) {
+		snprintf(label, sizeof(label), "%s %s %ut #%u run", be->name,
+			 wname, threads, rep + 1);
+		run_rc = ycsb_run_phase(w, be, store, false, threads,
+					o->seed + rep, label, &c->run);
+	}
+	c->ran = true;
+	ycsb_workload_end(w);
+	be->close(store);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	bad = c->load.errors || c->run.errors || c->load.verify_failures ||
+	      c->run.verify_failures || (o->verify && !c->run.verified) ||
+	      load_rc || run_rc;
+	snprintf(label, sizeof(label), "%s %s %ut #%u", be->name, wname,
+		 threads, rep + 1);
+	if (!o->quiet || bad) {
+		ycsb_print_phase(stdout, label, &c->load);
+		ycsb_print_phase(stdout, label, &c->run);
+	}
+	if (bad)
+		printf("[%s] FAILED%s\n", label,
+		       o->verify && !c->run.verified ? ": nothing was verified"
+						      : "");
+	fflush(stdout);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -353,90 +424,10 @@ int main(int argc, char **argv)
 	for (unsigned rep = 0; rep < o.repeats; rep++)
 		for (unsigned wl = 0; wl < nwl; wl++)
 			for (unsigned ti = 0; ti < ntn; ti++)
-				for (unsigned s = 0; s < nnames; s++) {
-					struct ycsb_cell *c =
-						ycsb_matrix_cell(&m, wl, ti, s, rep);
-					struct ycsb_workload *w = &wls[wl];
-					const struct ycsb_backend *be = stores[s];
-					char dir[4096], label[128];
-					void *store = NULL;
-					uint64_t bytes;
-					int load_rc, run_rc = -1;
-					bool bad;
-
-					snprintf(dir, sizeof(dir),
-						 "%s/daxkv-ycsb-%ld-%s-%s-%u-%u",
-						 o.dir, (long)getpid(), be->name,
-						 labels[wl], threads[ti], rep + 1);
-					nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-					if (mkdir(dir, 0755)) {
-						fprintf(stderr, "daxkv-ycsb: mkdir %s: "
-							"%s\n", dir, strerror(errno));
-						return 1;
-					}
-					bytes = (w->recordcount +
-						 w->operationcount) *
-						(w->fieldcount * (w->fieldlength + 4) +
-						 64);
-					if (be->open(dir, bytes, &store, err,
-						     sizeof(err))) {
-						fprintf(stderr, "daxkv-ycsb: %s\n", err);
-						nftw(dir, rm_one, 16,
-						     FTW_DEPTH | FTW_PHYS);
-						return 1;
-					}
-					if (ycsb_workload_begin(w)) {
-						fprintf(stderr, "daxkv-ycsb: out of "
-							"memory\n");
-						return 1;
-					}
-					snprintf(label, sizeof(label),
-						 "%s %s %ut #%u load", be->name,
-						 labels[wl], threads[ti], rep + 1);
-					load_rc = ycsb_run_phase(w, be, store, true,
-								 threads[ti],
-								 o.seed + rep,
-								 label, &c->load);
-					if (load_rc == 0) {
-						snprintf(label, sizeof(label),
-							 "%s %s %ut #%u run",
-							 be->name, labels[wl],
-							 threads[ti], rep + 1);
-						run_rc = ycsb_run_phase(w, be, store,
-									false,
-									threads[ti],
-									o.seed + rep,
-									label,
-									&c->run);
-					}
-					c->ran = true;
-					ycsb_workload_end(w);
-					be->close(store);
-					nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-					bad = c->load.errors || c->run.errors ||
-					      c->load.verify_failures ||
-					      c->run.verify_failures ||
-					      (o.verify && !c->run.verified) ||
-					      load_rc || run_rc;
-					if (!o.quiet || bad) {
-						snprintf(label, sizeof(label),
-							 "%s %s %ut #%u", be->name,
-							 labels[wl], threads[ti],
-							 rep + 1);
-						ycsb_print_phase(stdout, label,
-								 &c->load);
-						ycsb_print_phase(stdout, label,
-								 &c->run);
-					}
-					if (bad) {
-						printf("[%s] FAILED%s\n", label,
-						       o.verify && !c->run.verified
-							       ? ": nothing was verified"
-							       : "");
+				for (unsigned s = 0; s < nnames; s++)
+					if (run_cell(&o, &m, &wls[wl], wl, ti, s,
+						     rep))
 						status = 1;
-					}
-					fflush(stdout);
-				}
 
 	snprintf(m.machine_note, sizeof(m.machine_note),
 		 "%ld CPUs online; 1-minute load average %.2f at the start, "

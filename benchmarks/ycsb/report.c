@@ -116,6 +116,29 @@ static void table_row(const struct ycsb_matrix *m, FILE *out,
 	fputc('\n', out);
 }
 
+/* The latency rows of one cell, from its median repeat. */
+static void latency_rows(const struct ycsb_matrix *m, FILE *out, unsigned wl,
+			 unsigned ti, unsigned s)
+{
+	unsigned rep = 0;
+	struct ycsb_cell *c;
+
+	if (ycsb_matrix_median(m, wl, ti, s, false, &rep) <= 0)
+		return;
+	c = ycsb_matrix_cell(m, wl, ti, s, rep);
+	for (int o = 0; o < YCSB_OP_COUNT; o++) {
+		const struct ycsb_op_summary *x = &c->run.op[o];
+
+		if (!x->count)
+			continue;
+		fprintf(out, "| %s | %u | %s | %s | %llu | %.2f | %.2f | %.2f "
+			"| %.2f | %.1f |\n", m->workloads[wl], m->threads[ti],
+			m->stores[s]->name, ycsb_op_names[o],
+			(unsigned long long)x->count, x->p50_us, x->p95_us,
+			x->p99_us, x->p999_us, x->max_us);
+	}
+}
+
 void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 {
 	int dx = store_index(m, "daxkv");
@@ -158,31 +181,8 @@ void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 	fprintf(out, "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned ti = 0; ti < m->nthreads; ti++)
-			for (unsigned s = 0; s < m->nstores; s++) {
-				unsigned rep = 0;
-				struct ycsb_cell *c;
-
-				if (ycsb_matrix_median(m, wl, ti, s, false,
-						       &rep) <= 0)
-					continue;
-				c = ycsb_matrix_cell(m, wl, ti, s, rep);
-				for (int o = 0; o < YCSB_OP_COUNT; o++) {
-					const struct ycsb_op_summary *x =
-						&c->run.op[o];
-
-					if (!x->count)
-						continue;
-					fprintf(out, "| %s | %u | %s | %s | %llu "
-						"| %.2f | %.2f | %.2f | %.2f "
-						"| %.1f |\n",
-						m->workloads[wl], m->threads[ti],
-						m->stores[s]->name,
-						ycsb_op_names[o],
-						(unsigned long long)x->count,
-						x->p50_us, x->p95_us, x->p99_us,
-						x->p999_us, x->max_us);
-				}
-			}
+			for (unsigned s = 0; s < m->nstores; s++)
+				latency_rows(m, out, wl, ti, s);
 	fputc('\n', out);
 	for (unsigned s = 0; s < m->nstores; s++)
 		fprintf(out, "- %s\n", m->stores[s]->describe);
@@ -289,6 +289,29 @@ void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
 	fprintf(out, "targets: %u met, %u missed\n", met, missed);
 }
 
+/* The CSV rows of one phase of one repeat: OVERALL, then each type. */
+static void csv_phase(FILE *f, const char *store, const char *wl,
+		      unsigned threads, unsigned rep, const char *phase,
+		      const struct ycsb_phase_result *p)
+{
+	fprintf(f, "%s,%s,%u,%u,%s,OVERALL,%llu,%.4f,%.1f,,,,,,,,\n", store,
+		wl, threads, rep, phase, (unsigned long long)p->ops,
+		p->seconds, p->ops_per_s);
+	for (int o = 0; o < YCSB_OP_COUNT; o++) {
+		const struct ycsb_op_summary *x = &p->op[o];
+
+		if (!x->count && !x->errors && !x->notfound)
+			continue;
+		fprintf(f, "%s,%s,%u,%u,%s,%s,%llu,%.4f,%.1f,%.3f,%.3f,%.3f,"
+			"%.3f,%.3f,%.3f,%llu,%llu\n", store, wl, threads, rep,
+			phase, ycsb_op_names[o], (unsigned long long)x->count,
+			p->seconds, x->ops_per_s, x->mean_us, x->p50_us,
+			x->p95_us, x->p99_us, x->p999_us, x->max_us,
+			(unsigned long long)x->notfound,
+			(unsigned long long)x->errors);
+	}
+}
+
 int ycsb_report_csv(const struct ycsb_matrix *m, const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -301,51 +324,23 @@ int ycsb_report_csv(const struct ycsb_matrix *m, const char *path)
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned ti = 0; ti < m->nthreads; ti++)
 			for (unsigned s = 0; s < m->nstores; s++) {
-				for (unsigned r = 0; r < m->repeats; r++) {
-					struct ycsb_cell *c =
-						ycsb_matrix_cell(m, wl, ti, s, r);
+				const char *name = m->stores[s]->name;
 
+				for (unsigned r = 0; r < m->repeats; r++) {
+					struct ycsb_cell *c;
+
+					c = ycsb_matrix_cell(m, wl, ti, s, r);
 					if (!c->ran)
 						continue;
-					for (int ph = 0; ph < 2; ph++) {
-						const struct ycsb_phase_result *p =
-							ph ? &c->run : &c->load;
-						const char *pn = ph ? "run" : "load";
-
-						fprintf(f, "%s,%s,%u,%u,%s,OVERALL,"
-							"%llu,%.4f,%.1f,,,,,,,,\n",
-							m->stores[s]->name,
-							m->workloads[wl],
-							m->threads[ti], r + 1, pn,
-							(unsigned long long)p->ops,
-							p->seconds, p->ops_per_s);
-						for (int o = 0; o < YCSB_OP_COUNT; o++) {
-							const struct ycsb_op_summary *x =
-								&p->op[o];
-
-							if (!x->count && !x->errors &&
-							    !x->notfound)
-								continue;
-							fprintf(f, "%s,%s,%u,%u,%s,%s,"
-								"%llu,%.4f,%.1f,%.3f,"
-								"%.3f,%.3f,%.3f,%.3f,"
-								"%.3f,%llu,%llu\n",
-								m->stores[s]->name,
-								m->workloads[wl],
-								m->threads[ti], r + 1,
-								pn, ycsb_op_names[o],
-								(unsigned long long)x->count,
-								p->seconds, x->ops_per_s,
-								x->mean_us, x->p50_us,
-								x->p95_us, x->p99_us,
-								x->p999_us, x->max_us,
-								(unsigned long long)x->notfound,
-								(unsigned long long)x->errors);
-						}
-					}
+					csv_phase(f, name, m->workloads[wl],
+						  m->threads[ti], r + 1, "load",
+						  &c->load);
+					csv_phase(f, name, m->workloads[wl],
+						  m->threads[ti], r + 1, "run",
+						  &c->run);
 				}
-				fprintf(f, "%s,%s,%u,median,run,OVERALL,,,%.1f,,,,,,,,\n",
-					m->stores[s]->name, m->workloads[wl],
+				fprintf(f, "%s,%s,%u,median,run,OVERALL,,,%.1f,"
+					",,,,,,,\n", name, m->workloads[wl],
 					m->threads[ti],
 					ycsb_matrix_median(m, wl, ti, s, false,
 							   NULL));
