@@ -47,8 +47,8 @@ struct ycsb_backend {
 	int (*read)(void *thread, const char *key, size_t klen,
 		    struct ycsb_buf *out);
 	/* insert and update are both "put" for a key-value store */
-	int (*put)(void *thread, const char *key, size_t klen,
-		   const char *val, size_t vlen);
+	int (*put)(void *thread, const char *key, size_t klen, const char *val,
+		   size_t vlen);
 	/* Up to @p count records from the first key >= @p key, in order. */
 	int (*scan)(void *thread, const char *key, size_t klen, size_t count,
 		    ycsb_scan_cb cb, void *arg);

@@ -41,8 +41,7 @@ static void dx_close(void *store)
 	daxkv_close(store);
 }
 
-static int dx_thread_open(void *store, void **thread, char *err,
-			  size_t errlen)
+static int dx_thread_open(void *store, void **thread, char *err, size_t errlen)
 {
 	struct dx_thread *t = calloc(1, sizeof(*t));
 
@@ -62,8 +61,8 @@ static void dx_thread_close(void *thread)
 
 static int dx_fail(struct dx_thread *t, const char *call, int rc)
 {
-	snprintf(t->err, sizeof(t->err), "%s: %s: %s", call,
-		 daxkv_strerror(rc), daxkv_errmsg());
+	snprintf(t->err, sizeof(t->err), "%s: %s: %s", call, daxkv_strerror(rc),
+		 daxkv_errmsg());
 	return YCSB_ERROR;
 }
 
@@ -87,8 +86,8 @@ static int dx_read(void *thread, const char *key, size_t klen,
 	return YCSB_OK;
 }
 
-static int dx_put(void *thread, const char *key, size_t klen,
-		  const char *val, size_t vlen)
+static int dx_put(void *thread, const char *key, size_t klen, const char *val,
+		  size_t vlen)
 {
 	struct dx_thread *t = thread;
 	int rc = daxkv_put(t->db, key, klen, val, vlen);
@@ -118,7 +117,7 @@ static int dx_scan(void *thread, const char *key, size_t klen, size_t count,
 		   ycsb_scan_cb cb, void *arg)
 {
 	struct dx_thread *t = thread;
-	struct dx_scan s = { count, cb, arg, 0 };
+	struct dx_scan s = {count, cb, arg, 0};
 	int rc;
 
 	if (count == 0)
@@ -135,14 +134,14 @@ static const char *dx_thread_error(void *thread)
 }
 
 const struct ycsb_backend ycsb_backend_daxkv = {
-	.name = "daxkv",
-	.describe = "daxkv: every put durable on return (flush + fence)",
-	.open = dx_open,
-	.close = dx_close,
-	.thread_open = dx_thread_open,
-	.thread_close = dx_thread_close,
-	.read = dx_read,
-	.put = dx_put,
-	.scan = dx_scan,
-	.thread_error = dx_thread_error,
+    .name = "daxkv",
+    .describe = "daxkv: every put durable on return (flush + fence)",
+    .open = dx_open,
+    .close = dx_close,
+    .thread_open = dx_thread_open,
+    .thread_close = dx_thread_close,
+    .read = dx_read,
+    .put = dx_put,
+    .scan = dx_scan,
+    .thread_error = dx_thread_error,
 };

@@ -53,7 +53,7 @@ static int lm_open(const char *dir, uint64_t expected_bytes, void **store,
 	if (!rc)
 		rc = mdb_env_open(st->env, dir,
 				  MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS |
-					  MDB_NORDAHEAD,
+				      MDB_NORDAHEAD,
 				  0644);
 	if (!rc)
 		rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -65,7 +65,8 @@ static int lm_open(const char *dir, uint64_t expected_bytes, void **store,
 			rc = mdb_txn_commit(txn);
 	}
 	if (rc) {
-		snprintf(err, errlen, "lmdb open %s: %s", dir, mdb_strerror(rc));
+		snprintf(err, errlen, "lmdb open %s: %s", dir,
+			 mdb_strerror(rc));
 		if (st->env)
 			mdb_env_close(st->env);
 		free(st);
@@ -85,8 +86,7 @@ static void lm_close(void *store)
 	free(st);
 }
 
-static int lm_thread_open(void *store, void **thread, char *err,
-			  size_t errlen)
+static int lm_thread_open(void *store, void **thread, char *err, size_t errlen)
 {
 	struct lm_thread *t = calloc(1, sizeof(*t));
 	int rc;
@@ -127,7 +127,7 @@ static int lm_read(void *thread, const char *key, size_t klen,
 		   struct ycsb_buf *out)
 {
 	struct lm_thread *t = thread;
-	MDB_val k = { klen, (void *)key }, v;
+	MDB_val k = {klen, (void *)key}, v;
 	int rc = mdb_txn_renew(t->rtxn);
 
 	if (rc)
@@ -148,11 +148,11 @@ static int lm_read(void *thread, const char *key, size_t klen,
 	return rc ? lm_fail(t, "mdb_get", rc) : YCSB_OK;
 }
 
-static int lm_put(void *thread, const char *key, size_t klen,
-		  const char *val, size_t vlen)
+static int lm_put(void *thread, const char *key, size_t klen, const char *val,
+		  size_t vlen)
 {
 	struct lm_thread *t = thread;
-	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(t->st->env, NULL, 0, &txn);
 
@@ -171,7 +171,7 @@ static int lm_scan(void *thread, const char *key, size_t klen, size_t count,
 		   ycsb_scan_cb cb, void *arg)
 {
 	struct lm_thread *t = thread;
-	MDB_val k = { klen, (void *)key }, v;
+	MDB_val k = {klen, (void *)key}, v;
 	MDB_cursor *cur;
 	int rc = mdb_txn_renew(t->rtxn), out = YCSB_OK;
 
@@ -204,15 +204,15 @@ static const char *lm_thread_error(void *thread)
 }
 
 const struct ycsb_backend ycsb_backend_lmdb = {
-	.name = "lmdb",
-	.describe = "lmdb: MDB_WRITEMAP|MDB_NOSYNC|MDB_NOTLS|MDB_NORDAHEAD, "
-		    "one txn per put; NOSYNC: not durable per operation",
-	.open = lm_open,
-	.close = lm_close,
-	.thread_open = lm_thread_open,
-	.thread_close = lm_thread_close,
-	.read = lm_read,
-	.put = lm_put,
-	.scan = lm_scan,
-	.thread_error = lm_thread_error,
+    .name = "lmdb",
+    .describe = "lmdb: MDB_WRITEMAP|MDB_NOSYNC|MDB_NOTLS|MDB_NORDAHEAD, "
+		"one txn per put; NOSYNC: not durable per operation",
+    .open = lm_open,
+    .close = lm_close,
+    .thread_open = lm_thread_open,
+    .thread_close = lm_thread_close,
+    .read = lm_read,
+    .put = lm_put,
+    .scan = lm_scan,
+    .thread_error = lm_thread_error,
 };

@@ -70,7 +70,8 @@ static int rx_open(const char *dir, uint64_t expected_bytes, void **store,
 	}
 	st->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(st->opts, 1);
-	rocksdb_options_increase_parallelism(st->opts, cpus > 1 ? (int)cpus : 2);
+	rocksdb_options_increase_parallelism(st->opts,
+					     cpus > 1 ? (int)cpus : 2);
 	rocksdb_options_set_compression(st->opts, rocksdb_no_compression);
 	st->table = rocksdb_block_based_options_create();
 	st->cache = rocksdb_cache_create_lru(512u << 20);
@@ -94,8 +95,7 @@ static int rx_open(const char *dir, uint64_t expected_bytes, void **store,
 	return YCSB_OK;
 }
 
-static int rx_thread_open(void *store, void **thread, char *err,
-			  size_t errlen)
+static int rx_thread_open(void *store, void **thread, char *err, size_t errlen)
 {
 	struct rx_thread *t = calloc(1, sizeof(*t));
 
@@ -146,8 +146,8 @@ static int rx_read(void *thread, const char *key, size_t klen,
 	return YCSB_OK;
 }
 
-static int rx_put(void *thread, const char *key, size_t klen,
-		  const char *val, size_t vlen)
+static int rx_put(void *thread, const char *key, size_t klen, const char *val,
+		  size_t vlen)
 {
 	struct rx_thread *t = thread;
 	char *rerr = NULL;
@@ -160,7 +160,8 @@ static int rx_scan(void *thread, const char *key, size_t klen, size_t count,
 		   ycsb_scan_cb cb, void *arg)
 {
 	struct rx_thread *t = thread;
-	rocksdb_iterator_t *it = rocksdb_create_iterator(t->st->db, t->st->ropts);
+	rocksdb_iterator_t *it =
+	    rocksdb_create_iterator(t->st->db, t->st->ropts);
 	char *rerr = NULL;
 	int out = YCSB_OK;
 
@@ -190,15 +191,15 @@ static const char *rx_thread_error(void *thread)
 }
 
 const struct ycsb_backend ycsb_backend_rocksdb = {
-	.name = "rocksdb",
-	.describe = "rocksdb: WAL on, sync off (not durable per operation "
-		    "against power loss), no compression, 512 MiB block cache",
-	.open = rx_open,
-	.close = rx_close,
-	.thread_open = rx_thread_open,
-	.thread_close = rx_thread_close,
-	.read = rx_read,
-	.put = rx_put,
-	.scan = rx_scan,
-	.thread_error = rx_thread_error,
+    .name = "rocksdb",
+    .describe = "rocksdb: WAL on, sync off (not durable per operation "
+		"against power loss), no compression, 512 MiB block cache",
+    .open = rx_open,
+    .close = rx_close,
+    .thread_open = rx_thread_open,
+    .thread_close = rx_thread_close,
+    .read = rx_read,
+    .put = rx_put,
+    .scan = rx_scan,
+    .thread_error = rx_thread_error,
 };

@@ -14,28 +14,28 @@ extern const struct ycsb_backend ycsb_backend_rocksdb;
 
 const struct ycsb_backend *const ycsb_backends[] = {
 #ifdef YCSB_HAVE_DAXKV
-	&ycsb_backend_daxkv,
+    &ycsb_backend_daxkv,
 #endif
 #ifdef YCSB_HAVE_LMDB
-	&ycsb_backend_lmdb,
+    &ycsb_backend_lmdb,
 #endif
 #ifdef YCSB_HAVE_ROCKSDB
-	&ycsb_backend_rocksdb,
+    &ycsb_backend_rocksdb,
 #endif
-	NULL,
+    NULL,
 };
 
 const char *const ycsb_backends_missing[] = {
 #ifndef YCSB_HAVE_DAXKV
-	"daxkv (the engine library target was not built)",
+    "daxkv (the engine library target was not built)",
 #endif
 #ifndef YCSB_HAVE_LMDB
-	"lmdb (liblmdb-dev not found at build time)",
+    "lmdb (liblmdb-dev not found at build time)",
 #endif
 #ifndef YCSB_HAVE_ROCKSDB
-	"rocksdb (librocksdb-dev not found at build time)",
+    "rocksdb (librocksdb-dev not found at build time)",
 #endif
-	NULL,
+    NULL,
 };
 
 const struct ycsb_backend *ycsb_backend_find(const char *name)

@@ -159,7 +159,8 @@ int64_t ycsb_hotspot_next(const struct ycsb_hotspot *h, struct ycsb_rng *r)
 {
 	if (h->hot_interval > 0 &&
 	    (h->cold_interval == 0 || ycsb_rng_double(r) < h->hot_opn_fraction))
-		return h->lower + (int64_t)ycsb_rng_below(r, (uint64_t)h->hot_interval);
+		return h->lower +
+		       (int64_t)ycsb_rng_below(r, (uint64_t)h->hot_interval);
 	return h->lower + h->hot_interval +
 	       (int64_t)ycsb_rng_below(r, (uint64_t)h->cold_interval);
 }

@@ -83,11 +83,11 @@ int64_t ycsb_hotspot_next(const struct ycsb_hotspot *h, struct ycsb_rng *r);
  */
 #define YCSB_ACK_WINDOW (1u << 20)
 struct ycsb_counter {
-	int64_t next;          /* atomic: next number to hand out */
-	pthread_mutex_t lock;  /* protects window and writes of limit */
-	int64_t limit;         /* every number < limit is acknowledged;
-				  read without the lock (atomic load) */
-	bool *window;          /* acknowledged flags, YCSB_ACK_WINDOW of them */
+	int64_t next;	      /* atomic: next number to hand out */
+	pthread_mutex_t lock; /* protects window and writes of limit */
+	int64_t limit;	      /* every number < limit is acknowledged;
+				 read without the lock (atomic load) */
+	bool *window;	      /* acknowledged flags, YCSB_ACK_WINDOW of them */
 };
 int ycsb_counter_init(struct ycsb_counter *c, int64_t start);
 void ycsb_counter_fini(struct ycsb_counter *c);

@@ -27,7 +27,7 @@
 
 struct ycsb_hist {
 	uint64_t count;
-	uint64_t sum;   /* for the mean; wraps only after ~584 years of ns */
+	uint64_t sum; /* for the mean; wraps only after ~584 years of ns */
 	uint64_t min;
 	uint64_t max;
 	uint64_t buckets[YCSB_HIST_BUCKETS];

@@ -45,24 +45,26 @@ static double load_average(void)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: daxkv-ycsb [options]\n"
-		"  -P FILE        YCSB property file; several are read in order\n"
-		"  -p NAME=VALUE  property override, applied after all files\n"
-		"  -W FILE        one workload of a matrix (repeatable); its\n"
-		"                 properties go over the -P files, the -p over it.\n"
-		"                 Without -W the -P files are the one workload.\n"
-		"  -db LIST       stores, comma-separated (default: all built in)\n"
-		"  -threads LIST  thread counts, comma-separated (default:\n"
-		"                 the threadcount property)\n"
-		"  -repeats N     repeat every cell N times; medians reported\n"
-		"  -dir DIR       where databases are created (default /dev/shm)\n"
-		"  -out PREFIX    also write PREFIX.md, PREFIX.csv, PREFIX.png\n"
-		"  -verify        dataintegrity=true: check every value read\n"
-		"  -seed N        random seed (default 1)\n"
-		"  -q             no per-phase lines, only the tables\n"
-		"Exit status: 0, 1 on a failure (open, errors, verification),\n"
-		"2 on bad arguments.\n");
+	fprintf(
+	    out,
+	    "usage: daxkv-ycsb [options]\n"
+	    "  -P FILE        YCSB property file; several are read in order\n"
+	    "  -p NAME=VALUE  property override, applied after all files\n"
+	    "  -W FILE        one workload of a matrix (repeatable); its\n"
+	    "                 properties go over the -P files, the -p over "
+	    "it.\n"
+	    "                 Without -W the -P files are the one workload.\n"
+	    "  -db LIST       stores, comma-separated (default: all built in)\n"
+	    "  -threads LIST  thread counts, comma-separated (default:\n"
+	    "                 the threadcount property)\n"
+	    "  -repeats N     repeat every cell N times; medians reported\n"
+	    "  -dir DIR       where databases are created (default /dev/shm)\n"
+	    "  -out PREFIX    also write PREFIX.md, PREFIX.csv, PREFIX.png\n"
+	    "  -verify        dataintegrity=true: check every value read\n"
+	    "  -seed N        random seed (default 1)\n"
+	    "  -q             no per-phase lines, only the tables\n"
+	    "Exit status: 0, 1 on a failure (open, errors, verification),\n"
+	    "2 on bad arguments.\n");
 }
 
 static int split_list(char *s, char **items, unsigned max, unsigned *n)
@@ -123,8 +125,7 @@ static int build_props(const struct options *o, unsigned wl,
 	for (unsigned i = 0; i < o->npfiles; i++)
 		if (ycsb_props_load_file(p, o->pfiles[i], err, errlen))
 			return -1;
-	if (o->nwfiles &&
-	    ycsb_props_load_file(p, o->wfiles[wl], err, errlen))
+	if (o->nwfiles && ycsb_props_load_file(p, o->wfiles[wl], err, errlen))
 		return -1;
 	for (unsigned i = 0; i < o->noverrides; i++)
 		if (ycsb_props_set_arg(p, o->overrides[i], err, errlen))
@@ -137,15 +138,15 @@ static int build_props(const struct options *o, unsigned wl,
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "repeats", required_argument, NULL, 'r' },
-		{ "dir", required_argument, NULL, 'D' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "verify", no_argument, NULL, 'v' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"db", required_argument, NULL, 'd'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"repeats", required_argument, NULL, 'r'},
+	    {"dir", required_argument, NULL, 'D'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"verify", no_argument, NULL, 'v'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -155,8 +156,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->dir = "/dev/shm";
 	o->seed = 1;
 	/* YCSB spells options with one dash: getopt_long_only */
-	while ((c = getopt_long_only(argc, argv, "P:p:W:qh", longopts,
-				     NULL)) != -1) {
+	while ((c = getopt_long_only(argc, argv, "P:p:W:qh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'P':
 			if (o->npfiles == MAX_LIST)
@@ -182,8 +183,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'r':
 			o->repeats = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || o->repeats == 0 || o->repeats > 100) {
-				fprintf(stderr, "daxkv-ycsb: -repeats %s: want "
-					"1..100\n", optarg);
+				fprintf(stderr,
+					"daxkv-ycsb: -repeats %s: want "
+					"1..100\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -199,8 +202,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 's':
 			o->seed = strtoull(optarg, &end, 10);
 			if (*end) {
-				fprintf(stderr, "daxkv-ycsb: -seed %s: not a "
-					"number\n", optarg);
+				fprintf(stderr,
+					"daxkv-ycsb: -seed %s: not a "
+					"number\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -296,7 +301,7 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 	if (bad)
 		printf("[%s] FAILED%s\n", label,
 		       o->verify && !c->run.verified ? ": nothing was verified"
-						      : "");
+						     : "");
 	fflush(stdout);
 	return bad;
 }
@@ -304,7 +309,7 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct ycsb_matrix m = { 0 };
+	struct ycsb_matrix m = {0};
 	char *names[MAX_LIST], *tnames[MAX_LIST], err[512];
 	const struct ycsb_backend *stores[MAX_LIST];
 	unsigned threads[MAX_LIST], nnames = 0, ntn = 0, nwl;
@@ -330,10 +335,13 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < nnames; i++) {
 			stores[i] = ycsb_backend_find(names[i]);
 			if (!stores[i]) {
-				fprintf(stderr, "daxkv-ycsb: store '%s' is not "
-					"built in; this binary has:", names[i]);
+				fprintf(stderr,
+					"daxkv-ycsb: store '%s' is not "
+					"built in; this binary has:",
+					names[i]);
 				for (size_t b = 0; ycsb_backends[b]; b++)
-					fprintf(stderr, " %s", ycsb_backends[b]->name);
+					fprintf(stderr, " %s",
+						ycsb_backends[b]->name);
 				fprintf(stderr, "\n");
 				return 2;
 			}
@@ -358,8 +366,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "daxkv-ycsb: %s\n", err);
 			return 2;
 		}
-		labels[wl] = workload_label(o.nwfiles ? o.wfiles[wl]
-						      : o.pfiles[o.npfiles - 1]);
+		labels[wl] = workload_label(
+		    o.nwfiles ? o.wfiles[wl] : o.pfiles[o.npfiles - 1]);
 		ycsb_props_note_unused(&p, stdout);
 		ycsb_props_free(&p);
 	}
@@ -375,8 +383,10 @@ int main(int argc, char **argv)
 
 			threads[i] = (unsigned)strtoul(tnames[i], &end, 10);
 			if (*end || threads[i] == 0 || threads[i] > 1024) {
-				fprintf(stderr, "daxkv-ycsb: -threads: '%s' is "
-					"not 1..1024\n", tnames[i]);
+				fprintf(stderr,
+					"daxkv-ycsb: -threads: '%s' is "
+					"not 1..1024\n",
+					tnames[i]);
 				return 2;
 			}
 		}
@@ -392,8 +402,8 @@ int main(int argc, char **argv)
 	m.threads = threads;
 	m.nthreads = ntn;
 	m.repeats = o.repeats;
-	m.cells = calloc((size_t)nwl * ntn * nnames * o.repeats,
-			 sizeof(*m.cells));
+	m.cells =
+	    calloc((size_t)nwl * ntn * nnames * o.repeats, sizeof(*m.cells));
 	if (!m.cells)
 		return 1;
 	snprintf(m.size_note, sizeof(m.size_note),
@@ -408,8 +418,8 @@ int main(int argc, char **argv)
 			 ", at most %.0f s per run", wls[0].maxexecutiontime);
 	}
 	printf("daxkv-ycsb: %u workload(s) x %u thread count(s) x %u store(s)"
-	       " x %u repeat(s); %s\n", nwl, ntn, nnames, o.repeats,
-	       m.size_note);
+	       " x %u repeat(s); %s\n",
+	       nwl, ntn, nnames, o.repeats, m.size_note);
 	for (unsigned s = 0; s < nnames; s++)
 		printf("store %s\n", stores[s]->describe);
 	printf("PMEM_IS_PMEM_FORCE=%s, databases under %s\n",
@@ -425,8 +435,8 @@ int main(int argc, char **argv)
 		for (unsigned wl = 0; wl < nwl; wl++)
 			for (unsigned ti = 0; ti < ntn; ti++)
 				for (unsigned s = 0; s < nnames; s++)
-					if (run_cell(&o, &m, &wls[wl], wl, ti, s,
-						     rep))
+					if (run_cell(&o, &m, &wls[wl], wl, ti,
+						     s, rep))
 						status = 1;
 
 	snprintf(m.machine_note, sizeof(m.machine_note),

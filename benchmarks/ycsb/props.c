@@ -135,8 +135,8 @@ static int parse_line(struct ycsb_props *p, char *line, const char *source,
 	return 0;
 }
 
-int ycsb_props_parse(struct ycsb_props *p, const char *text,
-		     const char *source, char *err, size_t errlen)
+int ycsb_props_parse(struct ycsb_props *p, const char *text, const char *source,
+		     char *err, size_t errlen)
 {
 	size_t len = strlen(text);
 	char *buf = malloc(len + 1), *logical = malloc(len + 1);
@@ -209,7 +209,8 @@ int ycsb_props_load_file(struct ycsb_props *p, const char *path, char *err,
 			char *t = realloc(text, cap + 65536);
 
 			if (!t) {
-				snprintf(err, errlen, "%s: out of memory", path);
+				snprintf(err, errlen, "%s: out of memory",
+					 path);
 				goto out_close;
 			}
 			text = t;
@@ -304,8 +305,8 @@ int ycsb_props_get_u64(struct ycsb_props *p, const char *name, uint64_t dflt,
 	return 0;
 }
 
-int ycsb_props_get_double(struct ycsb_props *p, const char *name,
-			  double dflt, double *out, char *err, size_t errlen)
+int ycsb_props_get_double(struct ycsb_props *p, const char *name, double dflt,
+			  double *out, char *err, size_t errlen)
 {
 	const char *v = ycsb_props_get(p, name, NULL);
 	char *end;
@@ -357,7 +358,8 @@ size_t ycsb_props_note_unused(const struct ycsb_props *p, FILE *out)
 		if (p->items[i].used)
 			continue;
 		if (out)
-			fprintf(out, "note: %s: property '%s' is not used by "
+			fprintf(out,
+				"note: %s: property '%s' is not used by "
 				"this driver; ignored\n",
 				p->items[i].origin, p->items[i].name);
 		n++;

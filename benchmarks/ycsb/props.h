@@ -44,8 +44,8 @@ int ycsb_props_set(struct ycsb_props *p, const char *name, const char *value,
 		   const char *origin);
 /* Parse properties text; @p source names it in origins and errors.
  * 0, or -1 with a message in @p err. */
-int ycsb_props_parse(struct ycsb_props *p, const char *text,
-		     const char *source, char *err, size_t errlen);
+int ycsb_props_parse(struct ycsb_props *p, const char *text, const char *source,
+		     char *err, size_t errlen);
 /* Read and parse a file.  0, or -1 with a message in @p err. */
 int ycsb_props_load_file(struct ycsb_props *p, const char *path, char *err,
 			 size_t errlen);
@@ -59,8 +59,8 @@ const char *ycsb_props_get(struct ycsb_props *p, const char *name,
 /* Typed lookups: 0, or -1 with "ORIGIN: NAME: 'VALUE' is not ..." in err. */
 int ycsb_props_get_u64(struct ycsb_props *p, const char *name, uint64_t dflt,
 		       uint64_t *out, char *err, size_t errlen);
-int ycsb_props_get_double(struct ycsb_props *p, const char *name,
-			  double dflt, double *out, char *err, size_t errlen);
+int ycsb_props_get_double(struct ycsb_props *p, const char *name, double dflt,
+			  double *out, char *err, size_t errlen);
 int ycsb_props_get_bool(struct ycsb_props *p, const char *name, bool dflt,
 			bool *out, char *err, size_t errlen);
 /* Where a property was set, or NULL. */

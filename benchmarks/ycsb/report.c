@@ -10,7 +10,8 @@ struct ycsb_cell *ycsb_matrix_cell(const struct ycsb_matrix *m, unsigned wl,
 				   unsigned ti, unsigned store, unsigned rep)
 {
 	size_t i = (((size_t)wl * m->nthreads + ti) * m->nstores + store) *
-			   m->repeats + rep;
+		       m->repeats +
+		   rep;
 
 	return &m->cells[i];
 }
@@ -22,9 +23,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-double ycsb_matrix_median(const struct ycsb_matrix *m, unsigned wl,
-			  unsigned ti, unsigned store, bool load,
-			  unsigned *median_rep)
+double ycsb_matrix_median(const struct ycsb_matrix *m, unsigned wl, unsigned ti,
+			  unsigned store, bool load, unsigned *median_rep)
 {
 	double v[m->repeats], sorted[m->repeats], med;
 	unsigned n = 0;
@@ -71,7 +71,8 @@ static double load_median(const struct ycsb_matrix *m, unsigned ti,
 		return 0;
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned r = 0; r < m->repeats; r++) {
-			struct ycsb_cell *c = ycsb_matrix_cell(m, wl, ti, store, r);
+			struct ycsb_cell *c =
+			    ycsb_matrix_cell(m, wl, ti, store, r);
 
 			if (c->ran)
 				v[n++] = c->load.ops_per_s;
@@ -96,8 +97,8 @@ static void fmt_ops(char *buf, size_t len, double ops)
 		snprintf(buf, len, "-");
 }
 
-static void table_row(const struct ycsb_matrix *m, FILE *out,
-		      const char *label, unsigned ti, const double *ops)
+static void table_row(const struct ycsb_matrix *m, FILE *out, const char *label,
+		      unsigned ti, const double *ops)
 {
 	int dx = store_index(m, "daxkv");
 	char buf[32];
@@ -131,11 +132,12 @@ static void latency_rows(const struct ycsb_matrix *m, FILE *out, unsigned wl,
 
 		if (!x->count)
 			continue;
-		fprintf(out, "| %s | %u | %s | %s | %llu | %.2f | %.2f | %.2f "
-			"| %.2f | %.1f |\n", m->workloads[wl], m->threads[ti],
-			m->stores[s]->name, ycsb_op_names[o],
-			(unsigned long long)x->count, x->p50_us, x->p95_us,
-			x->p99_us, x->p999_us, x->max_us);
+		fprintf(out,
+			"| %s | %u | %s | %s | %llu | %.2f | %.2f | %.2f "
+			"| %.2f | %.1f |\n",
+			m->workloads[wl], m->threads[ti], m->stores[s]->name,
+			ycsb_op_names[o], (unsigned long long)x->count,
+			x->p50_us, x->p95_us, x->p99_us, x->p999_us, x->max_us);
 	}
 }
 
@@ -150,7 +152,7 @@ void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 		fprintf(out, "Machine: %s.\n", m->machine_note);
 	if (dx >= 0)
 		fprintf(out, "Ratio columns: daxkv ops/s divided by the "
-			"store's (above 1: daxkv is faster).\n");
+			     "store's (above 1: daxkv is faster).\n");
 	fprintf(out, "\n| workload | threads |");
 	for (unsigned s = 0; s < m->nstores; s++) {
 		fprintf(out, " %s |", m->stores[s]->name);
@@ -159,7 +161,8 @@ void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 	}
 	fprintf(out, "\n|---|---|");
 	for (unsigned s = 0; s < m->nstores; s++)
-		fprintf(out, (dx >= 0 && (int)s != dx) ? "---:|---:|" : "---:|");
+		fprintf(out,
+			(dx >= 0 && (int)s != dx) ? "---:|---:|" : "---:|");
 	fputc('\n', out);
 	for (unsigned ti = 0; ti < m->nthreads; ti++) {
 		for (unsigned s = 0; s < m->nstores; s++)
@@ -175,9 +178,9 @@ void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out)
 		}
 
 	fprintf(out, "\nLatency in microseconds, from the median run of "
-		"each cell (run phase):\n\n");
+		     "each cell (run phase):\n\n");
 	fprintf(out, "| workload | threads | store | operation | ops | p50 | "
-		"p95 | p99 | p99.9 | max |\n");
+		     "p95 | p99 | p99.9 | max |\n");
 	fprintf(out, "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned ti = 0; ti < m->nthreads; ti++)
@@ -209,7 +212,7 @@ static int threads_index(const struct ycsb_matrix *m, unsigned t)
 
 void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
 {
-	static const char *const stock[] = { "A", "B", "C", "D", "E", "F" };
+	static const char *const stock[] = {"A", "B", "C", "D", "E", "F"};
 	int dx = store_index(m, "daxkv"), lm = store_index(m, "lmdb"),
 	    rx = store_index(m, "rocksdb");
 	unsigned met = 0, missed = 0;
@@ -233,32 +236,36 @@ void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
 					       (unsigned)dx, false, NULL);
 			if (lm >= 0) {
 				want = i == 4 ? 1.5 : 2.0;
-				o = ycsb_matrix_median(m, (unsigned)wl,
-						       (unsigned)ti,
-						       (unsigned)lm, false, NULL);
+				o = ycsb_matrix_median(
+				    m, (unsigned)wl, (unsigned)ti, (unsigned)lm,
+				    false, NULL);
 				if (d > 0 && o > 0) {
 					bool ok = d / o >= want;
 
-					fprintf(out, "target %s, %u thread%s: daxkv "
+					fprintf(out,
+						"target %s, %u thread%s: daxkv "
 						">= %.1fx lmdb: %.2fx %s\n",
 						stock[i], t, t > 1 ? "s" : "",
-						want, d / o, ok ? "met" : "MISSED");
+						want, d / o,
+						ok ? "met" : "MISSED");
 					ok ? met++ : missed++;
 				}
 			}
 			if (rx >= 0) {
-				o = ycsb_matrix_median(m, (unsigned)wl,
-						       (unsigned)ti,
-						       (unsigned)rx, false, NULL);
+				o = ycsb_matrix_median(
+				    m, (unsigned)wl, (unsigned)ti, (unsigned)rx,
+				    false, NULL);
 				if (d > 0 && o > 0) {
 					bool ok = d / o >= FAR_AHEAD;
 
-					fprintf(out, "target %s, %u thread%s: daxkv "
-						"far ahead of rocksdb (>= %.0fx): "
-						"%.2fx %s\n",
-						stock[i], t, t > 1 ? "s" : "",
-						FAR_AHEAD, d / o,
-						ok ? "met" : "MISSED");
+					fprintf(
+					    out,
+					    "target %s, %u thread%s: daxkv "
+					    "far ahead of rocksdb (>= %.0fx): "
+					    "%.2fx %s\n",
+					    stock[i], t, t > 1 ? "s" : "",
+					    FAR_AHEAD, d / o,
+					    ok ? "met" : "MISSED");
 					ok ? met++ : missed++;
 				}
 			}
@@ -269,19 +276,20 @@ void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
 		    t2 = threads_index(m, 2);
 
 		if (wl >= 0 && t1 >= 0 && t2 >= 0) {
-			double a = ycsb_matrix_median(m, (unsigned)wl,
-						      (unsigned)t1, (unsigned)dx,
-						      false, NULL);
-			double b = ycsb_matrix_median(m, (unsigned)wl,
-						      (unsigned)t2, (unsigned)dx,
-						      false, NULL);
+			double a =
+			    ycsb_matrix_median(m, (unsigned)wl, (unsigned)t1,
+					       (unsigned)dx, false, NULL);
+			double b =
+			    ycsb_matrix_median(m, (unsigned)wl, (unsigned)t2,
+					       (unsigned)dx, false, NULL);
 
 			if (a > 0 && b > 0) {
 				bool ok = b / a >= 1.8;
 
-				fprintf(out, "target C: daxkv 2 threads >= 1.8x "
-					"1 thread: %.2fx %s\n", b / a,
-					ok ? "met" : "MISSED");
+				fprintf(out,
+					"target C: daxkv 2 threads >= 1.8x "
+					"1 thread: %.2fx %s\n",
+					b / a, ok ? "met" : "MISSED");
 				ok ? met++ : missed++;
 			}
 		}
@@ -294,20 +302,21 @@ static void csv_phase(FILE *f, const char *store, const char *wl,
 		      unsigned threads, unsigned rep, const char *phase,
 		      const struct ycsb_phase_result *p)
 {
-	fprintf(f, "%s,%s,%u,%u,%s,OVERALL,%llu,%.4f,%.1f,,,,,,,,\n", store,
-		wl, threads, rep, phase, (unsigned long long)p->ops,
-		p->seconds, p->ops_per_s);
+	fprintf(f, "%s,%s,%u,%u,%s,OVERALL,%llu,%.4f,%.1f,,,,,,,,\n", store, wl,
+		threads, rep, phase, (unsigned long long)p->ops, p->seconds,
+		p->ops_per_s);
 	for (int o = 0; o < YCSB_OP_COUNT; o++) {
 		const struct ycsb_op_summary *x = &p->op[o];
 
 		if (!x->count && !x->errors && !x->notfound)
 			continue;
-		fprintf(f, "%s,%s,%u,%u,%s,%s,%llu,%.4f,%.1f,%.3f,%.3f,%.3f,"
-			"%.3f,%.3f,%.3f,%llu,%llu\n", store, wl, threads, rep,
-			phase, ycsb_op_names[o], (unsigned long long)x->count,
-			p->seconds, x->ops_per_s, x->mean_us, x->p50_us,
-			x->p95_us, x->p99_us, x->p999_us, x->max_us,
-			(unsigned long long)x->notfound,
+		fprintf(f,
+			"%s,%s,%u,%u,%s,%s,%llu,%.4f,%.1f,%.3f,%.3f,%.3f,"
+			"%.3f,%.3f,%.3f,%llu,%llu\n",
+			store, wl, threads, rep, phase, ycsb_op_names[o],
+			(unsigned long long)x->count, p->seconds, x->ops_per_s,
+			x->mean_us, x->p50_us, x->p95_us, x->p99_us, x->p999_us,
+			x->max_us, (unsigned long long)x->notfound,
 			(unsigned long long)x->errors);
 	}
 }
@@ -319,8 +328,8 @@ int ycsb_report_csv(const struct ycsb_matrix *m, const char *path)
 	if (!f)
 		return -1;
 	fprintf(f, "store,workload,threads,repeat,phase,operation,operations,"
-		"seconds,ops_per_s,mean_us,p50_us,p95_us,p99_us,p999_us,"
-		"max_us,notfound,errors\n");
+		   "seconds,ops_per_s,mean_us,p50_us,p95_us,p99_us,p999_us,"
+		   "max_us,notfound,errors\n");
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned ti = 0; ti < m->nthreads; ti++)
 			for (unsigned s = 0; s < m->nstores; s++) {
@@ -339,9 +348,10 @@ int ycsb_report_csv(const struct ycsb_matrix *m, const char *path)
 						  m->threads[ti], r + 1, "run",
 						  &c->run);
 				}
-				fprintf(f, "%s,%s,%u,median,run,OVERALL,,,%.1f,"
-					",,,,,,,\n", name, m->workloads[wl],
-					m->threads[ti],
+				fprintf(f,
+					"%s,%s,%u,median,run,OVERALL,,,%.1f,"
+					",,,,,,,\n",
+					name, m->workloads[wl], m->threads[ti],
 					ycsb_matrix_median(m, wl, ti, s, false,
 							   NULL));
 			}
@@ -369,11 +379,13 @@ int ycsb_report_png(const struct ycsb_matrix *m, const char *path, char *err,
 	}
 	for (unsigned wl = 0; wl < m->nworkloads; wl++)
 		for (unsigned ti = 0; ti < m->nthreads; ti++) {
-			fprintf(f, "\"%s/%ut\"", m->workloads[wl], m->threads[ti]);
+			fprintf(f, "\"%s/%ut\"", m->workloads[wl],
+				m->threads[ti]);
 			for (unsigned s = 0; s < m->nstores; s++)
 				fprintf(f, " %.4f",
 					ycsb_matrix_median(m, wl, ti, s, false,
-							   NULL) / 1e6);
+							   NULL) /
+					    1e6);
 			fputc('\n', f);
 		}
 	fclose(f);
@@ -383,7 +395,8 @@ int ycsb_report_png(const struct ycsb_matrix *m, const char *path, char *err,
 		snprintf(err, errlen, "cannot run gnuplot");
 		return -1;
 	}
-	fprintf(gp, "set terminal pngcairo size 1200,600 noenhanced\n"
+	fprintf(gp,
+		"set terminal pngcairo size 1200,600 noenhanced\n"
 		"set output '%s'\n"
 		"set title 'YCSB throughput, median of %u runs (%s)'\n"
 		"set ylabel 'M ops/s'\n"
@@ -394,7 +407,8 @@ int ycsb_report_png(const struct ycsb_matrix *m, const char *path, char *err,
 		"set grid ytics\n"
 		"set yrange [0:*]\n"
 		"set xtics rotate by -45\n"
-		"plot ", path, m->repeats, m->size_note);
+		"plot ",
+		path, m->repeats, m->size_note);
 	for (unsigned s = 0; s < m->nstores; s++)
 		fprintf(gp, "%s'%s' using %u%s title '%s'", s ? ", " : "", dat,
 			s + 2, s ? "" : ":xtic(1)", m->stores[s]->name);
@@ -402,8 +416,10 @@ int ycsb_report_png(const struct ycsb_matrix *m, const char *path, char *err,
 	rc = pclose(gp);
 	unlink(dat);
 	if (rc != 0) {
-		snprintf(err, errlen, "gnuplot failed (exit %d); is gnuplot "
-			 "installed (gnuplot-nox)?", rc);
+		snprintf(err, errlen,
+			 "gnuplot failed (exit %d); is gnuplot "
+			 "installed (gnuplot-nox)?",
+			 rc);
 		return -1;
 	}
 	return 0;

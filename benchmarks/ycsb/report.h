@@ -31,7 +31,7 @@ struct ycsb_matrix {
 	unsigned nthreads;
 	unsigned repeats;
 	struct ycsb_cell *cells;
-	char size_note[256]; /* records, operations, value size */
+	char size_note[256];	/* records, operations, value size */
 	char machine_note[256]; /* CPUs and load: how noisy the run was */
 };
 
@@ -39,9 +39,8 @@ struct ycsb_cell *ycsb_matrix_cell(const struct ycsb_matrix *m, unsigned wl,
 				   unsigned ti, unsigned store, unsigned rep);
 /* Median run (or load) throughput of a cell over its repeats; 0 if
  * nothing ran. */
-double ycsb_matrix_median(const struct ycsb_matrix *m, unsigned wl,
-			  unsigned ti, unsigned store, bool load,
-			  unsigned *median_rep);
+double ycsb_matrix_median(const struct ycsb_matrix *m, unsigned wl, unsigned ti,
+			  unsigned store, bool load, unsigned *median_rep);
 
 void ycsb_report_markdown(const struct ycsb_matrix *m, FILE *out);
 /* Target lines (met / missed); only those the matrix can answer. */

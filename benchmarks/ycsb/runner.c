@@ -46,7 +46,8 @@ static void *thread_main(void *p)
 
 	if (a->be->thread_open(a->store, &thread, a->error, sizeof(a->error)))
 		a->setup_failed = 1;
-	else if (ycsb_worker_init(&wk, a->w, a->be, thread, a->seed, a->tally)) {
+	else if (ycsb_worker_init(&wk, a->w, a->be, thread, a->seed,
+				  a->tally)) {
 		snprintf(a->error, sizeof(a->error), "out of memory");
 		a->be->thread_close(thread);
 		a->setup_failed = 1;
@@ -96,8 +97,11 @@ static void summarize(struct ycsb_phase_result *res, struct ycsb_tally *sum)
 		s->notfound = sum->notfound[i];
 		s->errors = sum->errors[i];
 		res->errors += s->errors;
-		s->ops_per_s = res->seconds > 0 ?
-			(double)(s->count + s->notfound + s->errors) / res->seconds : 0;
+		s->ops_per_s =
+		    res->seconds > 0
+			? (double)(s->count + s->notfound + s->errors) /
+			      res->seconds
+			: 0;
 		s->mean_us = ycsb_hist_mean(h) / 1e3;
 		s->p50_us = (double)ycsb_hist_percentile(h, 50) / 1e3;
 		s->p95_us = (double)ycsb_hist_percentile(h, 95) / 1e3;
@@ -201,13 +205,16 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 			if (tty) {
 				total = 0;
 				for (unsigned i = 0; i < threads; i++)
-					total += __atomic_load_n(&args[i].done_ops,
-								 __ATOMIC_RELAXED);
-				fprintf(stderr, "\r  %s: %.0f s, %llu ops, "
-					"%.3f M ops/s   ", label,
-					(double)(now - t0) / 1e9,
+					total +=
+					    __atomic_load_n(&args[i].done_ops,
+							    __ATOMIC_RELAXED);
+				fprintf(stderr,
+					"\r  %s: %.0f s, %llu ops, "
+					"%.3f M ops/s   ",
+					label, (double)(now - t0) / 1e9,
 					(unsigned long long)total,
-					(double)total / ((double)(now - t0) / 1e3));
+					(double)total /
+					    ((double)(now - t0) / 1e3));
 				drew = true;
 			}
 			next_draw += 1000000000ull;
@@ -261,15 +268,18 @@ out_free:
 void ycsb_print_phase(FILE *out, const char *label,
 		      const struct ycsb_phase_result *res)
 {
-	fprintf(out, "[%s] [OVERALL] RunTime(s) %.3f, Operations %llu, "
-		"Throughput(ops/s) %.0f\n", label, res->seconds,
-		(unsigned long long)res->ops, res->ops_per_s);
+	fprintf(out,
+		"[%s] [OVERALL] RunTime(s) %.3f, Operations %llu, "
+		"Throughput(ops/s) %.0f\n",
+		label, res->seconds, (unsigned long long)res->ops,
+		res->ops_per_s);
 	for (int i = 0; i < YCSB_OP_COUNT; i++) {
 		const struct ycsb_op_summary *s = &res->op[i];
 
 		if (!s->count && !s->errors && !s->notfound)
 			continue;
-		fprintf(out, "[%s] [%s] ops %llu, %.0f ops/s, us: mean %.2f "
+		fprintf(out,
+			"[%s] [%s] ops %llu, %.0f ops/s, us: mean %.2f "
 			"p50 %.2f p95 %.2f p99 %.2f p99.9 %.2f max %.1f",
 			label, ycsb_op_names[i], (unsigned long long)s->count,
 			s->ops_per_s, s->mean_us, s->p50_us, s->p95_us,
@@ -283,11 +293,14 @@ void ycsb_print_phase(FILE *out, const char *label,
 		fputc('\n', out);
 	}
 	if (res->verified || res->verify_failures)
-		fprintf(out, "[%s] [VERIFY] fields checked %llu, failures %llu%s%s\n",
-			label, (unsigned long long)res->verified,
-			(unsigned long long)res->verify_failures,
-			res->verify_failures ? ": first: " : "",
-			res->verify_failures ? res->first_problem : "");
+		fprintf(
+		    out,
+		    "[%s] [VERIFY] fields checked %llu, failures %llu%s%s\n",
+		    label, (unsigned long long)res->verified,
+		    (unsigned long long)res->verify_failures,
+		    res->verify_failures ? ": first: " : "",
+		    res->verify_failures ? res->first_problem : "");
 	else if (res->errors && res->first_problem[0])
-		fprintf(out, "[%s] first error: %s\n", label, res->first_problem);
+		fprintf(out, "[%s] first error: %s\n", label,
+			res->first_problem);
 }

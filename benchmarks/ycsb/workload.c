@@ -8,17 +8,17 @@
 #include <time.h>
 
 const char *const ycsb_op_names[YCSB_OP_COUNT] = {
-	"READ", "UPDATE", "INSERT", "SCAN", "READ-MODIFY-WRITE",
+    "READ", "UPDATE", "INSERT", "SCAN", "READ-MODIFY-WRITE",
 };
 
-static int parse_dist(struct ycsb_props *p, const char *name,
-		      const char *dflt, unsigned allowed, enum ycsb_dist *out,
-		      char *err, size_t errlen)
+static int parse_dist(struct ycsb_props *p, const char *name, const char *dflt,
+		      unsigned allowed, enum ycsb_dist *out, char *err,
+		      size_t errlen)
 {
 	static const char *const names[] = {
-		[YCSB_DIST_CONSTANT] = "constant", [YCSB_DIST_UNIFORM] = "uniform",
-		[YCSB_DIST_ZIPFIAN] = "zipfian",   [YCSB_DIST_LATEST] = "latest",
-		[YCSB_DIST_HOTSPOT] = "hotspot",
+	    [YCSB_DIST_CONSTANT] = "constant", [YCSB_DIST_UNIFORM] = "uniform",
+	    [YCSB_DIST_ZIPFIAN] = "zipfian",   [YCSB_DIST_LATEST] = "latest",
+	    [YCSB_DIST_HOTSPOT] = "hotspot",
 	};
 	const char *v = ycsb_props_get(p, name, dflt);
 
@@ -69,8 +69,10 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 
 	memset(w, 0, sizeof(*w));
 	if (wl && !strstr(wl, "CoreWorkload")) {
-		snprintf(err, errlen, "%s: workload=%s: only CoreWorkload is "
-			 "implemented", ycsb_props_origin(p, "workload"), wl);
+		snprintf(err, errlen,
+			 "%s: workload=%s: only CoreWorkload is "
+			 "implemented",
+			 ycsb_props_origin(p, "workload"), wl);
 		return -1;
 	}
 	GET_U64("recordcount", 0, w->recordcount);
@@ -103,14 +105,15 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 	}
 	if (parse_dist(p, "fieldlengthdistribution", "constant",
 		       1u << YCSB_DIST_CONSTANT | 1u << YCSB_DIST_UNIFORM |
-			       1u << YCSB_DIST_ZIPFIAN,
+			   1u << YCSB_DIST_ZIPFIAN,
 		       &w->fieldlength_dist, err, errlen))
 		return -1;
 	GET_BOOL("readallfields", true, w->readallfields);
 	GET_BOOL("writeallfields", false, w->writeallfields);
 	GET_BOOL("dataintegrity", false, w->dataintegrity);
 	if (w->dataintegrity && w->fieldlength_dist != YCSB_DIST_CONSTANT) {
-		snprintf(err, errlen, "dataintegrity needs "
+		snprintf(err, errlen,
+			 "dataintegrity needs "
 			 "fieldlengthdistribution=constant (as in YCSB)");
 		return -1;
 	}
@@ -133,7 +136,7 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 	}
 	if (parse_dist(p, "requestdistribution", "uniform",
 		       1u << YCSB_DIST_UNIFORM | 1u << YCSB_DIST_ZIPFIAN |
-			       1u << YCSB_DIST_LATEST | 1u << YCSB_DIST_HOTSPOT,
+			   1u << YCSB_DIST_LATEST | 1u << YCSB_DIST_HOTSPOT,
 		       &w->request_dist, err, errlen))
 		return -1;
 	GET_DOUBLE("hotspotdatafraction", 0.2, w->hotset_fraction);
@@ -141,7 +144,8 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 	GET_U64("minscanlength", 1, w->minscanlength);
 	GET_U64("maxscanlength", 1000, w->maxscanlength);
 	if (w->minscanlength == 0 || w->minscanlength > w->maxscanlength) {
-		snprintf(err, errlen, "need 1 <= minscanlength <= maxscanlength");
+		snprintf(err, errlen,
+			 "need 1 <= minscanlength <= maxscanlength");
 		return -1;
 	}
 	if (parse_dist(p, "scanlengthdistribution", "uniform",
@@ -154,7 +158,8 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 	} else if (!strcmp(order, "hashed")) {
 		w->ordered_inserts = false;
 	} else {
-		snprintf(err, errlen, "%s: insertorder=%s: want hashed or ordered",
+		snprintf(err, errlen,
+			 "%s: insertorder=%s: want hashed or ordered",
 			 ycsb_props_origin(p, "insertorder"), order);
 		return -1;
 	}
@@ -170,10 +175,10 @@ int ycsb_workload_configure(struct ycsb_workload *w, struct ycsb_props *p,
 	GET_DOUBLE("maxexecutiontime", 0, w->maxexecutiontime);
 	/* YCSB: predict the inserts so that the zipfian key space does not
 	 * change size (and its hot keys move) while the run inserts */
-	w->zipfian_max = (int64_t)(w->insertstart + w->insertcount +
-				   (uint64_t)((double)w->operationcount *
-					      w->proportion[YCSB_OP_INSERT] /
-					      total * 2.0));
+	w->zipfian_max =
+	    (int64_t)(w->insertstart + w->insertcount +
+		      (uint64_t)((double)w->operationcount *
+				 w->proportion[YCSB_OP_INSERT] / total * 2.0));
 	for (int i = 0; i < YCSB_OP_COUNT; i++)
 		w->proportion[i] /= total;
 	return 0;
@@ -340,8 +345,8 @@ int ycsb_buf_reserve(struct ycsb_buf *b, size_t need)
 }
 
 int ycsb_worker_init(struct ycsb_worker *wk, struct ycsb_workload *w,
-		     const struct ycsb_backend *be, void *thread,
-		     uint64_t seed, struct ycsb_tally *tally)
+		     const struct ycsb_backend *be, void *thread, uint64_t seed,
+		     struct ycsb_tally *tally)
 {
 	size_t fc = w->fieldcount;
 
@@ -353,8 +358,10 @@ int ycsb_worker_init(struct ycsb_worker *wk, struct ycsb_workload *w,
 	ycsb_rng_seed(&wk->rng, seed);
 	ycsb_scrambled_init(&wk->scrambled, (int64_t)w->insertstart,
 			    w->zipfian_max);
-	ycsb_zipfian_init(&wk->latest, 0, (int64_t)w->recordcount - 2 < 0 ? 0 :
-			  (int64_t)w->recordcount - 2, YCSB_ZIPFIAN_CONSTANT, -1);
+	ycsb_zipfian_init(
+	    &wk->latest, 0,
+	    (int64_t)w->recordcount - 2 < 0 ? 0 : (int64_t)w->recordcount - 2,
+	    YCSB_ZIPFIAN_CONSTANT, -1);
 	ycsb_hotspot_init(&wk->hotspot, (int64_t)w->insertstart,
 			  (int64_t)(w->insertstart + w->insertcount) - 1,
 			  w->hotset_fraction, w->hotopn_fraction);
@@ -366,7 +373,8 @@ int ycsb_worker_init(struct ycsb_worker *wk, struct ycsb_workload *w,
 		ycsb_zipfian_init(&wk->scanlen_zipf, (int64_t)w->minscanlength,
 				  (int64_t)w->maxscanlength,
 				  YCSB_ZIPFIAN_CONSTANT, -1);
-	wk->valbuf = malloc(ycsb_record_size(0, NULL) + fc * (4 + w->fieldlength));
+	wk->valbuf =
+	    malloc(ycsb_record_size(0, NULL) + fc * (4 + w->fieldlength));
 	wk->fieldbuf = malloc(fc * w->fieldlength);
 	wk->fieldvals = calloc(fc, sizeof(*wk->fieldvals));
 	wk->fieldlens = calloc(fc, sizeof(*wk->fieldlens));
@@ -411,7 +419,8 @@ uint64_t ycsb_next_fieldlength(struct ycsb_worker *wk)
 	case YCSB_DIST_UNIFORM:
 		return 1 + ycsb_rng_below(&wk->rng, wk->w->fieldlength);
 	case YCSB_DIST_ZIPFIAN:
-		return (uint64_t)ycsb_zipfian_next(&wk->fieldlen_zipf, &wk->rng);
+		return (uint64_t)ycsb_zipfian_next(&wk->fieldlen_zipf,
+						   &wk->rng);
 	default:
 		return wk->w->fieldlength;
 	}
@@ -474,8 +483,8 @@ static void verify_fail(struct ycsb_worker *wk, const char *key, size_t klen,
 }
 
 /* Check the fields a read returned (field @p only, or all when < 0). */
-static void verify_record(struct ycsb_worker *wk, const char *key,
-			  size_t klen, const char *rec, size_t len, int only)
+static void verify_record(struct ycsb_worker *wk, const char *key, size_t klen,
+			  const char *rec, size_t len, int only)
 {
 	struct ycsb_workload *w = wk->w;
 	uint32_t n;
@@ -515,8 +524,7 @@ static void record_result(struct ycsb_worker *wk, enum ycsb_op op, int rc,
 		wk->tally->errors[op]++;
 }
 
-static int put_all_fields(struct ycsb_worker *wk, const char *key,
-			  size_t klen)
+static int put_all_fields(struct ycsb_worker *wk, const char *key, size_t klen)
 {
 	uint32_t fc = wk->w->fieldcount;
 
@@ -655,8 +663,9 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 	klen = ycsb_build_key(w, keynum, key);
 	switch (op) {
 	case YCSB_OP_READ:
-		field = w->readallfields ? -1
-					 : (int)ycsb_rng_below(&wk->rng, w->fieldcount);
+		field = w->readallfields
+			    ? -1
+			    : (int)ycsb_rng_below(&wk->rng, w->fieldcount);
 		t0 = now_ns();
 		rc = read_record(wk, key, klen);
 		t1 = now_ns();
@@ -700,16 +709,17 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 			verify_fail(wk, key, klen, "read for update failed");
 		return;
 	case YCSB_OP_SCAN: {
-		struct scan_state st = { wk, -1, 0 };
+		struct scan_state st = {wk, -1, 0};
 		uint64_t len;
 
 		if (w->scanlength_dist == YCSB_DIST_ZIPFIAN)
 			len = (uint64_t)ycsb_zipfian_next(&wk->scanlen_zipf,
 							  &wk->rng);
 		else
-			len = w->minscanlength +
-			      ycsb_rng_below(&wk->rng, w->maxscanlength -
-							       w->minscanlength + 1);
+			len =
+			    w->minscanlength +
+			    ycsb_rng_below(&wk->rng, w->maxscanlength -
+							 w->minscanlength + 1);
 		if (!w->readallfields)
 			st.field = (int)ycsb_rng_below(&wk->rng, w->fieldcount);
 		t0 = now_ns();

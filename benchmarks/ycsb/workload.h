@@ -71,10 +71,10 @@ struct ycsb_workload {
 	uint32_t zeropadding;
 	uint32_t threadcount;
 	double maxexecutiontime; /* seconds, 0 = none */
-	int64_t zipfian_max;     /* upper end of the zipfian key range */
+	int64_t zipfian_max;	 /* upper end of the zipfian key range */
 
 	/* shared by the threads of a phase */
-	struct ycsb_counter load_seq;   /* load: next key number */
+	struct ycsb_counter load_seq;	/* load: next key number */
 	struct ycsb_counter insert_seq; /* run: inserted key numbers */
 };
 
@@ -106,7 +106,7 @@ struct ycsb_tally {
 	struct ycsb_hist hist[YCSB_OP_COUNT]; /* latency in ns of OK ops */
 	uint64_t notfound[YCSB_OP_COUNT];
 	uint64_t errors[YCSB_OP_COUNT];
-	uint64_t verified;        /* field values checked */
+	uint64_t verified;	  /* field values checked */
 	uint64_t verify_failures; /* wrong, missing or malformed */
 	char first_failure[256];
 };
@@ -122,19 +122,19 @@ struct ycsb_worker {
 	struct ycsb_hotspot hotspot;
 	struct ycsb_zipfian fieldlen_zipf, scanlen_zipf;
 	struct ycsb_buf readbuf;
-	char *valbuf;        /* record being written */
-	char *fieldbuf;      /* fieldcount * fieldlength bytes */
+	char *valbuf;	     /* record being written */
+	char *fieldbuf;	     /* fieldcount * fieldlength bytes */
 	char **fieldvals;    /* fieldcount pointers */
 	uint32_t *fieldlens; /* fieldcount lengths */
 	const char **decvals;
 	uint32_t *declens;
-	char *expectbuf;     /* fieldlength bytes: a value to compare with */
+	char *expectbuf; /* fieldlength bytes: a value to compare with */
 	struct ycsb_tally *tally;
 };
 
 int ycsb_worker_init(struct ycsb_worker *wk, struct ycsb_workload *w,
-		     const struct ycsb_backend *be, void *thread,
-		     uint64_t seed, struct ycsb_tally *tally);
+		     const struct ycsb_backend *be, void *thread, uint64_t seed,
+		     struct ycsb_tally *tally);
 void ycsb_worker_fini(struct ycsb_worker *wk);
 
 /* The next key number a read, update, scan or rmw uses. */

@@ -51,13 +51,15 @@ static void load_puts_every_record(void)
 	struct fixture f;
 	struct ycsb_phase_result res;
 	char key[YCSB_MAX_KEY];
-	struct ycsb_buf buf = { 0 };
+	struct ycsb_buf buf = {0};
 	uint32_t n, lens[4];
 	const char *vals[4];
 
-	setup(&f, "ycsb-load", "recordcount=500\noperationcount=0\n"
+	setup(&f, "ycsb-load",
+	      "recordcount=500\noperationcount=0\n"
 	      "fieldcount=4\nfieldlength=20\ndataintegrity=true\n");
-	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, true, 2, 1, "load", &res), 0);
+	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, true, 2, 1, "load", &res),
+		 0);
 	CHECK_EQ(res.ops, 500);
 	CHECK_EQ(res.op[YCSB_OP_INSERT].count, 500);
 	CHECK_EQ(res.errors, 0);
@@ -66,10 +68,13 @@ static void load_puts_every_record(void)
 		char expect[20];
 
 		ycsb_build_key(&f.w, k, key);
-		CHECK_EQ(f.be->thread_open(f.store, &thread, err, sizeof(err)), 0);
+		CHECK_EQ(f.be->thread_open(f.store, &thread, err, sizeof(err)),
+			 0);
 		CHECK_EQ(f.be->read(thread, key, strlen(key), &buf), YCSB_OK);
 		f.be->thread_close(thread);
-		CHECK_EQ(ycsb_record_decode(buf.data, buf.len, 4, &n, vals, lens), 0);
+		CHECK_EQ(
+		    ycsb_record_decode(buf.data, buf.len, 4, &n, vals, lens),
+		    0);
 		CHECK_EQ(n, 4);
 		ycsb_deterministic_value(key, strlen(key), 3, expect, 20);
 		CHECK_EQ(lens[3], 20);
@@ -85,14 +90,17 @@ static void verification_catches_a_wrong_value(void)
 	struct ycsb_phase_result res;
 	char key[YCSB_MAX_KEY], bad[2 + 4 * 4 + 4 * 20];
 	const char *vals[4];
-	uint32_t lens[4] = { 20, 20, 20, 20 };
+	uint32_t lens[4] = {20, 20, 20, 20};
 	void *thread;
 
-	setup(&f, "ycsb-verify", "recordcount=50\noperationcount=5000\n"
+	setup(&f, "ycsb-verify",
+	      "recordcount=50\noperationcount=5000\n"
 	      "fieldcount=4\nfieldlength=20\ndataintegrity=true\n"
 	      "readproportion=1\nupdateproportion=0\n");
-	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, true, 1, 1, "load", &res), 0);
-	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, false, 2, 1, "run", &res), 0);
+	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, true, 1, 1, "load", &res),
+		 0);
+	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, false, 2, 1, "run", &res),
+		 0);
 	CHECK_EQ(res.verify_failures, 0);
 	CHECK_EQ(res.verified, 5000 * 4);
 
@@ -102,9 +110,11 @@ static void verification_catches_a_wrong_value(void)
 		vals[i] = "xxxxxxxxxxxxxxxxxxxx";
 	ycsb_record_encode(bad, 4, vals, lens);
 	CHECK_EQ(f.be->thread_open(f.store, &thread, err, sizeof(err)), 0);
-	CHECK_EQ(f.be->put(thread, key, strlen(key), bad, sizeof(bad)), YCSB_OK);
+	CHECK_EQ(f.be->put(thread, key, strlen(key), bad, sizeof(bad)),
+		 YCSB_OK);
 	f.be->thread_close(thread);
-	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, false, 1, 2, "run", &res), 0);
+	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, false, 1, 2, "run", &res),
+		 0);
 	/* key 7 is 1 in 50 uniform reads of 5000: ~100 of them */
 	CHECK(res.verify_failures > 20);
 	CHECK_STR_HAS(res.first_problem, key);
@@ -112,12 +122,12 @@ static void verification_catches_a_wrong_value(void)
 }
 
 static const struct dk_case cases[] = {
-	{ "load_puts_every_record", load_puts_every_record },
-	{ "verification_catches_a_wrong_value",
-	  verification_catches_a_wrong_value },
+    {"load_puts_every_record", load_puts_every_record},
+    {"verification_catches_a_wrong_value", verification_catches_a_wrong_value},
 };
 
 int main(int argc, char **argv)
 {
-	return dk_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+	return dk_test_main(argc, argv, cases,
+			    sizeof(cases) / sizeof(cases[0]));
 }

@@ -37,21 +37,20 @@ static char err[512];
 static void props_comments_whitespace(void)
 {
 	struct ycsb_props p;
-	const char *text =
-		"# a comment\n"
-		"   ! another comment = not a property\n"
-		"\n"
-		"recordcount=1000\n"
-		"  fieldcount   =   7   \n"
-		"readallfields: true\n"
-		"workload site.ycsb.workloads.CoreWorkload\n"
-		"\t\n"
-		"requestdistribution=zip\\\n"
-		"    fian\n"
-		"empty=\n"
-		"crlf=yes\r\n"
-		"# trailing comment \\\n"
-		"afterslashcomment=1\n";
+	const char *text = "# a comment\n"
+			   "   ! another comment = not a property\n"
+			   "\n"
+			   "recordcount=1000\n"
+			   "  fieldcount   =   7   \n"
+			   "readallfields: true\n"
+			   "workload site.ycsb.workloads.CoreWorkload\n"
+			   "\t\n"
+			   "requestdistribution=zip\\\n"
+			   "    fian\n"
+			   "empty=\n"
+			   "crlf=yes\r\n"
+			   "# trailing comment \\\n"
+			   "afterslashcomment=1\n";
 
 	ycsb_props_init(&p);
 	CHECK_EQ(ycsb_props_parse(&p, text, "t", err, sizeof(err)), 0);
@@ -78,24 +77,26 @@ static void props_overrides(void)
 	uint64_t v;
 
 	ycsb_props_init(&p);
-	CHECK_EQ(ycsb_props_load_file(&p, YCSB_WORKLOADS_DIR "/workloada",
-				      err, sizeof(err)), 0);
+	CHECK_EQ(ycsb_props_load_file(&p, YCSB_WORKLOADS_DIR "/workloada", err,
+				      sizeof(err)),
+		 0);
 	CHECK_STR(ycsb_props_get(&p, "readproportion", NULL), "0.5");
 	/* a later file wins, then -p wins over every file */
 	CHECK_EQ(ycsb_props_parse(&p, "readproportion=0.7\nrecordcount=5\n",
-				  "second", err, sizeof(err)), 0);
+				  "second", err, sizeof(err)),
+		 0);
 	CHECK_STR(ycsb_props_get(&p, "readproportion", NULL), "0.7");
-	CHECK_EQ(ycsb_props_set_arg(&p, " recordcount = 123 ", err,
-				    sizeof(err)), 0);
-	CHECK_EQ(ycsb_props_get_u64(&p, "recordcount", 0, &v, err,
-				    sizeof(err)), 0);
+	CHECK_EQ(
+	    ycsb_props_set_arg(&p, " recordcount = 123 ", err, sizeof(err)), 0);
+	CHECK_EQ(ycsb_props_get_u64(&p, "recordcount", 0, &v, err, sizeof(err)),
+		 0);
 	CHECK_EQ(v, 123);
 	CHECK_STR(ycsb_props_origin(&p, "recordcount"), "-p");
 	CHECK_EQ(ycsb_props_set_arg(&p, "novalue", err, sizeof(err)), -1);
 	CHECK_STR_HAS(err, "name=value");
 	CHECK_EQ(ycsb_props_set_arg(&p, "=3", err, sizeof(err)), -1);
-	CHECK_EQ(ycsb_props_load_file(&p, "/nonexistent/x", err,
-				      sizeof(err)), -1);
+	CHECK_EQ(ycsb_props_load_file(&p, "/nonexistent/x", err, sizeof(err)),
+		 -1);
 	CHECK_STR_HAS(err, "/nonexistent/x");
 	ycsb_props_free(&p);
 }
@@ -105,14 +106,15 @@ static void props_bad_numbers(void)
 	static const struct {
 		const char *text, *name, *where;
 	} cases[] = {
-		{ "a=1\n\nrecordcount=12x\n", "recordcount", "w:3" },
-		{ "recordcount=-5\n", "recordcount", "w:1" },
-		{ "# c\nrecordcount=99999999999999999999999\n", "recordcount", "w:2" },
-		{ "recordcount=10\nreadproportion=0.5.1\n", "readproportion", "w:2" },
-		{ "recordcount=10\nreadproportion=\n", "readproportion", "w:2" },
-		{ "recordcount=10\nreadallfields=yes\n", "readallfields", "w:2" },
-		{ "recordcount=10\n\n\nrequestdistribution=gaussian\n",
-		  "requestdistribution", "w:4" },
+	    {"a=1\n\nrecordcount=12x\n", "recordcount", "w:3"},
+	    {"recordcount=-5\n", "recordcount", "w:1"},
+	    {"# c\nrecordcount=99999999999999999999999\n", "recordcount",
+	     "w:2"},
+	    {"recordcount=10\nreadproportion=0.5.1\n", "readproportion", "w:2"},
+	    {"recordcount=10\nreadproportion=\n", "readproportion", "w:2"},
+	    {"recordcount=10\nreadallfields=yes\n", "readallfields", "w:2"},
+	    {"recordcount=10\n\n\nrequestdistribution=gaussian\n",
+	     "requestdistribution", "w:4"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -120,8 +122,9 @@ static void props_bad_numbers(void)
 		struct ycsb_workload w;
 
 		ycsb_props_init(&p);
-		CHECK_EQ(ycsb_props_parse(&p, cases[i].text, "w", err,
-					  sizeof(err)), 0);
+		CHECK_EQ(
+		    ycsb_props_parse(&p, cases[i].text, "w", err, sizeof(err)),
+		    0);
 		err[0] = '\0';
 		CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), -1);
 		CHECK_STR_HAS(err, cases[i].where);
@@ -136,9 +139,11 @@ static void props_unknown_noted(void)
 	struct ycsb_workload w;
 
 	ycsb_props_init(&p);
-	CHECK_EQ(ycsb_props_parse(&p, "recordcount=10\nmeasurementtype=hdr"
-				  "histogram\ntable=usertable\n", "u", err,
-				  sizeof(err)), 0);
+	CHECK_EQ(ycsb_props_parse(&p,
+				  "recordcount=10\nmeasurementtype=hdr"
+				  "histogram\ntable=usertable\n",
+				  "u", err, sizeof(err)),
+		 0);
 	CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), 0);
 	CHECK_EQ(ycsb_props_note_unused(&p, NULL), 2);
 	CHECK_EQ(w.recordcount, 10);
@@ -192,7 +197,7 @@ static void scrambled_zipfian_spreads(void)
 	enum { ITEMS = 100000, DRAWS = 1000000, TOP = 100 };
 	struct ycsb_scrambled s;
 	struct ycsb_rng r;
-	uint32_t (*pairs)[2] = calloc(ITEMS, sizeof(*pairs));
+	uint32_t(*pairs)[2] = calloc(ITEMS, sizeof(*pairs));
 	unsigned low_tenth = 0;
 	uint64_t top_sum = 0;
 
@@ -233,10 +238,12 @@ static void latest_skew(void)
 	double zetan;
 
 	ycsb_props_init(&p);
-	CHECK_EQ(ycsb_props_parse(&p, "recordcount=10000\noperationcount="
+	CHECK_EQ(ycsb_props_parse(&p,
+				  "recordcount=10000\noperationcount="
 				  "1000\nrequestdistribution=latest\n"
-				  "insertproportion=0.05\n", "l", err,
-				  sizeof(err)), 0);
+				  "insertproportion=0.05\n",
+				  "l", err, sizeof(err)),
+		 0);
 	CHECK_EQ(ycsb_workload_configure(&w, &p, err, sizeof(err)), 0);
 	CHECK_EQ(ycsb_workload_begin(&w), 0);
 	CHECK_EQ(ycsb_worker_init(&wk, &w, NULL, NULL, 3, tally), 0);
@@ -284,7 +291,7 @@ static void hotspot_and_uniform(void)
 	enum { DRAWS = 1000000 };
 	struct ycsb_hotspot h;
 	struct ycsb_rng r;
-	unsigned hot = 0, buckets[10] = { 0 };
+	unsigned hot = 0, buckets[10] = {0};
 
 	ycsb_rng_seed(&r, 11);
 	ycsb_hotspot_init(&h, 1000, 1999, 0.2, 0.8);
@@ -332,8 +339,8 @@ static void keys_hashed_and_padded(void)
 
 static void record_layout(void)
 {
-	const char *vals[3] = { "abc", "", "hello world" };
-	uint32_t lens[3] = { 3, 0, 11 }, n, dlens[3];
+	const char *vals[3] = {"abc", "", "hello world"};
+	uint32_t lens[3] = {3, 0, 11}, n, dlens[3];
 	const char *dvals[3];
 	size_t size = ycsb_record_size(3, lens);
 	char *rec = malloc(size);
@@ -371,7 +378,7 @@ static void histogram_accuracy(void)
 {
 	struct ycsb_hist *h = malloc(sizeof(*h)), *h2 = malloc(sizeof(*h2));
 	struct ycsb_rng r;
-	static const double pcts[] = { 50, 95, 99, 99.9 };
+	static const double pcts[] = {50, 95, 99, 99.9};
 
 	ycsb_hist_reset(h);
 	ycsb_hist_reset(h2);
@@ -382,7 +389,8 @@ static void histogram_accuracy(void)
 	CHECK_EQ(h->min, 1);
 	CHECK_EQ(h->max, 1000000);
 	for (size_t i = 0; i < 4; i++) {
-		double want = pcts[i] * 10000, got = (double)ycsb_hist_percentile(h, pcts[i]);
+		double want = pcts[i] * 10000,
+		       got = (double)ycsb_hist_percentile(h, pcts[i]);
 
 		/* two significant digits: within 1 % */
 		CHECK_NEAR(got, want, want * 0.01);
@@ -396,8 +404,10 @@ static void histogram_accuracy(void)
 		unsigned idx = ycsb_hist_index(v);
 
 		CHECK(idx < YCSB_HIST_BUCKETS);
-		CHECK(ycsb_hist_lowest(idx) <= v && v <= ycsb_hist_highest(idx));
-		CHECK(ycsb_hist_highest(idx) - ycsb_hist_lowest(idx) <= v / 128);
+		CHECK(ycsb_hist_lowest(idx) <= v &&
+		      v <= ycsb_hist_highest(idx));
+		CHECK(ycsb_hist_highest(idx) - ycsb_hist_lowest(idx) <=
+		      v / 128);
 	}
 	CHECK_EQ(ycsb_hist_index(UINT64_MAX), YCSB_HIST_BUCKETS - 1);
 	ycsb_hist_reset(h);
@@ -408,8 +418,8 @@ static void histogram_accuracy(void)
 
 static void stock_workloads_parse(void)
 {
-	static const char *const names[] = { "a", "b", "c", "d", "e", "f" };
-	static const double reads[] = { 0.5, 0.95, 1, 0.95, 0, 0.5 };
+	static const char *const names[] = {"a", "b", "c", "d", "e", "f"};
+	static const double reads[] = {0.5, 0.95, 1, 0.95, 0, 0.5};
 
 	for (int i = 0; i < 6; i++) {
 		char path[512];
@@ -428,22 +438,23 @@ static void stock_workloads_parse(void)
 }
 
 static const struct dk_case cases[] = {
-	{ "props_comments_whitespace", props_comments_whitespace },
-	{ "props_overrides", props_overrides },
-	{ "props_bad_numbers", props_bad_numbers },
-	{ "props_unknown_noted", props_unknown_noted },
-	{ "zipfian_skew", zipfian_skew },
-	{ "scrambled_zipfian_spreads", scrambled_zipfian_spreads },
-	{ "latest_skew", latest_skew },
-	{ "hotspot_and_uniform", hotspot_and_uniform },
-	{ "keys_hashed_and_padded", keys_hashed_and_padded },
-	{ "record_layout", record_layout },
-	{ "deterministic_values", deterministic_values },
-	{ "histogram_accuracy", histogram_accuracy },
-	{ "stock_workloads_parse", stock_workloads_parse },
+    {"props_comments_whitespace", props_comments_whitespace},
+    {"props_overrides", props_overrides},
+    {"props_bad_numbers", props_bad_numbers},
+    {"props_unknown_noted", props_unknown_noted},
+    {"zipfian_skew", zipfian_skew},
+    {"scrambled_zipfian_spreads", scrambled_zipfian_spreads},
+    {"latest_skew", latest_skew},
+    {"hotspot_and_uniform", hotspot_and_uniform},
+    {"keys_hashed_and_padded", keys_hashed_and_padded},
+    {"record_layout", record_layout},
+    {"deterministic_values", deterministic_values},
+    {"histogram_accuracy", histogram_accuracy},
+    {"stock_workloads_parse", stock_workloads_parse},
 };
 
 int main(int argc, char **argv)
 {
-	return dk_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+	return dk_test_main(argc, argv, cases,
+			    sizeof(cases) / sizeof(cases[0]));
 }
