@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,14 @@ int dk_segment_create(struct daxkv *db, struct dk_segment **out)
 	if (rc)
 		return rc;
 	seg->gen = db->meta->segs[slot].gen + 1;
+#ifdef MADV_POPULATE_WRITE
+	/*
+	 * Fault the whole mapping in now (on DAX: the MAP_SYNC faults with
+	 * their metadata syncs), once, rather than one page fault every few
+	 * puts.  Kernels before 5.14 say EINVAL: then pages fault as used.
+	 */
+	(void)madvise(seg->base, seg->size, MADV_POPULATE_WRITE);
+#endif
 
 	/* 1. header, durable before the slot can say LIVE */
 	memset(&hdr, 0, sizeof(hdr));
