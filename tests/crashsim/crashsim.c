@@ -958,7 +958,7 @@ static void set_new(int k, int32_t len, uint32_t ver)
 	shm->exp.any_inflight = 1;
 }
 
-static void do_op(daxkv *db, int op)
+static int do_op(daxkv *db, int op)
 {
 	static uint8_t vbuf[DAXKV_MAX_VALUE];
 	unsigned r = (unsigned)(rnd() % 100);
@@ -1009,10 +1009,17 @@ static void do_op(daxkv *db, int op)
 		set_new(k, len, ver);
 		rc = daxkv_put(db, key, 5, vbuf, (size_t)len);
 	}
-	if (rc)
-		die("op %d failed: %s: %s", op, daxkv_strerror(rc),
-		    daxkv_errmsg());
+	if (rc) {
+		/* the model and the engine disagree: an earlier state was
+		 * already wrong (or the engine failed); stop this phase */
+		fprintf(stderr, "VIOLATION phase %d op %d failed: %s: %s\n",
+			phase, op, daxkv_strerror(rc), daxkv_errmsg());
+		violations++;
+		end_op(rc);
+		return -1;
+	}
 	end_op(rc);
+	return 0;
 }
 
 /* Register W2's segment files before the engine maps them. */
@@ -1170,7 +1177,8 @@ int main(int argc, char **argv)
 		/* phase 2 starts inside the last operation */
 		if (op == nops - 1)
 			save_w2_at_drain = true;
-		do_op(db, op);
+		if (do_op(db, op))
+			break;
 	}
 	tracking = false;
 	daxkv_close(db);
@@ -1212,7 +1220,8 @@ int main(int argc, char **argv)
 			if (rc)
 				die("phase 2 open: %s", daxkv_errmsg());
 			for (int op = 0; op < nops / 4; op++)
-				do_op(db, op);
+				if (do_op(db, op))
+					break;
 			cur_op = -2; /* clean close: checkpoint, metadata */
 			rc = daxkv_close(db);
 			if (rc)
