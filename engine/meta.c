@@ -149,7 +149,8 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		goto err_close;
 	}
 	root = pmemobj_direct(pmemobj_root(db->pop, sizeof(*root)));
-	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
+	if ((uintptr_t)root % 8 != 0 || /* a damaged pool (fuzz_open) */
+	    memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
 		rc = dk_err(DAXKV_ECORRUPT, "%s: root object has no daxkv magic",
 			    path);
 		goto err_close;
