@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -866,6 +867,10 @@ static void checker_loop(void)
 
 	in_child = true;
 	tracking = false;
+	/* each open allocates and frees the same large tables: keep them in
+	 * the heap instead of mmap/munmap (page faults) every time */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	nmaps = 0;
 	daxkv_options_init(&opts);
 	opts.segment_size = SEG_SIZE;
