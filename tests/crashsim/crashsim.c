@@ -702,7 +702,7 @@ static void crash_point(const char *event)
 	char what[64];
 
 	pers_gen++; /* the caller is about to move lines into pers */
-	if (!have_meta || states >= max_states)
+	if (!have_meta || (states >= max_states && !save_w2_at_drain))
 		return;
 	points++;
 	cur_event = event;
@@ -721,6 +721,8 @@ static void crash_point(const char *event)
 				memcpy(maps[i].chk, maps[i].pers, maps[i].size);
 		save_w2_at_drain = false;
 	}
+	if (states >= max_states)
+		return;
 	if (ndl <= enum_max) {
 		/* every subset of whole lines, then each line torn */
 		for (uint64_t set = 0; set < (1ull << ndl); set++) {
@@ -1179,8 +1181,9 @@ int main(int argc, char **argv)
 	if (rc)
 		die("open %s: %s", wdir, daxkv_errmsg());
 	for (int op = 0; op < nops; op++) {
-		/* phase 2 starts inside the last operation */
-		if (op == nops - 1)
+		/* phase 2 starts inside an operation near the end: the
+		 * first fence from here on with dirty lines */
+		if (op == nops - 1 - nops / 10)
 			save_w2_at_drain = true;
 		if (do_op(db, op))
 			break;
