@@ -115,6 +115,7 @@ struct shm {
 	char msg[512];
 	uint32_t nundo;
 	int undo_overflow;
+	uint64_t ns_open, ns_verify, ns_close; /* the checker's time */
 	struct undo undo[MAXUNDO];
 };
 
@@ -167,6 +168,14 @@ static uint64_t rnd(void)
 	rng_state ^= rng_state >> 7;
 	rng_state ^= rng_state << 17;
 	return rng_state;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void die(const char *fmt, ...)
@@ -880,7 +889,11 @@ static void checker_loop(void)
 	opts.flags = DAXKV_OPEN_NOCREATE;
 	while (read(to_child[0], &c, 1) == 1) {
 		daxkv *db = NULL;
+		uint64_t t0 = now_ns();
 		int rc = daxkv_open(shm->dir, &opts, &db);
+
+		shm->ns_open += now_ns() - t0;
+		t0 = now_ns();
 
 		if (rc) {
 			snprintf(shm->msg, sizeof(shm->msg),
@@ -889,7 +902,10 @@ static void checker_loop(void)
 			shm->ok = 0;
 		} else {
 			shm->ok = verify_db(db, &shm->exp, shm->msg) == 0;
+			shm->ns_verify += now_ns() - t0;
+			t0 = now_ns();
 			rc = daxkv_close(db);
+			shm->ns_close += now_ns() - t0;
 			if (rc && shm->ok) {
 				shm->ok = 0;
 				snprintf(shm->msg, sizeof(shm->msg),
@@ -1248,6 +1264,11 @@ int main(int argc, char **argv)
 	       (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       plant ? " (planted bug)" : "");
+	if (states)
+		printf("per state: open %.2f ms, verify %.2f ms, close %.2f ms\n",
+		       shm->ns_open / 1e6 / (double)states,
+		       shm->ns_verify / 1e6 / (double)states,
+		       shm->ns_close / 1e6 / (double)states);
 	close(to_child[1]);
 	waitpid(child_pid, NULL, 0);
 	rm_dir(wdir);
