@@ -622,6 +622,18 @@ static void save_image(const char *dir)
 
 static void spawn_checker(void);
 
+static pid_t main_pid;
+
+/* On any exit of the main process (die() included): no directories left. */
+static void remove_dirs(void)
+{
+	if (getpid() != main_pid)
+		return;
+	rm_dir(wdir);
+	rm_dir(w2dir);
+	rm_dir(cdir);
+}
+
 /* Run the checker on C as it is now; count and report. */
 static void check_image(const char *what)
 {
@@ -1174,6 +1186,8 @@ int main(int argc, char **argv)
 	snprintf(cdir, sizeof(cdir), "/dev/shm/crashsim-%d-c", (int)getpid());
 	rm_dir(wdir);
 	rm_dir(cdir);
+	main_pid = getpid();
+	atexit(remove_dirs);
 	if (mkdir(cdir, 0755))
 		die("mkdir %s", cdir);
 	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
