@@ -406,7 +406,7 @@ static void note(enum op op, int kind, int rc, const char *msg)
 {
 	for (int i = 0; i < nseen; i++)
 		if (seen[i].op == (int)op && seen[i].kind == kind &&
-		    seen[i].rc == rc)
+		    seen[i].rc == rc && !strncmp(seen[i].msg, msg, 159))
 			return;
 	if (nseen == 512)
 		return;
