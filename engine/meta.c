@@ -149,7 +149,10 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		goto err_close;
 	}
 	root = pmemobj_direct(pmemobj_root(db->pop, sizeof(*root)));
-	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
+	/* a damaged pool can hold any root offset (found by fuzz_open) */
+	if ((uintptr_t)root % 8 || (uint8_t *)root < (uint8_t *)db->pop ||
+	    (uint8_t *)(root + 1) > (uint8_t *)db->pop + DK_META_POOL_SIZE ||
+	    memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
 		rc = dk_err(DAXKV_ECORRUPT, "%s: root object has no daxkv magic",
 			    path);
 		goto err_close;

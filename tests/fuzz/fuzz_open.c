@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fuzz_open.c -- libFuzzer target: open a database whose files were
+ * mutated.  A template database (a few puts, a delete, a batch, a clean
+ * close, so it has a checkpoint) is built once; each input is a list of
+ * mutations applied to a copy of it, then daxkv_open must either fail
+ * with an error code or open a database that can be read, scanned,
+ * written and closed.  Crashes, hangs, leaks and sanitizer reports are
+ * the failures.
+ *
+ * Input: byte 0 = open flags (bit 0: NOCHECKPOINT, bit 1: drop the
+ * checkpoint file, bit 2: append a record after the open), then records of
+ *   u8 target (0 segment header/records, 1 meta root object,
+ *              2 meta pool header, 3 checkpoint), u16 offset, u8 n, n bytes
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpmemobj.h>
+
+#include "daxkv.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define SEG_SIZE (2u << 20)
+#define META_SIZE (8u << 20)
+
+static char dir[256];
+static uint8_t *tmpl_seg, *tmpl_meta, *tmpl_ckpt;
+static size_t ckpt_len, root_off;
+
+static uint8_t *slurp(const char *name, size_t *len)
+{
+	char path[512];
+	struct stat st;
+	uint8_t *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		abort();
+	buf = malloc((size_t)st.st_size);
+	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		abort();
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void spit(const char *name, const uint8_t *buf, size_t len)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+static void cleanup(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct daxkv_options opts;
+	daxkv_batch *b;
+	daxkv *db;
+	PMEMobjpool *pop;
+	char path[512];
+	size_t len;
+
+	(void)argc;
+	(void)argv;
+	setenv("PMEM_IS_PMEM_FORCE", "1", 1);
+	snprintf(dir, sizeof(dir), "/dev/shm/daxkv-fuzz-open-%d", (int)getpid());
+	atexit(cleanup);
+	daxkv_options_init(&opts);
+	opts.segment_size = SEG_SIZE;
+	opts.recovery_threads = 1;
+	if (daxkv_open(dir, &opts, &db))
+		abort();
+	for (int i = 0; i < 20; i++) {
+		char key[16], val[64];
+
+		snprintf(key, sizeof(key), "key%02d", i);
+		snprintf(val, sizeof(val), "value of key %d", i * 7);
+		daxkv_put(db, key, strlen(key), val, strlen(val) + i);
+	}
+	daxkv_put(db, "key03", 5, "again", 5);
+	daxkv_delete(db, "key05", 5);
+	daxkv_batch_new(&b);
+	daxkv_batch_put(b, "bat1", 4, "x", 1);
+	daxkv_batch_put(b, "bat2", 4, "yy", 2);
+	daxkv_batch_delete(b, "key07", 5);
+	daxkv_batch_commit(db, b);
+	daxkv_batch_free(b);
+	if (daxkv_close(db))
+		abort();
+	tmpl_seg = slurp("seg-00000000.dat", &len);
+	if (len != SEG_SIZE)
+		abort();
+	tmpl_meta = slurp("meta.pool", &len);
+	if (len != META_SIZE)
+		abort();
+	tmpl_ckpt = slurp("checkpoint.dat", &ckpt_len);
+	/* where the root object lies, for targeted mutations */
+	snprintf(path, sizeof(path), "%s/meta.pool", dir);
+	pop = pmemobj_open(path, "daxkv");
+	if (!pop)
+		abort();
+	root_off = (size_t)((uint8_t *)pmemobj_direct(pmemobj_root(pop, 1)) -
+			    (uint8_t *)pop);
+	pmemobj_close(pop);
+	return 0;
+}
+
+static int scan_cb(const void *key, size_t klen, const void *val, size_t vlen,
+		   void *arg)
+{
+	static volatile uint8_t sink;
+
+	(void)sink;
+
+	for (size_t i = 0; i < klen; i++)
+		sink ^= ((const uint8_t *)key)[i];
+	for (size_t i = 0; i < vlen; i++)
+		sink ^= ((const uint8_t *)val)[i];
+	(void)arg;
+	return 0;
+}
+
+/* The files stay mapped; each run puts back only the pages that differ. */
+static uint8_t *map_file(const char *name, size_t len)
+{
+	char path[512];
+	uint8_t *addr;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)len) != 0)
+		abort();
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (addr == MAP_FAILED)
+		abort();
+	return addr;
+}
+
+static void restore(uint8_t *dst, const uint8_t *tmpl, size_t len)
+{
+	for (size_t off = 0; off < len; off += 4096)
+		if (memcmp(dst + off, tmpl + off, 4096))
+			memcpy(dst + off, tmpl + off, 4096);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t *seg, *meta;
+	uint8_t *ckpt = malloc(ckpt_len);
+	struct daxkv_options opts;
+	size_t pos = 1;
+	daxkv *db;
+	char path[512];
+
+	if (!ckpt || size < 1)
+		goto out;
+	if (!seg) {
+		seg = map_file("seg-00000000.dat", SEG_SIZE);
+		meta = map_file("meta.pool", META_SIZE);
+	}
+	restore(seg, tmpl_seg, SEG_SIZE);
+	restore(meta, tmpl_meta, META_SIZE);
+	memcpy(ckpt, tmpl_ckpt, ckpt_len);
+	while (pos + 4 <= size) {
+		uint8_t target = data[pos] % 4, n = data[pos + 3];
+		size_t off = data[pos + 1] | (size_t)data[pos + 2] << 8;
+		uint8_t *dst;
+		size_t lim;
+
+		pos += 4;
+		if (n > size - pos)
+			n = (uint8_t)(size - pos);
+		switch (target) {
+		case 0: dst = seg; lim = 8192; break; /* header + records */
+		case 1: dst = meta + root_off; lim = 80 + 16 * 4; break;
+		case 2: dst = meta; lim = 8192; break;
+		default: dst = ckpt; lim = ckpt_len; break;
+		}
+		off %= lim;
+		if (n > lim - off)
+			n = (uint8_t)(lim - off);
+		memcpy(dst + off, data + pos, n);
+		pos += n;
+	}
+	snprintf(path, sizeof(path), "%s/checkpoint.dat", dir);
+	if (data[0] & 2)
+		unlink(path);
+	else
+		spit("checkpoint.dat", ckpt, ckpt_len);
+	daxkv_options_init(&opts);
+	opts.flags = DAXKV_OPEN_NOCREATE |
+		     (data[0] & 1 ? DAXKV_OPEN_NOCHECKPOINT : 0);
+	opts.recovery_threads = 1;
+	if (daxkv_open(dir, &opts, &db) == 0) {
+		char buf[256];
+		size_t vlen;
+
+		daxkv_get(db, "key03", 5, buf, sizeof(buf), &vlen);
+		daxkv_get(db, "bat2", 4, buf, sizeof(buf), &vlen);
+		daxkv_scan(db, NULL, 0, NULL, 0, scan_cb, NULL);
+		if (data[0] & 4) /* appends: prepare_append on what it found */
+			daxkv_put(db, "new", 3, "v", 1);
+		daxkv_close(db);
+	}
+out:
+	free(ckpt);
+	return 0;
+}
