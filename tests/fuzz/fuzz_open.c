@@ -14,6 +14,8 @@
  *              2 meta pool header, 3 checkpoint), u16 offset, u8 n, n bytes
  */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +79,27 @@ static void cleanup(void)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* A crash ends the process without atexit: remove what dead runs left. */
+static void remove_stale(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		char cmd[300];
+		int pid;
+
+		if (sscanf(de->d_name, "daxkv-fuzz-open-%d", &pid) != 1 ||
+		    pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(cmd, sizeof(cmd), "rm -rf /dev/shm/%s", de->d_name);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove /dev/shm/%s\n", de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct daxkv_options opts;
@@ -89,6 +112,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	setenv("PMEM_IS_PMEM_FORCE", "1", 1);
+	remove_stale();
 	snprintf(dir, sizeof(dir), "/dev/shm/daxkv-fuzz-open-%d", (int)getpid());
 	atexit(cleanup);
 	daxkv_options_init(&opts);
