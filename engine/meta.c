@@ -140,6 +140,16 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 
 		if (err == EACCES || err == EPERM)
 			return dk_err_errno(DAXKV_EPERM, err, "%s", path);
+		/* a failing system is not a damaged database */
+		if (err == ENOMEM)
+			return dk_err(DAXKV_ENOMEM, "%s: %s", path,
+				      pmemobj_errormsg());
+		if (err == EIO || err == EMFILE || err == ENFILE)
+			return dk_err(DAXKV_EIO, "%s: %s", path,
+				      pmemobj_errormsg());
+		if (err == ENOSPC || err == EDQUOT)
+			return dk_err(DAXKV_ENOSPC, "%s: %s", path,
+				      pmemobj_errormsg());
 		return dk_err(DAXKV_ECORRUPT, "%s offset 0: not a valid pool: %s",
 			      path, pmemobj_errormsg());
 	}

@@ -39,6 +39,8 @@ void dk_seam_copy_nodrain(void *dst, const void *src, size_t len);
 void dk_seam_flush(const void *addr, size_t len);
 void dk_seam_drain(void);
 void dk_seam_store8(uint64_t *addr, uint64_t val);
+/* Told after each durable metadata word (meta.c: dk_meta_set). */
+void dk_seam_meta_set(const void *field, uint64_t val);
 #endif
 
 static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
