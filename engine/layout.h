@@ -88,6 +88,7 @@
 #include <stdint.h>
 
 #include "daxkv.h"
+#include "daxkv_device.h" /* the record header and the version rule */
 
 #define DK_FORMAT_VERSION 1u
 #define DK_POOL_LAYOUT "daxkv"
@@ -102,14 +103,6 @@
 #define DK_SEG_HDR_SIZE 4096u
 #define DK_MAX_SEGMENTS 16384u
 #define DK_META_POOL_SIZE (8ull << 20)  /* PMEMOBJ_MIN_POOL */
-#define DK_REC_ALIGN 8u
-#define DK_REC_HDR_SIZE 32u
-
-/* Record flags. */
-#define DK_REC_PUT 0x0001u
-#define DK_REC_DEL 0x0002u
-#define DK_REC_BATCH 0x0004u
-#define DK_REC_FLAGS_KNOWN (DK_REC_PUT | DK_REC_DEL | DK_REC_BATCH)
 
 struct dk_seg_header {
 	char magic[8];
@@ -122,17 +115,6 @@ struct dk_seg_header {
 	uint32_t crc;
 	uint32_t reserved0;
 	uint64_t sealed_tail;
-};
-
-struct dk_rec {
-	uint32_t crc;
-	uint16_t klen;
-	uint16_t flags;
-	uint32_t vlen;
-	uint32_t batch;
-	uint64_t seq;
-	uint64_t superseded;
-	/* uint8_t key[klen]; uint8_t val[vlen]; padding to DK_REC_ALIGN */
 };
 
 _Static_assert(sizeof(struct dk_seg_header) == 64, "segment header size");
@@ -149,32 +131,7 @@ _Static_assert(offsetof(struct dk_rec, seq) == 16, "seq offset");
 _Static_assert(offsetof(struct dk_rec, superseded) == 24,
 	       "superseded offset");
 _Static_assert(DAXKV_MAX_KEY <= UINT16_MAX, "klen fits its field");
-
-/* Bytes a record of these lengths occupies in a segment. */
-static inline uint64_t dk_rec_size(uint64_t klen, uint64_t vlen)
-{
-	return (DK_REC_HDR_SIZE + klen + vlen + DK_REC_ALIGN - 1) &
-	       ~(uint64_t)(DK_REC_ALIGN - 1);
-}
-
-static inline const uint8_t *dk_rec_key(const struct dk_rec *rec)
-{
-	return (const uint8_t *)rec + DK_REC_HDR_SIZE;
-}
-
-static inline const uint8_t *dk_rec_val(const struct dk_rec *rec)
-{
-	return (const uint8_t *)rec + DK_REC_HDR_SIZE + rec->klen;
-}
-
-/* The version rule above, for one record below its segment's tail. */
-static inline int dk_rec_visible(const struct dk_rec *rec, uint64_t snap)
-{
-	uint64_t sup = __atomic_load_n(&rec->superseded, __ATOMIC_ACQUIRE);
-
-	return (rec->flags & DK_REC_PUT) && rec->seq <= snap &&
-	       (sup == 0 || sup > snap);
-}
+_Static_assert(DAXKV_MAX_KEY == DKD_MAX_KEY, "device key limit");
 
 /*
  * Meta pool (libpmemobj root object).  Changed only in transactions.

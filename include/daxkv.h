@@ -57,6 +57,8 @@ extern "C" {
 #define DAXKV_EPERM (-30909)     /**< permission denied on the directory or a file */
 #define DAXKV_ENODB (-30910)     /**< path is not a daxkv database (or missing, with
 				      DAXKV_OPEN_NOCREATE) */
+#define DAXKV_ENOTSUP (-30911)   /**< the requested query backend is not
+				      available here; daxkv_errmsg() says why */
 /** @} */
 
 /* Symbols of the public API (the library is built -fvisibility=hidden). */
@@ -133,8 +135,9 @@ DAXKV_API int daxkv_open(const char *dir, const struct daxkv_options *opts,
  * write a checkpoint so that the next open need not scan, release the
  * directory lock and free everything.  No call may be in progress on
  * @p db.  NULL is accepted.
- * @return 0, or DAXKV_EIO if the checkpoint could not be written (the
- * data is safe; the next open scans instead).
+ * @return 0, DAXKV_EBUSY if snapshots of the handle are still open (then
+ * nothing is closed), or DAXKV_EIO if the checkpoint could not be
+ * written (the data is safe; the next open scans instead).
  */
 DAXKV_API int daxkv_close(daxkv *db);
 
@@ -198,6 +201,234 @@ DAXKV_API int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
 DAXKV_API void daxkv_batch_clear(daxkv_batch *b);
 /** Free @p b; NULL is accepted. */
 DAXKV_API void daxkv_batch_free(daxkv_batch *b);
+
+/* ---- Snapshots ---- */
+
+typedef struct daxkv_snapshot daxkv_snapshot;
+
+/**
+ * Open a snapshot: a point in time that daxkv_get_at(), daxkv_scan_at()
+ * and daxkv_query() can read at while other threads keep writing.  It
+ * sees every write that completed before the call and none that started
+ * after it returned.  An open snapshot keeps the versions it can see
+ * (in DRAM, the older versions of keys written since; on media, every
+ * segment it can read): close it when done.  Every snapshot of a handle
+ * must be closed before daxkv_close().
+ * @return 0, DAXKV_EINVAL (NULL argument), DAXKV_ENOMEM.
+ */
+DAXKV_API int daxkv_snapshot_open(daxkv *db, daxkv_snapshot **snapp);
+
+/** Close @p snap; NULL is accepted. */
+DAXKV_API void daxkv_snapshot_close(daxkv_snapshot *snap);
+
+/** The sequence number of @p snap: the newest commit it sees. */
+DAXKV_API uint64_t daxkv_snapshot_seq(const daxkv_snapshot *snap);
+
+/**
+ * daxkv_get() as of @p snap (NULL: now).
+ * @return as daxkv_get(); DAXKV_EINVAL also if @p snap belongs to another
+ * handle.
+ */
+DAXKV_API int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap,
+			   const void *key, size_t klen, void *buf, size_t cap,
+			   size_t *vlen);
+
+/**
+ * daxkv_scan() as of @p snap (NULL: a snapshot of its own, as
+ * daxkv_scan() does).
+ * @return as daxkv_scan(); DAXKV_EINVAL also if @p snap belongs to
+ * another handle.
+ */
+DAXKV_API int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap,
+			    const void *lo, size_t lolen, const void *hi,
+			    size_t hilen, daxkv_scan_fn fn, void *arg);
+
+/* ---- Queries: filters pushed down to a backend ---- */
+
+/*
+ * A query selects the live records of a snapshot whose key lies in
+ * [lo, hi) and starts with a prefix, and whose value satisfies up to
+ * DAXKV_QUERY_MAX_PREDS predicates (ANDed), and returns their COUNT, the
+ * SUM, MIN or MAX of an integer field of their values, or the rows
+ * themselves.  A predicate reads a field of the value at a byte offset:
+ * an unsigned or signed little-endian integer of 1, 2, 4 or 8 bytes, or
+ * 1..DAXKV_QUERY_MAX_BYTES raw bytes compared with memcmp.  A record
+ * whose value is too short for any field of the query (the aggregated
+ * field included) does not match.
+ *
+ * Backends evaluate the filter where they are: CPU threads in this
+ * process, the daxmirror kernel module's device (the records read through
+ * its HMM mirror of the segments), or a CUDA GPU (reading the mapping
+ * directly where the GPU supports pageable memory access, through pinned
+ * staging buffers otherwise).  Every backend returns the same answer:
+ * that of daxkv_scan_at() on the same snapshot, filtered on the CPU.
+ */
+
+/** Query backends.  DEFAULT (0) in a query means the handle's choice. */
+enum daxkv_backend {
+	DAXKV_BACKEND_DEFAULT = 0, /**< the handle's (daxkv_set_backend) */
+	DAXKV_BACKEND_AUTO = 1, /**< the first available of CUDA, KMOD, CPU */
+	DAXKV_BACKEND_CPU = 2,  /**< threads of this process */
+	DAXKV_BACKEND_KMOD = 3, /**< the daxmirror module's device */
+	DAXKV_BACKEND_CUDA = 4, /**< a CUDA GPU */
+};
+
+/** Name of a backend ("default", "auto", "cpu", "kmod", "cuda"), or
+ *  "unknown"; never NULL. */
+DAXKV_API const char *daxkv_backend_name(int backend);
+
+/**
+ * Set the backend that queries of @p db use when they leave theirs at
+ * DAXKV_BACKEND_DEFAULT.  The initial choice is AUTO.
+ * @return 0, DAXKV_EINVAL (NULL, unknown or DEFAULT backend).
+ */
+DAXKV_API int daxkv_set_backend(daxkv *db, int backend);
+
+/**
+ * Can @p backend run queries of @p db now?  The first KMOD or CUDA query
+ * (or this call) opens the device; the answer is remembered.
+ * @return 1 yes, 0 no (daxkv_errmsg() says why: module not loaded or too
+ * old, no GPU, built without CUDA), DAXKV_EINVAL.
+ */
+DAXKV_API int daxkv_backend_available(daxkv *db, int backend);
+
+/** Field types of predicates and aggregates. */
+enum daxkv_field_type {
+	DAXKV_FIELD_UINT = 1,  /**< unsigned little-endian, width 1/2/4/8 */
+	DAXKV_FIELD_INT = 2,   /**< signed little-endian, width 1/2/4/8 */
+	DAXKV_FIELD_BYTES = 3, /**< raw bytes, width 1..DAXKV_QUERY_MAX_BYTES */
+};
+
+/** Comparison operators: field OP operand. */
+enum daxkv_op {
+	DAXKV_OP_EQ = 1,
+	DAXKV_OP_NE = 2,
+	DAXKV_OP_LT = 3,
+	DAXKV_OP_LE = 4,
+	DAXKV_OP_GT = 5,
+	DAXKV_OP_GE = 6,
+};
+
+/** Most predicates in one query. */
+#define DAXKV_QUERY_MAX_PREDS 8u
+/** Widest raw-bytes field. */
+#define DAXKV_QUERY_MAX_BYTES 64u
+/** offset + width of any field is at most this. */
+#define DAXKV_QUERY_FIELD_LIMIT 65536u
+
+/** One predicate on the value. */
+struct daxkv_pred {
+	uint32_t type;      /**< enum daxkv_field_type */
+	uint32_t op;        /**< enum daxkv_op */
+	uint32_t offset;    /**< byte offset of the field in the value */
+	uint32_t width;     /**< bytes of the field */
+	uint64_t uval;      /**< operand of a UINT field (must fit width) */
+	int64_t ival;       /**< operand of an INT field (must fit width) */
+	const void *bytes;  /**< operand of a BYTES field: width bytes */
+};
+
+/** What a query returns. */
+enum daxkv_query_output {
+	DAXKV_QUERY_COUNT = 1, /**< result.count */
+	DAXKV_QUERY_SUM = 2,   /**< result.value: sum of field, modulo 2^64 */
+	DAXKV_QUERY_MIN = 3,   /**< result.value: smallest field */
+	DAXKV_QUERY_MAX = 4,   /**< result.value: largest field */
+	DAXKV_QUERY_ROWS = 5,  /**< the rows, to the rows callback */
+};
+
+/** A row delivered by a ROWS query: pointers valid during the callback. */
+struct daxkv_row {
+	const void *key;
+	const void *val;
+	size_t klen;
+	size_t vlen;
+};
+
+/**
+ * Rows callback: @p n rows (n >= 1) of a ROWS query.  Return 0 to go on;
+ * any other value stops the query and becomes daxkv_query()'s return
+ * value.  It must not call daxkv_close() on the handle.
+ */
+typedef int (*daxkv_rows_fn)(const struct daxkv_row *rows, size_t n,
+			     void *arg);
+
+/** @name Query flags (daxkv_query.flags)
+ * @{ */
+#define DAXKV_QUERY_ORDERED 0x1u /**< ROWS in key order (the engine sorts);
+				      without it, in no particular order */
+/** @} */
+
+/** Structure version filled in by daxkv_query_init(). */
+#define DAXKV_QUERY_VERSION 1u
+
+/** A query descriptor.  Always start from daxkv_query_init(). */
+struct daxkv_query {
+	uint32_t version;   /**< DAXKV_QUERY_VERSION */
+	uint32_t flags;     /**< DAXKV_QUERY_* */
+	uint32_t output;    /**< enum daxkv_query_output */
+	uint32_t backend;   /**< enum daxkv_backend */
+	const void *lo;     /**< keys >= lo; NULL (or lolen 0) = no bound */
+	size_t lolen;
+	const void *hi;     /**< keys < hi; NULL (or hilen 0) = no bound */
+	size_t hilen;
+	const void *prefix; /**< keys starting with prefix; NULL/0 = any */
+	size_t prefixlen;
+	uint32_t npreds;    /**< predicates in preds[], ANDed */
+	uint32_t threads;   /**< CPU backend threads, 0 = one per CPU */
+	struct daxkv_pred preds[DAXKV_QUERY_MAX_PREDS];
+	uint32_t field_type;   /**< SUM/MIN/MAX: DAXKV_FIELD_UINT or INT */
+	uint32_t field_offset; /**< ... its offset in the value */
+	uint32_t field_width;  /**< ... its width: 1, 2, 4 or 8 */
+	uint32_t reserved;
+	uint64_t limit;     /**< ROWS: at most this many rows, 0 = all (with
+			         ORDERED, the first ones in key order) */
+	daxkv_rows_fn rows; /**< ROWS: the callback */
+	void *arg;          /**< its argument */
+	const daxkv_snapshot *snap; /**< read at this snapshot; NULL: the
+					 query takes one of its own */
+};
+
+/** Fill @p q with an empty query: COUNT of every record, DEFAULT
+ *  backend. */
+DAXKV_API void daxkv_query_init(struct daxkv_query *q);
+
+/** Structure version of struct daxkv_query_result. */
+#define DAXKV_QUERY_RESULT_VERSION 1u
+
+/** What a query did (daxkv_query()). */
+struct daxkv_query_result {
+	uint32_t version;     /**< (in) DAXKV_QUERY_RESULT_VERSION */
+	uint32_t backend;     /**< the backend that ran (CPU, KMOD or CUDA) */
+	uint64_t count;       /**< matching records; ROWS: rows delivered */
+	uint64_t value;       /**< SUM (an INT field's sum: read as int64_t),
+				   MIN or MAX (an INT field's: as int64_t);
+				   0 when count is 0 */
+	uint64_t snap_seq;    /**< sequence of the snapshot it read */
+	uint64_t records_scanned; /**< records the backend examined */
+	uint64_t bytes_scanned;   /**< bytes of records it examined */
+	uint64_t time_ns;     /**< wall time of the whole call */
+	uint32_t threads;     /**< CPU threads, device lanes or GPU blocks */
+	uint32_t direct;      /**< CUDA: 1 if the GPU read the mapping in
+				   place, 0 if through staging buffers */
+};
+
+/**
+ * Run @p q on @p db and fill @p res (may be NULL).  The answer is that
+ * of daxkv_scan_at() at the query's snapshot (its own if q->snap is NULL)
+ * filtered by the query, whatever the backend, while other threads write.
+ * @return 0; the rows callback's non-zero value when it stopped the
+ * query; DAXKV_EINVAL for a bad descriptor (wrong version, unknown
+ * output, flag, backend, field type or operator, more than
+ * DAXKV_QUERY_MAX_PREDS predicates, a width the type does not allow, a
+ * field ending beyond DAXKV_QUERY_FIELD_LIMIT, an operand that does not
+ * fit its width, a key bound or prefix longer than DAXKV_MAX_KEY, lo >= hi,
+ * no field for SUM/MIN/MAX, no callback for ROWS, a snapshot of another
+ * handle); DAXKV_ENOTSUP when the backend asked for explicitly is not
+ * available; DAXKV_ENOMEM; DAXKV_EIO when a device failed (daxkv_errmsg()
+ * has its error).
+ */
+DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
+			  struct daxkv_query_result *res);
 
 /** How writes are made durable on this handle. */
 enum daxkv_durability {

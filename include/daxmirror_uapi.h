@@ -21,6 +21,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+#include "daxkv_device.h" /* struct dkd_filter, records, version rule */
+
 #define DAXMIRROR_DEVICE_NAME "daxmirror"
 #define DAXMIRROR_IOC_MAGIC 0xDA
 
@@ -30,6 +32,11 @@
 #define DAXMIRROR_MAX_MIRROR_LEN (4ull << 30) /* bytes mapped per file */
 #define DAXMIRROR_MAX_READ_LEN (64ull << 20) /* bytes per READ */
 #define DAXMIRROR_MAX_SNAPSHOT_PAGES 65536ull /* pages per SNAPSHOT */
+#define DAXMIRROR_MAX_QUERY_UNITS (1ull << 20) /* units per QUERY */
+#define DAXMIRROR_MAX_QUERY_ROWS (256ull << 20) /* rows_cap of a QUERY */
+
+/* Interface version VERSION reports; 2 added VERSION and QUERY. */
+#define DAXMIRROR_API_VERSION 2ull
 
 /* daxmirror_map.flags */
 #define DAXMIRROR_MAP_PREFAULT 0x1ull /* fault the whole range now */
@@ -123,6 +130,82 @@ struct daxmirror_stats {
 	__u64 events[DAXMIRROR_EV_COUNT]; /* (out) invalidations by event */
 };
 
+/* VERSION: what this module speaks.  Modules before API 2 lack it
+ * (-ENOTTY): treat that as "no QUERY". */
+struct daxmirror_version {
+	__u64 size;	/* (in) sizeof(struct daxmirror_version) */
+	__u64 api;	/* (out) DAXMIRROR_API_VERSION of the module */
+	__u64 lanes;	/* (out) lanes of the emulated device, at most */
+};
+
+/*
+ * QUERY: the emulated device evaluates a compiled daxkv query (struct
+ * dkd_filter, include/daxkv_device.h) over records in mirrored memory and
+ * copies back only results.  The records to walk come as units: a unit
+ * is [addr, addr + len) of whole records, back to back, inside one MAP
+ * range; the caller cuts them at record boundaries (a segment's records
+ * below the tail captured with the filter's snapshot).  The device reads
+ * the records through its page table, faulting as READ does, applies the
+ * version rule with filter.snap and the filter, and spreads units over
+ * its lanes.
+ *
+ * Without DAXMIRROR_QUERY_ROWS it returns the aggregates of all units
+ * (count, sum, min, max as struct dkd_acc defines them).
+ *
+ * With DAXMIRROR_QUERY_ROWS it also copies each matching record (header,
+ * key, value, padding: the record format) to rows_ptr, back to back, in
+ * unit order.  Evaluation starts at unit resume_unit; when the next unit's
+ * rows might not fit in what is left of rows_cap, or rows_limit rows are
+ * copied, it stops: on return, units [resume_unit in, resume_unit out)
+ * are evaluated with all their rows in the buffer and aggregates, and
+ * done says whether that was the last unit.  Every unit's len must be <=
+ * rows_cap, so that each call makes progress.
+ *
+ * Errors: -EINVAL for a bad size, flags, unit (unaligned, empty, not
+ * inside one MAP range), filter field (reserved type or op, width, offset
+ * + width > DKD_FIELD_LIMIT, more than DKD_MAX_PREDS predicates, key
+ * lengths > DKD_MAX_KEY, lo >= hi when both are set, min_vlen smaller than
+ * a field needs) or a record that cannot be (klen 0 or > DKD_MAX_KEY,
+ * crossing its unit's end); -EFAULT when a mirrored page cannot be
+ * faulted (the CPU mapping is gone) or a user pointer is bad; -EBUSY when
+ * the range did not settle within the fault timeout; -EINTR on a signal.
+ * On an error nothing in the out fields but faults and records is
+ * meaningful.
+ */
+#define DAXMIRROR_QUERY_ROWS 0x1ull
+#define DAXMIRROR_QUERY_FLAGS_KNOWN DAXMIRROR_QUERY_ROWS
+
+struct daxmirror_query_unit {
+	__u64 addr;	/* (in) first record, 8-byte aligned */
+	__u64 len;	/* (in) bytes of whole records, > 0, a multiple of 8 */
+};
+
+struct daxmirror_query {
+	__u64 size;	   /* (in) sizeof(struct daxmirror_query) */
+	__u64 flags;	   /* (in) DAXMIRROR_QUERY_* */
+	__u64 units_ptr;   /* (in) array of nunits daxmirror_query_unit */
+	__u64 nunits;	   /* (in) 1..DAXMIRROR_MAX_QUERY_UNITS */
+	__u64 lo_ptr;	   /* (in) filter.lo_len key bytes, or 0 */
+	__u64 hi_ptr;	   /* (in) filter.hi_len key bytes, or 0 */
+	__u64 prefix_ptr;  /* (in) filter.prefix_len key bytes, or 0 */
+	__u64 lanes;	   /* (in) device lanes to use, 0 = default */
+	__u64 rows_ptr;	   /* (in) ROWS: buffer of rows_cap bytes */
+	__u64 rows_cap;	   /* (in) ROWS: 1..DAXMIRROR_MAX_QUERY_ROWS */
+	__u64 rows_limit;  /* (in) ROWS: stop once this many, 0 = none */
+	__u64 resume_unit; /* (in/out) ROWS: first unit; (out) next unit */
+	__u64 done;	   /* (out) 1 if no unit is left to evaluate */
+	__u64 rows;	   /* (out) ROWS: records copied to rows_ptr */
+	__u64 rows_bytes;  /* (out) ROWS: bytes of rows_ptr filled */
+	__u64 count;	   /* (out) matching records */
+	__u64 sum;	   /* (out) struct dkd_acc, of the units evaluated */
+	__u64 min;	   /* (out) */
+	__u64 max;	   /* (out) */
+	__u64 records;	   /* (out) records walked */
+	__u64 bytes;	   /* (out) bytes walked */
+	__u64 faults;	   /* (out) device faults this query took */
+	struct dkd_filter filter; /* (in) */
+};
+
 #define DAXMIRROR_IOC_MAP _IOWR(DAXMIRROR_IOC_MAGIC, 1, struct daxmirror_map)
 #define DAXMIRROR_IOC_UNMAP \
 	_IOWR(DAXMIRROR_IOC_MAGIC, 2, struct daxmirror_unmap)
@@ -131,5 +214,9 @@ struct daxmirror_stats {
 	_IOWR(DAXMIRROR_IOC_MAGIC, 4, struct daxmirror_snapshot)
 #define DAXMIRROR_IOC_STATS \
 	_IOWR(DAXMIRROR_IOC_MAGIC, 5, struct daxmirror_stats)
+#define DAXMIRROR_IOC_VERSION \
+	_IOWR(DAXMIRROR_IOC_MAGIC, 6, struct daxmirror_version)
+#define DAXMIRROR_IOC_QUERY \
+	_IOWR(DAXMIRROR_IOC_MAGIC, 7, struct daxmirror_query)
 
 #endif /* DAXMIRROR_UAPI_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query.h -- the seam between daxkv_query() (query.c) and its backends.
+ *
+ * query.c validates the public descriptor, compiles it into a struct
+ * dkd_filter (include/daxkv_device.h), takes or uses a snapshot, and cuts
+ * the records below each segment's captured tail into units: runs of
+ * whole records, found through per-segment boundary marks (snapshot.c).
+ * A backend evaluates the filter over the units and fills the execution's
+ * aggregates and, for ROWS, its row buffer; query.c then sorts, limits
+ * and delivers.  Every backend sees the same units and the same filter,
+ * and decides visibility from the records alone (dk_rec_visible), so the
+ * answers agree by construction; tests/engine/query_test.c checks it.
+ */
+#ifndef DK_QUERY_H
+#define DK_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daxkv_device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct daxkv;
+struct dk_segment;
+
+/* Boundary marks: one every DK_MARK_STRIDE bytes of a segment. */
+#define DK_MARK_SHIFT 14u
+#define DK_MARK_STRIDE (1u << DK_MARK_SHIFT)
+
+/* Records [start, end) of one segment: both on record boundaries. */
+struct dk_qunit {
+	const uint8_t *base; /* the segment's mapping */
+	uint32_t slot;
+	uint32_t reserved;
+	uint64_t start;
+	uint64_t end;
+};
+
+/*
+ * Rows: copies of matching records, in the record format, back to back
+ * (each dk_rec_size() bytes), so that a device's output can be appended
+ * as it comes.
+ */
+struct dk_rowbuf {
+	uint8_t *data;
+	size_t used, cap;
+	uint64_t nrows;
+};
+
+int dk_rowbuf_reserve(struct dk_rowbuf *rb, size_t bytes);
+/* Append a copy of one record (header, key, value, padding). */
+int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec);
+/* Append @p bytes of records already in the format, holding @p n rows. */
+int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
+		     uint64_t n);
+void dk_rowbuf_free(struct dk_rowbuf *rb);
+
+/* One query run, as a backend sees it. */
+struct dk_qexec {
+	struct daxkv *db;
+	struct dkd_filter flt;
+	struct dkd_keys keys;
+	bool rows;            /* copy matching records into `out` */
+	uint64_t stop_after;  /* ROWS without ORDERED and with a limit: a
+				 backend may stop once this many rows are
+				 in `out` (it may also deliver more) */
+	const struct dk_qunit *units;
+	size_t nunits;
+	unsigned threads;     /* CPU threads wanted (0 = one per CPU) */
+
+	/* Filled by the backend. */
+	struct dkd_acc acc;
+	struct dk_rowbuf out;
+	uint64_t records;     /* records examined */
+	uint64_t bytes;       /* bytes of records examined */
+	uint32_t used_threads; /* threads, lanes or blocks that ran */
+	uint32_t direct;      /* CUDA: read the mapping in place */
+};
+
+/*
+ * Backends.  Each returns 0 or a DAXKV_E* code with daxkv_errmsg() set;
+ * each *_available() returns 1 or 0 (with the reason in why) and may be
+ * called often (it caches).  Per-handle device state hangs off
+ * db->kmod / db->cuda and is released by *_close() at daxkv_close().
+ */
+int dk_query_cpu(struct dk_qexec *x);
+/* Evaluate units [first, last) on the calling thread, into @p acc and
+ * (for ROWS) @p out: the reference loop that the CPU backend runs. */
+int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
+		       struct dkd_acc *acc, struct dk_rowbuf *out,
+		       uint64_t *records, uint64_t *bytes);
+
+/* query_kmod.c: the daxmirror module's device. */
+int dk_kmod_available(struct daxkv *db, char *why, size_t len);
+int dk_query_kmod(struct dk_qexec *x);
+void dk_kmod_close(struct daxkv *db);
+
+/* query_cuda.cu / query_nocuda.c: a CUDA GPU. */
+int dk_cuda_available(struct daxkv *db, char *why, size_t len);
+int dk_query_cuda(struct dk_qexec *x);
+void dk_cuda_close(struct daxkv *db);
+
+/* The backend's per-handle state word (NULL until the backend sets it),
+ * for KMOD or CUDA; backends in C++ cannot include internal.h. */
+void **dk_backend_state(struct daxkv *db, int backend);
+/* Set daxkv_errmsg() to @p msg and return @p code (a DAXKV_E* value). */
+int dk_query_err(int code, const char *msg);
+
+/* snapshot.c: extend @p seg's boundary marks up to @p tail (a record
+ * boundary); returns them (valid up to that tail), or NULL on ENOMEM. */
+const uint32_t *dk_segment_marks(struct daxkv *db, struct dk_segment *seg,
+				 uint64_t tail);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DK_QUERY_H */

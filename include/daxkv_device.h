@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * daxkv_device.h -- what a device needs to read daxkv records and evaluate
+ * a query over them: the record header, the version rule, and the filter
+ * evaluator.  One definition for every reader: the engine's CPU backend and
+ * recovery (through engine/layout.h), the daxmirror module's emulated
+ * device (kernel), and the CUDA kernels (host and device code).
+ *
+ * Freestanding: only <linux/types.h> (available to the kernel, to user
+ * space on Linux, and to nvcc's host compiler), no libc call.  Functions
+ * are static inline and marked DKD_FN, which adds __host__ __device__
+ * under nvcc.
+ *
+ * The evaluator works on a compiled filter (struct dkd_filter) that the
+ * engine builds from the public struct daxkv_query after validating it
+ * (engine/query.c); a device re-validates what it is given (the module
+ * checks every field, see kmod/daxmirror_query.c).
+ */
+#ifndef DAXKV_DEVICE_H
+#define DAXKV_DEVICE_H
+
+#include <linux/types.h>
+
+#if defined(__CUDACC__)
+#define DKD_FN static inline __host__ __device__
+#define DKD_LOAD64(p) (*(const volatile __u64 *)(p))
+#elif defined(__KERNEL__)
+#include <linux/compiler.h>
+#define DKD_FN static inline
+#define DKD_LOAD64(p) READ_ONCE(*(p))
+#else
+#define DKD_FN static inline
+#define DKD_LOAD64(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#endif
+
+/* ---- Records (the on-media format; engine/layout.h has the whole) ---- */
+
+#define DK_REC_ALIGN 8u
+#define DK_REC_HDR_SIZE 32u
+
+/* Record flags. */
+#define DK_REC_PUT 0x0001u
+#define DK_REC_DEL 0x0002u
+#define DK_REC_BATCH 0x0004u
+#define DK_REC_FLAGS_KNOWN (DK_REC_PUT | DK_REC_DEL | DK_REC_BATCH)
+
+/*
+ * Record header, 32 bytes, little-endian, 8-byte aligned in its segment;
+ * the key follows, then the value, then zeros up to a multiple of 8.
+ */
+struct dk_rec {
+	__u32 crc;	  /* crc32c of [4, 24) of the header, key, value */
+	__u16 klen;	  /* 1..DAXKV_MAX_KEY */
+	__u16 flags;	  /* DK_REC_PUT or DK_REC_DEL, maybe DK_REC_BATCH */
+	__u32 vlen;	  /* 0..DAXKV_MAX_VALUE, 0 for a delete */
+	__u32 batch;	  /* records in this record's batch, 1 if single */
+	__u64 seq;	  /* commit sequence number, >= 1 */
+	__u64 superseded; /* seq of the version that replaced it, 0 = none;
+			     the only word that changes after the commit */
+};
+
+/* Bytes a record of these lengths occupies in a segment. */
+DKD_FN __u64 dk_rec_size(__u64 klen, __u64 vlen)
+{
+	return (DK_REC_HDR_SIZE + klen + vlen + DK_REC_ALIGN - 1) &
+	       ~(__u64)(DK_REC_ALIGN - 1);
+}
+
+DKD_FN const __u8 *dk_rec_key(const struct dk_rec *rec)
+{
+	return (const __u8 *)rec + DK_REC_HDR_SIZE;
+}
+
+DKD_FN const __u8 *dk_rec_val(const struct dk_rec *rec)
+{
+	return (const __u8 *)rec + DK_REC_HDR_SIZE + rec->klen;
+}
+
+/*
+ * The version rule, for a record below its segment's tail as captured
+ * with snapshot @p snap (engine/layout.h explains why it holds).  Exactly
+ * one version of a key passes it at any snapshot, none if the key's
+ * newest version at the snapshot is a delete.  `superseded` may be stored
+ * concurrently by a writer; any value it can change to is > snap, so the
+ * answer does not depend on which value the load sees.
+ */
+DKD_FN int dk_rec_visible(const struct dk_rec *rec, __u64 snap)
+{
+	__u64 sup = DKD_LOAD64(&rec->superseded);
+
+	return (rec->flags & DK_REC_PUT) && rec->seq <= snap &&
+	       (sup == 0 || sup > snap);
+}
+
+/* ---- Compiled filters ---- */
+
+#define DKD_MAX_PREDS 8		/* predicates per query, ANDed */
+#define DKD_MAX_BYTES 64	/* widest raw-bytes field */
+#define DKD_FIELD_LIMIT 65536	/* offset + width of a field, at most */
+#define DKD_MAX_KEY 1024	/* == DAXKV_MAX_KEY */
+
+/* Field types.  0 is reserved (no field). */
+enum dkd_type {
+	DKD_T_NONE = 0,
+	DKD_T_UINT = 1,	 /* unsigned little-endian, width 1, 2, 4 or 8 */
+	DKD_T_INT = 2,	 /* two's complement little-endian, same widths */
+	DKD_T_BYTES = 3, /* raw bytes compared with memcmp, 1..DKD_MAX_BYTES */
+};
+
+/* Comparisons: field OP operand.  0 is reserved. */
+enum dkd_op {
+	DKD_OP_NONE = 0,
+	DKD_OP_EQ = 1,
+	DKD_OP_NE = 2,
+	DKD_OP_LT = 3,
+	DKD_OP_LE = 4,
+	DKD_OP_GT = 5,
+	DKD_OP_GE = 6,
+};
+
+/* One predicate on the value: bytes [offset, offset + width). */
+struct dkd_pred {
+	__u64 type;	  /* enum dkd_type */
+	__u64 op;	  /* enum dkd_op */
+	__u64 offset;	  /* offset + width <= DKD_FIELD_LIMIT */
+	__u64 width;
+	__u64 operand[8]; /* integers: operand[0], as the field's type reads
+			     it (an INT sign-extended to 64 bits); bytes: the
+			     first width bytes, the rest zero */
+};
+
+/*
+ * A compiled query: which records (snapshot, key range, key prefix,
+ * predicates) and which integer field aggregates.  Key bytes are not in
+ * the struct (they are up to 1 KiB each); each reader passes them in a
+ * struct dkd_keys of its own address space.  __u64 only, so the struct is
+ * the same for every compiler and can travel through an ioctl as is.
+ */
+struct dkd_filter {
+	__u64 snap;	  /* snapshot sequence: the version rule's s */
+	__u64 min_vlen;	  /* values shorter than this never match: the
+			     largest offset + width of any field, the
+			     aggregated field included */
+	__u64 lo_len;	  /* key >= lo; 0 = unbounded below */
+	__u64 hi_len;	  /* key < hi; 0 = unbounded above */
+	__u64 prefix_len; /* key starts with prefix; 0 = any key */
+	__u64 npreds;	  /* 0..DKD_MAX_PREDS */
+	struct dkd_pred preds[DKD_MAX_PREDS];
+	__u64 agg_type;	  /* DKD_T_UINT/INT to aggregate a field, else 0 */
+	__u64 agg_offset;
+	__u64 agg_width;  /* 1, 2, 4 or 8 */
+};
+
+/* Key bytes of a filter, in the evaluator's address space. */
+struct dkd_keys {
+	const __u8 *lo;
+	const __u8 *hi;
+	const __u8 *prefix;
+};
+
+DKD_FN int dkd_memcmp(const __u8 *a, const __u8 *b, __u64 n)
+{
+	for (__u64 i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+/* Bytewise key order; a proper prefix sorts first. */
+DKD_FN int dkd_keycmp(const __u8 *a, __u64 alen, const __u8 *b, __u64 blen)
+{
+	int c = dkd_memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+/* Unsigned little-endian load of 1, 2, 4 or 8 bytes (any alignment). */
+DKD_FN __u64 dkd_load_le(const __u8 *p, __u64 width)
+{
+	__u64 v = 0;
+
+	for (__u64 i = 0; i < width; i++)
+		v |= (__u64)p[i] << (8 * i);
+	return v;
+}
+
+/* The same, sign-extended from width bytes. */
+DKD_FN __s64 dkd_load_le_signed(const __u8 *p, __u64 width)
+{
+	__u64 v = dkd_load_le(p, width);
+	unsigned shift = (unsigned)(64 - 8 * width);
+
+	return (__s64)(v << shift) >> shift;
+}
+
+DKD_FN int dkd_cmp_result(int c, __u64 op)
+{
+	switch (op) {
+	case DKD_OP_EQ: return c == 0;
+	case DKD_OP_NE: return c != 0;
+	case DKD_OP_LT: return c < 0;
+	case DKD_OP_LE: return c <= 0;
+	case DKD_OP_GT: return c > 0;
+	case DKD_OP_GE: return c >= 0;
+	}
+	return 0;
+}
+
+/* One predicate on a value of vlen bytes (too short: no match). */
+DKD_FN int dkd_pred_eval(const struct dkd_pred *p, const __u8 *val, __u64 vlen)
+{
+	const __u8 *f = val + p->offset;
+	int c;
+
+	if (p->offset + p->width > vlen)
+		return 0;
+	if (p->type == DKD_T_UINT) {
+		__u64 v = dkd_load_le(f, p->width), o = p->operand[0];
+
+		c = v < o ? -1 : v > o ? 1 : 0;
+	} else if (p->type == DKD_T_INT) {
+		__s64 v = dkd_load_le_signed(f, p->width);
+		__s64 o = (__s64)p->operand[0];
+
+		c = v < o ? -1 : v > o ? 1 : 0;
+	} else {
+		c = dkd_memcmp(f, (const __u8 *)p->operand, p->width);
+	}
+	return dkd_cmp_result(c, p->op);
+}
+
+/* Key range and prefix. */
+DKD_FN int dkd_key_match(const struct dkd_filter *f, const struct dkd_keys *k,
+			 const __u8 *key, __u64 klen)
+{
+	if (f->prefix_len && (klen < f->prefix_len ||
+			      dkd_memcmp(key, k->prefix, f->prefix_len)))
+		return 0;
+	if (f->lo_len && dkd_keycmp(key, klen, k->lo, f->lo_len) < 0)
+		return 0;
+	if (f->hi_len && dkd_keycmp(key, klen, k->hi, f->hi_len) >= 0)
+		return 0;
+	return 1;
+}
+
+/* Value predicates only (for a reader that checked the rest itself). */
+DKD_FN int dkd_value_match(const struct dkd_filter *f, const __u8 *val,
+			   __u64 vlen)
+{
+	if (vlen < f->min_vlen)
+		return 0;
+	for (__u64 i = 0; i < f->npreds; i++)
+		if (!dkd_pred_eval(&f->preds[i], val, vlen))
+			return 0;
+	return 1;
+}
+
+/*
+ * Does the contiguous record @p rec (below its segment's captured tail)
+ * belong to the answer?  Visible at f->snap, key in range, value long
+ * enough for every field, every predicate true.
+ */
+DKD_FN int dkd_rec_match(const struct dkd_filter *f, const struct dkd_keys *k,
+			 const struct dk_rec *rec)
+{
+	if (!dk_rec_visible(rec, f->snap) || rec->vlen < f->min_vlen)
+		return 0;
+	if (!dkd_key_match(f, k, dk_rec_key(rec), rec->klen))
+		return 0;
+	return dkd_value_match(f, dk_rec_val(rec), rec->vlen);
+}
+
+/*
+ * Aggregates of the matching records.  sum wraps modulo 2^64 (for an INT
+ * field read it as __s64); min and max hold the field's bit pattern
+ * (sign-extended for INT) and mean something only when count > 0.
+ */
+struct dkd_acc {
+	__u64 count;
+	__u64 sum;
+	__u64 min;
+	__u64 max;
+};
+
+DKD_FN void dkd_acc_init(struct dkd_acc *a)
+{
+	a->count = 0;
+	a->sum = 0;
+	a->min = 0;
+	a->max = 0;
+}
+
+/* a < b as the aggregated field's type orders them. */
+DKD_FN int dkd_agg_less(const struct dkd_filter *f, __u64 a, __u64 b)
+{
+	return f->agg_type == DKD_T_INT ? (__s64)a < (__s64)b : a < b;
+}
+
+/* The aggregated field of a matching value (min_vlen covers it). */
+DKD_FN __u64 dkd_agg_load(const struct dkd_filter *f, const __u8 *val)
+{
+	if (f->agg_type == DKD_T_INT)
+		return (__u64)dkd_load_le_signed(val + f->agg_offset,
+						 f->agg_width);
+	return dkd_load_le(val + f->agg_offset, f->agg_width);
+}
+
+/* Count a matching value; aggregate its field if the filter has one. */
+DKD_FN void dkd_acc_add(const struct dkd_filter *f, struct dkd_acc *a,
+			const __u8 *val)
+{
+	if (f->agg_type) {
+		__u64 v = dkd_agg_load(f, val);
+
+		a->sum += v;
+		if (a->count == 0 || dkd_agg_less(f, v, a->min))
+			a->min = v;
+		if (a->count == 0 || dkd_agg_less(f, a->max, v))
+			a->max = v;
+	}
+	a->count++;
+}
+
+/* Fold @p b into @p a (partial results of two lanes or threads). */
+DKD_FN void dkd_acc_merge(const struct dkd_filter *f, struct dkd_acc *a,
+			  const struct dkd_acc *b)
+{
+	if (b->count == 0)
+		return;
+	if (a->count == 0) {
+		*a = *b;
+		return;
+	}
+	a->sum += b->sum;
+	if (dkd_agg_less(f, b->min, a->min))
+		a->min = b->min;
+	if (dkd_agg_less(f, a->max, b->max))
+		a->max = b->max;
+	a->count += b->count;
+}
+
+#endif /* DAXKV_DEVICE_H */
