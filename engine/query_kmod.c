@@ -22,3 +22,9 @@ void dk_kmod_close(struct daxkv *db)
 {
 	(void)db;
 }
+
+void dk_kmod_forget(struct daxkv *db, uint32_t slot)
+{
+	(void)db;
+	(void)slot;
+}
