@@ -230,10 +230,17 @@ static void dkc_probe_once(void)
 	/* Without a driver (libcuda.so.1 absent: the static runtime loads it
 	 * with dlopen) this fails, and the library still loads and runs. */
 	err = cudaGetDeviceCount(&count);
+	if (err == cudaErrorInsufficientDriver) {
+		snprintf(dkc_probe.why, sizeof(dkc_probe.why),
+			 "no CUDA driver, or one older than CUDA %d.%d "
+			 "(cudaGetDeviceCount: %s)",
+			 CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10,
+			 cudaGetErrorString(err));
+		return;
+	}
 	if (err != cudaSuccess) {
 		snprintf(dkc_probe.why, sizeof(dkc_probe.why),
-			 "no usable CUDA driver or GPU (cudaGetDeviceCount: "
-			 "%s)",
+			 "no usable CUDA GPU (cudaGetDeviceCount: %s)",
 			 cudaGetErrorString(err));
 		return;
 	}
