@@ -49,11 +49,11 @@
 #include "daxkv.h"
 #include "query.h"
 
-#define DKC_SLOTS 2		      /* batches in flight */
-#define DKC_BLOCK 128		      /* threads per block (power of two) */
-#define DKC_BATCH_UNITS 65536u	      /* units per batch at most */
-#define DKC_STAGE_BYTES (8u << 20)    /* a staging buffer (staged path) */
-#define DKC_ROWS_INITIAL (1u << 20)   /* first device row buffer */
+#define DKC_SLOTS 2		    /* batches in flight */
+#define DKC_BLOCK 128		    /* threads per block (power of two) */
+#define DKC_BATCH_UNITS 65536u	    /* units per batch at most */
+#define DKC_STAGE_BYTES (8u << 20)  /* a staging buffer (staged path) */
+#define DKC_ROWS_INITIAL (1u << 20) /* first device row buffer */
 
 /* A unit as the kernel sees it: where its records are in the device's
  * address space (the mapping, or a staging buffer), and their bytes. */
@@ -87,19 +87,19 @@ struct dkc_ctl {
 /* One batch in flight: its stream and buffers. */
 struct dkc_slot {
 	cudaStream_t stream;
-	bool busy;		   /* a batch was launched, not finished */
-	size_t nunits;		   /* ... its units */
-	unsigned blocks;	   /* ... and grid */
+	bool busy;		     /* a batch was launched, not finished */
+	size_t nunits;		     /* ... its units */
+	unsigned blocks;	     /* ... and grid */
 	struct dkc_unit *units_host; /* pinned, DKC_BATCH_UNITS */
 	struct dkc_unit *units_dev;
 	struct dkc_part *parts_host; /* pinned, one per block */
 	struct dkc_part *parts_dev;
-	struct dkc_ctl *ctl_host;    /* pinned */
+	struct dkc_ctl *ctl_host; /* pinned */
 	struct dkc_ctl *ctl_dev;
-	__u8 *stage_host;	     /* staged path: pinned copy of units */
+	__u8 *stage_host; /* staged path: pinned copy of units */
 	__u8 *stage_dev;
 	size_t stage_cap;
-	__u8 *rows_dev;		     /* ROWS: matching records */
+	__u8 *rows_dev; /* ROWS: matching records */
 	size_t rows_cap;
 };
 
@@ -109,7 +109,7 @@ struct dkc_state {
 	bool ready;	      /* slots allocated */
 	struct dkc_query *query_dev;
 	struct dkc_slot slot[DKC_SLOTS];
-	__u8 *rows_host;      /* rows on their way to the row buffer */
+	__u8 *rows_host; /* rows on their way to the row buffer */
 	size_t rows_host_cap;
 };
 
@@ -120,7 +120,7 @@ static struct {
 	int device;
 	int direct; /* pageable memory access, and not DAXKV_CUDA_STAGED */
 	char why[256];
-} dkc_probe = { PTHREAD_ONCE_INIT, 0, 0, 0, "" };
+} dkc_probe = {PTHREAD_ONCE_INIT, 0, 0, 0, ""};
 
 /* Creates the per-handle state words. */
 static pthread_mutex_t dkc_state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -163,20 +163,23 @@ __global__ static void dkc_scan(const struct dkc_query *q,
 
 			if ((__u64)(end - p) < DK_REC_HDR_SIZE ||
 			    (size = dk_rec_size(rec->klen, rec->vlen)) >
-				    (__u64)(end - p)) {
+				(__u64)(end - p)) {
 				atomicOr(&ctl->bad, 1u);
 				break;
 			}
 			mine.records++;
 			mine.bytes += size;
 			if (dkd_rec_match(&q->flt, &keys, rec)) {
-				dkd_acc_add(&q->flt, &mine.acc, dk_rec_val(rec));
+				dkd_acc_add(&q->flt, &mine.acc,
+					    dk_rec_val(rec));
 				if (rows) {
-					__u64 at = atomicAdd(&ctl->rows_used,
-							     (unsigned long long)size);
+					__u64 at =
+					    atomicAdd(&ctl->rows_used,
+						      (unsigned long long)size);
 
 					if (at + size <= rows_cap)
-						dkc_copy_rec(rows + at, p, size);
+						dkc_copy_rec(rows + at, p,
+							     size);
 				}
 			}
 			p += size;
@@ -330,8 +333,8 @@ static int dkc_stage_reserve(struct dkc_slot *s, size_t bytes)
 	s->stage_host = NULL;
 	s->stage_dev = NULL;
 	s->stage_cap = 0;
-	DKC_TRY(cudaHostAlloc((void **)&s->stage_host, cap,
-			      cudaHostAllocDefault));
+	DKC_TRY(
+	    cudaHostAlloc((void **)&s->stage_host, cap, cudaHostAllocDefault));
 	DKC_TRY(cudaMalloc((void **)&s->stage_dev, cap));
 	s->stage_cap = cap;
 	return 0;
@@ -428,15 +431,14 @@ extern "C" void dk_cuda_close(struct daxkv *db)
 /* ---- A query ---- */
 
 /* Launch the kernel on the slot's batch (staged input already copied). */
-static int dkc_run(struct dkc_state *st, struct dk_qexec *x,
-		   struct dkc_slot *s)
+static int dkc_run(struct dkc_state *st, struct dk_qexec *x, struct dkc_slot *s)
 {
-	DKC_TRY(cudaMemsetAsync(s->ctl_dev, 0, sizeof(struct dkc_ctl),
-				s->stream));
+	DKC_TRY(
+	    cudaMemsetAsync(s->ctl_dev, 0, sizeof(struct dkc_ctl), s->stream));
 	dkc_scan<<<s->blocks, DKC_BLOCK, 0, s->stream>>>(
-		st->query_dev, s->units_dev, s->nunits, s->parts_dev,
-		x->rows ? s->rows_dev : NULL, x->rows ? s->rows_cap : 0,
-		s->ctl_dev);
+	    st->query_dev, s->units_dev, s->nunits, s->parts_dev,
+	    x->rows ? s->rows_dev : NULL, x->rows ? s->rows_cap : 0,
+	    s->ctl_dev);
 	DKC_TRY(cudaGetLastError());
 	DKC_TRY(cudaMemcpyAsync(s->parts_host, s->parts_dev,
 				s->blocks * sizeof(struct dkc_part),
@@ -444,6 +446,25 @@ static int dkc_run(struct dkc_state *st, struct dk_qexec *x,
 	DKC_TRY(cudaMemcpyAsync(s->ctl_host, s->ctl_dev, sizeof(struct dkc_ctl),
 				cudaMemcpyDeviceToHost, s->stream));
 	return 0;
+}
+
+/*
+ * memcpy may read a record's `superseded` word, which writers store
+ * concurrently, in pieces; the version rule holds for any whole value the
+ * word had (dk_rec_visible), not for a torn one.  So read each of them
+ * again with one 8-byte load into the staged copy.
+ */
+static void dkc_stage_fixup(__u8 *copy, const __u8 *recs, size_t len)
+{
+	size_t off = 0;
+
+	while (off + DK_REC_HDR_SIZE <= len) {
+		struct dk_rec *to = (struct dk_rec *)(copy + off);
+		const struct dk_rec *from = (const struct dk_rec *)(recs + off);
+
+		to->superseded = DKD_LOAD64(&from->superseded);
+		off += dk_rec_size(to->klen, to->vlen);
+	}
 }
 
 /*
@@ -471,6 +492,8 @@ static int dkc_launch(struct dkc_state *st, struct dk_qexec *x,
 			/* CPU copy out of the mapping: see the top of file
 			 * for why the mapping is not registered instead. */
 			memcpy(s->stage_host + bytes, u->base + u->start, len);
+			dkc_stage_fixup(s->stage_host + bytes,
+					u->base + u->start, len);
 			s->units_host[n].recs = s->stage_dev + bytes;
 		} else {
 			s->units_host[n].recs = u->base + u->start;

@@ -101,7 +101,7 @@ static void fill_small(daxkv *db)
 {
 	for (uint64_t i = 0; i < NSMALL; i++) {
 		char key[16];
-		uint64_t val[2] = { i, i % 100 };
+		uint64_t val[2] = {i, i % 100};
 
 		snprintf(key, sizeof(key), "k%08llu", (unsigned long long)i);
 		CHECK_OK(daxkv_put(db, key, strlen(key), val, sizeof(val)));
@@ -109,14 +109,14 @@ static void fill_small(daxkv *db)
 	/* some deletes and updates, so the version rule has work */
 	for (uint64_t i = 0; i < NSMALL; i += 7) {
 		char key[16];
-		uint64_t val[2] = { i + 1, 1000 };
+		uint64_t val[2] = {i + 1, 1000};
 
 		snprintf(key, sizeof(key), "k%08llu", (unsigned long long)i);
 		if (i % 2)
 			CHECK_OK(daxkv_delete(db, key, strlen(key)));
 		else
-			CHECK_OK(daxkv_put(db, key, strlen(key), val,
-					   sizeof(val)));
+			CHECK_OK(
+			    daxkv_put(db, key, strlen(key), val, sizeof(val)));
 	}
 }
 
@@ -300,8 +300,12 @@ static void test_big_values(void)
 	db = open_db("big", &dir);
 	for (int i = 0; i < 12; i++) {
 		char key[16];
-		size_t len = i % 3 == 0 ? DAXKV_MAX_VALUE :
-			     i % 3 == 1 ? 70000 : 24;
+		size_t len = 24;
+
+		if (i % 3 == 0)
+			len = DAXKV_MAX_VALUE;
+		else if (i % 3 == 1)
+			len = 70000; /* beyond the 64 KiB field limit */
 
 		memset(val, 'a' + i, len);
 		memcpy(val, &i, sizeof(i));
@@ -330,14 +334,15 @@ static void test_big_values(void)
 }
 
 static const struct dk_case cases[] = {
-	{ "available", test_available },
-	{ "explicit", test_explicit },
-	{ "auto", test_auto },
-	{ "big_values", test_big_values },
+    {"available", test_available},
+    {"explicit", test_explicit},
+    {"auto", test_auto},
+    {"big_values", test_big_values},
 };
 
 int main(int argc, char **argv)
 {
 	probe_gpu();
-	return dk_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+	return dk_test_main(argc, argv, cases,
+			    sizeof(cases) / sizeof(cases[0]));
 }
