@@ -38,7 +38,6 @@
  * DAXKV_CUDA_STAGED=1 in the environment forces the staged path on a GPU
  * that could read directly (so both paths can be tested on one machine).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
