@@ -106,6 +106,7 @@ struct dkc_slot {
 struct dkc_state {
 	pthread_mutex_t lock; /* one query at a time; protects the rest */
 	bool ready;	      /* slots allocated */
+	struct dkc_query *query_host; /* pinned */
 	struct dkc_query *query_dev;
 	struct dkc_slot slot[DKC_SLOTS];
 	__u8 *rows_host; /* rows on their way to the row buffer */
@@ -362,6 +363,8 @@ static void dkc_state_release(struct dkc_state *st)
 {
 	for (int i = 0; i < DKC_SLOTS; i++)
 		dkc_slot_free(&st->slot[i]);
+	cudaFreeHost(st->query_host);
+	st->query_host = NULL;
 	cudaFree(st->query_dev);
 	st->query_dev = NULL;
 	free(st->rows_host);
@@ -377,9 +380,13 @@ static int dkc_state_ready(struct dkc_state *st)
 
 	if (st->ready)
 		return 0;
-	err = cudaMalloc((void **)&st->query_dev, sizeof(struct dkc_query));
+	err = cudaHostAlloc((void **)&st->query_host, sizeof(struct dkc_query),
+			    cudaHostAllocDefault);
+	if (err == cudaSuccess)
+		err = cudaMalloc((void **)&st->query_dev,
+				 sizeof(struct dkc_query));
 	if (err != cudaSuccess) {
-		rc = dkc_err(err, "cudaMalloc(query)");
+		rc = dkc_err(err, "allocating the query buffers");
 		goto err_release;
 	}
 	for (int i = 0; i < DKC_SLOTS; i++) {
@@ -573,8 +580,9 @@ static int dkc_finish(struct dkc_state *st, struct dk_qexec *x,
 		st->rows_host = grown;
 		st->rows_host_cap = used;
 	}
-	DKC_TRY(cudaMemcpy(st->rows_host, s->rows_dev, used,
-			   cudaMemcpyDeviceToHost));
+	DKC_TRY(cudaMemcpyAsync(st->rows_host, s->rows_dev, used,
+				cudaMemcpyDeviceToHost, s->stream));
+	DKC_TRY(cudaStreamSynchronize(s->stream));
 	return dk_rowbuf_append(&x->out, st->rows_host, used, sum.acc.count);
 }
 
@@ -588,7 +596,6 @@ static int dkc_query_locked(struct dkc_state *st, struct dk_qexec *x)
 {
 	struct dkc_query *q;
 	size_t next = 0;
-	cudaError_t err;
 	int rc;
 
 	DKC_TRY(cudaSetDevice(dkc_probe.device));
@@ -596,10 +603,11 @@ static int dkc_query_locked(struct dkc_state *st, struct dk_qexec *x)
 	if (rc)
 		return rc;
 	/* The filter and its key bytes, once per query (all slots are idle,
-	 * so no kernel reads query_dev now). */
-	q = (struct dkc_query *)calloc(1, sizeof(*q));
-	if (!q)
-		return dk_query_err(DAXKV_ENOMEM, "CUDA backend: no memory");
+	 * so no kernel reads query_dev now).  Every copy and kernel goes to
+	 * the slots' streams, which do not wait for the legacy default
+	 * stream; so this copy too, finished before any kernel starts. */
+	q = st->query_host;
+	memset(q, 0, sizeof(*q));
 	q->flt = x->flt;
 	if (x->flt.lo_len)
 		memcpy(q->lo, x->keys.lo, x->flt.lo_len);
@@ -607,10 +615,9 @@ static int dkc_query_locked(struct dkc_state *st, struct dk_qexec *x)
 		memcpy(q->hi, x->keys.hi, x->flt.hi_len);
 	if (x->flt.prefix_len)
 		memcpy(q->prefix, x->keys.prefix, x->flt.prefix_len);
-	err = cudaMemcpy(st->query_dev, q, sizeof(*q), cudaMemcpyHostToDevice);
-	free(q);
-	if (err != cudaSuccess)
-		return dkc_err(err, "cudaMemcpy(query)");
+	DKC_TRY(cudaMemcpyAsync(st->query_dev, q, sizeof(*q),
+				cudaMemcpyHostToDevice, st->slot[0].stream));
+	DKC_TRY(cudaStreamSynchronize(st->slot[0].stream));
 
 	/* Slots in turn: finish the slot's last batch, refill it, go on;
 	 * the other slot's copy and kernel run meanwhile. */
