@@ -255,13 +255,13 @@ static bool kv_lex_field(struct kv_lex *lx, struct kv_field *f)
 	start = lx->pos;
 	if (!kv_lex_number(lx, "the offset", &offset))
 		return false;
-	if (offset + f->width > DAXKV_QUERY_FIELD_LIMIT)
-		return kv_lex_fail(lx, start, "a field at offset %llu of %u "
-				   "bytes ends at byte %llu, beyond the limit "
-				   "of %u",
-				   (unsigned long long)offset, f->width,
-				   (unsigned long long)offset + f->width,
-				   DAXKV_QUERY_FIELD_LIMIT);
+	/* not offset + width: a 64-bit offset would wrap */
+	if (offset > DAXKV_QUERY_FIELD_LIMIT - f->width)
+		return kv_lex_fail(lx, start, "offset %llu: a field of %u "
+				   "bytes must end by byte %u (offset at most "
+				   "%u)", (unsigned long long)offset, f->width,
+				   DAXKV_QUERY_FIELD_LIMIT,
+				   DAXKV_QUERY_FIELD_LIMIT - f->width);
 	f->offset = (uint32_t)offset;
 	return true;
 }
