@@ -72,6 +72,7 @@ struct dk_qexec {
 	const struct dk_qunit *units;
 	size_t nunits;
 	unsigned threads;     /* CPU threads wanted (0 = one per CPU) */
+	bool empty;           /* lo == hi: no backend runs */
 
 	/* Filled by the backend. */
 	struct dkd_acc acc;

@@ -427,7 +427,8 @@ struct daxkv_query_result {
  * output, flag, backend, field type or operator, more than
  * DAXKV_QUERY_MAX_PREDS predicates, a width the type does not allow, a
  * field ending beyond DAXKV_QUERY_FIELD_LIMIT, an operand that does not
- * fit its width, a key bound or prefix longer than DAXKV_MAX_KEY, lo >= hi,
+ * fit its width, a key bound or prefix longer than DAXKV_MAX_KEY, lo > hi
+ * (lo == hi is an empty range: an empty answer),
  * no field for SUM/MIN/MAX, no callback for ROWS, a snapshot of another
  * handle); DAXKV_ENOTSUP when the backend asked for explicitly is not
  * available; DAXKV_ENOMEM; DAXKV_EIO when a device failed (daxkv_errmsg()

@@ -792,8 +792,8 @@ static void test_bad_descriptors(void)
 	BAD((q.npreds = 1, q.preds[0].type = DAXKV_FIELD_INT,
 	     q.preds[0].op = 1, q.preds[0].width = 1, q.preds[0].ival = -129),
 	    "does not fit");
-	BAD((q.lo = "b", q.lolen = 1, q.hi = "a", q.hilen = 1), "lo >= hi");
-	BAD((q.lo = "a", q.lolen = 1, q.hi = "a", q.hilen = 1), "lo >= hi");
+	BAD((q.lo = "b", q.lolen = 1, q.hi = "a", q.hilen = 1), "lo > hi");
+	BAD((q.lo = "k1", q.lolen = 2, q.hi = "k", q.hilen = 1), "lo > hi");
 	BAD((q.lo = NULL, q.lolen = 3), "lo is NULL");
 	BAD((q.prefix = "p", q.prefixlen = DAXKV_MAX_KEY + 1), "prefix");
 	BAD(q.output = DAXKV_QUERY_SUM, "aggregated field");
@@ -831,6 +831,12 @@ static void test_bad_descriptors(void)
 		CHECK_RC(daxkv_query(db, &q, &res), DAXKV_ENOTSUP);
 		CHECK_OK(daxkv_set_backend(db, DAXKV_BACKEND_AUTO));
 	}
+	/* lo == hi: an empty range, not an error */
+	daxkv_query_init(&q);
+	q.lo = q.hi = "k1";
+	q.lolen = q.hilen = 2;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, 0);
 	/* AUTO runs somewhere and says where */
 	daxkv_query_init(&q);
 	q.backend = DAXKV_BACKEND_AUTO;
