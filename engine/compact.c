@@ -239,7 +239,8 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 		rc = dk_collect(db, victims[v], &c, &n, &cap);
 	if (rc)
 		goto out;
-	qsort(c, n, sizeof(*c), dk_cand_cmp);
+	if (n > 1)
+		qsort(c, n, sizeof(*c), dk_cand_cmp);
 	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
 	if (!buf) {
 		rc = dk_err(DAXKV_ENOMEM, "no memory to compact");

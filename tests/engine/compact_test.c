@@ -16,6 +16,10 @@
  *            and readers comparing queries with scans at one snapshot.
  * kill       SIGKILL at random moments of compactions: acknowledged writes
  *            survive, nothing is visible twice.
+ *
+ * DAXKV_TEST_BACKEND=kmod|cuda makes the concurrent case's readers query
+ * through that backend (the VM suite runs it with the module: device
+ * reads during compactions, and no stale read once a segment is gone).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -341,6 +345,7 @@ static void test_enospc(void)
 /* ---- concurrent ---- */
 
 static daxkv *cdb;
+static int cbackend = DAXKV_BACKEND_CPU;
 static int cstop;
 static uint64_t cwrites, ccompactions, cchecks;
 
@@ -418,10 +423,11 @@ static void *c_reader(void *arg)
 		CHECK_OK(daxkv_scan_at(cdb, s, NULL, 0, NULL, 0, c_scan_cb,
 				       &n));
 		daxkv_query_init(&q);
-		q.backend = DAXKV_BACKEND_CPU;
+		q.backend = (uint32_t)cbackend;
 		q.snap = s;
 		CHECK_OK(daxkv_query(cdb, &q, &res));
 		CHECK_EQ(res.count, n);
+		CHECK_EQ(res.backend, cbackend);
 		q.output = DAXKV_QUERY_ROWS;
 		q.rows = c_rows_cb;
 		q.arg = &rows;
@@ -445,6 +451,19 @@ static void test_concurrent(void)
 	struct daxkv_stat st;
 
 	CHECK_OK(daxkv_open(dir, &o, &cdb));
+	if (getenv("DAXKV_TEST_BACKEND") &&
+	    strcmp(getenv("DAXKV_TEST_BACKEND"), "cpu") != 0) {
+		cbackend = !strcmp(getenv("DAXKV_TEST_BACKEND"), "kmod") ?
+				   DAXKV_BACKEND_KMOD :
+				   DAXKV_BACKEND_CUDA;
+		if (daxkv_backend_available(cdb, cbackend) != 1) {
+			if (cbackend == DAXKV_BACKEND_CUDA) {
+				printf("SKIP: %s\n", daxkv_errmsg());
+				exit(4);
+			}
+			DK_FAIL("backend asked for but: %s", daxkv_errmsg());
+		}
+	}
 	for (uintptr_t i = 0; i < 2; i++)
 		CHECK(pthread_create(&t[i], NULL, c_writer,
 				     (void *)(i + 1)) == 0);
