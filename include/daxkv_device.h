@@ -176,14 +176,25 @@ DKD_FN int dkd_keycmp(const __u8 *a, __u64 alen, const __u8 *b, __u64 blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-/* Unsigned little-endian load of 1, 2, 4 or 8 bytes (any alignment). */
+/* Unsigned little-endian load of 1, 2, 4 or 8 bytes (any alignment).
+ * Spelled out per width so that compilers merge the bytes into one load
+ * where the machine is little-endian. */
 DKD_FN __u64 dkd_load_le(const __u8 *p, __u64 width)
 {
-	__u64 v = 0;
-
-	for (__u64 i = 0; i < width; i++)
-		v |= (__u64)p[i] << (8 * i);
-	return v;
+	switch (width) {
+	case 1:
+		return p[0];
+	case 2:
+		return (__u64)p[0] | (__u64)p[1] << 8;
+	case 4:
+		return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 |
+		       (__u64)p[3] << 24;
+	default:
+		return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 |
+		       (__u64)p[3] << 24 | (__u64)p[4] << 32 |
+		       (__u64)p[5] << 40 | (__u64)p[6] << 48 |
+		       (__u64)p[7] << 56;
+	}
 }
 
 /* The same, sign-extended from width bytes. */
