@@ -55,7 +55,8 @@
  * picking the emptiest sealed segments under 75% live; it copies in
  * slices of 256 KiB and sleeps as long as each slice took, so that it
  * takes at most about half of one CPU from writers, unless the database is
- * at its max_size or space amplification passed 2, when it runs flat out.
+ * near its max_size or space amplification passed 1.5, when it runs flat
+ * out.
  * A writer that meets ENOSPC compacts (everything under 90% live) and
  * retries once.
  */
@@ -72,7 +73,7 @@
 #include "snapshot.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */
-#define DK_AMP_URGENT_X100 200    /* ... flat out above this */
+#define DK_AMP_URGENT_X100 150    /* ... flat out above this */
 #define DK_VICTIM_LIVE_X100 75    /* background: victims at most this live */
 #define DK_DEMAND_LIVE_X100 90    /* daxkv_compact / ENOSPC: at most this */
 #define DK_MAX_VICTIMS 16u
@@ -176,10 +177,13 @@ static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
 
 	memcpy(buf, src, body);
 	memset(buf + body, 0, size - body);
-	rec->flags = (uint16_t)(src->flags & ~DK_REC_BATCH);
-	rec->batch = 1;
-	rec->superseded = 0;
-	rec->crc = dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec));
+	rec->superseded = 0; /* not under the crc */
+	if (src->flags & DK_REC_BATCH) {
+		/* the only fields under the crc that change */
+		rec->flags = (uint16_t)(src->flags & ~DK_REC_BATCH);
+		rec->batch = 1;
+		rec->crc = dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec));
+	}
 	dk_copy_nodrain(&db->pm, dst->base + doff, buf, size);
 }
 
@@ -203,7 +207,7 @@ static void dk_reap(struct daxkv *db)
 			else
 				db->retiring[keep++] = db->retiring[i];
 		}
-		db->nretiring = keep;
+		__atomic_store_n(&db->nretiring, keep, __ATOMIC_RELAXED);
 		if (n == 0)
 			break;
 		/* lock-free readers that read a location in them before
@@ -336,7 +340,9 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	for (uint32_t v = 0; v < nv; v++) {
 		victims[v]->retire_epoch = db->view_epoch;
 		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
-		db->retiring[db->nretiring++] = victims[v]->slot;
+		db->retiring[db->nretiring] = victims[v]->slot;
+		__atomic_store_n(&db->nretiring, db->nretiring + 1,
+				 __ATOMIC_RELAXED);
 	}
 	pthread_rwlock_unlock(&db->view_lock);
 	dk_lane_release(lane);

@@ -415,9 +415,9 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 			__atomic_load_n(&db->segments_retired, __ATOMIC_RELAXED);
 		st->bytes_compacted =
 			__atomic_load_n(&db->bytes_compacted, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&db->compact_lock);
-		st->segments_retiring = db->nretiring;
-		pthread_mutex_unlock(&db->compact_lock);
+		/* no compact_lock: a burst of rounds holds it for long */
+		st->segments_retiring =
+			__atomic_load_n(&db->nretiring, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 			if (db->segs[slot] && !db->segs[slot]->retiring) {
