@@ -81,9 +81,11 @@ struct ycsb_backend {
 	/* Last error sentence of this thread. */
 	const char *(*thread_error)(void *thread);
 	/* Optional (NULL for stores that do not reclaim space): fill @p
-	 * out; may be called from another thread while a phase runs.  0 or
+	 * out; may be called from another thread while a phase runs.  With
+	 * @p nowait, only bytes_on_media and live_bytes, read without
+	 * waiting for the store's own work (a running compaction).  0 or
 	 * -1. */
-	int (*space)(void *store, struct ycsb_space *out);
+	int (*space)(void *store, bool nowait, struct ycsb_space *out);
 	/* Only run when named in -db (a variant of another store). */
 	bool not_default;
 };

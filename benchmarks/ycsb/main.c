@@ -311,11 +311,14 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 			printf(
 			    "[%s] [SPACE] compaction %s, space amplification "
 			    "%.2f at the end, %.2f peak and %.2f mean in the "
-			    "run's second half; write amplification %.2f; "
-			    "%llu compactions, %llu segments retired\n",
+			    "run's second half (%u readings, %.0f expected); "
+			    "write amplification %.2f; %llu compactions, %llu "
+			    "segments retired\n",
 			    label, c->space.compaction ? "on" : "off",
 			    c->space.amp_end, c->space.amp_peak,
-			    c->space.amp_mean, c->space.write_amp,
+			    c->space.amp_mean, c->space.samples,
+			    c->run.seconds * 1000 / 2 / SPACE_PERIOD_MS + 1,
+			    c->space.write_amp,
 			    (unsigned long long)c->space.compactions,
 			    (unsigned long long)c->space.segments_retired);
 	}

@@ -117,7 +117,7 @@ static void *sampler_main(void *arg)
 		    s->stop)
 			continue;
 		pthread_mutex_unlock(&s->lock);
-		if (s->be->space(s->store, &sp) == 0)
+		if (s->be->space(s->store, true, &sp) == 0)
 			sampler_add(s, now_ns(), ycsb_space_amp(&sp));
 		pthread_mutex_lock(&s->lock);
 	}
@@ -139,7 +139,7 @@ struct ycsb_sampler *ycsb_sampler_start(const struct ycsb_backend *be,
 	s->be = be;
 	s->store = store;
 	s->period_ms = period_ms ? period_ms : 1;
-	if (be->space(store, &s->first)) {
+	if (be->space(store, false, &s->first)) {
 		free(s);
 		return NULL;
 	}
@@ -172,7 +172,7 @@ void ycsb_sampler_stop(struct ycsb_sampler *s, struct ycsb_space_result *out)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	t1 = now_ns();
-	if (s->be->space(s->store, &last) == 0)
+	if (s->be->space(s->store, false, &last) == 0)
 		ycsb_space_summarize(&s->first, &last, s->t_ns, s->amps, s->n,
 				     s->t0, t1, out);
 	pthread_cond_destroy(&s->cond);

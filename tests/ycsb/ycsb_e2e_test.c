@@ -220,7 +220,7 @@ static void space_with_compaction(bool on)
 	CHECK_EQ(ycsb_run_phase(&f.w, f.be, f.store, false, 2, 1, "run", &res),
 		 0);
 	CHECK_EQ(res.errors, 0);
-	CHECK_EQ(f.be->space(f.store, &sp), 0);
+	CHECK_EQ(f.be->space(f.store, false, &sp), 0);
 	CHECK_EQ(sp.compaction, on);
 	CHECK_EQ(sp.user_bytes, 120000 * rec);
 	CHECK(sp.live_bytes >= 20000 * rec);
@@ -236,7 +236,7 @@ static void space_with_compaction(bool on)
 
 			nanosleep(&ts, NULL);
 			waited_ms += 50;
-			CHECK_EQ(f.be->space(f.store, &sp), 0);
+			CHECK_EQ(f.be->space(f.store, false, &sp), 0);
 		}
 		if (ycsb_space_amp(&sp) > 2.0)
 			DK_FAIL("space amplification %.2f after 30 s",

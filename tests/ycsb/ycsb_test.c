@@ -2,9 +2,9 @@
 /*
  * ycsb_test.c -- unit tests of the YCSB driver: the property reader,
  * the distributions, key construction, the record layout, the
- * histogram and the space figures (with a fake store).  Statistical checks use fixed seeds and tolerances several
- * standard deviations wide, so they are deterministic and still fail
- * when a generator is wrong.
+ * histogram and the space figures (with a fake store).  Statistical checks use
+ * fixed seeds and tolerances several standard deviations wide, so they are
+ * deterministic and still fail when a generator is wrong.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -489,11 +489,15 @@ static void space_summarize(void)
 /* A fake store whose amplification falls as it is read. */
 static unsigned fake_reads;
 
-static int fake_space(void *store, struct ycsb_space *out)
+static unsigned fake_nowait_reads;
+
+static int fake_space(void *store, bool nowait, struct ycsb_space *out)
 {
 	unsigned n = __atomic_add_fetch(&fake_reads, 1, __ATOMIC_RELAXED);
 
 	(void)store;
+	if (nowait)
+		__atomic_add_fetch(&fake_nowait_reads, 1, __ATOMIC_RELAXED);
 	memset(out, 0, sizeof(*out));
 	out->compaction = true;
 	out->live_bytes = 1000;
@@ -523,6 +527,8 @@ static void sampler_reads_while_running(void)
 	CHECK(r.valid && r.compaction);
 	/* the first reading, some in between, the last */
 	CHECK(fake_reads >= 4);
+	/* all but the first and the last without waiting */
+	CHECK_EQ(fake_nowait_reads, fake_reads - 2);
 	CHECK_NEAR(r.amp_end, 1.5, 1e-12);
 	CHECK_NEAR(r.amp_peak, 1.5, 1e-12); /* the 5.0s were early */
 	CHECK(r.samples >= 2);
@@ -560,11 +566,17 @@ static void csv_space_columns(void)
 		cells[i].ran = true;
 		cells[i].run.ops = cells[i].load.ops = 10;
 		cells[i].run.ops_per_s = i ? 100 : 90;
-		cells[i].space = (struct ycsb_space_result){
-		    .valid = true, .compaction = !i, .amp_end = i ? 9 : 1.25,
-		    .amp_peak = i ? 9 : 1.4, .amp_mean = 1.3, .write_amp = 1.5,
-		    .compactions = 7, .segments_retired = 8,
-		    .bytes_compacted = 4096, .user_bytes = 8192};
+		cells[i].space =
+		    (struct ycsb_space_result){.valid = true,
+					       .compaction = !i,
+					       .amp_end = i ? 9 : 1.25,
+					       .amp_peak = i ? 9 : 1.4,
+					       .amp_mean = 1.3,
+					       .write_amp = 1.5,
+					       .compactions = 7,
+					       .segments_retired = 8,
+					       .bytes_compacted = 4096,
+					       .user_bytes = 8192};
 	}
 	CHECK_EQ(ycsb_report_csv(&m, path), 0);
 	f = fopen(path, "r");
