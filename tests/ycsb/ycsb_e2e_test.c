@@ -230,19 +230,34 @@ static void space_with_compaction(bool on)
 		CHECK_EQ(sp.bytes_compacted, 0);
 		CHECK(sp.bytes_on_media > 5 * sp.live_bytes);
 	} else {
-		/* the background thread gets there, paced: wait for it */
-		while (ycsb_space_amp(&sp) > 2.0 && waited_ms < 30000) {
+		/*
+		 * The background thread gets there, paced: wait for it.  Not
+		 * to its 1.25: on a database this small (live bytes ~4.5
+		 * segments) it can rest above 2 (a victim must be under 75%
+		 * live and the victims must free a segment), so this asks for
+		 * half of what compaction off leaves (~6x).
+		 */
+		while (ycsb_space_amp(&sp) > 3.0 && waited_ms < 30000) {
 			struct timespec ts = {0, 50 * 1000000L};
 
 			nanosleep(&ts, NULL);
 			waited_ms += 50;
 			CHECK_EQ(f.be->space(f.store, false, &sp), 0);
 		}
-		if (ycsb_space_amp(&sp) > 2.0)
+		if (ycsb_space_amp(&sp) > 3.0)
 			DK_FAIL("space amplification %.2f after 30 s",
 				ycsb_space_amp(&sp));
 		CHECK(sp.compactions > 0 && sp.segments_retired > 0);
 		CHECK(sp.bytes_compacted > 0);
+	}
+	/* the readings during a run (version 1 figures) agree, no deletes */
+	{
+		struct ycsb_space quick;
+
+		CHECK_EQ(f.be->space(f.store, true, &quick), 0);
+		CHECK_EQ(quick.live_bytes, sp.live_bytes);
+		if (!on) /* with it on, the compactor may be at work */
+			CHECK_EQ(quick.bytes_on_media, sp.bytes_on_media);
 	}
 	ycsb_props_free(&sprops);
 	teardown(&f);
