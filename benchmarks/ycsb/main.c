@@ -330,6 +330,18 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 	return bad;
 }
 
+static void free_workloads(struct ycsb_workload *wls, struct ycsb_props *wprops,
+			   const char **labels, unsigned nwl)
+{
+	for (unsigned wl = 0; wl < nwl; wl++) {
+		free((char *)labels[wl]);
+		ycsb_props_free(&wprops[wl]);
+	}
+	free(wprops);
+	free(labels);
+	free(wls);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -390,17 +402,18 @@ int main(int argc, char **argv)
 	for (unsigned wl = 0; wl < nwl; wl++) {
 		struct ycsb_props *p = &wprops[wl];
 
-		if (build_props(&o, wl, p, err, sizeof(err)) ||
-		    ycsb_workload_configure(&wls[wl], p, err, sizeof(err))) {
+		bool bad =
+		    build_props(&o, wl, p, err, sizeof(err)) ||
+		    ycsb_workload_configure(&wls[wl], p, err, sizeof(err));
+
+		for (unsigned s = 0; s < nnames && !bad; s++)
+			bad = stores[s]->check_props &&
+			      stores[s]->check_props(p, err, sizeof(err));
+		if (bad) {
 			fprintf(stderr, "daxkv-ycsb: %s\n", err);
+			free_workloads(wls, wprops, labels, nwl);
 			return 2;
 		}
-		for (unsigned s = 0; s < nnames; s++)
-			if (stores[s]->check_props &&
-			    stores[s]->check_props(p, err, sizeof(err))) {
-				fprintf(stderr, "daxkv-ycsb: %s\n", err);
-				return 2;
-			}
 		labels[wl] = workload_label(
 		    o.nwfiles ? o.wfiles[wl] : o.pfiles[o.npfiles - 1]);
 		ycsb_props_note_unused(p, stdout);
@@ -514,12 +527,6 @@ int main(int argc, char **argv)
 			printf("wrote %s\n", path);
 	}
 	free(m.cells);
-	for (unsigned wl = 0; wl < nwl; wl++) {
-		free((char *)labels[wl]);
-		ycsb_props_free(&wprops[wl]);
-	}
-	free(wprops);
-	free(labels);
-	free(wls);
+	free_workloads(wls, wprops, labels, nwl);
 	return status;
 }
