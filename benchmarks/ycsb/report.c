@@ -329,10 +329,10 @@ static int threads_index(const struct ycsb_matrix *m, unsigned t)
 /* "Far ahead of RocksDB" made checkable: at least this many times. */
 #define FAR_AHEAD 3.0
 
-/* Compaction (issue 8), on workload A: space amplification at most
- * SPACE_AMP_MAX at steady state, and with daxkv-nocompact in the matrix,
- * throughput at least COMPACT_SPEED_MIN of it and p99 at most
- * COMPACT_P99_MAX times its. */
+/* Compaction (issue 8), on workload A with daxkv and daxkv-nocompact in
+ * the matrix: space amplification at most SPACE_AMP_MAX at steady state,
+ * throughput at least COMPACT_SPEED_MIN of compaction off's and p99 at
+ * most COMPACT_P99_MAX times its. */
 #define SPACE_AMP_MAX 1.5
 #define COMPACT_SPEED_MIN 0.8
 #define COMPACT_P99_MAX 2.0
@@ -352,7 +352,9 @@ static void compaction_targets(const struct ycsb_matrix *m, FILE *out,
 	    nc = store_index(m, "daxkv-nocompact");
 	char fmt[256];
 
-	if (wl < 0 || dx < 0)
+	/* only in a compaction benchmark: elsewhere (scripts/bench.sh) the
+	 * updates are too few for a steady state */
+	if (wl < 0 || dx < 0 || nc < 0)
 		return;
 	for (unsigned ti = 0; ti < m->nthreads; ti++) {
 		const struct ycsb_space_result *first = NULL;
@@ -368,8 +370,6 @@ static void compaction_targets(const struct ycsb_matrix *m, FILE *out,
 			 "<= %.1f at steady state: %%.2f",
 			 t, t > 1 ? "s" : "", SPACE_AMP_MAX);
 		target_line(out, peak <= SPACE_AMP_MAX, met, missed, fmt, peak);
-		if (nc < 0)
-			continue;
 		d = ycsb_matrix_median(m, (unsigned)wl, ti, (unsigned)dx, false,
 				       &rd);
 		n = ycsb_matrix_median(m, (unsigned)wl, ti, (unsigned)nc, false,
