@@ -30,14 +30,16 @@ struct lm_thread {
 	char err[256];
 };
 
-static int lm_open(const char *dir, uint64_t expected_bytes, void **store,
-		   char *err, size_t errlen)
+static int lm_open(const char *dir, uint64_t expected_bytes,
+		   struct ycsb_props *props, void **store, char *err,
+		   size_t errlen)
 {
 	struct lm_store *st = calloc(1, sizeof(*st));
 	MDB_txn *txn;
 	size_t mapsize;
 	int rc;
 
+	(void)props; /* no properties of its own */
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return YCSB_ERROR;

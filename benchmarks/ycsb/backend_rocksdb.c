@@ -56,14 +56,16 @@ static void rx_close(void *store)
 	free(st);
 }
 
-static int rx_open(const char *dir, uint64_t expected_bytes, void **store,
-		   char *err, size_t errlen)
+static int rx_open(const char *dir, uint64_t expected_bytes,
+		   struct ycsb_props *props, void **store, char *err,
+		   size_t errlen)
 {
 	struct rx_store *st = calloc(1, sizeof(*st));
 	char *rerr = NULL;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	(void)expected_bytes;
+	(void)props; /* no properties of its own */
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return YCSB_ERROR;

@@ -9,12 +9,14 @@
 #include "backend.h"
 
 extern const struct ycsb_backend ycsb_backend_daxkv;
+extern const struct ycsb_backend ycsb_backend_daxkv_nocompact;
 extern const struct ycsb_backend ycsb_backend_lmdb;
 extern const struct ycsb_backend ycsb_backend_rocksdb;
 
 const struct ycsb_backend *const ycsb_backends[] = {
 #ifdef YCSB_HAVE_DAXKV
     &ycsb_backend_daxkv,
+    &ycsb_backend_daxkv_nocompact,
 #endif
 #ifdef YCSB_HAVE_LMDB
     &ycsb_backend_lmdb,

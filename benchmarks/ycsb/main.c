@@ -24,9 +24,11 @@
 #include "props.h"
 #include "report.h"
 #include "runner.h"
+#include "space.h"
 #include "workload.h"
 
 #define MAX_LIST 32
+#define SPACE_PERIOD_MS 100 /* space amplification readings in a run */
 
 /* The 1-minute load average, or -1: other work on the machine is what
  * makes a 2-thread figure on 2 cores unreliable, so the report says. */
@@ -54,7 +56,8 @@ static void usage(FILE *out)
 	    "                 properties go over the -P files, the -p over "
 	    "it.\n"
 	    "                 Without -W the -P files are the one workload.\n"
-	    "  -db LIST       stores, comma-separated (default: all built in)\n"
+	    "  -db LIST       stores, comma-separated (default: all built in\n"
+	    "                 but daxkv-nocompact, daxkv with compaction off)\n"
 	    "  -threads LIST  thread counts, comma-separated (default:\n"
 	    "                 the threadcount property)\n"
 	    "  -repeats N     repeat every cell N times; medians reported\n"
@@ -63,6 +66,9 @@ static void usage(FILE *out)
 	    "  -verify        dataintegrity=true: check every value read\n"
 	    "  -seed N        random seed (default 1)\n"
 	    "  -q             no per-phase lines, only the tables\n"
+	    "Store properties: daxkv.compaction=on|off (default on; store\n"
+	    "daxkv-nocompact is always off), daxkv.segmentsize=SIZE (bytes,\n"
+	    "K/M/G suffixes, a multiple of 2M; default 64M).\n"
 	    "Exit status: 0, 1 on a failure (open, errors, verification),\n"
 	    "2 on bad arguments.\n");
 }
@@ -241,8 +247,8 @@ too_many:
  * not start); exits when the store cannot be set up at all.
  */
 static bool run_cell(const struct options *o, struct ycsb_matrix *m,
-		     struct ycsb_workload *w, unsigned wl, unsigned ti,
-		     unsigned s, unsigned rep)
+		     struct ycsb_workload *w, struct ycsb_props *props,
+		     unsigned wl, unsigned ti, unsigned s, unsigned rep)
 {
 	struct ycsb_cell *c = ycsb_matrix_cell(m, wl, ti, s, rep);
 	const struct ycsb_backend *be = m->stores[s];
@@ -265,7 +271,7 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 	/* what a fixed-size map (LMDB) must hold: records and inserts */
 	bytes = (w->recordcount + w->operationcount) *
 		(w->fieldcount * (w->fieldlength + 4) + 64);
-	if (be->open(dir, bytes, &store, err, sizeof(err))) {
+	if (be->open(dir, bytes, props, &store, err, sizeof(err))) {
 		fprintf(stderr, "daxkv-ycsb: %s\n", err);
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 		exit(1);
@@ -279,10 +285,14 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 	load_rc = ycsb_run_phase(w, be, store, true, threads, o->seed + rep,
 				 label, &c->load);
 	if (load_rc == 0) {
+		struct ycsb_sampler *sampler;
+
 		snprintf(label, sizeof(label), "%s %s %ut #%u run", be->name,
 			 wname, threads, rep + 1);
+		sampler = ycsb_sampler_start(be, store, SPACE_PERIOD_MS);
 		run_rc = ycsb_run_phase(w, be, store, false, threads,
 					o->seed + rep, label, &c->run);
+		ycsb_sampler_stop(sampler, &c->space);
 	}
 	c->ran = true;
 	ycsb_workload_end(w);
@@ -297,6 +307,20 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 	if (!o->quiet || bad) {
 		ycsb_print_phase(stdout, label, &c->load);
 		ycsb_print_phase(stdout, label, &c->run);
+		if (c->space.valid)
+			printf(
+			    "[%s] [SPACE] compaction %s, space amplification "
+			    "%.2f at the end, %.2f peak and %.2f mean in the "
+			    "run's second half (%u readings, %.0f expected); "
+			    "write amplification %.2f; %llu compactions, %llu "
+			    "segments retired\n",
+			    label, c->space.compaction ? "on" : "off",
+			    c->space.amp_end, c->space.amp_peak,
+			    c->space.amp_mean, c->space.samples,
+			    c->run.seconds * 1000 / 2 / SPACE_PERIOD_MS + 1,
+			    c->space.write_amp,
+			    (unsigned long long)c->space.compactions,
+			    (unsigned long long)c->space.segments_retired);
 	}
 	if (bad)
 		printf("[%s] FAILED%s\n", label,
@@ -304,6 +328,18 @@ static bool run_cell(const struct options *o, struct ycsb_matrix *m,
 						     : "");
 	fflush(stdout);
 	return bad;
+}
+
+static void free_workloads(struct ycsb_workload *wls, struct ycsb_props *wprops,
+			   const char **labels, unsigned nwl)
+{
+	for (unsigned wl = 0; wl < nwl; wl++) {
+		free((char *)labels[wl]);
+		ycsb_props_free(&wprops[wl]);
+	}
+	free(wprops);
+	free(labels);
+	free(wls);
 }
 
 int main(int argc, char **argv)
@@ -314,6 +350,7 @@ int main(int argc, char **argv)
 	const struct ycsb_backend *stores[MAX_LIST];
 	unsigned threads[MAX_LIST], nnames = 0, ntn = 0, nwl;
 	struct ycsb_workload *wls;
+	struct ycsb_props *wprops;
 	const char **labels;
 	int status = 0;
 	double load_start;
@@ -322,8 +359,9 @@ int main(int argc, char **argv)
 		return 2;
 	nwl = o.nwfiles ? o.nwfiles : 1;
 	wls = calloc(nwl, sizeof(*wls));
+	wprops = calloc(nwl, sizeof(*wprops));
 	labels = calloc(nwl, sizeof(*labels));
-	if (!wls || !labels)
+	if (!wls || !wprops || !labels)
 		return 1;
 
 	/* stores */
@@ -347,8 +385,9 @@ int main(int argc, char **argv)
 			}
 		}
 	} else {
-		for (; ycsb_backends[nnames] && nnames < MAX_LIST; nnames++)
-			stores[nnames] = ycsb_backends[nnames];
+		for (size_t b = 0; ycsb_backends[b] && nnames < MAX_LIST; b++)
+			if (!ycsb_backends[b]->not_default)
+				stores[nnames++] = ycsb_backends[b];
 	}
 	for (size_t i = 0; ycsb_backends_missing[i]; i++)
 		printf("note: store not built: %s\n", ycsb_backends_missing[i]);
@@ -357,19 +396,27 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* workloads: configure each now so a bad file fails before any run */
+	/* workloads: configure each now so a bad file fails before any
+	 * run; the stores check their own properties too, and get them
+	 * again when each cell opens its database */
 	for (unsigned wl = 0; wl < nwl; wl++) {
-		struct ycsb_props p;
+		struct ycsb_props *p = &wprops[wl];
 
-		if (build_props(&o, wl, &p, err, sizeof(err)) ||
-		    ycsb_workload_configure(&wls[wl], &p, err, sizeof(err))) {
+		bool bad =
+		    build_props(&o, wl, p, err, sizeof(err)) ||
+		    ycsb_workload_configure(&wls[wl], p, err, sizeof(err));
+
+		for (unsigned s = 0; s < nnames && !bad; s++)
+			bad = stores[s]->check_props &&
+			      stores[s]->check_props(p, err, sizeof(err));
+		if (bad) {
 			fprintf(stderr, "daxkv-ycsb: %s\n", err);
+			free_workloads(wls, wprops, labels, nwl);
 			return 2;
 		}
 		labels[wl] = workload_label(
 		    o.nwfiles ? o.wfiles[wl] : o.pfiles[o.npfiles - 1]);
-		ycsb_props_note_unused(&p, stdout);
-		ycsb_props_free(&p);
+		ycsb_props_note_unused(p, stdout);
 	}
 
 	/* thread counts */
@@ -435,8 +482,9 @@ int main(int argc, char **argv)
 		for (unsigned wl = 0; wl < nwl; wl++)
 			for (unsigned ti = 0; ti < ntn; ti++)
 				for (unsigned s = 0; s < nnames; s++)
-					if (run_cell(&o, &m, &wls[wl], wl, ti,
-						     s, rep))
+					if (run_cell(&o, &m, &wls[wl],
+						     &wprops[wl], wl, ti, s,
+						     rep))
 						status = 1;
 
 	snprintf(m.machine_note, sizeof(m.machine_note),
@@ -479,9 +527,6 @@ int main(int argc, char **argv)
 			printf("wrote %s\n", path);
 	}
 	free(m.cells);
-	for (unsigned wl = 0; wl < nwl; wl++)
-		free((char *)labels[wl]);
-	free(labels);
-	free(wls);
+	free_workloads(wls, wprops, labels, nwl);
 	return status;
 }

@@ -16,10 +16,12 @@
 
 #include "backend.h"
 #include "runner.h"
+#include "space.h"
 
 struct ycsb_cell {
 	bool ran;
 	struct ycsb_phase_result load, run;
+	struct ycsb_space_result space;
 };
 
 struct ycsb_matrix {

@@ -56,7 +56,7 @@ json_check() {
 import json, sys
 j = json.load(open(sys.argv[1]))
 ok = eval(sys.argv[2])
-sys.exit(0 if ok else 1)' "$OUT" "$1" || fail "json check failed: $1"
+sys.exit(0 if ok else 1)' "$OUT" "$@" || fail "json check failed: $1"
 }
 
 seg0() { echo "$DB/seg-00000000.dat"; }
@@ -114,7 +114,7 @@ stop_hold() {
 case_help() {
 	run 0 --help
 	out_has "commands:"
-	for cmd in create info check get put del scan query dump load stats devices mirror; do
+	for cmd in create info check get put del scan query dump load stats compact devices mirror; do
 		run 0 "$cmd" --help
 		out_has "usage: kvctl $cmd"
 	done
@@ -149,6 +149,10 @@ case_usage_errors() {
 	err_has "does not apply here"
 	run 2 devices extra
 	err_has "takes no arguments"
+	run 2 compact
+	err_has "missing DIR"
+	run 2 compact "$DB" --yes
+	err_has "does not apply here"
 	run 2 put "$DB" "" v
 	err_has "keys are 1 to 1024 bytes"
 	run 2 dump --hex "$DB"
@@ -197,6 +201,109 @@ case_info_json() {
 	json_check 'j["segments"][0]["size"] == 2 << 20 and 4096 < j["segments"][0]["tail"] < 8192'
 	json_check 'j["placement"]["on_pmem"] is False and j["placement"]["namespace"] is None'
 	json_check 'j["placement"]["fs_type"] == "tmpfs" and "not_on_pmem_reason" in j["placement"]'
+}
+
+# ---- compaction ----
+
+# make_dead_db: $DB on 2M segments holding 3000 keys loaded six times over
+# (about 0.5 KiB each: the first five loads are dead), one key put again,
+# one deleted; $WORK/before is its dump
+make_dead_db() {
+	python3 -c '
+import json
+print(json.dumps({"daxkv_dump": 1}))
+for i in range(3000):
+    print(json.dumps({"k": "key%05d" % i, "v": "v%d-" % i + "x" * 500}))
+print(json.dumps({"end": True, "count": 3000}))' >"$WORK/load.jsonl"
+	run 0 create "$DB" --segment-size 2M
+	for _ in 1 2 3 4 5 6; do
+		run 0 load "$DB" "$WORK/load.jsonl" --quiet
+	done
+	run 0 put "$DB" key00001 last
+	run 0 del "$DB" key00002
+	run 0 dump "$DB" "$WORK/before"
+}
+
+seg_files() { ls "$DB" | grep -c '^seg-[0-9]*\.dat$'; }
+
+# the figures of a daxkv_stat as info and compact print them agree
+AMP_OK='abs(s["space_amplification"] - s["bytes_mapped"] / s["record_live_bytes"]) < 1e-9'
+
+case_compact() {
+	make_dead_db
+	files_before=$(seg_files)
+	[ "$files_before" -ge 5 ] || fail "only $files_before segment files to compact"
+	run 0 compact "$DB"
+	out_has "compacted $DB in "
+	out_has "segments retired"
+	out_has "space amp."
+	files_after=$(seg_files)
+	[ "$files_after" -lt "$files_before" ] ||
+		fail "segment files: $files_before before, $files_after after"
+	# every key reads back its last value, nothing came back
+	run 0 dump "$DB" "$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" || fail "dump differs after compact"
+	run 0 get "$DB" key00001
+	out_is "last"
+	run 1 get "$DB" key00002
+	run 0 get "$DB" key02999
+	out_has "v2999-xxx"
+	run 0 check "$DB"
+	# the engine's segment count is the directory's
+	run 0 info --json "$DB"
+	json_check "j['database']['segments'] == len(j['segments']) == $files_after"
+}
+
+case_compact_json() {
+	make_dead_db
+	files_before=$(seg_files)
+	run 0 compact --json "$DB"
+	json_check 'j["ok"] is True and j["error"] is None and j["path"] == "'"$DB"'"'
+	json_check "j['before']['segments'] == $files_before"
+	json_check 'j["after"]["segments"] < j["before"]["segments"]'
+	json_check 'j["after"]["bytes_mapped"] < j["before"]["bytes_mapped"]'
+	json_check 'j["segments_retired"] >= j["before"]["segments"] - j["after"]["segments"] > 0'
+	json_check 'j["compactions"] >= 1 and j["segments_retiring"] == 0 and j["time_ns"] > 0'
+	json_check '0 < j["bytes_compacted"] <= j["after"]["bytes_written"]'
+	json_check 'all(eval(sys.argv[3], {"s": j[w]}) for w in ("before", "after"))' "$AMP_OK"
+	json_check 'j["before"]["space_amplification"] > 4 and j["after"]["space_amplification"] < 2'
+	[ "$(seg_files)" = "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["after"]["segments"])' "$OUT")" ] ||
+		fail "segment files in the directory differ from after.segments"
+	run 0 dump "$DB" "$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" || fail "dump differs after compact"
+	# again: nothing left to do
+	run 0 compact --json "$DB"
+	json_check 'j["compactions"] == 0 and j["segments_retired"] == 0 and j["bytes_compacted"] == 0'
+	json_check 'j["before"] == j["after"]'
+	# an empty database: no records, no amplification to speak of
+	run 0 create "$WORK/empty"
+	run 0 compact --json "$WORK/empty"
+	json_check 'j["after"]["record_live_bytes"] == 0 and j["after"]["space_amplification"] is None'
+	run 0 compact "$WORK/empty"
+	grep -qE '^  space amp\. +- +- ' "$OUT" || fail "no '-' amplification for an empty database"
+}
+
+case_info_compaction() {
+	make_dead_db
+	run 0 info --json "$DB"
+	d='j["database"]'
+	json_check "$d['record_live_bytes'] + $d['record_dead_bytes'] == $d['bytes_written']"
+	json_check "$d['record_live_bytes'] >= $d['live_bytes'] > 0"
+	json_check 'eval(sys.argv[3], {"s": j["database"]})' "$AMP_OK"
+	json_check "$d['space_amplification'] > 4"
+	# kvctl's own opens never compact in the background
+	json_check "$d['compaction'] == {'compactions': 0, 'segments_retired': 0, 'bytes_compacted': 0, 'segments_retiring': 0}"
+	json_check "$d['segments'] == $(seg_files)"
+	# the fields info had before compaction existed are all still there
+	json_check "set($d) >= {'format_version', 'library_version', 'uuid', 'segment_size', 'max_size', 'durability', 'recovery', 'keys', 'segments', 'bytes_mapped', 'bytes_written', 'live_bytes', 'dead_bytes', 'last_seq'}"
+	run 0 info "$DB"
+	out_has "space amp."
+	out_has "bytes kept by compaction"
+	out_has "compaction       this open: 0 rounds, 0 segments retired, 0 bytes copied, 0 retiring"
+	run 0 compact "$DB"
+	run 0 info --json "$DB"
+	json_check 'eval(sys.argv[3], {"s": j["database"]})' "$AMP_OK"
+	json_check "$d['space_amplification'] < 2 and $d['segments'] == $(seg_files)"
 }
 
 case_stats() {
@@ -363,7 +470,7 @@ case_load_errors() {
 }
 
 case_nonexistent() {
-	for cmd in info stats check dump scan query; do
+	for cmd in info stats check dump scan query compact; do
 		run 3 "$cmd" "$WORK/nothing"
 		err_has "not a daxkv database"
 	done
@@ -386,7 +493,7 @@ case_not_a_database() {
 case_locked() {
 	make_db
 	start_hold
-	for cmd in info stats check dump scan query; do
+	for cmd in info stats check dump scan query compact; do
 		run 3 "$cmd" "$DB"
 		err_has "is open in process $HOLD_PID"
 	done

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ycsb_test.c -- unit tests of the YCSB driver: the property reader,
- * the distributions, key construction, the record layout and the
- * histogram.  Statistical checks use fixed seeds and tolerances several
- * standard deviations wide, so they are deterministic and still fail
- * when a generator is wrong.
+ * the distributions, key construction, the record layout, the
+ * histogram and the space figures (with a fake store).  Statistical checks use
+ * fixed seeds and tolerances several standard deviations wide, so they are
+ * deterministic and still fail when a generator is wrong.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dk_test.h"
 #include "generator.h"
 #include "histogram.h"
 #include "props.h"
+#include "report.h"
+#include "space.h"
 #include "workload.h"
 
 #define CHECK_NEAR(a, b, tol)                                                  \
@@ -437,6 +441,194 @@ static void stock_workloads_parse(void)
 	}
 }
 
+/* Space figures from readings: amplification at the end, the peak and
+ * mean of the second half only, write amplification over the phase. */
+static void space_summarize(void)
+{
+	struct ycsb_space first = {.compaction = true,
+				   .bytes_on_media = 400,
+				   .live_bytes = 100,
+				   .user_bytes = 1000,
+				   .bytes_compacted = 50,
+				   .compactions = 2,
+				   .segments_retired = 3};
+	struct ycsb_space last = first;
+	/* t0 = 0, t1 = 100: readings before 50 are the climb, not counted */
+	const uint64_t t_ns[] = {10, 40, 50, 70, 90};
+	const double amps[] = {9.0, 8.0, 1.4, 1.8, 0};
+	struct ycsb_space_result r;
+
+	last.bytes_on_media = 120;
+	last.user_bytes = 5000;
+	last.bytes_compacted = 1050;
+	last.compactions = 12;
+	last.segments_retired = 23;
+	ycsb_space_summarize(&first, &last, t_ns, amps, 5, 0, 100, &r);
+	CHECK(r.valid && r.compaction);
+	CHECK_NEAR(r.amp_end, 1.2, 1e-12);
+	CHECK_NEAR(r.amp_peak, 1.8, 1e-12);
+	/* 1.4, 1.8 and the end's 1.2 (a 0 reading: nothing live, skipped) */
+	CHECK_EQ(r.samples, 3);
+	CHECK_NEAR(r.amp_mean, (1.4 + 1.8 + 1.2) / 3, 1e-12);
+	CHECK_EQ(r.user_bytes, 4000);
+	CHECK_EQ(r.bytes_compacted, 1000);
+	CHECK_NEAR(r.write_amp, 5000.0 / 4000.0, 1e-12);
+	CHECK_EQ(r.compactions, 10);
+	CHECK_EQ(r.segments_retired, 20);
+	CHECK_EQ(r.bytes_on_media, 120);
+	CHECK_EQ(r.live_bytes, 100);
+
+	/* nothing written: no write amplification to speak of */
+	ycsb_space_summarize(&first, &first, NULL, NULL, 0, 0, 100, &r);
+	CHECK_NEAR(r.write_amp, 0, 0);
+	CHECK_NEAR(r.amp_peak, 4.0, 1e-12);
+	last.live_bytes = 0;
+	CHECK_NEAR(ycsb_space_amp(&last), 0, 0);
+}
+
+/* A fake store whose amplification falls as it is read. */
+static unsigned fake_reads;
+
+static unsigned fake_nowait_reads;
+
+static int fake_space(void *store, bool nowait, struct ycsb_space *out)
+{
+	unsigned n = __atomic_add_fetch(&fake_reads, 1, __ATOMIC_RELAXED);
+
+	(void)store;
+	if (nowait)
+		__atomic_add_fetch(&fake_nowait_reads, 1, __ATOMIC_RELAXED);
+	memset(out, 0, sizeof(*out));
+	out->compaction = true;
+	out->live_bytes = 1000;
+	out->bytes_on_media = n < 3 ? 5000 : 1500;
+	out->user_bytes = 100ull * n;
+	out->bytes_compacted = 10ull * n;
+	return 0;
+}
+
+static void sampler_reads_while_running(void)
+{
+	struct ycsb_backend fake = {.name = "fake", .space = fake_space};
+	struct ycsb_backend none = {.name = "none"};
+	struct ycsb_space_result r;
+	struct ycsb_sampler *s;
+	struct timespec ts = {0, 60 * 1000000L};
+
+	CHECK(ycsb_sampler_start(&none, NULL, 1) == NULL);
+	ycsb_sampler_stop(NULL, &r);
+	CHECK(!r.valid);
+
+	fake_reads = 0;
+	s = ycsb_sampler_start(&fake, NULL, 2);
+	CHECK(s != NULL);
+	nanosleep(&ts, NULL);
+	ycsb_sampler_stop(s, &r);
+	CHECK(r.valid && r.compaction);
+	/* the first reading, some in between, the last */
+	CHECK(fake_reads >= 4);
+	/* all but the first and the last without waiting */
+	CHECK_EQ(fake_nowait_reads, fake_reads - 2);
+	CHECK_NEAR(r.amp_end, 1.5, 1e-12);
+	CHECK_NEAR(r.amp_peak, 1.5, 1e-12); /* the 5.0s were early */
+	CHECK(r.samples >= 2);
+	CHECK_EQ(r.user_bytes, 100ull * (fake_reads - 1));
+	CHECK_NEAR(r.write_amp, 1.1, 1e-12);
+}
+
+/* The CSV: every row has the space columns; a run row of a store with
+ * figures fills them. */
+static void csv_space_columns(void)
+{
+	static const struct ycsb_backend a = {.name = "daxkv"},
+					 b = {.name = "daxkv-nocompact"};
+	const struct ycsb_backend *stores[] = {&a, &b};
+	const char *wls[] = {"A"};
+	unsigned threads[] = {1};
+	struct ycsb_cell cells[2];
+	struct ycsb_matrix m = {.workloads = wls,
+				.nworkloads = 1,
+				.stores = stores,
+				.nstores = 2,
+				.threads = threads,
+				.nthreads = 1,
+				.repeats = 1,
+				.cells = cells};
+	char path[] = "/tmp/ycsb-test-csv-XXXXXX", line[1024];
+	int fd = mkstemp(path);
+	FILE *f;
+	unsigned rows = 0, filled = 0;
+
+	CHECK(fd >= 0);
+	close(fd);
+	memset(cells, 0, sizeof(cells));
+	for (int i = 0; i < 2; i++) {
+		cells[i].ran = true;
+		cells[i].run.ops = cells[i].load.ops = 10;
+		cells[i].run.ops_per_s = i ? 100 : 90;
+		cells[i].space =
+		    (struct ycsb_space_result){.valid = true,
+					       .compaction = !i,
+					       .amp_end = i ? 9 : 1.25,
+					       .amp_peak = i ? 9 : 1.4,
+					       .amp_mean = 1.3,
+					       .write_amp = 1.5,
+					       .compactions = 7,
+					       .segments_retired = 8,
+					       .bytes_compacted = 4096,
+					       .user_bytes = 8192};
+	}
+	CHECK_EQ(ycsb_report_csv(&m, path), 0);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned commas = 0;
+
+		for (char *p = line; *p; p++)
+			commas += *p == ',';
+		CHECK_EQ(commas, 25);
+		if (rows++ == 0)
+			CHECK_STR_HAS(line, ",compaction,space_amp_end,"
+					    "space_amp_peak,space_amp_mean,"
+					    "write_amp,compactions,"
+					    "segments_retired,bytes_compacted,"
+					    "user_bytes\n");
+		if (strstr(line, "daxkv,A,1,1,run,OVERALL")) {
+			CHECK_STR_HAS(line, ",on,1.2500,1.4000,1.3000,1.5000,"
+					    "7,8,4096,8192\n");
+			filled++;
+		}
+		if (strstr(line, "daxkv-nocompact,A,1,median,run,OVERALL")) {
+			CHECK_STR_HAS(line, ",off,9.0000,9.0000,");
+			filled++;
+		}
+	}
+	fclose(f);
+	unlink(path);
+	CHECK_EQ(filled, 2);
+
+	/* targets: 1.4 <= 1.5 met; 90 vs 100 ops/s is 90% >= 80% met */
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+
+		ycsb_report_targets(&m, mem);
+		fclose(mem);
+		CHECK_STR_HAS(buf, "daxkv space amplification <= 1.5 at "
+				   "steady state: 1.40 met");
+		CHECK_STR_HAS(buf, "throughput with compaction >= 80% of "
+				   "daxkv-nocompact: 90% met");
+		free(buf);
+		mem = open_memstream(&buf, &len);
+		ycsb_report_markdown(&m, mem);
+		fclose(mem);
+		CHECK_STR_HAS(buf, "| A | 1 | daxkv | on | 1.25 | 1.40 | 1.30 "
+				   "| 1.50 | 7 | 8 | 0 |");
+		free(buf);
+	}
+}
+
 static const struct dk_case cases[] = {
     {"props_comments_whitespace", props_comments_whitespace},
     {"props_overrides", props_overrides},
@@ -451,6 +643,9 @@ static const struct dk_case cases[] = {
     {"deterministic_values", deterministic_values},
     {"histogram_accuracy", histogram_accuracy},
     {"stock_workloads_parse", stock_workloads_parse},
+    {"space_summarize", space_summarize},
+    {"sampler_reads_while_running", sampler_reads_while_running},
+    {"csv_space_columns", csv_space_columns},
 };
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * admin.c -- create, info, stats and check.
+ * admin.c -- create, info, stats, compact and check.
  *
  * info and stats open the database like any user (so they refuse with
  * exit 3 while another process has it open: the engine allows one
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpmempool.h>
@@ -57,6 +58,38 @@ static const char *kv_recovery_name(uint32_t recovery)
 	default:
 		return "unknown";
 	}
+}
+
+/* Space amplification: bytes mapped over the bytes a full compaction
+ * would keep.  Negative when nothing is kept (no record at all). */
+static double kv_space_amp(const struct daxkv_stat *st)
+{
+	if (!st->record_live_bytes)
+		return -1;
+	return (double)st->bytes_mapped / (double)st->record_live_bytes;
+}
+
+static json_object *kv_json_amp(const struct daxkv_stat *st)
+{
+	double amp = kv_space_amp(st);
+
+	return amp < 0 ? NULL : json_object_new_double(amp);
+}
+
+static void kv_print_amp(const struct daxkv_stat *st)
+{
+	double amp = kv_space_amp(st);
+
+	if (amp < 0)
+		printf("- (no records)");
+	else
+		printf("%.2fx", amp);
+}
+
+static uint64_t kv_record_dead_bytes(const struct daxkv_stat *st)
+{
+	return st->bytes_written > st->record_live_bytes ?
+		       st->bytes_written - st->record_live_bytes : 0;
 }
 
 /* Parse options; only those in @p allowed are accepted.  -1: go on. */
@@ -141,7 +174,7 @@ int kv_cmd_create(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_EXCLUSIVE |
+	opts.flags = DAXKV_OPEN_EXCLUSIVE | KV_OPEN_FLAGS |
 		     (o.msync ? DAXKV_OPEN_FORCE_MSYNC : 0);
 	if (o.segment_size)
 		opts.segment_size = o.segment_size;
@@ -176,13 +209,31 @@ int kv_cmd_create(int argc, char **argv)
 	return kv_close(db);
 }
 
+/* The per-open compaction counters (kvctl's own open). */
+static json_object *kv_compaction_json(const struct daxkv_stat *st)
+{
+	json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "compactions",
+			       json_object_new_uint64(st->compactions));
+	json_object_object_add(c, "segments_retired",
+			       json_object_new_uint64(st->segments_retired));
+	json_object_object_add(c, "bytes_compacted",
+			       json_object_new_uint64(st->bytes_compacted));
+	json_object_object_add(c, "segments_retiring",
+			       json_object_new_uint64(st->segments_retiring));
+	return c;
+}
+
 /* ---- info ---- */
 
 static const char kv_info_help[] =
 	"usage: kvctl info DIR [--json]\n"
 	"Format version, uuid, options, segments (size, fill, live bytes), keys,\n"
-	"live and dead bytes, the durability mode in force, the file system and\n"
-	"its DAX state, and the pmem namespace underneath (or \"not on pmem\").\n";
+	"live and dead bytes, what compaction would keep and the space\n"
+	"amplification (bytes mapped / record bytes kept), the durability mode\n"
+	"in force, the file system and its DAX state, and the pmem namespace\n"
+	"underneath (or \"not on pmem\").\n";
 
 struct kv_seg_list {
 	json_object *array;
@@ -272,6 +323,12 @@ int kv_cmd_info(int argc, char **argv)
 			       json_object_new_uint64(st.bytes_written > st.live_bytes ?
 							      st.bytes_written - st.live_bytes : 0));
 	json_object_object_add(db_obj, "last_seq", json_object_new_uint64(st.last_seq));
+	json_object_object_add(db_obj, "record_live_bytes",
+			       json_object_new_uint64(st.record_live_bytes));
+	json_object_object_add(db_obj, "record_dead_bytes",
+			       json_object_new_uint64(kv_record_dead_bytes(&st)));
+	json_object_object_add(db_obj, "space_amplification", kv_json_amp(&st));
+	json_object_object_add(db_obj, "compaction", kv_compaction_json(&st));
 	json_object_object_add(obj, "database", db_obj);
 	json_object_object_add(obj, "segments", segs.array);
 	rc = kv_close(db);
@@ -302,6 +359,19 @@ int kv_cmd_info(int argc, char **argv)
 		       (unsigned long long)st.bytes_written,
 		       (unsigned long long)st.live_bytes,
 		       (unsigned long long)kv_get_u64(db_obj, "dead_bytes"));
+		printf("  records          %llu bytes kept by compaction (deletes "
+		       "included), %llu dead\n",
+		       (unsigned long long)st.record_live_bytes,
+		       (unsigned long long)kv_record_dead_bytes(&st));
+		printf("  space amp.       ");
+		kv_print_amp(&st);
+		printf(" (bytes mapped / bytes kept)\n");
+		printf("  compaction       this open: %llu rounds, %llu segments "
+		       "retired, %llu bytes copied, %llu retiring\n",
+		       (unsigned long long)st.compactions,
+		       (unsigned long long)st.segments_retired,
+		       (unsigned long long)st.bytes_compacted,
+		       (unsigned long long)st.segments_retiring);
 		printf("  segments         %zu\n", n);
 		for (size_t i = 0; i < n; i++) {
 			json_object *seg = json_object_array_get_idx(segs.array, i);
@@ -418,6 +488,150 @@ int kv_cmd_stats(int argc, char **argv)
 	}
 	json_object_put(obj);
 	return rc;
+}
+
+/* ---- compact ---- */
+
+static const char kv_compact_help[] =
+	"usage: kvctl compact DIR [--json]\n"
+	"Compact now: copy the live records of every segment at most 90% live\n"
+	"into new segments, round after round, and remove the old files (their\n"
+	"space goes back to the file system).  Prints, before and after: segments,\n"
+	"bytes mapped, record bytes kept (the newest record of each key, deletes\n"
+	"included) and space amplification (mapped / kept); then segments\n"
+	"retired, bytes copied and the time taken.  Segments fuller than 90%\n"
+	"stay, and so does a lone sparse one (copying it would free nothing).\n"
+	"The database must not be open elsewhere (exit 3).  Exit 1 if\n"
+	"compaction fails (out of space, I/O); what earlier rounds did is kept\n"
+	"and reported.\n";
+
+static json_object *kv_space_json(const struct daxkv_stat *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "segments", json_object_new_uint64(st->segments));
+	json_object_object_add(o, "bytes_mapped",
+			       json_object_new_uint64(st->bytes_mapped));
+	json_object_object_add(o, "bytes_written",
+			       json_object_new_uint64(st->bytes_written));
+	json_object_object_add(o, "record_live_bytes",
+			       json_object_new_uint64(st->record_live_bytes));
+	json_object_object_add(o, "space_amplification", kv_json_amp(st));
+	return o;
+}
+
+static uint64_t kv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int kv_cmd_compact(int argc, char **argv)
+{
+	struct kv_admin_opts o;
+	struct daxkv_stat before = { .version = DAXKV_STAT_VERSION };
+	struct daxkv_stat after = { .version = DAXKV_STAT_VERSION };
+	json_object *obj;
+	uint64_t t0, elapsed;
+	daxkv *db;
+	int rc, crc, close_rc;
+	char errmsg[512] = "";
+
+	rc = kv_admin_parse(argc, argv, "j", kv_compact_help, &o);
+	if (rc >= 0)
+		return rc;
+	rc = kv_open(argv[optind], &db);
+	if (rc)
+		return rc;
+	rc = daxkv_stat(db, &before);
+	if (rc) {
+		rc = kv_fail("compact", rc);
+		daxkv_close(db);
+		return rc;
+	}
+	t0 = kv_now_ns();
+	crc = daxkv_compact(db);
+	elapsed = kv_now_ns() - t0;
+	if (crc)
+		snprintf(errmsg, sizeof(errmsg), "%s%s%s", daxkv_strerror(crc),
+			 *daxkv_errmsg() ? ": " : "", daxkv_errmsg());
+	rc = daxkv_stat(db, &after);
+	if (rc) {
+		rc = kv_fail("compact", rc);
+		daxkv_close(db);
+		return rc;
+	}
+	close_rc = kv_close(db);
+
+	obj = json_object_new_object();
+	json_object_object_add(obj, "path", json_object_new_string(argv[optind]));
+	json_object_object_add(obj, "before", kv_space_json(&before));
+	json_object_object_add(obj, "after", kv_space_json(&after));
+	json_object_object_add(obj, "compactions",
+			       json_object_new_uint64(after.compactions -
+						      before.compactions));
+	json_object_object_add(obj, "segments_retired",
+			       json_object_new_uint64(after.segments_retired -
+						      before.segments_retired));
+	json_object_object_add(obj, "bytes_compacted",
+			       json_object_new_uint64(after.bytes_compacted -
+						      before.bytes_compacted));
+	json_object_object_add(obj, "segments_retiring",
+			       json_object_new_uint64(after.segments_retiring));
+	json_object_object_add(obj, "time_ns", json_object_new_uint64(elapsed));
+	json_object_object_add(obj, "ok", json_object_new_boolean(crc == 0));
+	json_object_object_add(obj, "error",
+			       crc ? json_object_new_string(errmsg) : NULL);
+	if (o.json) {
+		kv_json_print(obj);
+	} else {
+		printf("compacted %s in %.3f s: %llu round%s, %llu segment%s "
+		       "retired, %llu bytes copied\n",
+		       argv[optind], (double)elapsed / 1e9,
+		       (unsigned long long)(after.compactions - before.compactions),
+		       after.compactions - before.compactions == 1 ? "" : "s",
+		       (unsigned long long)(after.segments_retired -
+					    before.segments_retired),
+		       after.segments_retired - before.segments_retired == 1 ?
+			       "" : "s",
+		       (unsigned long long)(after.bytes_compacted -
+					    before.bytes_compacted));
+		printf("                 %16s %16s\n", "before", "after");
+		printf("  segments       %16llu %16llu\n",
+		       (unsigned long long)before.segments,
+		       (unsigned long long)after.segments);
+		printf("  bytes mapped   %16llu %16llu\n",
+		       (unsigned long long)before.bytes_mapped,
+		       (unsigned long long)after.bytes_mapped);
+		printf("  record bytes   %16llu %16llu   (kept by compaction)\n",
+		       (unsigned long long)before.record_live_bytes,
+		       (unsigned long long)after.record_live_bytes);
+		printf("  space amp.     ");
+		for (int i = 0; i < 2; i++) {
+			double amp = kv_space_amp(i ? &after : &before);
+			char buf[32];
+
+			if (amp < 0)
+				snprintf(buf, sizeof(buf), "-");
+			else
+				snprintf(buf, sizeof(buf), "%.2fx", amp);
+			printf(" %16s", buf);
+		}
+		printf("   (mapped / kept)\n");
+		if (after.segments_retiring)
+			printf("%llu compacted segment%s still read by open "
+			       "snapshots: removed when they close\n",
+			       (unsigned long long)after.segments_retiring,
+			       after.segments_retiring == 1 ? " is" : "s are");
+	}
+	json_object_put(obj);
+	if (crc) {
+		fprintf(stderr, "%s compact: %s\n", kv_prog, errmsg);
+		return KV_EXIT_PROBLEMS;
+	}
+	return close_rc;
 }
 
 /* ---- check ---- */

@@ -674,6 +674,7 @@ int kv_cmd_load(int argc, char **argv)
 		return KV_EXIT_PROBLEMS;
 	}
 	daxkv_options_init(&opts);
+	opts.flags = KV_OPEN_FLAGS;
 	rc = daxkv_open(argv[optind], &opts, &db);
 	if (rc) {
 		char what[4200];

@@ -37,6 +37,7 @@ static const struct kv_command kv_commands[] = {
 	{ "dump", kv_cmd_dump, "write every key and value as JSON lines" },
 	{ "load", kv_cmd_load, "read a dump into a database" },
 	{ "stats", kv_cmd_stats, "operation counters and recovery figures" },
+	{ "compact", kv_cmd_compact, "reclaim the space of dead records now" },
 	{ "devices", kv_cmd_devices, "pmem regions, namespaces, dax devices" },
 	{ "mirror", kv_cmd_mirror, "state of the daxmirror kernel module" },
 };
@@ -106,7 +107,7 @@ int kv_open_err(const char *dir, daxkv **dbp, int *errp)
 	int rc;
 
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_NOCREATE;
+	opts.flags = DAXKV_OPEN_NOCREATE | KV_OPEN_FLAGS;
 	rc = daxkv_open(dir, &opts, dbp);
 	if (errp)
 		*errp = rc;

@@ -19,6 +19,15 @@ enum {
 	KV_EXIT_NOOPEN = 3,   /* cannot open: busy, permission, not a db */
 };
 
+/*
+ * Flags every open of kvctl adds: no background compaction thread.  A
+ * command does what it says and no more: info and stats describe the
+ * database as it is, put and load do not start copying segments behind
+ * the user's back, and only `kvctl compact` compacts (a write that meets
+ * ENOSPC still compacts and retries, as daxkv does for every open).
+ */
+#define KV_OPEN_FLAGS DAXKV_OPEN_NOCOMPACT
+
 /* How keys and values are written and read on the command line. */
 enum kv_encoding {
 	KV_ENC_TEXT = 0,
@@ -104,6 +113,7 @@ int kv_keycmp(const struct kv_buf *a, const struct kv_buf *b);
 int kv_cmd_create(int argc, char **argv);
 int kv_cmd_info(int argc, char **argv);
 int kv_cmd_stats(int argc, char **argv);
+int kv_cmd_compact(int argc, char **argv);
 int kv_cmd_check(int argc, char **argv);
 int kv_cmd_get(int argc, char **argv);
 int kv_cmd_put(int argc, char **argv);
