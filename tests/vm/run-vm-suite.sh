@@ -97,7 +97,8 @@ vmlinuz=$kroot/boot/vmlinuz-$kver
 kbuild=$work/$kver/kmod
 rm -rf "$kbuild" && mkdir -p "$kbuild/include"
 cp "$src"/kmod/Kbuild "$src"/kmod/*.[ch] "$kbuild/"
-cp "$src/include/daxmirror_uapi.h" "$kbuild/include/"
+cp "$src/include/daxmirror_uapi.h" "$src/include/daxkv_device.h" \
+	"$kbuild/include/"
 btf=()
 command -v pahole >/dev/null || btf=(CONFIG_DEBUG_INFO_BTF_MODULES=)
 if ! make -s -C "$kdir" M="$kbuild" W=1 "${btf[@]}" modules >"$kbuild/build.log" 2>&1; then
