@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "query.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {
@@ -226,6 +227,7 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	pthread_mutex_init(&db->lane_grow_lock, NULL);
 	pthread_mutex_init(&db->seg_lock, NULL);
 	pthread_mutex_init(&db->snap_lock, NULL);
+	db->backend = DAXKV_BACKEND_AUTO;
 	db->dir = strdup(dir);
 	if (!db->dir) {
 		rc = dk_err(DAXKV_ENOMEM, "no memory for a handle");
@@ -296,6 +298,14 @@ int daxkv_close(daxkv *db)
 	dk_err_clear();
 	if (!db)
 		return 0;
+	if (__atomic_load_n(&db->nsnapshots, __ATOMIC_RELAXED))
+		return dk_err(DAXKV_EBUSY, "%llu snapshots are still open: "
+			      "close them first",
+			      (unsigned long long)__atomic_load_n(
+				      &db->nsnapshots, __ATOMIC_RELAXED));
+	/* devices stop mirroring the segments before they are unmapped */
+	dk_kmod_close(db);
+	dk_cuda_close(db);
 	/* no writer is left: every record below each tail is durable */
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		if (db->segs[slot] &&

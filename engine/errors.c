@@ -87,7 +87,7 @@ const char *daxkv_strerror(int err)
 	case DAXKV_ENOSPC:
 		return "DAXKV_ENOSPC: no space left (max_size or file system)";
 	case DAXKV_EBUSY:
-		return "DAXKV_EBUSY: database is open in another process";
+		return "DAXKV_EBUSY: busy (open in another process, or snapshots open)";
 	case DAXKV_ECORRUPT:
 		return "DAXKV_ECORRUPT: database is damaged";
 	case DAXKV_EVERSION:
@@ -100,6 +100,8 @@ const char *daxkv_strerror(int err)
 		return "DAXKV_EPERM: permission denied";
 	case DAXKV_ENODB:
 		return "DAXKV_ENODB: not a daxkv database";
+	case DAXKV_ENOTSUP:
+		return "DAXKV_ENOTSUP: backend not available";
 	default:
 		return "unknown daxkv error";
 	}

@@ -83,6 +83,14 @@ struct dk_segment {
 	uint64_t tail;     /* end of complete records; atomic, advanced only
 			      by the lane that owns the segment */
 	bool owned;        /* a lane appends here; under db->seg_lock */
+	/* Record boundary marks for queries (snapshot.c): marks[i] is the
+	 * offset of the first record starting at or after i * DK_MARK_STRIDE,
+	 * for i < nmarks; the records below marks_end are walked.  Under
+	 * marks_lock; allocated at the first query. */
+	pthread_mutex_t marks_lock;
+	uint32_t *marks;
+	uint32_t nmarks;
+	uint64_t marks_end;
 };
 
 /* An append point.  Padded so that lanes do not share cache lines. */
@@ -122,6 +130,7 @@ struct daxkv {
 	pthread_mutex_t seg_lock; /* protects segment creation, the meta
 				     table, nsegs, reuse[] and ->owned */
 	uint32_t nsegs;
+	uint32_t seg_hiwater; /* atomic: 1 + the highest slot in segs[] */
 	uint32_t nreuse;
 	uint32_t reuse[DK_MAX_SEGMENTS]; /* slots with room, not owned */
 
@@ -158,7 +167,23 @@ struct daxkv {
 	bool ignore_checkpoint; /* DAXKV_OPEN_NOCHECKPOINT */
 
 	struct dk_rcounter rcount[DK_MAX_LANES];
+
+	/* Queries (query.c, snapshot.c). */
+	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */
+	uint32_t backend;     /* atomic: daxkv_set_backend() choice */
+	void *kmod_state;     /* query_kmod.c */
+	void *cuda_state;     /* query_cuda.cu */
 };
+
+/* Publish segs[slot] (release) and raise seg_hiwater.  Under seg_lock or
+ * single-threaded (open). */
+static inline void dk_segs_publish(struct daxkv *db, uint32_t slot,
+				   struct dk_segment *seg)
+{
+	__atomic_store_n(&db->segs[slot], seg, __ATOMIC_RELEASE);
+	if (slot + 1 > __atomic_load_n(&db->seg_hiwater, __ATOMIC_RELAXED))
+		__atomic_store_n(&db->seg_hiwater, slot + 1, __ATOMIC_RELEASE);
+}
 
 /* This thread's read-counter block. */
 struct dk_rcounter *dk_rcounter(struct daxkv *db);

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "snapshot.h"
 
 int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
 		bool has_val);
@@ -53,11 +54,52 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	return 0;
 }
 
-int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
-	       size_t hilen, daxkv_scan_fn fn, void *arg)
+int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
+		 size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+	const struct dk_entry *e;
+	const struct dk_rec *rec;
+	uint64_t loc;
+	int rc;
+
+	if (!snap)
+		return daxkv_get(db, key, klen, buf, cap, vlen);
+	dk_err_clear();
+	if (!db || !vlen || (!buf && cap))
+		return dk_err(DAXKV_EINVAL, "%s is NULL",
+			      !db ? "db" : !vlen ? "vlen" : "buf");
+	if (snap->db != db)
+		return dk_err(DAXKV_EINVAL, "snapshot of another handle");
+	rc = dk_check_kv(key, klen, NULL, 0, false);
+	if (rc)
+		return rc;
+	rcu_read_lock();
+	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
+	loc = e ? dk_version_at(db, e, snap->seq) : 0;
+	if (!loc || (loc & DK_LOC_DEL)) {
+		rcu_read_unlock();
+		return DAXKV_ENOTFOUND;
+	}
+	rec = dk_rec_at(db, loc);
+	*vlen = rec->vlen;
+	if (rec->vlen > cap) {
+		rcu_read_unlock();
+		return dk_err(DAXKV_ERANGE, "value is %u bytes, buffer %zu",
+			      rec->vlen, cap);
+	}
+	if (rec->vlen)
+		memcpy(buf, dk_rec_val(rec), rec->vlen);
+	rcu_read_unlock();
+	__atomic_fetch_add(&dk_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
+		  size_t lolen, const void *hi, size_t hilen, daxkv_scan_fn fn,
+		  void *arg)
 {
 	struct dk_entry *e;
-	uint64_t snap;
+	uint64_t seq;
 	int rc = 0;
 
 	dk_err_clear();
@@ -66,13 +108,19 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 	if ((lolen && !lo) || (hilen && !hi) || lolen > DAXKV_MAX_KEY ||
 	    hilen > DAXKV_MAX_KEY)
 		return dk_err(DAXKV_EINVAL, "bad scan bound");
+	if (snap && snap->db != db)
+		return dk_err(DAXKV_EINVAL, "snapshot of another handle");
 	if (lo && lolen == 0)
 		lo = NULL;
 	if (hi && hilen == 0)
 		hi = NULL;
-	rc = dk_snapshot_open(db, &snap);
-	if (rc)
-		return rc;
+	if (snap) {
+		seq = snap->seq;
+	} else {
+		rc = dk_snapshot_open(db, &seq);
+		if (rc)
+			return rc;
+	}
 	rcu_read_lock();
 	for (e = dk_index_seek(db, lo, lolen); e; e = dk_index_next(e)) {
 		const uint8_t *key = dk_entry_key(e);
@@ -81,7 +129,7 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 
 		if (hi && dk_keycmp(key, e->klen, hi, hilen) >= 0)
 			break;
-		loc = dk_version_at(db, e, snap);
+		loc = dk_version_at(db, e, seq);
 		if (!loc || (loc & DK_LOC_DEL))
 			continue;
 		rec = dk_rec_at(db, loc);
@@ -90,7 +138,14 @@ int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 			break;
 	}
 	rcu_read_unlock();
-	dk_snapshot_close(db, snap);
+	if (!snap)
+		dk_snapshot_close(db, seq);
 	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
+}
+
+int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
+	       size_t hilen, daxkv_scan_fn fn, void *arg)
+{
+	return daxkv_scan_at(db, NULL, lo, lolen, hi, hilen, fn, arg);
 }

@@ -60,7 +60,7 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 {
 	if (rec->superseded == 0)
-		dk_store8_flush(&db->pm, &rec->superseded, seq);
+		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
 /* Offer one record to its key; the caller holds *lanep. */
@@ -224,7 +224,7 @@ static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
 	struct dk_rec *rec = dk_rec_at(db, e->cur);
 
 	if (rec->superseded != 0)
-		dk_store8_flush(&db->pm, &rec->superseded, 0);
+		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, 0);
 	if (!(e->cur & DK_LOC_DEL)) {
 		db->nkeys++;
 		db->live_bytes += dk_rec_size(e->klen, e->vlen);
@@ -317,7 +317,7 @@ int dk_recover(struct daxkv *db)
 		rc = dk_segment_open(db, slot, &seg);
 		if (rc)
 			goto out;
-		db->segs[slot] = seg;
+		dk_segs_publish(db, slot, seg);
 		db->nsegs++;
 		slots[n++] = slot;
 	}

@@ -120,6 +120,7 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 				    err, "%s: cannot %s segment", path,
 				    create ? "create" : "map");
 	}
+	pthread_mutex_init(&seg->marks_lock, NULL);
 	seg->slot = slot;
 	seg->base = addr;
 	seg->size = mapped_len;
@@ -193,7 +194,7 @@ int dk_segment_create(struct daxkv *db, struct dk_segment **out)
 		dk_meta_set(db, (uint64_t *)&db->meta->segs[slot], word);
 	}
 	seg->tail = DK_SEG_HDR_SIZE;
-	__atomic_store_n(&db->segs[slot], seg, __ATOMIC_RELEASE);
+	dk_segs_publish(db, slot, seg);
 	db->nsegs++;
 	*out = seg;
 	return 0;
@@ -272,6 +273,8 @@ void dk_segment_unmap(struct dk_segment *seg)
 	if (!seg)
 		return;
 	pmem_unmap(seg->base, seg->size);
+	pthread_mutex_destroy(&seg->marks_lock);
+	free(seg->marks);
 	free(seg);
 }
 

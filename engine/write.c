@@ -99,7 +99,7 @@ void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
-	dk_store8_flush(&db->pm, &rec->superseded, seq);
+	dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
 /* Commit ops[0..n) (sorted by key, no key twice). */

@@ -49,7 +49,8 @@ extern "C" {
 #define DAXKV_EINVAL (-30901)    /**< invalid argument: NULL, bad length, bad option */
 #define DAXKV_ERANGE (-30902)    /**< buffer too small; the needed size was returned */
 #define DAXKV_ENOSPC (-30903)    /**< max_size reached or the file system is full */
-#define DAXKV_EBUSY (-30904)     /**< the database is open in another process */
+#define DAXKV_EBUSY (-30904)     /**< the database is open in another process (or, from
+				      daxkv_close, snapshots are still open) */
 #define DAXKV_ECORRUPT (-30905)  /**< damaged metadata or segment; see daxkv_errmsg() */
 #define DAXKV_EVERSION (-30906)  /**< database written by an unknown format version */
 #define DAXKV_ENOMEM (-30907)    /**< out of memory */

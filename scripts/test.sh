@@ -80,7 +80,7 @@ if [ "$run_san" = 1 ]; then
 	step "asan+ubsan" build-asan \
 		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=address,undefined -DDAXKV_BUILD_BENCHMARKS=OFF" \
 		-j"$jobs" -LE "vm|fuzz|crashsim|sanitizer-skip"
-	DAXKV_MT_OPS=5000 \
+	DAXKV_MT_OPS=5000 DAXKV_QUERY_RECORDS=20000 DAXKV_QUERY_COUNT=200 \
 	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp halt_on_error=1" \
 	step "tsan" build-tsan \
 		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=thread -DDAXKV_BUILD_BENCHMARKS=OFF" \

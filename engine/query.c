@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: MIT
+/*
+ * query.c -- daxkv_query(): validate, compile, plan, run a backend,
+ * deliver; and the CPU backend, which is the reference and the fallback.
+ *
+ * 1. Validate the public descriptor field by field (every error says
+ *    which field) and compile it into a struct dkd_filter: the form every
+ *    backend evaluates with the same functions of daxkv_device.h.
+ * 2. Choose the backend: the query's, else the handle's; AUTO is the
+ *    first available of CUDA, KMOD, CPU.  An explicit backend that is
+ *    not available is DAXKV_ENOTSUP; AUTO falls back to the CPU when a
+ *    device declines (ENOTSUP) at run time too.
+ * 3. Take a snapshot unless the caller gave one, and cut its records into
+ *    units (snapshot.c) sized for the backend.
+ * 4. Run the backend; it fills aggregates and, for ROWS, copies of the
+ *    matching records.
+ * 5. ROWS: sort by key if asked, apply the limit, hand rows to the
+ *    callback in batches.  Rows are copies, so the callback may take its
+ *    time and call the handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "internal.h"
+#include "query.h"
+#include "snapshot.h"
+
+#define DK_QUERY_MAX_THREADS 64u
+#define DK_ROWS_BATCH 256u
+/* Unit sizes per backend: large enough to amortise per-unit work, small
+ * enough to spread over threads; a GPU wants many small ones. */
+#define DK_UNIT_CPU (256u << 10)
+#define DK_UNIT_KMOD (1u << 20)
+#define DK_UNIT_CUDA DK_MARK_STRIDE
+
+void daxkv_query_init(struct daxkv_query *q)
+{
+	if (!q)
+		return;
+	memset(q, 0, sizeof(*q));
+	q->version = DAXKV_QUERY_VERSION;
+	q->output = DAXKV_QUERY_COUNT;
+	q->backend = DAXKV_BACKEND_DEFAULT;
+}
+
+const char *daxkv_backend_name(int backend)
+{
+	switch (backend) {
+	case DAXKV_BACKEND_DEFAULT:
+		return "default";
+	case DAXKV_BACKEND_AUTO:
+		return "auto";
+	case DAXKV_BACKEND_CPU:
+		return "cpu";
+	case DAXKV_BACKEND_KMOD:
+		return "kmod";
+	case DAXKV_BACKEND_CUDA:
+		return "cuda";
+	default:
+		return "unknown";
+	}
+}
+
+int daxkv_set_backend(daxkv *db, int backend)
+{
+	dk_err_clear();
+	if (!db)
+		return dk_err(DAXKV_EINVAL, "db is NULL");
+	if (backend < DAXKV_BACKEND_AUTO || backend > DAXKV_BACKEND_CUDA)
+		return dk_err(DAXKV_EINVAL, "backend %d is not AUTO, CPU, "
+			      "KMOD or CUDA", backend);
+	__atomic_store_n(&db->backend, (uint32_t)backend, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void **dk_backend_state(struct daxkv *db, int backend)
+{
+	return backend == DAXKV_BACKEND_KMOD ? &db->kmod_state :
+					       &db->cuda_state;
+}
+
+int dk_query_err(int code, const char *msg)
+{
+	return dk_err(code, "%s", msg);
+}
+
+/* ---- Row buffers ---- */
+
+int dk_rowbuf_reserve(struct dk_rowbuf *rb, size_t bytes)
+{
+	size_t cap;
+	uint8_t *grown;
+
+	if (rb->cap - rb->used >= bytes)
+		return 0;
+	cap = rb->cap ? rb->cap : 64u << 10;
+	while (cap - rb->used < bytes)
+		cap *= 2;
+	grown = realloc(rb->data, cap);
+	if (!grown)
+		return dk_err(DAXKV_ENOMEM, "no memory for %zu bytes of rows",
+			      cap);
+	rb->data = grown;
+	rb->cap = cap;
+	return 0;
+}
+
+int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec)
+{
+	size_t size = dk_rec_size(rec->klen, rec->vlen);
+	size_t body = DK_REC_HDR_SIZE + rec->klen + rec->vlen;
+	int rc = dk_rowbuf_reserve(rb, size);
+
+	if (rc)
+		return rc;
+	memcpy(rb->data + rb->used, rec, body);
+	memset(rb->data + rb->used + body, 0, size - body);
+	rb->used += size;
+	rb->nrows++;
+	return 0;
+}
+
+int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
+		     uint64_t n)
+{
+	int rc = dk_rowbuf_reserve(rb, bytes);
+
+	if (rc)
+		return rc;
+	memcpy(rb->data + rb->used, recs, bytes);
+	rb->used += bytes;
+	rb->nrows += n;
+	return 0;
+}
+
+void dk_rowbuf_free(struct dk_rowbuf *rb)
+{
+	free(rb->data);
+	memset(rb, 0, sizeof(*rb));
+}
+
+/* ---- Validation and compilation ---- */
+
+static int dk_int_width_ok(uint32_t width)
+{
+	return width == 1 || width == 2 || width == 4 || width == 8;
+}
+
+static int dk_field_check(const char *what, uint32_t type, uint32_t offset,
+			  uint32_t width, bool bytes_ok)
+{
+	if (type == DAXKV_FIELD_UINT || type == DAXKV_FIELD_INT) {
+		if (!dk_int_width_ok(width))
+			return dk_err(DAXKV_EINVAL,
+				      "%s: integer width %u is not 1, 2, 4 or 8",
+				      what, width);
+	} else if (type == DAXKV_FIELD_BYTES && bytes_ok) {
+		if (width == 0 || width > DAXKV_QUERY_MAX_BYTES)
+			return dk_err(DAXKV_EINVAL,
+				      "%s: bytes width %u is not 1..%u", what,
+				      width, DAXKV_QUERY_MAX_BYTES);
+	} else {
+		return dk_err(DAXKV_EINVAL, "%s: unknown field type %u", what,
+			      type);
+	}
+	if ((uint64_t)offset + width > DAXKV_QUERY_FIELD_LIMIT)
+		return dk_err(DAXKV_EINVAL,
+			      "%s: field [%u, %llu) ends beyond %u bytes", what,
+			      offset, (unsigned long long)offset + width,
+			      DAXKV_QUERY_FIELD_LIMIT);
+	return 0;
+}
+
+static int dk_pred_compile(const struct daxkv_pred *p, unsigned i,
+			   struct dkd_pred *out)
+{
+	char what[32];
+	int rc;
+
+	snprintf(what, sizeof(what), "predicate %u", i);
+	rc = dk_field_check(what, p->type, p->offset, p->width, true);
+	if (rc)
+		return rc;
+	if (p->op < DAXKV_OP_EQ || p->op > DAXKV_OP_GE)
+		return dk_err(DAXKV_EINVAL, "%s: unknown operator %u", what,
+			      p->op);
+	memset(out, 0, sizeof(*out));
+	out->op = p->op;
+	out->offset = p->offset;
+	out->width = p->width;
+	switch (p->type) {
+	case DAXKV_FIELD_UINT:
+		if (p->width < 8 && (p->uval >> (8 * p->width)) != 0)
+			return dk_err(DAXKV_EINVAL,
+				      "%s: operand %llu does not fit in %u "
+				      "bytes",
+				      what, (unsigned long long)p->uval,
+				      p->width);
+		out->type = DKD_T_UINT;
+		out->operand[0] = p->uval;
+		break;
+	case DAXKV_FIELD_INT:
+		if (p->width < 8) {
+			int64_t lim = (int64_t)1 << (8 * p->width - 1);
+
+			if (p->ival < -lim || p->ival >= lim)
+				return dk_err(DAXKV_EINVAL,
+					      "%s: operand %lld does not fit "
+					      "in %u bytes",
+					      what, (long long)p->ival,
+					      p->width);
+		}
+		out->type = DKD_T_INT;
+		out->operand[0] = (uint64_t)p->ival;
+		break;
+	default: /* BYTES, checked above */
+		if (!p->bytes)
+			return dk_err(DAXKV_EINVAL, "%s: bytes is NULL", what);
+		out->type = DKD_T_BYTES;
+		memcpy(out->operand, p->bytes, p->width);
+		break;
+	}
+	return 0;
+}
+
+static int dk_key_bound(const char *what, const void *k, size_t len)
+{
+	if (len && !k)
+		return dk_err(DAXKV_EINVAL, "%s is NULL with length %zu", what,
+			      len);
+	if (len > DAXKV_MAX_KEY)
+		return dk_err(DAXKV_EINVAL, "%s is %zu bytes, more than %u",
+			      what, len, DAXKV_MAX_KEY);
+	return 0;
+}
+
+static int dk_query_compile(struct daxkv *db, const struct daxkv_query *q,
+			    struct dk_qexec *x)
+{
+	struct dkd_filter *f = &x->flt;
+	int rc;
+
+	if (q->version != DAXKV_QUERY_VERSION)
+		return dk_err(DAXKV_EINVAL,
+			      "query version %u, this library knows %u "
+			      "(use daxkv_query_init)",
+			      q->version, DAXKV_QUERY_VERSION);
+	if (q->flags & ~DAXKV_QUERY_ORDERED)
+		return dk_err(DAXKV_EINVAL, "unknown query flags 0x%x",
+			      q->flags & ~DAXKV_QUERY_ORDERED);
+	if (q->output < DAXKV_QUERY_COUNT || q->output > DAXKV_QUERY_ROWS)
+		return dk_err(DAXKV_EINVAL, "unknown query output %u",
+			      q->output);
+	if (q->backend > DAXKV_BACKEND_CUDA)
+		return dk_err(DAXKV_EINVAL, "unknown backend %u", q->backend);
+	if (q->npreds > DAXKV_QUERY_MAX_PREDS)
+		return dk_err(DAXKV_EINVAL, "%u predicates, at most %u",
+			      q->npreds, DAXKV_QUERY_MAX_PREDS);
+	if (q->snap && q->snap->db != db)
+		return dk_err(DAXKV_EINVAL, "snapshot of another handle");
+	if ((rc = dk_key_bound("lo", q->lo, q->lolen)) ||
+	    (rc = dk_key_bound("hi", q->hi, q->hilen)) ||
+	    (rc = dk_key_bound("prefix", q->prefix, q->prefixlen)))
+		return rc;
+	if (q->lolen && q->hilen &&
+	    dk_keycmp(q->lo, q->lolen, q->hi, q->hilen) >= 0)
+		return dk_err(DAXKV_EINVAL, "empty or inverted key range: "
+			      "lo >= hi");
+	if (q->output == DAXKV_QUERY_ROWS && !q->rows)
+		return dk_err(DAXKV_EINVAL, "ROWS query without a callback");
+
+	memset(f, 0, sizeof(*f));
+	f->lo_len = q->lolen;
+	f->hi_len = q->hilen;
+	f->prefix_len = q->prefixlen;
+	x->keys.lo = q->lo;
+	x->keys.hi = q->hi;
+	x->keys.prefix = q->prefix;
+	f->npreds = q->npreds;
+	for (uint32_t i = 0; i < q->npreds; i++) {
+		rc = dk_pred_compile(&q->preds[i], i, &f->preds[i]);
+		if (rc)
+			return rc;
+		if (f->preds[i].offset + f->preds[i].width > f->min_vlen)
+			f->min_vlen = f->preds[i].offset + f->preds[i].width;
+	}
+	if (q->output >= DAXKV_QUERY_SUM && q->output <= DAXKV_QUERY_MAX) {
+		rc = dk_field_check("aggregated field", q->field_type,
+				    q->field_offset, q->field_width, false);
+		if (rc)
+			return rc;
+		f->agg_type = q->field_type == DAXKV_FIELD_INT ? DKD_T_INT :
+								 DKD_T_UINT;
+		f->agg_offset = q->field_offset;
+		f->agg_width = q->field_width;
+		if (f->agg_offset + f->agg_width > f->min_vlen)
+			f->min_vlen = f->agg_offset + f->agg_width;
+	}
+	x->rows = q->output == DAXKV_QUERY_ROWS;
+	if (x->rows && q->limit && !(q->flags & DAXKV_QUERY_ORDERED))
+		x->stop_after = q->limit;
+	x->threads = q->threads;
+	return 0;
+}
+
+/* ---- The CPU backend ---- */
+
+int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
+		       struct dkd_acc *acc, struct dk_rowbuf *out,
+		       uint64_t *records, uint64_t *bytes)
+{
+	const struct dkd_filter *f = &x->flt;
+
+	for (size_t u = first; u < last; u++) {
+		const struct dk_qunit *unit = &x->units[u];
+		uint64_t off = unit->start;
+
+		while (off < unit->end) {
+			const struct dk_rec *rec =
+				(const struct dk_rec *)(unit->base + off);
+
+			if (dkd_rec_match(f, &x->keys, rec)) {
+				dkd_acc_add(f, acc, dk_rec_val(rec));
+				if (out) {
+					int rc = dk_rowbuf_add(out, rec);
+
+					if (rc)
+						return rc;
+				}
+			}
+			off += dk_rec_size(rec->klen, rec->vlen);
+			(*records)++;
+		}
+		*bytes += unit->end - unit->start;
+	}
+	return 0;
+}
+
+struct dk_cpu_worker {
+	struct dk_qexec *x;
+	size_t *next;          /* shared: next unit to take */
+	uint64_t *rows;        /* shared: rows found so far (stop_after) */
+	pthread_t tid;
+	int rc;
+	struct dkd_acc acc;
+	struct dk_rowbuf out;
+	uint64_t records, bytes;
+};
+
+#define DK_CPU_GRAB 4u /* units taken at a time */
+
+static void *dk_cpu_worker_run(void *arg)
+{
+	struct dk_cpu_worker *w = arg;
+	struct dk_qexec *x = w->x;
+
+	dkd_acc_init(&w->acc);
+	for (;;) {
+		size_t first = __atomic_fetch_add(w->next, DK_CPU_GRAB,
+						  __ATOMIC_RELAXED);
+		size_t last = first + DK_CPU_GRAB;
+		uint64_t before = w->out.nrows;
+
+		if (first >= x->nunits)
+			break;
+		if (x->stop_after &&
+		    __atomic_load_n(w->rows, __ATOMIC_RELAXED) >= x->stop_after)
+			break;
+		if (last > x->nunits)
+			last = x->nunits;
+		w->rc = dk_query_cpu_units(x, first, last, &w->acc,
+					   x->rows ? &w->out : NULL,
+					   &w->records, &w->bytes);
+		if (w->rc)
+			break;
+		if (w->out.nrows != before)
+			__atomic_fetch_add(w->rows, w->out.nrows - before,
+					   __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+int dk_query_cpu(struct dk_qexec *x)
+{
+	struct dk_cpu_worker *w;
+	size_t next = 0;
+	uint64_t rows = 0;
+	unsigned n = x->threads;
+	unsigned started;
+	int rc = 0;
+
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	if (n > DK_QUERY_MAX_THREADS)
+		n = DK_QUERY_MAX_THREADS;
+	if (n > (x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB)
+		n = (unsigned)((x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB);
+	if (n == 0)
+		n = 1;
+	w = calloc(n, sizeof(*w));
+	if (!w)
+		return dk_err(DAXKV_ENOMEM, "no memory for query threads");
+	for (unsigned i = 0; i < n; i++) {
+		w[i].x = x;
+		w[i].next = &next;
+		w[i].rows = &rows;
+	}
+	/* worker 0 is this thread */
+	for (started = 1; started < n; started++)
+		if (pthread_create(&w[started].tid, NULL, dk_cpu_worker_run,
+				   &w[started]) != 0)
+			break;
+	dk_cpu_worker_run(&w[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	dkd_acc_init(&x->acc);
+	for (unsigned i = 0; i < started; i++) {
+		if (w[i].rc && !rc)
+			rc = w[i].rc;
+		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
+		x->records += w[i].records;
+		x->bytes += w[i].bytes;
+		if (!rc && w[i].out.used)
+			rc = dk_rowbuf_append(&x->out, w[i].out.data,
+					      w[i].out.used, w[i].out.nrows);
+		dk_rowbuf_free(&w[i].out);
+	}
+	x->used_threads = started;
+	free(w);
+	return rc;
+}
+
+/* ---- Backend choice ---- */
+
+static int dk_backend_check(struct daxkv *db, int backend, char *why,
+			    size_t len)
+{
+	switch (backend) {
+	case DAXKV_BACKEND_CPU:
+		return 1;
+	case DAXKV_BACKEND_KMOD:
+		return dk_kmod_available(db, why, len);
+	case DAXKV_BACKEND_CUDA:
+		return dk_cuda_available(db, why, len);
+	default:
+		snprintf(why, len, "unknown backend %d", backend);
+		return 0;
+	}
+}
+
+int daxkv_backend_available(daxkv *db, int backend)
+{
+	char why[256] = "";
+
+	dk_err_clear();
+	if (!db)
+		return dk_err(DAXKV_EINVAL, "db is NULL");
+	if (backend == DAXKV_BACKEND_AUTO)
+		return 1; /* the CPU is always there */
+	if (backend < DAXKV_BACKEND_CPU || backend > DAXKV_BACKEND_CUDA)
+		return dk_err(DAXKV_EINVAL, "unknown backend %d", backend);
+	if (dk_backend_check(db, backend, why, sizeof(why)))
+		return 1;
+	dk_err(DAXKV_ENOTSUP, "%s: %s", daxkv_backend_name(backend), why);
+	return 0;
+}
+
+/* Resolve DEFAULT and AUTO to the backend that will run. */
+static int dk_backend_pick(struct daxkv *db, uint32_t want, int *chosen)
+{
+	char why[256] = "";
+
+	if (want == DAXKV_BACKEND_DEFAULT)
+		want = __atomic_load_n(&db->backend, __ATOMIC_RELAXED);
+	if (want == DAXKV_BACKEND_DEFAULT || want == DAXKV_BACKEND_AUTO) {
+		if (dk_cuda_available(db, why, sizeof(why)))
+			*chosen = DAXKV_BACKEND_CUDA;
+		else if (dk_kmod_available(db, why, sizeof(why)))
+			*chosen = DAXKV_BACKEND_KMOD;
+		else
+			*chosen = DAXKV_BACKEND_CPU;
+		return 0;
+	}
+	if (!dk_backend_check(db, (int)want, why, sizeof(why)))
+		return dk_err(DAXKV_ENOTSUP, "%s backend not available: %s",
+			      daxkv_backend_name((int)want), why);
+	*chosen = (int)want;
+	return 0;
+}
+
+/* ---- Delivery ---- */
+
+static int dk_row_cmp(const void *a, const void *b)
+{
+	const struct dk_rec *ra = *(const struct dk_rec *const *)a;
+	const struct dk_rec *rb = *(const struct dk_rec *const *)b;
+
+	return dk_keycmp(dk_rec_key(ra), ra->klen, dk_rec_key(rb), rb->klen);
+}
+
+static int dk_rows_deliver(const struct daxkv_query *q,
+			   const struct dk_rowbuf *out, uint64_t *delivered)
+{
+	const struct dk_rec **recs;
+	struct daxkv_row batch[DK_ROWS_BATCH];
+	uint64_t n = out->nrows, off = 0;
+	int rc = 0;
+
+	*delivered = 0;
+	if (n == 0)
+		return 0;
+	recs = malloc(n * sizeof(*recs));
+	if (!recs)
+		return dk_err(DAXKV_ENOMEM, "no memory to deliver %llu rows",
+			      (unsigned long long)n);
+	for (uint64_t i = 0; i < n; i++) {
+		recs[i] = (const struct dk_rec *)(out->data + off);
+		off += dk_rec_size(recs[i]->klen, recs[i]->vlen);
+	}
+	if (q->flags & DAXKV_QUERY_ORDERED)
+		qsort(recs, n, sizeof(*recs), dk_row_cmp);
+	if (q->limit && n > q->limit)
+		n = q->limit;
+	for (uint64_t i = 0; i < n && rc == 0;) {
+		size_t k = 0;
+
+		for (; k < DK_ROWS_BATCH && i < n; k++, i++) {
+			batch[k].key = dk_rec_key(recs[i]);
+			batch[k].klen = recs[i]->klen;
+			batch[k].val = dk_rec_val(recs[i]);
+			batch[k].vlen = recs[i]->vlen;
+		}
+		rc = q->rows(batch, k, q->arg);
+		*delivered += k;
+	}
+	free(recs);
+	return rc;
+}
+
+static uint64_t dk_unit_bytes(int backend)
+{
+	switch (backend) {
+	case DAXKV_BACKEND_KMOD:
+		return DK_UNIT_KMOD;
+	case DAXKV_BACKEND_CUDA:
+		return DK_UNIT_CUDA;
+	default:
+		return DK_UNIT_CPU;
+	}
+}
+
+int daxkv_query(daxkv *db, const struct daxkv_query *q,
+		struct daxkv_query_result *res)
+{
+	uint64_t t0 = dk_now_ns(), plan_bytes = 0;
+	struct daxkv_snapshot *own = NULL;
+	const struct daxkv_snapshot *snap;
+	struct dk_qunit *units = NULL;
+	struct dk_qexec x;
+	size_t nunits = 0;
+	int backend = DAXKV_BACKEND_CPU, rc;
+	bool autopick;
+
+	dk_err_clear();
+	if (!db || !q)
+		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "q" : "db");
+	if (res && res->version != DAXKV_QUERY_RESULT_VERSION)
+		return dk_err(DAXKV_EINVAL,
+			      "result version %u, this library knows %u",
+			      res->version, DAXKV_QUERY_RESULT_VERSION);
+	memset(&x, 0, sizeof(x));
+	x.db = db;
+	rc = dk_query_compile(db, q, &x);
+	if (rc)
+		return rc;
+	autopick = q->backend == DAXKV_BACKEND_AUTO ||
+		   (q->backend == DAXKV_BACKEND_DEFAULT &&
+		    __atomic_load_n(&db->backend, __ATOMIC_RELAXED) ==
+			    DAXKV_BACKEND_AUTO);
+	rc = dk_backend_pick(db, q->backend, &backend);
+	if (rc)
+		return rc;
+
+	snap = q->snap;
+	if (!snap) {
+		rc = dk_snap_take(db, &own);
+		if (rc)
+			return rc;
+		snap = own;
+	}
+	x.flt.snap = snap->seq;
+again:
+	rc = dk_snap_units(db, snap, dk_unit_bytes(backend), &units, &nunits,
+			   &plan_bytes);
+	if (rc)
+		goto out;
+	x.units = units;
+	x.nunits = nunits;
+	if (nunits == 0)
+		rc = 0; /* nothing below any tail: an empty answer */
+	else if (backend == DAXKV_BACKEND_KMOD)
+		rc = dk_query_kmod(&x);
+	else if (backend == DAXKV_BACKEND_CUDA)
+		rc = dk_query_cuda(&x);
+	else
+		rc = dk_query_cpu(&x);
+	if (rc == DAXKV_ENOTSUP && autopick && backend != DAXKV_BACKEND_CPU) {
+		/* the device declined this database: the CPU answers */
+		free(units);
+		units = NULL;
+		dk_rowbuf_free(&x.out);
+		dkd_acc_init(&x.acc);
+		x.records = x.bytes = 0;
+		x.direct = x.used_threads = 0;
+		backend = DAXKV_BACKEND_CPU;
+		dk_err_clear();
+		goto again;
+	}
+	if (rc)
+		goto out;
+
+	if (res) {
+		memset((uint8_t *)res + sizeof(res->version), 0,
+		       sizeof(*res) - sizeof(res->version));
+		res->backend = (uint32_t)backend;
+		res->snap_seq = snap->seq;
+		res->records_scanned = x.records;
+		res->bytes_scanned = x.bytes;
+		res->threads = x.used_threads;
+		res->direct = x.direct;
+		res->count = x.acc.count;
+		switch (q->output) {
+		case DAXKV_QUERY_SUM:
+			res->value = x.acc.sum;
+			break;
+		case DAXKV_QUERY_MIN:
+			res->value = x.acc.count ? x.acc.min : 0;
+			break;
+		case DAXKV_QUERY_MAX:
+			res->value = x.acc.count ? x.acc.max : 0;
+			break;
+		default:
+			break;
+		}
+	}
+	if (x.rows) {
+		uint64_t delivered = 0;
+
+		rc = dk_rows_deliver(q, &x.out, &delivered);
+		if (res)
+			res->count = delivered;
+	}
+	if (res)
+		res->time_ns = dk_now_ns() - t0;
+out:
+	dk_rowbuf_free(&x.out);
+	free(units);
+	dk_snap_release(own);
+	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+	return rc;
+}

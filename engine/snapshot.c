@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+/*
+ * snapshot.c -- public snapshots, and the record boundary marks queries
+ * use to cut segments into units.
+ *
+ * A daxkv_snapshot is a sequence s from lane.c (every commit <= s is
+ * complete, none above is visible; the index keeps the versions s can
+ * read) plus, for queries, the tail of every segment read after s was
+ * fixed.  Why the tails suffice: a commit advances its segment's tail
+ * (release) before it ends its sequence, and dk_snapshot_open() returns
+ * only once every sequence <= s has ended, so every record with seq <= s
+ * lies below the tail read afterwards (acquire).  Records between that
+ * tail and the current one all have seq > s and are invisible at s
+ * anyway; bytes beyond the tail may be half written and are never read.
+ * Below its tail a segment holds only complete, durable records (the
+ * tail moves after the commit's fence, and recovery sets it to the end
+ * of the valid log), so a device may walk them header by header.
+ *
+ * Segments are never unmapped or reused while the handle is open (no
+ * compaction yet), so a snapshot needs no reference on them.  Compaction
+ * (issue 8) must keep a segment until no open snapshot lists it.
+ *
+ * Marks.  To spread a segment over threads, lanes or GPU threads a reader
+ * must know where records start; only a sequential walk of the headers
+ * tells.  The first query that reaches a segment walks it once and
+ * remembers, for every DK_MARK_STRIDE bytes, where the first record at or
+ * after that point starts; later queries walk only what was appended
+ * since.  This is DRAM state, derived from the records, and is not a part
+ * of the format: writers pay nothing for it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "internal.h"
+#include "query.h"
+#include "snapshot.h"
+
+int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
+{
+	struct daxkv_snapshot *s;
+	uint32_t hi;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
+	rc = dk_snapshot_open(db, &s->seq);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	/* after s is fixed: see the argument at the top */
+	hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
+	s->tails = calloc(hi ? hi : 1, sizeof(*s->tails));
+	if (!s->tails) {
+		dk_snapshot_close(db, s->seq);
+		free(s);
+		return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
+	}
+	for (uint32_t slot = 0; slot < hi; slot++) {
+		struct dk_segment *seg =
+			__atomic_load_n(&db->segs[slot], __ATOMIC_ACQUIRE);
+		uint64_t tail;
+
+		if (!seg)
+			continue;
+		tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
+		if (tail <= DK_SEG_HDR_SIZE)
+			continue;
+		s->tails[s->ntails].seg = seg;
+		s->tails[s->ntails].tail = tail;
+		s->ntails++;
+	}
+	s->db = db;
+	__atomic_fetch_add(&db->nsnapshots, 1, __ATOMIC_RELAXED);
+	*sp = s;
+	return 0;
+}
+
+void dk_snap_release(struct daxkv_snapshot *s)
+{
+	if (!s)
+		return;
+	dk_snapshot_close(s->db, s->seq);
+	__atomic_fetch_sub(&s->db->nsnapshots, 1, __ATOMIC_RELAXED);
+	free(s->tails);
+	free(s);
+}
+
+int daxkv_snapshot_open(daxkv *db, daxkv_snapshot **snapp)
+{
+	dk_err_clear();
+	if (!db || !snapp)
+		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "snapp" : "db");
+	return dk_snap_take(db, snapp);
+}
+
+void daxkv_snapshot_close(daxkv_snapshot *snap)
+{
+	dk_snap_release(snap);
+}
+
+uint64_t daxkv_snapshot_seq(const daxkv_snapshot *snap)
+{
+	return snap ? snap->seq : 0;
+}
+
+const uint32_t *dk_segment_marks(struct daxkv *db, struct dk_segment *seg,
+				 uint64_t tail)
+{
+	uint64_t off;
+
+	(void)db;
+	/* caller holds seg->marks_lock */
+	if (!seg->marks) {
+		uint32_t n = (uint32_t)(seg->size >> DK_MARK_SHIFT) + 1;
+
+		seg->marks = calloc(n, sizeof(*seg->marks));
+		if (!seg->marks)
+			return NULL;
+		seg->marks_end = DK_SEG_HDR_SIZE;
+	}
+	/*
+	 * Walk the headers from the last boundary seen up to @p tail.
+	 * Below a captured tail every record is complete (see the top), so
+	 * lengths can be trusted; a length that would leave the walked range
+	 * means the bytes are not what the engine wrote, and the walk stops
+	 * there rather than read past the tail.
+	 */
+	for (off = seg->marks_end; off < tail;) {
+		const struct dk_rec *rec =
+			(const struct dk_rec *)(seg->base + off);
+		uint64_t size = dk_rec_size(rec->klen, rec->vlen);
+
+		while ((uint64_t)seg->nmarks << DK_MARK_SHIFT <= off)
+			seg->marks[seg->nmarks++] = (uint32_t)off;
+		if (rec->klen == 0 || off + size > tail)
+			break;
+		off += size;
+	}
+	seg->marks_end = off;
+	return seg->marks;
+}
+
+int dk_snap_units(struct daxkv *db, const struct daxkv_snapshot *s,
+		  uint64_t unit_bytes, struct dk_qunit **unitsp, size_t *np,
+		  uint64_t *bytesp)
+{
+	uint32_t step = (uint32_t)(unit_bytes >> DK_MARK_SHIFT);
+	struct dk_qunit *units = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t bytes = 0;
+
+	if (step == 0)
+		step = 1;
+	for (uint32_t i = 0; i < s->ntails; i++) {
+		struct dk_segment *seg = s->tails[i].seg;
+		uint64_t tail = s->tails[i].tail, start = DK_SEG_HDR_SIZE;
+		const uint32_t *marks;
+
+		pthread_mutex_lock(&seg->marks_lock);
+		marks = dk_segment_marks(db, seg, tail);
+		if (!marks) {
+			pthread_mutex_unlock(&seg->marks_lock);
+			free(units);
+			return dk_err(DAXKV_ENOMEM, "no memory for marks");
+		}
+		if (seg->marks_end < tail) {
+			uint64_t end = seg->marks_end;
+
+			pthread_mutex_unlock(&seg->marks_lock);
+			free(units);
+			return dk_err(DAXKV_ECORRUPT,
+				      "segment %u: bad record at offset %llu "
+				      "below its tail %llu",
+				      seg->slot, (unsigned long long)end,
+				      (unsigned long long)tail);
+		}
+		for (uint32_t m = step;; m += step) {
+			uint64_t end = m < seg->nmarks ? marks[m] : tail;
+
+			if (end > tail)
+				end = tail;
+			if (end <= start)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? 2 * cap : 256;
+				struct dk_qunit *grown =
+					realloc(units, ncap * sizeof(*units));
+
+				if (!grown) {
+					pthread_mutex_unlock(&seg->marks_lock);
+					free(units);
+					return dk_err(DAXKV_ENOMEM,
+						      "no memory for units");
+				}
+				units = grown;
+				cap = ncap;
+			}
+			units[n++] = (struct dk_qunit){ .base = seg->base,
+							.slot = seg->slot,
+							.start = start,
+							.end = end };
+			bytes += end - start;
+			start = end;
+			if (end == tail)
+				break;
+		}
+		pthread_mutex_unlock(&seg->marks_lock);
+	}
+	*unitsp = units;
+	*np = n;
+	*bytesp = bytes;
+	return 0;
+}
