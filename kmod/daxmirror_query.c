@@ -35,6 +35,7 @@
  * stops after a unit once the rows of the lanes up to it reach the limit;
  * the call then returns the units before the first unit not evaluated.
  */
+#include <linux/cache.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
@@ -48,7 +49,7 @@
 #include "daxmirror.h"
 
 /* Pages a lane reads under one pt_lock hold, at most (records finish). */
-#define DMR_QUERY_HOLD_PAGES 16
+#define DMR_QUERY_HOLD_PAGES 64
 /* ROWS: a lane's staging buffer (holds the largest record). */
 #define DMR_QUERY_STAGE (2ul << 20)
 /* Otherwise: what a lane copies of a record that crosses a page. */
@@ -75,7 +76,7 @@ struct dmr_qlane {
 	size_t buf_cap;
 	size_t staged;		/* ROWS: bytes in buf not yet copied out */
 	u64 flushed;		/* ROWS: bytes copied to user space */
-};
+} ____cacheline_aligned;	/* lanes update their own, per record */
 
 struct dmr_query {
 	const struct dkd_filter *flt;
@@ -234,8 +235,18 @@ static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
 		}
 		if (left < DK_REC_HDR_SIZE)
 			return -EINVAL;
-		if (!dmr_qcur_copy(c, &hdr, addr, sizeof(hdr)))
+		if (offset_in_page(addr) <= PAGE_SIZE - sizeof(hdr)) {
+			const u8 *page = dmr_qcur_page(c, addr);
+
+			if (!page)
+				goto miss;
+			hdr = *(const struct dk_rec *)(page +
+						       offset_in_page(addr));
+		} else if (!dmr_qcur_copy(c, &hdr, addr, sizeof(hdr))) {
 			goto miss;
+		}
+		/* Checked once: later reads must not fetch the header again. */
+		barrier();
 		if (!hdr.klen || hdr.klen > DKD_MAX_KEY ||
 		    hdr.vlen > DKD_MAX_VALUE)
 			return -EINVAL;
