@@ -1195,16 +1195,20 @@ static int case_fuzz(void)
 {
 	static const unsigned long cmds[] = { DAXMIRROR_IOC_MAP,
 		DAXMIRROR_IOC_UNMAP, DAXMIRROR_IOC_READ,
-		DAXMIRROR_IOC_SNAPSHOT, DAXMIRROR_IOC_STATS };
+		DAXMIRROR_IOC_SNAPSHOT, DAXMIRROR_IOC_STATS,
+		DAXMIRROR_IOC_VERSION, DAXMIRROR_IOC_QUERY };
 	static const size_t sizes[] = { sizeof(struct daxmirror_map),
 		sizeof(struct daxmirror_unmap), sizeof(struct daxmirror_read),
 		sizeof(struct daxmirror_snapshot),
-		sizeof(struct daxmirror_stats) };
+		sizeof(struct daxmirror_stats),
+		sizeof(struct daxmirror_version),
+		sizeof(struct daxmirror_query) };
 	long calls = 0, errors = 0, successes = 0, bad_size = 0, bad_cmd = 0;
 	long err_by[160] = { 0 };
 	struct target t;
 	uint8_t *scratch, *hole;
-	uint64_t arg[64], map_addr, map_len;
+	uint64_t arg[160], map_addr, map_len;
+	struct daxmirror_query_unit *qunits;
 	int dfd;
 
 	printf("DMR-FUZZ seed=%#llx\n", (unsigned long long)rng_state);
@@ -1216,16 +1220,17 @@ static int case_fuzz(void)
 	CHECK(scratch != MAP_FAILED, "mmap");
 	CHECK_SYS(mprotect(scratch, 1ul << 20, PROT_READ | PROT_WRITE));
 	hole = scratch + (40ul << 20);
+	qunits = (void *)(scratch + (512ul << 10));
 	dfd = dmr_open();
 	CHECK_SYS(dfd);
 
 	for (long i = 0; i < opt.count; i++) {
-		unsigned int which = rng() % 5;
+		unsigned int which = rng() % 7;
 		unsigned long cmd = cmds[which];
 		bool size_ok = rng() % 3 != 0, cmd_ok = rng() % 8 != 0;
 		int ret;
 
-		for (int j = 0; j < 64; j++)
+		for (int j = 0; j < 160; j++)
 			arg[j] = rng() % 4 ? 0 : rng();
 		arg[0] = size_ok ? sizes[which] :
 			 (uint64_t[]){ 0, sizes[which] - 8, sizes[which] + 8,
@@ -1254,13 +1259,29 @@ static int case_fuzz(void)
 				rng() }[rng() % 5];
 			arg[4] = rng() % 8 ? 0 : rng();
 			break;
+		case 6: /* QUERY: flags, units, keys, lanes, rows */
+			arg[1] = rng() % 4 ? rng() % 2 : rng();
+			arg[2] = rng() % 4 ? (uintptr_t)qunits :
+				 fuzz_addr(t.map, hole);
+			arg[3] = rng() % 4 ? 1 + rng() % 4 : rng();
+			for (int j = 0; j < 4; j++) {
+				qunits[j].addr = fuzz_addr(t.map, hole) &
+						 ~(rng() % 2 ? 7ull : 0);
+				qunits[j].len = rng() % 2 ? 8 * (1 + rng() % 512) :
+						fuzz_len();
+			}
+			arg[7] = rng() % 4 ? rng() % 9 : rng();
+			arg[8] = (uint64_t[]){ 0, (uintptr_t)scratch,
+				(uintptr_t)hole, 0xffff888000000000ull }[rng() % 4];
+			arg[9] = rng() % 2 ? 1 + rng() % (1ul << 20) : rng();
+			break;
 		default:
 			break;
 		}
 		if (!cmd_ok) {
 			/* Wrong number, wrong size in the command, wrong magic. */
 			switch (rng() % 3) {
-			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 6 + rng() % 250,
+			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 8 + rng() % 248,
 					    struct daxmirror_map); break;
 			case 1: cmd = _IOC(_IOC_READ | _IOC_WRITE,
 					   DAXMIRROR_IOC_MAGIC, 1 + which,

@@ -7,10 +7,10 @@
 # Usage: tests/vm/run-vm-suite.sh 6.1|6.12 [WORKDIR]
 #   WORKDIR     where everything is built (default build/vm); downloads are
 #               cached in $DAXKV_VM_CACHE or WORKDIR/cache.
-#   DAXKV_VM_TIMEOUT  seconds the guest may run (default 240)
+#   DAXKV_VM_TIMEOUT  seconds the guest may run (default 480)
 #   DAXKV_VM_RACES    race rounds per file system (default 4000)
 #   DAXKV_VM_FUZZ     fuzzed ioctls (default 100000)
-#   DAXKV_VM_QUERIES  random QUERY filters per target (default 40)
+#   DAXKV_VM_QUERIES  random QUERY filters per target (default 30)
 #   DAXKV_VM_QRACES   truncate/munmap rounds under queries (default 60)
 #   DAXKV_VM_ENGINE_RECORDS, DAXKV_VM_ENGINE_QUERIES  query_test sizes
 #                     with the KMOD backend (default 5000, 100)
@@ -28,10 +28,10 @@ line=${1:?usage: run-vm-suite.sh 6.1|6.12 [WORKDIR]}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mkdir -p "${2:-$src/build/vm}" && cd "${2:-$src/build/vm}" && pwd)
 cache=${DAXKV_VM_CACHE:-$work/cache}
-timeout_s=${DAXKV_VM_TIMEOUT:-240}
+timeout_s=${DAXKV_VM_TIMEOUT:-480}
 races=${DAXKV_VM_RACES:-4000}
 fuzz=${DAXKV_VM_FUZZ:-100000}
-queries=${DAXKV_VM_QUERIES:-40}
+queries=${DAXKV_VM_QUERIES:-30}
 qraces=${DAXKV_VM_QRACES:-60}
 engine_records=${DAXKV_VM_ENGINE_RECORDS:-5000}
 engine_queries=${DAXKV_VM_ENGINE_QUERIES:-100}
