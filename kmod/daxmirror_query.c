@@ -254,6 +254,9 @@ static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
 		if (size > left)
 			return -EINVAL;
 		if (q->rows && ql->staged + size > ql->buf_cap) {
+			/* buf_cap = min(STAGE, rows_cap) holds any record */
+			if (!ql->staged)
+				return -EINVAL;
 			dmr_qcur_unlock(c);
 			ret = dmr_query_flush(q, ql);
 			if (ret)
@@ -672,7 +675,8 @@ int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
 	q->mirror = mirror;
 	q->mm = mirror->mm;
 	q->nr_lanes = arg->lanes ? arg->lanes : DMR_DEFAULT_LANES;
-	q->units = kvmalloc_array(arg->nunits, sizeof(*q->units), GFP_KERNEL);
+	q->units = kvmalloc_array(arg->nunits, sizeof(*q->units),
+				  GFP_KERNEL_ACCOUNT);
 	if (!q->units) {
 		ret = -ENOMEM;
 		goto out_free;

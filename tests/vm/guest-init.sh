@@ -107,7 +107,8 @@ if [ -x /bin/engine_test ]; then
 	# same VM's plain read of the same bytes (a ratio under TCG).
 	run ext4.query_kmod env DAXKV_TEST_DIR=/mnt/ext4 \
 		DAXKV_TEST_BACKEND=kmod DAXKV_QUERY_RECORDS=$ENGINE_RECORDS \
-		DAXKV_QUERY_COUNT=$ENGINE_QUERIES /bin/query_test
+		DAXKV_QUERY_COUNT=$ENGINE_QUERIES DAXKV_QUERY_MT_ROUNDS=20 \
+		/bin/query_test
 	run ext4.scanbench /bin/daxkv-scanbench --dir /mnt/ext4/scanbench \
 		--records $SCAN_RECORDS --backends cpu,kmod --threads 2 --runs 3
 fi

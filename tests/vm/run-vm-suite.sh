@@ -10,10 +10,10 @@
 #   DAXKV_VM_TIMEOUT  seconds the guest may run (default 480)
 #   DAXKV_VM_RACES    race rounds per file system (default 4000)
 #   DAXKV_VM_FUZZ     fuzzed ioctls (default 100000)
-#   DAXKV_VM_QUERIES  random QUERY filters per target (default 30)
-#   DAXKV_VM_QRACES   truncate/munmap rounds under queries (default 60)
+#   DAXKV_VM_QUERIES  random QUERY filters per target (default 20)
+#   DAXKV_VM_QRACES   truncate/munmap rounds under queries (default 40)
 #   DAXKV_VM_ENGINE_RECORDS, DAXKV_VM_ENGINE_QUERIES  query_test sizes
-#                     with the KMOD backend (default 5000, 100)
+#                     with the KMOD backend (default 5000, 50)
 #   DAXKV_VM_SCAN_RECORDS  daxkv-scanbench records (default 100000)
 #   DAXKV_VM_CASES    regex: run only the matching cases (debugging)
 #
@@ -31,10 +31,10 @@ cache=${DAXKV_VM_CACHE:-$work/cache}
 timeout_s=${DAXKV_VM_TIMEOUT:-480}
 races=${DAXKV_VM_RACES:-4000}
 fuzz=${DAXKV_VM_FUZZ:-100000}
-queries=${DAXKV_VM_QUERIES:-30}
-qraces=${DAXKV_VM_QRACES:-60}
+queries=${DAXKV_VM_QUERIES:-20}
+qraces=${DAXKV_VM_QRACES:-40}
 engine_records=${DAXKV_VM_ENGINE_RECORDS:-5000}
-engine_queries=${DAXKV_VM_ENGINE_QUERIES:-100}
+engine_queries=${DAXKV_VM_ENGINE_QUERIES:-50}
 scan_records=${DAXKV_VM_SCAN_RECORDS:-100000}
 t_start=$(date +%s)
 
