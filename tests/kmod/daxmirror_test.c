@@ -1824,11 +1824,12 @@ struct qrace {
 		wrong_intact;
 };
 
-static void qrace_fill(uint8_t *p, size_t *nrec, uint64_t field)
+static void qrace_fill_len(uint8_t *p, size_t len, size_t *nrec,
+			   uint64_t field)
 {
 	size_t off = 0, n = 0;
 
-	while (off + 64 <= QRACE_LEN) {
+	while (off + 64 <= len) {
 		/* 32 + 8 + 24: 64 bytes, no padding. */
 		struct dk_rec hdr = { .klen = 8, .flags = DK_REC_PUT,
 				      .vlen = 24, .batch = 1, .seq = 1 };
@@ -1841,6 +1842,79 @@ static void qrace_fill(uint8_t *p, size_t *nrec, uint64_t field)
 		n++;
 	}
 	*nrec = n;
+}
+
+static void qrace_fill(uint8_t *p, size_t *nrec, uint64_t field)
+{
+	qrace_fill_len(p, QRACE_LEN, nrec, field);
+}
+
+/*
+ * A fatal signal in the middle of a QUERY: a cold 16 MiB of records on
+ * one lane, every fault slowed to 50 ms (~400 ms in all); SIGKILL after
+ * 100 ms must end it within a fault's time and free everything.
+ */
+static int query_kill(void)
+{
+	const size_t len = 16ul << 20;
+	struct timespec t0, t1;
+	int sv[2], status;
+	double secs;
+	pid_t pid;
+	char c;
+
+	set_commit_delay(50000);
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		struct daxmirror_query_unit units[16];
+		struct dkd_filter f = { .snap = 5 };
+		struct daxmirror_query q;
+		struct target big;
+		struct qkeys k;
+		size_t n;
+		int cfd = dmr_open();
+
+		if (cfd < 0 || target_create(&big, "qkill", len))
+			_exit(1);
+		qrace_fill_len(big.map, len, &n, 1);
+		if (dmr_map(cfd, big.map, len, 0, NULL))
+			_exit(1);
+		for (int i = 0; i < 16; i++) {
+			units[i].addr = (uintptr_t)big.map + i * (len / 16);
+			units[i].len = len / 16;
+		}
+		query_init(&q, units, 16, &f, &k);
+		q.lanes = 1;
+		if (write(sv[1], "q", 1) != 1)
+			_exit(1);
+		dmr_query(cfd, &q);
+		_exit(3); /* should not get here: killed first */
+	}
+	close(sv[1]);
+	CHECK_EQ(read(sv[0], &c, 1), 1); /* the child is about to QUERY */
+	close(sv[0]);
+	usleep(100000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	set_commit_delay(0);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("DMR-QUERY %s QUERY killed after 100 ms: %s, reaped in %.3f s\n",
+	       opt.label, WIFSIGNALED(status) ? "by SIGKILL" : "exited first",
+	       secs);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "status %#x", status);
+	CHECK(secs < 1.0, "the query ignored the fatal signal: %.3f s", secs);
+	{
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/qkill", opt.path);
+		unlink(path);
+	}
+	return counters_zero("after SIGKILL during a QUERY");
 }
 
 static void *qrace_device(void *arg)
@@ -1968,7 +2042,7 @@ static int case_query_race(void)
 	close(qr->dfd);
 	target_destroy(&qr->t);
 	free(qr);
-	return 0;
+	return query_kill();
 }
 
 static int case_query(void)
