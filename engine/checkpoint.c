@@ -238,6 +238,8 @@ int dk_checkpoint_load(struct daxkv *db)
 		dk_hmap_set(db, e, hash, loc);
 		db->nkeys++;
 		db->live_bytes += dk_rec_size(rec->klen, rec->vlen);
+		db->segs[ents[i].slot]->live +=
+			(int64_t)dk_rec_size(rec->klen, rec->vlen);
 	}
 	rcu_read_unlock();
 	rc = dk_index_build_order(db);

@@ -57,7 +57,8 @@ const char *daxkv_durability_name(enum daxkv_durability mode)
 static int dk_check_options(const struct daxkv_options *opts)
 {
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
-			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC;
+			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
+			       DAXKV_OPEN_NOCOMPACT;
 
 	if (opts->version != DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
@@ -169,6 +170,11 @@ static void dk_db_free(struct daxkv *db)
 	pthread_mutex_destroy(&db->lane_grow_lock);
 	pthread_mutex_destroy(&db->seg_lock);
 	pthread_mutex_destroy(&db->snap_lock);
+	pthread_rwlock_destroy(&db->view_lock);
+	pthread_cond_destroy(&db->compact_cond);
+	pthread_mutex_destroy(&db->compact_lock);
+	pthread_mutex_destroy(&db->psnap_lock);
+	pthread_mutex_destroy(&db->compact_wait_lock);
 	free(db->snaps);
 	free(db->dir);
 	free(db);
@@ -227,6 +233,25 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	pthread_mutex_init(&db->lane_grow_lock, NULL);
 	pthread_mutex_init(&db->seg_lock, NULL);
 	pthread_mutex_init(&db->snap_lock, NULL);
+	{
+		pthread_rwlockattr_t ra;
+		pthread_condattr_t ca;
+
+		/* a compaction's swap must not wait behind a stream of
+		 * snapshot takers */
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(
+			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&db->view_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&db->compact_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_mutex_init(&db->compact_lock, NULL);
+	pthread_mutex_init(&db->psnap_lock, NULL);
+	pthread_mutex_init(&db->compact_wait_lock, NULL);
 	db->backend = DAXKV_BACKEND_AUTO;
 	db->dir = strdup(dir);
 	if (!db->dir) {
@@ -284,6 +309,11 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	if (rc)
 		goto err;
 	db->gc_horizon = db->next_seq - 1;
+	if (!(opts->flags & DAXKV_OPEN_NOCOMPACT)) {
+		rc = dk_compact_start(db);
+		if (rc)
+			goto err;
+	}
 	*dbp = db;
 	return 0;
 err:
@@ -303,6 +333,8 @@ int daxkv_close(daxkv *db)
 			      "close them first",
 			      (unsigned long long)__atomic_load_n(
 				      &db->nsnapshots, __ATOMIC_RELAXED));
+	/* the background compaction stops; what it retired goes */
+	dk_compact_stop(db);
 	/* devices stop mirroring the segments before they are unmapped */
 	dk_kmod_close(db);
 	dk_cuda_close(db);
@@ -325,11 +357,13 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 	dk_err_clear();
 	if (!db || !st)
 		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "st" : "db");
-	if (st->version != DAXKV_STAT_VERSION)
-		return dk_err(DAXKV_EINVAL, "stat version %u, expected %u",
+	if (st->version < 1 || st->version > DAXKV_STAT_VERSION)
+		return dk_err(DAXKV_EINVAL, "stat version %u, expected 1..%u",
 			      st->version, DAXKV_STAT_VERSION);
 	version = st->version;
-	memset(st, 0, sizeof(*st));
+	/* a version 1 caller's struct ends before the compaction figures */
+	memset(st, 0, version == 1 ? offsetof(struct daxkv_stat, compactions) :
+				     sizeof(*st));
 	st->version = version;
 	st->format_version = DK_FORMAT_VERSION;
 	memcpy(st->uuid, db->meta->uuid, sizeof(st->uuid));
@@ -374,5 +408,25 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 	}
 	st->last_seq = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED) - 1;
 	st->lanes = __atomic_load_n(&db->nlanes, __ATOMIC_RELAXED);
+	if (version >= 2) {
+		st->compactions =
+			__atomic_load_n(&db->compactions, __ATOMIC_RELAXED);
+		st->segments_retired =
+			__atomic_load_n(&db->segments_retired, __ATOMIC_RELAXED);
+		st->bytes_compacted =
+			__atomic_load_n(&db->bytes_compacted, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&db->compact_lock);
+		st->segments_retiring = db->nretiring;
+		pthread_mutex_unlock(&db->compact_lock);
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (db->segs[slot] && !db->segs[slot]->retiring) {
+				int64_t l = __atomic_load_n(
+					&db->segs[slot]->live, __ATOMIC_RELAXED);
+
+				st->record_live_bytes += l > 0 ? (uint64_t)l : 0;
+			}
+		pthread_mutex_unlock(&db->seg_lock);
+	}
 	return 0;
 }

@@ -91,6 +91,17 @@ struct dk_segment {
 	uint32_t *marks;
 	uint32_t nmarks;
 	uint64_t marks_end;
+	/* Compaction (compact.c). */
+	int64_t live;        /* atomic: bytes of records that are the newest
+				version of their key (puts and deletes) */
+	uint64_t retire_epoch; /* view epoch of the swap that retired it */
+	bool hidden;         /* atomic: being filled by a compaction; not
+				listed by new snapshots (under view_lock) */
+	bool retiring;       /* atomic: compacted away; not listed by new
+				snapshots, removed once no snapshot older
+				than retire_epoch is open */
+	bool compacting;     /* a victim of the running compaction
+				(under seg_lock) */
 };
 
 /* An append point.  Padded so that lanes do not share cache lines. */
@@ -167,6 +178,25 @@ struct daxkv {
 	bool ignore_checkpoint; /* DAXKV_OPEN_NOCHECKPOINT */
 
 	struct dk_rcounter rcount[DK_MAX_LANES];
+
+	/* Compaction (compact.c). */
+	pthread_rwlock_t view_lock; /* snapshots list segments under it (read);
+				       a compaction swaps victims for their
+				       copies under it (write) */
+	pthread_mutex_t compact_lock; /* one compaction at a time; protects
+					 retiring[] and the figures below */
+	pthread_mutex_t compact_wait_lock; /* with compact_cond: wakes the
+					      background thread */
+	pthread_cond_t compact_cond;
+	bool compact_stop;      /* under compact_wait_lock */
+	bool compactor_started;
+	pthread_t compactor;
+	uint64_t view_epoch;    /* bumped by each swap, under view_lock */
+	struct daxkv_snapshot *psnaps; /* open public snapshots (list) */
+	pthread_mutex_t psnap_lock;    /* protects psnaps */
+	uint32_t nretiring;
+	uint32_t retiring[DK_MAX_SEGMENTS]; /* slots waiting for snapshots */
+	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
 
 	/* Queries (query.c, snapshot.c). */
 	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */
@@ -252,6 +282,13 @@ void dk_hmap_foreach(struct daxkv *db, void (*fn)(struct dk_entry *, void *),
 
 /* segment.c */
 int dk_segment_create(struct daxkv *db, struct dk_segment **out);
+/* The same for a compaction: @p hidden from snapshots until the swap, and
+ * allowed into the one segment of max_size that writers leave free. */
+int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
+			 struct dk_segment **out);
+/* Remove a retired segment: slot FREE in the meta table (durable), file
+ * unmapped and unlinked.  No reader may hold it; caller holds seg_lock. */
+void dk_segment_remove(struct daxkv *db, struct dk_segment *seg);
 int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out);
 void dk_segment_unmap(struct dk_segment *seg);
 void dk_segment_seal(struct daxkv *db, struct dk_segment *seg);
@@ -264,6 +301,11 @@ static inline struct dk_rec *dk_rec_at(const struct daxkv *db, uint64_t loc)
 	struct dk_segment *seg = __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)],
 						 __ATOMIC_ACQUIRE);
 	return (struct dk_rec *)(seg->base + DK_LOC_OFF(loc));
+}
+static inline struct dk_segment *dk_seg_of(const struct daxkv *db,
+					   uint64_t loc)
+{
+	return __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)], __ATOMIC_ACQUIRE);
 }
 /* Record validation shared by recovery and checks: 0 if the record at
  * @p off of @p seg is valid and fits, else -1. */
@@ -284,6 +326,16 @@ int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 int dk_snapshot_open(struct daxkv *db, uint64_t *snapp);
 void dk_snapshot_close(struct daxkv *db, uint64_t snap);
 void dk_gc_horizon_update(struct daxkv *db, bool wait);
+
+/* compact.c */
+int dk_compact_start(struct daxkv *db);
+/* Stop the background thread and retire what can be: at close. */
+void dk_compact_stop(struct daxkv *db);
+/* After ENOSPC: compact and retire what can be now; > 0 if space was
+ * freed, 0 if not, < 0 on error. */
+int dk_compact_for_space(struct daxkv *db);
+/* Wake the background thread (a segment was sealed). */
+void dk_compact_kick(struct daxkv *db);
 
 /* meta.c */
 int dk_meta_open(struct daxkv *db, bool create, bool exclusive,

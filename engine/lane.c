@@ -252,6 +252,8 @@ int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		pthread_mutex_unlock(&db->seg_lock);
 		if (rc)
 			return rc;
+		if (seg)
+			dk_compact_kick(db); /* a segment was sealed */
 		seg = lane->seg;
 	}
 	*segp = seg;

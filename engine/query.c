@@ -265,10 +265,14 @@ static int dk_query_compile(struct daxkv *db, const struct daxkv_query *q,
 	    (rc = dk_key_bound("hi", q->hi, q->hilen)) ||
 	    (rc = dk_key_bound("prefix", q->prefix, q->prefixlen)))
 		return rc;
-	if (q->lolen && q->hilen &&
-	    dk_keycmp(q->lo, q->lolen, q->hi, q->hilen) >= 0)
-		return dk_err(DAXKV_EINVAL, "empty or inverted key range: "
-			      "lo >= hi");
+	if (q->lolen && q->hilen) {
+		int c = dk_keycmp(q->lo, q->lolen, q->hi, q->hilen);
+
+		if (c > 0)
+			return dk_err(DAXKV_EINVAL,
+				      "inverted key range: lo > hi");
+		x->empty = c == 0; /* [k, k): nothing, and no device asked */
+	}
 	if (q->output == DAXKV_QUERY_ROWS && !q->rows)
 		return dk_err(DAXKV_EINVAL, "ROWS query without a callback");
 
@@ -602,8 +606,8 @@ again:
 		goto out;
 	x.units = units;
 	x.nunits = nunits;
-	if (nunits == 0)
-		rc = 0; /* nothing below any tail: an empty answer */
+	if (nunits == 0 || x.empty)
+		rc = 0; /* nothing below any tail, or lo == hi: empty */
 	else if (backend == DAXKV_BACKEND_KMOD)
 		rc = dk_query_kmod(&x);
 	else if (backend == DAXKV_BACKEND_CUDA)

@@ -72,6 +72,7 @@ struct dk_qexec {
 	const struct dk_qunit *units;
 	size_t nunits;
 	unsigned threads;     /* CPU threads wanted (0 = one per CPU) */
+	bool empty;           /* lo == hi: no backend runs */
 
 	/* Filled by the backend. */
 	struct dkd_acc acc;
@@ -99,6 +100,8 @@ int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
 int dk_kmod_available(struct daxkv *db, char *why, size_t len);
 int dk_query_kmod(struct dk_qexec *x);
 void dk_kmod_close(struct daxkv *db);
+/* Stop mirroring segment @p slot: compaction is about to remove it. */
+void dk_kmod_forget(struct daxkv *db, uint32_t slot);
 
 /* query_cuda.cu / query_nocuda.c: a CUDA GPU. */
 int dk_cuda_available(struct daxkv *db, char *why, size_t len);

@@ -365,3 +365,9 @@ void dk_kmod_close(struct daxkv *db)
 	free(k);
 	*word = NULL;
 }
+
+void dk_kmod_forget(struct daxkv *db, uint32_t slot)
+{
+	(void)db;
+	(void)slot;
+}

@@ -225,6 +225,8 @@ static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
 
 	if (rec->superseded != 0)
 		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, 0);
+	db->segs[DK_LOC_SLOT(e->cur)]->live +=
+		(int64_t)dk_rec_size(e->klen, rec->vlen);
 	if (!(e->cur & DK_LOC_DEL)) {
 		db->nkeys++;
 		db->live_bytes += dk_rec_size(e->klen, e->vlen);

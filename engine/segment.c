@@ -130,6 +130,12 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 
 int dk_segment_create(struct daxkv *db, struct dk_segment **out)
 {
+	return dk_segment_create_ex(db, false, out);
+}
+
+int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
+			 struct dk_segment **out)
+{
 	struct dk_seg_header hdr;
 	struct dk_segment *seg;
 	uint64_t total;
@@ -143,11 +149,19 @@ int dk_segment_create(struct daxkv *db, struct dk_segment **out)
 	if (slot == DK_MAX_SEGMENTS)
 		return dk_err(DAXKV_ENOSPC, "%s: all %u segment slots in use",
 			      db->dir, DK_MAX_SEGMENTS);
-	total = DK_META_POOL_SIZE + (uint64_t)(db->nsegs + 1) * db->segment_size;
+	/*
+	 * Writers leave one segment of max_size free: the room a compaction
+	 * needs to copy live records out of the segments it frees, so that a
+	 * full database of mostly dead records can recover from ENOSPC.
+	 */
+	total = DK_META_POOL_SIZE +
+		(uint64_t)(db->nsegs + (for_compaction ? 1 : 2)) *
+			db->segment_size;
 	if (db->max_size && total > db->max_size)
 		return dk_err(DAXKV_ENOSPC,
 			      "%s: a new segment would exceed max_size %llu "
-			      "(%u segments of %llu bytes in use)",
+			      "(%u segments of %llu bytes in use, and one kept "
+			      "free for compaction)",
 			      db->dir, (unsigned long long)db->max_size,
 			      db->nsegs, (unsigned long long)db->segment_size);
 
@@ -194,6 +208,8 @@ int dk_segment_create(struct daxkv *db, struct dk_segment **out)
 		dk_meta_set(db, (uint64_t *)&db->meta->segs[slot], word);
 	}
 	seg->tail = DK_SEG_HDR_SIZE;
+	seg->hidden = for_compaction; /* before any snapshot can see it */
+	seg->owned = for_compaction;
 	dk_segs_publish(db, slot, seg);
 	db->nsegs++;
 	*out = seg;
@@ -276,6 +292,31 @@ void dk_segment_unmap(struct dk_segment *seg)
 	pthread_mutex_destroy(&seg->marks_lock);
 	free(seg->marks);
 	free(seg);
+}
+
+void dk_segment_remove(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	char path[4096];
+	uint64_t word;
+
+	/*
+	 * Order: the slot is FREE (durable) before the file goes, so a crash
+	 * in between leaves an orphan file that open removes.  Whoever calls
+	 * this has made the records that replace this segment's durable
+	 * first (compact.c).
+	 */
+	entry.state = DK_SEG_FREE;
+	memcpy(&word, &entry, sizeof(word));
+	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
+	__atomic_store_n(&db->segs[seg->slot], NULL, __ATOMIC_RELEASE);
+	db->nsegs--;
+	dk_segment_path(db, seg->slot, path, sizeof(path));
+	dk_segment_unmap(seg);
+	/* the blocks go back to the file system (and out of every mirror:
+	 * the munmap above invalidated them) */
+	unlink(path);
+	(void)fsync(db->dirfd);
 }
 
 void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)

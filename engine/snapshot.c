@@ -16,9 +16,17 @@
  * tail moves after the commit's fence, and recovery sets it to the end
  * of the valid log), so a device may walk them header by header.
  *
- * Segments are never unmapped or reused while the handle is open (no
- * compaction yet), so a snapshot needs no reference on them.  Compaction
- * (issue 8) must keep a segment until no open snapshot lists it.
+ * Compaction (compact.c) copies the live records of some segments into a
+ * new one and swaps them under view_lock: before the swap new snapshots
+ * list the old segments and not the new one (hidden), after it the new
+ * one and not the old ones (retiring), never both, so no snapshot sees a
+ * record and its copy.  Each swap starts a new view epoch; a snapshot
+ * records the epoch it was taken in, and a segment retired by the swap of
+ * epoch E is removed only when no snapshot of an epoch before E is open
+ * (compact.c).  That covers the segments a snapshot lists (for queries)
+ * and every segment its index reads can reach: a version it reads either
+ * lies in a segment it lists, or is a copy made by a later compaction,
+ * which retires its segment only after that snapshot is gone.
  *
  * Marks.  To spread a segment over threads, lanes or GPU threads a reader
  * must know where records start; only a sequential walk of the headers
@@ -45,15 +53,24 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
+	/*
+	 * The sequence and the segment list are taken under one hold of
+	 * view_lock: a compaction's swap between the two would list copies
+	 * made after s of records some of which were dropped as superseded
+	 * by writes newer than s.
+	 */
+	pthread_rwlock_rdlock(&db->view_lock);
 	rc = dk_snapshot_open(db, &s->seq);
 	if (rc) {
+		pthread_rwlock_unlock(&db->view_lock);
 		free(s);
 		return rc;
 	}
-	/* after s is fixed: see the argument at the top */
+	/* tails after s is fixed: see the argument at the top */
 	hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
 	s->tails = calloc(hi ? hi : 1, sizeof(*s->tails));
 	if (!s->tails) {
+		pthread_rwlock_unlock(&db->view_lock);
 		dk_snapshot_close(db, s->seq);
 		free(s);
 		return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
@@ -63,7 +80,8 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 			__atomic_load_n(&db->segs[slot], __ATOMIC_ACQUIRE);
 		uint64_t tail;
 
-		if (!seg)
+		if (!seg || __atomic_load_n(&seg->hidden, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&seg->retiring, __ATOMIC_ACQUIRE))
 			continue;
 		tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 		if (tail <= DK_SEG_HDR_SIZE)
@@ -72,6 +90,15 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 		s->tails[s->ntails].tail = tail;
 		s->ntails++;
 	}
+	/* epoch and list entry under view_lock: a swap cannot slip in */
+	s->epoch = db->view_epoch;
+	pthread_mutex_lock(&db->psnap_lock);
+	s->next = db->psnaps;
+	if (s->next)
+		s->next->prev = s;
+	db->psnaps = s;
+	pthread_mutex_unlock(&db->psnap_lock);
+	pthread_rwlock_unlock(&db->view_lock);
 	s->db = db;
 	__atomic_fetch_add(&db->nsnapshots, 1, __ATOMIC_RELAXED);
 	*sp = s;
@@ -82,10 +109,30 @@ void dk_snap_release(struct daxkv_snapshot *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->db->psnap_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->db->psnaps = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&s->db->psnap_lock);
 	dk_snapshot_close(s->db, s->seq);
 	__atomic_fetch_sub(&s->db->nsnapshots, 1, __ATOMIC_RELAXED);
 	free(s->tails);
 	free(s);
+}
+
+uint64_t dk_snap_min_epoch(struct daxkv *db)
+{
+	uint64_t min = UINT64_MAX;
+
+	pthread_mutex_lock(&db->psnap_lock);
+	for (struct daxkv_snapshot *s = db->psnaps; s; s = s->next)
+		if (s->epoch < min)
+			min = s->epoch;
+	pthread_mutex_unlock(&db->psnap_lock);
+	return min;
 }
 
 int daxkv_snapshot_open(daxkv *db, daxkv_snapshot **snapp)

@@ -13,6 +13,8 @@ struct dk_segment;
 struct daxkv_snapshot {
 	struct daxkv *db;
 	uint64_t seq;		/* every commit <= seq, none after */
+	uint64_t epoch;		/* db->view_epoch when it was taken */
+	struct daxkv_snapshot *next, *prev; /* db->psnaps */
 	uint32_t ntails;
 	struct dk_snap_tail {
 		struct dk_segment *seg;
@@ -22,6 +24,8 @@ struct daxkv_snapshot {
 
 /* Open a snapshot of @p db (also for queries that bring none). */
 int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp);
+/* The oldest epoch of an open snapshot, UINT64_MAX if none. */
+uint64_t dk_snap_min_epoch(struct daxkv *db);
 void dk_snap_release(struct daxkv_snapshot *s);
 /* Cut the records of @p s into units of about @p unit_bytes (a multiple
  * of DK_MARK_STRIDE; records larger than that make a unit alone). */

@@ -252,6 +252,17 @@ retry:
 		if (!op->is_del)
 			dk_lane_add(&lane->dlive,
 				    (int64_t)dk_rec_size(op->klen, op->vlen));
+		/* per segment, for compaction: the new record is live, the
+		 * one it replaces is not (a delete's record counts: it is
+		 * kept) */
+		__atomic_fetch_add(&seg->live,
+				   (int64_t)dk_rec_size(op->klen, op->vlen),
+				   __ATOMIC_RELAXED);
+		if (prev)
+			__atomic_fetch_sub(
+				&dk_seg_of(db, prev)->live,
+				(int64_t)dk_rec_size(op->klen, op->e->vlen),
+				__ATOMIC_RELAXED);
 		op->e->vlen = op->vlen;
 		dk_version_push(db, op->e, op->hash, op->loc, op->spare);
 		op->spare = NULL;
@@ -277,6 +288,17 @@ out_unlock:
 	return rc;
 }
 
+/* A commit that met ENOSPC compacts and tries once more. */
+static int dk_commit_or_compact(struct daxkv *db, struct dk_op *ops, size_t n,
+				enum dk_commit_kind kind)
+{
+	int rc = dk_commit(db, ops, n, kind);
+
+	if (rc == DAXKV_ENOSPC && dk_compact_for_space(db) > 0)
+		rc = dk_commit(db, ops, n, kind);
+	return rc;
+}
+
 int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	      size_t vlen)
 {
@@ -295,7 +317,7 @@ int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	op.vlen = (uint32_t)vlen;
 	op.is_del = false;
 	op.hash = dk_hash(key, klen);
-	return dk_commit(db, &op, 1, DK_COMMIT_PUT);
+	return dk_commit_or_compact(db, &op, 1, DK_COMMIT_PUT);
 }
 
 int daxkv_delete(daxkv *db, const void *key, size_t klen)
@@ -315,7 +337,7 @@ int daxkv_delete(daxkv *db, const void *key, size_t klen)
 	op.vlen = 0;
 	op.is_del = true;
 	op.hash = dk_hash(key, klen);
-	return dk_commit(db, &op, 1, DK_COMMIT_DELETE);
+	return dk_commit_or_compact(db, &op, 1, DK_COMMIT_DELETE);
 }
 
 int daxkv_batch_new(daxkv_batch **bp)
@@ -445,7 +467,7 @@ int daxkv_batch_commit(daxkv *db, daxkv_batch *b)
 		n++;
 	}
 	free(sorted);
-	rc = dk_commit(db, ops, n, DK_COMMIT_BATCH);
+	rc = dk_commit_or_compact(db, ops, n, DK_COMMIT_BATCH);
 	free(ops);
 	return rc;
 }

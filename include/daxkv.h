@@ -86,6 +86,9 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_EXCLUSIVE 0x2u  /**< fail with DAXKV_EINVAL if it exists */
 #define DAXKV_OPEN_NOCHECKPOINT 0x4u /**< ignore a checkpoint: rebuild by scan */
 #define DAXKV_OPEN_FORCE_MSYNC 0x8u  /**< persist with msync even on DAX */
+#define DAXKV_OPEN_NOCOMPACT 0x10u   /**< no background compaction thread
+					  (daxkv_compact() and the compaction
+					  after ENOSPC still work) */
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
@@ -108,7 +111,9 @@ struct daxkv_options {
 				    the cap stored in the database (none
 				    for a new one); DAXKV_MAX_SIZE_NONE
 				    removes it; any other value replaces
-				    it from this open on */
+				    it from this open on.  Writers leave
+				    one segment of it free: the room a
+				    compaction copies into */
 	uint32_t recovery_threads; /**< 0 = one per online CPU */
 	uint32_t reserved;
 };
@@ -422,7 +427,8 @@ struct daxkv_query_result {
  * output, flag, backend, field type or operator, more than
  * DAXKV_QUERY_MAX_PREDS predicates, a width the type does not allow, a
  * field ending beyond DAXKV_QUERY_FIELD_LIMIT, an operand that does not
- * fit its width, a key bound or prefix longer than DAXKV_MAX_KEY, lo >= hi,
+ * fit its width, a key bound or prefix longer than DAXKV_MAX_KEY, lo > hi
+ * (lo == hi is an empty range: an empty answer),
  * no field for SUM/MIN/MAX, no callback for ROWS, a snapshot of another
  * handle); DAXKV_ENOTSUP when the backend asked for explicitly is not
  * available; DAXKV_ENOMEM; DAXKV_EIO when a device failed (daxkv_errmsg()
@@ -430,6 +436,34 @@ struct daxkv_query_result {
  */
 DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			  struct daxkv_query_result *res);
+
+/* ---- Space reclamation ---- */
+
+/**
+ * Compaction.  Updates and deletes append; the records they replace are
+ * dead.  A background thread (unless DAXKV_OPEN_NOCOMPACT) keeps bytes on
+ * media within about 1.25 times the live bytes: it copies the live
+ * records of the emptiest segments (under 75% live) into a new segment,
+ * switches the index to the copies, and removes the old files once no
+ * snapshot reads them any more (their blocks go back to the file system;
+ * device mirrors are invalidated first).  Writers keep going meanwhile.
+ * A write that meets ENOSPC compacts and retries once.  A crash at any
+ * point of a compaction loses nothing and shows no record twice.
+ *
+ * Deletes leave a small record (key and header) that compaction keeps,
+ * so that an older version of the key in another segment cannot come
+ * back.
+ */
+
+/**
+ * Compact now, in the calling thread: every segment at most 90% live,
+ * round after round, then remove the segments no snapshot reads.  Segments
+ * an open snapshot still reads are removed later (daxkv_stat's
+ * segments_retiring counts them).
+ * @return 0, DAXKV_EINVAL (NULL), DAXKV_ENOSPC (no room for the copies),
+ * DAXKV_ENOMEM, DAXKV_EIO, DAXKV_ECORRUPT (a damaged segment).
+ */
+DAXKV_API int daxkv_compact(daxkv *db);
 
 /** How writes are made durable on this handle. */
 enum daxkv_durability {
@@ -451,8 +485,9 @@ enum daxkv_recovery {
 	DAXKV_RECOVERY_SCAN = 2,       /**< crash or no checkpoint: scanned all */
 };
 
-/** Structure version of struct daxkv_stat. */
-#define DAXKV_STAT_VERSION 1u
+/** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
+ *  compaction figures too). */
+#define DAXKV_STAT_VERSION 2u
 
 /** Figures about an open database (daxkv_stat()). */
 struct daxkv_stat {
@@ -474,10 +509,22 @@ struct daxkv_stat {
 	uint64_t last_seq;       /**< newest committed sequence number */
 	uint64_t puts, gets, deletes, batches, scans; /**< since open */
 	uint64_t lanes;          /**< append points in use */
+	/* version 2 */
+	uint64_t compactions;    /**< compaction rounds since open */
+	uint64_t segments_retired; /**< segments removed since open */
+	uint64_t bytes_compacted; /**< record bytes copied by compactions */
+	uint64_t segments_retiring; /**< compacted, waiting for the snapshots
+				         that still read them */
+	uint64_t record_live_bytes; /**< bytes of the newest record of each
+					 key, deletes included: what a full
+					 compaction would keep.  Space
+					 amplification is bytes_mapped over
+					 this */
 };
 
 /**
- * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first.
+ * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first (a program
+ * built against version 1 passes 1 and gets the version 1 fields).
  * @return 0 or DAXKV_EINVAL.
  */
 DAXKV_API int daxkv_stat(daxkv *db, struct daxkv_stat *st);

@@ -7,7 +7,10 @@
 #   3. for each store, workload A-F and 1 and 2 threads, 3 times: a fresh
 #      database under /dev/shm (PMEM_IS_PMEM_FORCE=1), load, run,
 #   4. prints the markdown table of medians with each store's ratio to
-#      daxkv and a met/missed line per target; writes .md, .csv and .png.
+#      daxkv and a met/missed line per target; writes .md, .csv and .png,
+#   5. runs the scan benchmark (benchmarks/scan): filtered COUNT/SUM on
+#      every available query backend beside a plain read of the same
+#      bytes, SCAN_RECORDS records (default 10000000; 0 skips it).
 # Default size: 100000 records of 10 x 100 B fields, 300000 operations
 # per run (a few minutes on 2 cores).  Bigger runs, through the
 # environment:
@@ -15,6 +18,7 @@
 #   YCSB_STORES=daxkv,lmdb,rocksdb YCSB_WORKLOADS="a b c d e f"
 #   YCSB_OUT=PREFIX (default build-bench/ycsb-results)
 #   YCSB_ARGS="-p fieldcount=1 ..." (extra driver arguments)
+#   SCAN_RECORDS=N SCAN_RUNS=N (scan benchmark size and repeats)
 # Usage: scripts/bench.sh [--no-deps] [--help]
 set -euo pipefail
 
@@ -45,7 +49,7 @@ mkdir -p build-bench
 log=build-bench/bench-build.log
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 ||
 	{ cat "$log"; echo "bench.sh: configure failed" >&2; exit 1; }
-cmake --build build-bench -j"$(nproc)" --target daxkv-ycsb >>"$log" 2>&1 ||
+cmake --build build-bench -j"$(nproc)" --target daxkv-ycsb daxkv-scanbench >>"$log" 2>&1 ||
 	{ tail -50 "$log"; echo "bench.sh: build failed" >&2; exit 1; }
 
 wargs=()
@@ -62,3 +66,11 @@ build-bench/benchmarks/ycsb/daxkv-ycsb "${wargs[@]}" \
 	-dir /dev/shm -out "$out" -q ${YCSB_ARGS:-}
 echo "bench.sh: $(( $(date +%s) - start )) s; command: YCSB_RECORDS=$records" \
 	"YCSB_OPS=$ops YCSB_REPEATS=$repeats YCSB_THREADS=$threads scripts/bench.sh"
+
+scan_records=${SCAN_RECORDS:-10000000}
+if [ "$scan_records" != 0 ]; then
+	echo
+	echo "## Filtered scans ($scan_records records, daxkv-scanbench)"
+	build-bench/benchmarks/scan/daxkv-scanbench --records "$scan_records" \
+		--runs "${SCAN_RUNS:-5}" --dir /dev/shm/daxkv-scanbench-$$
+fi

@@ -29,7 +29,10 @@
  * image cheaply, and if a damaged image crashes it, that is a failure too.
  *
  * Phase 1 runs a workload of puts, deletes and batches (segment roll-over
- * with --big).  One crash image taken inside its last operation becomes
+ * with --big; with --compact, that percentage of operations are
+ * daxkv_compact() calls, whose every fence is a crash point too, and the
+ * checker also counts the records a query sees, so that a record visible
+ * twice on media is caught).  One crash image taken inside its last operation becomes
  * the start of phase 2, which recovers it with tracking on (so crashes
  * during recovery are simulated, and must recover to the same contents:
  * recovery is idempotent), writes more and closes cleanly.
@@ -880,6 +883,26 @@ static int verify_db(daxkv *db, const struct expect *exp, char *msg)
 		snprintf(msg, 512, "scan: %d keys, expected %d", sc.count, want);
 		return -1;
 	}
+	{
+		/* the records themselves (what a device reads): each live
+		 * key visible exactly once, also after a compaction's copy */
+		struct daxkv_query q;
+		struct daxkv_query_result res = {
+			.version = DAXKV_QUERY_RESULT_VERSION
+		};
+
+		daxkv_query_init(&q);
+		q.backend = DAXKV_BACKEND_CPU;
+		q.threads = 1;
+		rc = daxkv_query(db, &q, &res);
+		if (rc || res.count != (uint64_t)want) {
+			snprintf(msg, 512,
+				 "query: rc %d, %llu records visible, expected "
+				 "%d [a record visible twice, or a mark lost]",
+				 rc, (unsigned long long)res.count, want);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -898,7 +921,7 @@ static void checker_loop(void)
 	daxkv_options_init(&opts);
 	opts.segment_size = SEG_SIZE;
 	opts.recovery_threads = 1;
-	opts.flags = DAXKV_OPEN_NOCREATE;
+	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
 	while (read(to_child[0], &c, 1) == 1) {
 		daxkv *db = NULL;
 		uint64_t t0 = now_ns();
@@ -954,7 +977,7 @@ static void spawn_checker(void)
 
 static struct kv_state model;
 static uint32_t next_ver = 1;
-static unsigned pct_big = 5, pct_batch = 20, pct_del = 20;
+static unsigned pct_big = 5, pct_batch = 20, pct_del = 20, pct_compact;
 
 static int32_t pick_len(void)
 {
@@ -1002,7 +1025,11 @@ static int do_op(daxkv *db, int op)
 
 	cur_op = op;
 	begin_inflight();
-	if (r < pct_batch) {
+	if (pct_compact && rnd() % 100 < pct_compact) {
+		/* no change to the model: every crash point inside must
+		 * show exactly the acknowledged state */
+		rc = daxkv_compact(db);
+	} else if (r < pct_batch) {
 		daxkv_batch *b;
 		int n = 2 + (int)(rnd() % 5);
 
@@ -1108,7 +1135,7 @@ static int reference_of_w2(const struct expect *exp)
 	if (system(cmd) != 0)
 		die("%s failed", cmd);
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_NOCREATE;
+	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
 	opts.recovery_threads = 1;
 	rc = daxkv_open(w3, &opts, &db);
 	if (rc) {
@@ -1150,7 +1177,8 @@ int main(int argc, char **argv)
 		{ "big", 1, NULL, 'b' },    { "batch", 1, NULL, 'B' },
 		{ "del", 1, NULL, 'd' },    { "plant", 1, NULL, 'p' },
 		{ "max-states", 1, NULL, 'm' }, { "samples", 1, NULL, 'S' },
-		{ "expect-violations", 0, NULL, 'x' }, { NULL, 0, NULL, 0 },
+		{ "expect-violations", 0, NULL, 'x' }, { "compact", 1, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct daxkv_options opts;
 	struct timespec t0, t1;
@@ -1166,13 +1194,14 @@ int main(int argc, char **argv)
 		case 'b': pct_big = (unsigned)atoi(optarg); break;
 		case 'B': pct_batch = (unsigned)atoi(optarg); break;
 		case 'd': pct_del = (unsigned)atoi(optarg); break;
+		case 'C': pct_compact = (unsigned)atoi(optarg); break;
 		case 'p': plant = atoi(optarg); break;
 		case 'm': max_states = strtoull(optarg, NULL, 0); break;
 		case 'S': samples = (unsigned)atoi(optarg); break;
 		case 'x': expect_violations = true; break;
 		default:
 			fprintf(stderr, "usage: crashsim [--seed N] [--ops N] "
-				"[--big PCT] [--batch PCT] [--del PCT] "
+				"[--big PCT] [--batch PCT] [--del PCT] [--compact PCT] "
 				"[--plant 1|2|3 --expect-violations] "
 				"[--max-states N] [--samples N]\n");
 			return 2;
@@ -1206,6 +1235,9 @@ int main(int argc, char **argv)
 	daxkv_options_init(&opts);
 	opts.segment_size = SEG_SIZE;
 	opts.recovery_threads = 1;
+	/* one thread: the seam's hooks are not thread-safe; compaction is
+	 * an operation of the workload instead (--compact) */
+	opts.flags = DAXKV_OPEN_NOCOMPACT;
 	tracking = true;
 	rc = daxkv_open(wdir, &opts, &db);
 	if (rc)
@@ -1249,7 +1281,7 @@ int main(int argc, char **argv)
 			phase = 2;
 			end_op(1);
 			tracking = true;
-			opts.flags = DAXKV_OPEN_NOCREATE;
+			opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
 			/* the image as recovery will find it */
 			meta_snapshot();
 			preload_segments();

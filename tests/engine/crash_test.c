@@ -8,7 +8,9 @@
  * and checks: every key holds its last acknowledged state, or the state
  * of the one write that was in flight when the child died; pairs written
  * in one batch are equal; every value's own checksum holds (no torn
- * record).  `crash_test [KILLS [SEED]]`, 200 kills by default.
+ * record).  The child also compacts every 256 writes (and the background
+ * compaction runs), so kills land inside compactions too.
+ * `crash_test [KILLS [SEED]]`, 200 kills by default.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -104,6 +106,12 @@ static void child_run(const char *dir, int fd, uint64_t seed)
 		int rc;
 
 		op = op <= 6 ? 1 : op <= 7 ? 2 : op <= 9 ? 3 : 4;
+		/* compaction too, so that kills land inside it (the
+		 * background thread also runs) */
+		if (n % 256 == 255 && daxkv_compact(db) != 0) {
+			fprintf(stderr, "child compact: %s\n", daxkv_errmsg());
+			_exit(4);
+		}
 		key_name(k1, k);
 		key_name(k2, k ^ 1);
 		send_msg(fd, 1, op, k, id);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Install the build into a scratch prefix, then build a user's program
 # against it twice: with find_package(daxkv) and with pkg-config.  Also:
-# the shared library exports daxkv_* and nothing else, with a soname.
+# the shared library exports daxkv_* and nothing else, with a soname, and
+# needs no libcudart.so.
 set -euo pipefail
 build=$1
 src=$2
@@ -18,6 +19,11 @@ soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 extra=$(nm -D --defined-only "$lib" | awk '{print $3}' |
 	grep -v '^daxkv_' | grep -v '^DAXKV_' || true)
 [ -z "$extra" ] || fail "exports beyond daxkv_*: $extra"
+# The CUDA runtime is linked in statically: the library loads where there
+# is no CUDA (and no C++ runtime) installed.
+needed=$(objdump -p "$lib" | awk '/NEEDED/ {print $2}')
+bad=$(echo "$needed" | grep -E '^lib(cudart|cuda|stdc\+\+)\.so' || true)
+[ -z "$bad" ] || fail "needs $bad at run time"
 [ -f "$work/prefix/include/daxkv.h" ] || fail "header not installed"
 
 cmake -S "$src/consumer" -B "$work/c1" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null

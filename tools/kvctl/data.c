@@ -116,8 +116,8 @@ static int kv_data_parse(int argc, char **argv, const char *help,
 	return -1;
 }
 
-static int kv_need_args(int argc, char **argv, int min, int max,
-			const char *synopsis)
+int kv_need_args(int argc, char **argv, int min, int max,
+		 const char *synopsis)
 {
 	int n = argc - optind;
 
@@ -128,8 +128,8 @@ static int kv_need_args(int argc, char **argv, int min, int max,
 	return -1;
 }
 
-static int kv_decode_arg(const char *cmd, enum kv_encoding enc,
-			 const char *what, const char *text, struct kv_buf *out)
+int kv_decode_arg(const char *cmd, enum kv_encoding enc, const char *what,
+		  const char *text, struct kv_buf *out)
 {
 	if (kv_decode(enc, text, out))
 		return -1;
@@ -146,7 +146,7 @@ static bool kv_key_ok(const char *cmd, size_t len)
 	return false;
 }
 
-static void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len)
+void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len)
 {
 	if (enc == KV_ENC_TEXT) {
 		fwrite(data, 1, len, stdout);
@@ -433,7 +433,7 @@ static bool kv_prefix_end(const struct kv_buf *prefix, struct kv_buf *end)
 	return true;
 }
 
-static int kv_keycmp(const struct kv_buf *a, const struct kv_buf *b)
+int kv_keycmp(const struct kv_buf *a, const struct kv_buf *b)
 {
 	int c = memcmp(a->data, b->data, a->len < b->len ? a->len : b->len);
 

@@ -33,6 +33,7 @@ static const struct kv_command kv_commands[] = {
 	{ "put", kv_cmd_put, "store a value" },
 	{ "del", kv_cmd_del, "delete a key" },
 	{ "scan", kv_cmd_scan, "list keys and values in key order" },
+	{ "query", kv_cmd_query, "count, sum, min, max or rows matching a filter" },
 	{ "dump", kv_cmd_dump, "write every key and value as JSON lines" },
 	{ "load", kv_cmd_load, "read a dump into a database" },
 	{ "stats", kv_cmd_stats, "operation counters and recovery figures" },

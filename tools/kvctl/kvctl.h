@@ -58,6 +58,48 @@ bool kv_is_text(const void *data, size_t len);
 void kv_json_add_bytes(json_object *obj, const char *name,
 		       enum kv_encoding enc, const void *data, size_t len);
 
+/* where.c: --where expressions and aggregate fields of kvctl query
+ * (kvctl(1), FILTER EXPRESSIONS).  Pure functions, no database: the
+ * fuzz target tests/fuzz/fuzz_where.c calls them on any bytes. */
+#define KV_WHERE_ERR_MAX 256 /* enough for any message of where.c */
+
+/* A field of the value: DAXKV_FIELD_*, byte offset, width in bytes. */
+struct kv_field {
+	uint32_t type;
+	uint32_t offset;
+	uint32_t width;
+};
+
+/* A parsed expression.  pred.bytes points into bytes[] (bytesN), so a
+ * kv_where must stay where it was parsed. */
+struct kv_where {
+	struct daxkv_pred pred;
+	uint8_t bytes[DAXKV_QUERY_MAX_BYTES];
+};
+
+/* Parse "TYPE@OFFSET OP OPERAND".  False on error, with "column N: what"
+ * in @p err (N counts bytes of @p expr from 1). */
+bool kv_where_parse(const char *expr, struct kv_where *out, char *err,
+		    size_t errlen);
+/* Parse "TYPE@OFFSET" of an integer type (--sum, --min, --max). */
+bool kv_field_parse(const char *spec, struct kv_field *out, char *err,
+		    size_t errlen);
+/* Canonical text, which parses back to the same: "u32@0 > 100",
+ * "i8@4 == -1", "bytes2@8 != 0x00ff"; "u64@8". */
+void kv_where_format(const struct kv_where *w, char *buf, size_t len);
+void kv_field_format(const struct kv_field *f, char *buf, size_t len);
+
+/* data.c: shared with query.c. */
+/* -1 when argc - optind is in [min, max], else a usage error's code. */
+int kv_need_args(int argc, char **argv, int min, int max,
+		 const char *synopsis);
+/* Decode a key given on the command line; -1 when it decodes, else a
+ * usage error's code. */
+int kv_decode_arg(const char *cmd, enum kv_encoding enc, const char *what,
+		  const char *text, struct kv_buf *out);
+void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len);
+int kv_keycmp(const struct kv_buf *a, const struct kv_buf *b);
+
 /* Subcommands. */
 int kv_cmd_create(int argc, char **argv);
 int kv_cmd_info(int argc, char **argv);
@@ -71,6 +113,7 @@ int kv_cmd_dump(int argc, char **argv);
 int kv_cmd_load(int argc, char **argv);
 int kv_cmd_devices(int argc, char **argv);
 int kv_cmd_mirror(int argc, char **argv);
+int kv_cmd_query(int argc, char **argv);
 
 /* pmem.c: where a directory lives (file system, DAX, namespace). */
 json_object *kv_placement(const char *dir);

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: MIT
+/*
+ * compact.c -- space reclamation: copy the live records of mostly dead
+ * segments into a fresh one, swap, and remove the old files once no
+ * snapshot needs them.
+ *
+ * A compaction of victims V (sealed segments no lane appends to) into
+ * destinations D (new segments, hidden from snapshots):
+ *
+ *   1. collect the records of V that are the newest version of their key
+ *      (the index entry points at them; a delete whose key has no entry
+ *      is kept too: the key was deleted before the checkpoint this handle
+ *      opened from, and an older put may still lie in another segment).
+ *      Everything else in V is dead: a newer record of its key exists and
+ *      is itself kept by this rule.
+ *   2. copy them, in sequence order, to D with non-temporal stores: same
+ *      key, value and seq, `superseded` 0, and without the batch flag (a
+ *      batch committed long ago; its copies stand alone), crc recomputed.
+ *      One fence: the copies are durable.  D's tail and sealed tail are
+ *      set.
+ *   3. swap, under view_lock (no snapshot is being taken) and, record by
+ *      record, the entry lock (no writer of that key is committing): if
+ *      the entry still points at the original, point it (and the hash
+ *      index) at the copy; if a writer replaced it meanwhile, that writer
+ *      marked the original's `superseded`: copy the mark to the copy
+ *      (flushed; one fence after the loop).  Then D is no longer hidden
+ *      and V is retiring: snapshots taken from now on read D, those taken
+ *      before read V, none reads both, so none sees a record twice.
+ *   4. retire: once no snapshot taken before the swap is open (epochs:
+ *      snapshot.c says why that covers index reads too) and an RCU grace
+ *      period has passed (no lock-free reader still holds a
+ *      location in it), its slot becomes FREE in the meta table (durable)
+ *      and the file is unmapped (which invalidates every device mirror of
+ *      it through the mmu notifier; the KMOD backend also unregisters it
+ *      first) and unlinked: its blocks return to the file system.
+ *
+ * Crash safety.  Before 2's fence, D holds at most torn copies: recovery
+ * drops them and V is intact.  Between the fence and the FREE in 4, every
+ * kept record exists twice with one seq; recovery keeps one (the newest
+ * sequence wins, and on a tie the loser's `superseded` is set to its own
+ * seq, which the version rule reads as "never visible") and the other
+ * segment is simply found dead by the next compaction.  After the FREE,
+ * only D holds them; a file left behind by a crash before the unlink is an
+ * orphan that open removes.  Nothing is lost and nothing is visible twice
+ * at any point.
+ *
+ * Why writers stay correct during 3: before the swap a writer marks the
+ * original, after it the copy.  Snapshots listing V were taken before the
+ * swap, so every write that marked only the copy has a later sequence
+ * than theirs, and the unmarked original is right for them.  Snapshots
+ * listing D get the original's mark copied in step 3.
+ *
+ * Pace.  A background thread wakes every 20 ms (or when a lane seals a
+ * segment) and compacts while bytes on media exceed 1.25 x the live bytes,
+ * picking the emptiest sealed segments under 75% live; it copies in
+ * slices of 256 KiB and sleeps as long as each slice took, so that it
+ * takes at most about half of one CPU from writers, unless the database is
+ * at its max_size or space amplification passed 2, when it runs flat out.
+ * A writer that meets ENOSPC compacts (everything under 90% live) and
+ * retries once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "errors.h"
+#include "internal.h"
+#include "query.h"
+#include "snapshot.h"
+
+#define DK_AMP_START_X100 125     /* compact above this space amplification */
+#define DK_AMP_URGENT_X100 200    /* ... flat out above this */
+#define DK_VICTIM_LIVE_X100 75    /* background: victims at most this live */
+#define DK_DEMAND_LIVE_X100 90    /* daxkv_compact / ENOSPC: at most this */
+#define DK_MAX_VICTIMS 16u
+#define DK_COMPACT_PERIOD_MS 20
+#define DK_COMPACT_SLICE (256u << 10)
+
+struct dk_cand {
+	uint64_t seq;
+	uint64_t loc;   /* of the original, with DK_LOC_DEL for a delete */
+	uint64_t nloc;  /* of the copy */
+	uint64_t hash;
+	struct dk_entry *e; /* NULL: a delete whose key has no entry */
+	struct dk_segment *dst;
+	uint32_t size;
+};
+
+static int dk_cand_cmp(const void *a, const void *b)
+{
+	const struct dk_cand *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->loc < y->loc ? -1 : x->loc > y->loc;
+}
+
+static void dk_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Step 1 for one victim: append its kept records to *cands. */
+static int dk_collect(struct daxkv *db, struct dk_segment *seg,
+		      struct dk_cand **cands, size_t *n, size_t *cap)
+{
+	uint64_t tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
+	uint64_t off = DK_SEG_HDR_SIZE;
+
+	rcu_read_lock();
+	while (off < tail) {
+		const struct dk_rec *rec =
+			(const struct dk_rec *)(seg->base + off);
+		uint64_t size = dk_rec_size(rec->klen, rec->vlen);
+		bool del = rec->flags & DK_REC_DEL;
+		uint64_t loc = DK_LOC(seg->slot, off) | (del ? DK_LOC_DEL : 0);
+		uint64_t hash = dk_hash(dk_rec_key(rec), rec->klen);
+		struct dk_entry *e =
+			dk_index_lookup(db, dk_rec_key(rec), rec->klen, hash);
+		/*
+		 * No entry: the key was deleted before the checkpoint this
+		 * handle opened from (deleted keys are not in it).  Its
+		 * delete is kept, for an older put may lie in a segment not
+		 * compacted; its puts are older than that delete: dead.
+		 */
+		bool keep = e ? __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE) ==
+					loc :
+				del;
+
+		if (rec->klen == 0 || off + size > tail) {
+			rcu_read_unlock();
+			return dk_err(DAXKV_ECORRUPT,
+				      "segment %u: bad record at %llu below "
+				      "its tail",
+				      seg->slot, (unsigned long long)off);
+		}
+		if (keep) {
+			if (*n == *cap) {
+				size_t ncap = *cap ? 2 * *cap : 1024;
+				struct dk_cand *g =
+					realloc(*cands, ncap * sizeof(*g));
+
+				if (!g) {
+					rcu_read_unlock();
+					return dk_err(DAXKV_ENOMEM,
+						      "no memory to compact");
+				}
+				*cands = g;
+				*cap = ncap;
+			}
+			(*cands)[(*n)++] = (struct dk_cand){
+				.seq = rec->seq, .loc = loc, .hash = hash,
+				.e = e, .size = (uint32_t)size };
+		}
+		off += size;
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* Step 2: copy one record to @p dst at @p doff (not yet durable). */
+static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
+			   struct dk_segment *dst, uint64_t doff,
+			   uint8_t *buf)
+{
+	size_t size = dk_rec_size(src->klen, src->vlen);
+	size_t body = DK_REC_HDR_SIZE + src->klen + src->vlen;
+	struct dk_rec *rec = (struct dk_rec *)buf;
+
+	memcpy(buf, src, body);
+	memset(buf + body, 0, size - body);
+	rec->flags = (uint16_t)(src->flags & ~DK_REC_BATCH);
+	rec->batch = 1;
+	rec->superseded = 0;
+	rec->crc = dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec));
+	dk_copy_nodrain(&db->pm, dst->base + doff, buf, size);
+}
+
+/* Retire what no snapshot needs any more.  Caller holds compact_lock. */
+static void dk_reap(struct daxkv *db)
+{
+	struct dk_segment *gone[64];
+	uint64_t min_epoch = dk_snap_min_epoch(db);
+	uint32_t n;
+
+	do {
+		uint32_t keep = 0;
+
+		n = 0;
+		for (uint32_t i = 0; i < db->nretiring; i++) {
+			struct dk_segment *seg = db->segs[db->retiring[i]];
+
+			if (n < sizeof(gone) / sizeof(*gone) &&
+			    seg->retire_epoch <= min_epoch)
+				gone[n++] = seg;
+			else
+				db->retiring[keep++] = db->retiring[i];
+		}
+		db->nretiring = keep;
+		if (n == 0)
+			break;
+		/* lock-free readers that read a location in them before
+		 * the swap */
+		synchronize_rcu();
+		for (uint32_t i = 0; i < n; i++)
+			dk_kmod_forget(db, gone[i]->slot);
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t i = 0; i < n; i++)
+			dk_segment_remove(db, gone[i]);
+		pthread_mutex_unlock(&db->seg_lock);
+		__atomic_fetch_add(&db->segments_retired, n, __ATOMIC_RELAXED);
+	} while (n == sizeof(gone) / sizeof(*gone));
+}
+
+/*
+ * Compact @p victims (marked `compacting`, not owned).  Caller holds
+ * compact_lock.  @p paced: sleep between slices.  Returns 0 or an error;
+ * on an error the victims stay as they were (nothing swapped).
+ */
+static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, bool paced)
+{
+	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
+	struct dk_cand *c = NULL;
+	size_t n = 0, cap = 0, ndst = 0;
+	uint64_t copied = 0, slice_t0, doff = 0;
+	uint8_t *buf = NULL;
+	struct dk_lane *lane;
+	int rc = 0;
+
+	for (uint32_t v = 0; v < nv && rc == 0; v++)
+		rc = dk_collect(db, victims[v], &c, &n, &cap);
+	if (rc)
+		goto out;
+	qsort(c, n, sizeof(*c), dk_cand_cmp);
+	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
+	if (!buf) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory to compact");
+		goto out;
+	}
+
+	/* 2. copies, in seq order, into as many new segments as needed */
+	slice_t0 = dk_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		const struct dk_rec *src = dk_rec_at(db, c[i].loc);
+
+		if (ndst == 0 || doff + c[i].size > dsts[ndst - 1]->size) {
+			if (ndst == DK_MAX_VICTIMS + 1) {
+				rc = dk_err(DAXKV_ENOSPC, "compaction needs "
+					    "more than %u segments",
+					    DK_MAX_VICTIMS + 1);
+				goto out;
+			}
+			if (ndst) {
+				__atomic_store_n(&dsts[ndst - 1]->tail, doff,
+						 __ATOMIC_RELEASE);
+			}
+			pthread_mutex_lock(&db->seg_lock);
+			rc = dk_segment_create_ex(db, true, &dsts[ndst]);
+			pthread_mutex_unlock(&db->seg_lock);
+			if (rc)
+				goto out;
+			ndst++;
+			doff = DK_SEG_HDR_SIZE;
+		}
+		dk_copy_record(db, src, dsts[ndst - 1], doff, buf);
+		c[i].dst = dsts[ndst - 1];
+		c[i].nloc = DK_LOC(dsts[ndst - 1]->slot, doff) |
+			    (c[i].loc & DK_LOC_DEL);
+		doff += c[i].size;
+		copied += c[i].size;
+		if (paced && copied % DK_COMPACT_SLICE < c[i].size) {
+			uint64_t took = dk_now_ns() - slice_t0;
+
+			dk_sleep_ns(took < 5000000 ? took : 5000000);
+			slice_t0 = dk_now_ns();
+		}
+	}
+	dk_drain(&db->pm); /* the copies are durable */
+	if (ndst)
+		__atomic_store_n(&dsts[ndst - 1]->tail, doff, __ATOMIC_RELEASE);
+	for (size_t d = 0; d < ndst; d++)
+		dk_segment_seal(db, dsts[d]);
+
+	/* 3. the swap; a lane because the hash index is written */
+	lane = dk_lane_acquire(db);
+	pthread_rwlock_wrlock(&db->view_lock);
+	rcu_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		struct dk_entry *e = c[i].e;
+		struct dk_rec *copy = dk_rec_at(db, c[i].nloc);
+
+		if (!e) {
+			__atomic_fetch_add(&c[i].dst->live, c[i].size,
+					   __ATOMIC_RELAXED);
+			continue;
+		}
+		dk_entry_lock(e);
+		if (e->cur == c[i].loc) {
+			__atomic_store_n(&e->cur, c[i].nloc, __ATOMIC_RELEASE);
+			dk_hmap_set(db, e, c[i].hash, c[i].nloc);
+			__atomic_fetch_add(&c[i].dst->live, c[i].size,
+					   __ATOMIC_RELAXED);
+			__atomic_fetch_sub(
+				&db->segs[DK_LOC_SLOT(c[i].loc)]->live,
+				c[i].size, __ATOMIC_RELAXED);
+		} else {
+			uint64_t sup = __atomic_load_n(
+				&dk_rec_at(db, c[i].loc)->superseded,
+				__ATOMIC_ACQUIRE);
+
+			if (sup)
+				dk_store8_flush(&db->pm,
+						(uint64_t *)&copy->superseded,
+						sup);
+		}
+		dk_entry_unlock(e);
+	}
+	rcu_read_unlock();
+	dk_drain(&db->pm); /* the marks copied above */
+	for (size_t d = 0; d < ndst; d++) {
+		__atomic_store_n(&dsts[d]->hidden, false, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&db->seg_lock);
+		dsts[d]->owned = false;
+		pthread_mutex_unlock(&db->seg_lock);
+	}
+	db->view_epoch++;
+	for (uint32_t v = 0; v < nv; v++) {
+		victims[v]->retire_epoch = db->view_epoch;
+		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
+		db->retiring[db->nretiring++] = victims[v]->slot;
+	}
+	pthread_rwlock_unlock(&db->view_lock);
+	dk_lane_release(lane);
+	ndst = 0; /* swapped: they stay */
+	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->bytes_compacted, copied, __ATOMIC_RELAXED);
+out:
+	/* on an error: the unswapped destinations hold only copies */
+	if (ndst) {
+		pthread_mutex_lock(&db->seg_lock);
+		for (size_t d = 0; d < ndst; d++)
+			dk_segment_remove(db, dsts[d]);
+		pthread_mutex_unlock(&db->seg_lock);
+	}
+	pthread_mutex_lock(&db->seg_lock);
+	for (uint32_t v = 0; v < nv; v++)
+		victims[v]->compacting = false;
+	pthread_mutex_unlock(&db->seg_lock);
+	free(buf);
+	free(c);
+	return rc;
+}
+
+struct dk_space {
+	uint64_t media, live;
+};
+
+/*
+ * Pick victims: sealed segments nobody appends to, not being compacted or
+ * retired, at most @p max_live_x100 percent live, emptiest first, whose
+ * live bytes fit in one new segment together, and only if that frees at
+ * least one segment.  Marks them `compacting` and takes them out of the
+ * reuse list.  Caller holds compact_lock.
+ */
+static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
+			struct dk_segment **victims, struct dk_space *sp)
+{
+	uint32_t n = 0, hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
+	uint64_t room = db->segment_size - DK_SEG_HDR_SIZE, sum = 0;
+
+	sp->media = sp->live = 0;
+	pthread_mutex_lock(&db->seg_lock);
+	for (uint32_t slot = 0; slot < hi; slot++) {
+		struct dk_segment *seg = db->segs[slot];
+		int64_t live;
+
+		if (!seg)
+			continue;
+		live = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
+		sp->media += seg->size;
+		sp->live += live > 0 ? (uint64_t)live : 0;
+	}
+	for (;;) {
+		struct dk_segment *best = NULL;
+		uint64_t best_live = 0;
+
+		for (uint32_t slot = 0; slot < hi; slot++) {
+			struct dk_segment *seg = db->segs[slot];
+			int64_t l;
+			uint64_t live;
+
+			if (!seg || seg->owned || seg->compacting ||
+			    seg->hidden || seg->retiring ||
+			    seg->tail <= DK_SEG_HDR_SIZE)
+				continue;
+			l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
+			live = l > 0 ? (uint64_t)l : 0;
+			if (live * 100 > seg->size * max_live_x100)
+				continue;
+			if (!best || live < best_live) {
+				best = seg;
+				best_live = live;
+			}
+		}
+		if (!best || n == DK_MAX_VICTIMS ||
+		    (n && sum + best_live > room))
+			break;
+		best->compacting = true;
+		victims[n++] = best;
+		sum += best_live;
+		for (uint32_t i = 0; i < db->nreuse; i++)
+			if (db->reuse[i] == best->slot) {
+				db->reuse[i] = db->reuse[--db->nreuse];
+				break;
+			}
+	}
+	/*
+	 * Worth it only if it frees a segment: n victims become
+	 * ceil(sum / room) new ones.  (Otherwise a sparse copy would be
+	 * compacted into another sparse copy, round after round.)
+	 */
+	if (n && n <= (sum + room - 1) / room) {
+		for (uint32_t i = 0; i < n; i++)
+			victims[i]->compacting = false;
+		n = 0;
+	}
+	pthread_mutex_unlock(&db->seg_lock);
+	return n;
+}
+
+/* One round.  Returns victims compacted (> 0), 0 if nothing to do, or an
+ * error.  Caller holds compact_lock. */
+static int dk_compact_round(struct daxkv *db, unsigned max_live_x100,
+			    bool background)
+{
+	struct dk_segment *victims[DK_MAX_VICTIMS];
+	struct dk_space sp;
+	uint32_t n;
+	bool paced;
+	int rc;
+
+	n = dk_pick(db, max_live_x100, victims, &sp);
+	if (n == 0)
+		return 0;
+	if (background && sp.media * 100 <= sp.live * DK_AMP_START_X100) {
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t i = 0; i < n; i++)
+			victims[i]->compacting = false;
+		pthread_mutex_unlock(&db->seg_lock);
+		return 0;
+	}
+	paced = background && sp.media * 100 <= sp.live * DK_AMP_URGENT_X100 &&
+		!(db->max_size &&
+		  DK_META_POOL_SIZE + sp.media + 2 * db->segment_size >
+			  db->max_size);
+	rc = dk_compact_victims(db, victims, n, paced);
+	return rc ? rc : (int)n;
+}
+
+int daxkv_compact(daxkv *db)
+{
+	int rc;
+
+	dk_err_clear();
+	if (!db)
+		return dk_err(DAXKV_EINVAL, "db is NULL");
+	pthread_mutex_lock(&db->compact_lock);
+	/* round after round: each one fills at most one new segment */
+	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, false)) > 0)
+		dk_reap(db);
+	dk_reap(db);
+	pthread_mutex_unlock(&db->compact_lock);
+	return rc < 0 ? rc : 0;
+}
+
+int dk_compact_for_space(struct daxkv *db)
+{
+	uint32_t before = db->nsegs;
+	int rc;
+
+	pthread_mutex_lock(&db->compact_lock);
+	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, false)) > 0)
+		dk_reap(db);
+	dk_reap(db);
+	pthread_mutex_unlock(&db->compact_lock);
+	if (rc < 0)
+		return rc;
+	return __atomic_load_n(&db->nsegs, __ATOMIC_RELAXED) < before;
+}
+
+void dk_compact_kick(struct daxkv *db)
+{
+	if (!db->compactor_started)
+		return;
+	pthread_mutex_lock(&db->compact_wait_lock);
+	pthread_cond_signal(&db->compact_cond);
+	pthread_mutex_unlock(&db->compact_wait_lock);
+}
+
+static void *dk_compactor_run(void *arg)
+{
+	struct daxkv *db = arg;
+
+	for (;;) {
+		struct timespec until;
+		int rc;
+
+		pthread_mutex_lock(&db->compact_wait_lock);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += DK_COMPACT_PERIOD_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!db->compact_stop)
+			pthread_cond_timedwait(&db->compact_cond,
+					       &db->compact_wait_lock, &until);
+		if (db->compact_stop) {
+			pthread_mutex_unlock(&db->compact_wait_lock);
+			break;
+		}
+		pthread_mutex_unlock(&db->compact_wait_lock);
+
+		pthread_mutex_lock(&db->compact_lock);
+		do {
+			rc = dk_compact_round(db, DK_VICTIM_LIVE_X100, true);
+			dk_reap(db);
+		} while (rc > 0 &&
+			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
+		pthread_mutex_unlock(&db->compact_lock);
+	}
+	return NULL;
+}
+
+int dk_compact_start(struct daxkv *db)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->compact_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	err = pthread_create(&db->compactor, NULL, dk_compactor_run, db);
+	if (err)
+		return dk_err_errno(DAXKV_ENOMEM, err,
+				    "cannot start the compaction thread");
+	db->compactor_started = true;
+	return 0;
+}
+
+void dk_compact_stop(struct daxkv *db)
+{
+	if (db->compactor_started) {
+		pthread_mutex_lock(&db->compact_wait_lock);
+		__atomic_store_n(&db->compact_stop, true, __ATOMIC_RELAXED);
+		pthread_cond_signal(&db->compact_cond);
+		pthread_mutex_unlock(&db->compact_wait_lock);
+		pthread_join(db->compactor, NULL);
+		db->compactor_started = false;
+	}
+	pthread_mutex_lock(&db->compact_lock);
+	dk_reap(db); /* no snapshot is open at close */
+	pthread_mutex_unlock(&db->compact_lock);
+}

@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: MIT
+/*
+ * compact_test.c -- space reclamation.
+ *
+ * model      random puts, deletes and batches against an in-memory model,
+ *            compacting now and then: contents equal the model, before and
+ *            after reopening (checkpoint and full scan), space stays
+ *            bounded, files of retired segments are gone, and a query
+ *            (which reads records, not the index) counts what a scan
+ *            counts: no record is visible twice.
+ * snapshot   a snapshot held across compactions reads its versions (get,
+ *            scan, query); its segments wait, then go when it closes.
+ * enospc     at max_size with mostly dead data a write compacts and goes
+ *            on (no background thread); with live data ENOSPC stays.
+ * concurrent writers, daxkv_compact() in a loop, the background thread,
+ *            and readers comparing queries with scans at one snapshot.
+ * kill       SIGKILL at random moments of compactions: acknowledged writes
+ *            survive, nothing is visible twice.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "dk_test.h"
+
+#define NKEYS 3000
+
+static struct daxkv_options opts_nocompact(void)
+{
+	struct daxkv_options o = dk_small_opts();
+
+	o.flags |= DAXKV_OPEN_NOCOMPACT;
+	return o;
+}
+
+/* Value of (key, version): [u32 key][u32 version][pattern], length from
+ * both, so that any mix-up or tear shows. */
+static size_t make_val(uint32_t key, uint32_t ver, uint8_t *v)
+{
+	uint64_t s = ((uint64_t)key << 32) | ver;
+	size_t len = 8 + (size_t)((key * 131u + ver * 17u) % 900u);
+
+	memcpy(v, &key, 4);
+	memcpy(v + 4, &ver, 4);
+	for (size_t i = 8; i < len; i++)
+		v[i] = (uint8_t)dk_rand(&s);
+	return len;
+}
+
+static void check_val(uint32_t key, uint32_t ver, const uint8_t *v,
+		      size_t len)
+{
+	uint8_t want[1024];
+	size_t wlen = make_val(key, ver, want);
+
+	CHECK_EQ(len, wlen);
+	CHECK_MEM(v, want, len);
+}
+
+static int keyname(char *k, uint32_t i)
+{
+	return sprintf(k, "key%06u", i);
+}
+
+/* The number in a key "keyNNNNNN" (not NUL-terminated). */
+static uint32_t keynum(const void *key, size_t klen)
+{
+	char buf[16];
+
+	CHECK(klen == 9);
+	memcpy(buf, key, klen);
+	buf[klen] = 0;
+	return (uint32_t)atoi(buf + 3);
+}
+
+/* model[k] = version + 1, 0 = absent */
+static void check_model(daxkv *db, const uint32_t *model)
+{
+	struct daxkv_query q;
+	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
+	uint64_t live = 0;
+
+	for (uint32_t i = 0; i < NKEYS; i++) {
+		uint8_t v[1024];
+		char k[16];
+		size_t len;
+		int rc = daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len);
+
+		if (!model[i]) {
+			CHECK_RC(rc, DAXKV_ENOTFOUND);
+			continue;
+		}
+		CHECK_OK(rc);
+		check_val(i, model[i] - 1, v, len);
+		live++;
+	}
+	/* records, not the index: every live key exactly once */
+	daxkv_query_init(&q);
+	q.backend = DAXKV_BACKEND_CPU;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, live);
+}
+
+static unsigned count_segment_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	CHECK(d);
+	while ((de = readdir(d)) != NULL)
+		n += !strncmp(de->d_name, "seg-", 4);
+	closedir(d);
+	return n;
+}
+
+static void stat_of(daxkv *db, struct daxkv_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->version = DAXKV_STAT_VERSION;
+	CHECK_OK(daxkv_stat(db, st));
+}
+
+static void test_model(void)
+{
+	const char *dir = dk_test_dir("cmodel");
+	struct daxkv_options o = opts_nocompact();
+	static uint32_t model[NKEYS], ver[NKEYS];
+	uint64_t rng = 5;
+	struct daxkv_stat st;
+	daxkv_batch *b;
+	daxkv *db;
+	uint8_t v[1024];
+	char k[16], k2[16];
+
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_batch_new(&b));
+	for (unsigned round = 0; round < 40; round++) {
+		for (unsigned n = 0; n < 2000; n++) {
+			uint32_t i = (uint32_t)(dk_rand(&rng) % NKEYS);
+			uint32_t r = (uint32_t)(dk_rand(&rng) % 10);
+			int klen = keyname(k, i);
+
+			if (r < 6) {
+				ver[i]++;
+				CHECK_OK(daxkv_put(db, k, (size_t)klen, v,
+						   make_val(i, ver[i], v)));
+				model[i] = ver[i] + 1;
+			} else if (r < 8) {
+				int rc = daxkv_delete(db, k, (size_t)klen);
+
+				CHECK_RC(rc, model[i] ? 0 : DAXKV_ENOTFOUND);
+				model[i] = 0;
+			} else {
+				/* a batch: i put, its neighbour deleted */
+				uint32_t j = (i + 1) % NKEYS;
+				int k2len = keyname(k2, j);
+
+				daxkv_batch_clear(b);
+				ver[i]++;
+				CHECK_OK(daxkv_batch_put(b, k, (size_t)klen, v,
+							 make_val(i, ver[i],
+								  v)));
+				CHECK_OK(daxkv_batch_delete(b, k2,
+							    (size_t)k2len));
+				CHECK_OK(daxkv_batch_commit(db, b));
+				model[i] = ver[i] + 1;
+				model[j] = 0;
+			}
+		}
+		if (round % 4 == 3) {
+			CHECK_OK(daxkv_compact(db));
+			check_model(db, model);
+			stat_of(db, &st);
+			CHECK_EQ(count_segment_files(dir), st.segments);
+			CHECK_EQ(st.segments_retiring, 0);
+		}
+		if (round % 10 == 9) {
+			/* reopen: from the checkpoint, then by a full scan */
+			CHECK_OK(daxkv_close(db));
+			o.flags = DAXKV_OPEN_NOCOMPACT |
+				  (round % 20 == 19 ? DAXKV_OPEN_NOCHECKPOINT :
+						      0);
+			CHECK_OK(daxkv_open(dir, &o, &db));
+			check_model(db, model);
+		}
+	}
+	CHECK_OK(daxkv_compact(db));
+	stat_of(db, &st);
+	printf("model: %llu compactions, %llu segments retired, %llu bytes "
+	       "copied; %llu segments for %llu live record bytes\n",
+	       (unsigned long long)st.compactions,
+	       (unsigned long long)st.segments_retired,
+	       (unsigned long long)st.bytes_compacted,
+	       (unsigned long long)st.segments,
+	       (unsigned long long)st.record_live_bytes);
+	CHECK(st.segments_retired > 0);
+	/* after a full compaction, at most one segment per lane + copies
+	 * of the live data beyond what fits */
+	CHECK(st.segments * (2u << 20) <=
+	      3 * st.record_live_bytes + 4 * (2u << 20));
+	/* 80000 writes of ~460 B would need ~18 segments without it */
+	CHECK(st.segments < 12);
+	daxkv_batch_free(b);
+	CHECK_OK(daxkv_close(db));
+	o.flags = DAXKV_OPEN_NOCHECKPOINT;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	check_model(db, model);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
+static int count_cb(const void *key, size_t klen, const void *val,
+		    size_t vlen, void *arg)
+{
+	uint32_t i, version;
+
+	(void)klen;
+	i = keynum(key, klen);
+	memcpy(&version, (const uint8_t *)val + 4, 4);
+	check_val(i, version, val, vlen);
+	CHECK_EQ(version, 1); /* the snapshot's version */
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static void test_snapshot(void)
+{
+	const char *dir = dk_test_dir("csnap");
+	struct daxkv_options o = opts_nocompact();
+	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
+	struct daxkv_query q;
+	struct daxkv_stat st;
+	daxkv_snapshot *s;
+	unsigned before, n = 0;
+	uint8_t v[1024];
+	char k[16];
+	size_t len;
+	daxkv *db;
+
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (uint32_t i = 0; i < NKEYS; i++)
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, 1, v)));
+	CHECK_OK(daxkv_snapshot_open(db, &s));
+	for (uint32_t ver = 2; ver < 6; ver++)
+		for (uint32_t i = 0; i < NKEYS; i++)
+			CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+					   make_val(i, ver, v)));
+	before = count_segment_files(dir);
+	CHECK_OK(daxkv_compact(db));
+	stat_of(db, &st);
+	CHECK(st.compactions > 0);
+	CHECK(st.segments_retiring > 0); /* the snapshot reads them */
+
+	/* the snapshot still reads version 1, by index and by records */
+	for (uint32_t i = 0; i < NKEYS; i += 7) {
+		CHECK_OK(daxkv_get_at(db, s, k, (size_t)keyname(k, i), v,
+				      sizeof(v), &len));
+		check_val(i, 1, v, len);
+		CHECK_OK(daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len));
+		check_val(i, 5, v, len);
+	}
+	CHECK_OK(daxkv_scan_at(db, s, NULL, 0, NULL, 0, count_cb, &n));
+	CHECK_EQ(n, NKEYS);
+	daxkv_query_init(&q);
+	q.backend = DAXKV_BACKEND_CPU;
+	q.snap = s;
+	q.npreds = 1;
+	q.preds[0] = (struct daxkv_pred){ .type = DAXKV_FIELD_UINT,
+					  .op = DAXKV_OP_EQ,
+					  .offset = 4,
+					  .width = 4,
+					  .uval = 1 };
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, NKEYS);
+	q.snap = NULL;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, 0);
+	q.preds[0].uval = 5;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, NKEYS);
+
+	/* the last reader leaves: the next compaction removes them */
+	daxkv_snapshot_close(s);
+	CHECK_OK(daxkv_compact(db));
+	stat_of(db, &st);
+	CHECK_EQ(st.segments_retiring, 0);
+	CHECK_EQ(count_segment_files(dir), st.segments);
+	CHECK(st.segments < before);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
+static void test_enospc(void)
+{
+	const char *dir = dk_test_dir("cnospc");
+	struct daxkv_options o = opts_nocompact();
+	struct daxkv_stat st;
+	uint8_t v[1024];
+	char k[16];
+	daxkv *db;
+	int rc = 0;
+
+	/* 4 segments for writers + 1 kept for compaction */
+	o.max_size = (8ull << 20) + 5 * o.segment_size;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	/* 40 MiB of updates to 200 keys: 4x what max_size holds */
+	for (uint32_t n = 0; n < 50000; n++) {
+		uint32_t i = n % 200;
+
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, n, v)));
+	}
+	stat_of(db, &st);
+	CHECK(st.compactions > 0);
+	CHECK(st.segments <= 4);
+	for (uint32_t i = 0; i < 200; i++) {
+		size_t len;
+
+		CHECK_OK(daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len));
+		check_val(i, 49800 + i, v, len);
+	}
+	/* live data only: ENOSPC, and it stays readable */
+	for (uint32_t i = 200; i < 100000 && rc == 0; i++)
+		rc = daxkv_put(db, k, (size_t)keyname(k, i), v,
+			       make_val(i, 0, v));
+	CHECK_RC(rc, DAXKV_ENOSPC);
+	CHECK_OK(daxkv_get(db, k, (size_t)keyname(k, 7), v, sizeof(v),
+			   &(size_t){ 0 }));
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
+/* ---- concurrent ---- */
+
+static daxkv *cdb;
+static int cstop;
+static uint64_t cwrites, ccompactions, cchecks;
+
+static void *c_writer(void *arg)
+{
+	uint64_t rng = (uint64_t)(uintptr_t)arg;
+	uint32_t version = 0;
+	uint8_t v[1024];
+	char k[16];
+
+	while (!__atomic_load_n(&cstop, __ATOMIC_RELAXED)) {
+		uint32_t i = (uint32_t)(dk_rand(&rng) % 500);
+		int klen = keyname(k, i);
+
+		if (dk_rand(&rng) % 5 == 0) {
+			int rc = daxkv_delete(cdb, k, (size_t)klen);
+
+			CHECK(rc == 0 || rc == DAXKV_ENOTFOUND);
+		} else {
+			CHECK_OK(daxkv_put(cdb, k, (size_t)klen, v,
+					   make_val(i, ++version, v)));
+		}
+		__atomic_fetch_add(&cwrites, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *c_compactor(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&cstop, __ATOMIC_RELAXED)) {
+		CHECK_OK(daxkv_compact(cdb));
+		__atomic_fetch_add(&ccompactions, 1, __ATOMIC_RELAXED);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+static int c_scan_cb(const void *key, size_t klen, const void *val,
+		     size_t vlen, void *arg)
+{
+	uint32_t i = keynum(key, klen), version;
+
+	memcpy(&version, (const uint8_t *)val + 4, 4);
+	check_val(i, version, val, vlen);
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int c_rows_cb(const struct daxkv_row *rows, size_t n, void *arg)
+{
+	for (size_t r = 0; r < n; r++) {
+		uint32_t i = keynum(rows[r].key, rows[r].klen);
+		uint32_t version;
+
+		memcpy(&version, (const uint8_t *)rows[r].val + 4, 4);
+		check_val(i, version, rows[r].val, rows[r].vlen);
+	}
+	*(uint64_t *)arg += n;
+	return 0;
+}
+
+static void *c_reader(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&cstop, __ATOMIC_RELAXED)) {
+		struct daxkv_query_result res = {
+			.version = DAXKV_QUERY_RESULT_VERSION
+		};
+		struct daxkv_query q;
+		daxkv_snapshot *s;
+		uint64_t n = 0, rows = 0;
+
+		CHECK_OK(daxkv_snapshot_open(cdb, &s));
+		CHECK_OK(daxkv_scan_at(cdb, s, NULL, 0, NULL, 0, c_scan_cb,
+				       &n));
+		daxkv_query_init(&q);
+		q.backend = DAXKV_BACKEND_CPU;
+		q.snap = s;
+		CHECK_OK(daxkv_query(cdb, &q, &res));
+		CHECK_EQ(res.count, n);
+		q.output = DAXKV_QUERY_ROWS;
+		q.rows = c_rows_cb;
+		q.arg = &rows;
+		CHECK_OK(daxkv_query(cdb, &q, &res));
+		CHECK_EQ(rows, n);
+		daxkv_snapshot_close(s);
+		__atomic_fetch_add(&cchecks, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	const char *dir = dk_test_dir("cconc");
+	struct daxkv_options o = dk_small_opts(); /* background thread on */
+	unsigned long ms = strtoul(getenv("DAXKV_COMPACT_MS") ?
+					   getenv("DAXKV_COMPACT_MS") :
+					   "3000",
+				   NULL, 10);
+	pthread_t t[5];
+	struct daxkv_stat st;
+
+	CHECK_OK(daxkv_open(dir, &o, &cdb));
+	for (uintptr_t i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, c_writer,
+				     (void *)(i + 1)) == 0);
+	CHECK(pthread_create(&t[2], NULL, c_compactor, NULL) == 0);
+	CHECK(pthread_create(&t[3], NULL, c_reader, NULL) == 0);
+	CHECK(pthread_create(&t[4], NULL, c_reader, NULL) == 0);
+	usleep((useconds_t)ms * 1000);
+	__atomic_store_n(&cstop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	stat_of(cdb, &st);
+	printf("concurrent: %llu writes, %llu compact calls (%llu rounds, "
+	       "%llu segments retired), %llu snapshot checks\n",
+	       (unsigned long long)cwrites, (unsigned long long)ccompactions,
+	       (unsigned long long)st.compactions,
+	       (unsigned long long)st.segments_retired,
+	       (unsigned long long)cchecks);
+	CHECK(cchecks > 0 && cwrites > 0 && st.segments_retired > 0);
+	CHECK_OK(daxkv_close(cdb));
+	o.flags = DAXKV_OPEN_NOCHECKPOINT;
+	CHECK_OK(daxkv_open(dir, &o, &cdb));
+	{
+		struct daxkv_query q;
+		struct daxkv_query_result res = {
+			.version = DAXKV_QUERY_RESULT_VERSION
+		};
+		uint64_t n = 0;
+
+		CHECK_OK(daxkv_scan(cdb, NULL, 0, NULL, 0, c_scan_cb, &n));
+		daxkv_query_init(&q);
+		CHECK_OK(daxkv_query(cdb, &q, &res));
+		CHECK_EQ(res.count, n);
+	}
+	CHECK_OK(daxkv_close(cdb));
+	dk_rmtree(dir);
+}
+
+/* ---- kill ---- */
+
+struct kmsg {
+	uint32_t kind; /* 1 intent, 2 ack */
+	uint32_t key;
+	uint32_t version; /* 0: delete */
+	uint32_t pad;
+};
+
+static void k_send(int fd, uint32_t kind, uint32_t key, uint32_t version)
+{
+	struct kmsg m = { kind, key, version, 0 };
+
+	if (write(fd, &m, sizeof(m)) != (ssize_t)sizeof(m))
+		_exit(5);
+}
+
+static void k_child(const char *dir, int fd, uint64_t seed,
+		    uint32_t first_version)
+{
+	struct daxkv_options o = dk_small_opts(); /* background on too */
+	uint64_t rng = seed;
+	uint8_t v[1024];
+	char k[16];
+	daxkv *db;
+
+	if (daxkv_open(dir, &o, &db) != 0)
+		_exit(4);
+	for (uint32_t n = 0;; n++) {
+		uint32_t i = (uint32_t)(dk_rand(&rng) % 400);
+		uint32_t version = first_version + n;
+		int klen = keyname(k, i), rc;
+
+		if (n % 64 == 0 && daxkv_compact(db) != 0)
+			_exit(6);
+		if (dk_rand(&rng) % 8 == 0) {
+			k_send(fd, 1, i, 0);
+			rc = daxkv_delete(db, k, (size_t)klen);
+			if (rc == DAXKV_ENOTFOUND)
+				rc = 0;
+			version = 0;
+		} else {
+			k_send(fd, 1, i, version);
+			rc = daxkv_put(db, k, (size_t)klen, v,
+				       make_val(i, version, v));
+		}
+		if (rc)
+			_exit(7);
+		k_send(fd, 2, i, version);
+	}
+}
+
+static void test_kill(void)
+{
+	const char *dir = dk_test_dir("ckill");
+	unsigned kills = (unsigned)strtoul(getenv("DAXKV_COMPACT_KILLS") ?
+						   getenv("DAXKV_COMPACT_KILLS") :
+						   "40",
+					   NULL, 10);
+	static uint32_t acked[400]; /* version + 1; 0 absent */
+	uint64_t rng = 77, acks = 0;
+	uint32_t next_version = 1;
+	struct daxkv_options o = opts_nocompact();
+	daxkv *db;
+
+	/* a start with plenty of dead records to compact */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (uint32_t n = 0; n < 12000; n++) {
+		uint8_t v[1024];
+		char k[16];
+		uint32_t i = n % 400;
+
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, next_version, v)));
+		acked[i] = next_version + 1;
+		next_version++;
+	}
+	CHECK_OK(daxkv_close(db));
+
+	for (unsigned round = 0; round < kills; round++) {
+		int fds[2], status;
+		struct kmsg m;
+		struct timespec d = { 0, 0 };
+		bool pending = false;
+		struct kmsg pend = { 0 };
+		pid_t child;
+		uint64_t n = 0;
+
+		CHECK(pipe(fds) == 0);
+		child = fork();
+		CHECK(child >= 0);
+		if (child == 0) {
+			close(fds[0]);
+			k_child(dir, fds[1], rng + round, next_version);
+		}
+		close(fds[1]);
+		d.tv_nsec = (long)(5 + dk_rand(&rng) % 60) * 1000000L;
+		nanosleep(&d, NULL);
+		kill(child, SIGKILL);
+		CHECK(waitpid(child, &status, 0) == child);
+		if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+			DK_FAIL("child ended before the kill (status %d)",
+				status);
+		while (read(fds[0], &m, sizeof(m)) == sizeof(m)) {
+			if (m.kind == 1) {
+				pending = true;
+				pend = m;
+			} else {
+				CHECK(pending && m.key == pend.key);
+				acked[m.key] = m.version ? m.version + 1 : 0;
+				pending = false;
+				acks++;
+			}
+			if (m.version >= next_version)
+				next_version = m.version + 1;
+		}
+		close(fds[0]);
+		next_version += 1000; /* never reuse a version */
+
+		o.flags = DAXKV_OPEN_NOCOMPACT |
+			  (round % 2 ? DAXKV_OPEN_NOCHECKPOINT : 0);
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		for (uint32_t i = 0; i < 400; i++) {
+			uint8_t v[1024];
+			char k[16];
+			size_t len;
+			int rc = daxkv_get(db, k, (size_t)keyname(k, i), v,
+					   sizeof(v), &len);
+			uint32_t got = 0;
+
+			if (rc == 0) {
+				memcpy(&got, v + 4, 4);
+				check_val(i, got, v, len);
+				got++;
+			} else {
+				CHECK_RC(rc, DAXKV_ENOTFOUND);
+			}
+			if (got != acked[i]) {
+				/* only the write in flight may differ */
+				CHECK(pending && pend.key == i);
+				CHECK_EQ(got, pend.version ? pend.version + 1
+							   : 0);
+				acked[i] = got;
+			}
+			n += got != 0;
+		}
+		{
+			struct daxkv_query q;
+			struct daxkv_query_result res = {
+				.version = DAXKV_QUERY_RESULT_VERSION
+			};
+
+			daxkv_query_init(&q);
+			CHECK_OK(daxkv_query(db, &q, &res));
+			CHECK_EQ(res.count, n); /* nothing visible twice */
+		}
+		CHECK_OK(daxkv_close(db));
+	}
+	printf("kill: %u kills, %llu acknowledged writes checked\n", kills,
+	       (unsigned long long)acks);
+	dk_rmtree(dir);
+}
+
+static const struct dk_case cases[] = {
+	{ "model", test_model },
+	{ "snapshot", test_snapshot },
+	{ "enospc", test_enospc },
+	{ "concurrent", test_concurrent },
+	{ "kill", test_kill },
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return dk_test_main(argc, argv, cases, sizeof(cases) / sizeof(*cases));
+}
