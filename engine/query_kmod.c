@@ -13,12 +13,12 @@
  * aggregates and, for ROWS, copies of the matching records in the record
  * format, which go to the execution's row buffer as they come.
  *
- * Segments are never unmapped while the handle is open (nothing retires
- * one yet).  Compaction (issue 8) must UNMAP a segment's range here before
- * it retires the segment, and a slot reused at another address must be
- * remapped: dk_kmod_map_slot() already replaces a stale range.  Even
- * without that, the device cannot read a retired segment's blocks: munmap
- * or truncate invalidates the mirror, and a query over it fails -EFAULT.
+ * Compaction retires a segment only when no snapshot needs it, and calls
+ * dk_kmod_forget() first, which UNMAPs its range; a slot met again (reused,
+ * maybe at another address) is MAPped afresh, and dk_kmod_map_slot() also
+ * replaces a range left for a slot whose mapping moved.  Even without the
+ * UNMAP, the device could not read a retired segment's blocks: munmap or
+ * truncate invalidates the mirror, and a query over it fails -EFAULT.
  *
  * Concurrent queries share the file: QUERY holds the module's map_sem for
  * read, so queries run in parallel and a MAP waits for them.
@@ -366,8 +366,28 @@ void dk_kmod_close(struct daxkv *db)
 	*word = NULL;
 }
 
+/*
+ * Compaction is about to remove slot's segment (no snapshot needs it): the
+ * device stops mirroring it.  UNMAP waits for queries in flight over it.
+ * An UNMAP that fails leaves a range the munmap will invalidate anyway.
+ */
 void dk_kmod_forget(struct daxkv *db, uint32_t slot)
 {
-	(void)db;
-	(void)slot;
+	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
+	struct dk_kmod *k = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+
+	if (!k || slot >= DK_MAX_SEGMENTS)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (k->fd >= 0 && k->mapped[slot]) {
+		struct daxmirror_unmap um = {
+		    .size = sizeof(um),
+		    .addr = (uintptr_t)k->mapped[slot],
+		    .len = k->map_len[slot],
+		};
+
+		(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+		__atomic_store_n(&k->mapped[slot], NULL, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&k->lock);
 }
