@@ -1,30 +1,393 @@
 // SPDX-License-Identifier: MIT
-/* query_kmod.c -- KMOD backend (placeholder until the module side lands). */
+/*
+ * query_kmod.c -- the KMOD backend: queries evaluated by the daxmirror
+ * module's emulated device (kmod/, docs/kmod.md).
+ *
+ * Per handle, /dev/daxmirror is opened once, at the first question about
+ * the backend, and its answer (usable or why not) is kept.  The device
+ * address space of that file mirrors every segment a query has touched:
+ * the first query that meets a slot MAPs the whole segment mapping
+ * (base .. base + segment_size), once, under the state's mutex.  Queries
+ * then hand the module their units as they are (the device reads the
+ * records through its own page table, faulting on a miss) and get back
+ * aggregates and, for ROWS, copies of the matching records in the record
+ * format, which go to the execution's row buffer as they come.
+ *
+ * Compaction retires a segment only when no snapshot needs it, and calls
+ * dk_kmod_forget() first, which UNMAPs its range; a slot met again (reused,
+ * maybe at another address) is MAPped afresh, and dk_kmod_map_slot() also
+ * replaces a range left for a slot whose mapping moved.  Even without the
+ * UNMAP, the device could not read a retired segment's blocks: munmap or
+ * truncate invalidates the mirror, and a query over it fails -EFAULT.
+ *
+ * Concurrent queries share the file: QUERY holds the module's map_sem for
+ * read, so queries run in parallel and a MAP waits for them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "daxkv.h"
+#include "daxmirror_uapi.h"
+#include "internal.h"
 #include "query.h"
+
+/* Rows buffer of a ROWS query: at least this, and at least a unit. */
+#define DK_KMOD_ROWS_CAP (8u << 20)
+
+struct dk_kmod {
+	pthread_mutex_t lock; /* protects everything below */
+	int fd;		      /* /dev/daxmirror, -1 when not usable */
+	bool probed;	      /* fd and why are the final answer */
+	char why[200];	      /* why the backend is not usable */
+	uint64_t lanes;	      /* lanes of the device, at most */
+	/* Mapping MAPped for each slot, NULL if none; read without the lock
+	 * (acquire) by queries that only need to know it is there. */
+	const uint8_t *mapped[DK_MAX_SEGMENTS];
+	uint64_t map_len[DK_MAX_SEGMENTS];
+};
+
+static struct dk_kmod *dk_kmod_state(struct daxkv *db)
+{
+	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
+	struct dk_kmod *k = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+	void *expected = NULL;
+
+	if (k)
+		return k;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->fd = -1;
+	pthread_mutex_init(&k->lock, NULL);
+	if (!__atomic_compare_exchange_n(word, &expected, k, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* Another thread installed one first. */
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		k = expected;
+	}
+	return k;
+}
+
+/* Open the device and ask its version, once.  Under k->lock. */
+static void dk_kmod_probe(struct dk_kmod *k)
+{
+	struct daxmirror_version ver = {.size = sizeof(ver)};
+	int fd, err;
+
+	if (k->probed)
+		return;
+	k->probed = true;
+	fd = open("/dev/" DAXMIRROR_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		if (err == ENOENT)
+			snprintf(k->why, sizeof(k->why),
+				 "the daxmirror module is not loaded "
+				 "(no /dev/" DAXMIRROR_DEVICE_NAME ")");
+		else
+			snprintf(k->why, sizeof(k->why),
+				 "cannot open /dev/" DAXMIRROR_DEVICE_NAME
+				 ": %s",
+				 strerror(err));
+		return;
+	}
+	if (ioctl(fd, DAXMIRROR_IOC_VERSION, &ver)) {
+		err = errno;
+		if (err == ENOTTY)
+			snprintf(k->why, sizeof(k->why),
+				 "the daxmirror module is too old "
+				 "(no VERSION ioctl; API %llu needed)",
+				 (unsigned long long)DAXMIRROR_API_VERSION);
+		else
+			snprintf(k->why, sizeof(k->why),
+				 "daxmirror VERSION failed: %s", strerror(err));
+		close(fd);
+		return;
+	}
+	if (ver.api < DAXMIRROR_API_VERSION) {
+		snprintf(k->why, sizeof(k->why),
+			 "the daxmirror module is too old (API %llu, "
+			 "%llu needed)",
+			 (unsigned long long)ver.api,
+			 (unsigned long long)DAXMIRROR_API_VERSION);
+		close(fd);
+		return;
+	}
+	k->fd = fd;
+	k->lanes = ver.lanes ? ver.lanes : 1;
+}
 
 int dk_kmod_available(struct daxkv *db, char *why, size_t len)
 {
-	(void)db;
-	snprintf(why, len, "the KMOD backend is not built yet");
-	return 0;
+	struct dk_kmod *k = dk_kmod_state(db);
+	int ok;
+
+	if (!k) {
+		snprintf(why, len, "no memory for the KMOD backend's state");
+		return 0;
+	}
+	pthread_mutex_lock(&k->lock);
+	dk_kmod_probe(k);
+	ok = k->fd >= 0;
+	if (!ok)
+		snprintf(why, len, "%s", k->why);
+	pthread_mutex_unlock(&k->lock);
+	return ok;
+}
+
+/* Make sure the device mirrors slot's segment at base.  Returns 0 or a
+ * DAXKV_E* code with the message set. */
+static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
+			    const uint8_t *base)
+{
+	struct daxmirror_map map = {.size = sizeof(map)};
+	char msg[256];
+	int rc = 0;
+
+	if (slot >= DK_MAX_SEGMENTS)
+		return dk_query_err(DAXKV_EINVAL, "query unit of a bad slot");
+	if (__atomic_load_n(&k->mapped[slot], __ATOMIC_ACQUIRE) == base)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	if (k->mapped[slot] == base)
+		goto out_unlock;
+	if (k->mapped[slot]) {
+		/* The slot holds another mapping now: drop the old range. */
+		struct daxmirror_unmap um = {
+		    .size = sizeof(um),
+		    .addr = (uintptr_t)k->mapped[slot],
+		    .len = k->map_len[slot],
+		};
+
+		if (ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um) && errno != ENOENT) {
+			snprintf(msg, sizeof(msg),
+				 "daxmirror UNMAP of segment slot %u: %s", slot,
+				 strerror(errno));
+			rc = dk_query_err(DAXKV_EIO, msg);
+			goto out_unlock;
+		}
+		__atomic_store_n(&k->mapped[slot], NULL, __ATOMIC_RELEASE);
+	}
+	map.addr = (uintptr_t)base;
+	map.len = db->segment_size;
+	if (ioctl(k->fd, DAXMIRROR_IOC_MAP, &map)) {
+		int err = errno;
+
+		snprintf(msg, sizeof(msg),
+			 "daxmirror MAP of segment slot %u (%llu bytes): %s%s",
+			 slot, (unsigned long long)map.len, strerror(err),
+			 err == ENOSPC ? " (the device mirrors at most "
+					 "1024 segments and 64 GiB)"
+				       : "");
+		/* Over the device's limits: AUTO answers on the CPU. */
+		rc = dk_query_err(err == ENOSPC ? DAXKV_ENOTSUP : DAXKV_EIO,
+				  msg);
+		goto out_unlock;
+	}
+	k->map_len[slot] = map.len;
+	__atomic_store_n(&k->mapped[slot], base, __ATOMIC_RELEASE);
+out_unlock:
+	pthread_mutex_unlock(&k->lock);
+	return rc;
+}
+
+static int dk_kmod_fail(const char *what, int err)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "daxmirror QUERY (%s): %s%s", what,
+		 strerror(err),
+		 err == EFAULT	 ? " (a segment mapping could not be read)"
+		 : err == EINVAL ? " (the device refused the query or a record)"
+		 : err == EBUSY	 ? " (the mapping did not settle)"
+				 : "");
+	return dk_query_err(err == ENOMEM ? DAXKV_ENOMEM : DAXKV_EIO, msg);
+}
+
+static void dk_kmod_add_acc(struct dk_qexec *x, const struct daxmirror_query *q)
+{
+	struct dkd_acc part = {q->count, q->sum, q->min, q->max};
+
+	dkd_acc_merge(&x->flt, &x->acc, &part);
+	x->records += q->records;
+	x->bytes += q->bytes;
+}
+
+/* Reset the (out) fields, which the module wants 0 on input. */
+static void dk_kmod_clear_out(struct daxmirror_query *q)
+{
+	q->done = q->rows = q->rows_bytes = 0;
+	q->count = q->sum = q->min = q->max = 0;
+	q->records = q->bytes = q->faults = 0;
 }
 
 int dk_query_kmod(struct dk_qexec *x)
 {
-	(void)x;
-	return dk_query_err(DAXKV_ENOTSUP, "the KMOD backend is not built yet");
+	struct dk_kmod *k = dk_kmod_state(x->db);
+	struct daxmirror_query_unit *units;
+	struct daxmirror_query q;
+	uint64_t max_len = 0, lanes;
+	uint8_t *rows = NULL;
+	int rc = 0;
+
+	if (!k)
+		return dk_query_err(DAXKV_ENOMEM, "no memory for KMOD state");
+	pthread_mutex_lock(&k->lock);
+	dk_kmod_probe(k);
+	pthread_mutex_unlock(&k->lock);
+	if (k->fd < 0)
+		return dk_query_err(DAXKV_ENOTSUP, k->why);
+
+	units = malloc(x->nunits * sizeof(*units));
+	if (!units)
+		return dk_query_err(DAXKV_ENOMEM, "no memory for query units");
+	for (size_t i = 0; i < x->nunits; i++) {
+		const struct dk_qunit *u = &x->units[i];
+
+		rc = dk_kmod_map_slot(x->db, k, u->slot, u->base);
+		if (rc)
+			goto out;
+		units[i].addr = (uintptr_t)(u->base + u->start);
+		units[i].len = u->end - u->start;
+		if (units[i].len > max_len)
+			max_len = units[i].len;
+	}
+
+	lanes =
+	    x->threads ? x->threads : (uint64_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (lanes < 1)
+		lanes = 1;
+	if (lanes > k->lanes)
+		lanes = k->lanes;
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.lo_ptr = x->flt.lo_len ? (uintptr_t)x->keys.lo : 0;
+	q.hi_ptr = x->flt.hi_len ? (uintptr_t)x->keys.hi : 0;
+	q.prefix_ptr = x->flt.prefix_len ? (uintptr_t)x->keys.prefix : 0;
+	q.lanes = lanes;
+	q.filter = x->flt;
+	dkd_acc_init(&x->acc);
+	x->used_threads = (uint32_t)lanes;
+
+	if (!x->rows) {
+		/* All units, in calls of at most the module's limit. */
+		for (size_t first = 0; first < x->nunits;) {
+			size_t n = x->nunits - first;
+
+			if (n > DAXMIRROR_MAX_QUERY_UNITS)
+				n = DAXMIRROR_MAX_QUERY_UNITS;
+			q.units_ptr = (uintptr_t)(units + first);
+			q.nunits = n;
+			q.resume_unit = 0;
+			dk_kmod_clear_out(&q);
+			if (ioctl(k->fd, DAXMIRROR_IOC_QUERY, &q)) {
+				rc = dk_kmod_fail("aggregate", errno);
+				goto out;
+			}
+			dk_kmod_add_acc(x, &q);
+			first += n;
+		}
+		goto out;
+	}
+
+	/* ROWS: resume until done, or until stop_after rows are in. */
+	q.flags = DAXMIRROR_QUERY_ROWS;
+	q.rows_cap = max_len > DK_KMOD_ROWS_CAP ? max_len : DK_KMOD_ROWS_CAP;
+	rows = malloc(q.rows_cap);
+	if (!rows) {
+		rc = dk_query_err(DAXKV_ENOMEM, "no memory for query rows");
+		goto out;
+	}
+	q.rows_ptr = (uintptr_t)rows;
+	for (size_t first = 0; first < x->nunits;) {
+		size_t n = x->nunits - first;
+
+		if (n > DAXMIRROR_MAX_QUERY_UNITS)
+			n = DAXMIRROR_MAX_QUERY_UNITS;
+		q.units_ptr = (uintptr_t)(units + first);
+		q.nunits = n;
+		q.resume_unit = 0;
+		do {
+			if (x->stop_after && x->out.nrows >= x->stop_after)
+				goto out;
+			q.rows_limit =
+			    x->stop_after ? x->stop_after - x->out.nrows : 0;
+			dk_kmod_clear_out(&q);
+			if (ioctl(k->fd, DAXMIRROR_IOC_QUERY, &q)) {
+				rc = dk_kmod_fail("rows", errno);
+				goto out;
+			}
+			dk_kmod_add_acc(x, &q);
+			if (q.rows_bytes) {
+				rc = dk_rowbuf_append(&x->out, rows,
+						      q.rows_bytes, q.rows);
+				if (rc)
+					goto out;
+			}
+		} while (!q.done);
+		first += n;
+	}
+out:
+	free(rows);
+	free(units);
+	return rc;
 }
 
 void dk_kmod_close(struct daxkv *db)
 {
-	(void)db;
+	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
+	struct dk_kmod *k = *word;
+
+	if (!k)
+		return;
+	if (k->fd >= 0) {
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
+			struct daxmirror_unmap um = {
+			    .size = sizeof(um),
+			    .addr = (uintptr_t)k->mapped[slot],
+			    .len = k->map_len[slot],
+			};
+
+			if (k->mapped[slot])
+				(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+		}
+		/* Closing alone would drop the ranges too. */
+		close(k->fd);
+	}
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+	*word = NULL;
 }
 
+/*
+ * Compaction is about to remove slot's segment (no snapshot needs it): the
+ * device stops mirroring it.  UNMAP waits for queries in flight over it.
+ * An UNMAP that fails leaves a range the munmap will invalidate anyway.
+ */
 void dk_kmod_forget(struct daxkv *db, uint32_t slot)
 {
-	(void)db;
-	(void)slot;
+	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
+	struct dk_kmod *k = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+
+	if (!k || slot >= DK_MAX_SEGMENTS)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (k->fd >= 0 && k->mapped[slot]) {
+		struct daxmirror_unmap um = {
+		    .size = sizeof(um),
+		    .addr = (uintptr_t)k->mapped[slot],
+		    .len = k->map_len[slot],
+		};
+
+		(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+		__atomic_store_n(&k->mapped[slot], NULL, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&k->lock);
 }

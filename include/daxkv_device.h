@@ -98,6 +98,7 @@ DKD_FN int dk_rec_visible(const struct dk_rec *rec, __u64 snap)
 #define DKD_MAX_BYTES 64	/* widest raw-bytes field */
 #define DKD_FIELD_LIMIT 65536	/* offset + width of a field, at most */
 #define DKD_MAX_KEY 1024	/* == DAXKV_MAX_KEY */
+#define DKD_MAX_VALUE (1u << 20) /* == DAXKV_MAX_VALUE */
 
 /* Field types.  0 is reserved (no field). */
 enum dkd_type {

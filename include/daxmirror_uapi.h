@@ -27,9 +27,9 @@
 #define DAXMIRROR_IOC_MAGIC 0xDA
 
 /* Limits, also enforced by the module (see docs/kmod.md, "Limits"). */
-#define DAXMIRROR_MAX_RANGES 64		   /* MAP ranges per open file */
+#define DAXMIRROR_MAX_RANGES 1024	   /* MAP ranges per open file */
 #define DAXMIRROR_MAX_RANGE_LEN (1ull << 30) /* bytes in one MAP range */
-#define DAXMIRROR_MAX_MIRROR_LEN (4ull << 30) /* bytes mapped per file */
+#define DAXMIRROR_MAX_MIRROR_LEN (64ull << 30) /* bytes mapped per file */
 #define DAXMIRROR_MAX_READ_LEN (64ull << 20) /* bytes per READ */
 #define DAXMIRROR_MAX_SNAPSHOT_PAGES 65536ull /* pages per SNAPSHOT */
 #define DAXMIRROR_MAX_QUERY_UNITS (1ull << 20) /* units per QUERY */
@@ -159,16 +159,25 @@ struct daxmirror_version {
  * copied, it stops: on return, units [resume_unit in, resume_unit out)
  * are evaluated with all their rows in the buffer and aggregates, and
  * done says whether that was the last unit.  Every unit's len must be <=
- * rows_cap, so that each call makes progress.
+ * rows_cap, so that each call makes progress.  "Might not fit" counts a
+ * unit at its full len: a call evaluates units while the next one's len
+ * fits in rows_cap less the rows_bytes already copied.  rows_limit is a
+ * hint to stop early: the call may return more rows than it (whole units
+ * always), and fewer when it returns for rows_cap.  Without ROWS,
+ * rows_ptr, rows_cap, rows_limit and resume_unit must be 0, all units are
+ * evaluated and resume_unit comes back as nunits.  As in every ioctl
+ * here, the (out) fields must be 0 on input.
  *
  * Errors: -EINVAL for a bad size, flags, unit (unaligned, empty, not
- * inside one MAP range), filter field (reserved type or op, width, offset
- * + width > DKD_FIELD_LIMIT, more than DKD_MAX_PREDS predicates, key
- * lengths > DKD_MAX_KEY, lo >= hi when both are set, min_vlen smaller than
- * a field needs) or a record that cannot be (klen 0 or > DKD_MAX_KEY,
+ * inside one MAP range, longer than rows_cap), filter field (reserved type
+ * or op, width, offset + width > DKD_FIELD_LIMIT, more than DKD_MAX_PREDS
+ * predicates, key lengths > DKD_MAX_KEY, a key pointer without a length,
+ * lo >= hi when both are set, min_vlen smaller than a field needs) or a
+ * record that cannot be (klen 0 or > DKD_MAX_KEY, vlen > DKD_MAX_VALUE,
  * crossing its unit's end); -EFAULT when a mirrored page cannot be
  * faulted (the CPU mapping is gone) or a user pointer is bad; -EBUSY when
- * the range did not settle within the fault timeout; -EINTR on a signal.
+ * the range did not settle within the fault timeout; -EINTR on a fatal
+ * signal (as READ, other signals do not interrupt a query); -ENOMEM.
  * On an error nothing in the out fields but faults and records is
  * meaningful.
  */

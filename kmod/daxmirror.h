@@ -7,6 +7,7 @@
  *                       the interval notifiers and the fault path
  *   daxmirror_device.c  the emulated device: jobs split over parallel lanes
  *   daxmirror_kernel_copy.c  the first device kernel: copy to a buffer (READ)
+ *   daxmirror_query.c   VERSION, QUERY and the record-scan kernel
  *
  * Lock order: mirror->map_sem, then the mm's mmap_lock (taken inside
  * hmm_range_fault and mmu_interval_notifier_insert), then mirror->pt_lock.
@@ -126,9 +127,18 @@ u8 dmr_range_snapshot_page(struct dmr_range *range, unsigned long addr);
  * process() and per-lane state in job->priv, then dmr_device_run().
  */
 struct dmr_job;
+struct dmr_lane;
 
 struct dmr_kernel {
 	const char *name;
+	/*
+	 * A lane program: instead of walking a slice of [addr, addr + len),
+	 * each of the job's lanes calls run() once and finds its own work
+	 * (in job->priv), reading memory with dmr_range_lookup() under
+	 * pt_lock and faulting with dmr_lane_fault() without it.  Returns 0
+	 * or -errno; process() is unused.
+	 */
+	int (*run)(struct dmr_job *job, struct dmr_lane *lane);
 	/*
 	 * Consume len bytes at job offset off (device address job->addr +
 	 * off), readable at data.  Return 0 to go on or -errno to stop the
@@ -170,6 +180,16 @@ struct dmr_job {
 int dmr_device_init(void);
 void dmr_device_exit(void);
 int dmr_device_run(struct dmr_job *job);
+int dmr_lane_fault(struct dmr_lane *lane, struct dmr_range *range,
+		   unsigned long page_addr, unsigned long fault_end);
+struct page *dmr_range_lookup(struct dmr_range *range, unsigned long addr);
+
+/* daxmirror_file.c */
+int dmr_copy_arg(void *arg, size_t size, const void __user *uarg);
+
+/* daxmirror_query.c */
+int dmr_ioctl_version(struct dmr_mirror *mirror, void __user *uarg);
+int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg);
 
 /* daxmirror_kernel_copy.c */
 extern const struct dmr_kernel dmr_kernel_copy;

@@ -27,6 +27,47 @@
 
 static struct workqueue_struct *dmr_wq;
 
+/*
+ * The device's page fault: make the page at page_addr valid, faulting the
+ * window [page_addr, fault_end) the lane is about to touch (at most one
+ * PMD).  A window can fail because of a page the lane does not need yet
+ * (beyond the end of a truncated file, say): then fault just this page,
+ * whose error is the one to report.  Called without pt_lock.
+ */
+int dmr_lane_fault(struct dmr_lane *lane, struct dmr_range *range,
+		   unsigned long page_addr, unsigned long fault_end)
+{
+	int ret;
+
+	lane->faults++;
+	ret = dmr_range_fault(range, page_addr, fault_end, lane->pfns,
+			      &lane->job->cancel);
+	if (ret == -EFAULT && fault_end - page_addr > PAGE_SIZE) {
+		lane->faults++;
+		ret = dmr_range_fault(range, page_addr, page_addr + PAGE_SIZE,
+				      lane->pfns, &lane->job->cancel);
+	}
+	return ret;
+}
+
+/*
+ * The page behind addr in the device page table: NULL on a miss, an
+ * ERR_PTR if the entry is corrupt.  Caller holds pt_lock for read, and may
+ * use the page until it drops it.
+ */
+struct page *dmr_range_lookup(struct dmr_range *range, unsigned long addr)
+{
+	u64 pte = READ_ONCE(range->pt[(addr - range->start) >> PAGE_SHIFT]);
+	unsigned long pfn = pte & DMR_PTE_PFN_MASK;
+
+	lockdep_assert_held_read(&range->mirror->pt_lock);
+	if (!(pte & DMR_PTE_VALID))
+		return NULL;
+	if (WARN_ON_ONCE(!pfn_valid(pfn)))
+		return ERR_PTR(-EIO);
+	return pfn_to_page(pfn);
+}
+
 /* Access one page of the job; fault it in on a miss. */
 static int dmr_lane_page(struct dmr_lane *lane, unsigned long addr,
 			 size_t len, unsigned long fault_end)
@@ -35,26 +76,24 @@ static int dmr_lane_page(struct dmr_lane *lane, unsigned long addr,
 	struct dmr_range *range = job->range;
 	struct dmr_mirror *mirror = range->mirror;
 	unsigned long page_addr = addr & PAGE_MASK;
-	u64 *ptep = &range->pt[(page_addr - range->start) >> PAGE_SHIFT];
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMR_FAULT_TIMEOUT_MS);
 	int ret;
 
 	for (;;) {
-		u64 pte;
+		struct page *page;
 
 		if (atomic_read(&job->cancel))
 			return -EINTR;
 		down_read(&mirror->pt_lock);
-		pte = READ_ONCE(*ptep);
-		if (pte & DMR_PTE_VALID) {
-			unsigned long pfn = pte & DMR_PTE_PFN_MASK;
+		page = dmr_range_lookup(range, addr);
+		if (page) {
 			void *kaddr;
 
 			ret = 0;
-			if (WARN_ON_ONCE(!pfn_valid(pfn))) {
-				ret = -EIO;
+			if (IS_ERR(page)) {
+				ret = PTR_ERR(page);
 			} else if (job->kernel) {
-				kaddr = kmap_local_page(pfn_to_page(pfn));
+				kaddr = kmap_local_page(page);
 				ret = job->kernel->process(job, lane->index,
 					addr - job->addr,
 					kaddr + offset_in_page(addr), len);
@@ -69,20 +108,7 @@ static int dmr_lane_page(struct dmr_lane *lane, unsigned long addr,
 
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
-		lane->faults++;
-		ret = dmr_range_fault(range, page_addr, fault_end, lane->pfns,
-				      &job->cancel);
-		/*
-		 * A window can fail because of a page the job does not
-		 * need yet (beyond the end of a truncated file, say): then
-		 * fault just this page, whose error is the one to report.
-		 */
-		if (ret == -EFAULT && fault_end - page_addr > PAGE_SIZE) {
-			lane->faults++;
-			ret = dmr_range_fault(range, page_addr,
-					      page_addr + PAGE_SIZE,
-					      lane->pfns, &job->cancel);
-		}
+		ret = dmr_lane_fault(lane, range, page_addr, fault_end);
 		if (ret)
 			return ret;
 	}
@@ -92,11 +118,18 @@ static void dmr_lane_work(struct work_struct *work)
 {
 	struct dmr_lane *lane = container_of(work, struct dmr_lane, work);
 	struct dmr_job *job = lane->job;
-	unsigned long range_end = job->range->end;
-	unsigned long addr = job->addr + lane->off;
-	unsigned long end = addr + lane->len;
+	unsigned long range_end, addr, end;
 	int ret = 0;
 
+	if (job->kernel && job->kernel->run) {
+		ret = job->kernel->run(job, lane);
+		lane->err = ret;
+		lane->err_off = 0;
+		goto out;
+	}
+	range_end = job->range->end;
+	addr = job->addr + lane->off;
+	end = addr + lane->len;
 	while (addr < end) {
 		size_t len = min_t(unsigned long, end - addr,
 				   PAGE_SIZE - offset_in_page(addr));
@@ -112,6 +145,7 @@ static void dmr_lane_work(struct work_struct *work)
 	}
 	lane->err = ret;
 	lane->err_off = addr - job->addr;
+out:
 	if (atomic_dec_and_test(&job->pending))
 		complete(&job->done);
 }
@@ -119,28 +153,35 @@ static void dmr_lane_work(struct work_struct *work)
 /*
  * Run a job to completion.  Returns 0, the error of the lowest failing
  * offset (job->err_off bytes before it were processed, in every lane), or
- * -EINTR when a fatal signal cancelled it.
+ * -EINTR when a fatal signal cancelled it.  A job whose kernel has run()
+ * starts nr_lanes lanes on it (job->range, addr and len are the kernel's
+ * business) and returns the error of the lowest failing lane.
  */
 int dmr_device_run(struct dmr_job *job)
 {
+	bool program = job->kernel && job->kernel->run;
 	unsigned int nr_lanes = job->nr_lanes;
-	u64 slice, off = 0;
+	u64 slice = 0, off = 0;
 	unsigned int i;
 	int ret;
 
 	if (!nr_lanes)
 		nr_lanes = DMR_DEFAULT_LANES;
-	if (WARN_ON_ONCE(nr_lanes > DMR_MAX_LANES || !job->len))
+	if (WARN_ON_ONCE(nr_lanes > DMR_MAX_LANES))
 		return -EINVAL;
-	/* Slices a whole number of pages long; lanes beyond the job idle. */
-	slice = ALIGN(DIV_ROUND_UP(job->len, nr_lanes), PAGE_SIZE);
+	if (!program) {
+		if (WARN_ON_ONCE(!job->len))
+			return -EINVAL;
+		/* Slices a whole number of pages; lanes beyond the job idle. */
+		slice = ALIGN(DIV_ROUND_UP(job->len, nr_lanes), PAGE_SIZE);
+	}
 
 	atomic_set(&job->cancel, 0);
 	init_completion(&job->done);
 	job->err = 0;
 	job->err_off = job->len;
 	job->faults = 0;
-	for (i = 0; i < nr_lanes && off < job->len; i++) {
+	for (i = 0; i < nr_lanes && (program || off < job->len); i++) {
 		struct dmr_lane *lane = &job->lanes[i];
 
 		lane->pfns = kmalloc_array(DMR_FAULT_PAGES, sizeof(*lane->pfns),
@@ -173,7 +214,7 @@ int dmr_device_run(struct dmr_job *job)
 		struct dmr_lane *lane = &job->lanes[i];
 
 		job->faults += lane->faults;
-		if (lane->err && lane->err_off < job->err_off) {
+		if (lane->err && (!job->err || lane->err_off < job->err_off)) {
 			job->err = lane->err;
 			job->err_off = lane->err_off;
 		}

@@ -10,9 +10,11 @@
  * kernel addresses or pfns.
  *
  * Per-file memory is bounded: the page table costs 8 bytes per mirrored
- * page, at most DAXMIRROR_MAX_MIRROR_LEN / 4096 * 8 = 8 MiB, plus
- * DAXMIRROR_MAX_RANGES small range structs; a READ or SNAPSHOT in progress
- * adds at most DMR_READ_BATCH (4 MiB) or DAXMIRROR_MAX_SNAPSHOT_PAGES bytes.
+ * page, at most DAXMIRROR_MAX_MIRROR_LEN / 4096 * 8 = 128 MiB (charged to
+ * the opener's memory cgroup), plus DAXMIRROR_MAX_RANGES small range
+ * structs; a READ or SNAPSHOT in progress adds at most DMR_READ_BATCH
+ * (4 MiB) or DAXMIRROR_MAX_SNAPSHOT_PAGES bytes, a QUERY 24 bytes a unit
+ * and a buffer per lane (2 MiB with ROWS, 66 KiB without).
  */
 #include <linux/device.h>
 #include <linux/fs.h>
@@ -55,7 +57,7 @@ static int dmr_release(struct inode *inode, struct file *file)
  * be compatible with, and a later one extends by checking for the old
  * sizes here.
  */
-static int dmr_copy_arg(void *arg, size_t size, const void __user *uarg)
+int dmr_copy_arg(void *arg, size_t size, const void __user *uarg)
 {
 	if (copy_from_user(arg, uarg, size))
 		return -EFAULT;
@@ -337,6 +339,10 @@ static long dmr_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 		return dmr_ioctl_snapshot(mirror, argp);
 	case DAXMIRROR_IOC_STATS:
 		return dmr_ioctl_stats(mirror, argp);
+	case DAXMIRROR_IOC_VERSION:
+		return dmr_ioctl_version(mirror, argp);
+	case DAXMIRROR_IOC_QUERY:
+		return dmr_ioctl_query(mirror, argp);
 	}
 	return -ENOTTY;
 }
@@ -415,4 +421,4 @@ module_init(dmr_init);
 module_exit(dmr_exit);
 MODULE_DESCRIPTION("pin-free HMM mirror of DAX mappings with an emulated device");
 MODULE_LICENSE("Dual MIT/GPL");
-MODULE_VERSION("0.1.0");
+MODULE_VERSION("0.2.0");

@@ -175,7 +175,8 @@ int dmr_mirror_map(struct dmr_mirror *mirror, unsigned long addr,
 	range = kzalloc(sizeof(*range), GFP_KERNEL);
 	if (!range)
 		return -ENOMEM;
-	range->pt = kvcalloc(npages, sizeof(*range->pt), GFP_KERNEL);
+	/* Charged to the caller's memory cgroup: up to 128 MiB a file. */
+	range->pt = kvcalloc(npages, sizeof(*range->pt), GFP_KERNEL_ACCOUNT);
 	if (!range->pt) {
 		ret = -ENOMEM;
 		goto err_free_range;

@@ -5,7 +5,8 @@
  *
  * Usage: daxmirror_test -c CASE [-p PATH] [-l LABEL] [-n COUNT] [-s SEED]
  *   PATH is a directory on a DAX file system, or a /dev/daxX.Y device.
- * Cases: read_equal events no_pin race lifecycle fuzz leaks.
+ * Cases: read_equal events no_pin race lifecycle fuzz query query_race
+ * leaks.
  * Exit 0 pass, 1 fail, 4 skip.  Lines starting "DMR-" are results the
  * suite collects (events per operation, race and fuzz counts).
  *
@@ -1194,16 +1195,20 @@ static int case_fuzz(void)
 {
 	static const unsigned long cmds[] = { DAXMIRROR_IOC_MAP,
 		DAXMIRROR_IOC_UNMAP, DAXMIRROR_IOC_READ,
-		DAXMIRROR_IOC_SNAPSHOT, DAXMIRROR_IOC_STATS };
+		DAXMIRROR_IOC_SNAPSHOT, DAXMIRROR_IOC_STATS,
+		DAXMIRROR_IOC_VERSION, DAXMIRROR_IOC_QUERY };
 	static const size_t sizes[] = { sizeof(struct daxmirror_map),
 		sizeof(struct daxmirror_unmap), sizeof(struct daxmirror_read),
 		sizeof(struct daxmirror_snapshot),
-		sizeof(struct daxmirror_stats) };
+		sizeof(struct daxmirror_stats),
+		sizeof(struct daxmirror_version),
+		sizeof(struct daxmirror_query) };
 	long calls = 0, errors = 0, successes = 0, bad_size = 0, bad_cmd = 0;
 	long err_by[160] = { 0 };
 	struct target t;
 	uint8_t *scratch, *hole;
-	uint64_t arg[64], map_addr, map_len;
+	uint64_t arg[160], map_addr, map_len;
+	struct daxmirror_query_unit *qunits;
 	int dfd;
 
 	printf("DMR-FUZZ seed=%#llx\n", (unsigned long long)rng_state);
@@ -1215,16 +1220,17 @@ static int case_fuzz(void)
 	CHECK(scratch != MAP_FAILED, "mmap");
 	CHECK_SYS(mprotect(scratch, 1ul << 20, PROT_READ | PROT_WRITE));
 	hole = scratch + (40ul << 20);
+	qunits = (void *)(scratch + (512ul << 10));
 	dfd = dmr_open();
 	CHECK_SYS(dfd);
 
 	for (long i = 0; i < opt.count; i++) {
-		unsigned int which = rng() % 5;
+		unsigned int which = rng() % 7;
 		unsigned long cmd = cmds[which];
 		bool size_ok = rng() % 3 != 0, cmd_ok = rng() % 8 != 0;
 		int ret;
 
-		for (int j = 0; j < 64; j++)
+		for (int j = 0; j < 160; j++)
 			arg[j] = rng() % 4 ? 0 : rng();
 		arg[0] = size_ok ? sizes[which] :
 			 (uint64_t[]){ 0, sizes[which] - 8, sizes[which] + 8,
@@ -1253,13 +1259,29 @@ static int case_fuzz(void)
 				rng() }[rng() % 5];
 			arg[4] = rng() % 8 ? 0 : rng();
 			break;
+		case 6: /* QUERY: flags, units, keys, lanes, rows */
+			arg[1] = rng() % 4 ? rng() % 2 : rng();
+			arg[2] = rng() % 4 ? (uintptr_t)qunits :
+				 fuzz_addr(t.map, hole);
+			arg[3] = rng() % 4 ? 1 + rng() % 4 : rng();
+			for (int j = 0; j < 4; j++) {
+				qunits[j].addr = fuzz_addr(t.map, hole) &
+						 ~(rng() % 2 ? 7ull : 0);
+				qunits[j].len = rng() % 2 ? 8 * (1 + rng() % 512) :
+						fuzz_len();
+			}
+			arg[7] = rng() % 4 ? rng() % 9 : rng();
+			arg[8] = (uint64_t[]){ 0, (uintptr_t)scratch,
+				(uintptr_t)hole, 0xffff888000000000ull }[rng() % 4];
+			arg[9] = rng() % 2 ? 1 + rng() % (1ul << 20) : rng();
+			break;
 		default:
 			break;
 		}
 		if (!cmd_ok) {
 			/* Wrong number, wrong size in the command, wrong magic. */
 			switch (rng() % 3) {
-			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 6 + rng() % 250,
+			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 8 + rng() % 248,
 					    struct daxmirror_map); break;
 			case 1: cmd = _IOC(_IOC_READ | _IOC_WRITE,
 					   DAXMIRROR_IOC_MAGIC, 1 + which,
@@ -1311,6 +1333,783 @@ static int case_fuzz(void)
 	return counters_zero("after fuzz");
 }
 
+#define DMR_TEST_MAX_LANES 8
+
+/* ---- query: VERSION, QUERY against the same evaluator in user space ---- */
+
+static int dmr_query(int fd, struct daxmirror_query *q)
+{
+	return dmr_ioctl(fd, DAXMIRROR_IOC_QUERY, q);
+}
+
+/* Synthetic records, back to back from the start of a region. */
+struct recset {
+	uint8_t *base;
+	size_t bytes;			/* used */
+	size_t n;
+	uint64_t *off;			/* record offsets */
+	/* units: [ustart[i], uend[i]) */
+	size_t nunits;
+	uint64_t *ustart, *uend;
+};
+
+static const uint8_t key_alpha[] = "abcd";
+
+/* Append a record of the given lengths; false when it does not fit. */
+static bool rec_append(struct recset *rs, size_t cap, uint32_t klen,
+		       uint32_t vlen, bool put)
+{
+	uint64_t size = dk_rec_size(klen, vlen);
+	struct dk_rec hdr = { 0 };
+	uint8_t *p = rs->base + rs->bytes;
+
+	if (rs->bytes + size > cap)
+		return false;
+	hdr.klen = (uint16_t)klen;
+	hdr.flags = put ? DK_REC_PUT : DK_REC_DEL;
+	hdr.vlen = put ? vlen : 0;
+	hdr.batch = 1;
+	hdr.seq = 1 + rng() % 100;
+	hdr.superseded = rng() % 2 ? 0 : hdr.seq + 1 + rng() % 100;
+	size = dk_rec_size(klen, hdr.vlen);
+	memcpy(p, &hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < klen; i++)
+		p[DK_REC_HDR_SIZE + i] = key_alpha[rng() % 4];
+	for (uint32_t i = 0; i < hdr.vlen; i++)
+		p[DK_REC_HDR_SIZE + klen + i] =
+			rng() % 4 ? (uint8_t)rng() : (uint8_t)(rng() % 4);
+	memset(p + DK_REC_HDR_SIZE + klen + hdr.vlen, 0,
+	       size - DK_REC_HDR_SIZE - klen - hdr.vlen);
+	rs->off[rs->n++] = rs->bytes;
+	rs->bytes += size;
+	return true;
+}
+
+/* Fill cap bytes at base: mostly small records, some that cross pages,
+ * a few large (up to DKD_MAX_VALUE), then cut them into units. */
+static int recset_build(struct recset *rs, uint8_t *base, size_t cap)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->base = base;
+	rs->off = malloc(cap / DK_REC_HDR_SIZE * sizeof(*rs->off));
+	rs->ustart = malloc(cap / DK_REC_HDR_SIZE * sizeof(uint64_t));
+	rs->uend = malloc(cap / DK_REC_HDR_SIZE * sizeof(uint64_t));
+	CHECK(rs->off && rs->ustart && rs->uend, "malloc");
+	CHECK(rec_append(rs, cap, DKD_MAX_KEY, DKD_MAX_VALUE, true), "big");
+	for (;;) {
+		uint32_t klen = rng() % 64 ? 1 + rng() % 12 : 1 + rng() % 1024;
+		uint32_t vlen, r = rng() % 100;
+
+		vlen = r < 90 ? rng() % 200 : r < 99 ? rng() % 20000 :
+		       rng() % 300000;
+		if (!rec_append(rs, cap, klen, vlen, rng() % 8 != 0))
+			break;
+	}
+	/* Units of 1..50 records. */
+	for (size_t i = 0; i < rs->n;) {
+		size_t k = 1 + rng() % 50;
+
+		if (i + k > rs->n)
+			k = rs->n - i;
+		rs->ustart[rs->nunits] = rs->off[i];
+		rs->uend[rs->nunits] = i + k < rs->n ? rs->off[i + k] :
+			rs->bytes;
+		rs->nunits++;
+		i += k;
+	}
+	return 0;
+}
+
+static void recset_free(struct recset *rs)
+{
+	free(rs->off);
+	free(rs->ustart);
+	free(rs->uend);
+}
+
+struct qkeys {
+	uint8_t lo[8], hi[8], prefix[8];
+};
+
+static void rand_key(uint8_t *k, __u64 *len)
+{
+	*len = 1 + rng() % 3;
+	for (uint64_t i = 0; i < *len; i++)
+		k[i] = key_alpha[rng() % 4];
+}
+
+static void rand_field(struct dkd_pred *p, bool bytes_ok)
+{
+	static const uint64_t widths[] = { 1, 2, 4, 8 };
+
+	p->type = bytes_ok && rng() % 4 == 0 ? DKD_T_BYTES :
+		  rng() % 2 ? DKD_T_UINT : DKD_T_INT;
+	p->width = p->type == DKD_T_BYTES ? 1 + rng() % 3 : widths[rng() % 4];
+	p->offset = rng() % 16 ? rng() % 40 :
+		    DKD_FIELD_LIMIT - p->width - rng() % 30000;
+}
+
+/* A random valid filter; keys in k. */
+static void rand_filter(struct dkd_filter *f, struct qkeys *k)
+{
+	memset(f, 0, sizeof(*f));
+	f->snap = rng() % 220;
+	if (rng() % 4 == 0)
+		rand_key(k->lo, &f->lo_len);
+	if (rng() % 4 == 0)
+		rand_key(k->hi, &f->hi_len);
+	if (f->lo_len && f->hi_len &&
+	    dkd_keycmp(k->lo, f->lo_len, k->hi, f->hi_len) >= 0)
+		f->hi_len = 0;
+	if (rng() % 4 == 0)
+		rand_key(k->prefix, &f->prefix_len);
+	f->npreds = rng() % 3 ? rng() % 3 : rng() % (DKD_MAX_PREDS + 1);
+	for (uint64_t i = 0; i < f->npreds; i++) {
+		struct dkd_pred *p = &f->preds[i];
+
+		rand_field(p, true);
+		p->op = DKD_OP_EQ + rng() % 6;
+		if (p->type == DKD_T_BYTES) {
+			for (uint64_t j = 0; j < p->width; j++)
+				((uint8_t *)p->operand)[j] = (uint8_t)(rng() % 4);
+		} else {
+			p->operand[0] = rng() % 2 ? rng() % 4 : rng();
+			if (p->type == DKD_T_INT && p->width < 8)
+				p->operand[0] = (uint64_t)dkd_load_le_signed(
+					(const uint8_t *)&p->operand[0],
+					p->width);
+		}
+		if (p->offset + p->width > f->min_vlen)
+			f->min_vlen = p->offset + p->width;
+	}
+	if (rng() % 2) {
+		struct dkd_pred a = { 0 };
+
+		rand_field(&a, false);
+		f->agg_type = a.type;
+		f->agg_width = a.width;
+		f->agg_offset = a.offset;
+		if (a.offset + a.width > f->min_vlen)
+			f->min_vlen = a.offset + a.width;
+	}
+	if (rng() % 8 == 0)
+		f->min_vlen += rng() % 100;
+}
+
+/* The answer of units [first, last) in user space, rows appended. */
+static void expect_units(const struct recset *rs, const struct dkd_filter *f,
+			 const struct dkd_keys *keys, size_t first,
+			 size_t last, struct dkd_acc *acc, uint8_t *rows,
+			 uint64_t *rows_bytes, uint64_t *nrows,
+			 uint64_t *records)
+{
+	for (size_t u = first; u < last; u++) {
+		for (uint64_t off = rs->ustart[u]; off < rs->uend[u];) {
+			const struct dk_rec *rec =
+				(const struct dk_rec *)(rs->base + off);
+			uint64_t size = dk_rec_size(rec->klen, rec->vlen);
+
+			if (dkd_rec_match(f, keys, rec)) {
+				dkd_acc_add(f, acc, dk_rec_val(rec));
+				if (rows)
+					memcpy(rows + *rows_bytes, rec, size);
+				*rows_bytes += size;
+				(*nrows)++;
+			}
+			(*records)++;
+			off += size;
+		}
+	}
+}
+
+static void query_init(struct daxmirror_query *q,
+		       const struct daxmirror_query_unit *units, size_t n,
+		       const struct dkd_filter *f, const struct qkeys *k)
+{
+	memset(q, 0, sizeof(*q));
+	q->size = sizeof(*q);
+	q->units_ptr = (uintptr_t)units;
+	q->nunits = n;
+	q->filter = *f;
+	q->lo_ptr = f->lo_len ? (uintptr_t)k->lo : 0;
+	q->hi_ptr = f->hi_len ? (uintptr_t)k->hi : 0;
+	q->prefix_ptr = f->prefix_len ? (uintptr_t)k->prefix : 0;
+}
+
+static void query_clear_out(struct daxmirror_query *q)
+{
+	q->done = q->rows = q->rows_bytes = q->count = q->sum = q->min =
+		q->max = q->records = q->bytes = q->faults = 0;
+}
+
+/* Random filters: aggregates and ROWS (resumed with small buffers) equal
+ * the user-space evaluation. */
+static int query_differential(int dfd, const struct recset *rs,
+			      struct daxmirror_query_unit *units, long count)
+{
+	uint64_t max_ulen = 0, total_records = 0;
+	uint8_t *want = malloc(rs->bytes);
+	uint8_t *got = malloc(rs->bytes + rs->bytes + (5ul << 20));
+	uint64_t *row_at = malloc((rs->nunits + 1) * sizeof(uint64_t));
+	uint64_t *nrow_at = malloc((rs->nunits + 1) * sizeof(uint64_t));
+	long resumes = 0, matched = 0, limited = 0;
+
+	CHECK(want && got && row_at && nrow_at, "malloc");
+	for (size_t u = 0; u < rs->nunits; u++)
+		if (units[u].len > max_ulen)
+			max_ulen = units[u].len;
+	total_records = rs->n;
+	for (long i = 0; i < count; i++) {
+		struct daxmirror_query q;
+		struct dkd_filter f;
+		struct qkeys k;
+		struct dkd_keys keys = { k.lo, k.hi, k.prefix };
+		struct dkd_acc acc;
+		uint64_t rows_bytes = 0, nrows = 0, records = 0, got_bytes = 0;
+
+		rand_filter(&f, &k);
+		/* Expected, unit by unit, so any resume point can be judged. */
+		dkd_acc_init(&acc);
+		for (size_t u = 0; u < rs->nunits; u++) {
+			row_at[u] = rows_bytes;
+			nrow_at[u] = nrows;
+			expect_units(rs, &f, &keys, u, u + 1, &acc, want,
+				     &rows_bytes, &nrows, &records);
+		}
+		row_at[rs->nunits] = rows_bytes;
+		nrow_at[rs->nunits] = nrows;
+		CHECK_EQ(records, total_records);
+		matched += nrows;
+
+		query_init(&q, units, rs->nunits, &f, &k);
+		q.lanes = rng() % (DMR_TEST_MAX_LANES + 1);
+		CHECK_EQ(dmr_query(dfd, &q), 0);
+		CHECK_EQ(q.done, 1);
+		CHECK_EQ(q.resume_unit, rs->nunits);
+		CHECK_EQ(q.count, acc.count);
+		CHECK_EQ(q.sum, acc.sum);
+		CHECK_EQ(q.min, acc.min);
+		CHECK_EQ(q.max, acc.max);
+		CHECK_EQ(q.records, total_records);
+		CHECK_EQ(q.bytes, rs->bytes);
+		CHECK_EQ(q.rows, 0);
+
+		/* ROWS: buffer from the largest unit up, resumed. */
+		query_init(&q, units, rs->nunits, &f, &k);
+		q.flags = DAXMIRROR_QUERY_ROWS;
+		q.lanes = rng() % (DMR_TEST_MAX_LANES + 1);
+		q.rows_cap = max_ulen + (rng() % 2 ? rng() % 65536 : rng() % (4ul << 20));
+		q.rows_cap &= ~7ull;
+		if (q.rows_cap < max_ulen)
+			q.rows_cap = max_ulen;
+		q.rows_limit = rng() % 3 == 0 ? 1 + rng() % 20 : 0;
+		limited += q.rows_limit != 0;
+		for (;;) {
+			uint64_t first = q.resume_unit;
+
+			query_clear_out(&q);
+			q.rows_ptr = (uintptr_t)(got + got_bytes);
+			CHECK_EQ(dmr_query(dfd, &q), 0);
+			CHECK(q.resume_unit > first, "no progress at %llu",
+			      (unsigned long long)first);
+			/* Exactly the rows of units [first, resume). */
+			CHECK_EQ(q.rows, nrow_at[q.resume_unit] - nrow_at[first]);
+			CHECK_EQ(q.rows_bytes, row_at[q.resume_unit] - row_at[first]);
+			CHECK(!memcmp(got + got_bytes, want + row_at[first],
+				      q.rows_bytes),
+			      "rows of units %llu..%llu differ",
+			      (unsigned long long)first,
+			      (unsigned long long)q.resume_unit);
+			CHECK_EQ(q.count, q.rows);
+			got_bytes += q.rows_bytes;
+			resumes++;
+			if (q.done)
+				break;
+			CHECK(q.resume_unit < rs->nunits, "resume past end");
+		}
+	}
+	printf("DMR-QUERY %s differential queries=%ld units=%zu records=%zu "
+	       "bytes=%zu matched=%ld rows_calls=%ld with_limit=%ld\n",
+	       opt.label, count, rs->nunits, rs->n, rs->bytes, matched,
+	       resumes, limited);
+	free(want);
+	free(got);
+	free(row_at);
+	free(nrow_at);
+	return 0;
+}
+
+/* A QUERY that must fail with want; mutate changes a valid one. */
+#define QUERY_BAD(want, what, ...)                                          \
+	do {                                                                \
+		struct daxmirror_query bq = *base;                          \
+		int ret_;                                                   \
+		__VA_ARGS__;                                                \
+		ret_ = dmr_query(dfd, &bq);                                 \
+		CHECK(ret_ == (want), "%s: got %d (%s), want %d", what,     \
+		      ret_, strerror(-ret_), want);                         \
+		nbad++;                                                     \
+	} while (0)
+
+static int query_bad(int dfd, const struct daxmirror_query *base,
+		     uint8_t *scratch, uint8_t *unmapped, uint8_t *map2,
+		     size_t map_len)
+{
+	struct daxmirror_query_unit u1[1];
+	const struct daxmirror_query_unit *units =
+		(const void *)(uintptr_t)base->units_ptr;
+	static const uint8_t hi_key[] = "a", lo_key[] = "b";
+	int nbad = 0;
+	struct dk_rec *rec = (struct dk_rec *)scratch;
+
+	{
+		struct daxmirror_query ok = *base; /* base keeps out = 0 */
+
+		CHECK_EQ(dmr_query(dfd, &ok), 0);
+		CHECK(ok.records > 0, "the valid query walked nothing");
+	}
+	QUERY_BAD(-EINVAL, "size - 8", bq.size -= 8);
+	QUERY_BAD(-EINVAL, "size + 8", bq.size += 8);
+	QUERY_BAD(-EINVAL, "unknown flag", bq.flags = 2);
+	QUERY_BAD(-EINVAL, "0 units", bq.nunits = 0);
+	QUERY_BAD(-EINVAL, "too many units",
+		  bq.nunits = DAXMIRROR_MAX_QUERY_UNITS + 1);
+	QUERY_BAD(-EINVAL, "9 lanes", bq.lanes = 9);
+	QUERY_BAD(-EINVAL, "out field set", bq.count = 1);
+	QUERY_BAD(-EINVAL, "done set", bq.done = 1);
+	QUERY_BAD(-EINVAL, "rows_cap without ROWS", bq.rows_cap = 4096);
+	QUERY_BAD(-EINVAL, "resume without ROWS", bq.resume_unit = 1);
+	QUERY_BAD(-EFAULT, "units_ptr NULL", bq.units_ptr = 0);
+	QUERY_BAD(-EFAULT, "units_ptr kernel",
+		  bq.units_ptr = 0xffff888000000000ull);
+	/* Units. */
+#define UNIT_BAD(what, a, l)                                                \
+	QUERY_BAD(-EINVAL, what, u1[0].addr = (a); u1[0].len = (l);         \
+		  bq.units_ptr = (uintptr_t)u1; bq.nunits = 1)
+	UNIT_BAD("unit unaligned", units[0].addr + 4, units[0].len);
+	UNIT_BAD("unit empty", units[0].addr, 0);
+	UNIT_BAD("unit len % 8", units[0].addr, units[0].len - 4);
+	UNIT_BAD("unit not mapped", (uintptr_t)unmapped, 4096);
+	UNIT_BAD("unit past its range", units[0].addr, map_len + 8);
+	UNIT_BAD("unit over two ranges", (uintptr_t)map2 - 4096, 8192);
+	UNIT_BAD("unit overflows", ~0ull - 7, 16);
+	/* Filter fields. */
+	QUERY_BAD(-EINVAL, "9 predicates", bq.filter.npreds = 9);
+	QUERY_BAD(-EINVAL, "type 0", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = 0; bq.filter.preds[0].op = 1;
+		  bq.filter.preds[0].width = 4);
+	QUERY_BAD(-EINVAL, "type 4", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = 4; bq.filter.preds[0].op = 1;
+		  bq.filter.preds[0].width = 4);
+	QUERY_BAD(-EINVAL, "op 0", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_UINT;
+		  bq.filter.preds[0].op = 0; bq.filter.preds[0].width = 4;
+		  bq.filter.min_vlen = 4);
+	QUERY_BAD(-EINVAL, "op 7", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_UINT;
+		  bq.filter.preds[0].op = 7; bq.filter.preds[0].width = 4;
+		  bq.filter.min_vlen = 4);
+	QUERY_BAD(-EINVAL, "int width 3", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_INT;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 3;
+		  bq.filter.min_vlen = 3);
+	QUERY_BAD(-EINVAL, "bytes width 0", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_BYTES;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 0);
+	QUERY_BAD(-EINVAL, "bytes width 65", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_BYTES;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 65;
+		  bq.filter.min_vlen = 65);
+	QUERY_BAD(-EINVAL, "field beyond 64 KiB", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_UINT;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 8;
+		  bq.filter.preds[0].offset = DKD_FIELD_LIMIT - 7;
+		  bq.filter.min_vlen = DKD_FIELD_LIMIT + 1);
+	QUERY_BAD(-EINVAL, "field offset wraps", bq.filter.npreds = 1;
+		  bq.filter.preds[0].type = DKD_T_UINT;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 8;
+		  bq.filter.preds[0].offset = ~0ull - 3);
+	QUERY_BAD(-EINVAL, "min_vlen short of a predicate",
+		  bq.filter.npreds = 1; bq.filter.preds[0].type = DKD_T_UINT;
+		  bq.filter.preds[0].op = 1; bq.filter.preds[0].width = 8;
+		  bq.filter.preds[0].offset = 100; bq.filter.min_vlen = 107);
+	QUERY_BAD(-EINVAL, "min_vlen short of the aggregate",
+		  bq.filter.agg_type = DKD_T_INT; bq.filter.agg_width = 8;
+		  bq.filter.agg_offset = 60000; bq.filter.min_vlen = 60007);
+	QUERY_BAD(-EINVAL, "aggregate of bytes",
+		  bq.filter.agg_type = DKD_T_BYTES; bq.filter.agg_width = 8;
+		  bq.filter.min_vlen = 8);
+	QUERY_BAD(-EINVAL, "aggregate width 16",
+		  bq.filter.agg_type = DKD_T_UINT; bq.filter.agg_width = 16;
+		  bq.filter.min_vlen = 16);
+	QUERY_BAD(-EINVAL, "aggregate offset without type",
+		  bq.filter.agg_offset = 8);
+	QUERY_BAD(-EINVAL, "lo_len 1025", bq.filter.lo_len = 1025;
+		  bq.lo_ptr = (uintptr_t)scratch);
+	QUERY_BAD(-EINVAL, "prefix_len 1025", bq.filter.prefix_len = 1025;
+		  bq.prefix_ptr = (uintptr_t)scratch);
+	QUERY_BAD(-EINVAL, "key pointer without length",
+		  bq.hi_ptr = (uintptr_t)hi_key);
+	QUERY_BAD(-EINVAL, "lo >= hi", bq.filter.lo_len = 1;
+		  bq.lo_ptr = (uintptr_t)lo_key; bq.filter.hi_len = 1;
+		  bq.hi_ptr = (uintptr_t)hi_key);
+	QUERY_BAD(-EINVAL, "lo == hi", bq.filter.lo_len = 1;
+		  bq.lo_ptr = (uintptr_t)hi_key; bq.filter.hi_len = 1;
+		  bq.hi_ptr = (uintptr_t)hi_key);
+	QUERY_BAD(-EFAULT, "lo_ptr unmapped", bq.filter.lo_len = 4;
+		  bq.lo_ptr = (uintptr_t)unmapped);
+	/* ROWS fields. */
+	QUERY_BAD(-EINVAL, "rows_cap 0", bq.flags = DAXMIRROR_QUERY_ROWS;
+		  bq.rows_ptr = (uintptr_t)scratch);
+	QUERY_BAD(-EINVAL, "rows_cap too big", bq.flags = DAXMIRROR_QUERY_ROWS;
+		  bq.rows_ptr = (uintptr_t)scratch;
+		  bq.rows_cap = DAXMIRROR_MAX_QUERY_ROWS + 8);
+	QUERY_BAD(-EINVAL, "a unit longer than rows_cap",
+		  bq.flags = DAXMIRROR_QUERY_ROWS;
+		  bq.rows_ptr = (uintptr_t)scratch; bq.rows_cap = 8);
+	QUERY_BAD(-EINVAL, "resume_unit past the end",
+		  bq.flags = DAXMIRROR_QUERY_ROWS;
+		  bq.rows_ptr = (uintptr_t)scratch; bq.rows_cap = 64ul << 20;
+		  bq.resume_unit = bq.nunits);
+	QUERY_BAD(-EFAULT, "rows_ptr kernel", bq.flags = DAXMIRROR_QUERY_ROWS;
+		  bq.rows_ptr = 0xffff888000000000ull;
+		  bq.rows_cap = 64ul << 20);
+
+	/* Records that cannot be, written into the mapped region. */
+#define REC_BAD(what, len, ...)                                             \
+	do {                                                                \
+		memset(rec, 0, 4096);                                       \
+		rec->klen = 4;                                              \
+		rec->vlen = 8;                                              \
+		rec->flags = DK_REC_PUT;                                    \
+		rec->seq = 1;                                               \
+		__VA_ARGS__;                                                \
+		UNIT_BAD(what, (uintptr_t)rec, len);                        \
+	} while (0)
+	REC_BAD("record klen 0", 64, rec->klen = 0);
+	REC_BAD("record klen 1025", 2048, rec->klen = 1025);
+	REC_BAD("record past its unit", 40);
+	REC_BAD("unit shorter than a header", 16);
+	REC_BAD("record vlen 1 MiB + 1", 4096, rec->vlen = DKD_MAX_VALUE + 1);
+	REC_BAD("second record bad (zeros)", 128);
+	printf("DMR-QUERY %s bad descriptors refused: %d\n", opt.label, nbad);
+	return 0;
+}
+
+/*
+ * Truncate and munmap while queries run.  File A holds N records whose
+ * aggregated field is 1; each round truncates A to 0 and makes file C
+ * with the same layout but the field POISON (C likely gets A's blocks),
+ * or munmaps A; then restores A.  A query's answer is judged by the
+ * phases it saw start and end: never a POISON record (the device read
+ * blocks it had lost); never a success that ran wholly while A was
+ * truncated or unmapped; and the exact answer when it ran wholly while A
+ * was intact.  Errors allowed: -EFAULT, -EINVAL (zeros of a half
+ * restored A), -EBUSY.
+ */
+#define QRACE_LEN (1ul << 20)
+#define QRACE_POISON 1000000ull
+
+struct qrace {
+	struct target t;
+	int dfd;
+	size_t nrec;
+	struct daxmirror_query_unit units[16];
+	size_t nunits;
+	_Atomic long gen;	/* 4 * round + phase: 0 intact, 1 gone,
+				   2 restoring, 3 intact again */
+	_Atomic bool stop;
+	_Atomic long queries;	/* finished */
+	long ok, exact, efault, einval, ebusy, other, poison, stale_ok,
+		wrong_intact;
+};
+
+static void qrace_fill_len(uint8_t *p, size_t len, size_t *nrec,
+			   uint64_t field)
+{
+	size_t off = 0, n = 0;
+
+	while (off + 64 <= len) {
+		/* 32 + 8 + 24: 64 bytes, no padding. */
+		struct dk_rec hdr = { .klen = 8, .flags = DK_REC_PUT,
+				      .vlen = 24, .batch = 1, .seq = 1 };
+
+		memcpy(p + off, &hdr, sizeof(hdr));
+		memcpy(p + off + 32, "key00000", 8);
+		memcpy(p + off + 40, &field, 8);
+		memset(p + off + 48, 0, 16);
+		off += dk_rec_size(hdr.klen, hdr.vlen);
+		n++;
+	}
+	*nrec = n;
+}
+
+static void qrace_fill(uint8_t *p, size_t *nrec, uint64_t field)
+{
+	qrace_fill_len(p, QRACE_LEN, nrec, field);
+}
+
+/*
+ * A fatal signal in the middle of a QUERY: a cold 16 MiB of records on
+ * one lane, every fault slowed to 50 ms (~400 ms in all); SIGKILL after
+ * 100 ms must end it within a fault's time and free everything.
+ */
+static int query_kill(void)
+{
+	const size_t len = 16ul << 20;
+	struct timespec t0, t1;
+	int sv[2], status;
+	double secs;
+	pid_t pid;
+	char c;
+
+	set_commit_delay(50000);
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		struct daxmirror_query_unit units[16];
+		struct dkd_filter f = { .snap = 5 };
+		struct daxmirror_query q;
+		struct target big;
+		struct qkeys k;
+		size_t n;
+		int cfd = dmr_open();
+
+		if (cfd < 0 || target_create(&big, "qkill", len))
+			_exit(1);
+		qrace_fill_len(big.map, len, &n, 1);
+		if (dmr_map(cfd, big.map, len, 0, NULL))
+			_exit(1);
+		for (int i = 0; i < 16; i++) {
+			units[i].addr = (uintptr_t)big.map + i * (len / 16);
+			units[i].len = len / 16;
+		}
+		query_init(&q, units, 16, &f, &k);
+		q.lanes = 1;
+		if (write(sv[1], "q", 1) != 1)
+			_exit(1);
+		dmr_query(cfd, &q);
+		_exit(3); /* should not get here: killed first */
+	}
+	close(sv[1]);
+	CHECK_EQ(read(sv[0], &c, 1), 1); /* the child is about to QUERY */
+	close(sv[0]);
+	usleep(100000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	set_commit_delay(0);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("DMR-QUERY %s QUERY killed after 100 ms: %s, reaped in %.3f s\n",
+	       opt.label, WIFSIGNALED(status) ? "by SIGKILL" : "exited first",
+	       secs);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "status %#x", status);
+	CHECK(secs < 1.0, "the query ignored the fatal signal: %.3f s", secs);
+	{
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/qkill", opt.path);
+		unlink(path);
+	}
+	return counters_zero("after SIGKILL during a QUERY");
+}
+
+static void *qrace_device(void *arg)
+{
+	struct qrace *qr = arg;
+	struct dkd_filter f = { .snap = 5, .min_vlen = 8,
+				.agg_type = DKD_T_UINT, .agg_width = 8 };
+	struct qkeys k;
+
+	while (!atomic_load(&qr->stop)) {
+		struct daxmirror_query q;
+		long g0 = atomic_load(&qr->gen), g1;
+		int ret;
+
+		query_init(&q, qr->units, qr->nunits, &f, &k);
+		q.lanes = 1 + rng() % 3;
+		ret = dmr_query(qr->dfd, &q);
+		g1 = atomic_load(&qr->gen);
+		atomic_fetch_add(&qr->queries, 1);
+		if (ret == -EFAULT)
+			qr->efault++;
+		else if (ret == -EINVAL)
+			qr->einval++;
+		else if (ret == -EBUSY)
+			qr->ebusy++;
+		else if (ret)
+			qr->other++;
+		if (ret)
+			continue;
+		qr->ok++;
+		if (q.max >= QRACE_POISON) {
+			qr->poison++;
+			continue;
+		}
+		/* Started after A was gone, ended before it came back. */
+		if (g0 % 4 == 1 && g1 == g0)
+			qr->stale_ok++;
+		if ((g0 % 4 == 0 || g0 % 4 == 3) && g1 == g0) {
+			if (q.count == qr->nrec && q.sum == qr->nrec)
+				qr->exact++;
+			else
+				qr->wrong_intact++;
+		}
+	}
+	return NULL;
+}
+
+/* Until a query that began in this phase has ended (at most 200 ms). */
+static void qrace_wait(struct qrace *qr)
+{
+	long start = atomic_load(&qr->queries);
+
+	for (int i = 0; i < 2000 && atomic_load(&qr->queries) < start + 2; i++)
+		usleep(100);
+}
+
+static int case_query_race(void)
+{
+	struct qrace *qr = calloc(1, sizeof(*qr));
+	struct target c;
+	pthread_t dev;
+	long rounds = opt.count;
+
+	CHECK(qr, "calloc");
+	CHECK(!opt.devdax, "query_race truncates files: not on devdax");
+	map_sync = false;	/* see the race case */
+	CHECK_EQ(target_create(&qr->t, "qrace_a", QRACE_LEN), 0);
+	qrace_fill(qr->t.map, &qr->nrec, 1);
+	qr->nunits = 16;
+	for (size_t i = 0; i < qr->nunits; i++) {
+		qr->units[i].addr = (uintptr_t)qr->t.map + i * (QRACE_LEN / 16);
+		qr->units[i].len = QRACE_LEN / 16;
+	}
+	qr->dfd = dmr_open();
+	CHECK_SYS(qr->dfd);
+	CHECK_EQ(dmr_map(qr->dfd, qr->t.map, QRACE_LEN, DAXMIRROR_MAP_PREFAULT,
+			 NULL), 0);
+	CHECK_EQ(pthread_create(&dev, NULL, qrace_device, qr), 0);
+	for (long r = 0; r < rounds; r++) {
+		bool trunc = r % 2 == 0;
+
+		if (r % 16 == 8)
+			set_commit_delay(r % 32 == 8 ? 300 : 0);
+		qrace_wait(qr);	/* intact: a query runs wholly inside */
+		if (trunc) {
+			CHECK_SYS(ftruncate(qr->t.fd, 0));
+		} else {
+			CHECK_SYS(munmap(qr->t.map, QRACE_LEN));
+		}
+		atomic_store(&qr->gen, 4 * r + 1);
+		if (trunc) {
+			/* Free A's blocks for C. */
+			CHECK_SYS(syncfs(qr->t.fd));
+			CHECK_EQ(target_create(&c, "qrace_c", QRACE_LEN), 0);
+			qrace_fill(c.map, &qr->nrec, QRACE_POISON);
+			target_destroy(&c);
+		} else {
+			qrace_wait(qr);
+		}
+		atomic_store(&qr->gen, 4 * r + 2);
+		if (trunc) {
+			CHECK_SYS(ftruncate(qr->t.fd, QRACE_LEN));
+		} else {
+			CHECK_EQ(target_map_at(&qr->t, qr->t.map), 0);
+		}
+		qrace_fill(qr->t.map, &qr->nrec, 1);
+		atomic_store(&qr->gen, 4 * r + 3);
+		qrace_wait(qr);
+		atomic_store(&qr->gen, 4 * (r + 1));
+	}
+	atomic_store(&qr->stop, true);
+	pthread_join(dev, NULL);
+	set_commit_delay(0);
+	printf("DMR-QUERY %s race rounds=%ld ok=%ld exact=%ld EFAULT=%ld "
+	       "EINVAL=%ld EBUSY=%ld other=%ld poison=%ld stale_ok=%ld "
+	       "wrong_intact=%ld\n", opt.label, rounds, qr->ok, qr->exact,
+	       qr->efault, qr->einval, qr->ebusy, qr->other, qr->poison,
+	       qr->stale_ok, qr->wrong_intact);
+	CHECK_EQ(qr->poison, 0);
+	CHECK_EQ(qr->stale_ok, 0);
+	CHECK_EQ(qr->wrong_intact, 0);
+	CHECK_EQ(qr->other, 0);
+	CHECK(qr->exact > 0, "no query ran while A was intact");
+	CHECK(qr->efault > 0, "no query met a truncated or unmapped A");
+	close(qr->dfd);
+	target_destroy(&qr->t);
+	free(qr);
+	return query_kill();
+}
+
+static int case_query(void)
+{
+	const size_t len = 8ul << 20, spare = 64ul << 10;
+	struct daxmirror_version ver = { .size = sizeof(ver) };
+	struct daxmirror_query_unit *units;
+	struct daxmirror_query base;
+	struct target t, t2;
+	struct recset rs;
+	struct dkd_filter f = { .snap = 1000 };
+	struct qkeys k;
+	uint8_t *unmapped;
+	int dfd;
+
+	/* VERSION. */
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, &ver), 0);
+	printf("DMR-QUERY %s version api=%llu lanes=%llu\n", opt.label,
+	       (unsigned long long)ver.api, (unsigned long long)ver.lanes);
+	CHECK_EQ(ver.api, DAXMIRROR_API_VERSION);
+	CHECK(ver.lanes >= 1 && ver.lanes <= DMR_TEST_MAX_LANES, "lanes");
+	ver.size = sizeof(ver) + 8;
+	CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, &ver), -EINVAL);
+	ver.size = sizeof(ver);
+	ver.api = 1;
+	CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, &ver), -EINVAL);
+
+	/* Records in a DAX mapping, and a second range right after it. */
+	CHECK_EQ(target_create(&t, "query", len), 0);
+	CHECK_EQ(recset_build(&rs, t.map, len - spare), 0);
+	CHECK_EQ(dmr_map(dfd, t.map, len, 0, NULL), 0);
+	memset(&t2, 0, sizeof(t2));
+	if (!opt.devdax) {
+		CHECK_EQ(target_open_file(&t2, "query2", len), 0);
+		t2.len = len;
+		CHECK_EQ(target_map_at(&t2, t.map + len), 0);
+		CHECK_EQ(dmr_map(dfd, t2.map, len, 0, NULL), 0);
+	}
+	unmapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	CHECK(unmapped != MAP_FAILED, "mmap");
+	munmap(unmapped, 4096);
+	units = calloc(rs.nunits, sizeof(*units));
+	CHECK(units, "calloc");
+	for (size_t i = 0; i < rs.nunits; i++) {
+		units[i].addr = (uintptr_t)t.map + rs.ustart[i];
+		units[i].len = rs.uend[i] - rs.ustart[i];
+	}
+
+	if (query_differential(dfd, &rs, units, opt.count))
+		return -1;
+	query_init(&base, units, rs.nunits, &f, &k);
+	if (query_bad(dfd, &base, t.map + len - spare, unmapped,
+		      opt.devdax ? t.map + len - 4096 : t2.map, len))
+		return -1;
+
+	free(units);
+	recset_free(&rs);
+	close(dfd);
+	if (t2.map)
+		target_destroy(&t2);
+	target_destroy(&t);
+	return 0;
+}
+
 static int case_leaks(void)
 {
 	return counters_zero("end of suite");
@@ -1323,6 +2122,7 @@ static const struct {
 	{ "read_equal", case_read_equal }, { "events", case_events },
 	{ "no_pin", case_no_pin },	    { "race", case_race },
 	{ "lifecycle", case_lifecycle },   { "fuzz", case_fuzz },
+	{ "query", case_query },	    { "query_race", case_query_race },
 	{ "leaks", case_leaks },
 };
 

@@ -7,9 +7,14 @@
 # Usage: tests/vm/run-vm-suite.sh 6.1|6.12 [WORKDIR]
 #   WORKDIR     where everything is built (default build/vm); downloads are
 #               cached in $DAXKV_VM_CACHE or WORKDIR/cache.
-#   DAXKV_VM_TIMEOUT  seconds the guest may run (default 240)
+#   DAXKV_VM_TIMEOUT  seconds the guest may run (default 480)
 #   DAXKV_VM_RACES    race rounds per file system (default 4000)
 #   DAXKV_VM_FUZZ     fuzzed ioctls (default 100000)
+#   DAXKV_VM_QUERIES  random QUERY filters per target (default 20)
+#   DAXKV_VM_QRACES   truncate/munmap rounds under queries (default 40)
+#   DAXKV_VM_ENGINE_RECORDS, DAXKV_VM_ENGINE_QUERIES  query_test sizes
+#                     with the KMOD backend (default 5000, 50)
+#   DAXKV_VM_SCAN_RECORDS  daxkv-scanbench records (default 100000)
 #   DAXKV_VM_CASES    regex: run only the matching cases (debugging)
 #
 # Steps: resolve the kernel from Debian's meta package, download image and
@@ -23,9 +28,14 @@ line=${1:?usage: run-vm-suite.sh 6.1|6.12 [WORKDIR]}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mkdir -p "${2:-$src/build/vm}" && cd "${2:-$src/build/vm}" && pwd)
 cache=${DAXKV_VM_CACHE:-$work/cache}
-timeout_s=${DAXKV_VM_TIMEOUT:-240}
+timeout_s=${DAXKV_VM_TIMEOUT:-480}
 races=${DAXKV_VM_RACES:-4000}
 fuzz=${DAXKV_VM_FUZZ:-100000}
+queries=${DAXKV_VM_QUERIES:-20}
+qraces=${DAXKV_VM_QRACES:-40}
+engine_records=${DAXKV_VM_ENGINE_RECORDS:-5000}
+engine_queries=${DAXKV_VM_ENGINE_QUERIES:-50}
+scan_records=${DAXKV_VM_SCAN_RECORDS:-100000}
 t_start=$(date +%s)
 
 say() { echo "vm[$line]: $*" >&2; }
@@ -97,7 +107,8 @@ vmlinuz=$kroot/boot/vmlinuz-$kver
 kbuild=$work/$kver/kmod
 rm -rf "$kbuild" && mkdir -p "$kbuild/include"
 cp "$src"/kmod/Kbuild "$src"/kmod/*.[ch] "$kbuild/"
-cp "$src/include/daxmirror_uapi.h" "$kbuild/include/"
+cp "$src/include/daxmirror_uapi.h" "$src/include/daxkv_device.h" \
+	"$kbuild/include/"
 btf=()
 command -v pahole >/dev/null || btf=(CONFIG_DEBUG_INFO_BTF_MODULES=)
 if ! make -s -C "$kdir" M="$kbuild" W=1 "${btf[@]}" modules >"$kbuild/build.log" 2>&1; then
@@ -139,6 +150,7 @@ done
 # goes with the shared libraries ldd names (the build's rpath included).
 if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	for prog in tests/engine/engine_test tests/engine/crash_test \
+		tests/engine/query_test benchmarks/scan/daxkv-scanbench \
 		tools/kvctl/kvctl; do
 		path=$DAXKV_VM_BUILD_DIR/$prog
 		[ -x "$path" ] || fail "$path is not built (build before the VM suite)"
@@ -147,6 +159,7 @@ if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	cp "$src/tests/kvctl/vm_kvctl.sh" "$ird/bin/"
 	cp "$(readlink -f "$(command -v pmempool)")" "$ird/bin/pmempool"
 	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
+		"$ird/bin/query_test" "$ird/bin/daxkv-scanbench" \
 		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
 		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
 			case "$lib" in
@@ -195,6 +208,9 @@ chmod +x "$ird/init"
 case "${DAXKV_VM_CASES:-}" in *\'*) fail "DAXKV_VM_CASES may not contain a quote" ;; esac
 printf "RACES=%d\nFUZZ=%d\nKVER='%s'\nCASES='%s'\n" "$races" "$fuzz" "$kver" \
 	"${DAXKV_VM_CASES:-.}" >"$ird/etc/suite.conf"
+printf "CASE_TIMEOUT=%d\nQUERIES=%d\nQRACES=%d\nENGINE_RECORDS=%d\nENGINE_QUERIES=%d\nSCAN_RECORDS=%d\n" \
+	"$((timeout_s / 2))" "$queries" "$qraces" "$engine_records" "$engine_queries" \
+	"$scan_records" >>"$ird/etc/suite.conf"
 (cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/$kver/initramfs.cpio"
 
 # 6. Boot.  Three NVDIMMs: fsdax for ext4, fsdax for xfs, devdax.

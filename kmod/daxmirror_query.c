@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * daxmirror_query.c -- the record scan: VERSION and QUERY, and the device
+ * kernel that evaluates a compiled daxkv filter (include/daxkv_device.h)
+ * over records in mirrored memory.
+ *
+ * What the device reads.  A unit is [addr, addr + len) of whole records
+ * inside one MAP range.  A lane walks its units record by record, reading
+ * through the device page table only: it takes pt_lock for read, looks up
+ * each page it needs, faults on a miss (dropping pt_lock first, as the
+ * fault path requires) and restarts the record, and drops pt_lock at most
+ * DMR_QUERY_HOLD_PAGES pages later, or before it copies rows out or sleeps.
+ * Every byte it evaluates was read under one uninterrupted pt_lock hold
+ * that began after the entry was found valid, so an invalidation (which
+ * takes pt_lock for write) either waits for the record to be finished or
+ * makes the lane find the entry cleared and fault again: the device never
+ * reads a page after the invalidation that took it away.  A record whose
+ * page cannot be faulted (truncated file, munmap) ends the query with
+ * -EFAULT; it never reads what the blocks hold afterwards.
+ *
+ * Records are untrusted: the header is copied and checked once (klen
+ * 1..DKD_MAX_KEY, vlen <= DKD_MAX_VALUE, the record inside its unit), and
+ * every later access uses the checked lengths, so bytes that change under
+ * the device cannot make it read outside the record.  A record inside one
+ * page is evaluated in place; one that crosses a page is copied into a
+ * per-lane buffer first (up to its last field, or whole for ROWS).
+ *
+ * ROWS.  Rows are returned in unit order.  The ioctl evaluates batches of
+ * units that fit, at their full length, in what is left of rows_cap; each
+ * lane takes a run of consecutive units of the batch and writes its rows
+ * at the place of that run in the user buffer (a run's rows never exceed
+ * its bytes), staging them in a kernel buffer and copying them out from
+ * the lane with the caller's mm (kthread_use_mm), never under pt_lock.
+ * After the batch the caller closes the gaps.  With rows_limit, a lane
+ * stops after a unit once the rows of the lanes up to it reach the limit;
+ * the call then returns the units before the first unit not evaluated.
+ */
+#include <linux/cache.h>
+#include <linux/highmem.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "daxmirror.h"
+
+/* Pages a lane reads under one pt_lock hold, at most (records finish). */
+#define DMR_QUERY_HOLD_PAGES 64
+/* ROWS: a lane's staging buffer (holds the largest record). */
+#define DMR_QUERY_STAGE (2ul << 20)
+/* Otherwise: what a lane copies of a record that crosses a page. */
+#define DMR_QUERY_BOUNCE (DK_REC_HDR_SIZE + DKD_MAX_KEY + DKD_FIELD_LIMIT)
+/* Units copied in from user space at a time. */
+#define DMR_QUERY_UNIT_CHUNK 64
+
+struct dmr_qunit {
+	u64 addr;
+	u64 len;
+	struct dmr_range *range;
+};
+
+/* One lane's share of a batch and its results. */
+struct dmr_qlane {
+	size_t first, last;	/* units [first, last) of the batch */
+	u64 user_off;		/* ROWS: offset of its rows in rows_ptr */
+	size_t done_units;	/* units evaluated completely */
+	struct dkd_acc acc;
+	u64 records, bytes;	/* walked, in completed units */
+	u64 rows, rows_bytes;	/* copied or staged, in completed units */
+	atomic64_t rows_pub;	/* rows, for other lanes' rows_limit rule */
+	u8 *buf;		/* staging (ROWS) or bounce buffer */
+	size_t buf_cap;
+	size_t staged;		/* ROWS: bytes in buf not yet copied out */
+	u64 flushed;		/* ROWS: bytes copied to user space */
+} ____cacheline_aligned;	/* lanes update their own, per record */
+
+struct dmr_query {
+	const struct dkd_filter *flt;
+	struct dkd_keys keys;
+	u64 fields_end;		/* value bytes the filter reads, at most */
+	bool rows;
+	u64 rows_limit;
+	u64 rows_ptr;
+	struct dmr_mirror *mirror;
+	struct mm_struct *mm;
+	struct dmr_qunit *units;
+	unsigned int nr_lanes;
+	atomic_t err;		/* first lane error; the others stop */
+	struct dmr_qlane lanes[DMR_MAX_LANES];
+};
+
+/* A lane's view of device memory: pt_lock and one mapped page. */
+struct dmr_qcur {
+	struct dmr_lane *lane;
+	struct dmr_mirror *mirror;
+	struct dmr_range *range;
+	bool locked;
+	unsigned int held_pages;	/* pages entered under this hold */
+	unsigned long page_addr;	/* page mapped at kaddr, 0 = none */
+	u8 *kaddr;
+	unsigned long miss;	/* page whose entry was not valid */
+	int err;		/* corrupt entry */
+};
+
+static void dmr_qcur_lock(struct dmr_qcur *c)
+{
+	down_read(&c->mirror->pt_lock);
+	c->locked = true;
+	c->held_pages = 0;
+}
+
+static void dmr_qcur_unlock(struct dmr_qcur *c)
+{
+	if (c->page_addr) {
+		kunmap_local(c->kaddr);
+		c->page_addr = 0;
+	}
+	if (c->locked)
+		up_read(&c->mirror->pt_lock);
+	c->locked = false;
+}
+
+/* The mapped page holding addr, or NULL (c->miss or c->err says why). */
+static u8 *dmr_qcur_page(struct dmr_qcur *c, unsigned long addr)
+{
+	unsigned long page_addr = addr & PAGE_MASK;
+	struct page *page;
+
+	if (c->page_addr == page_addr)
+		return c->kaddr;
+	if (c->page_addr) {
+		kunmap_local(c->kaddr);
+		c->page_addr = 0;
+	}
+	page = dmr_range_lookup(c->range, page_addr);
+	if (IS_ERR_OR_NULL(page)) {
+		c->err = page ? PTR_ERR(page) : 0;
+		c->miss = page_addr;
+		return NULL;
+	}
+	c->kaddr = kmap_local_page(page);
+	c->page_addr = page_addr;
+	c->held_pages++;
+	return c->kaddr;
+}
+
+/* Copy [addr, addr + len) of device memory; false on a miss. */
+static bool dmr_qcur_copy(struct dmr_qcur *c, void *dst, unsigned long addr,
+			  size_t len)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(addr));
+		u8 *kaddr = dmr_qcur_page(c, addr);
+
+		if (!kaddr)
+			return false;
+		memcpy(dst, kaddr + offset_in_page(addr), n);
+		dst += n;
+		addr += n;
+		len -= n;
+	}
+	return true;
+}
+
+/*
+ * Does the record match?  hdr is the checked copy of its header; base the
+ * record's bytes (in place or copied), readable up to the last byte the
+ * filter needs.  Only hdr's lengths are used, never base's.
+ */
+static bool dmr_query_match(const struct dmr_query *q,
+			    const struct dk_rec *hdr, const u8 *base)
+{
+	const struct dkd_filter *f = q->flt;
+
+	if (!dk_rec_visible(hdr, f->snap) || hdr->vlen < f->min_vlen)
+		return false;
+	if (!dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
+		return false;
+	return dkd_value_match(f, base + DK_REC_HDR_SIZE + hdr->klen,
+			       hdr->vlen);
+}
+
+/* ROWS: copy the staged rows to the lane's place in user memory. */
+static int dmr_query_flush(struct dmr_query *q, struct dmr_qlane *ql)
+{
+	void __user *dst = u64_to_user_ptr(q->rows_ptr + ql->user_off +
+					   ql->flushed);
+
+	if (!ql->staged)
+		return 0;
+	if (copy_to_user(dst, ql->buf, ql->staged))
+		return -EFAULT;
+	ql->flushed += ql->staged;
+	ql->staged = 0;
+	return 0;
+}
+
+/* The fault window for a miss at page_addr while walking unit u. */
+static unsigned long dmr_query_fault_end(const struct dmr_qunit *u,
+					 unsigned long page_addr)
+{
+	return min3(ALIGN(u->addr + u->len, PAGE_SIZE), u->range->end,
+		    ALIGN(page_addr + 1, PMD_SIZE));
+}
+
+/* Evaluate one unit.  The lane's counters change only for whole records. */
+static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
+			  struct dmr_qcur *c, const struct dmr_qunit *u)
+{
+	struct dmr_job *job = c->lane->job;
+	unsigned long deadline = 0, deadline_addr = 0;
+	u64 off = 0;
+	int ret;
+
+	c->range = u->range;
+	while (off < u->len) {
+		unsigned long addr = u->addr + off;
+		u64 left = u->len - off, size, copy;
+		struct dk_rec hdr;
+		const u8 *base;
+		u8 *dst;
+		bool match;
+
+		if (!c->locked) {
+			if (atomic_read(&job->cancel))
+				return -EINTR;
+			if (atomic_read(&q->err))
+				return -ECANCELED;
+			cond_resched();
+			dmr_qcur_lock(c);
+		}
+		if (left < DK_REC_HDR_SIZE)
+			return -EINVAL;
+		if (offset_in_page(addr) <= PAGE_SIZE - sizeof(hdr)) {
+			const u8 *page = dmr_qcur_page(c, addr);
+
+			if (!page)
+				goto miss;
+			hdr = *(const struct dk_rec *)(page +
+						       offset_in_page(addr));
+		} else if (!dmr_qcur_copy(c, &hdr, addr, sizeof(hdr))) {
+			goto miss;
+		}
+		/* Checked once: later reads must not fetch the header again. */
+		barrier();
+		if (!hdr.klen || hdr.klen > DKD_MAX_KEY ||
+		    hdr.vlen > DKD_MAX_VALUE)
+			return -EINVAL;
+		size = dk_rec_size(hdr.klen, hdr.vlen);
+		if (size > left)
+			return -EINVAL;
+		if (q->rows && ql->staged + size > ql->buf_cap) {
+			/* buf_cap = min(STAGE, rows_cap) holds any record */
+			if (!ql->staged)
+				return -EINVAL;
+			dmr_qcur_unlock(c);
+			ret = dmr_query_flush(q, ql);
+			if (ret)
+				return ret;
+			continue;
+		}
+		dst = q->rows ? ql->buf + ql->staged : ql->buf;
+		if (offset_in_page(addr) + size <= PAGE_SIZE) {
+			/* The header's page is mapped: evaluate in place. */
+			base = c->kaddr + offset_in_page(addr);
+		} else {
+			copy = q->rows ? size :
+			       min(size, DK_REC_HDR_SIZE + hdr.klen +
+					 q->fields_end);
+			if (!dmr_qcur_copy(c, dst, addr, copy))
+				goto miss;
+			base = dst;
+		}
+		match = dmr_query_match(q, &hdr, base);
+		if (match) {
+			dkd_acc_add(q->flt, &ql->acc,
+				    base + DK_REC_HDR_SIZE + hdr.klen);
+			if (q->rows) {
+				if (base != dst)
+					memcpy(dst, base, size);
+				/* The row's header is the one checked. */
+				memcpy(dst, &hdr, sizeof(hdr));
+				ql->staged += size;
+				ql->rows++;
+				ql->rows_bytes += size;
+			}
+		}
+		ql->records++;
+		ql->bytes += size;
+		off += size;
+		if (c->held_pages >= DMR_QUERY_HOLD_PAGES)
+			dmr_qcur_unlock(c);
+		continue;
+miss:
+		dmr_qcur_unlock(c);
+		if (c->err)
+			return c->err;
+		/* A record that does not settle: give up as a fault would. */
+		if (deadline_addr != addr) {
+			deadline_addr = addr;
+			deadline = jiffies +
+				   msecs_to_jiffies(DMR_FAULT_TIMEOUT_MS);
+		} else if (time_after(jiffies, deadline)) {
+			return -EBUSY;
+		}
+		ret = dmr_lane_fault(c->lane, u->range, c->miss,
+				     dmr_query_fault_end(u, c->miss));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* May lane i stop before its next unit?  (ROWS with rows_limit.) */
+static bool dmr_query_enough(struct dmr_query *q, unsigned int i)
+{
+	u64 rows = 0;
+	unsigned int k;
+
+	if (!q->rows_limit)
+		return false;
+	for (k = 0; k <= i; k++)
+		rows += atomic64_read(&q->lanes[k].rows_pub);
+	return rows >= q->rows_limit;
+}
+
+static int dmr_query_lane(struct dmr_query *q, struct dmr_lane *lane)
+{
+	struct dmr_qlane *ql = &q->lanes[lane->index];
+	struct dmr_qcur c = { .lane = lane, .mirror = q->mirror };
+	size_t i;
+	int ret = 0;
+
+	for (i = ql->first; i < ql->last; i++) {
+		u64 rows_before = ql->rows, bytes_before = ql->rows_bytes;
+		struct dkd_acc acc_before = ql->acc;
+		u64 records_before = ql->records, walked_before = ql->bytes;
+
+		ret = dmr_query_unit(q, ql, &c, &q->units[i]);
+		dmr_qcur_unlock(&c);
+		if (ret) {
+			/* Counters cover completed units only. */
+			ql->rows = rows_before;
+			ql->rows_bytes = bytes_before;
+			ql->acc = acc_before;
+			ql->records = records_before;
+			ql->bytes = walked_before;
+			break;
+		}
+		ql->done_units++;
+		atomic64_set(&ql->rows_pub, ql->rows);
+		if (dmr_query_enough(q, lane->index))
+			break;
+	}
+	if (!ret && q->rows)
+		ret = dmr_query_flush(q, ql);
+	atomic64_add(ql->bytes, &c.mirror->stats.bytes_read);
+	if (ret && ret != -ECANCELED)
+		atomic_cmpxchg(&q->err, 0, ret);
+	return ret;
+}
+
+static int dmr_query_run(struct dmr_job *job, struct dmr_lane *lane)
+{
+	struct dmr_query *q = job->priv;
+	int ret;
+
+	if (!q->rows || q->lanes[lane->index].first ==
+			q->lanes[lane->index].last)
+		return dmr_query_lane(q, lane);
+	/* Rows are copied out from here: work in the caller's mm. */
+	if (!mmget_not_zero(q->mm))
+		return -ESRCH;
+	kthread_use_mm(q->mm);
+	ret = dmr_query_lane(q, lane);
+	kthread_unuse_mm(q->mm);
+	mmput(q->mm);
+	return ret;
+}
+
+static const struct dmr_kernel dmr_kernel_query = {
+	.name = "query",
+	.run = dmr_query_run,
+};
+
+/* Integer field widths. */
+static bool dmr_int_width(u64 width)
+{
+	return width == 1 || width == 2 || width == 4 || width == 8;
+}
+
+/* Check a filter; *fields_end is the end of its last field. */
+static int dmr_query_check_filter(const struct dkd_filter *f,
+				  u64 *fields_end)
+{
+	u64 end = 0, i;
+
+	if (f->npreds > DKD_MAX_PREDS)
+		return -EINVAL;
+	for (i = 0; i < f->npreds; i++) {
+		const struct dkd_pred *p = &f->preds[i];
+
+		if (p->op < DKD_OP_EQ || p->op > DKD_OP_GE)
+			return -EINVAL;
+		if (p->type == DKD_T_UINT || p->type == DKD_T_INT) {
+			if (!dmr_int_width(p->width))
+				return -EINVAL;
+		} else if (p->type == DKD_T_BYTES) {
+			if (!p->width || p->width > DKD_MAX_BYTES)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+		if (p->offset > DKD_FIELD_LIMIT - p->width)
+			return -EINVAL;
+		end = max(end, p->offset + p->width);
+	}
+	if (f->agg_type == DKD_T_UINT || f->agg_type == DKD_T_INT) {
+		if (!dmr_int_width(f->agg_width) ||
+		    f->agg_offset > DKD_FIELD_LIMIT - f->agg_width)
+			return -EINVAL;
+		end = max(end, f->agg_offset + f->agg_width);
+	} else if (f->agg_type || f->agg_offset || f->agg_width) {
+		return -EINVAL;
+	}
+	/* dkd_acc_add() reads the aggregated field unchecked. */
+	if (f->min_vlen < end)
+		return -EINVAL;
+	if (f->lo_len > DKD_MAX_KEY || f->hi_len > DKD_MAX_KEY ||
+	    f->prefix_len > DKD_MAX_KEY)
+		return -EINVAL;
+	*fields_end = end;
+	return 0;
+}
+
+/* Copy a key in: len bytes at uptr (0 with len 0). */
+static int dmr_query_key(u8 *dst, u64 uptr, u64 len)
+{
+	if (!len)
+		return uptr ? -EINVAL : 0;
+	if (copy_from_user(dst, u64_to_user_ptr(uptr), len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Copy the units in and find each one's MAP range.  Holds map_sem. */
+static int dmr_query_units(struct dmr_mirror *mirror,
+			   const struct daxmirror_query *arg,
+			   struct dmr_qunit *units)
+{
+	struct daxmirror_query_unit chunk[DMR_QUERY_UNIT_CHUNK];
+	const struct daxmirror_query_unit __user *uunits =
+		u64_to_user_ptr(arg->units_ptr);
+	struct dmr_range *range = NULL;
+	u64 i, j, n, end;
+
+	for (i = 0; i < arg->nunits; i += n) {
+		n = min_t(u64, arg->nunits - i, DMR_QUERY_UNIT_CHUNK);
+		if (copy_from_user(chunk, uunits + i, n * sizeof(chunk[0])))
+			return -EFAULT;
+		for (j = 0; j < n; j++) {
+			u64 addr = chunk[j].addr, len = chunk[j].len;
+
+			if (!len || !IS_ALIGNED(addr | len, DK_REC_ALIGN) ||
+			    check_add_overflow(addr, len, &end) ||
+			    end > TASK_SIZE)
+				return -EINVAL;
+			if (arg->flags & DAXMIRROR_QUERY_ROWS &&
+			    len > arg->rows_cap)
+				return -EINVAL;
+			/* Units of one segment come in a row: try the last. */
+			if (!range || addr < range->start ||
+			    end > range->end)
+				range = dmr_mirror_find(mirror, addr, len);
+			if (!range)
+				return -EINVAL;
+			units[i + j] = (struct dmr_qunit){ addr, len, range };
+		}
+	}
+	return 0;
+}
+
+/* Give the lanes runs of consecutive units of about equal bytes. */
+static void dmr_query_split(struct dmr_query *q, size_t first, size_t last,
+			    u64 base)
+{
+	u64 total = 0, cum = 0;
+	unsigned int k = 0;
+	size_t i;
+
+	for (i = first; i < last; i++)
+		total += q->units[i].len;
+	for (k = 0; k < q->nr_lanes; k++) {
+		struct dmr_qlane *ql = &q->lanes[k];
+
+		ql->first = ql->last = last;
+		ql->done_units = 0;
+		ql->records = ql->bytes = ql->rows = ql->rows_bytes = 0;
+		ql->staged = ql->flushed = 0;
+		dkd_acc_init(&ql->acc);
+		atomic64_set(&ql->rows_pub, 0);
+	}
+	k = 0;
+	for (i = first; i < last; i++) {
+		/* Lane of this unit: by the bytes before it. */
+		unsigned int lane = min_t(u64, q->nr_lanes - 1,
+				div64_u64(cum * q->nr_lanes, total));
+
+		if (q->lanes[lane].first == last) {
+			q->lanes[lane].first = i;
+			q->lanes[lane].user_off = base + cum;
+		}
+		q->lanes[lane].last = i + 1;
+		cum += q->units[i].len;
+	}
+	/* Lanes left without units keep first == last. */
+}
+
+/* Move len bytes of user memory from src down to dst (dst < src). */
+static int dmr_query_move(u64 dst, u64 src, u64 len, u8 *bounce,
+			  size_t cap)
+{
+	while (len) {
+		size_t n = min_t(u64, len, cap);
+
+		if (copy_from_user(bounce, u64_to_user_ptr(src), n) ||
+		    copy_to_user(u64_to_user_ptr(dst), bounce, n))
+			return -EFAULT;
+		dst += n;
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+struct dmr_query_result {
+	struct dkd_acc acc;
+	u64 records, bytes, rows, rows_bytes, faults;
+	size_t next;		/* first unit not evaluated */
+};
+
+/*
+ * Evaluate units [first, last) in one device job and fold the results of
+ * its evaluated prefix into res.  ROWS: the batch's rows go at base in
+ * rows_ptr, compacted.
+ */
+static int dmr_query_batch(struct dmr_query *q, struct dmr_job *job,
+			   size_t first, size_t last, u64 base,
+			   struct dmr_query_result *res)
+{
+	u64 out = base;
+	unsigned int k;
+	int ret;
+
+	dmr_query_split(q, first, last, base);
+	atomic_set(&q->err, 0);
+	ret = dmr_device_run(job);
+	res->faults += job->faults;
+	if (ret) {
+		for (k = 0; k < q->nr_lanes; k++)
+			res->records += q->lanes[k].records;
+		/* Not the -ECANCELED of a lane another one stopped. */
+		return atomic_read(&q->err) ?: ret;
+	}
+
+	res->next = last;
+	for (k = 0; k < q->nr_lanes; k++) {
+		struct dmr_qlane *ql = &q->lanes[k];
+
+		if (ql->first == ql->last)
+			continue;
+		dkd_acc_merge(q->flt, &res->acc, &ql->acc);
+		res->records += ql->records;
+		res->bytes += ql->bytes;
+		res->rows += ql->rows;
+		res->rows_bytes += ql->rows_bytes;
+		if (q->rows && ql->rows_bytes && ql->user_off != out) {
+			ret = dmr_query_move(q->rows_ptr + out,
+					     q->rows_ptr + ql->user_off,
+					     ql->rows_bytes, q->lanes[0].buf,
+					     q->lanes[0].buf_cap);
+			if (ret)
+				return ret;
+		}
+		out += ql->rows_bytes;
+		if (ql->done_units < ql->last - ql->first) {
+			/* Stopped early: the batch ends here. */
+			res->next = ql->first + ql->done_units;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int dmr_query_check_arg(const struct daxmirror_query *arg)
+{
+	if (arg->flags & ~DAXMIRROR_QUERY_FLAGS_KNOWN)
+		return -EINVAL;
+	if (!arg->nunits || arg->nunits > DAXMIRROR_MAX_QUERY_UNITS ||
+	    arg->lanes > DMR_MAX_LANES)
+		return -EINVAL;
+	if (arg->done || arg->rows || arg->rows_bytes || arg->count ||
+	    arg->sum || arg->min || arg->max || arg->records || arg->bytes ||
+	    arg->faults)
+		return -EINVAL;
+	if (arg->flags & DAXMIRROR_QUERY_ROWS) {
+		if (!arg->rows_cap || arg->rows_cap > DAXMIRROR_MAX_QUERY_ROWS ||
+		    arg->resume_unit >= arg->nunits)
+			return -EINVAL;
+		if (!access_ok(u64_to_user_ptr(arg->rows_ptr), arg->rows_cap))
+			return -EFAULT;
+	} else if (arg->rows_ptr || arg->rows_cap || arg->rows_limit ||
+		   arg->resume_unit) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
+{
+	struct dmr_query_result res = { 0 };
+	struct daxmirror_query *arg;
+	struct dmr_query *q;
+	struct dmr_job *job;
+	u8 *keys;
+	size_t cur, last;
+	u64 used = 0;
+	unsigned int k;
+	int ret;
+
+	arg = kmalloc(sizeof(*arg), GFP_KERNEL);
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	keys = kmalloc(3 * DKD_MAX_KEY, GFP_KERNEL);
+	if (!arg || !q || !job || !keys) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = dmr_copy_arg(arg, sizeof(*arg), uarg);
+	if (ret)
+		goto out_free;
+	ret = dmr_query_check_arg(arg);
+	if (ret)
+		goto out_free;
+	ret = dmr_query_check_filter(&arg->filter, &q->fields_end);
+	if (ret)
+		goto out_free;
+	ret = dmr_query_key(keys, arg->lo_ptr, arg->filter.lo_len);
+	if (!ret)
+		ret = dmr_query_key(keys + DKD_MAX_KEY, arg->hi_ptr,
+				    arg->filter.hi_len);
+	if (!ret)
+		ret = dmr_query_key(keys + 2 * DKD_MAX_KEY, arg->prefix_ptr,
+				    arg->filter.prefix_len);
+	if (ret)
+		goto out_free;
+	q->keys.lo = keys;
+	q->keys.hi = keys + DKD_MAX_KEY;
+	q->keys.prefix = keys + 2 * DKD_MAX_KEY;
+	if (arg->filter.lo_len && arg->filter.hi_len &&
+	    dkd_keycmp(q->keys.lo, arg->filter.lo_len, q->keys.hi,
+		       arg->filter.hi_len) >= 0) {
+		ret = -EINVAL;
+		goto out_free;
+	}
+
+	q->flt = &arg->filter;
+	q->rows = arg->flags & DAXMIRROR_QUERY_ROWS;
+	q->rows_limit = arg->rows_limit;
+	q->rows_ptr = arg->rows_ptr;
+	q->mirror = mirror;
+	q->mm = mirror->mm;
+	q->nr_lanes = arg->lanes ? arg->lanes : DMR_DEFAULT_LANES;
+	q->units = kvmalloc_array(arg->nunits, sizeof(*q->units),
+				  GFP_KERNEL_ACCOUNT);
+	if (!q->units) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (k = 0; k < q->nr_lanes; k++) {
+		struct dmr_qlane *ql = &q->lanes[k];
+
+		ql->buf_cap = q->rows ? min_t(u64, DMR_QUERY_STAGE,
+					      arg->rows_cap) :
+				DMR_QUERY_BOUNCE;
+		ql->buf = kvmalloc(ql->buf_cap, GFP_KERNEL);
+		if (!ql->buf) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	job->kernel = &dmr_kernel_query;
+	job->priv = q;
+	job->nr_lanes = q->nr_lanes;
+
+	down_read(&mirror->map_sem);
+	ret = dmr_query_units(mirror, arg, q->units);
+	if (ret)
+		goto out_unlock;
+	cur = q->rows ? arg->resume_unit : 0;
+	dkd_acc_init(&res.acc);
+	res.next = cur;
+	while (cur < arg->nunits) {
+		/* ROWS: the units whose rows surely fit in what is left. */
+		u64 room = arg->rows_cap - used, bytes = 0;
+
+		last = cur;
+		while (last < arg->nunits &&
+		       (!q->rows || bytes + q->units[last].len <= room))
+			bytes += q->units[last++].len;
+		if (last == cur)
+			break;
+		ret = dmr_query_batch(q, job, cur, last, used, &res);
+		if (ret)
+			break;
+		used = res.rows_bytes;
+		cur = res.next;
+		if (q->rows_limit && res.rows >= q->rows_limit)
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+out_unlock:
+	up_read(&mirror->map_sem);
+	if (ret == -ENOMEM)
+		goto out_free;
+
+	/* Out: counts only.  On an error, only faults and records. */
+	arg->faults = res.faults;
+	arg->records = res.records;
+	if (ret)
+		res = (struct dmr_query_result){ .next = arg->resume_unit };
+	arg->resume_unit = q->rows ? res.next : arg->nunits;
+	arg->done = res.next == arg->nunits;
+	arg->rows = res.rows;
+	arg->rows_bytes = res.rows_bytes;
+	arg->count = res.acc.count;
+	arg->sum = res.acc.sum;
+	arg->min = res.acc.min;
+	arg->max = res.acc.max;
+	arg->bytes = res.bytes;
+	if (copy_to_user(uarg, arg, offsetof(typeof(*arg), filter)))
+		ret = -EFAULT;
+out_free:
+	if (q) {
+		for (k = 0; k < DMR_MAX_LANES; k++)
+			kvfree(q->lanes[k].buf);
+		kvfree(q->units);
+	}
+	kfree(keys);
+	kfree(job);
+	kfree(q);
+	kfree(arg);
+	return ret;
+}
+
+int dmr_ioctl_version(struct dmr_mirror *mirror, void __user *uarg)
+{
+	struct daxmirror_version arg;
+	int ret;
+
+	ret = dmr_copy_arg(&arg, sizeof(arg), uarg);
+	if (ret)
+		return ret;
+	if (arg.api || arg.lanes)
+		return -EINVAL;
+	arg.api = DAXMIRROR_API_VERSION;
+	arg.lanes = DMR_MAX_LANES;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return 0;
+}
