@@ -352,6 +352,9 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 out:
 	/* on an error: the unswapped destinations hold only copies */
 	if (ndst) {
+		/* never listed by a snapshot, so never mirrored; but be sure */
+		for (size_t d = 0; d < ndst; d++)
+			dk_kmod_forget(db, dsts[d]->slot);
 		pthread_mutex_lock(&db->seg_lock);
 		for (size_t d = 0; d < ndst; d++)
 			dk_segment_remove(db, dsts[d]);

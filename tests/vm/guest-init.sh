@@ -109,6 +109,17 @@ if [ -x /bin/engine_test ]; then
 		DAXKV_TEST_BACKEND=kmod DAXKV_QUERY_RECORDS=$ENGINE_RECORDS \
 		DAXKV_QUERY_COUNT=$ENGINE_QUERIES DAXKV_QUERY_MT_ROUNDS=20 \
 		/bin/query_test
+	# Device queries during heavy compaction (segments retired under
+	# the mirror, files unlinked and their blocks reused), each answer
+	# equal to the CPU's scan at the same snapshot; then the same
+	# database reopened.  And SIGKILL inside compactions on real fsdax.
+	for fs in ext4 xfs; do
+		run "$fs.compact_kmod" env DAXKV_TEST_DIR=/mnt/$fs \
+			DAXKV_TEST_BACKEND=kmod DAXKV_COMPACT_MS=4000 \
+			/bin/compact_test concurrent
+	done
+	run ext4.compact_kill env DAXKV_TEST_DIR=/mnt/ext4 \
+		DAXKV_COMPACT_KILLS=10 /bin/compact_test kill snapshot
 	run ext4.scanbench /bin/daxkv-scanbench --dir /mnt/ext4/scanbench \
 		--records $SCAN_RECORDS --backends cpu,kmod --threads 2 --runs 3
 fi

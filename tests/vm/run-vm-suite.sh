@@ -150,8 +150,8 @@ done
 # goes with the shared libraries ldd names (the build's rpath included).
 if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	for prog in tests/engine/engine_test tests/engine/crash_test \
-		tests/engine/query_test benchmarks/scan/daxkv-scanbench \
-		tools/kvctl/kvctl; do
+		tests/engine/query_test tests/engine/compact_test \
+		benchmarks/scan/daxkv-scanbench tools/kvctl/kvctl; do
 		path=$DAXKV_VM_BUILD_DIR/$prog
 		[ -x "$path" ] || fail "$path is not built (build before the VM suite)"
 		cp "$path" "$ird/bin/"
@@ -159,7 +159,8 @@ if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	cp "$src/tests/kvctl/vm_kvctl.sh" "$ird/bin/"
 	cp "$(readlink -f "$(command -v pmempool)")" "$ird/bin/pmempool"
 	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
-		"$ird/bin/query_test" "$ird/bin/daxkv-scanbench" \
+		"$ird/bin/query_test" "$ird/bin/compact_test" \
+		"$ird/bin/daxkv-scanbench" \
 		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
 		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
 			case "$lib" in
