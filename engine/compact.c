@@ -55,7 +55,7 @@
  * picking the emptiest sealed segments under 75% live; it copies in
  * slices of 256 KiB and sleeps as long as each slice took, so that it
  * takes at most about half of one CPU from writers, unless the database is
- * near its max_size or space amplification passed 1.5, when it runs flat
+ * near its max_size or space amplification passed 1.3, when it runs flat
  * out.
  * A writer that meets ENOSPC compacts (everything under 90% live) and
  * retries once.
@@ -73,7 +73,7 @@
 #include "snapshot.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */
-#define DK_AMP_URGENT_X100 150    /* ... flat out above this */
+#define DK_AMP_URGENT_X100 130    /* ... flat out above this */
 #define DK_VICTIM_LIVE_X100 75    /* background: victims at most this live */
 #define DK_DEMAND_LIVE_X100 90    /* daxkv_compact / ENOSPC: at most this */
 #define DK_MAX_VICTIMS 16u
@@ -122,18 +122,27 @@ static int dk_collect(struct daxkv *db, struct dk_segment *seg,
 		uint64_t size = dk_rec_size(rec->klen, rec->vlen);
 		bool del = rec->flags & DK_REC_DEL;
 		uint64_t loc = DK_LOC(seg->slot, off) | (del ? DK_LOC_DEL : 0);
-		uint64_t hash = dk_hash(dk_rec_key(rec), rec->klen);
-		struct dk_entry *e =
-			dk_index_lookup(db, dk_rec_key(rec), rec->klen, hash);
+		uint64_t hash = 0;
+		struct dk_entry *e = NULL;
+		bool keep = false;
+
 		/*
-		 * No entry: the key was deleted before the checkpoint this
-		 * handle opened from (deleted keys are not in it).  Its
-		 * delete is kept, for an older put may lie in a segment not
-		 * compacted; its puts are older than that delete: dead.
+		 * A record marked superseded is dead (a newer version of its
+		 * key committed, or recovery found it lost a tie): no index
+		 * lookup needed.  Otherwise ask the index.  No entry: the key
+		 * was deleted before the checkpoint this handle opened from
+		 * (deleted keys are not in it).  Its delete is kept, for an
+		 * older put may lie in a segment not compacted; its puts are
+		 * older than that delete: dead.
 		 */
-		bool keep = e ? __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE) ==
-					loc :
-				del;
+		if (__atomic_load_n(&rec->superseded, __ATOMIC_ACQUIRE) == 0) {
+			hash = dk_hash(dk_rec_key(rec), rec->klen);
+			e = dk_index_lookup(db, dk_rec_key(rec), rec->klen,
+					    hash);
+			keep = e ? __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE) ==
+					   loc :
+				   del;
+		}
 
 		if (rec->klen == 0 || off + size > tail) {
 			rcu_read_unlock();
