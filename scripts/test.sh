@@ -100,6 +100,7 @@ if [ "$run_san" = 1 ]; then
 	setarch "$(uname -m)" -R true 2>/dev/null && tsan_wrap="setarch $(uname -m) -R"
 	CTEST_WRAP=$tsan_wrap \
 	DAXKV_MT_OPS=5000 DAXKV_QUERY_RECORDS=20000 DAXKV_QUERY_COUNT=200 \
+	DAXKV_QUERY_MT_ROUNDS=20 DAXKV_QUERY_MT_WRITES=3000 \
 	DAXKV_COMPACT_MS=1500 \
 	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp halt_on_error=1" \
 	step "tsan" build-tsan \

@@ -15,6 +15,7 @@
  * and DAXKV_QUERY_COUNT (default 1000 queries).
  */
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 
 #include "dk_test.h"
@@ -686,12 +687,20 @@ static void test_concurrent(void)
 					     &w[i]) == 0);
 		unsigned long r;
 
-		/* at least `rounds` rounds and 20000 writes overlapping */
-		for (r = 0; r < rounds || __atomic_load_n(&w[0].ops,
-							    __ATOMIC_RELAXED) +
-						  __atomic_load_n(&w[1].ops,
-							    __ATOMIC_RELAXED) <
-					       20000;
+		/* at least `rounds` rounds and min_writes writes overlapping
+		 * (DAXKV_QUERY_MT_WRITES, default 20000), but not longer than
+		 * 120 s (sanitizer builds are slow) */
+		unsigned long min_writes = env_num("DAXKV_QUERY_MT_WRITES",
+						   20000);
+		uint64_t t_end = (uint64_t)time(NULL) + 120;
+
+		for (r = 0;
+		     r < rounds ||
+		     (__atomic_load_n(&w[0].ops, __ATOMIC_RELAXED) +
+				      __atomic_load_n(&w[1].ops,
+						      __ATOMIC_RELAXED) <
+			      min_writes &&
+		      (uint64_t)time(NULL) < t_end);
 		     r++) {
 			static uint8_t keybuf[2200], bytes[8][64];
 			struct kvset ref = { 0 };
