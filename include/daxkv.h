@@ -351,7 +351,10 @@ struct daxkv_row {
 };
 
 /**
- * Rows callback: @p n rows (n >= 1) of a ROWS query.  Return 0 to go on;
+ * Rows callback: @p n rows (n >= 1) of a ROWS query.  The backend's
+ * matches are gathered (copied) before the first call, so memory grows
+ * with the answer; with DAXKV_QUERY_ORDERED and a limit, all matches are
+ * sorted and the first ones delivered.  Return 0 to go on;
  * any other value stops the query and becomes daxkv_query()'s return
  * value.  It must not call daxkv_close() on the handle.
  */
@@ -410,7 +413,9 @@ struct daxkv_query_result {
 				   MIN or MAX (an INT field's: as int64_t);
 				   0 when count is 0 */
 	uint64_t snap_seq;    /**< sequence of the snapshot it read */
-	uint64_t records_scanned; /**< records the backend examined */
+	uint64_t records_scanned; /**< records the backend examined: every
+				       record below the snapshot's tails,
+				       older versions and deletes included */
 	uint64_t bytes_scanned;   /**< bytes of records it examined */
 	uint64_t time_ns;     /**< wall time of the whole call */
 	uint32_t threads;     /**< CPU threads, device lanes or GPU blocks */
