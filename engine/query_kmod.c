@@ -149,7 +149,7 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 {
 	struct daxmirror_map map = {.size = sizeof(map)};
 	char msg[256];
-	int rc = 0;
+	int rc = 0, mrc;
 
 	if (slot >= DK_MAX_SEGMENTS)
 		return dk_query_err(DAXKV_EINVAL, "query unit of a bad slot");
@@ -177,7 +177,32 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 	}
 	map.addr = (uintptr_t)base;
 	map.len = db->segment_size;
-	if (ioctl(k->fd, DAXMIRROR_IOC_MAP, &map)) {
+	mrc = ioctl(k->fd, DAXMIRROR_IOC_MAP, &map);
+	if (mrc && errno == EEXIST) {
+		/*
+		 * A range this handle registered for another slot overlaps:
+		 * that slot's mapping is gone (this segment is mapped there
+		 * now), so its registration is stale.  Drop every such one
+		 * and register again.
+		 */
+		for (uint32_t j = 0; j < DK_MAX_SEGMENTS; j++) {
+			uintptr_t a = (uintptr_t)k->mapped[j];
+			struct daxmirror_unmap um = {
+			    .size = sizeof(um),
+			    .addr = a,
+			    .len = k->map_len[j],
+			};
+
+			if (!a || a >= map.addr + map.len ||
+			    a + k->map_len[j] <= map.addr)
+				continue;
+			(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+			__atomic_store_n(&k->mapped[j], NULL,
+					 __ATOMIC_RELEASE);
+		}
+		mrc = ioctl(k->fd, DAXMIRROR_IOC_MAP, &map);
+	}
+	if (mrc) {
 		int err = errno;
 
 		snprintf(msg, sizeof(msg),
