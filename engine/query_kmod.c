@@ -201,6 +201,17 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 					 __ATOMIC_RELEASE);
 		}
 		mrc = ioctl(k->fd, DAXMIRROR_IOC_MAP, &map);
+		if (mrc && errno == EEXIST) {
+			/* a registration the table lost: this very range */
+			struct daxmirror_unmap um = {
+			    .size = sizeof(um),
+			    .addr = map.addr,
+			    .len = map.len,
+			};
+
+			(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+			mrc = ioctl(k->fd, DAXMIRROR_IOC_MAP, &map);
+		}
 	}
 	if (mrc) {
 		int err = errno;
@@ -411,7 +422,10 @@ void dk_kmod_forget(struct daxkv *db, uint32_t slot)
 		    .len = k->map_len[slot],
 		};
 
-		(void)ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um);
+		if (ioctl(k->fd, DAXMIRROR_IOC_UNMAP, &um) != 0 &&
+		    getenv("DAXKV_KMOD_DEBUG"))
+			fprintf(stderr, "daxkv: kmod forget slot %u: UNMAP: %s\n",
+				slot, strerror(errno));
 		__atomic_store_n(&k->mapped[slot], NULL, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&k->lock);

@@ -116,6 +116,7 @@ if [ -x /bin/engine_test ]; then
 	for fs in ext4 xfs; do
 		run "$fs.compact_kmod" env DAXKV_TEST_DIR=/mnt/$fs \
 			DAXKV_TEST_BACKEND=kmod DAXKV_COMPACT_MS=4000 \
+			DAXKV_KMOD_DEBUG=1 \
 			/bin/compact_test concurrent
 	done
 	run ext4.compact_kill env DAXKV_TEST_DIR=/mnt/ext4 \
