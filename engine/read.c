@@ -114,14 +114,23 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 		lo = NULL;
 	if (hi && hilen == 0)
 		hi = NULL;
+	/*
+	 * The read-side section starts before the sequence is fixed: an
+	 * older version this scan may need can lie in a segment that a
+	 * compaction retires after the sequence was taken, and compaction
+	 * removes it only after a grace period (a public snapshot holds its
+	 * segments by epoch instead).
+	 */
+	rcu_read_lock();
 	if (snap) {
 		seq = snap->seq;
 	} else {
 		rc = dk_snapshot_open(db, &seq);
-		if (rc)
+		if (rc) {
+			rcu_read_unlock();
 			return rc;
+		}
 	}
-	rcu_read_lock();
 	for (e = dk_index_seek(db, lo, lolen); e; e = dk_index_next(e)) {
 		const uint8_t *key = dk_entry_key(e);
 		const struct dk_rec *rec;
