@@ -20,22 +20,15 @@
 int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
 		bool has_val);
 
-int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
-	      size_t *vlen)
+/*
+ * The end of a point read, under rcu_read_lock, which it releases: copy
+ * the value of the record at @p loc (0 or a delete: not found).
+ */
+static int dk_get_finish(struct daxkv *db, uint64_t loc, void *buf,
+			 size_t cap, size_t *vlen)
 {
 	const struct dk_rec *rec;
-	uint64_t loc;
-	int rc;
 
-	dk_err_clear();
-	if (!db || !vlen || (!buf && cap))
-		return dk_err(DAXKV_EINVAL, "%s is NULL",
-			      !db ? "db" : !vlen ? "vlen" : "buf");
-	rc = dk_check_kv(key, klen, NULL, 0, false);
-	if (rc)
-		return rc;
-	rcu_read_lock();
-	loc = dk_hmap_get(db, key, klen, dk_hash(key, klen));
 	if (!loc || (loc & DK_LOC_DEL)) {
 		rcu_read_unlock();
 		return DAXKV_ENOTFOUND;
@@ -54,11 +47,28 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	return 0;
 }
 
+int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
+	      size_t *vlen)
+{
+	uint64_t loc;
+	int rc;
+
+	dk_err_clear();
+	if (!db || !vlen || (!buf && cap))
+		return dk_err(DAXKV_EINVAL, "%s is NULL",
+			      !db ? "db" : !vlen ? "vlen" : "buf");
+	rc = dk_check_kv(key, klen, NULL, 0, false);
+	if (rc)
+		return rc;
+	rcu_read_lock();
+	loc = dk_hmap_get(db, key, klen, dk_hash(key, klen));
+	return dk_get_finish(db, loc, buf, cap, vlen);
+}
+
 int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 		 size_t klen, void *buf, size_t cap, size_t *vlen)
 {
 	const struct dk_entry *e;
-	const struct dk_rec *rec;
 	uint64_t loc;
 	int rc;
 
@@ -76,22 +86,7 @@ int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 	rcu_read_lock();
 	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
 	loc = e ? dk_version_at(db, e, snap->seq) : 0;
-	if (!loc || (loc & DK_LOC_DEL)) {
-		rcu_read_unlock();
-		return DAXKV_ENOTFOUND;
-	}
-	rec = dk_rec_at(db, loc);
-	*vlen = rec->vlen;
-	if (rec->vlen > cap) {
-		rcu_read_unlock();
-		return dk_err(DAXKV_ERANGE, "value is %u bytes, buffer %zu",
-			      rec->vlen, cap);
-	}
-	if (rec->vlen)
-		memcpy(buf, dk_rec_val(rec), rec->vlen);
-	rcu_read_unlock();
-	__atomic_fetch_add(&dk_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
-	return 0;
+	return dk_get_finish(db, loc, buf, cap, vlen);
 }
 
 int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
