@@ -227,7 +227,9 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 				  msg);
 		goto out_unlock;
 	}
-	k->map_len[slot] = map.len;
+	/* Not map.len: a module before 0.2.1 zeroes the (in) fields of
+	 * the MAP argument it copies back. */
+	k->map_len[slot] = db->segment_size;
 	__atomic_store_n(&k->mapped[slot], base, __ATOMIC_RELEASE);
 out_unlock:
 	pthread_mutex_unlock(&k->lock);

@@ -42,7 +42,8 @@
 #define DAXMIRROR_MAP_PREFAULT 0x1ull /* fault the whole range now */
 #define DAXMIRROR_MAP_FLAGS_KNOWN DAXMIRROR_MAP_PREFAULT
 
-/* MAP: mirror [addr, addr + len) of the caller's address space. */
+/* MAP: mirror [addr, addr + len) of the caller's address space.  On success
+ * the (in) fields come back unchanged. */
 struct daxmirror_map {
 	__u64 size;	/* (in) sizeof(struct daxmirror_map) */
 	__u64 addr;	/* (in) page aligned start */

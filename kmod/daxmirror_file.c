@@ -130,8 +130,8 @@ out_unlock:
 	if (ret)
 		return ret;
 
-	memset(&arg, 0, sizeof(arg));
-	arg.size = sizeof(arg);
+	/* The (in) fields go back as they came: a caller may keep using
+	 * the struct, for example to UNMAP the same range later. */
 	arg.faulted = faulted;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
@@ -421,4 +421,4 @@ module_init(dmr_init);
 module_exit(dmr_exit);
 MODULE_DESCRIPTION("pin-free HMM mirror of DAX mappings with an emulated device");
 MODULE_LICENSE("Dual MIT/GPL");
-MODULE_VERSION("0.2.0");
+MODULE_VERSION("0.2.1");

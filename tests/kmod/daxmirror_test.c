@@ -123,6 +123,14 @@ static int dmr_map(int fd, void *addr, size_t len, uint64_t flags,
 
 	if (faulted)
 		*faulted = arg.faulted;
+	/* The (in) fields come back unchanged (uapi); callers keep them to
+	 * UNMAP later, and the engine once lost its ranges that way. */
+	if (ret == 0 && (arg.size != sizeof(arg) || arg.addr != (uintptr_t)addr ||
+			 arg.len != len || arg.flags != flags)) {
+		fprintf(stderr, "MAP changed its (in) fields: addr %#llx len %llu\n",
+			(unsigned long long)arg.addr, (unsigned long long)arg.len);
+		return -EPROTO;
+	}
 	return ret;
 }
 
