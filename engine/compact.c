@@ -52,7 +52,10 @@
  *
  * Pace.  A background thread wakes every 20 ms (or when a lane seals a
  * segment) and compacts while bytes on media exceed 1.25 x the live bytes,
- * picking the emptiest sealed segments under 75% live; it copies in
+ * picking the emptiest sealed segments under 75% live (dk_pick: up to
+ * four new segments a round, so that segments 60-75% live can be freed
+ * too; with one, two victims had to fit in one segment, and amplification
+ * settled near 1.6); it copies in
  * slices of 256 KiB and sleeps as long as each slice took, so that it
  * takes at most about half of one CPU from writers, unless the database is
  * near its max_size or space amplification passed 1.3, when it runs flat
@@ -77,6 +80,7 @@
 #define DK_VICTIM_LIVE_X100 75    /* background: victims at most this live */
 #define DK_DEMAND_LIVE_X100 90    /* daxkv_compact / ENOSPC: at most this */
 #define DK_MAX_VICTIMS 16u
+#define DK_BG_MAX_DST 4u	  /* background: new segments per round */
 #define DK_COMPACT_PERIOD_MS 20
 #define DK_COMPACT_SLICE (256u << 10)
 
@@ -233,6 +237,36 @@ static void dk_reap(struct daxkv *db)
 }
 
 /*
+ * Offer the last destination of a round, @p seg, to the lanes when it has
+ * room: otherwise every round would leave a partly filled segment behind,
+ * sealed for good (with one destination per round, that was a fifth of
+ * every compacted segment, and the main cause of space amplification).
+ *
+ * A lane appends there with sequence numbers above @p max_seq, the
+ * largest copied, only if no writer that took a smaller one is still in
+ * flight: appends in a segment must be in seq order (layout.h, validity),
+ * and a writer takes its sequence before it reserves room, so a writer
+ * that took s < max_seq and then rolled over into @p seg would append out
+ * of order, and recovery would end the segment's log there, losing that
+ * acknowledged write.  Every writer in flight holds a sequence above
+ * dk_completed_seq(), and every later one a larger one still, so
+ * completed >= max_seq rules that out.  Otherwise the segment stays
+ * sealed, to be compacted again some day.  A lane takes it through
+ * dk_segment_prepare_append (which reopens it durably) like a segment
+ * with room left from an earlier run.
+ */
+static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
+			  uint64_t max_seq)
+{
+	if (!seg || seg->size - seg->tail < 64 * 1024 ||
+	    dk_completed_seq(db) < max_seq)
+		return;
+	pthread_mutex_lock(&db->seg_lock);
+	db->reuse[db->nreuse++] = seg->slot;
+	pthread_mutex_unlock(&db->seg_lock);
+}
+
+/*
  * Compact @p victims (marked `compacting`, not owned).  Caller holds
  * compact_lock.  @p paced: sleep between slices.  Returns 0 or an error;
  * on an error the victims stay as they were (nothing swapped).
@@ -355,6 +389,7 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	}
 	pthread_rwlock_unlock(&db->view_lock);
 	dk_lane_release(lane);
+	dk_offer_last(db, ndst ? dsts[ndst - 1] : NULL, ndst ? c[n - 1].seq : 0);
 	ndst = 0; /* swapped: they stay */
 	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&db->bytes_compacted, copied, __ATOMIC_RELAXED);
@@ -385,12 +420,16 @@ struct dk_space {
 /*
  * Pick victims: sealed segments nobody appends to, not being compacted or
  * retired, at most @p max_live_x100 percent live, emptiest first, whose
- * live bytes fit in one new segment together, and only if that frees at
- * least one segment.  Marks them `compacting` and takes them out of the
- * reuse list.  Caller holds compact_lock.
+ * live bytes fit in at most @p max_dst new segments (fewer when max_size
+ * leaves less room), and only if that frees at least one segment.  Once
+ * the victims free one, only victims that fit in the destinations already
+ * needed are added: three segments at 30% go into one, four at 70% into
+ * three.  Marks them `compacting` and takes them out of the reuse list.
+ * Caller holds compact_lock.
  */
 static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
-			struct dk_segment **victims, struct dk_space *sp)
+			uint32_t max_dst, struct dk_segment **victims,
+			struct dk_space *sp)
 {
 	uint32_t n = 0, hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
 	uint64_t room = db->segment_size - DK_SEG_HDR_SIZE, sum = 0;
@@ -406,6 +445,17 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 		live = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
 		sp->media += seg->size;
 		sp->live += live > 0 ? (uint64_t)live : 0;
+	}
+	if (db->max_size) {
+		/* the destinations must fit under max_size (writers leave
+		 * one segment free for this) */
+		uint64_t used = DK_META_POOL_SIZE + sp->media;
+		uint64_t avail = used < db->max_size
+				     ? (db->max_size - used) / db->segment_size
+				     : 0;
+
+		if (avail < max_dst)
+			max_dst = avail ? (uint32_t)avail : 1;
 	}
 	for (;;) {
 		struct dk_segment *best = NULL;
@@ -429,9 +479,18 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 				best_live = live;
 			}
 		}
-		if (!best || n == DK_MAX_VICTIMS ||
-		    (n && sum + best_live > room))
+		if (!best || n == DK_MAX_VICTIMS)
 			break;
+		if (n) {
+			uint64_t dst_now = (sum + room - 1) / room;
+			uint64_t dst_new = (sum + best_live + room - 1) / room;
+
+			/* freeing already: only what fits the destinations */
+			if (n > dst_now && dst_new > dst_now)
+				break;
+			if (dst_new > max_dst)
+				break;
+		}
 		best->compacting = true;
 		victims[n++] = best;
 		sum += best_live;
@@ -466,7 +525,8 @@ static int dk_compact_round(struct daxkv *db, unsigned max_live_x100,
 	bool paced;
 	int rc;
 
-	n = dk_pick(db, max_live_x100, victims, &sp);
+	n = dk_pick(db, max_live_x100,
+		    background ? DK_BG_MAX_DST : DK_MAX_VICTIMS, victims, &sp);
 	if (n == 0)
 		return 0;
 	if (background && sp.media * 100 <= sp.live * DK_AMP_START_X100) {

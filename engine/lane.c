@@ -126,7 +126,7 @@ static uint64_t dk_snapshot_seq(struct daxkv *db)
 }
 
 /* Completed sequence without waiting: a lower bound of dk_snapshot_seq. */
-static uint64_t dk_completed_seq(struct daxkv *db)
+uint64_t dk_completed_seq(struct daxkv *db)
 {
 	uint64_t low = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST);
 	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_SEQ_CST);
