@@ -125,7 +125,7 @@ if [ -x /bin/engine_test ]; then
 	run ext4.compact_kill env DAXKV_TEST_DIR=/mnt/ext4 \
 		DAXKV_COMPACT_KILLS=10 /bin/compact_test kill snapshot
 	run ext4.scanbench /bin/daxkv-scanbench --dir /mnt/ext4/scanbench \
-		--records $SCAN_RECORDS --backends cpu,kmod --threads 2 --runs 3
+		--records $SCAN_RECORDS --backends cpu,kmod --threads 2 --runs 5
 fi
 umount /mnt/ext4 || fail "umount ext4"
 umount /mnt/xfs || fail "umount xfs"

@@ -14,7 +14,7 @@
 #   DAXKV_VM_QRACES   truncate/munmap rounds under queries (default 40)
 #   DAXKV_VM_ENGINE_RECORDS, DAXKV_VM_ENGINE_QUERIES  query_test sizes
 #                     with the KMOD backend (default 5000, 50)
-#   DAXKV_VM_SCAN_RECORDS  daxkv-scanbench records (default 100000)
+#   DAXKV_VM_SCAN_RECORDS  daxkv-scanbench records (default 300000)
 #   DAXKV_VM_CASES    regex: run only the matching cases (debugging)
 #
 # Steps: resolve the kernel from Debian's meta package, download image and
@@ -35,7 +35,7 @@ queries=${DAXKV_VM_QUERIES:-20}
 qraces=${DAXKV_VM_QRACES:-40}
 engine_records=${DAXKV_VM_ENGINE_RECORDS:-5000}
 engine_queries=${DAXKV_VM_ENGINE_QUERIES:-50}
-scan_records=${DAXKV_VM_SCAN_RECORDS:-100000}
+scan_records=${DAXKV_VM_SCAN_RECORDS:-300000}
 t_start=$(date +%s)
 
 say() { echo "vm[$line]: $*" >&2; }
