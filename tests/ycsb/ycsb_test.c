@@ -607,7 +607,7 @@ static void csv_space_columns(void)
 	unlink(path);
 	CHECK_EQ(filled, 2);
 
-	/* targets: 1.4 <= 1.5 met; 90 vs 100 ops/s is 90% >= 80% met */
+	/* targets: 1.3 <= 1.5 met; 90 vs 100 ops/s is 90% >= 80% met */
 	{
 		char *buf = NULL;
 		size_t len = 0;
@@ -615,8 +615,10 @@ static void csv_space_columns(void)
 
 		ycsb_report_targets(&m, mem);
 		fclose(mem);
+		/* judged on the mean (1.30), the peak (1.40) shown */
 		CHECK_STR_HAS(buf, "daxkv space amplification <= 1.5 at "
-				   "steady state: 1.40 met");
+				   "steady state (mean of the second half; "
+				   "peak 1.40): 1.30 met");
 		CHECK_STR_HAS(buf, "throughput with compaction >= 80% of "
 				   "daxkv-nocompact: 90% met");
 		free(buf);
