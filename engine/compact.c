@@ -552,7 +552,7 @@ int daxkv_compact(daxkv *db)
 	if (!db)
 		return dk_err(DAXKV_EINVAL, "db is NULL");
 	pthread_mutex_lock(&db->compact_lock);
-	/* round after round: each one fills at most one new segment */
+	/* round after round, until no round frees a segment */
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, false)) > 0)
 		dk_reap(db);
 	dk_reap(db);
