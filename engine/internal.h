@@ -271,6 +271,9 @@ struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
 /* Location of key's newest version (0: none), without touching entries. */
 uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
 		     uint64_t hash);
+/* Start fetching the slot where a probe for @p hash begins (a hint: the
+ * table may be replaced meanwhile; any thread, no lock). */
+void dk_hmap_prefetch(struct daxkv *db, uint64_t hash);
 struct dk_entry *dk_hmap_insert(struct daxkv *db, struct dk_entry *e,
 				uint64_t hash, bool *full);
 void dk_hmap_set(struct daxkv *db, struct dk_entry *e, uint64_t hash,
