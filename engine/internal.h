@@ -115,6 +115,14 @@ struct dk_lane {
 	 * per-lane, so writers do not bounce a shared counter line. */
 	int64_t dkeys, dlive;   /* change of live keys and bytes */
 	uint64_t puts, deletes, batches;
+	/* The partial cache line at the end of this lane's last append
+	 * (write.c: whole-line appends).  Valid while line_seg == seg and
+	 * line_tail == seg->tail: line[0, line_tail % 64) then holds the
+	 * bytes of [line_tail & ~63, line_tail) as written, and last_rec is
+	 * the offset of the last record appended. */
+	struct dk_segment *line_seg;
+	uint64_t line_tail, last_rec;
+	uint8_t line[64];
 } __attribute__((aligned(64)));
 
 /* Read counters, one block per thread slot (relaxed atomics). */
