@@ -171,6 +171,7 @@ struct daxkv {
 	uint64_t snap_active; /* atomic: snapshots open or being opened */
 
 	/* Index. */
+	struct dk_entry_arena *arena; /* where entries are allocated (index.c) */
 	struct dk_htable *hmap; /* atomic: current hash table (hmap.c) */
 	pthread_mutex_t hmap_grow_lock; /* one grower at a time */
 	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
