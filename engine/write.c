@@ -188,6 +188,9 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		ops[i].skip = false;
 	}
 	rcu_read_lock();
+	/* each slot's miss overlaps taking the lane (and the other misses) */
+	for (i = 0; i < n; i++)
+		dk_hmap_prefetch(db, ops[i].hash);
 retry:
 	lane = dk_lane_acquire(db);
 	for (i = 0; i < n; i++) {
@@ -382,7 +385,6 @@ int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	op.vlen = (uint32_t)vlen;
 	op.is_del = false;
 	op.hash = dk_hash(key, klen);
-	dk_hmap_prefetch(db, op.hash); /* overlaps taking the lane */
 	return dk_commit_or_compact(db, &op, 1, DK_COMMIT_PUT);
 }
 
