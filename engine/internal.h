@@ -159,10 +159,14 @@ struct daxkv {
 	uint32_t max_lanes;
 	pthread_mutex_t lane_grow_lock; /* serialises nlanes growth */
 
-	/* Sequence numbers and snapshots. */
-	uint64_t next_seq; /* atomic: next sequence to hand out */
-	pthread_mutex_t snap_lock; /* protects snaps[], nsnaps and the
-				      writes of gc_horizon */
+	/* Sequence numbers and snapshots.  next_seq is written by every
+	 * commit: alone on its line, so that it does not take nlanes (read
+	 * by every lane acquire) or snap_active with it to the other core. */
+	uint64_t next_seq __attribute__((aligned(64))); /* atomic: next
+				      sequence to hand out */
+	pthread_mutex_t snap_lock __attribute__((aligned(64))); /* protects
+				      snaps[], nsnaps and the writes of
+				      gc_horizon */
 	uint64_t *snaps;   /* sequences of open snapshots (unordered) */
 	uint32_t nsnaps, snaps_cap;
 	uint64_t gc_horizon; /* atomic: no snapshot older than this exists
@@ -280,8 +284,8 @@ struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
 /* Location of key's newest version (0: none), without touching entries. */
 uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
 		     uint64_t hash);
-/* Start fetching the slot where a probe for @p hash begins (a hint: the
- * table may be replaced meanwhile; any thread, no lock). */
+/* Under rcu_read_lock: start fetching the slot where a probe for @p hash
+ * begins (a hint: the table may be replaced meanwhile). */
 void dk_hmap_prefetch(struct daxkv *db, uint64_t hash);
 struct dk_entry *dk_hmap_insert(struct daxkv *db, struct dk_entry *e,
 				uint64_t hash, bool *full);
