@@ -114,20 +114,48 @@ static inline bool dk_entry_is(const struct dk_entry *e, const void *key,
 	return e->klen == klen && !memcmp(dk_entry_key(e), key, klen);
 }
 
+/*
+ * The tag filters here too: a slot whose word carries another tag holds
+ * another key, so its entry (a cache miss of its own) is not read.  A word
+ * of 0 says nothing (the insert that won the slot has not stored the tag
+ * yet, or the tag is 0): then the entry is compared, so no entry that the
+ * comparison would find is ever skipped.
+ */
 struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
 			      uint64_t hash)
 {
 	struct dk_htable *t = __atomic_load_n(&db->hmap, __ATOMIC_ACQUIRE);
+	uint64_t tag = dk_tag(hash);
 
 	for (uint64_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-		struct dk_entry *e = __atomic_load_n(&t->slots[i].e,
-						     __ATOMIC_ACQUIRE);
+		struct dk_hslot *s = &t->slots[i];
+		struct dk_entry *e = __atomic_load_n(&s->e, __ATOMIC_ACQUIRE);
+		uint64_t word;
 
 		if (!e)
 			return NULL;
+		word = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+		if (word && (word & DK_TAG_MASK) != tag)
+			continue;
+		if (word & ~DK_TAG_MASK) {
+			/* a writer stores a mark into the record it replaces:
+			 * start that miss (and its TLB walk) beside the
+			 * entry's, not after it */
+			const struct dk_rec *old =
+				dk_rec_at(db, word & ~DK_TAG_MASK);
+
+			__builtin_prefetch(&old->superseded, 1);
+		}
 		if (dk_entry_is(e, key, klen))
 			return e;
 	}
+}
+
+void dk_hmap_prefetch(struct daxkv *db, uint64_t hash)
+{
+	struct dk_htable *t = __atomic_load_n(&db->hmap, __ATOMIC_ACQUIRE);
+
+	__builtin_prefetch(&t->slots[hash & t->mask]);
 }
 
 uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
@@ -153,8 +181,12 @@ uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
 				return 0; /* no version committed yet */
 			continue;
 		}
-		/* the record carries the key: one miss serves both */
+		/* the record carries the key: one miss serves both.  Its
+		 * next lines (the value) are fetched beside the first */
 		rec = dk_rec_at(db, loc);
+		__builtin_prefetch(rec);
+		__builtin_prefetch((const uint8_t *)rec + 64);
+		__builtin_prefetch((const uint8_t *)rec + 128);
 		if (rec->klen == klen && !memcmp(dk_rec_key(rec), key, klen))
 			return loc;
 	}

@@ -12,11 +12,20 @@
  * while the handle is open (compaction will rebuild), so neither structure
  * needs a deletion protocol; old versions are trimmed under the entry lock
  * and freed through call_rcu, and every reader runs inside rcu_read_lock.
+ *
+ * Entries are carved from 2 MiB chunks on transparent huge pages (an
+ * arena), not malloc'd one by one: a put reads its entry at a random
+ * place among all of them, and on 4 KiB pages that read missed the TLB
+ * too (a page walk costs as much as the miss itself under virtualisation).
+ * Entries are only freed at close, so the arena never returns memory
+ * before; an entry of at most 64 bytes is placed so that it does not cross
+ * a cache line (lock, cur and key in one line).
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <xxhash.h>
 
@@ -60,21 +69,105 @@ int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
+#define DK_ARENA_CHUNK (2u << 20)
+
+struct dk_entry_arena {
+	pthread_mutex_t lock; /* protects the rest */
+	uint8_t *cur, *end;   /* free part of the newest chunk */
+	void **chunks;        /* every chunk, to free at close */
+	size_t nchunks, cap;
+};
+
+static void *dk_arena_alloc(struct dk_entry_arena *a, size_t size)
+{
+	uint8_t *p;
+
+	size = (size + 15) & ~(size_t)15;
+	pthread_mutex_lock(&a->lock);
+	p = a->cur;
+	if (p && size <= 64 && ((uintptr_t)p % 64) + size > 64)
+		p += 64 - (uintptr_t)p % 64; /* do not straddle two lines */
+	if (!p || p + size > a->end) {
+		void *chunk = NULL;
+
+		if (a->nchunks == a->cap) {
+			size_t cap = a->cap ? 2 * a->cap : 64;
+			void **grown = realloc(a->chunks, cap * sizeof(*grown));
+
+			if (!grown)
+				goto out_nomem;
+			a->chunks = grown;
+			a->cap = cap;
+		}
+		if (posix_memalign(&chunk, DK_ARENA_CHUNK, DK_ARENA_CHUNK))
+			goto out_nomem;
+		(void)madvise(chunk, DK_ARENA_CHUNK, MADV_HUGEPAGE);
+		a->chunks[a->nchunks++] = chunk;
+		p = chunk;
+		a->end = p + DK_ARENA_CHUNK;
+	}
+	a->cur = p + size;
+	pthread_mutex_unlock(&a->lock);
+	return p;
+out_nomem:
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* Give back the last allocation if nothing was taken after it (an entry
+ * that lost its slot to a concurrent insert); otherwise it stays unused
+ * until close. */
+static void dk_arena_unalloc(struct dk_entry_arena *a, void *p, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	pthread_mutex_lock(&a->lock);
+	if (a->cur == (uint8_t *)p + size)
+		a->cur = p;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void dk_arena_destroy(struct dk_entry_arena *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+static size_t dk_entry_size(unsigned height, size_t klen)
+{
+	return sizeof(struct dk_entry) + height * sizeof(struct dk_entry *) +
+	       klen;
+}
+
 int dk_index_init(struct daxkv *db)
 {
 	int rc;
 
+	db->arena = calloc(1, sizeof(*db->arena));
+	if (!db->arena)
+		return dk_err(DAXKV_ENOMEM, "index: no memory");
+	pthread_mutex_init(&db->arena->lock, NULL);
+
 	db->skip_head = calloc(1, sizeof(struct dk_entry) +
 					  DK_SKIP_MAX_HEIGHT *
 						  sizeof(struct dk_entry *));
-	if (!db->skip_head)
+	if (!db->skip_head) {
+		dk_arena_destroy(db->arena);
+		db->arena = NULL;
 		return dk_err(DAXKV_ENOMEM, "index: no memory");
+	}
 	db->skip_head->height = DK_SKIP_MAX_HEIGHT;
 	db->skip_head->linked = 1;
 	rc = dk_hmap_init(db);
 	if (rc) {
 		free(db->skip_head);
 		db->skip_head = NULL;
+		dk_arena_destroy(db->arena);
+		db->arena = NULL;
 	}
 	return rc;
 }
@@ -92,8 +185,7 @@ static void dk_version_free_chain(struct dk_version *v)
 
 static void dk_entry_free(struct dk_entry *e, void *arg)
 {
-	dk_version_free_chain(e->older);
-	free(e);
+	dk_version_free_chain(e->older); /* e itself goes with the arena */
 }
 
 void dk_index_destroy(struct daxkv *db)
@@ -104,6 +196,8 @@ void dk_index_destroy(struct daxkv *db)
 		dk_hmap_foreach(db, dk_entry_free, NULL);
 		dk_hmap_destroy(db);
 	}
+	dk_arena_destroy(db->arena);
+	db->arena = NULL;
 	free(db->skip_head);
 	db->skip_head = NULL;
 }
@@ -173,11 +267,12 @@ static void dk_skip_insert(struct daxkv *db, struct dk_entry *e)
 	}
 }
 
-static struct dk_entry *dk_entry_new(const void *key, size_t klen)
+static struct dk_entry *dk_entry_new(struct daxkv *db, const void *key,
+				      size_t klen)
 {
 	unsigned height = dk_random_height();
-	struct dk_entry *e = malloc(sizeof(*e) +
-				    height * sizeof(struct dk_entry *) + klen);
+	struct dk_entry *e = dk_arena_alloc(db->arena,
+					    dk_entry_size(height, klen));
 
 	if (!e)
 		return NULL;
@@ -201,12 +296,14 @@ struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
 
 	*full = false;
 	if (!e) {
-		e = dk_entry_new(key, klen);
+		e = dk_entry_new(db, key, klen);
 		if (!e)
 			return NULL;
 		won = dk_hmap_insert(db, e, hash, full);
 		if (won != e) {
-			free(e); /* never published */
+			/* never published */
+			dk_arena_unalloc(db->arena, e,
+					 dk_entry_size(e->height, klen));
 			if (!won)
 				return NULL; /* *full, or no memory */
 			e = won;

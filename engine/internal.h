@@ -115,6 +115,14 @@ struct dk_lane {
 	 * per-lane, so writers do not bounce a shared counter line. */
 	int64_t dkeys, dlive;   /* change of live keys and bytes */
 	uint64_t puts, deletes, batches;
+	/* The partial cache line at the end of this lane's last append
+	 * (write.c: whole-line appends).  Valid while line_seg == seg and
+	 * line_tail == seg->tail: line[0, line_tail % 64) then holds the
+	 * bytes of [line_tail & ~63, line_tail) as written, and last_rec is
+	 * the offset of the last record appended. */
+	struct dk_segment *line_seg;
+	uint64_t line_tail, last_rec;
+	uint8_t line[64];
 } __attribute__((aligned(64)));
 
 /* Read counters, one block per thread slot (relaxed atomics). */
@@ -151,10 +159,14 @@ struct daxkv {
 	uint32_t max_lanes;
 	pthread_mutex_t lane_grow_lock; /* serialises nlanes growth */
 
-	/* Sequence numbers and snapshots. */
-	uint64_t next_seq; /* atomic: next sequence to hand out */
-	pthread_mutex_t snap_lock; /* protects snaps[], nsnaps and the
-				      writes of gc_horizon */
+	/* Sequence numbers and snapshots.  next_seq is written by every
+	 * commit: alone on its line, so that it does not take nlanes (read
+	 * by every lane acquire) or snap_active with it to the other core. */
+	uint64_t next_seq __attribute__((aligned(64))); /* atomic: next
+				      sequence to hand out */
+	pthread_mutex_t snap_lock __attribute__((aligned(64))); /* protects
+				      snaps[], nsnaps and the writes of
+				      gc_horizon */
 	uint64_t *snaps;   /* sequences of open snapshots (unordered) */
 	uint32_t nsnaps, snaps_cap;
 	uint64_t gc_horizon; /* atomic: no snapshot older than this exists
@@ -163,6 +175,7 @@ struct daxkv {
 	uint64_t snap_active; /* atomic: snapshots open or being opened */
 
 	/* Index. */
+	struct dk_entry_arena *arena; /* where entries are allocated (index.c) */
 	struct dk_htable *hmap; /* atomic: current hash table (hmap.c) */
 	pthread_mutex_t hmap_grow_lock; /* one grower at a time */
 	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
@@ -271,6 +284,9 @@ struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
 /* Location of key's newest version (0: none), without touching entries. */
 uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
 		     uint64_t hash);
+/* Under rcu_read_lock: start fetching the slot where a probe for @p hash
+ * begins (a hint: the table may be replaced meanwhile). */
+void dk_hmap_prefetch(struct daxkv *db, uint64_t hash);
 struct dk_entry *dk_hmap_insert(struct daxkv *db, struct dk_entry *e,
 				uint64_t hash, bool *full);
 void dk_hmap_set(struct daxkv *db, struct dk_entry *e, uint64_t hash,

@@ -226,6 +226,7 @@ static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
 	}
 	seg->owned = true;
 	lane->seg = seg;
+	lane->line_seg = NULL; /* write.c: no line of it is known yet */
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  *      before any entry lock, and the index grows only with every lane);
  *   2. take a sequence number s;
  *   3. build the records in DRAM (crc included) and copy them to the
- *      lane's segment with non-temporal stores;
+ *      lane's segment with non-temporal stores, in whole cache lines
+ *      where the lane knows the line it appends into (dk_append);
  *   4. store s into the `superseded` word of each key's previous record
  *      and flush it;
  *   5. one fence (dk_drain): the records and marks are durable;
@@ -18,7 +19,9 @@
  *
  * Ordering argument.  Power failure before 5 may leave any subset of the
  * records' and marks' cache lines durable.  Recovery validates records
- * by crc and batch count, so a partial commit is discarded whole; marks
+ * by crc and batch count, so a partial commit is discarded whole (a
+ * whole-line append rewrites the bytes around its records with the values
+ * they already hold, so it can tear nothing else: see dk_append); marks
  * are hints that recovery recomputes (a key's winning record gets 0,
  * every loser a non-zero sequence <= the newest), so a mark that landed
  * without its record is repaired.  After 5 the commit is durable, which is
@@ -102,6 +105,63 @@ void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
 	dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
+/*
+ * Whole-line appends.  A record is 8-byte aligned, so an append usually
+ * begins and ends inside a cache line.  Copied byte-exactly, libpmem writes
+ * those partial lines with ordinary stores and a flush, and the first one
+ * is the line the previous append flushed (evicted, on CPUs whose clwb
+ * evicts): each append then reads it back from media before it can write.
+ * Instead the lane keeps a copy of its last partial line (dk_lane.line),
+ * and an append writes whole lines with non-temporal stores: that line's
+ * bytes before the new records, as they are, and zeros after them up to
+ * the next line boundary.  The bytes on media do not change at all except
+ * where the records go, so this writes exactly what the byte-exact copy
+ * writes, and power failure leaves what it would have left: a rewritten
+ * 8-byte word holds its old value whether it was written or not, and the
+ * zeros land on bytes past the tail, which are zero already (segments are
+ * created zeroed; dk_segment_prepare_append zeroes the torn remains past
+ * the tail of a reused one before appends begin).
+ *
+ * The bytes before the new records in their first line must be immutable
+ * for this to be right: the only word of a record that changes after it
+ * was appended is `superseded`, which another lane's commit may store at
+ * any time, and rewriting it from a stale copy would undo that mark.  So a
+ * whole-line append is made only when the last record before it has its
+ * whole 32-byte header below that line (true for every record of 64 bytes
+ * or more: 16-byte keys with 100-byte values are 152) and the lane knows
+ * the line (it appended it itself, to this segment, and nothing since).
+ * Otherwise the copy is byte-exact, as before.  The lane's copy of the
+ * new last line is kept in both cases when it is known.
+ */
+#define DK_LINE 64u
+
+static void dk_append(struct daxkv *db, struct dk_lane *lane,
+		      struct dk_segment *seg, uint64_t off, uint8_t *lines,
+		      uint64_t total, uint64_t last)
+{
+	uint64_t head = off % DK_LINE, line0 = off - head, end = off + total;
+	uint64_t lend = (end + DK_LINE - 1) & ~(uint64_t)(DK_LINE - 1);
+	uint64_t tail_line = end & ~(uint64_t)(DK_LINE - 1);
+	bool known = head == 0 ||
+		     (lane->line_seg == seg && lane->line_tail == off &&
+		      lane->last_rec + DK_REC_HDR_SIZE <= line0);
+
+	if (known) {
+		memcpy(lines, lane->line, head);
+		dk_copy_nodrain(&db->pm, seg->base + line0, lines, lend - line0);
+	} else {
+		dk_copy_nodrain(&db->pm, seg->base + off, lines + head, total);
+	}
+	if (known || tail_line >= off) {
+		memcpy(lane->line, lines + (tail_line - line0), end - tail_line);
+		lane->line_seg = seg;
+		lane->line_tail = end;
+		lane->last_rec = last;
+	} else {
+		lane->line_seg = NULL;
+	}
+}
+
 /* Commit ops[0..n) (sorted by key, no key twice). */
 enum dk_commit_kind { DK_COMMIT_PUT, DK_COMMIT_DELETE, DK_COMMIT_BATCH };
 
@@ -115,7 +175,7 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		     enum dk_commit_kind kind)
 {
 	bool missing_is_error = kind == DK_COMMIT_DELETE;
-	uint8_t stackbuf[2048], *buf = stackbuf;
+	uint8_t stackbuf[2048] __attribute__((aligned(64))), *buf = stackbuf;
 	struct dk_segment *seg;
 	struct dk_lane *lane;
 	size_t nlive = 0, locked = 0, i;
@@ -128,6 +188,9 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		ops[i].skip = false;
 	}
 	rcu_read_lock();
+	/* each slot's miss overlaps taking the lane (and the other misses) */
+	for (i = 0; i < n; i++)
+		dk_hmap_prefetch(db, ops[i].hash);
 retry:
 	lane = dk_lane_acquire(db);
 	for (i = 0; i < n; i++) {
@@ -179,8 +242,8 @@ retry:
 		dk_lane_release(lane);
 		goto out_unlock;
 	}
-	if (total > sizeof(stackbuf)) {
-		buf = malloc(total);
+	if (total + 2 * DK_LINE > sizeof(stackbuf)) {
+		buf = malloc(total + 2 * DK_LINE);
 		if (!buf) {
 			rc = dk_err(DAXKV_ENOMEM,
 				    "no memory to build %llu bytes of records",
@@ -210,19 +273,24 @@ retry:
 	}
 	{
 		uint16_t flags = nlive > 1 ? DK_REC_BATCH : 0;
-		size_t pos = 0;
+		uint64_t head = off % DK_LINE, end = off + total;
+		uint64_t lend = (end + DK_LINE - 1) & ~(uint64_t)(DK_LINE - 1);
+		size_t pos = head, last = 0;
 
+		/* buf holds the lines [off - head, lend): records at head */
 		for (i = 0; i < n; i++) {
 			if (ops[i].skip)
 				continue;
-			ops[i].loc = DK_LOC(seg->slot, off + pos) |
+			ops[i].loc = DK_LOC(seg->slot, off + pos - head) |
 				     (ops[i].is_del ? DK_LOC_DEL : 0);
+			last = off + pos - head;
 			pos += dk_rec_build(buf + pos, &ops[i], flags,
 					    (uint32_t)nlive, seq);
 		}
+		memset(buf + head + total, 0, lend - end);
+		/* step 3: records, not yet durable */
+		dk_append(db, lane, seg, off, buf, total, last);
 	}
-	/* step 3: records, not yet durable */
-	dk_copy_nodrain(&db->pm, seg->base + off, buf, total);
 	/* step 4: marks on the previous versions, same fence */
 	for (i = 0; i < n; i++) {
 		if (!ops[i].skip && ops[i].e->cur)

@@ -5,6 +5,15 @@
  * bytes.  16-byte keys, 100-byte values, 1 and 2 threads, each figure the
  * median of --runs runs.  Run on /dev/shm with PMEM_IS_PMEM_FORCE=1.
  *
+ * Every latency is one operation between two clock reads, the floor's
+ * included, so each sample also holds the cost of one clock read.  That
+ * cost is measured in the same run (two reads back to back) and taken off
+ * every p50 and p99 before the targets are judged: the put/floor ratio is
+ * then the ratio of the operations themselves (left in, it would flatter
+ * the ratio), and the get target an absolute figure for the get.  The raw
+ * figures are printed too.  Keys are made outside the timed region.  The
+ * floor's file is prefaulted as the engine prefaults its segments.
+ *
  *   daxkv-micro [--keys N] [--runs R] [--dir DIR]
  */
 #include <getopt.h>
@@ -14,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/mman.h>
 
 #include <libpmem.h>
 
@@ -149,6 +160,22 @@ static struct lat run_phase(int op, int threads, size_t ops_total,
 	}
 }
 
+/* What one clock read adds to a sample: the p50 of an empty interval. */
+static double timer_p50(size_t n)
+{
+	uint32_t *samples = malloc(n * sizeof(uint32_t));
+	double p50;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = now_ns(), t1 = now_ns();
+
+		samples[i] = (uint32_t)(t1 - t0);
+	}
+	p50 = summarize(samples, n, 1).p50;
+	free(samples);
+	return p50;
+}
+
 /* The floor: one record's bytes made durable, appended like the log. */
 static double floor_p50(const char *dir, size_t n)
 {
@@ -168,6 +195,8 @@ static double floor_p50(const char *dir, size_t n)
 		perror(path);
 		exit(1);
 	}
+	/* as dk_segment_create does for a segment: no page faults below */
+	(void)madvise(base, mapped, MADV_POPULATE_WRITE);
 	memset(rec, 0x33, sizeof(rec));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t0, t1;
@@ -222,7 +251,8 @@ int main(int argc, char **argv)
 	};
 	const char *dir = "/dev/shm/daxkv-micro";
 	int runs = 3, c;
-	double floor_v[16], put_p50[2][16], put_p99[2][16], put_mops[2][16];
+	double floor_v[16], timer_v[16];
+	double put_p50[2][16], put_p99[2][16], put_mops[2][16];
 	double get_p50[2][16], get_p99[2][16], get_mops[2][16];
 	char cmd[4200];
 
@@ -277,6 +307,7 @@ int main(int argc, char **argv)
 			       "durability %s, %d runs\n",
 			       (unsigned long long)nkeys,
 			       daxkv_durability_name(st.durability), runs);
+		timer_v[r] = timer_p50(1000000);
 		floor_v[r] = floor_p50(dir, 1000000);
 		for (int t = 1; t <= 2; t++) {
 			struct lat p = run_phase(0, t, nkeys, 1 + r);
@@ -294,7 +325,7 @@ int main(int argc, char **argv)
 	if (system(cmd) != 0)
 		return 1;
 
-	double fl = median(floor_v, runs);
+	double fl = median(floor_v, runs), tm = median(timer_v, runs);
 	double pp[2], gp[2], pm[2], gm[2], p99p[2], p99g[2];
 
 	for (int t = 0; t < 2; t++) {
@@ -305,21 +336,25 @@ int main(int argc, char **argv)
 		p99g[t] = median(get_p99[t], runs);
 		gm[t] = median(get_mops[t], runs);
 	}
-	printf("\n| op | threads | p50 ns | p99 ns | Mops/s |\n"
-	       "|---|---|---|---|---|\n");
+	printf("\nns are net of one clock read (%.0f ns, measured); raw = as "
+	       "timed\n\n"
+	       "| op | threads | p50 ns | p99 ns | raw p50 | Mops/s |\n"
+	       "|---|---|---|---|---|---|\n", tm);
 	for (int t = 0; t < 2; t++)
-		printf("| put | %d | %.0f | %.0f | %.2f |\n", t + 1, pp[t],
-		       p99p[t], pm[t]);
+		printf("| put | %d | %.0f | %.0f | %.0f | %.2f |\n", t + 1,
+		       pp[t] - tm, p99p[t] - tm, pp[t], pm[t]);
 	for (int t = 0; t < 2; t++)
-		printf("| get | %d | %.0f | %.0f | %.2f |\n", t + 1, gp[t],
-		       p99g[t], gm[t]);
-	printf("| floor: pmem_memcpy_persist %d B | 1 | %.0f | | |\n\n",
-	       REC_BYTES, fl);
-	printf("target put p50 <= 2.5x floor: %.2fx  %s\n", pp[0] / fl,
-	       pp[0] / fl <= 2.5 ? "met" : "MISSED");
-	printf("target get p50 <= 300 ns at %llu keys: %.0f ns  %s\n",
-	       (unsigned long long)nkeys, gp[0],
-	       gp[0] <= 300 ? "met" : "MISSED");
+		printf("| get | %d | %.0f | %.0f | %.0f | %.2f |\n", t + 1,
+		       gp[t] - tm, p99g[t] - tm, gp[t], gm[t]);
+	printf("| floor: pmem_memcpy_persist %d B | 1 | %.0f | | %.0f | |\n\n",
+	       REC_BYTES, fl - tm, fl);
+	printf("target put p50 <= 2.5x floor: %.2fx  %s  (raw %.2fx)\n",
+	       (pp[0] - tm) / (fl - tm),
+	       (pp[0] - tm) / (fl - tm) <= 2.5 ? "met" : "MISSED", pp[0] / fl);
+	printf("target get p50 <= 300 ns at %llu keys: %.0f ns  %s  "
+	       "(raw %.0f ns)\n",
+	       (unsigned long long)nkeys, gp[0] - tm,
+	       gp[0] - tm <= 300 ? "met" : "MISSED", gp[0]);
 	printf("target 2 threads >= 1.7x 1 thread on puts: %.2fx  %s\n",
 	       pm[1] / pm[0], pm[1] / pm[0] >= 1.7 ? "met" : "MISSED");
 	return 0;
