@@ -484,6 +484,12 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/meta.pool", ck->dir);
+	if (dk_meta_precheck(path) != 0) {
+		/* words libpmemobj would trust: not safe to open at all */
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
+				false, "%s", daxkv_errmsg());
+		return 0;
+	}
 	pop = pmemobj_open(path, DK_POOL_LAYOUT);
 	if (!pop) {
 		int err = errno;

@@ -357,6 +357,7 @@ int dk_compact_for_space(struct daxkv *db);
 void dk_compact_kick(struct daxkv *db);
 
 /* meta.c */
+int dk_meta_precheck(const char *path);
 int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		 const uint8_t *fresh_uuid);
 void dk_meta_close(struct daxkv *db);

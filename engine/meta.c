@@ -12,8 +12,10 @@
  * is failure atomic at that size, and no change spans two words.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -108,6 +110,88 @@ static int dk_meta_build(struct daxkv *db, const char *path,
 	return 0;
 }
 
+/*
+ * libpmemobj checks the pool header and the first 2 KiB of its pool
+ * descriptor against checksums, but trusts the words after them: the root
+ * object's offset and size, the conversion flags and the heap size.  A
+ * damaged word there makes pmemobj_open leak the heap it sized from it or
+ * fault (both found by fuzz_open), where daxkv must answer ECORRUPT.  So
+ * before handing a pool to libpmemobj, read those words and check them
+ * against the file.  Offsets below are libpmemobj's pool format 6 (PMDK
+ * 1.6 to 1.12, the only format Debian 12 ships); a pool of another format
+ * is left for pmemobj_open to judge.
+ */
+#define DK_POBJ_MAJOR 6u
+#define DK_POBJ_HEAP_OFFSET 5136u   /* checksummed */
+#define DK_POBJ_ROOT_OFFSET 6144u   /* the rest are not */
+#define DK_POBJ_ROOT_SIZE 6160u
+#define DK_POBJ_CONV_FLAGS 6168u
+#define DK_POBJ_HEAP_SIZE 6176u
+
+static uint64_t dk_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+int dk_meta_precheck(const char *path)
+{
+	uint8_t hdr[8192];
+	uint64_t heap_off, heap_size, root_off, root_size, conv, size;
+	struct stat st;
+	uint32_t major;
+	ssize_t got;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* pmemobj_open reports it */
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return 0;
+	}
+	got = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (got != (ssize_t)sizeof(hdr) || memcmp(hdr, "PMEMOBJ", 8) != 0)
+		return 0; /* too short or not a pool: pmemobj_open says so */
+	memcpy(&major, hdr + 8, sizeof(major));
+	if (major != DK_POBJ_MAJOR)
+		return 0;
+	size = (uint64_t)st.st_size;
+	heap_off = dk_le64(hdr + DK_POBJ_HEAP_OFFSET);
+	heap_size = dk_le64(hdr + DK_POBJ_HEAP_SIZE);
+	root_off = dk_le64(hdr + DK_POBJ_ROOT_OFFSET);
+	root_size = dk_le64(hdr + DK_POBJ_ROOT_SIZE);
+	conv = dk_le64(hdr + DK_POBJ_CONV_FLAGS);
+	/* a bad heap offset fails the descriptor checksum: pmemobj_open */
+	if (heap_off < sizeof(hdr) || heap_off >= size)
+		return 0;
+	if (heap_size != size - heap_off)
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %u: heap size %llu, the file leaves "
+			      "%llu",
+			      path, DK_POBJ_HEAP_SIZE,
+			      (unsigned long long)heap_size,
+			      (unsigned long long)(size - heap_off));
+	if (root_off == 0 ? root_size != 0 :
+	    root_off < heap_off || root_off % 8 || root_off >= size ||
+	    root_size > size - root_off)
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %u: root object at %llu of %llu "
+			      "bytes lies outside the heap",
+			      path, DK_POBJ_ROOT_OFFSET,
+			      (unsigned long long)root_off,
+			      (unsigned long long)root_size);
+	if (conv & ~1ull) /* bit 0: the only flag PMDK's converter sets */
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %u: unknown conversion flags %#llx",
+			      path, DK_POBJ_CONV_FLAGS,
+			      (unsigned long long)conv);
+	return 0;
+}
+
 int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		 const uint8_t *fresh_uuid)
 {
@@ -134,6 +218,9 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 			      db->dir);
 	}
 
+	rc = dk_meta_precheck(path);
+	if (rc)
+		return rc;
 	db->pop = pmemobj_open(path, DK_POOL_LAYOUT);
 	if (!db->pop) {
 		int err = errno;

@@ -591,6 +591,35 @@ static void test_corrupt(void)
 	CHECK_STR_HAS(daxkv_errmsg(), "meta.pool");
 	dk_rmtree(dir);
 
+	/*
+	 * Words of the pool descriptor that libpmemobj does not checksum
+	 * but trusts (heap size, root offset and size, conversion flags):
+	 * the engine checks them before pmemobj_open, which would leak or
+	 * fault on them (found by fuzz_open).
+	 */
+	{
+		static const struct { off_t off; uint64_t val; const char *what; }
+			bad[] = {
+			{ 6176, 12345, "offset 6176: heap size 12345" },
+			{ 6176, 0, "offset 6176: heap size 0" },
+			{ 6144, 7, "offset 6144: root object at 7" },
+			{ 6144, 1ull << 40, "offset 6144: root object" },
+			{ 6160, 1ull << 30, "offset 6144: root object" },
+			{ 6168, 0x10, "offset 6168: unknown conversion" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			fill_db(dir, 10);
+			snprintf(path, sizeof(path), "%s/meta.pool", dir);
+			write_at(path, bad[i].off, &bad[i].val,
+				 sizeof(bad[i].val));
+			CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
+			CHECK_STR_HAS(daxkv_errmsg(), "meta.pool");
+			CHECK_STR_HAS(daxkv_errmsg(), bad[i].what);
+			dk_rmtree(dir);
+		}
+	}
+
 	/* a truncated metadata pool */
 	fill_db(dir, 10);
 	CHECK(truncate(path, 4096) == 0);
