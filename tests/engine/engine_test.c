@@ -616,6 +616,19 @@ static void test_corrupt(void)
 			CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
 			CHECK_STR_HAS(daxkv_errmsg(), "meta.pool");
 			CHECK_STR_HAS(daxkv_errmsg(), bad[i].what);
+			/* the offline check reports it, without opening */
+			{
+				struct daxkv_check_options co = {
+					.version = DAXKV_CHECK_OPTIONS_VERSION
+				};
+				struct daxkv_check_result cr = {
+					.version = DAXKV_CHECK_RESULT_VERSION
+				};
+
+				CHECK_OK(daxkv_check(dir, &co, &cr));
+				CHECK_EQ(cr.problems, 1);
+				CHECK_EQ(cr.segments, 0);
+			}
 			dk_rmtree(dir);
 		}
 	}
