@@ -471,6 +471,18 @@ static void test_concurrent(void)
 	CHECK(pthread_create(&t[3], NULL, c_reader, NULL) == 0);
 	CHECK(pthread_create(&t[4], NULL, c_reader, NULL) == 0);
 	usleep((useconds_t)ms * 1000);
+	/*
+	 * A slow machine (TSan on 2 loaded cores) may not have filled and
+	 * emptied a segment by then: go on until a compaction retired one
+	 * and a snapshot check ran, for at most two minutes more.
+	 */
+	for (int waited = 0; waited < 1200; waited++) {
+		stat_of(cdb, &st);
+		if (st.segments_retired > 0 &&
+		    __atomic_load_n(&cchecks, __ATOMIC_RELAXED) > 0)
+			break;
+		usleep(100 * 1000);
+	}
 	__atomic_store_n(&cstop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 5; i++)
 		pthread_join(t[i], NULL);
