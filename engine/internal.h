@@ -332,6 +332,7 @@ uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
 
 /* lane.c */
 struct dk_lane *dk_lane_acquire(struct daxkv *db);
+struct dk_lane *dk_lane_acquire_quiet(struct daxkv *db);
 void dk_lane_release(struct dk_lane *lane);
 uint64_t dk_seq_begin(struct daxkv *db, struct dk_lane *lane);
 void dk_seq_end(struct dk_lane *lane);
