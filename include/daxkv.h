@@ -106,7 +106,11 @@ struct daxkv_options {
 	uint32_t flags;        /**< DAXKV_OPEN_* */
 	uint64_t segment_size; /**< bytes per data segment, a multiple of
 				    2 MiB, 2 MiB..1 GiB; default 64 MiB.
-				    Fixed at creation, ignored later. */
+				    Fixed at creation, ignored later.
+				    Compaction frees whole segments and
+				    keeps a few open: at most about 1/32
+				    of the live data keeps the space
+				    that costs small. */
 	uint64_t max_size;     /**< cap on all files in bytes.  0 keeps
 				    the cap stored in the database (none
 				    for a new one); DAXKV_MAX_SIZE_NONE

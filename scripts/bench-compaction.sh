@@ -14,9 +14,12 @@
 #      amplification; compactions; segments retired) and the target
 #      lines: space amp. <= 1.5, throughput >= 80% of compaction off,
 #      p99 <= 2x compaction off.
-# Default size: 200000 records of 10 x 100 B fields (~220 MB live) on
-# 16 MiB segments, 4000000 operations, 1 thread (a few minutes on 2
-# cores; compaction off needs ~2.5 GB of /dev/shm at the end).
+# Default size: 500000 records of 10 x 100 B fields (~530 MB live, 32
+# segments) on 16 MiB segments, 10000000 operations, 1 thread (about 6
+# minutes on 2 cores; compaction off needs ~6 GB of /dev/shm at the end).
+# Fewer records measure segment granularity more than reclamation: the
+# open segment and a round's new segments are a few segments at any size
+# (at 200000 records, 13 segments live, they add 0.1-0.2; compact.c).
 # Through the environment:
 #   COMPACT_RECORDS=N COMPACT_UPDATE_X=N (updates / records; default 10)
 #   COMPACT_REPEATS=N COMPACT_THREADS=1,2 COMPACT_SEGMENT=16M
@@ -31,13 +34,13 @@ deps=1
 for arg in "$@"; do
 	case "$arg" in
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-compaction.sh: unknown option '$arg' (see --help)" >&2
 	   exit 2 ;;
 	esac
 done
 
-records=${COMPACT_RECORDS:-200000}
+records=${COMPACT_RECORDS:-500000}
 update_x=${COMPACT_UPDATE_X:-10}
 ops=$((records * update_x * 2)) # workload A: half the operations update
 repeats=${COMPACT_REPEATS:-3}
