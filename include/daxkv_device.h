@@ -84,12 +84,15 @@ DKD_FN const __u8 *dk_rec_val(const struct dk_rec *rec)
  * concurrently by a writer; any value it can change to is > snap, so the
  * answer does not depend on which value the load sees.
  */
+DKD_FN int dk_rec_visible_at(__u16 flags, __u64 seq, __u64 sup, __u64 snap)
+{
+	return (flags & DK_REC_PUT) && seq <= snap && (sup == 0 || sup > snap);
+}
+
 DKD_FN int dk_rec_visible(const struct dk_rec *rec, __u64 snap)
 {
-	__u64 sup = DKD_LOAD64(&rec->superseded);
-
-	return (rec->flags & DK_REC_PUT) && rec->seq <= snap &&
-	       (sup == 0 || sup > snap);
+	return dk_rec_visible_at(rec->flags, rec->seq,
+				 DKD_LOAD64(&rec->superseded), snap);
 }
 
 /* ---- Compiled filters ---- */

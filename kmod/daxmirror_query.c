@@ -35,6 +35,7 @@
  * stops after a unit once the rows of the lanes up to it reach the limit;
  * the call then returns the units before the first unit not evaluated.
  */
+#include <asm/byteorder.h>
 #include <linux/cache.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
@@ -124,14 +125,12 @@ static void dmr_qcur_unlock(struct dmr_qcur *c)
 	c->locked = false;
 }
 
-/* The mapped page holding addr, or NULL (c->miss or c->err says why). */
-static u8 *dmr_qcur_page(struct dmr_qcur *c, unsigned long addr)
+/* dmr_qcur_page() when addr is not on the page mapped now. */
+static noinline u8 *dmr_qcur_page_slow(struct dmr_qcur *c, unsigned long addr)
 {
 	unsigned long page_addr = addr & PAGE_MASK;
 	struct page *page;
 
-	if (c->page_addr == page_addr)
-		return c->kaddr;
 	if (c->page_addr) {
 		kunmap_local(c->kaddr);
 		c->page_addr = 0;
@@ -146,6 +145,20 @@ static u8 *dmr_qcur_page(struct dmr_qcur *c, unsigned long addr)
 	c->page_addr = page_addr;
 	c->held_pages++;
 	return c->kaddr;
+}
+
+/*
+ * The mapped page holding addr, or NULL (c->miss or c->err says why).
+ * Called for every record: the common case, the page mapped already, is
+ * inline (a call and return per record cost ~10% of a scan under QEMU's
+ * TCG, where a return is an indirect jump).
+ */
+static __always_inline u8 *dmr_qcur_page(struct dmr_qcur *c,
+					 unsigned long addr)
+{
+	if (likely(c->page_addr == (addr & PAGE_MASK)))
+		return c->kaddr;
+	return dmr_qcur_page_slow(c, addr);
 }
 
 /* Copy [addr, addr + len) of device memory; false on a miss. */
@@ -167,18 +180,66 @@ static bool dmr_qcur_copy(struct dmr_qcur *c, void *dst, unsigned long addr,
 }
 
 /*
+ * A record header, read once: its four words are loaded one by one
+ * (READ_ONCE) and the fields taken out of them with shifts, so that the
+ * compiler keeps them in registers and cannot fetch the header again from
+ * device memory after the checks.  (A struct copy would need a barrier,
+ * which makes it reload the filter for every record, and lives on the
+ * stack, which Debian's kernels zero for every record:
+ * INIT_STACK_ALL_ZERO.  Under QEMU's TCG every guest load and store is
+ * emulated, and these were a good part of a scan's time.)  The offsets
+ * are those of struct dk_rec on a little-endian machine, checked below.
+ */
+struct dmr_hdr {
+	u64 w[DK_REC_HDR_SIZE / 8];	/* as read: a row's header */
+	u64 seq, sup;
+	u32 vlen;
+	u16 klen, flags;
+};
+
+#ifndef __LITTLE_ENDIAN
+#error "dmr_hdr_read() assumes a little-endian machine"
+#endif
+static_assert(offsetof(struct dk_rec, klen) == 4 &&
+	      offsetof(struct dk_rec, flags) == 6 &&
+	      offsetof(struct dk_rec, vlen) == 8 &&
+	      offsetof(struct dk_rec, seq) == 16 &&
+	      offsetof(struct dk_rec, superseded) == 24 &&
+	      sizeof(struct dk_rec) == DK_REC_HDR_SIZE,
+	      "struct dk_rec changed: dmr_hdr_read() must follow");
+
+static __always_inline void dmr_hdr_read(struct dmr_hdr *h, const void *p)
+{
+	const u64 *w = p;
+
+	h->w[0] = READ_ONCE(w[0]);
+	h->w[1] = READ_ONCE(w[1]);
+	h->w[2] = READ_ONCE(w[2]);
+	h->w[3] = READ_ONCE(w[3]);
+	h->klen = (u16)(h->w[0] >> 32);
+	h->flags = (u16)(h->w[0] >> 48);
+	h->vlen = (u32)h->w[1];
+	h->seq = h->w[2];
+	h->sup = h->w[3];
+}
+
+/*
  * Does the record match?  hdr is the checked copy of its header; base the
  * record's bytes (in place or copied), readable up to the last byte the
- * filter needs.  Only hdr's lengths are used, never base's.
+ * filter needs.  Only hdr's lengths are used, never base's.  keys: the
+ * filter has a key range or prefix.  The same rule as dkd_rec_match().
  */
-static bool dmr_query_match(const struct dmr_query *q,
-			    const struct dk_rec *hdr, const u8 *base)
+static __always_inline bool dmr_query_match(const struct dmr_query *q,
+					    const struct dkd_filter *f,
+					    bool keys, u64 snap,
+					    const struct dmr_hdr *hdr,
+					    const u8 *base)
 {
-	const struct dkd_filter *f = q->flt;
-
-	if (!dk_rec_visible(hdr, f->snap) || hdr->vlen < f->min_vlen)
+	if (!dk_rec_visible_at(hdr->flags, hdr->seq, hdr->sup, snap) ||
+	    hdr->vlen < f->min_vlen)
 		return false;
-	if (!dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
+	if (keys &&
+	    !dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
 		return false;
 	return dkd_value_match(f, base + DK_REC_HDR_SIZE + hdr->klen,
 			       hdr->vlen);
@@ -207,20 +268,35 @@ static unsigned long dmr_query_fault_end(const struct dmr_qunit *u,
 		    ALIGN(page_addr + 1, PMD_SIZE));
 }
 
-/* Evaluate one unit.  The lane's counters change only for whole records. */
-static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
-			  struct dmr_qcur *c, const struct dmr_qunit *u)
+/*
+ * Evaluate one unit.  The walked counts and aggregates are kept in locals
+ * and added to the lane's only when the unit completes (dmr_query_lane
+ * keeps counters of completed units only, and a store to the lane per
+ * record would make the compiler reload the filter after it).
+ */
+static __always_inline int dmr_query_unit_x(struct dmr_query *q,
+					    struct dmr_qlane *ql,
+					    struct dmr_qcur *c,
+					    const struct dmr_qunit *u,
+					    const bool rows)
 {
 	struct dmr_job *job = c->lane->job;
+	const struct dkd_filter *f = q->flt;
+	const bool keys = f->prefix_len || f->lo_len || f->hi_len;
+	const u64 snap = f->snap, len = u->len, uaddr = u->addr;
 	unsigned long deadline = 0, deadline_addr = 0;
-	u64 off = 0;
+	struct dkd_acc acc = ql->acc;
+	u64 off = 0, records = 0, bytes = 0;
+	/* Out of the loop: the kernel's INIT_STACK_ALL_ZERO would clear a
+	 * struct declared in it for every record. */
+	struct dmr_hdr hdr;
+	struct dk_rec tmp;
 	int ret;
 
 	c->range = u->range;
-	while (off < u->len) {
-		unsigned long addr = u->addr + off;
-		u64 left = u->len - off, size, copy;
-		struct dk_rec hdr;
+	while (off < len) {
+		unsigned long addr = uaddr + off;
+		u64 left = len - off, size, copy;
 		const u8 *base;
 		u8 *dst;
 		bool match;
@@ -235,25 +311,25 @@ static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
 		}
 		if (left < DK_REC_HDR_SIZE)
 			return -EINVAL;
-		if (offset_in_page(addr) <= PAGE_SIZE - sizeof(hdr)) {
+		if (likely(offset_in_page(addr) <= PAGE_SIZE - sizeof(hdr))) {
 			const u8 *page = dmr_qcur_page(c, addr);
 
 			if (!page)
 				goto miss;
-			hdr = *(const struct dk_rec *)(page +
-						       offset_in_page(addr));
-		} else if (!dmr_qcur_copy(c, &hdr, addr, sizeof(hdr))) {
-			goto miss;
+			dmr_hdr_read(&hdr, page + offset_in_page(addr));
+		} else {
+			if (!dmr_qcur_copy(c, &tmp, addr, sizeof(tmp)))
+				goto miss;
+			dmr_hdr_read(&hdr, &tmp);
 		}
-		/* Checked once: later reads must not fetch the header again. */
-		barrier();
+		/* Checked once: hdr is never read from the page again. */
 		if (!hdr.klen || hdr.klen > DKD_MAX_KEY ||
 		    hdr.vlen > DKD_MAX_VALUE)
 			return -EINVAL;
 		size = dk_rec_size(hdr.klen, hdr.vlen);
 		if (size > left)
 			return -EINVAL;
-		if (q->rows && ql->staged + size > ql->buf_cap) {
+		if (rows && ql->staged + size > ql->buf_cap) {
 			/* buf_cap = min(STAGE, rows_cap) holds any record */
 			if (!ql->staged)
 				return -EINVAL;
@@ -263,34 +339,33 @@ static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
 				return ret;
 			continue;
 		}
-		dst = q->rows ? ql->buf + ql->staged : ql->buf;
+		dst = rows ? ql->buf + ql->staged : ql->buf;
 		if (offset_in_page(addr) + size <= PAGE_SIZE) {
 			/* The header's page is mapped: evaluate in place. */
 			base = c->kaddr + offset_in_page(addr);
 		} else {
-			copy = q->rows ? size :
+			copy = rows ? size :
 			       min(size, DK_REC_HDR_SIZE + hdr.klen +
 					 q->fields_end);
 			if (!dmr_qcur_copy(c, dst, addr, copy))
 				goto miss;
 			base = dst;
 		}
-		match = dmr_query_match(q, &hdr, base);
+		match = dmr_query_match(q, f, keys, snap, &hdr, base);
 		if (match) {
-			dkd_acc_add(q->flt, &ql->acc,
-				    base + DK_REC_HDR_SIZE + hdr.klen);
-			if (q->rows) {
+			dkd_acc_add(f, &acc, base + DK_REC_HDR_SIZE + hdr.klen);
+			if (rows) {
 				if (base != dst)
 					memcpy(dst, base, size);
 				/* The row's header is the one checked. */
-				memcpy(dst, &hdr, sizeof(hdr));
+				memcpy(dst, hdr.w, sizeof(hdr.w));
 				ql->staged += size;
 				ql->rows++;
 				ql->rows_bytes += size;
 			}
 		}
-		ql->records++;
-		ql->bytes += size;
+		records++;
+		bytes += size;
 		off += size;
 		if (c->held_pages >= DMR_QUERY_HOLD_PAGES)
 			dmr_qcur_unlock(c);
@@ -312,7 +387,39 @@ miss:
 		if (ret)
 			return ret;
 	}
+	ql->acc = acc;
+	ql->records += records;
+	ql->bytes += bytes;
 	return 0;
+}
+
+/*
+ * Two copies of the walk, one for ROWS and one for aggregates: without
+ * the staging branches the aggregate loop keeps its state in registers
+ * (under QEMU's TCG, where every guest load and store is emulated, that
+ * was most of the difference to the CPU backend).
+ */
+static noinline int dmr_query_unit_rows(struct dmr_query *q,
+					struct dmr_qlane *ql,
+					struct dmr_qcur *c,
+					const struct dmr_qunit *u)
+{
+	return dmr_query_unit_x(q, ql, c, u, true);
+}
+
+static noinline int dmr_query_unit_agg(struct dmr_query *q,
+				       struct dmr_qlane *ql,
+				       struct dmr_qcur *c,
+				       const struct dmr_qunit *u)
+{
+	return dmr_query_unit_x(q, ql, c, u, false);
+}
+
+static int dmr_query_unit(struct dmr_query *q, struct dmr_qlane *ql,
+			  struct dmr_qcur *c, const struct dmr_qunit *u)
+{
+	return q->rows ? dmr_query_unit_rows(q, ql, c, u) :
+			 dmr_query_unit_agg(q, ql, c, u);
 }
 
 /* May lane i stop before its next unit?  (ROWS with rows_limit.) */
