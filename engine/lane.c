@@ -49,10 +49,34 @@ struct dk_rcounter *dk_rcounter(struct daxkv *db)
 	return &db->rcount[dk_thread_slot % DK_MAX_LANES];
 }
 
+/*
+ * Add a lane, locked, and set *hint to its index; NULL when max_lanes are
+ * in use.  *np gets the number of lanes seen.
+ */
+static struct dk_lane *dk_lane_add(struct daxkv *db, uint32_t *hint,
+				   uint32_t *np)
+{
+	struct dk_lane *lane = NULL;
+	uint32_t n;
+
+	pthread_mutex_lock(&db->lane_grow_lock);
+	n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	if (n < db->max_lanes) {
+		lane = &db->lanes[n];
+		pthread_mutex_lock(&lane->lock);
+		__atomic_store_n(&db->nlanes, n + 1, __ATOMIC_SEQ_CST);
+		*hint = n;
+	}
+	pthread_mutex_unlock(&db->lane_grow_lock);
+	*np = n;
+	return lane;
+}
+
 struct dk_lane *dk_lane_acquire(struct daxkv *db)
 {
 	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
 	uint32_t hint = dk_lane_hint;
+	struct dk_lane *lane;
 
 	if (hint < n && pthread_mutex_trylock(&db->lanes[hint].lock) == 0)
 		return &db->lanes[hint];
@@ -63,18 +87,9 @@ struct dk_lane *dk_lane_acquire(struct daxkv *db)
 		}
 	}
 	/* all busy: open another lane if allowed */
-	pthread_mutex_lock(&db->lane_grow_lock);
-	n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
-	if (n < db->max_lanes) {
-		struct dk_lane *lane = &db->lanes[n];
-
-		pthread_mutex_lock(&lane->lock);
-		__atomic_store_n(&db->nlanes, n + 1, __ATOMIC_SEQ_CST);
-		pthread_mutex_unlock(&db->lane_grow_lock);
-		dk_lane_hint = n;
+	lane = dk_lane_add(db, &dk_lane_hint, &n);
+	if (lane)
 		return lane;
-	}
-	pthread_mutex_unlock(&db->lane_grow_lock);
 	hint = hint < n ? hint : (uint32_t)(pthread_self() % n);
 	pthread_mutex_lock(&db->lanes[hint].lock);
 	dk_lane_hint = hint;
@@ -97,25 +112,15 @@ struct dk_lane *dk_lane_acquire_quiet(struct daxkv *db)
 {
 	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
 	uint32_t hint = dk_quiet_hint;
+	struct dk_lane *lane;
 
 	if (hint < n && pthread_mutex_trylock(&db->lanes[hint].lock) == 0) {
 		if (!db->lanes[hint].seg)
 			return &db->lanes[hint];
 		pthread_mutex_unlock(&db->lanes[hint].lock);
 	}
-	pthread_mutex_lock(&db->lane_grow_lock);
-	n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
-	if (n < db->max_lanes) {
-		struct dk_lane *lane = &db->lanes[n];
-
-		pthread_mutex_lock(&lane->lock);
-		__atomic_store_n(&db->nlanes, n + 1, __ATOMIC_SEQ_CST);
-		pthread_mutex_unlock(&db->lane_grow_lock);
-		dk_quiet_hint = n;
-		return lane;
-	}
-	pthread_mutex_unlock(&db->lane_grow_lock);
-	return dk_lane_acquire(db);
+	lane = dk_lane_add(db, &dk_quiet_hint, &n);
+	return lane ? lane : dk_lane_acquire(db);
 }
 
 void dk_lane_release(struct dk_lane *lane)
