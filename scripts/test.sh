@@ -74,6 +74,45 @@ step() {
 	fi
 	echo "=== $name: $(( $(date +%s) - t0 )) s"
 	rm -f "$log"
+	figures "$name" "$dir/Testing/Temporary/LastTest.log"
+}
+
+# figures STEP LOG: the counts the issues' targets name, from the test
+# outputs ctest keeps (it prints none for a test that passed).  Five
+# crash-simulator runs must check >= 100,000 crash states between them.
+figures() {
+	local name=$1 log=$2 out
+	[ -f "$log" ] || return 0
+	out=$(awk '
+		/^[0-9]+\/[0-9]+ Test: / { t = $3 }
+		/^crashsim: .* crash states checked/ && t !~ /planted/ {
+			printf "  %-20s %s crash points, %s states, %s violations\n",
+				t, $2, $5, $9
+			states += $5; runs++
+		}
+		/^crashsim: .* crash states checked/ && t ~ /planted/ {
+			printf "  %-20s %s violations (a planted bug: caught)\n",
+				t, $9
+		}
+		/fault runs, .* failures$/ { printf "  %-20s %s\n", t, $0 }
+		/^wrapped calls never reached/ { printf "  %-20s %s\n", t, $0 }
+		/^stat::number_of_executed_units:/ {
+			printf "  %-20s %s executions\n", t, $2
+		}
+		END {
+			if (runs)
+				printf "  crash states in all: %d (%d runs)\n",
+					states, runs
+			if (runs == 5 && states < 100000)
+				print "  FEWER THAN 100000 CRASH STATES"
+		}' "$log")
+	[ -n "$out" ] || return 0
+	echo "=== $name: figures"
+	echo "$out"
+	if echo "$out" | grep -q "FEWER THAN"; then
+		total_fail=$((total_fail + 1))
+		failed_steps="$failed_steps $name(crash-states)"
+	fi
 }
 
 # The release build compiles the CUDA backend wherever nvcc is (CI has it
