@@ -238,7 +238,7 @@ static double miss_pair_p50(const char *dir, size_t n)
 	int is_pmem;
 	double p50;
 
-	while (slots < 2 * nkeys)
+	while (slots <= 2 * nkeys) /* as the index grows: never half full */
 		slots <<= 1;
 	tbytes = slots * 16;
 	if (posix_memalign((void **)&table, 2u << 20, tbytes) != 0) {
