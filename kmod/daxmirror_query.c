@@ -8,8 +8,9 @@
  * inside one MAP range.  A lane walks its units record by record, reading
  * through the device page table only: it takes pt_lock for read, looks up
  * each page it needs, faults on a miss (dropping pt_lock first, as the
- * fault path requires) and restarts the record, and drops pt_lock at most
- * DMR_QUERY_HOLD_PAGES pages later, or before it copies rows out or sleeps.
+ * fault path requires) and restarts the record, and drops pt_lock, between
+ * records, once it has entered DMR_QUERY_HOLD_PAGES pages (more only for a
+ * record that needs them), or before it copies rows out or sleeps.
  * Every byte it evaluates was read under one uninterrupted pt_lock hold
  * that began after the entry was found valid, so an invalidation (which
  * takes pt_lock for write) either waits for the record to be finished or
@@ -21,9 +22,19 @@
  * Records are untrusted: the header is copied and checked once (klen
  * 1..DKD_MAX_KEY, vlen <= DKD_MAX_VALUE, the record inside its unit), and
  * every later access uses the checked lengths, so bytes that change under
- * the device cannot make it read outside the record.  A record inside one
- * page is evaluated in place; one that crosses a page is copied into a
- * per-lane buffer first (up to its last field, or whole for ROWS).
+ * the device cannot make it read outside the record.
+ *
+ * The walk.  Under QEMU's TCG, where the suite measures it, a scan costs
+ * its guest instructions per record, so the per-record path tests only
+ * the record.  The lane keeps a window of pages found valid under the
+ * current hold that follow each other in the kernel's direct map (the
+ * pages of a PMD-mapped extent do), up to the hold's pages, and walks the
+ * records wholly inside it in a tight loop (dmr_query_walk); the lock,
+ * lookups, hold count and page crossings are tested only where that loop
+ * stops.  A record inside the window is evaluated in place; one that
+ * crosses onto a page that does not follow it in the map (or past the
+ * hold's pages) is copied into a per-lane buffer first (up to its last
+ * field, or whole for ROWS).
  *
  * ROWS.  Rows are returned in unit order.  The ioctl evaluates batches of
  * units that fit, at their full length, in what is left of rows_cap; each
@@ -79,10 +90,34 @@ struct dmr_qlane {
 	u64 flushed;		/* ROWS: bytes copied to user space */
 } ____cacheline_aligned;	/* lanes update their own, per record */
 
+/*
+ * A UINT or INT predicate compiled for the walk: the same rule as
+ * dkd_pred_eval(), in fewer instructions per record (under QEMU's TCG
+ * each compare-and-branch on a predicate's type, width and op costs about
+ * what a load does, and the walk is counted in those).  The field is read
+ * as the top bytes of the 8 that end at its last byte, which lie inside
+ * the record (the value starts after a 32-byte header and the key) and
+ * inside what a bounce copy holds (fields_end covers the field); flip
+ * turns an INT field's order into unsigned order, and the rule, cut to
+ * the field's width, is one interval: (x ^ flip) - lo <= span.
+ */
+struct dmr_qpred {
+	u64 end;		/* offset + width, in the value */
+	u64 shift;		/* 64 - 8 * width */
+	u64 flip;		/* INT: the field's sign bit; UINT: 0 */
+	u64 lo;
+	u64 span;
+};
+
 struct dmr_query {
 	const struct dkd_filter *flt;
 	struct dkd_keys keys;
 	u64 fields_end;		/* value bytes the filter reads, at most */
+	/* f->min_vlen, or more than any vlen if a predicate never holds */
+	u64 min_vlen;
+	u64 nipreds, nbpreds;
+	struct dmr_qpred ipreds[DKD_MAX_PREDS];	/* UINT and INT */
+	const struct dkd_pred *bpreds[DKD_MAX_PREDS];	/* BYTES */
 	bool rows;
 	u64 rows_limit;
 	u64 rows_ptr;
@@ -283,11 +318,24 @@ static __always_inline void dmr_hdr_read(struct dmr_hdr *h, const void *p)
 	h->sup = h->w[3];
 }
 
+static __always_inline bool dmr_qpred_match(const struct dmr_qpred *qp,
+					    const u8 *val)
+{
+	u64 x;
+
+	/* One unaligned load (little-endian: see dmr_hdr_read()). */
+	memcpy(&x, val + qp->end - 8, sizeof(x));
+	x >>= qp->shift;
+	return (x ^ qp->flip) - qp->lo <= qp->span;
+}
+
 /*
  * Does the record match?  hdr is the checked copy of its header; base the
  * record's bytes (in place or copied), readable up to the last byte the
  * filter needs.  Only hdr's lengths are used, never base's.  keys: the
- * filter has a key range or prefix.  The same rule as dkd_rec_match().
+ * filter has a key range or prefix.  The same rule as dkd_rec_match(),
+ * with the integer predicates compiled (dmr_qpred); q->min_vlen covers
+ * every field.
  */
 static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dkd_filter *f,
@@ -295,14 +343,22 @@ static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dmr_hdr *hdr,
 					    const u8 *base)
 {
+	const u8 *val = base + DK_REC_HDR_SIZE + hdr->klen;
+	u64 i;
+
 	if (!dk_rec_visible_at(hdr->flags, hdr->seq, hdr->sup, snap) ||
-	    hdr->vlen < f->min_vlen)
+	    hdr->vlen < q->min_vlen)
 		return false;
 	if (keys &&
 	    !dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
 		return false;
-	return dkd_value_match(f, base + DK_REC_HDR_SIZE + hdr->klen,
-			       hdr->vlen);
+	for (i = 0; i < q->nipreds; i++)
+		if (!dmr_qpred_match(&q->ipreds[i], val))
+			return false;
+	for (i = 0; i < q->nbpreds; i++)
+		if (!dkd_pred_eval(q->bpreds[i], val, hdr->vlen))
+			return false;
+	return true;
 }
 
 /* ROWS: copy the staged rows to the lane's place in user memory. */
@@ -678,6 +734,92 @@ static int dmr_query_check_filter(const struct dkd_filter *f,
 	return 0;
 }
 
+/*
+ * Compile a checked UINT or INT predicate; false if no value of the field
+ * satisfies it.  Works in "biased" order, b(v) = v for UINT and
+ * v + 2^63 for INT (as u64), where unsigned compares order both: the op
+ * gives an interval [lo, hi] of b(field), cut to the b() of the field's
+ * width; x = (raw field ^ flip) is then b(field) - wlo.
+ */
+static bool dmr_qpred_compile(const struct dkd_pred *p, struct dmr_qpred *qp)
+{
+	const u64 bits = 8 * p->width, top = 1ull << 63;
+	u64 o = p->operand[0], wlo, whi, lo, hi;
+
+	if (p->type == DKD_T_INT) {
+		o ^= top;
+		qp->flip = 1ull << (bits - 1);
+		wlo = top - qp->flip;
+		whi = top + (qp->flip - 1);
+	} else {
+		qp->flip = 0;
+		wlo = 0;
+		whi = bits == 64 ? U64_MAX : (1ull << bits) - 1;
+	}
+	qp->end = p->offset + p->width;
+	qp->shift = 64 - bits;
+	switch (p->op) {
+	case DKD_OP_NE:
+		/* Every u64 but o: lo = o + 1, span = 2^64 - 2 (or all). */
+		if (o < wlo || o > whi) {
+			qp->lo = 0;
+			qp->span = U64_MAX;
+		} else {
+			qp->lo = o - wlo + 1;
+			qp->span = U64_MAX - 1;
+		}
+		return true;
+	case DKD_OP_EQ:
+		lo = hi = o;
+		break;
+	case DKD_OP_LT:
+		if (!o)
+			return false;
+		lo = 0;
+		hi = o - 1;
+		break;
+	case DKD_OP_LE:
+		lo = 0;
+		hi = o;
+		break;
+	case DKD_OP_GT:
+		if (o == U64_MAX)
+			return false;
+		lo = o + 1;
+		hi = U64_MAX;
+		break;
+	default:	/* DKD_OP_GE, checked */
+		lo = o;
+		hi = U64_MAX;
+		break;
+	}
+	lo = max(lo, wlo);
+	hi = min(hi, whi);
+	if (lo > hi)
+		return false;
+	qp->lo = lo - wlo;
+	qp->span = hi - lo;
+	return true;
+}
+
+/* Split a checked filter's predicates into compiled integer ones and
+ * BYTES ones. */
+static void dmr_query_compile(struct dmr_query *q, const struct dkd_filter *f)
+{
+	u64 i;
+
+	q->min_vlen = f->min_vlen;
+	q->nipreds = q->nbpreds = 0;
+	for (i = 0; i < f->npreds; i++) {
+		const struct dkd_pred *p = &f->preds[i];
+
+		if (p->type == DKD_T_BYTES)
+			q->bpreds[q->nbpreds++] = p;
+		else if (!dmr_qpred_compile(p, &q->ipreds[q->nipreds++]))
+			q->min_vlen = U64_MAX;	/* no record matches */
+	}
+}
+
 /* Copy a key in: len bytes at uptr (0 with len 0). */
 static int dmr_query_key(u8 *dst, u64 uptr, u64 len)
 {
@@ -910,6 +1052,7 @@ int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
 	}
 
 	q->flt = &arg->filter;
+	dmr_query_compile(q, q->flt);
 	q->rows = arg->flags & DAXMIRROR_QUERY_ROWS;
 	q->rows_limit = arg->rows_limit;
 	q->rows_ptr = arg->rows_ptr;
