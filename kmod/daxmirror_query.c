@@ -8,8 +8,9 @@
  * inside one MAP range.  A lane walks its units record by record, reading
  * through the device page table only: it takes pt_lock for read, looks up
  * each page it needs, faults on a miss (dropping pt_lock first, as the
- * fault path requires) and restarts the record, and drops pt_lock at most
- * DMR_QUERY_HOLD_PAGES pages later, or before it copies rows out or sleeps.
+ * fault path requires) and restarts the record, and drops pt_lock, between
+ * records, once it has entered DMR_QUERY_HOLD_PAGES pages (more only for a
+ * record that needs them), or before it copies rows out or sleeps.
  * Every byte it evaluates was read under one uninterrupted pt_lock hold
  * that began after the entry was found valid, so an invalidation (which
  * takes pt_lock for write) either waits for the record to be finished or
@@ -21,9 +22,19 @@
  * Records are untrusted: the header is copied and checked once (klen
  * 1..DKD_MAX_KEY, vlen <= DKD_MAX_VALUE, the record inside its unit), and
  * every later access uses the checked lengths, so bytes that change under
- * the device cannot make it read outside the record.  A record inside one
- * page is evaluated in place; one that crosses a page is copied into a
- * per-lane buffer first (up to its last field, or whole for ROWS).
+ * the device cannot make it read outside the record.
+ *
+ * The walk.  Under QEMU's TCG, where the suite measures it, a scan costs
+ * its guest instructions per record, so the per-record path tests only
+ * the record.  The lane keeps a window of pages found valid under the
+ * current hold that follow each other in the kernel's direct map (the
+ * pages of a PMD-mapped extent do), up to the hold's pages, and walks the
+ * records wholly inside it in a tight loop (dmr_query_walk); the lock,
+ * lookups, hold count and page crossings are tested only where that loop
+ * stops.  A record inside the window is evaluated in place; one that
+ * crosses onto a page that does not follow it in the map (or past the
+ * hold's pages) is copied into a per-lane buffer first (up to its last
+ * field, or whole for ROWS).
  *
  * ROWS.  Rows are returned in unit order.  The ioctl evaluates batches of
  * units that fit, at their full length, in what is left of rows_cap; each
@@ -79,10 +90,34 @@ struct dmr_qlane {
 	u64 flushed;		/* ROWS: bytes copied to user space */
 } ____cacheline_aligned;	/* lanes update their own, per record */
 
+/*
+ * A UINT or INT predicate compiled for the walk: the same rule as
+ * dkd_pred_eval(), in fewer instructions per record (under QEMU's TCG
+ * each compare-and-branch on a predicate's type, width and op costs about
+ * what a load does, and the walk is counted in those).  The field is read
+ * as the top bytes of the 8 that end at its last byte, which lie inside
+ * the record (the value starts after a 32-byte header and the key) and
+ * inside what a bounce copy holds (fields_end covers the field); flip
+ * turns an INT field's order into unsigned order, and the rule, cut to
+ * the field's width, is one interval: (x ^ flip) - lo <= span.
+ */
+struct dmr_qpred {
+	u64 end;		/* offset + width, in the value */
+	u64 shift;		/* 64 - 8 * width */
+	u64 flip;		/* INT: the field's sign bit; UINT: 0 */
+	u64 lo;
+	u64 span;
+};
+
 struct dmr_query {
 	const struct dkd_filter *flt;
 	struct dkd_keys keys;
 	u64 fields_end;		/* value bytes the filter reads, at most */
+	/* f->min_vlen, or more than any vlen if a predicate never holds */
+	u64 min_vlen;
+	u64 nipreds, nbpreds;
+	struct dmr_qpred ipreds[DKD_MAX_PREDS];	/* UINT and INT */
+	const struct dkd_pred *bpreds[DKD_MAX_PREDS];	/* BYTES */
 	bool rows;
 	u64 rows_limit;
 	u64 rows_ptr;
@@ -94,15 +129,23 @@ struct dmr_query {
 	struct dmr_qlane lanes[DMR_MAX_LANES];
 };
 
-/* A lane's view of device memory: pt_lock and one mapped page. */
+/*
+ * A lane's view of device memory: pt_lock and a window, [win_addr,
+ * win_end) of one range, mapped contiguously at kaddr.  Every page of the
+ * window was found valid under the current hold, so the records wholly
+ * inside it can be walked with no test but their own bounds
+ * (dmr_query_walk); the window grows over the pages that follow it in the
+ * kernel's direct map, as the pages of a PMD-mapped extent do.
+ */
 struct dmr_qcur {
 	struct dmr_lane *lane;
 	struct dmr_mirror *mirror;
 	struct dmr_range *range;
 	bool locked;
 	unsigned int held_pages;	/* pages entered under this hold */
-	unsigned long page_addr;	/* page mapped at kaddr, 0 = none */
-	u8 *kaddr;
+	unsigned long win_addr;		/* win_end == win_addr: no window */
+	unsigned long win_end;
+	u8 *kaddr;			/* win_addr mapped here */
 	unsigned long miss;	/* page whose entry was not valid */
 	int err;		/* corrupt entry */
 };
@@ -114,51 +157,102 @@ static void dmr_qcur_lock(struct dmr_qcur *c)
 	c->held_pages = 0;
 }
 
+/* Only a HIGHMEM window is kmapped, and it is one page (dmr_qcur_enter). */
+static void dmr_qcur_unmap(struct dmr_qcur *c)
+{
+	if (IS_ENABLED(CONFIG_HIGHMEM) && c->win_end != c->win_addr)
+		kunmap_local(c->kaddr);
+	c->win_addr = 0;
+	c->win_end = 0;
+}
+
 static void dmr_qcur_unlock(struct dmr_qcur *c)
 {
-	if (c->page_addr) {
-		kunmap_local(c->kaddr);
-		c->page_addr = 0;
-	}
+	dmr_qcur_unmap(c);
 	if (c->locked)
 		up_read(&c->mirror->pt_lock);
 	c->locked = false;
 }
 
-/* dmr_qcur_page() when addr is not on the page mapped now. */
-static noinline u8 *dmr_qcur_page_slow(struct dmr_qcur *c, unsigned long addr)
+/* Is addr inside the window?  (False when there is none.) */
+static __always_inline bool dmr_qcur_has(const struct dmr_qcur *c,
+					 unsigned long addr)
+{
+	return addr - c->win_addr < c->win_end - c->win_addr;
+}
+
+/*
+ * The kernel address of page, if it lies right after the window in the
+ * kernel's map (so the window can grow over it), else NULL.  Without
+ * HIGHMEM, kmap_local_page() is page_address() and the direct map keeps
+ * pfn order; with it, windows stay one page.
+ */
+static __always_inline u8 *dmr_qcur_next(const struct dmr_qcur *c,
+					 struct page *page)
+{
+	u8 *kaddr;
+
+	if (IS_ENABLED(CONFIG_HIGHMEM) || c->win_end == c->win_addr)
+		return NULL;
+	kaddr = page_address(page);
+	return kaddr == c->kaddr + (c->win_end - c->win_addr) ? kaddr : NULL;
+}
+
+/*
+ * Enter the page of addr, which is outside the window: the window grows
+ * over it if it is the next page and follows in the kernel's map, else a
+ * new window starts there.  Returns addr's kernel address, or NULL
+ * (c->miss or c->err says why).
+ */
+static noinline u8 *dmr_qcur_enter(struct dmr_qcur *c, unsigned long addr)
 {
 	unsigned long page_addr = addr & PAGE_MASK;
 	struct page *page;
 
-	if (c->page_addr) {
-		kunmap_local(c->kaddr);
-		c->page_addr = 0;
-	}
 	page = dmr_range_lookup(c->range, page_addr);
 	if (IS_ERR_OR_NULL(page)) {
 		c->err = page ? PTR_ERR(page) : 0;
 		c->miss = page_addr;
 		return NULL;
 	}
-	c->kaddr = kmap_local_page(page);
-	c->page_addr = page_addr;
+	if (page_addr != c->win_end || !dmr_qcur_next(c, page)) {
+		dmr_qcur_unmap(c);
+		/* kmap_local_page() is page_address() without HIGHMEM, and
+		 * dmr_qcur_unmap() unmaps only with it. */
+		c->kaddr = IS_ENABLED(CONFIG_HIGHMEM) ? kmap_local_page(page) :
+						       page_address(page);
+		c->win_addr = page_addr;
+	}
+	c->win_end = page_addr + PAGE_SIZE;
 	c->held_pages++;
-	return c->kaddr;
+	return c->kaddr + (addr - c->win_addr);
+}
+
+/* The kernel address of addr, entering its page if need be, or NULL. */
+static __always_inline u8 *dmr_qcur_at(struct dmr_qcur *c, unsigned long addr)
+{
+	if (dmr_qcur_has(c, addr))
+		return c->kaddr + (addr - c->win_addr);
+	return dmr_qcur_enter(c, addr);
 }
 
 /*
- * The mapped page holding addr, or NULL (c->miss or c->err says why).
- * Called for every record: the common case, the page mapped already, is
- * inline (a call and return per record cost ~10% of a scan under QEMU's
- * TCG, where a return is an indirect jump).
+ * Grow the window over the pages after it, up to end, while their
+ * entries are valid, they follow in the kernel's map and the hold has
+ * pages left.  Never faults: the walk enters (and faults) a page this
+ * stopped at when it gets there.  One lookup per page, so that the
+ * records of up to DMR_QUERY_HOLD_PAGES pages are walked without one.
  */
-static __always_inline u8 *dmr_qcur_page(struct dmr_qcur *c,
-					 unsigned long addr)
+static noinline void dmr_qcur_grow(struct dmr_qcur *c, unsigned long end)
 {
-	if (likely(c->page_addr == (addr & PAGE_MASK)))
-		return c->kaddr;
-	return dmr_qcur_page_slow(c, addr);
+	while (c->win_end < end && c->held_pages < DMR_QUERY_HOLD_PAGES) {
+		struct page *page = dmr_range_lookup(c->range, c->win_end);
+
+		if (IS_ERR_OR_NULL(page) || !dmr_qcur_next(c, page))
+			break;
+		c->win_end += PAGE_SIZE;
+		c->held_pages++;
+	}
 }
 
 /* Copy [addr, addr + len) of device memory; false on a miss. */
@@ -166,12 +260,13 @@ static bool dmr_qcur_copy(struct dmr_qcur *c, void *dst, unsigned long addr,
 			  size_t len)
 {
 	while (len) {
-		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(addr));
-		u8 *kaddr = dmr_qcur_page(c, addr);
+		u8 *kaddr = dmr_qcur_at(c, addr);
+		size_t n;
 
 		if (!kaddr)
 			return false;
-		memcpy(dst, kaddr + offset_in_page(addr), n);
+		n = min_t(size_t, len, c->win_end - addr);
+		memcpy(dst, kaddr, n);
 		dst += n;
 		addr += n;
 		len -= n;
@@ -223,11 +318,24 @@ static __always_inline void dmr_hdr_read(struct dmr_hdr *h, const void *p)
 	h->sup = h->w[3];
 }
 
+static __always_inline bool dmr_qpred_match(const struct dmr_qpred *qp,
+					    const u8 *val)
+{
+	u64 x;
+
+	/* One unaligned load (little-endian: see dmr_hdr_read()). */
+	memcpy(&x, val + qp->end - 8, sizeof(x));
+	x >>= qp->shift;
+	return (x ^ qp->flip) - qp->lo <= qp->span;
+}
+
 /*
  * Does the record match?  hdr is the checked copy of its header; base the
  * record's bytes (in place or copied), readable up to the last byte the
  * filter needs.  Only hdr's lengths are used, never base's.  keys: the
- * filter has a key range or prefix.  The same rule as dkd_rec_match().
+ * filter has a key range or prefix.  The same rule as dkd_rec_match(),
+ * with the integer predicates compiled (dmr_qpred); q->min_vlen covers
+ * every field.
  */
 static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dkd_filter *f,
@@ -235,14 +343,22 @@ static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dmr_hdr *hdr,
 					    const u8 *base)
 {
+	const u8 *val = base + DK_REC_HDR_SIZE + hdr->klen;
+	u64 i;
+
 	if (!dk_rec_visible_at(hdr->flags, hdr->seq, hdr->sup, snap) ||
-	    hdr->vlen < f->min_vlen)
+	    hdr->vlen < q->min_vlen)
 		return false;
 	if (keys &&
 	    !dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
 		return false;
-	return dkd_value_match(f, base + DK_REC_HDR_SIZE + hdr->klen,
-			       hdr->vlen);
+	for (i = 0; i < q->nipreds; i++)
+		if (!dmr_qpred_match(&q->ipreds[i], val))
+			return false;
+	for (i = 0; i < q->nbpreds; i++)
+		if (!dkd_pred_eval(q->bpreds[i], val, hdr->vlen))
+			return false;
+	return true;
 }
 
 /* ROWS: copy the staged rows to the lane's place in user memory. */
@@ -269,10 +385,66 @@ static unsigned long dmr_query_fault_end(const struct dmr_qunit *u,
 }
 
 /*
- * Evaluate one unit.  The walked counts and aggregates are kept in locals
- * and added to the lane's only when the unit completes (dmr_query_lane
- * keeps counters of completed units only, and a store to the lane per
- * record would make the compiler reload the filter after it).
+ * The fast path: walk the records that lie wholly inside [p, end), device
+ * memory that is mapped and held (the window, cut at the unit's end).
+ * Per record only what the record itself needs is tested: its header, its
+ * size against end, the filter.  Returns the first record not walked: at
+ * end, or one this cannot take (crossing end, a bad header, ROWS staging
+ * full), which the caller's slow path takes up again from its header.
+ */
+static __always_inline const u8 *dmr_query_walk(const struct dmr_query *q,
+						 struct dmr_qlane *ql,
+						 const u8 *p, const u8 *end,
+						 struct dkd_acc *acc,
+						 u64 *records, const bool rows)
+{
+	const struct dkd_filter *f = q->flt;
+	const bool keys = f->prefix_len || f->lo_len || f->hi_len;
+	const u64 snap = f->snap;
+	struct dmr_hdr hdr;
+	u64 walked = 0;
+
+	while (end - p >= DK_REC_HDR_SIZE) {
+		u64 size;
+
+		dmr_hdr_read(&hdr, p);
+		if (!hdr.klen || hdr.klen > DKD_MAX_KEY ||
+		    hdr.vlen > DKD_MAX_VALUE)
+			break;
+		size = dk_rec_size(hdr.klen, hdr.vlen);
+		if (size > end - p)
+			break;
+		if (rows && ql->staged + size > ql->buf_cap)
+			break;
+		if (dmr_query_match(q, f, keys, snap, &hdr, p)) {
+			dkd_acc_add(f, acc, p + DK_REC_HDR_SIZE + hdr.klen);
+			if (rows) {
+				u8 *dst = ql->buf + ql->staged;
+
+				memcpy(dst, p, size);
+				/* The row's header is the one checked. */
+				memcpy(dst, hdr.w, sizeof(hdr.w));
+				ql->staged += size;
+				ql->rows++;
+				ql->rows_bytes += size;
+			}
+		}
+		walked++;
+		p += size;
+	}
+	*records += walked;
+	return p;
+}
+
+/*
+ * Evaluate one unit: the records inside the window in dmr_query_walk(),
+ * and one record at a time here where that stops (a new hold, a record
+ * crossing the window's end or a page that does not follow in the
+ * kernel's map, faults, errors, ROWS flushes).  The walked counts and
+ * aggregates are kept in locals and added to the lane's only when the
+ * unit completes (dmr_query_lane keeps counters of completed units only,
+ * and a store to the lane per record would make the compiler reload the
+ * filter after it).
  */
 static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 					    struct dmr_qlane *ql,
@@ -283,10 +455,11 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 	struct dmr_job *job = c->lane->job;
 	const struct dkd_filter *f = q->flt;
 	const bool keys = f->prefix_len || f->lo_len || f->hi_len;
-	const u64 snap = f->snap, len = u->len, uaddr = u->addr;
-	unsigned long deadline = 0, deadline_addr = 0;
+	const u64 snap = f->snap;
+	const unsigned long uend = u->addr + u->len;
+	unsigned long addr = u->addr, deadline = 0, deadline_addr = 0;
 	struct dkd_acc acc = ql->acc;
-	u64 off = 0, records = 0, bytes = 0;
+	u64 records = 0;
 	/* Out of the loop: the kernel's INIT_STACK_ALL_ZERO would clear a
 	 * struct declared in it for every record. */
 	struct dmr_hdr hdr;
@@ -294,12 +467,10 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 	int ret;
 
 	c->range = u->range;
-	while (off < len) {
-		unsigned long addr = uaddr + off;
-		u64 left = len - off, size, copy;
+	while (addr < uend) {
+		u64 left, size, copy;
 		const u8 *base;
 		u8 *dst;
-		bool match;
 
 		if (!c->locked) {
 			if (atomic_read(&job->cancel))
@@ -309,14 +480,36 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 			cond_resched();
 			dmr_qcur_lock(c);
 		}
+		if (dmr_qcur_has(c, addr)) {
+			const u8 *start = c->kaddr + (addr - c->win_addr);
+			const u8 *end = c->kaddr +
+					(min(c->win_end, uend) - c->win_addr);
+
+			addr += dmr_query_walk(q, ql, start, end, &acc,
+					       &records, rows) - start;
+			if (addr == uend)
+				break;
+		}
+
+		/*
+		 * The slow path, one record.  Its pages are entered one by
+		 * one, so a hold that has read its share of pages ends here,
+		 * between records.
+		 */
+		if (c->held_pages >= DMR_QUERY_HOLD_PAGES) {
+			dmr_qcur_unlock(c);
+			continue;
+		}
+		left = uend - addr;
 		if (left < DK_REC_HDR_SIZE)
 			return -EINVAL;
-		if (likely(offset_in_page(addr) <= PAGE_SIZE - sizeof(hdr))) {
-			const u8 *page = dmr_qcur_page(c, addr);
-
-			if (!page)
-				goto miss;
-			dmr_hdr_read(&hdr, page + offset_in_page(addr));
+		base = dmr_qcur_at(c, addr);
+		if (!base)
+			goto miss;
+		/* Take in the pages ahead while the hold has room. */
+		dmr_qcur_grow(c, PAGE_ALIGN(uend));
+		if (c->win_end - addr >= sizeof(hdr.w)) {
+			dmr_hdr_read(&hdr, base);
 		} else {
 			if (!dmr_qcur_copy(c, &tmp, addr, sizeof(tmp)))
 				goto miss;
@@ -340,9 +533,9 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 			continue;
 		}
 		dst = rows ? ql->buf + ql->staged : ql->buf;
-		if (offset_in_page(addr) + size <= PAGE_SIZE) {
-			/* The header's page is mapped: evaluate in place. */
-			base = c->kaddr + offset_in_page(addr);
+		if (dmr_qcur_has(c, addr) && c->win_end - addr >= size) {
+			/* Inside the window: evaluate in place. */
+			base = c->kaddr + (addr - c->win_addr);
 		} else {
 			copy = rows ? size :
 			       min(size, DK_REC_HDR_SIZE + hdr.klen +
@@ -351,8 +544,7 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 				goto miss;
 			base = dst;
 		}
-		match = dmr_query_match(q, f, keys, snap, &hdr, base);
-		if (match) {
+		if (dmr_query_match(q, f, keys, snap, &hdr, base)) {
 			dkd_acc_add(f, &acc, base + DK_REC_HDR_SIZE + hdr.klen);
 			if (rows) {
 				if (base != dst)
@@ -365,10 +557,7 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 			}
 		}
 		records++;
-		bytes += size;
-		off += size;
-		if (c->held_pages >= DMR_QUERY_HOLD_PAGES)
-			dmr_qcur_unlock(c);
+		addr += size;
 		continue;
 miss:
 		dmr_qcur_unlock(c);
@@ -389,7 +578,7 @@ miss:
 	}
 	ql->acc = acc;
 	ql->records += records;
-	ql->bytes += bytes;
+	ql->bytes += u->len;
 	return 0;
 }
 
@@ -397,9 +586,10 @@ miss:
  * Two copies of the walk, one for ROWS and one for aggregates: without
  * the staging branches the aggregate loop keeps its state in registers
  * (under QEMU's TCG, where every guest load and store is emulated, that
- * was most of the difference to the CPU backend).
+ * was most of the difference to the CPU backend).  __flatten: GCC would
+ * leave dkd_value_match() out of line, a call and return per record.
  */
-static noinline int dmr_query_unit_rows(struct dmr_query *q,
+static noinline __flatten int dmr_query_unit_rows(struct dmr_query *q,
 					struct dmr_qlane *ql,
 					struct dmr_qcur *c,
 					const struct dmr_qunit *u)
@@ -407,7 +597,7 @@ static noinline int dmr_query_unit_rows(struct dmr_query *q,
 	return dmr_query_unit_x(q, ql, c, u, true);
 }
 
-static noinline int dmr_query_unit_agg(struct dmr_query *q,
+static noinline __flatten int dmr_query_unit_agg(struct dmr_query *q,
 				       struct dmr_qlane *ql,
 				       struct dmr_qcur *c,
 				       const struct dmr_qunit *u)
@@ -542,6 +732,92 @@ static int dmr_query_check_filter(const struct dkd_filter *f,
 		return -EINVAL;
 	*fields_end = end;
 	return 0;
+}
+
+/*
+ * Compile a checked UINT or INT predicate; false if no value of the field
+ * satisfies it.  Works in "biased" order, b(v) = v for UINT and
+ * v + 2^63 for INT (as u64), where unsigned compares order both: the op
+ * gives an interval [lo, hi] of b(field), cut to the b() of the field's
+ * width; x = (raw field ^ flip) is then b(field) - wlo.
+ */
+static bool dmr_qpred_compile(const struct dkd_pred *p, struct dmr_qpred *qp)
+{
+	const u64 bits = 8 * p->width, top = 1ull << 63;
+	u64 o = p->operand[0], wlo, whi, lo, hi;
+
+	if (p->type == DKD_T_INT) {
+		o ^= top;
+		qp->flip = 1ull << (bits - 1);
+		wlo = top - qp->flip;
+		whi = top + (qp->flip - 1);
+	} else {
+		qp->flip = 0;
+		wlo = 0;
+		whi = bits == 64 ? U64_MAX : (1ull << bits) - 1;
+	}
+	qp->end = p->offset + p->width;
+	qp->shift = 64 - bits;
+	switch (p->op) {
+	case DKD_OP_NE:
+		/* Every u64 but o: lo = o + 1, span = 2^64 - 2 (or all). */
+		if (o < wlo || o > whi) {
+			qp->lo = 0;
+			qp->span = U64_MAX;
+		} else {
+			qp->lo = o - wlo + 1;
+			qp->span = U64_MAX - 1;
+		}
+		return true;
+	case DKD_OP_EQ:
+		lo = hi = o;
+		break;
+	case DKD_OP_LT:
+		if (!o)
+			return false;
+		lo = 0;
+		hi = o - 1;
+		break;
+	case DKD_OP_LE:
+		lo = 0;
+		hi = o;
+		break;
+	case DKD_OP_GT:
+		if (o == U64_MAX)
+			return false;
+		lo = o + 1;
+		hi = U64_MAX;
+		break;
+	default:	/* DKD_OP_GE, checked */
+		lo = o;
+		hi = U64_MAX;
+		break;
+	}
+	lo = max(lo, wlo);
+	hi = min(hi, whi);
+	if (lo > hi)
+		return false;
+	qp->lo = lo - wlo;
+	qp->span = hi - lo;
+	return true;
+}
+
+/* Split a checked filter's predicates into compiled integer ones and
+ * BYTES ones. */
+static void dmr_query_compile(struct dmr_query *q, const struct dkd_filter *f)
+{
+	u64 i;
+
+	q->min_vlen = f->min_vlen;
+	q->nipreds = q->nbpreds = 0;
+	for (i = 0; i < f->npreds; i++) {
+		const struct dkd_pred *p = &f->preds[i];
+
+		if (p->type == DKD_T_BYTES)
+			q->bpreds[q->nbpreds++] = p;
+		else if (!dmr_qpred_compile(p, &q->ipreds[q->nipreds++]))
+			q->min_vlen = U64_MAX;	/* no record matches */
+	}
 }
 
 /* Copy a key in: len bytes at uptr (0 with len 0). */
@@ -776,6 +1052,7 @@ int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
 	}
 
 	q->flt = &arg->filter;
+	dmr_query_compile(q, q->flt);
 	q->rows = arg->flags & DAXMIRROR_QUERY_ROWS;
 	q->rows_limit = arg->rows_limit;
 	q->rows_ptr = arg->rows_ptr;
