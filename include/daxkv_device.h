@@ -15,7 +15,8 @@
  * engine builds from the public struct daxkv_query after validating it
  * (engine/query.c); a device re-validates what it is given (the module
  * checks every field, see kmod/daxmirror_query.c, and compiles integer
- * predicates into an interval test of the same rule as dkd_pred_eval()).
+ * predicates into an interval test of the same rule as dkd_pred_eval():
+ * dkd_ipred_compile()).
  */
 #ifndef DAXKV_DEVICE_H
 #define DAXKV_DEVICE_H
@@ -245,6 +246,102 @@ DKD_FN int dkd_pred_eval(const struct dkd_pred *p, const __u8 *val, __u64 vlen)
 		c = dkd_memcmp(f, (const __u8 *)p->operand, p->width);
 	}
 	return dkd_cmp_result(c, p->op);
+}
+
+/*
+ * An integer (UINT or INT) predicate compiled into one interval test, for
+ * a walk that counts its instructions per record (the kernel module's,
+ * under QEMU's TCG, where each branch on a predicate's type, width and op
+ * costs about what a load does).  The same rule as dkd_pred_eval(): the
+ * host test tests/engine/ipred_test.c holds the two to each other.
+ *
+ * The field is read as the top bytes of the 8 that end at its last byte:
+ * dkd_ipred_match() reads val + end - 8 .. val + end, so the 8 bytes
+ * before a field at offset < 8 must be readable, as they are in a record
+ * (the value follows a 32-byte header and the key) and in any copy that
+ * keeps the header.  In "biased" order, b(v) = v for UINT and v + 2^63 for
+ * INT (as u64), unsigned compares order both; the op gives an interval
+ * [lo, hi] of b(field), cut to the b() of the field's width, and
+ * x = (raw field ^ flip) is b(field) - (the width's lowest b()).
+ */
+struct dkd_ipred {
+	__u64 end;	/* offset + width, in the value */
+	__u64 shift;	/* 64 - 8 * width */
+	__u64 flip;	/* INT: the field's sign bit; UINT: 0 */
+	__u64 lo;
+	__u64 span;
+};
+
+/* Compile a checked UINT or INT predicate; 0 if no value satisfies it. */
+DKD_FN int dkd_ipred_compile(const struct dkd_pred *p, struct dkd_ipred *qp)
+{
+	const __u64 bits = 8 * p->width, top = 1ull << 63;
+	const __u64 all = ~(__u64)0;
+	__u64 o = p->operand[0], wlo, whi, lo, hi;
+
+	if (p->type == DKD_T_INT) {
+		o ^= top;
+		qp->flip = 1ull << (bits - 1);
+		wlo = top - qp->flip;
+		whi = top + (qp->flip - 1);
+	} else {
+		qp->flip = 0;
+		wlo = 0;
+		whi = bits == 64 ? all : (1ull << bits) - 1;
+	}
+	qp->end = p->offset + p->width;
+	qp->shift = 64 - bits;
+	switch (p->op) {
+	case DKD_OP_NE:
+		/* every b() but o: lo = o + 1, span = 2^64 - 2 (or all) */
+		if (o < wlo || o > whi) {
+			qp->lo = 0;
+			qp->span = all;
+		} else {
+			qp->lo = o - wlo + 1;
+			qp->span = all - 1;
+		}
+		return 1;
+	case DKD_OP_EQ:
+		lo = hi = o;
+		break;
+	case DKD_OP_LT:
+		if (!o)
+			return 0;
+		lo = 0;
+		hi = o - 1;
+		break;
+	case DKD_OP_LE:
+		lo = 0;
+		hi = o;
+		break;
+	case DKD_OP_GT:
+		if (o == all)
+			return 0;
+		lo = o + 1;
+		hi = all;
+		break;
+	default:	/* DKD_OP_GE, checked */
+		lo = o;
+		hi = all;
+		break;
+	}
+	lo = lo > wlo ? lo : wlo;
+	hi = hi < whi ? hi : whi;
+	if (lo > hi)
+		return 0;
+	qp->lo = lo - wlo;
+	qp->span = hi - lo;
+	return 1;
+}
+
+/* Does the value match?  The caller has checked vlen >= qp->end. */
+DKD_FN int dkd_ipred_match(const struct dkd_ipred *qp, const __u8 *val)
+{
+	/* one unaligned load where the compiler merges the bytes */
+	__u64 x = dkd_load_le(val + qp->end - 8, 8) >> qp->shift;
+
+	return (x ^ qp->flip) - qp->lo <= qp->span;
 }
 
 /* Key range and prefix. */

@@ -90,25 +90,6 @@ struct dmr_qlane {
 	u64 flushed;		/* ROWS: bytes copied to user space */
 } ____cacheline_aligned;	/* lanes update their own, per record */
 
-/*
- * A UINT or INT predicate compiled for the walk: the same rule as
- * dkd_pred_eval(), in fewer instructions per record (under QEMU's TCG
- * each compare-and-branch on a predicate's type, width and op costs about
- * what a load does, and the walk is counted in those).  The field is read
- * as the top bytes of the 8 that end at its last byte, which lie inside
- * the record (the value starts after a 32-byte header and the key) and
- * inside what a bounce copy holds (fields_end covers the field); flip
- * turns an INT field's order into unsigned order, and the rule, cut to
- * the field's width, is one interval: (x ^ flip) - lo <= span.
- */
-struct dmr_qpred {
-	u64 end;		/* offset + width, in the value */
-	u64 shift;		/* 64 - 8 * width */
-	u64 flip;		/* INT: the field's sign bit; UINT: 0 */
-	u64 lo;
-	u64 span;
-};
-
 struct dmr_query {
 	const struct dkd_filter *flt;
 	struct dkd_keys keys;
@@ -116,7 +97,7 @@ struct dmr_query {
 	/* f->min_vlen, or more than any vlen if a predicate never holds */
 	u64 min_vlen;
 	u64 nipreds, nbpreds;
-	struct dmr_qpred ipreds[DKD_MAX_PREDS];	/* UINT and INT */
+	struct dkd_ipred ipreds[DKD_MAX_PREDS];	/* UINT and INT, compiled */
 	const struct dkd_pred *bpreds[DKD_MAX_PREDS];	/* BYTES */
 	bool rows;
 	u64 rows_limit;
@@ -318,24 +299,13 @@ static __always_inline void dmr_hdr_read(struct dmr_hdr *h, const void *p)
 	h->sup = h->w[3];
 }
 
-static __always_inline bool dmr_qpred_match(const struct dmr_qpred *qp,
-					    const u8 *val)
-{
-	u64 x;
-
-	/* One unaligned load (little-endian: see dmr_hdr_read()). */
-	memcpy(&x, val + qp->end - 8, sizeof(x));
-	x >>= qp->shift;
-	return (x ^ qp->flip) - qp->lo <= qp->span;
-}
-
 /*
  * Does the record match?  hdr is the checked copy of its header; base the
  * record's bytes (in place or copied), readable up to the last byte the
  * filter needs.  Only hdr's lengths are used, never base's.  keys: the
  * filter has a key range or prefix.  The same rule as dkd_rec_match(),
- * with the integer predicates compiled (dmr_qpred); q->min_vlen covers
- * every field.
+ * with the integer predicates compiled (dkd_ipred_compile() in
+ * daxkv_device.h); q->min_vlen covers every field.
  */
 static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dkd_filter *f,
@@ -353,7 +323,7 @@ static __always_inline bool dmr_query_match(const struct dmr_query *q,
 	    !dkd_key_match(f, &q->keys, base + DK_REC_HDR_SIZE, hdr->klen))
 		return false;
 	for (i = 0; i < q->nipreds; i++)
-		if (!dmr_qpred_match(&q->ipreds[i], val))
+		if (!dkd_ipred_match(&q->ipreds[i], val))
 			return false;
 	for (i = 0; i < q->nbpreds; i++)
 		if (!dkd_pred_eval(q->bpreds[i], val, hdr->vlen))
@@ -734,74 +704,6 @@ static int dmr_query_check_filter(const struct dkd_filter *f,
 	return 0;
 }
 
-/*
- * Compile a checked UINT or INT predicate; false if no value of the field
- * satisfies it.  Works in "biased" order, b(v) = v for UINT and
- * v + 2^63 for INT (as u64), where unsigned compares order both: the op
- * gives an interval [lo, hi] of b(field), cut to the b() of the field's
- * width; x = (raw field ^ flip) is then b(field) - wlo.
- */
-static bool dmr_qpred_compile(const struct dkd_pred *p, struct dmr_qpred *qp)
-{
-	const u64 bits = 8 * p->width, top = 1ull << 63;
-	u64 o = p->operand[0], wlo, whi, lo, hi;
-
-	if (p->type == DKD_T_INT) {
-		o ^= top;
-		qp->flip = 1ull << (bits - 1);
-		wlo = top - qp->flip;
-		whi = top + (qp->flip - 1);
-	} else {
-		qp->flip = 0;
-		wlo = 0;
-		whi = bits == 64 ? U64_MAX : (1ull << bits) - 1;
-	}
-	qp->end = p->offset + p->width;
-	qp->shift = 64 - bits;
-	switch (p->op) {
-	case DKD_OP_NE:
-		/* Every u64 but o: lo = o + 1, span = 2^64 - 2 (or all). */
-		if (o < wlo || o > whi) {
-			qp->lo = 0;
-			qp->span = U64_MAX;
-		} else {
-			qp->lo = o - wlo + 1;
-			qp->span = U64_MAX - 1;
-		}
-		return true;
-	case DKD_OP_EQ:
-		lo = hi = o;
-		break;
-	case DKD_OP_LT:
-		if (!o)
-			return false;
-		lo = 0;
-		hi = o - 1;
-		break;
-	case DKD_OP_LE:
-		lo = 0;
-		hi = o;
-		break;
-	case DKD_OP_GT:
-		if (o == U64_MAX)
-			return false;
-		lo = o + 1;
-		hi = U64_MAX;
-		break;
-	default:	/* DKD_OP_GE, checked */
-		lo = o;
-		hi = U64_MAX;
-		break;
-	}
-	lo = max(lo, wlo);
-	hi = min(hi, whi);
-	if (lo > hi)
-		return false;
-	qp->lo = lo - wlo;
-	qp->span = hi - lo;
-	return true;
-}
-
 /* Split a checked filter's predicates into compiled integer ones and
  * BYTES ones. */
 static void dmr_query_compile(struct dmr_query *q, const struct dkd_filter *f)
@@ -815,7 +717,7 @@ static void dmr_query_compile(struct dmr_query *q, const struct dkd_filter *f)
 
 		if (p->type == DKD_T_BYTES)
 			q->bpreds[q->nbpreds++] = p;
-		else if (!dmr_qpred_compile(p, &q->ipreds[q->nipreds++]))
+		else if (!dkd_ipred_compile(p, &q->ipreds[q->nipreds++]))
 			q->min_vlen = U64_MAX;	/* no record matches */
 	}
 }
