@@ -82,9 +82,11 @@ DKD_FN const __u8 *dk_rec_val(const struct dk_rec *rec)
  * The version rule, for a record below its segment's tail as captured
  * with snapshot @p snap (engine/layout.h explains why it holds).  Exactly
  * one version of a key passes it at any snapshot, none if the key's
- * newest version at the snapshot is a delete.  `superseded` may be stored
- * concurrently by a writer; any value it can change to is > snap, so the
- * answer does not depend on which value the load sees.
+ * newest version at the snapshot is a delete.  @p sup is the record's
+ * `superseded` word as the caller loaded it (once: dk_rec_visible, or a
+ * walk's header copy); a writer may store it concurrently, but any value
+ * it can change to is > snap, so the answer does not depend on which
+ * value that load saw.
  */
 DKD_FN int dk_rec_visible_at(__u16 flags, __u64 seq, __u64 sup, __u64 snap)
 {
