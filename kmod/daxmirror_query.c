@@ -355,6 +355,25 @@ static unsigned long dmr_query_fault_end(const struct dmr_qunit *u,
 }
 
 /*
+ * ROWS: stage a matching record of size bytes at base (in device memory,
+ * or already copied to its place in the staging buffer) as the lane's next
+ * row.  The row's header is the one checked, not what base holds now.
+ */
+static __always_inline void dmr_row_stage(struct dmr_qlane *ql,
+					  const u8 *base,
+					  const struct dmr_hdr *hdr, u64 size)
+{
+	u8 *dst = ql->buf + ql->staged;
+
+	if (base != dst)
+		memcpy(dst, base, size);
+	memcpy(dst, hdr->w, sizeof(hdr->w));
+	ql->staged += size;
+	ql->rows++;
+	ql->rows_bytes += size;
+}
+
+/*
  * The fast path: walk the records that lie wholly inside [p, end), device
  * memory that is mapped and held (the window, cut at the unit's end).
  * Per record only what the record itself needs is tested: its header, its
@@ -388,16 +407,8 @@ static __always_inline const u8 *dmr_query_walk(const struct dmr_query *q,
 			break;
 		if (dmr_query_match(q, f, keys, snap, &hdr, p)) {
 			dkd_acc_add(f, acc, p + DK_REC_HDR_SIZE + hdr.klen);
-			if (rows) {
-				u8 *dst = ql->buf + ql->staged;
-
-				memcpy(dst, p, size);
-				/* The row's header is the one checked. */
-				memcpy(dst, hdr.w, sizeof(hdr.w));
-				ql->staged += size;
-				ql->rows++;
-				ql->rows_bytes += size;
-			}
+			if (rows)
+				dmr_row_stage(ql, p, &hdr, size);
 		}
 		walked++;
 		p += size;
@@ -516,15 +527,8 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 		}
 		if (dmr_query_match(q, f, keys, snap, &hdr, base)) {
 			dkd_acc_add(f, &acc, base + DK_REC_HDR_SIZE + hdr.klen);
-			if (rows) {
-				if (base != dst)
-					memcpy(dst, base, size);
-				/* The row's header is the one checked. */
-				memcpy(dst, hdr.w, sizeof(hdr.w));
-				ql->staged += size;
-				ql->rows++;
-				ql->rows_bytes += size;
-			}
+			if (rows)
+				dmr_row_stage(ql, base, &hdr, size);
 		}
 		records++;
 		addr += size;
