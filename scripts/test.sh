@@ -96,7 +96,8 @@ step() {
 }
 
 # figures STEP LOG: the counts the issues' targets name, from the test
-# outputs ctest keeps (it prints none for a test that passed).  Five
+# outputs ctest keeps (it prints none for a test that passed): crash
+# states, the fault sweep, fuzz executions, the VM's scan ratios.  Five
 # crash-simulator runs must check >= 100,000 crash states between them.
 figures() {
 	local name=$1 log=$2 out
@@ -116,6 +117,10 @@ figures() {
 		/^wrapped calls never reached/ { printf "  %-20s %s\n", t, $0 }
 		/^stat::number_of_executed_units:/ {
 			printf "  %-20s %s executions\n", t, $2
+		}
+		/^DMR +\| (cpu|kmod) \| 0\.1% \|/ {
+			printf "  %-20s scanbench %s 0.1%% %s: %s of the plain read\n",
+				t, $3, $7, $13
 		}
 		END {
 			if (runs)
