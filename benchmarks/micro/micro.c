@@ -179,27 +179,46 @@ static double timer_p50(size_t n)
 	return p50;
 }
 
-/* The floor: one record's bytes made durable, appended like the log. */
-static double floor_p50(const char *dir, size_t n)
+/*
+ * A scratch file DIR.SUFFIX of size bytes, mapped and prefaulted as
+ * dk_segment_create does for a segment (no page faults in what is timed);
+ * scratch_drop() unmaps and removes it.
+ */
+static void *scratch_map(const char *dir, const char *suffix, size_t size,
+			 size_t *mapped, char *path, size_t pathlen)
 {
-	char path[4096];
-	size_t mapped;
 	int is_pmem;
-	uint8_t rec[REC_BYTES];
-	uint8_t *base;
-	uint32_t *samples = malloc(n * sizeof(uint32_t));
-	size_t size = 64u << 20, off = 0;
-	double p50;
+	void *base;
 
-	snprintf(path, sizeof(path), "%s.floor", dir);
-	base = pmem_map_file(path, size, PMEM_FILE_CREATE, 0600, &mapped,
+	snprintf(path, pathlen, "%s.%s", dir, suffix);
+	base = pmem_map_file(path, size, PMEM_FILE_CREATE, 0600, mapped,
 			     &is_pmem);
 	if (!base) {
 		perror(path);
 		exit(1);
 	}
-	/* as dk_segment_create does for a segment: no page faults below */
-	(void)madvise(base, mapped, MADV_POPULATE_WRITE);
+	(void)madvise(base, *mapped, MADV_POPULATE_WRITE);
+	return base;
+}
+
+static void scratch_drop(void *base, size_t mapped, const char *path)
+{
+	pmem_unmap(base, mapped);
+	unlink(path);
+}
+
+/* The floor: one record's bytes made durable, appended like the log. */
+static double floor_p50(const char *dir, size_t n)
+{
+	char path[4096];
+	size_t mapped;
+	uint8_t rec[REC_BYTES];
+	uint32_t *samples = malloc(n * sizeof(uint32_t));
+	uint8_t *base = scratch_map(dir, "floor", 64u << 20, &mapped, path,
+				    sizeof(path));
+	size_t off = 0;
+	double p50;
+
 	memset(rec, 0x33, sizeof(rec));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t0, t1;
@@ -212,8 +231,7 @@ static double floor_p50(const char *dir, size_t n)
 		off += REC_BYTES;
 		samples[i] = (uint32_t)(t1 - t0);
 	}
-	pmem_unmap(base, mapped);
-	unlink(path);
+	scratch_drop(base, mapped, path);
 	p50 = summarize(samples, n, 1).p50;
 	free(samples);
 	return p50;
@@ -235,7 +253,6 @@ static double miss_pair_p50(const char *dir, size_t n)
 	size_t slots = 1, tbytes, fbytes = nkeys * REC_BYTES, mapped;
 	uint64_t *table, *file, rng = 12345, sink = 0;
 	uint32_t *samples = malloc(n * sizeof(uint32_t));
-	int is_pmem;
 	double p50;
 
 	while (slots <= 2 * nkeys) /* as the index grows: never half full */
@@ -248,14 +265,7 @@ static double miss_pair_p50(const char *dir, size_t n)
 	(void)madvise(table, tbytes, MADV_HUGEPAGE);
 	for (size_t i = 0; i < tbytes / 8; i += 2)
 		table[i] = (mix(i) % (fbytes / 64)) * 64; /* a record's offset */
-	snprintf(path, sizeof(path), "%s.pair", dir);
-	file = pmem_map_file(path, fbytes, PMEM_FILE_CREATE, 0600, &mapped,
-			     &is_pmem);
-	if (!file) {
-		perror(path);
-		exit(1);
-	}
-	(void)madvise(file, mapped, MADV_POPULATE_WRITE);
+	file = scratch_map(dir, "pair", fbytes, &mapped, path, sizeof(path));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t0, t1, off;
 
@@ -267,8 +277,7 @@ static double miss_pair_p50(const char *dir, size_t n)
 		t1 = now_ns();
 		samples[i] = (uint32_t)(t1 - t0);
 	}
-	pmem_unmap(file, mapped);
-	unlink(path);
+	scratch_drop(file, mapped, path);
 	free(table);
 	p50 = summarize(samples, n, 1).p50 + (double)(sink & 0);
 	free(samples);
