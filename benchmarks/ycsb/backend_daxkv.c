@@ -60,43 +60,6 @@ struct dx_config {
 	uint64_t segment_size; /* 0: the library's default */
 };
 
-/* "16M", "2097152", "1G": a size in bytes; false if it does not parse. */
-static bool dx_parse_size(const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	if (!*text || *text == '-')
-		return false;
-	v = strtoull(text, &end, 10);
-	if (end == text)
-		return false;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end || (shift && v > (~0ull >> shift)))
-		return false;
-	*out = v << shift;
-	return true;
-}
-
 /* The store's properties; @p force_off for daxkv-nocompact. */
 static int dx_config_read(struct ycsb_props *props, bool force_off,
 			  struct dx_config *cfg, char *err, size_t errlen)
@@ -118,12 +81,14 @@ static int dx_config_read(struct ycsb_props *props, bool force_off,
 	}
 	if (force_off)
 		cfg->compaction = false;
-	v = ycsb_props_get(props, "daxkv.segmentsize", NULL);
-	if (v &&
-	    (!dx_parse_size(v, &cfg->segment_size) || cfg->segment_size == 0)) {
+	if (ycsb_props_get_size(props, "daxkv.segmentsize", 0,
+				&cfg->segment_size, err, errlen))
+		return -1;
+	if (ycsb_props_origin(props, "daxkv.segmentsize") &&
+	    cfg->segment_size == 0) {
 		snprintf(err, errlen,
-			 "%s: daxkv.segmentsize: '%s' is not a size",
-			 ycsb_props_origin(props, "daxkv.segmentsize"), v);
+			 "%s: daxkv.segmentsize: '0' is not a size",
+			 ycsb_props_origin(props, "daxkv.segmentsize"));
 		return -1;
 	}
 	return 0;
