@@ -255,6 +255,16 @@ static int dx_put(void *thread, const char *key, size_t klen, const char *val,
 	return YCSB_OK;
 }
 
+static int dx_del(void *thread, const char *key, size_t klen)
+{
+	struct dx_thread *t = thread;
+	int rc = daxkv_delete(t->db, key, klen);
+
+	if (rc == DAXKV_ENOTFOUND)
+		return YCSB_NOTFOUND;
+	return rc ? dx_fail(t, "daxkv_delete", rc) : YCSB_OK;
+}
+
 struct dx_scan {
 	size_t left;
 	ycsb_scan_cb cb;
@@ -325,6 +335,7 @@ const struct ycsb_backend ycsb_backend_daxkv = {
     .thread_close = dx_thread_close,
     .read = dx_read,
     .put = dx_put,
+    .del = dx_del,
     .scan = dx_scan,
     .thread_error = dx_thread_error,
     .space = dx_space,
@@ -340,6 +351,7 @@ const struct ycsb_backend ycsb_backend_daxkv_nocompact = {
     .thread_close = dx_thread_close,
     .read = dx_read,
     .put = dx_put,
+    .del = dx_del,
     .scan = dx_scan,
     .thread_error = dx_thread_error,
     .space = dx_space,
