@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main.c -- daxkv-ycsb: YCSB workloads against daxkv, LMDB and RocksDB,
- * one driver, one run, so that the ratios hold on a noisy machine.
+ * main.c -- daxkv-ycsb: YCSB workloads against daxkv, LMDB, RocksDB and a
+ * libpmemobj hash table, one driver, one run, so that the ratios hold on
+ * a noisy machine.
  *
  * Each cell of the matrix (workload x threads x store x repeat) creates
  * a fresh database in a unique directory, loads it (measured: the load
@@ -68,7 +69,11 @@ static void usage(FILE *out)
 	    "  -q             no per-phase lines, only the tables\n"
 	    "Store properties: daxkv.compaction=on|off (default on; store\n"
 	    "daxkv-nocompact is always off), daxkv.segmentsize=SIZE (bytes,\n"
-	    "K/M/G suffixes, a multiple of 2M; default 64M).\n"
+	    "K/M/G suffixes, a multiple of 2M; default 64M);\n"
+	    "pmemobj.buckets=N (hash buckets, rounded up to a power of two;\n"
+	    "default: the keys the workload will hold), pmemobj.poolsize=SIZE\n"
+	    "(default: from the record count and size).  pmemobj has no scan:\n"
+	    "workloads that scan are not run on it (n/a).\n"
 	    "Exit status: 0, 1 on a failure (open, errors, verification),\n"
 	    "2 on bad arguments.\n");
 }
