@@ -38,9 +38,9 @@
  *           fieldlength): in place, pmemobj_tx_add_range_direct on the
  *           value's bytes (the old value goes to the undo log and is
  *           persisted first), then the copy; the range is flushed at
- *           commit.  This is what pmemkv's strings do when the capacity
- *           suffices; in workload A it ran 1.5-2x the throughput of a
- *           new entry per update (2026-12, the 2-core machine).
+ *           commit: the plain way to overwrite a fixed-size value with
+ *           libpmemobj.  In workload A it ran 1.5-2x the throughput of
+ *           a new entry per update (2026-12, the 2-core machine).
  *   insert, or a value of another size: pmemobj_tx_alloc the new entry
  *           and fill it (an object allocated in a transaction is flushed
  *           at commit and released if it aborts); snapshot the 16-byte
