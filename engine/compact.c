@@ -80,7 +80,7 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
-#include "query.h"
+#include "query/backend.h"
 #include "snapshot.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */

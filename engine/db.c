@@ -19,7 +19,7 @@
 
 #include "errors.h"
 #include "internal.h"
-#include "query.h"
+#include "query/backend.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {

@@ -41,7 +41,7 @@
 
 #include "errors.h"
 #include "internal.h"
-#include "query.h"
+#include "query/backend.h"
 #include "snapshot.h"
 
 int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "query.h"
+#include "query/backend.h"
 
 struct dk_segment;
 

@@ -46,7 +46,7 @@
 #include <cuda_runtime.h>
 
 #include "daxkv.h"
-#include "query.h"
+#include "backend.h"
 
 #define DKC_SLOTS 2		    /* batches in flight */
 #define DKC_BLOCK 128		    /* threads per block (power of two) */

@@ -35,7 +35,7 @@
 #include "daxkv.h"
 #include "daxmirror_uapi.h"
 #include "internal.h"
-#include "query.h"
+#include "backend.h"
 
 /* Rows buffer of a ROWS query: at least this, and at least a unit. */
 #define DK_KMOD_ROWS_CAP (8u << 20)

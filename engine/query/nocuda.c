@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "daxkv.h"
-#include "query.h"
+#include "backend.h"
 
 int dk_cuda_available(struct daxkv *db, char *why, size_t len)
 {

@@ -25,7 +25,7 @@
 
 #include "errors.h"
 #include "internal.h"
-#include "query.h"
+#include "backend.h"
 #include "snapshot.h"
 
 #define DK_QUERY_MAX_THREADS 64u
