@@ -23,6 +23,7 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
+#include "record.h"
 
 static int dk_write_all(int fd, const void *buf, size_t len)
 {

@@ -80,6 +80,7 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
+#include "record.h"
 #include "query/backend.h"
 #include "snapshot.h"
 

@@ -323,12 +323,6 @@ static inline struct dk_segment *dk_seg_of(const struct daxkv *db,
 {
 	return __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)], __ATOMIC_ACQUIRE);
 }
-/* Record validation shared by recovery and checks: 0 if the record at
- * @p off of @p seg is valid and fits, else -1. */
-int dk_rec_check(const struct dk_segment *seg, uint64_t off,
-		 uint64_t min_seq);
-uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
-		    const void *val);
 
 /* lane.c */
 struct dk_lane *dk_lane_acquire(struct daxkv *db);

@@ -15,10 +15,8 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "record.h"
 #include "snapshot.h"
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val);
 
 /*
  * The end of a point read, under rcu_read_lock, which it releases: copy

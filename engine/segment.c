@@ -35,40 +35,6 @@ const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg)
 	return (const struct dk_seg_header *)seg->base;
 }
 
-uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
-		    const void *val)
-{
-	uint32_t crc = dk_crc32c(0, (const uint8_t *)hdr + 4, 20);
-
-	crc = dk_crc32c(crc, key, hdr->klen);
-	return dk_crc32c(crc, val, hdr->vlen);
-}
-
-int dk_rec_check(const struct dk_segment *seg, uint64_t off,
-		 uint64_t min_seq)
-{
-	const struct dk_rec *rec;
-
-	if (off + DK_REC_HDR_SIZE > seg->size)
-		return -1;
-	rec = (const struct dk_rec *)(seg->base + off);
-	if (rec->seq == 0 || rec->seq < min_seq || rec->klen == 0 ||
-	    rec->klen > DAXKV_MAX_KEY || rec->vlen > DAXKV_MAX_VALUE ||
-	    (rec->flags & ~DK_REC_FLAGS_KNOWN) ||
-	    !(rec->flags & (DK_REC_PUT | DK_REC_DEL)) ||
-	    (rec->flags & (DK_REC_PUT | DK_REC_DEL)) ==
-		    (DK_REC_PUT | DK_REC_DEL) ||
-	    ((rec->flags & DK_REC_DEL) && rec->vlen) || rec->batch == 0 ||
-	    rec->batch > DAXKV_MAX_BATCH_OPS ||
-	    (rec->batch > 1) != !!(rec->flags & DK_REC_BATCH))
-		return -1;
-	if (off + dk_rec_size(rec->klen, rec->vlen) > seg->size)
-		return -1;
-	if (rec->crc != dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec)))
-		return -1;
-	return 0;
-}
-
 static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 {
 	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));

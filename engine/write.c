@@ -38,6 +38,7 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "record.h"
 
 struct dk_op {
 	const void *key;
@@ -58,23 +59,6 @@ struct daxkv_batch {
 	uint8_t *data; /* copies of keys and values */
 	size_t used, data_cap;
 };
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val);
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val)
-{
-	if (!key || klen == 0 || klen > DAXKV_MAX_KEY)
-		return dk_err(DAXKV_EINVAL,
-			      "key: %s (length %zu; 1..%u bytes allowed)",
-			      key ? "bad length" : "NULL", klen, DAXKV_MAX_KEY);
-	if (has_val && ((!val && vlen) || vlen > DAXKV_MAX_VALUE))
-		return dk_err(DAXKV_EINVAL,
-			      "value: %s (length %zu; 0..%u bytes allowed)",
-			      val ? "too long" : "NULL", vlen, DAXKV_MAX_VALUE);
-	return 0;
-}
 
 static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
 			   uint16_t flags, uint32_t batch, uint64_t seq)
