@@ -260,7 +260,7 @@ static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
 static void dk_reap(struct daxkv *db)
 {
 	struct dk_segment *gone[64];
-	uint64_t min_epoch = dk_snap_min_epoch(db);
+	uint64_t min_epoch = dk_snapshot_min_epoch(db);
 	uint32_t n;
 
 	do {

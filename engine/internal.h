@@ -337,9 +337,6 @@ uint64_t dk_completed_seq(struct daxkv *db);
  * returns the segment and the offset where they go. */
 int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		    struct dk_segment **segp, uint64_t *offp);
-int dk_snapshot_open(struct daxkv *db, uint64_t *snapp);
-void dk_snapshot_close(struct daxkv *db, uint64_t snap);
-void dk_gc_horizon_update(struct daxkv *db, bool wait);
 
 /* compact.c */
 int dk_compact_start(struct daxkv *db);

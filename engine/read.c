@@ -118,7 +118,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	if (snap) {
 		seq = snap->seq;
 	} else {
-		rc = dk_snapshot_open(db, &seq);
+		rc = dk_snapshot_seq_hold(db, &seq);
 		if (rc) {
 			rcu_read_unlock();
 			return rc;
@@ -141,7 +141,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	}
 	rcu_read_unlock();
 	if (!snap)
-		dk_snapshot_close(db, seq);
+		dk_snapshot_seq_release(db, seq);
 	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }

@@ -39,6 +39,7 @@
 #include "errors.h"
 #include "internal.h"
 #include "record.h"
+#include "snapshot.h"
 
 struct dk_op {
 	const void *key;
@@ -324,7 +325,7 @@ retry:
 				kind == DK_COMMIT_DELETE ? &lane->deletes :
 							   &lane->batches),
 		    1);
-	if (++lane->ops % 256 == 0)
+	if (++lane->ops % DK_GC_EVERY == 0)
 		dk_gc_horizon_update(db, false);
 	dk_lane_release(lane);
 

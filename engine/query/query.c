@@ -593,7 +593,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 
 	snap = q->snap;
 	if (!snap) {
-		rc = dk_snap_take(db, &own);
+		rc = dk_snapshot_take(db, &own);
 		if (rc)
 			return rc;
 		snap = own;
@@ -665,7 +665,7 @@ again:
 out:
 	dk_rowbuf_free(&x.out);
 	free(units);
-	dk_snap_release(own);
+	dk_snapshot_release(own);
 	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }
