@@ -57,7 +57,9 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
+#include "meta.h"
 #include "record.h"
+#include "segment.h"
 
 /* Filler key: this prefix, then zero bytes up to the record's end. */
 #define DK_FILLER_KEY "\xff" "dkfill"

@@ -77,11 +77,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "compact.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
-#include "record.h"
+#include "lane.h"
+#include "persist.h"
 #include "query/backend.h"
+#include "record.h"
+#include "segment.h"
 #include "snapshot.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */

@@ -17,9 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "compact.h"
 #include "errors.h"
+#include "index.h"
 #include "internal.h"
+#include "meta.h"
 #include "query/backend.h"
+#include "recovery.h"
+#include "segment.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {

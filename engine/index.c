@@ -27,9 +27,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <xxhash.h>
-
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
 
 static __thread uint64_t dk_rand_state;
@@ -53,11 +53,6 @@ static unsigned dk_random_height(void)
 		x >>= 2;
 	}
 	return height;
-}
-
-uint64_t dk_hash(const void *key, size_t klen)
-{
-	return XXH3_64bits(key, klen);
 }
 
 int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen)
@@ -337,14 +332,14 @@ static int dk_entry_cmp(const void *a, const void *b)
 			 eb->klen);
 }
 
-struct dk_collect {
+struct dk_entry_list {
 	struct dk_entry **all;
 	size_t n;
 };
 
-static void dk_collect_one(struct dk_entry *e, void *arg)
+static void dk_entry_list_add(struct dk_entry *e, void *arg)
 {
-	struct dk_collect *c = arg;
+	struct dk_entry_list *c = arg;
 
 	c->all[c->n++] = e;
 }
@@ -352,12 +347,12 @@ static void dk_collect_one(struct dk_entry *e, void *arg)
 int dk_index_build_order(struct daxkv *db)
 {
 	struct dk_entry *last[DK_SKIP_MAX_HEIGHT];
-	struct dk_collect c = { NULL, 0 };
+	struct dk_entry_list c = { NULL, 0 };
 
 	c.all = malloc((dk_hmap_count(db) + 1) * sizeof(*c.all));
 	if (!c.all)
 		return dk_err(DAXKV_ENOMEM, "index: no memory to sort keys");
-	dk_hmap_foreach(db, dk_collect_one, &c);
+	dk_hmap_foreach(db, dk_entry_list_add, &c);
 	qsort(c.all, c.n, sizeof(*c.all), dk_entry_cmp);
 	for (int level = 0; level < DK_SKIP_MAX_HEIGHT; level++)
 		last[level] = db->skip_head;

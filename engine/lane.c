@@ -23,14 +23,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "compact.h"
 #include "errors.h"
 #include "internal.h"
+#include "lane.h"
+#include "segment.h"
 
 static __thread uint32_t dk_lane_hint;
 static __thread uint32_t dk_thread_slot = UINT32_MAX;
 static uint32_t dk_thread_slots; /* atomic: hands out dk_thread_slot */
 
-struct dk_rcounter *dk_rcounter(struct daxkv *db)
+struct dk_rcounter *dk_thread_rcounter(struct daxkv *db)
 {
 	if (unlikely(dk_thread_slot == UINT32_MAX))
 		dk_thread_slot = __atomic_fetch_add(&dk_thread_slots, 1,

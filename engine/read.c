@@ -14,7 +14,10 @@
 #include <string.h>
 
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
 #include "record.h"
 #include "snapshot.h"
 
@@ -41,7 +44,7 @@ static int dk_get_finish(struct daxkv *db, uint64_t loc, void *buf,
 	if (rec->vlen)
 		memcpy(buf, dk_rec_val(rec), rec->vlen);
 	rcu_read_unlock();
-	__atomic_fetch_add(&dk_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -142,7 +145,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	rcu_read_unlock();
 	if (!snap)
 		dk_snapshot_seq_release(db, seq);
-	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -30,9 +30,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
+#include "meta.h"
+#include "persist.h"
 #include "record.h"
+#include "recovery.h"
+#include "segment.h"
 
 struct dk_recovery {
 	struct daxkv *db;

@@ -23,6 +23,9 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
+#include "meta.h"
+#include "persist.h"
+#include "segment.h"
 
 void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
 		     size_t len)

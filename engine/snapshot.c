@@ -58,6 +58,7 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "lane.h"
 #include "query/backend.h"
 #include "snapshot.h"
 

@@ -36,8 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
+#include "persist.h"
 #include "record.h"
 #include "snapshot.h"
 
@@ -83,7 +88,8 @@ static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
 	return size;
 }
 
-void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
+static void dk_mark_superseded(struct daxkv *db, uint64_t loc,
+			       uint64_t seq)
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
@@ -150,7 +156,9 @@ static void dk_append(struct daxkv *db, struct dk_lane *lane,
 /* Commit ops[0..n) (sorted by key, no key twice). */
 enum dk_commit_kind { DK_COMMIT_PUT, DK_COMMIT_DELETE, DK_COMMIT_BATCH };
 
-static inline void dk_lane_add(int64_t *field, int64_t delta)
+/* A per-lane counter: written only by the lane's holder, read by
+ * daxkv_stat (relaxed). */
+static inline void dk_counter_add(int64_t *field, int64_t delta)
 {
 	__atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + delta,
 			 __ATOMIC_RELAXED);
@@ -295,15 +303,15 @@ retry:
 			continue;
 		prev = op->e->cur;
 		if (prev && !(prev & DK_LOC_DEL)) {
-			dk_lane_add(&lane->dlive,
+			dk_counter_add(&lane->dlive,
 				    -(int64_t)dk_rec_size(op->klen, op->e->vlen));
 			if (op->is_del)
-				dk_lane_add(&lane->dkeys, -1);
+				dk_counter_add(&lane->dkeys, -1);
 		} else if (!op->is_del) {
-			dk_lane_add(&lane->dkeys, 1);
+			dk_counter_add(&lane->dkeys, 1);
 		}
 		if (!op->is_del)
-			dk_lane_add(&lane->dlive,
+			dk_counter_add(&lane->dlive,
 				    (int64_t)dk_rec_size(op->klen, op->vlen));
 		/* per segment, for compaction: the new record is live, the
 		 * one it replaces is not (a delete's record counts: it is
@@ -321,7 +329,7 @@ retry:
 		op->spare = NULL;
 	}
 	dk_seq_end(lane);
-	dk_lane_add((int64_t *)(kind == DK_COMMIT_PUT ? &lane->puts :
+	dk_counter_add((int64_t *)(kind == DK_COMMIT_PUT ? &lane->puts :
 				kind == DK_COMMIT_DELETE ? &lane->deletes :
 							   &lane->batches),
 		    1);

@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
 #include "backend.h"
 #include "snapshot.h"
 
@@ -666,6 +668,6 @@ out:
 	dk_rowbuf_free(&x.out);
 	free(units);
 	dk_snapshot_release(own);
-	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }
