@@ -29,10 +29,11 @@
  *   4. retire: once no snapshot taken before the swap is open (epochs:
  *      snapshot.c says why that covers index reads too) and an RCU grace
  *      period has passed (no lock-free reader still holds a
- *      location in it), its slot becomes FREE in the meta table (durable)
- *      and the file is unmapped (which invalidates every device mirror of
- *      it through the mmu notifier; the KMOD backend also unregisters it
- *      first) and unlinked: its blocks return to the file system.
+ *      location in it), listeners hear it is RETIRED (events.h: the KMOD
+ *      backend unregisters its mirror), then its slot becomes FREE in the
+ *      meta table (durable) and the file is unmapped (which invalidates
+ *      every device mirror of it through the mmu notifier anyway) and
+ *      unlinked: its blocks return to the file system.
  *
  * Crash safety.  Before 2's fence, D holds at most torn copies: recovery
  * drops them and V is intact.  Between the fence and the FREE in 4, every
@@ -51,16 +52,15 @@
  * listing D get the original's mark copied in step 3.
  *
  * Pace.  A background thread wakes every 20 ms (or when a lane seals a
- * segment) and compacts while bytes on media exceed 1.25 x the live bytes,
- * picking the emptiest sealed segments under 75% live (dk_pick: up to
- * four new segments a round, so that segments 60-75% live can be freed
- * too; with one, two victims had to fit in one segment, and amplification
- * settled near 1.6); it copies in
- * slices of 256 KiB and sleeps as long as each slice took, so that it
- * takes at most about half of one CPU from writers, unless the database is
- * near its max_size or space amplification passed 1.3, when it runs flat
- * out.
- * A writer that meets ENOSPC compacts (everything under 90% live) and
+ * segment: it listens for SEALED, events.h) and compacts while bytes on
+ * media exceed 1.25 x the live bytes, picking the emptiest sealed
+ * segments under 75% live (dk_pick: up to four new segments a round, so
+ * that segments 60-75% live can be freed too; with one, two victims had
+ * to fit in one segment, and amplification settled near 1.6); it copies
+ * in slices of 256 KiB and sleeps as long as each slice took, so that it
+ * takes at most about half of one CPU from writers, unless the database
+ * is near its max_size or space amplification passed 1.3, when it runs
+ * flat out.  A writer that meets ENOSPC compacts (everything under 90% live) and
  * retries once.
  *
  * Granularity.  Besides dead records, bytes on media hold each lane's
@@ -79,12 +79,12 @@
 
 #include "compact.h"
 #include "errors.h"
+#include "events.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
 #include "persist.h"
-#include "query/backend.h"
 #include "record.h"
 #include "segment.h"
 #include "snapshot.h"
@@ -288,7 +288,7 @@ static void dk_reap(struct daxkv *db)
 		 * the swap */
 		synchronize_rcu();
 		for (uint32_t i = 0; i < n; i++)
-			dk_kmod_forget(db, gone[i]->slot);
+			dk_seg_publish(db, gone[i], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
 			dk_segment_remove(db, gone[i]);
@@ -445,6 +445,7 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	for (uint32_t v = 0; v < nv; v++) {
 		victims[v]->retire_epoch = db->view_epoch;
 		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
+		dk_seg_publish(db, victims[v], DK_SEG_EV_RETIRING);
 		db->retiring[db->nretiring] = victims[v]->slot;
 		__atomic_store_n(&db->nretiring, db->nretiring + 1,
 				 __ATOMIC_RELAXED);
@@ -460,7 +461,7 @@ out:
 	if (ndst) {
 		/* never listed by a snapshot, so never mirrored; but be sure */
 		for (size_t d = 0; d < ndst; d++)
-			dk_kmod_forget(db, dsts[d]->slot);
+			dk_seg_publish(db, dsts[d], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (size_t d = 0; d < ndst; d++)
 			dk_segment_remove(db, dsts[d]);
@@ -637,14 +638,29 @@ int dk_compact_for_space(struct daxkv *db)
 	return __atomic_load_n(&db->nsegs, __ATOMIC_RELAXED) < before;
 }
 
-void dk_compact_kick(struct daxkv *db)
+/*
+ * The background thread's listener (events.h): a lane that fills its
+ * segment seals it, which is when compacting may have become worth it.
+ * A compaction's own destinations are sealed while still hidden: no
+ * reason to wake.  Runs under seg_lock; compact_wait_lock is taken under
+ * no other lock, so this nests.
+ */
+static void dk_compactor_wake(struct dk_listener *l, struct daxkv *db,
+			      struct dk_segment *seg, enum dk_seg_event ev)
 {
-	if (!db->compactor_started)
+	(void)l;
+	if (ev != DK_SEG_EV_SEALED ||
+	    __atomic_load_n(&seg->hidden, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&db->compact_wait_lock);
 	pthread_cond_signal(&db->compact_cond);
 	pthread_mutex_unlock(&db->compact_wait_lock);
 }
+
+/* One for every handle: the callback is told which. */
+static struct dk_listener dk_compactor_listener = {
+	.segment = dk_compactor_wake,
+};
 
 static void *dk_compactor_run(void *arg)
 {
@@ -683,13 +699,12 @@ static void *dk_compactor_run(void *arg)
 
 int dk_compact_start(struct daxkv *db)
 {
-	pthread_condattr_t ca;
 	int err;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->compact_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	/* compact_cond (CLOCK_MONOTONIC) is set up with the handle (db.c) */
+	err = dk_listener_add(db, &dk_compactor_listener);
+	if (err)
+		return err;
 	err = pthread_create(&db->compactor, NULL, dk_compactor_run, db);
 	if (err)
 		return dk_err_errno(DAXKV_ENOMEM, err,

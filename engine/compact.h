@@ -12,7 +12,5 @@ void dk_compact_stop(struct daxkv *db);
 /* After ENOSPC: compact and retire what can be now; > 0 if space was
  * freed, 0 if not, < 0 on error. */
 int dk_compact_for_space(struct daxkv *db);
-/* Wake the background thread (a segment was sealed). */
-void dk_compact_kick(struct daxkv *db);
 
 #endif

@@ -20,10 +20,10 @@
 #include "checkpoint.h"
 #include "compact.h"
 #include "errors.h"
+#include "events.h"
 #include "index.h"
 #include "internal.h"
 #include "meta.h"
-#include "query/backend.h"
 #include "recovery.h"
 #include "segment.h"
 
@@ -181,6 +181,7 @@ static void dk_db_free(struct daxkv *db)
 	pthread_mutex_destroy(&db->compact_lock);
 	pthread_mutex_destroy(&db->psnap_lock);
 	pthread_mutex_destroy(&db->compact_wait_lock);
+	pthread_mutex_destroy(&db->listen_lock);
 	free(db->snaps);
 	free(db->dir);
 	free(db);
@@ -261,6 +262,7 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	pthread_mutex_init(&db->compact_lock, NULL);
 	pthread_mutex_init(&db->psnap_lock, NULL);
 	pthread_mutex_init(&db->compact_wait_lock, NULL);
+	pthread_mutex_init(&db->listen_lock, NULL);
 	db->backend = DAXKV_BACKEND_AUTO;
 	db->dir = strdup(dir);
 	if (!db->dir) {
@@ -344,9 +346,9 @@ int daxkv_close(daxkv *db)
 				      &db->nsnapshots, __ATOMIC_RELAXED));
 	/* the background compaction stops; what it retired goes */
 	dk_compact_stop(db);
-	/* devices stop mirroring the segments before they are unmapped */
-	dk_kmod_close(db);
-	dk_cuda_close(db);
+	/* listeners (query backends) let go of the segments before they are
+	 * unmapped: devices stop mirroring them */
+	dk_listeners_close(db);
 	/* no writer is left: every record below each tail is durable */
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		if (db->segs[slot] &&

@@ -32,6 +32,7 @@
 #define DK_MAX_LANES 64u
 #define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
 #define DK_SKIP_MAX_HEIGHT 20
+#define DK_MAX_LISTENERS 4u /* events.h: compactor, KMOD, CUDA, a spare */
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -45,6 +46,8 @@
 #define DK_LOC(slot, off) (((uint64_t)(slot) << 32) | (uint32_t)(off))
 #define DK_LOC_SLOT(loc) ((uint32_t)(((loc) & ~DK_LOC_DEL) >> 32))
 #define DK_LOC_OFF(loc) ((uint32_t)(loc))
+
+struct dk_listener;
 
 /* An older version of a key, kept while a snapshot may still read it. */
 struct dk_version {
@@ -216,6 +219,11 @@ struct daxkv {
 	uint32_t backend;     /* atomic: daxkv_set_backend() choice */
 	void *kmod_state;     /* query_kmod.c */
 	void *cuda_state;     /* query_cuda.cu */
+
+	/* Segment-lifecycle listeners (events.c). */
+	pthread_mutex_t listen_lock; /* serialises registrations */
+	struct dk_listener *listeners[DK_MAX_LISTENERS]; /* atomic; NULL:
+							    free entry */
 };
 
 /* Publish segs[slot] (release) and raise seg_hiwater.  Under seg_lock or

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "compact.h"
 #include "errors.h"
 #include "internal.h"
 #include "lane.h"
@@ -207,8 +206,6 @@ int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		pthread_mutex_unlock(&db->seg_lock);
 		if (rc)
 			return rc;
-		if (seg)
-			dk_compact_kick(db); /* a segment was sealed */
 		seg = lane->seg;
 	}
 	*segp = seg;

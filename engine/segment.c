@@ -22,6 +22,7 @@
 
 #include "crc32c.h"
 #include "errors.h"
+#include "events.h"
 #include "internal.h"
 #include "meta.h"
 #include "persist.h"
@@ -181,6 +182,7 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 	seg->owned = for_compaction;
 	dk_segs_publish(db, slot, seg);
 	db->nsegs++;
+	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
 	*out = seg;
 	return 0;
 
@@ -302,6 +304,7 @@ void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)
 	dk_store8(&db->pm, &hdr->sealed_tail,
 		  __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE));
 	dk_persist(&db->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
+	dk_seg_publish(db, seg, DK_SEG_EV_SEALED);
 }
 
 static const uint8_t dk_zero_page[4096];

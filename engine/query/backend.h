@@ -87,7 +87,8 @@ struct dk_qexec {
  * Backends.  Each returns 0 or a DAXKV_E* code with daxkv_errmsg() set;
  * each *_available() returns 1 or 0 (with the reason in why) and may be
  * called often (it caches).  Per-handle device state hangs off
- * db->kmod / db->cuda and is released by *_close() at daxkv_close().
+ * dk_backend_state() and is released at daxkv_close() by the state's
+ * listener (engine/events.h).
  */
 int dk_query_cpu(struct dk_qexec *x);
 /* Evaluate units [first, last) on the calling thread, into @p acc and
@@ -99,14 +100,10 @@ int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
 /* query_kmod.c: the daxmirror module's device. */
 int dk_kmod_available(struct daxkv *db, char *why, size_t len);
 int dk_query_kmod(struct dk_qexec *x);
-void dk_kmod_close(struct daxkv *db);
-/* Stop mirroring segment @p slot: compaction is about to remove it. */
-void dk_kmod_forget(struct daxkv *db, uint32_t slot);
 
 /* query_cuda.cu / query_nocuda.c: a CUDA GPU. */
 int dk_cuda_available(struct daxkv *db, char *why, size_t len);
 int dk_query_cuda(struct dk_qexec *x);
-void dk_cuda_close(struct daxkv *db);
 
 /* The backend's per-handle state word (NULL until the backend sets it),
  * for KMOD or CUDA; backends in C++ cannot include internal.h. */

@@ -17,8 +17,3 @@ int dk_query_cuda(struct dk_qexec *x)
 	(void)x;
 	return dk_query_err(DAXKV_ENOTSUP, "libdaxkv was built without CUDA");
 }
-
-void dk_cuda_close(struct daxkv *db)
-{
-	(void)db;
-}
