@@ -214,11 +214,12 @@ struct daxkv {
 	uint32_t retiring[DK_MAX_SEGMENTS]; /* slots waiting for snapshots */
 	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
 
-	/* Queries (query.c, snapshot.c). */
+	/* Snapshots and queries (snapshot.c, query/). */
 	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */
 	uint32_t backend;     /* atomic: daxkv_set_backend() choice */
-	void *kmod_state;     /* query_kmod.c */
-	void *cuda_state;     /* query_cuda.cu */
+	/* Each query backend's per-handle state, by DAXKV_BACKEND_* (opaque
+	 * here: query/backend.h, dk_backend_state). */
+	void *backend_state[DAXKV_BACKEND_CUDA + 1];
 
 	/* Segment-lifecycle listeners (events.c). */
 	pthread_mutex_t listen_lock; /* serialises registrations */

@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "query/backend.h"
-
 /* Writers refresh gc_horizon once every this many commits of a lane. */
 #define DK_GC_EVERY 256
 
@@ -44,10 +42,5 @@ int dk_snapshot_take(struct daxkv *db, struct daxkv_snapshot **sp);
 /* The oldest epoch of an open snapshot, UINT64_MAX if none. */
 uint64_t dk_snapshot_min_epoch(struct daxkv *db);
 void dk_snapshot_release(struct daxkv_snapshot *s);
-/* Cut the records of @p s into units of about @p unit_bytes (a multiple
- * of DK_MARK_STRIDE; records larger than that make a unit alone). */
-int dk_snap_units(struct daxkv *db, const struct daxkv_snapshot *s,
-		  uint64_t unit_bytes, struct dk_qunit **unitsp, size_t *np,
-		  uint64_t *bytesp);
 
 #endif

@@ -274,7 +274,7 @@ static void dkc_probe_once(void)
 	dkc_probe.available = 1;
 }
 
-extern "C" int dk_cuda_available(struct daxkv *db, char *why, size_t len)
+static int dk_cuda_available(struct daxkv *db, char *why, size_t len)
 {
 	(void)db;
 	pthread_once(&dkc_probe.once, dkc_probe_once);
@@ -653,7 +653,7 @@ static int dkc_query_locked(struct dkc_state *st, struct dk_qexec *x)
 	}
 }
 
-extern "C" int dk_query_cuda(struct dk_qexec *x)
+static int dk_query_cuda(struct dk_qexec *x)
 {
 	char why[256];
 	struct dkc_state *st;
@@ -684,3 +684,11 @@ extern "C" int dk_query_cuda(struct dk_qexec *x)
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
+
+/* backend.h declares it extern "C"; fields in their order. */
+const struct dk_backend dk_backend_cuda = {
+	DAXKV_BACKEND_CUDA,
+	DK_MARK_STRIDE,
+	dk_cuda_available,
+	dk_query_cuda,
+};

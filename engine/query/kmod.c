@@ -145,7 +145,7 @@ static void dk_kmod_probe(struct dk_kmod *k)
 	k->lanes = ver.lanes ? ver.lanes : 1;
 }
 
-int dk_kmod_available(struct daxkv *db, char *why, size_t len)
+static int dk_kmod_available(struct daxkv *db, char *why, size_t len)
 {
 	struct dk_kmod *k = dk_kmod_state(db);
 	int ok;
@@ -287,7 +287,7 @@ static void dk_kmod_clear_out(struct daxmirror_query *q)
 	q->records = q->bytes = q->faults = 0;
 }
 
-int dk_query_kmod(struct dk_qexec *x)
+static int dk_query_kmod(struct dk_qexec *x)
 {
 	struct dk_kmod *k = dk_kmod_state(x->db);
 	struct daxmirror_query_unit *units;
@@ -458,3 +458,10 @@ static void dk_kmod_segment_event(struct dk_listener *l, struct daxkv *db,
 	if (ev == DK_SEG_EV_RETIRED)
 		dk_kmod_forget((struct dk_kmod *)l, seg->slot);
 }
+
+const struct dk_backend dk_backend_kmod = {
+	.id = DAXKV_BACKEND_KMOD,
+	.unit_bytes = 1u << 20,
+	.available = dk_kmod_available,
+	.run = dk_query_kmod,
+};
