@@ -327,35 +327,40 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	pthread_mutex_unlock(&db->seg_lock);
 }
 
-/*
- * Compact @p victims (marked `compacting`, not owned).  Caller holds
- * compact_lock.  @p paced: sleep between slices.  Returns 0 or an error;
- * on an error the victims stay as they were (nothing swapped).
- */
-static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
-			      uint32_t nv, bool paced)
+/* Step 1 for every victim, then in sequence order: the records to copy
+ * in *cp (free() it), *np of them. */
+static int dk_compact_collect(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, struct dk_cand **cp, size_t *np)
 {
-	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
-	struct dk_cand *c = NULL;
-	size_t n = 0, cap = 0, ndst = 0;
-	uint64_t copied = 0, slice_t0, doff = 0;
-	uint8_t *buf = NULL;
-	struct dk_lane *lane;
+	size_t cap = 0;
 	int rc = 0;
 
+	*cp = NULL;
+	*np = 0;
 	for (uint32_t v = 0; v < nv && rc == 0; v++)
-		rc = dk_collect(db, victims[v], &c, &n, &cap);
-	if (rc)
-		goto out;
-	if (n > 1)
-		qsort(c, n, sizeof(*c), dk_cand_cmp);
-	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
-	if (!buf) {
-		rc = dk_err(DAXKV_ENOMEM, "no memory to compact");
-		goto out;
-	}
+		rc = dk_collect(db, victims[v], cp, np, &cap);
+	if (rc == 0 && *np > 1)
+		qsort(*cp, *np, sizeof(**cp), dk_cand_cmp);
+	return rc;
+}
 
-	/* 2. copies, in seq order, into as many new segments as needed */
+/*
+ * Step 2: copy c[0..n), in order, into as many new (hidden) segments as
+ * needed, dsts[0..*ndstp); one fence, then their tails and sealed tails.
+ * On an error *ndstp still says which were created.  *copiedp: bytes.
+ */
+static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
+			   bool paced, struct dk_segment **dsts, size_t *ndstp,
+			   uint64_t *copiedp)
+{
+	uint64_t copied = 0, slice_t0, doff = 0;
+	size_t ndst = 0;
+	uint8_t *buf;
+	int rc = 0;
+
+	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
+	if (!buf)
+		return dk_err(DAXKV_ENOMEM, "no memory to compact");
 	slice_t0 = dk_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		const struct dk_rec *src = dk_rec_at(db, c[i].loc);
@@ -397,9 +402,27 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 		__atomic_store_n(&dsts[ndst - 1]->tail, doff, __ATOMIC_RELEASE);
 	for (size_t d = 0; d < ndst; d++)
 		dk_segment_seal(db, dsts[d]);
+out:
+	*ndstp = ndst;
+	*copiedp = copied;
+	free(buf);
+	return rc;
+}
 
-	/* 3. the swap; a lane because the hash index is written (one that
-	 * no writer appends to: lane.c) */
+/*
+ * Step 3: the swap.  Each entry still at its original moves to the copy
+ * (a writer's newer version instead has its mark copied to the copy);
+ * the destinations stop being hidden and the victims become retiring, in
+ * one hold of view_lock (write) and a new view epoch.
+ */
+static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
+			    size_t n, struct dk_segment **dsts, size_t ndst,
+			    struct dk_segment **victims, uint32_t nv)
+{
+	struct dk_lane *lane;
+
+	/* a lane because the hash index is written (one that no writer
+	 * appends to: lane.c) */
 	lane = dk_lane_acquire_quiet(db);
 	pthread_rwlock_wrlock(&db->view_lock);
 	rcu_read_lock();
@@ -452,6 +475,30 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	}
 	pthread_rwlock_unlock(&db->view_lock);
 	dk_lane_release(lane);
+}
+
+/*
+ * Compact @p victims (marked `compacting`, not owned): steps 1 to 3 of the
+ * top of this file; step 4 is dk_reap's.  Caller holds compact_lock.
+ * @p paced: sleep between slices.  Returns 0 or an error; on an error the
+ * victims stay as they were (nothing swapped).
+ */
+static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, bool paced)
+{
+	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
+	struct dk_cand *c = NULL;
+	size_t n = 0, ndst = 0;
+	uint64_t copied = 0;
+	int rc;
+
+	rc = dk_compact_collect(db, victims, nv, &c, &n);
+	if (rc)
+		goto out;
+	rc = dk_compact_copy(db, c, n, paced, dsts, &ndst, &copied);
+	if (rc)
+		goto out;
+	dk_compact_swap(db, c, n, dsts, ndst, victims, nv);
 	dk_offer_last(db, ndst ? dsts[ndst - 1] : NULL, ndst ? c[n - 1].seq : 0);
 	ndst = 0; /* swapped: they stay */
 	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
@@ -471,7 +518,6 @@ out:
 	for (uint32_t v = 0; v < nv; v++)
 		victims[v]->compacting = false;
 	pthread_mutex_unlock(&db->seg_lock);
-	free(buf);
 	free(c);
 	return rc;
 }
