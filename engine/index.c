@@ -6,11 +6,13 @@
  * answers point lookups and is the one authority on uniqueness: an entry
  * exists once a writer wins its slot.  The winner then links the entry
  * into an insert-only lock-free skip list, which keeps key order for
- * scans, and only then sets entry->linked.  Other writers that find the entry wait
- * for `linked` before committing a version to it, so that no acknowledged
- * write is ever missing from the skip list.  Entries are never unlinked
- * while the handle is open (compaction will rebuild), so neither structure
- * needs a deletion protocol; old versions are trimmed under the entry lock
+ * scans, and only then sets entry->linked.  Other writers that find the
+ * entry wait for `linked` before committing a version to it, so that no
+ * acknowledged write is ever missing from the skip list.  Entries are never unlinked
+ * while the handle is open (a deleted key keeps its entry, which its next
+ * put reuses; compaction moves an entry's location, never the entry, and
+ * the next open builds the index afresh), so neither structure needs a
+ * deletion protocol; old versions are trimmed under the entry lock
  * and freed through call_rcu, and every reader runs inside rcu_read_lock.
  *
  * Entries are carved from 2 MiB chunks on transparent huge pages (an
