@@ -8,8 +8,8 @@ the same folder (engine/segment.c + engine/segment.h = "segment"); a
 header without a .c (internal.h, layout.h) is a module of its own.
 Module A depends on module B when a file of A includes B's header, or
 when code of A names a function or object that B defines (found in the
-sources, and, with --objects-dir, in the compiled objects' symbol tables
-too).  A call through a function pointer that B registered (a listener,
+sources, and, with --objects or --objects-dir, in the compiled objects'
+symbol tables too).  A call through a function pointer that B registered (a listener,
 a backend table) is no edge: that is how a lower layer calls back up.
 
 Checks (each failure is printed with the files involved; exit status 1):
@@ -22,8 +22,8 @@ Checks (each failure is printed with the files involved; exit status 1):
               alternatives such as query/cuda.cu and query/nocuda.c aside)
 
 Usage:
-  scripts/depgraph.py [--root DIR] [--objects-dir BUILD/engine]
-                      [--print] [--dot]
+  scripts/depgraph.py [--root DIR] [--objects-dir BUILD/engine |
+                      --objects FILE.o...] [--print] [--dot]
 --print writes each module's dependencies, --dot the graph for graphviz.
 """
 import argparse
@@ -264,15 +264,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
+    ap.add_argument("--objects", nargs="*", default=[],
+                    help="the engine's object files: their symbol tables "
+                    "add the calls the compiler saw")
     ap.add_argument("--objects-dir",
-                    help="build directory of the engine: its objects' "
-                    "symbol tables add the calls the compiler saw")
+                    help="or a build directory to find them in (every "
+                    "*.o under a CMake target's .dir)")
     ap.add_argument("--print", action="store_true", dest="show")
     ap.add_argument("--dot", action="store_true")
     args = ap.parse_args()
 
     engine = os.path.join(os.path.abspath(args.root), "engine")
     include = os.path.join(os.path.abspath(args.root), "include")
+
+    def rel(path):
+        return os.path.relpath(path, os.path.abspath(args.root))
     units, by_name, problems = [], {}, []
     for dirpath, _, files in os.walk(engine):
         for fn in sorted(files):
@@ -284,7 +290,7 @@ def main():
             units.append(unit)
             if fn in by_name:
                 problems.append("two engine files are named %s: %s, %s" % (
-                    fn, by_name[fn].path, path))
+                    fn, rel(by_name[fn].path), rel(path)))
             by_name[fn] = unit
     modules = {u.module for u in units}
 
@@ -322,19 +328,20 @@ def main():
                                              inc))
             elif not os.path.exists(os.path.join(include, inc)):
                 problems.append("%s includes \"%s\", found neither in "
-                                "engine/ nor include/" % (u.path, inc))
+                                "engine/ nor include/" % (rel(u.path), inc))
         for name in u.names:
             for m in definer.get(name, ()):
                 add_edge(u.module, m, "%s names %s" % (
                     os.path.relpath(u.path, engine), name))
 
+    objs = list(args.objects)
     if args.objects_dir:
-        objs = []
         for dirpath, _, files in os.walk(args.objects_dir):
             objs += [os.path.join(dirpath, f) for f in files
                      if f.endswith(".o") and ".dir" in dirpath]
         if not objs:
             problems.append("no object files under %s" % args.objects_dir)
+    if objs:
         syms = {}
         for obj in objs:
             src = os.path.basename(obj)[:-2]
@@ -374,7 +381,7 @@ def main():
                 if not static:
                     problems.append("%s declares %s(): cross-file "
                                     "functions are declared in a header"
-                                    % (u.path, name))
+                                    % (rel(u.path), name))
     for u in units:
         if u.path.endswith(".h"):
             continue
@@ -384,9 +391,10 @@ def main():
             where = declared.get(name, [])
             if len(where) != 1:
                 problems.append("%s defines %s(), declared in %s" % (
-                    u.path, name,
+                    rel(u.path), name,
                     "no engine header" if not where else
-                    "%d headers: %s" % (len(where), ", ".join(where))))
+                    "%d headers: %s" % (len(where),
+                                        ", ".join(map(rel, where)))))
 
     # one name, one definition
     for name, us in sorted(all_defs.items()):
@@ -394,7 +402,7 @@ def main():
         if len(mods) > 1 and not all(alternative(a, b) for a in mods
                                      for b in mods if a != b):
             problems.append("%s() is defined in %s" % (
-                name, ", ".join(sorted(x.path for x in us))))
+                name, ", ".join(sorted(rel(x.path) for x in us))))
 
     if args.show:
         for m in sorted(modules):
