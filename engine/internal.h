@@ -12,7 +12,7 @@
  *   insert-only lock-free skip list links the same entries in key order
  *   for scans.  Memory is reclaimed with RCU (liburcu).
  * - Sequence numbers order all commits.  A snapshot is a sequence s such
- *   that every commit <= s is complete (lane.c: dk_snapshot_seq).
+ *   that every commit <= s is complete (snapshot.c).
  */
 #ifndef DK_INTERNAL_H
 #define DK_INTERNAL_H

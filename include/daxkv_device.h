@@ -13,7 +13,7 @@
  *
  * The evaluator works on a compiled filter (struct dkd_filter) that the
  * engine builds from the public struct daxkv_query after validating it
- * (engine/query.c); a device re-validates what it is given (the module
+ * (engine/query/query.c); a device re-validates what it is given (the module
  * checks every field, see kmod/daxmirror_query.c, and compiles integer
  * predicates into an interval test of the same rule as dkd_pred_eval():
  * dkd_ipred_compile()).

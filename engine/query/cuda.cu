@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* query_cuda.cu -- the CUDA backend: the query filter evaluated on a GPU. */
+/* cuda.cu -- the CUDA backend: the query filter evaluated on a GPU. */
 /*
  * The GPU reads records in one of two ways, chosen once per process:
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * query_kmod.c -- the KMOD backend: queries evaluated by the daxmirror
+ * kmod.c -- the KMOD backend: queries evaluated by the daxmirror
  * module's emulated device (kmod/, docs/kmod.md).
  *
  * Per handle, /dev/daxmirror is opened once, at the first question about
