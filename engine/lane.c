@@ -19,8 +19,6 @@
  * writes already in progress: short.
  */
 #include <errno.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "errors.h"
