@@ -43,7 +43,6 @@
  * and every segment its index reads can reach: a version it reads either
  * lies in a segment it lists, or is a copy made by a later compaction,
  * which retires its segment only after that snapshot is gone.
-
  */
 #include <sched.h>
 #include <stdlib.h>
