@@ -225,7 +225,8 @@ static int dkr_config_get(rm_ctx *ctx, const char *name, char *buf,
 /*
  * daxkv is the source of truth at restart: an RDB or AOF that Redis
  * loaded would lay an older keyspace over it, and rdb_load refuses it
- * anyway.  So: no AOF, no RDB saves, no RDB file left behind, and one
+ * anyway.  So: no AOF, no RDB saves, no RDB file (none left behind by a
+ * full resync either: rdb-del-sync-files), and one
  * database (MOVE and SWAPDB would separate keys from their records).
  */
 static int dkr_check_server(rm_ctx *ctx, char *err, size_t errlen)
@@ -252,6 +253,13 @@ static int dkr_check_server(rm_ctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "repl-diskless-load is swapdb: use "
 			 "'disabled' or 'on-empty-db' (a full resync must "
 			 "flush before it loads)");
+		return -1;
+	}
+	if (dkr_config_get(ctx, "rdb-del-sync-files", val, sizeof(val)) == 0 &&
+	    strcasecmp(val, "yes") != 0) {
+		snprintf(err, errlen, "rdb-del-sync-files is '%s': set it to yes "
+			 "(a full resync leaves an RDB file behind otherwise, "
+			 "and the next start would refuse it)", val);
 		return -1;
 	}
 	if (!cluster &&
