@@ -140,12 +140,34 @@ out_close:
 	return rc;
 }
 
+/*
+ * The hit path of DKV.GET reads daxkv alone: while no unlink is queued
+ * and no RESTOREd value waits for its record, a record exists exactly
+ * when the key does (the invariant in dkr.h), so one lookup serves the
+ * read instead of two.  A miss, and a record whose expiry has passed, go
+ * through the keyspace, which decides between nil, WRONGTYPE and Redis's
+ * own expiry.  What the shortcut skips: the key's LRU/LFU clock and the
+ * keyspace_hits counter.
+ */
 int dkr_cmd_get(rm_ctx *ctx, rm_string **argv, int argc)
 {
+	struct dkr_rec rec;
+	const char *kp;
+	size_t klen;
+
 	if (argc != 2)
 		return rm.wrong_arity(ctx);
 	if (!dkr_command_ok(ctx))
 		return RM_OK;
+	if (!dkr.ndels && !dkr.nrestores) {
+		kp = rm.string_ptr_len(argv[1], &klen);
+		if (klen && klen <= DAXKV_MAX_KEY &&
+		    dkr_record_get(kp, klen, &rec) == 0 &&
+		    (rec.expire == DKR_EXPIRE_NONE ||
+		     !dkr_expired(rec.expire, rm.milliseconds())))
+			return rm.reply_with_string_buffer(
+				ctx, (const char *)rec.val, rec.vlen);
+	}
 	return dkr_reply_value(ctx, argv[1], false);
 }
 
