@@ -1353,6 +1353,19 @@ def case_keyspace():
     check(K(b"e1") not in recs, "the expired key's record is deleted")
     check(c.call("DKV.SCAN", tag, "e", "f") == [K(b"e2"), b"v", K(b"e3"),
                                                  b"v"], "scan after expiry")
+    # lazy expiry: with active expiry off, the key outlives its TTL in
+    # the keyspace and in daxkv; reads must not return it
+    c.call("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    c.call("DKV.SET", K(b"e5"), "v")
+    c.call("PEXPIRE", K(b"e5"), 100)
+    time.sleep(0.3)
+    check(dkv_check(m)["expired"] == 1 and
+          c.call("DKV.SCAN", tag, "e5", "e6") == [] and
+          c.call("DKV.QUERY", tag, "COUNT", "FROM", "e5", "TO", "e6") ==
+          [0, None], "an expired record is left out of scans and queries")
+    check(c.call("DKV.GET", K(b"e5")) is None, "DKV.GET of an expired key")
+    check(dkv_check(m)["expired"] == 0, "lazy expiry deletes the record")
+    c.call("DEBUG", "SET-ACTIVE-EXPIRE", 1)
     c.call("DKV.SET", K(b"e4"), "v")
     c.call("PEXPIRE", K(b"e4"), 1500)
     # FLUSHALL on another master, and its replica
