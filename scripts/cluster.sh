@@ -16,7 +16,8 @@
 #   DAXKV_CLUSTER_DIR     where nodes live (default /dev/shm/daxkv-cluster)
 #   DAXKV_CLUSTER_PORT    first port (default 7000; N*2 ports from it, and
 #                         each port + 10000 for the cluster bus)
-#   DAXKV_REDIS_MODULE    the module (default build/tools/redis/daxkv_redis.so)
+#   DAXKV_REDIS_MODULE    the module (default build/tools/redis/daxkv_redis.so;
+#                         "none": plain Redis, for comparisons)
 #   DAXKV_MODULE_ARGS     more module options, e.g. "segment-size 8M"
 #   DAXKV_REDIS_CONF      more redis.conf lines for every node
 set -euo pipefail
@@ -64,7 +65,7 @@ save ""
 appendonly no
 rdb-del-sync-files yes
 repl-diskless-load disabled
-loadmodule $module $node/daxkv ${DAXKV_MODULE_ARGS:-}
+$([ "$module" = none ] || echo "loadmodule $module $node/daxkv ${DAXKV_MODULE_ARGS:-}")
 ${DAXKV_REDIS_CONF:-}
 EOF
 }
@@ -110,7 +111,7 @@ start() {
 	local n=${1:-3} p started=() ports_list resume=0
 	command -v redis-server >/dev/null ||
 		die "redis-server not found (scripts/install-deps.sh test)"
-	[ -f "$module" ] || die "no module at $module (build first, or set DAXKV_REDIS_MODULE)"
+	[ "$module" = none ] || [ -f "$module" ] || die "no module at $module (build first, or set DAXKV_REDIS_MODULE)"
 	case $n in ''|*[!0-9]*) die "N must be a number of masters, not '$n'" ;; esac
 	[ "$n" -ge 3 ] || die "Redis Cluster needs at least 3 masters (N=$n)"
 	ports_list=$(ports)
@@ -185,6 +186,7 @@ status() {
 		keys=$("${cli[@]}" -p "$p" dbsize 2>/dev/null)
 		records=$("${cli[@]}" -p "$p" dkv.info 2>/dev/null |
 			sed -n 's/^records:\([0-9]*\).*/\1/p')
+		[ -n "$records" ] || records=-
 		printf '%-6s %-8s %-7s %10s %10s\n' "$p" up "$role" "$keys" "$records"
 	done
 	p=$(ports | head -1)
