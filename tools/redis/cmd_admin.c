@@ -83,6 +83,12 @@ int dkr_cmd_info(rm_ctx *ctx, rm_string **argv, int argc)
 		return dkr_reply_daxkv_error(ctx, "DKV.INFO", rc);
 	dkr_text_add(&t, "module_version", "%d", DKR_MODULE_VERSION);
 	dkr_text_add(&t, "tested_with", "%s", DKR_TESTED_WITH);
+	if (rm.get_server_version) { /* optional: 6.0.9 and later */
+		int v = rm.get_server_version();
+
+		dkr_text_add(&t, "server_version", "%d.%d.%d", (v >> 16) & 0xff,
+			     (v >> 8) & 0xff, v & 0xff);
+	}
 	dkr_text_add(&t, "daxkv_version", "%s", daxkv_version());
 	dkr_text_add(&t, "dir", "%s", dkr.dir);
 	dkr_text_add(&t, "durability", "%s",
