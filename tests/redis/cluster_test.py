@@ -238,6 +238,10 @@ def cleanup():
 
 
 def on_signal(signum, frame):
+    # atexit's handlers too: they stop what cluster.sh daemonized, which
+    # PR_SET_PDEATHSIG does not reach
+    print("cluster_test: signal %d: cleaning up" % signum, flush=True)
+    atexit._run_exitfuncs()
     cleanup()
     os._exit(128 + signum)
 
