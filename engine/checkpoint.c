@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "btree.h"
+#include "bulk.h"
 #include "checkpoint.h"
 #include "crc32c.h"
 #include "errors.h"
@@ -46,6 +48,28 @@ static int dk_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static void dk_ckpt_count(struct dk_entry *e, void *arg)
+{
+	if (e->cur && !(e->cur & DK_LOC_DEL))
+		(*(uint64_t *)arg)++;
+}
+
+struct dk_ckpt_fill {
+	struct dk_ckpt_entry *ents;
+	uint64_t n;
+};
+
+static void dk_ckpt_add(struct dk_entry *e, void *arg)
+{
+	struct dk_ckpt_fill *f = arg;
+
+	if (!e->cur || (e->cur & DK_LOC_DEL))
+		return;
+	f->ents[f->n].slot = DK_LOC_SLOT(e->cur);
+	f->ents[f->n].offset = DK_LOC_OFF(e->cur);
+	f->n++;
+}
+
 int dk_checkpoint_write(struct daxkv *db)
 {
 	struct dk_ckpt_header *hdr;
@@ -53,7 +77,6 @@ int dk_checkpoint_write(struct daxkv *db)
 	struct dk_ckpt_entry *ents;
 	uint64_t ntails = 0, nents = 0, gen = db->meta->ckpt_gen + 1;
 	char tmp[4096], path[4096];
-	struct dk_entry *e;
 	size_t size;
 	uint8_t *buf;
 	int fd, rc;
@@ -61,28 +84,21 @@ int dk_checkpoint_write(struct daxkv *db)
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		if (db->segs[slot])
 			ntails++;
-	rcu_read_lock();
-	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e))
-		if (e->cur && !(e->cur & DK_LOC_DEL))
-			nents++;
+	/* no writer is left: the tree may be walked plainly */
+	dk_tree_foreach(db, dk_ckpt_count, &nents);
 	size = sizeof(*hdr) + ntails * sizeof(*tails) + nents * sizeof(*ents);
 	buf = calloc(1, size);
-	if (!buf) {
-		rcu_read_unlock();
+	if (!buf)
 		return dk_err(DAXKV_ENOMEM, "no memory for the checkpoint");
-	}
 	hdr = (struct dk_ckpt_header *)buf;
 	tails = (struct dk_ckpt_tail *)(hdr + 1);
 	ents = (struct dk_ckpt_entry *)(tails + ntails);
-	nents = 0;
-	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e)) {
-		if (!e->cur || (e->cur & DK_LOC_DEL))
-			continue;
-		ents[nents].slot = DK_LOC_SLOT(e->cur);
-		ents[nents].offset = DK_LOC_OFF(e->cur);
-		nents++;
+	{
+		struct dk_ckpt_fill fill = { ents, 0 };
+
+		dk_tree_foreach(db, dk_ckpt_add, &fill);
+		nents = fill.n;
 	}
-	rcu_read_unlock();
 	ntails = 0;
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
 		if (!db->segs[slot])
@@ -151,18 +167,145 @@ out:
 	return buf;
 }
 
+/*
+ * Loading, with every thread of recovery_threads: each takes a share of
+ * the entries (in key order) and checks them (slot, offset, the record's
+ * crc and fields, key order with the one before), making an entry for
+ * each; then each shard of the hash index is sized for what goes into it
+ * and filled; then the tree is built from the entries as they are.  A
+ * doubt about any entry throws everything made away: the caller scans
+ * instead.
+ */
+struct dk_ckpt_load {
+	struct daxkv *db;
+	const struct dk_ckpt_entry *ents;
+	uint64_t n;
+	uint32_t nthreads;
+	struct dk_alloc **als;
+	struct dk_entry **es;   /* es[i] for ents[i] */
+	uint64_t *hashes;
+	uint64_t (*counts)[DK_HMAP_SHARDS]; /* [thread][shard] */
+	int64_t **seglive;      /* [thread][slot] */
+	uint64_t *max_seq, *live_bytes; /* [thread] */
+	int bad;                /* atomic: an entry failed its check */
+	int nomem;              /* atomic */
+};
+
+static void dk_ckpt_check_job(void *arg, uint32_t t)
+{
+	struct dk_ckpt_load *l = arg;
+	struct daxkv *db = l->db;
+	uint64_t lo = l->n * t / l->nthreads, hi = l->n * (t + 1) / l->nthreads;
+	const struct dk_rec *prev = NULL;
+
+	if (lo > 0 && lo < hi) {
+		/* the key before this share, for the order check */
+		const struct dk_ckpt_entry *pe = &l->ents[lo - 1];
+		struct dk_segment *seg = pe->slot < DK_MAX_SEGMENTS ?
+						 db->segs[pe->slot] : NULL;
+
+		if (!seg || pe->offset < DK_SEG_HDR_SIZE ||
+		    pe->offset >= seg->tail ||
+		    dk_rec_check(seg, pe->offset, 0) != 0)
+			goto out_bad;
+		prev = (const struct dk_rec *)(seg->base + pe->offset);
+	}
+	for (uint64_t i = lo; i < hi; i++) {
+		const struct dk_ckpt_entry *ce = &l->ents[i];
+		struct dk_segment *seg = ce->slot < DK_MAX_SEGMENTS ?
+						 db->segs[ce->slot] : NULL;
+		const struct dk_rec *rec;
+		struct dk_entry *e;
+		uint64_t size;
+
+		if (__atomic_load_n(&l->bad, __ATOMIC_RELAXED))
+			return;
+		if (i + 4 < hi) {
+			const struct dk_ckpt_entry *ne = &l->ents[i + 4];
+			struct dk_segment *ns = ne->slot < DK_MAX_SEGMENTS ?
+							db->segs[ne->slot] :
+							NULL;
+
+			if (ns && ne->offset < ns->size) {
+				__builtin_prefetch(ns->base + ne->offset);
+				__builtin_prefetch(ns->base + ne->offset + 64);
+				__builtin_prefetch(ns->base + ne->offset + 128);
+			}
+		}
+		if (!seg || ce->offset < DK_SEG_HDR_SIZE ||
+		    ce->offset >= seg->tail ||
+		    dk_rec_check(seg, ce->offset, 0) != 0)
+			goto out_bad;
+		rec = (const struct dk_rec *)(seg->base + ce->offset);
+		if (!(rec->flags & DK_REC_PUT) || rec->superseded != 0 ||
+		    (prev && dk_keycmp(dk_rec_key(prev), prev->klen,
+				       dk_rec_key(rec), rec->klen) >= 0))
+			goto out_bad;
+		prev = rec;
+		if (rec->seq > l->max_seq[t])
+			l->max_seq[t] = rec->seq;
+		e = dk_entry_new(l->als[t], dk_rec_key(rec), rec->klen);
+		if (!e) {
+			__atomic_store_n(&l->nomem, 1, __ATOMIC_RELAXED);
+			goto out_bad;
+		}
+		e->cur = DK_LOC(ce->slot, ce->offset);
+		e->vlen = rec->vlen;
+		e->linked = 1;
+		l->es[i] = e;
+		l->hashes[i] = dk_hash(dk_rec_key(rec), rec->klen);
+		l->counts[t][dk_hmap_shard_of(l->hashes[i])]++;
+		size = dk_rec_size(rec->klen, rec->vlen);
+		l->seglive[t][ce->slot] += (int64_t)size;
+		l->live_bytes[t] += size;
+	}
+	return;
+out_bad:
+	__atomic_store_n(&l->bad, 1, __ATOMIC_RELAXED);
+}
+
+static void dk_ckpt_hash_job(void *arg, uint32_t t)
+{
+	struct dk_ckpt_load *l = arg;
+	uint64_t lo = l->n * t / l->nthreads, hi = l->n * (t + 1) / l->nthreads;
+
+	for (uint64_t i = lo; i < hi; i++) {
+		bool full;
+
+		if (i + 8 < hi)
+			dk_hmap_prefetch(l->db, l->hashes[i + 8]);
+		/* shards were sized for this: never full */
+		dk_hmap_insert(l->db, l->es[i], l->hashes[i], &full);
+		dk_hmap_set(l->db, l->es[i], l->hashes[i], l->es[i]->cur);
+	}
+}
+
+static void dk_ckpt_load_free(struct dk_ckpt_load *l)
+{
+	free(l->es);
+	free(l->hashes);
+	free(l->counts);
+	if (l->seglive)
+		for (uint32_t t = 0; t < l->nthreads; t++)
+			free(l->seglive[t]);
+	free(l->seglive);
+	free(l->max_seq);
+	free(l->live_bytes);
+	dk_bulk_allocs_end(l->db, l->als, l->als ? l->nthreads : 0);
+}
+
 int dk_checkpoint_load(struct daxkv *db)
 {
 	const struct dk_ckpt_header *hdr;
 	const struct dk_ckpt_tail *tails;
-	const struct dk_ckpt_entry *ents;
+	struct dk_ckpt_load l;
 	uint64_t max_seq = 0, nlive_segs = 0;
-	const uint8_t *prev_key = NULL;
-	size_t prev_klen = 0, len = 0;
+	size_t len = 0;
 	char path[4096];
 	uint8_t *buf;
 	int rc = 1;
 
+	memset(&l, 0, sizeof(l));
 	snprintf(path, sizeof(path), "%s/checkpoint.dat", db->dir);
 	buf = dk_read_file(path, &len);
 	if (!buf)
@@ -173,15 +316,16 @@ int dk_checkpoint_load(struct daxkv *db)
 	    hdr->format_version != DK_FORMAT_VERSION ||
 	    memcmp(hdr->uuid, db->meta->uuid, sizeof(hdr->uuid)) ||
 	    hdr->gen != db->meta->ckpt_gen || hdr->ntails > DK_MAX_SEGMENTS ||
-	    hdr->nentries > (len - sizeof(*hdr)) / sizeof(*ents) ||
+	    hdr->nentries > (len - sizeof(*hdr)) / sizeof(struct dk_ckpt_entry) ||
 	    len != sizeof(*hdr) + hdr->ntails * sizeof(*tails) +
-			   hdr->nentries * sizeof(*ents) ||
+			   hdr->nentries * sizeof(struct dk_ckpt_entry) ||
 	    hdr->crc != dk_crc32c(0, buf + 16, len - 16))
 		goto out;
 	tails = (const struct dk_ckpt_tail *)(hdr + 1);
-	ents = (const struct dk_ckpt_entry *)(tails + hdr->ntails);
+	l.ents = (const struct dk_ckpt_entry *)(tails + hdr->ntails);
+	l.n = hdr->nentries;
 
-	/* pass 1: validate everything before touching the index */
+	/* the tails first: entries are checked against them */
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		if (db->segs[slot])
 			nlive_segs++;
@@ -197,65 +341,70 @@ int dk_checkpoint_load(struct daxkv *db)
 			goto out;
 		seg->tail = tails[i].tail;
 	}
-	for (uint64_t i = 0; i < hdr->nentries; i++) {
-		struct dk_segment *seg = ents[i].slot < DK_MAX_SEGMENTS ?
-						 db->segs[ents[i].slot] :
-						 NULL;
-		const struct dk_rec *rec;
 
-		if (!seg || ents[i].offset < DK_SEG_HDR_SIZE ||
-		    ents[i].offset >= seg->tail ||
-		    dk_rec_check(seg, ents[i].offset, 0) != 0)
-			goto out;
-		rec = (const struct dk_rec *)(seg->base + ents[i].offset);
-		if (!(rec->flags & DK_REC_PUT) || rec->superseded != 0 ||
-		    (prev_key && dk_keycmp(prev_key, prev_klen, dk_rec_key(rec),
-					   rec->klen) >= 0))
-			goto out;
-		prev_key = dk_rec_key(rec);
-		prev_klen = rec->klen;
-		if (rec->seq > max_seq)
-			max_seq = rec->seq;
+	l.db = db;
+	l.nthreads = db->recovery_threads ? db->recovery_threads : 1;
+	if (l.nthreads > 64)
+		l.nthreads = 64;
+	if (l.n < 4096)
+		l.nthreads = 1;
+	l.es = calloc(l.n ? l.n : 1, sizeof(*l.es));
+	l.hashes = malloc((l.n ? l.n : 1) * sizeof(*l.hashes));
+	l.counts = calloc(l.nthreads, sizeof(*l.counts));
+	l.seglive = calloc(l.nthreads, sizeof(*l.seglive));
+	l.max_seq = calloc(l.nthreads, sizeof(*l.max_seq));
+	l.live_bytes = calloc(l.nthreads, sizeof(*l.live_bytes));
+	l.als = dk_bulk_allocs(db, l.nthreads);
+	if (!l.es || !l.hashes || !l.counts || !l.seglive || !l.max_seq ||
+	    !l.live_bytes || !l.als)
+		goto out_nomem;
+	for (uint32_t t = 0; t < l.nthreads; t++) {
+		l.seglive[t] = calloc(DK_MAX_SEGMENTS, sizeof(int64_t));
+		if (!l.seglive[t])
+			goto out_nomem;
 	}
-
-	/* pass 2: build (alone: no lane needed, the index grows in place) */
-	rcu_read_lock();
-	for (uint64_t i = 0; i < hdr->nentries; i++) {
-		uint64_t loc = DK_LOC(ents[i].slot, ents[i].offset);
-		struct dk_rec *rec = dk_rec_at(db, loc);
-		uint64_t hash = dk_hash(dk_rec_key(rec), rec->klen);
-		struct dk_entry *e;
-		bool full;
-
-		while (!(e = dk_index_get_or_create(db, dk_rec_key(rec),
-						    rec->klen, hash, false,
-						    &full)) &&
-		       full && dk_hmap_grow(db) == 0)
-			;
-		if (!e) {
-			rcu_read_unlock();
-			rc = dk_err(DAXKV_ENOMEM,
-				    "no memory to load the checkpoint");
-			goto out;
-		}
-		e->cur = loc;
-		e->vlen = rec->vlen;
-		dk_hmap_set(db, e, hash, loc);
-		db->nkeys++;
-		db->live_bytes += dk_rec_size(rec->klen, rec->vlen);
-		db->segs[ents[i].slot]->live +=
-			(int64_t)dk_rec_size(rec->klen, rec->vlen);
+	dk_bulk_run(l.nthreads, dk_ckpt_check_job, &l);
+	if (l.nomem)
+		goto out_nomem;
+	if (l.bad) {
+		/* nothing was published: the entries go back */
+		for (uint64_t i = 0; i < l.n; i++)
+			if (l.es[i])
+				dk_free_entry(l.als[0], l.es[i]);
+		goto out;
 	}
-	rcu_read_unlock();
-	rc = dk_index_build_order(db);
+	for (uint32_t s = 0; s < DK_HMAP_SHARDS; s++) {
+		uint64_t c = 0;
+
+		for (uint32_t t = 0; t < l.nthreads; t++)
+			c += l.counts[t][s];
+		if (c && dk_hmap_reserve_shard(db, s, c))
+			goto out_nomem;
+	}
+	dk_bulk_run(l.nthreads, dk_ckpt_hash_job, &l);
+	rc = dk_tree_build(db, l.als, l.nthreads, l.es, l.n);
 	if (rc)
 		goto out;
+	for (uint32_t t = 0; t < l.nthreads; t++) {
+		if (l.max_seq[t] > max_seq)
+			max_seq = l.max_seq[t];
+		db->live_bytes += l.live_bytes[t];
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (l.seglive[t][slot])
+				db->segs[slot]->live += l.seglive[t][slot];
+	}
+	db->nkeys = l.n;
+	db->nentries = l.n;
 	if (hdr->last_seq > max_seq)
 		max_seq = hdr->last_seq;
 	db->next_seq = max_seq + 1;
 	db->recovered_records = hdr->nentries;
 	rc = 0;
+	goto out;
+out_nomem:
+	rc = dk_err(DAXKV_ENOMEM, "no memory to load the checkpoint");
 out:
+	dk_ckpt_load_free(&l);
 	free(buf);
 	return rc;
 }

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * read.c -- point reads and ordered snapshot scans.
+ * read.c -- point reads, now and at a snapshot (scans and cursors are
+ * cursor.c's).
  *
- * Readers take no lock.  A get reads the entry's newest version (acquire)
- * and copies the value from the record in persistent memory: a version is
- * published only after its record is durable, and records never change
- * (only their `superseded` word), so a reader never sees a torn value.
- * A scan takes a snapshot s (lane.c) and walks the skip list, reading for
- * each key the newest version <= s.  RCU keeps trimmed versions alive
- * while a reader may still hold them; the snapshot list keeps the versions
- * themselves from being trimmed.
+ * Readers take no lock.  A get reads the key's newest location from the
+ * hash index and copies the value from the record in persistent memory:
+ * a version is published only after its record is durable, and records
+ * never change (only their `superseded` word), so a reader never sees a
+ * torn value.  A get inside rcu_read_lock may still read a record a
+ * compaction retired meanwhile: the segment goes only after a grace
+ * period (compact.c).  A get at a snapshot reads the entry's newest
+ * version at the snapshot's sequence; the snapshot keeps it (snapshot.c).
  */
 #include <string.h>
 
@@ -88,69 +89,4 @@ int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
 	loc = e ? dk_version_at(db, e, snap->seq) : 0;
 	return dk_get_finish(db, loc, buf, cap, vlen);
-}
-
-int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
-		  size_t lolen, const void *hi, size_t hilen, daxkv_scan_fn fn,
-		  void *arg)
-{
-	struct dk_entry *e;
-	uint64_t seq;
-	int rc = 0;
-
-	dk_err_clear();
-	if (!db || !fn)
-		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "fn" : "db");
-	if ((lolen && !lo) || (hilen && !hi) || lolen > DAXKV_MAX_KEY ||
-	    hilen > DAXKV_MAX_KEY)
-		return dk_err(DAXKV_EINVAL, "bad scan bound");
-	if (snap && snap->db != db)
-		return dk_err(DAXKV_EINVAL, "snapshot of another handle");
-	if (lo && lolen == 0)
-		lo = NULL;
-	if (hi && hilen == 0)
-		hi = NULL;
-	/*
-	 * The read-side section starts before the sequence is fixed: an
-	 * older version this scan may need can lie in a segment that a
-	 * compaction retires after the sequence was taken, and compaction
-	 * removes it only after a grace period (a public snapshot holds its
-	 * segments by epoch instead).
-	 */
-	rcu_read_lock();
-	if (snap) {
-		seq = snap->seq;
-	} else {
-		rc = dk_snapshot_seq_hold(db, &seq);
-		if (rc) {
-			rcu_read_unlock();
-			return rc;
-		}
-	}
-	for (e = dk_index_seek(db, lo, lolen); e; e = dk_index_next(e)) {
-		const uint8_t *key = dk_entry_key(e);
-		const struct dk_rec *rec;
-		uint64_t loc;
-
-		if (hi && dk_keycmp(key, e->klen, hi, hilen) >= 0)
-			break;
-		loc = dk_version_at(db, e, seq);
-		if (!loc || (loc & DK_LOC_DEL))
-			continue;
-		rec = dk_rec_at(db, loc);
-		rc = fn(key, e->klen, dk_rec_val(rec), rec->vlen, arg);
-		if (rc)
-			break;
-	}
-	rcu_read_unlock();
-	if (!snap)
-		dk_snapshot_seq_release(db, seq);
-	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
-	return rc;
-}
-
-int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
-	       size_t hilen, daxkv_scan_fn fn, void *arg)
-{
-	return daxkv_scan_at(db, NULL, lo, lolen, hi, hilen, fn, arg);
 }

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "btree.h"
+#include "bulk.h"
 #include "checkpoint.h"
 #include "errors.h"
 #include "hmap.h"
@@ -42,17 +44,39 @@
 #include "recovery.h"
 #include "segment.h"
 
+/* A record seen by the scan: its key's hash, where it is, its sequence. */
+struct dk_ritem {
+	uint64_t hash;
+	uint64_t loc;
+	uint64_t seq;
+};
+
+/* Items of one partition (hash-index shard) found by one thread. */
+struct dk_rbuf {
+	struct dk_ritem *v;
+	size_t n, cap;
+};
+
 struct dk_recovery {
 	struct daxkv *db;
 	uint32_t *slots;
 	uint32_t nslots;
-	uint32_t next;   /* atomic: next index into slots */
+	uint32_t nthreads;
+	uint32_t next;   /* atomic: next index into slots, then partition */
 	int rc;          /* atomic: first error */
 	char errmsg[512];
 	pthread_mutex_t err_lock; /* protects errmsg */
 	uint64_t max_seq;  /* atomic max */
 	uint64_t records;  /* atomic */
 	uint64_t discarded; /* atomic */
+	struct dk_rbuf *bufs;    /* [thread][partition] */
+	struct dk_alloc **als;   /* a builder's allocator per thread */
+	struct dk_rthread {
+		int64_t *seglive;        /* [DK_MAX_SEGMENTS] */
+		struct dk_entry **live;  /* entries of live keys */
+		size_t nlive, livecap;
+		uint64_t live_bytes;
+	} *th;
 };
 
 static void dk_atomic_max(uint64_t *dst, uint64_t val)
@@ -65,6 +89,19 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
+/* The first error of any thread wins; the others stop. */
+static void dk_recovery_fail(struct dk_recovery *rv, int rc)
+{
+	int expected = 0;
+
+	if (__atomic_compare_exchange_n(&rv->rc, &expected, rc, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&rv->err_lock);
+		snprintf(rv->errmsg, sizeof(rv->errmsg), "%s", daxkv_errmsg());
+		pthread_mutex_unlock(&rv->err_lock);
+	}
+}
+
 /* Mark @p rec as superseded by @p seq unless it already is. */
 static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 {
@@ -72,52 +109,25 @@ static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
-/* Offer one record to its key; the caller holds *lanep. */
-static int dk_recover_apply(struct daxkv *db, struct dk_segment *seg,
-			    uint64_t off, struct dk_lane **lanep)
+static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it)
 {
-	struct dk_rec *rec = (struct dk_rec *)(seg->base + off);
-	const uint8_t *key = dk_rec_key(rec);
-	uint64_t loc = DK_LOC(seg->slot, off) |
-		       ((rec->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
-	uint64_t hash = dk_hash(key, rec->klen);
-	struct dk_entry *e;
-	bool full;
-	int rc;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 1024;
+		struct dk_ritem *g = realloc(b->v, cap * sizeof(*g));
 
-	while (!(e = dk_index_get_or_create(db, key, rec->klen, hash, false,
-					    &full))) {
-		if (!full)
-			return dk_err(DAXKV_ENOMEM,
-				      "recovery: no memory for the index");
-		dk_lane_release(*lanep);
-		rc = dk_hmap_grow(db);
-		*lanep = dk_lane_acquire(db);
-		if (rc)
-			return rc;
+		if (!g)
+			return dk_err(DAXKV_ENOMEM, "recovery: no memory");
+		b->v = g;
+		b->cap = cap;
 	}
-	dk_entry_lock(e);
-	if (e->cur) {
-		struct dk_rec *cur = dk_rec_at(db, e->cur);
-
-		if (rec->seq < cur->seq) {
-			dk_recover_mark(db, rec, cur->seq);
-			dk_entry_unlock(e);
-			return 0;
-		}
-		dk_recover_mark(db, cur, rec->seq);
-	}
-	/* no reader exists yet: no old version is kept */
-	e->cur = loc;
-	e->vlen = rec->vlen;
-	dk_hmap_set(db, e, hash, loc);
-	dk_entry_unlock(e);
+	b->v[b->n++] = it;
 	return 0;
 }
 
-static int dk_recover_segment_locked(struct dk_recovery *rv,
-				     struct dk_segment *seg,
-				     struct dk_lane **lanep)
+/* Phase 1 for one segment: its log, the end of it, its records listed
+ * by partition. */
+static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
+			      struct dk_rbuf *bufs)
 {
 	struct daxkv *db = rv->db;
 	const struct dk_seg_header *hdr = dk_segment_header(seg);
@@ -125,8 +135,6 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0, records = 0;
 	char path[4096];
 	int rc;
-
-	/* the lane is let go now and then, so that the index can grow */
 
 	while (off < seg->size) {
 		const struct dk_rec *rec =
@@ -148,20 +156,22 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 		for (uint64_t pos = off; pos < end;) {
 			const struct dk_rec *r =
 				(const struct dk_rec *)(seg->base + pos);
-			uint64_t size = dk_rec_size(r->klen, r->vlen);
+			uint64_t hash = dk_hash(dk_rec_key(r), r->klen);
+			struct dk_ritem it = {
+				.hash = hash,
+				.loc = DK_LOC(seg->slot, pos) |
+				       ((r->flags & DK_REC_DEL) ? DK_LOC_DEL : 0),
+				.seq = r->seq,
+			};
 
-			rc = dk_recover_apply(db, seg, pos, lanep);
+			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it);
 			if (rc)
 				return rc;
-			pos += size;
+			pos += dk_rec_size(r->klen, r->vlen);
 		}
 		records += count;
 		prev_seq = seq;
 		off = end;
-		if (records % 1024 < count) {
-			dk_lane_release(*lanep);
-			*lanep = dk_lane_acquire(db);
-		}
 	}
 	__atomic_fetch_add(&rv->records, records, __ATOMIC_RELAXED);
 	if (sealed && off != sealed) {
@@ -179,105 +189,287 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 	return 0;
 }
 
-static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
-{
-	struct dk_lane *lane = dk_lane_acquire(rv->db);
-	int rc = dk_recover_segment_locked(rv, seg, &lane);
-
-	dk_lane_release(lane);
-	return rc;
-}
-
-static void *dk_recover_thread(void *arg)
+static void dk_recover_scan_job(void *arg, uint32_t t)
 {
 	struct dk_recovery *rv = arg;
-	struct daxkv *db = rv->db;
+	struct dk_rbuf *bufs = &rv->bufs[(size_t)t * DK_HMAP_SHARDS];
 
-	rcu_read_lock();
 	for (;;) {
 		uint32_t i = __atomic_fetch_add(&rv->next, 1, __ATOMIC_RELAXED);
 		int rc;
 
 		if (i >= rv->nslots || __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
 			break;
-		rc = dk_recover_segment(rv, db->segs[rv->slots[i]]);
+		rc = dk_recover_segment(rv, rv->db->segs[rv->slots[i]], bufs);
 		if (rc) {
-			int expected = 0;
-
-			if (__atomic_compare_exchange_n(&rv->rc, &expected, rc,
-							false, __ATOMIC_SEQ_CST,
-							__ATOMIC_SEQ_CST)) {
-				pthread_mutex_lock(&rv->err_lock);
-				snprintf(rv->errmsg, sizeof(rv->errmsg), "%s",
-					 daxkv_errmsg());
-				pthread_mutex_unlock(&rv->err_lock);
-			}
+			dk_recovery_fail(rv, rc);
 			break;
 		}
 	}
-	rcu_read_unlock();
-	dk_drain(&db->pm); /* this thread's marks */
-	return NULL;
 }
 
-/* Reset a winner's mark, count it; single-threaded. */
-static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
+static inline bool dk_rec_same_key(const struct dk_rec *a,
+				   const struct dk_rec *b)
 {
-	struct daxkv *db = arg;
-	struct dk_rec *rec = dk_rec_at(db, e->cur);
+	return a->klen == b->klen &&
+	       !memcmp(dk_rec_key(a), dk_rec_key(b), a->klen);
+}
 
-	if (rec->superseded != 0)
-		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, 0);
-	db->segs[DK_LOC_SLOT(e->cur)]->live +=
-		(int64_t)dk_rec_size(e->klen, rec->vlen);
-	if (!(e->cur & DK_LOC_DEL)) {
-		db->nkeys++;
-		db->live_bytes += dk_rec_size(e->klen, e->vlen);
+/*
+ * Phase 2 for one partition: every record of its keys (from all threads'
+ * lists) offered to its key in a table of its own; the newest sequence
+ * wins and each loser is marked superseded (a tie's loser with its own
+ * sequence: a compaction's copy and its original).  Then each winner's
+ * mark is reset to 0, its bytes count as live in its segment, and a
+ * winner that is a put gets its entry, in the hash index too.
+ */
+static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
+				struct dk_alloc *al, struct dk_rthread *th)
+{
+	struct daxkv *db = rv->db;
+	struct dk_ritem *a;
+	uint32_t *table;
+	uint64_t mask = 63, nputs = 0;
+	size_t n = 0, k = 0;
+	int rc = 0;
+
+	for (uint32_t t = 0; t < rv->nthreads; t++)
+		n += rv->bufs[(size_t)t * DK_HMAP_SHARDS + part].n;
+	if (n == 0)
+		return 0;
+	while (mask + 1 < 2 * n)
+		mask = 2 * mask + 1;
+	a = malloc(n * sizeof(*a));
+	table = calloc(mask + 1, sizeof(*table));
+	if (!a || !table) {
+		rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
+		goto out;
 	}
+	for (uint32_t t = 0; t < rv->nthreads; t++) {
+		struct dk_rbuf *b = &rv->bufs[(size_t)t * DK_HMAP_SHARDS + part];
+
+		memcpy(a + k, b->v, b->n * sizeof(*a));
+		k += b->n;
+		free(b->v);
+		b->v = NULL;
+		b->n = b->cap = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dk_rec *ri = dk_rec_at(db, a[i].loc);
+		uint64_t j;
+
+		if (i + 8 < n) {
+			__builtin_prefetch(dk_rec_at(db, a[i + 8].loc));
+			__builtin_prefetch(&table[a[i + 8].hash & mask]);
+		}
+		for (j = a[i].hash & mask; table[j]; j = (j + 1) & mask) {
+			struct dk_ritem *w = &a[table[j] - 1];
+			struct dk_rec *rw;
+
+			if (w->hash != a[i].hash)
+				continue;
+			rw = dk_rec_at(db, w->loc);
+			if (!dk_rec_same_key(rw, ri))
+				continue;
+			if (a[i].seq < w->seq) {
+				dk_recover_mark(db, ri, w->seq);
+			} else {
+				dk_recover_mark(db, rw, a[i].seq);
+				table[j] = (uint32_t)i + 1;
+			}
+			break;
+		}
+		if (!table[j])
+			table[j] = (uint32_t)i + 1;
+	}
+	/* winners */
+	for (uint64_t j = 0; j <= mask; j++) {
+		struct dk_ritem *w;
+		struct dk_rec *rec;
+		uint64_t size;
+
+		if (!table[j])
+			continue;
+		w = &a[table[j] - 1];
+		rec = dk_rec_at(db, w->loc);
+		if (rec->superseded != 0)
+			dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded,
+					0);
+		size = dk_rec_size(rec->klen, rec->vlen);
+		th->seglive[DK_LOC_SLOT(w->loc)] += (int64_t)size;
+		if (w->loc & DK_LOC_DEL)
+			continue;
+		if (th->nlive == th->livecap) {
+			size_t cap = th->livecap ? 2 * th->livecap : 4096;
+			struct dk_entry **g =
+				realloc(th->live, cap * sizeof(*g));
+
+			if (!g) {
+				rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
+				goto out;
+			}
+			th->live = g;
+			th->livecap = cap;
+		}
+		w->seq = 0; /* reused below: the entry's index in th->live */
+		th->live[th->nlive] = dk_entry_new(al, dk_rec_key(rec),
+						    rec->klen);
+		if (!th->live[th->nlive]) {
+			rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
+			goto out;
+		}
+		th->live[th->nlive]->cur = w->loc;
+		th->live[th->nlive]->vlen = rec->vlen;
+		th->live[th->nlive]->linked = 1;
+		w->seq = th->nlive++;
+		th->live_bytes += size;
+		nputs++;
+	}
+	/* the shard is this thread's alone: sized once, then filled */
+	rc = dk_hmap_reserve_shard(db, part, nputs);
+	for (uint64_t j = 0; rc == 0 && j <= mask; j++) {
+		struct dk_ritem *w;
+		struct dk_entry *e;
+		bool full;
+
+		if (!table[j] || (a[table[j] - 1].loc & DK_LOC_DEL))
+			continue;
+		w = &a[table[j] - 1];
+		e = th->live[w->seq];
+		if (dk_hmap_insert(db, e, w->hash, &full) != e)
+			rc = dk_err(DAXKV_ECORRUPT, "recovery: a key twice in "
+				    "the hash index");
+		else
+			dk_hmap_set(db, e, w->hash, w->loc);
+	}
+out:
+	free(a);
+	free(table);
+	return rc;
 }
 
-static void dk_recover_finish_marks(struct daxkv *db)
+static void dk_recover_part_job(void *arg, uint32_t t)
 {
-	dk_hmap_foreach(db, dk_recover_finish_entry, db);
-	dk_drain(&db->pm);
+	struct dk_recovery *rv = arg;
+
+	for (;;) {
+		uint32_t p = __atomic_fetch_add(&rv->next, 1, __ATOMIC_RELAXED);
+		int rc;
+
+		if (p >= DK_HMAP_SHARDS ||
+		    __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
+			break;
+		rc = dk_recover_partition(rv, p, rv->als[t], &rv->th[t]);
+		if (rc) {
+			dk_recovery_fail(rv, rc);
+			break;
+		}
+	}
+	dk_drain(&rv->db->pm); /* this thread's marks */
 }
 
+static void dk_recovery_free(struct dk_recovery *rv)
+{
+	if (rv->bufs)
+		for (size_t i = 0; i < (size_t)rv->nthreads * DK_HMAP_SHARDS;
+		     i++)
+			free(rv->bufs[i].v);
+	free(rv->bufs);
+	if (rv->th) {
+		for (uint32_t t = 0; t < rv->nthreads; t++) {
+			free(rv->th[t].seglive);
+			free(rv->th[t].live);
+		}
+	}
+	free(rv->th);
+	dk_bulk_allocs_end(rv->db, rv->als, rv->als ? rv->nthreads : 0);
+	pthread_mutex_destroy(&rv->err_lock);
+}
+
+/*
+ * The scan: phase 1 walks the segments (threads take them from a
+ * counter) and lists each valid record under its key's partition (the
+ * hash-index shard of its key); phase 2 decides each partition's
+ * winners (threads take partitions); phase 3 sorts the live keys and
+ * builds the tree from them, bottom up.  Only phase 1 reads whole
+ * segments; the others touch one record per key, prefetched.
+ */
 static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 {
 	struct dk_recovery rv;
-	pthread_t threads[256];
-	uint32_t nthreads = db->recovery_threads, started = 0;
-	int rc;
+	struct dk_entry **all = NULL;
+	size_t nall = 0;
+	uint32_t nthreads = db->recovery_threads;
+	int rc = 0;
 
 	memset(&rv, 0, sizeof(rv));
+	pthread_mutex_init(&rv.err_lock, NULL);
+	if (nthreads > 64)
+		nthreads = 64;
+	if (nthreads < 1)
+		nthreads = 1;
 	rv.db = db;
 	rv.slots = slots;
 	rv.nslots = n;
-	pthread_mutex_init(&rv.err_lock, NULL);
-	if (nthreads > n)
-		nthreads = n;
-	if (nthreads > 256)
-		nthreads = 256;
-	for (uint32_t i = 1; i < nthreads; i++) {
-		if (pthread_create(&threads[started], NULL, dk_recover_thread,
-				   &rv) != 0)
-			break; /* fewer threads is fine */
-		started++;
+	rv.nthreads = nthreads;
+	rv.bufs = calloc((size_t)nthreads * DK_HMAP_SHARDS, sizeof(*rv.bufs));
+	rv.th = calloc(nthreads, sizeof(*rv.th));
+	rv.als = dk_bulk_allocs(db, nthreads);
+	if (!rv.bufs || !rv.th || !rv.als) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+		goto out;
 	}
-	dk_recover_thread(&rv);
-	for (uint32_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&rv.err_lock);
-	if (rv.rc)
-		return dk_err(rv.rc, "%s", rv.errmsg);
-	dk_recover_finish_marks(db);
-	rc = dk_index_build_order(db);
+	for (uint32_t t = 0; t < nthreads; t++) {
+		rv.th[t].seglive = calloc(DK_MAX_SEGMENTS, sizeof(int64_t));
+		if (!rv.th[t].seglive) {
+			rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+			goto out;
+		}
+	}
+	dk_bulk_run(nthreads < n ? nthreads : (n ? n : 1), dk_recover_scan_job,
+		    &rv);
+	if (rv.rc) {
+		rc = dk_err(rv.rc, "%s", rv.errmsg);
+		goto out;
+	}
+	rv.next = 0;
+	dk_bulk_run(nthreads, dk_recover_part_job, &rv);
+	if (rv.rc) {
+		rc = dk_err(rv.rc, "%s", rv.errmsg);
+		goto out;
+	}
+	for (uint32_t t = 0; t < nthreads; t++) {
+		nall += rv.th[t].nlive;
+		db->live_bytes += rv.th[t].live_bytes;
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (rv.th[t].seglive[slot])
+				db->segs[slot]->live += rv.th[t].seglive[slot];
+	}
+	all = malloc((nall ? nall : 1) * sizeof(*all));
+	if (!all) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+		goto out;
+	}
+	nall = 0;
+	for (uint32_t t = 0; t < nthreads; t++) {
+		memcpy(all + nall, rv.th[t].live,
+		       rv.th[t].nlive * sizeof(*all));
+		nall += rv.th[t].nlive;
+	}
+	rc = dk_bulk_sort(all, nall, nthreads);
+	if (rc == 0)
+		rc = dk_tree_build(db, rv.als, nthreads, all, nall);
 	if (rc)
-		return rc;
+		goto out;
+	db->nkeys = nall;
+	db->nentries = nall;
 	db->next_seq = rv.max_seq + 1;
 	db->recovered_records = rv.records;
 	db->discarded_records = rv.discarded;
-	return 0;
+out:
+	free(all);
+	dk_recovery_free(&rv);
+	return rc;
 }
 
 /* Remove files that no committed metadata refers to. */
