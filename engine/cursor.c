@@ -43,7 +43,9 @@
 #include "record.h"
 #include "snapshot.h"
 
-#define DK_CUR_BATCH 16u /* keys resolved per trip into the tree */
+#define DK_CUR_BATCH 32u /* most keys resolved per trip into the tree */
+#define DK_CUR_FIRST 4u  /* ... on the first trip after a seek: a short
+			    scan pays for few misses, a long one doubles */
 
 struct daxkv_cursor {
 	struct daxkv *db;
@@ -54,6 +56,7 @@ struct daxkv_cursor {
 	bool positioned;
 	int dir;                    /* +1: buf ascends; -1: it descends */
 	uint32_t nbuf, ibuf;
+	uint32_t batch;             /* keys to resolve on the next trip */
 	uint64_t buf[DK_CUR_BATCH]; /* locations visible at seq, walk order */
 	/* where the walk goes on past buf: from lv at lpos while lv has not
 	 * changed, else the keys after (GT, LT) or from (GE, LE) ckey */
@@ -82,17 +85,23 @@ static const struct dk_entry *dk_cur_resolve(struct daxkv_cursor *c)
 {
 	const struct dk_entry *ents[DK_CUR_BATCH];
 	uint64_t locs[DK_CUR_BATCH];
-	uint32_t want = DK_CUR_BATCH - c->nbuf, k = 0;
+	uint32_t want = c->batch - c->nbuf, k = 0;
 
 	if (c->dir > 0) {
 		while (k < want && c->lpos < c->lv.n)
 			ents[k++] = c->lv.ent[c->lpos++];
+		/* the next batch's entries start coming meanwhile */
+		for (uint32_t j = c->lpos; j < c->lv.n && j < c->lpos + k; j++)
+			__builtin_prefetch(c->lv.ent[j]);
 	} else {
 		while (k < want && c->lpos > 0)
 			ents[k++] = c->lv.ent[--c->lpos];
+		for (uint32_t j = c->lpos; j > 0 && j + k > c->lpos; j--)
+			__builtin_prefetch(c->lv.ent[j - 1]);
 	}
-	/* the entries' misses together, then their records' (header, key
-	 * and the value's first line), then the version checks */
+	/* the entries' misses together (most were started by the batch
+	 * before), then their records' (all three lines of a small record:
+	 * the caller reads the value next), then the version checks */
 	for (uint32_t i = 0; i < k; i++)
 		__builtin_prefetch(ents[i]);
 	for (uint32_t i = 0; i < k; i++) {
@@ -103,6 +112,7 @@ static const struct dk_entry *dk_cur_resolve(struct daxkv_cursor *c)
 
 			__builtin_prefetch(r);
 			__builtin_prefetch(r + 64);
+			__builtin_prefetch(r + 128);
 		}
 	}
 	for (uint32_t i = 0; i < k; i++) {
@@ -111,8 +121,16 @@ static const struct dk_entry *dk_cur_resolve(struct daxkv_cursor *c)
 		/* dk_version_at, from the cur already read */
 		if (loc && dk_rec_at(c->db, loc)->seq > c->seq)
 			loc = dk_version_at(c->db, ents[i], c->seq);
-		if (loc && !(loc & DK_LOC_DEL))
+		if (loc && !(loc & DK_LOC_DEL)) {
+			const struct dk_rec *r = dk_rec_at(c->db, loc);
+			size_t size = dk_rec_size(r->klen, r->vlen);
+
+			/* a larger value: the rest of it too */
+			for (size_t off = 192; off < size && off < 1024;
+			     off += 64)
+				__builtin_prefetch((const uint8_t *)r + off);
 			c->buf[c->nbuf++] = loc;
+		}
 	}
 	return k ? ents[k - 1] : NULL;
 }
@@ -149,7 +167,7 @@ static void dk_cur_fill(struct daxkv_cursor *c)
 	rcu_read_lock();
 	if (!c->lv_ok || !dk_tree_view_valid(&c->lv))
 		dk_cur_seek(c);
-	while (c->lv_ok && c->nbuf < DK_CUR_BATCH) {
+	while (c->lv_ok && c->nbuf < c->batch) {
 		const struct dk_entry *e = dk_cur_resolve(c);
 
 		if (e) {
@@ -161,7 +179,7 @@ static void dk_cur_fill(struct daxkv_cursor *c)
 			dk_cur_past(c, last);
 			last = NULL;
 		}
-		if (c->nbuf >= DK_CUR_BATCH / 2)
+		if (c->nbuf >= c->batch / 2)
 			break; /* enough: the next fill goes on from lv */
 		if (c->dir > 0 && dk_tree_next_leaf(&c->lv)) {
 			c->lpos = 0;
@@ -175,6 +193,8 @@ static void dk_cur_fill(struct daxkv_cursor *c)
 	rcu_read_unlock();
 	c->done = !c->lv_ok;
 	c->positioned = c->nbuf != 0;
+	if (c->batch < DK_CUR_BATCH)
+		c->batch *= 2;
 }
 
 /* A walk in the direction of @p mode from @p key (NULL: from the start
@@ -189,6 +209,7 @@ static int dk_cur_start(struct daxkv_cursor *c, const void *key, size_t klen,
 	if (key)
 		memcpy(c->ckey, key, klen);
 	c->lv_ok = false;
+	c->batch = DK_CUR_FIRST;
 	dk_cur_fill(c);
 	return c->positioned ? 0 : DAXKV_ENOTFOUND;
 }
