@@ -55,6 +55,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1332,4 +1333,127 @@ out:
 	free(b.seps);
 	free(all);
 	return rc ? dk_err(rc, "no memory to build the index") : 0;
+}
+
+/* ---- invariants (tests) ---- */
+
+struct dk_check {
+	struct dk_node *prev_leaf; /* the leaf before, in key order */
+	int leaf_depth;
+	uint64_t entries;
+	char *msg;
+	size_t msglen;
+};
+
+static bool dk_key_eq(const struct dk_key *a, const struct dk_key *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->len == b->len && !memcmp(a->bytes, b->bytes, a->len);
+}
+
+/* Is [bytes, len) within [lo, hi)? */
+static bool dk_in_fences(const struct dk_node *n, const uint8_t *bytes,
+			 size_t len)
+{
+	if (n->lo && dk_keycmp(bytes, len, n->lo->bytes, n->lo->len) < 0)
+		return false;
+	if (n->hi && dk_keycmp(bytes, len, n->hi->bytes, n->hi->len) >= 0)
+		return false;
+	return true;
+}
+
+static int dk_check_node(struct dk_check *c, struct dk_node *n, int depth)
+{
+	if (n->count > (n->leaf ? DK_LEAF_MAX : DK_INNER_MAX)) {
+		snprintf(c->msg, c->msglen, "node %p: count %u", (void *)n,
+			 n->count);
+		return -1;
+	}
+	if (n->plen > dk_fence_plen(n->lo, n->hi)) {
+		snprintf(c->msg, c->msglen, "node %p: plen %u above its "
+			 "fences' common prefix %u", (void *)n, n->plen,
+			 dk_fence_plen(n->lo, n->hi));
+		return -1;
+	}
+	if (n->leaf) {
+		struct dk_leaf *l = dk_leaf_of(n);
+
+		if (c->leaf_depth < 0)
+			c->leaf_depth = depth;
+		if (depth != c->leaf_depth) {
+			snprintf(c->msg, c->msglen, "leaf %p at depth %d, "
+				 "others at %d", (void *)n, depth,
+				 c->leaf_depth);
+			return -1;
+		}
+		if (c->prev_leaf && c->prev_leaf->next != n) {
+			snprintf(c->msg, c->msglen, "leaf %p: not the next of "
+				 "the leaf before it", (void *)n);
+			return -1;
+		}
+		c->prev_leaf = n;
+		for (uint32_t i = 0; i < n->count; i++) {
+			const struct dk_entry *e = l->ent[i];
+
+			if (!e || e->dead || !e->linked ||
+			    l->head[i] != dk_head(e->key, e->klen, n->plen) ||
+			    !dk_in_fences(n, e->key, e->klen) ||
+			    (i && dk_keycmp(l->ent[i - 1]->key,
+					    l->ent[i - 1]->klen, e->key,
+					    e->klen) >= 0)) {
+				snprintf(c->msg, c->msglen, "leaf %p slot %u: "
+					 "bad entry (dead, head, fences or "
+					 "order)", (void *)n, i);
+				return -1;
+			}
+		}
+		c->entries += n->count;
+		return 0;
+	}
+	{
+		struct dk_inner *in = dk_inner_of(n);
+
+		for (uint32_t i = 0; i <= n->count; i++) {
+			struct dk_node *ch = in->child[i];
+			const struct dk_key *lo = i ? in->sep[i - 1] : n->lo;
+			const struct dk_key *hi = i < n->count ? in->sep[i] :
+								 n->hi;
+
+			if (i < n->count &&
+			    (in->head[i] != dk_head(in->sep[i]->bytes,
+						    in->sep[i]->len, n->plen) ||
+			     !dk_in_fences(n, in->sep[i]->bytes,
+					   in->sep[i]->len))) {
+				snprintf(c->msg, c->msglen, "inner %p sep %u: "
+					 "bad head or outside the fences",
+					 (void *)n, i);
+				return -1;
+			}
+			if (!dk_key_eq(ch->lo, lo) || !dk_key_eq(ch->hi, hi)) {
+				snprintf(c->msg, c->msglen, "inner %p child %u: "
+					 "fences differ from the separators",
+					 (void *)n, i);
+				return -1;
+			}
+			if (dk_check_node(c, ch, depth + 1))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int dk_tree_check(struct daxkv *db, uint64_t *entries, char *msg,
+		  size_t msglen)
+{
+	struct dk_check c = { NULL, -1, 0, msg, msglen };
+
+	if (dk_check_node(&c, db->root, 0))
+		return -1;
+	if (c.prev_leaf && c.prev_leaf->next) {
+		snprintf(msg, msglen, "the last leaf has a next");
+		return -1;
+	}
+	*entries = c.entries;
+	return 0;
 }

@@ -119,6 +119,10 @@ bool dk_tree_next_leaf(struct dk_leafview *lv);
 /* Every entry in key order (single-threaded: open, close, tests). */
 void dk_tree_foreach(struct daxkv *db, void (*fn)(struct dk_entry *, void *),
 		     void *arg);
+/* The tree's invariants (tests; single-threaded): 0 and the number of
+ * entries, or -1 with what is wrong in @p msg. */
+int dk_tree_check(struct daxkv *db, uint64_t *entries, char *msg,
+		  size_t msglen);
 /* Nodes in the tree and their bytes (tests; a walk, single-threaded). */
 void dk_tree_usage(struct daxkv *db, uint64_t *nodes, uint64_t *bytes);
 
