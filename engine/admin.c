@@ -66,7 +66,8 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 		info.version = DAXKV_SEGMENT_INFO_VERSION;
 		info.slot = slot;
 		info.gen = seg->gen;
-		info.sealed = dk_segment_header(seg)->sealed_tail != 0;
+		info.sealed = __atomic_load_n(&dk_segment_header(seg)->sealed_tail,
+					      __ATOMIC_ACQUIRE) != 0;
 		info.size = seg->size;
 		info.tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 		info.live_bytes = live_bytes[slot];

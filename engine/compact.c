@@ -489,7 +489,8 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 		dsts[d]->owned = false;
 		pthread_mutex_unlock(&db->seg_lock);
 	}
-	db->view_epoch++;
+	/* holds read it without view_lock (snapshot.c: dk_hold_take) */
+	__atomic_store_n(&db->view_epoch, db->view_epoch + 1, __ATOMIC_RELEASE);
 	for (uint32_t v = 0; v < nv; v++) {
 		victims[v]->retire_epoch = db->view_epoch;
 		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
