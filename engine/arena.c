@@ -55,6 +55,30 @@ struct dk_arena {
 	size_t nlost, lostcap;
 };
 
+void *dk_huge_map(size_t bytes)
+{
+	size_t align = 2u << 20;
+	uint8_t *p = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *start;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* keep the 2 MiB-aligned part: huge pages can back it whole */
+	start = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (start > p)
+		munmap(p, (size_t)(start - p));
+	munmap(start + bytes, (size_t)(p + bytes + align - (start + bytes)));
+	(void)madvise(start, bytes, MADV_HUGEPAGE);
+	return start;
+}
+
+void dk_huge_unmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
 int dk_arena_new(struct dk_arena **ap)
 {
 	struct dk_arena *a = calloc(1, sizeof(*a));
@@ -77,7 +101,7 @@ void dk_arena_destroy(struct dk_arena *a)
 		free(r);
 	}
 	for (size_t i = 0; i < a->nchunks; i++)
-		free(a->chunks[i]);
+		dk_huge_unmap(a->chunks[i], DK_CHUNK);
 	for (size_t i = 0; i < a->nlost; i++)
 		free(a->lost[i]);
 	free(a->lost);
@@ -101,7 +125,7 @@ void dk_alloc_init(struct dk_alloc *al, struct dk_arena *a)
 static bool dk_alloc_chunk(struct dk_alloc *al)
 {
 	struct dk_arena *a = al->arena;
-	void *chunk = NULL;
+	void *chunk;
 
 	pthread_mutex_lock(&a->lock);
 	if (a->nchunks == a->cap) {
@@ -113,9 +137,9 @@ static bool dk_alloc_chunk(struct dk_alloc *al)
 		a->chunks = grown;
 		a->cap = cap;
 	}
-	if (posix_memalign(&chunk, DK_CHUNK, DK_CHUNK))
+	chunk = dk_huge_map(DK_CHUNK);
+	if (!chunk)
 		goto out_nomem;
-	(void)madvise(chunk, DK_CHUNK, MADV_HUGEPAGE);
 	a->chunks[a->nchunks++] = chunk;
 	pthread_mutex_unlock(&a->lock);
 	__atomic_fetch_add(&a->bytes, DK_CHUNK, __ATOMIC_RELAXED);
@@ -299,10 +323,10 @@ void *dk_alloc_node(struct dk_alloc *al, enum dk_node_kind kind, size_t size,
 		al->free_node[kind] = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
 		*reusedp = true;
 	} else {
+		/* chunk memory is never used twice: zero as the system gave
+		 * it (btree.c sets every field it reads) */
 		*reusedp = false;
 		p = dk_alloc_bump(al, (size + 63) & ~(size_t)63, 64);
-		if (p)
-			memset(p, 0, size);
 	}
 	if (p)
 		dk_used_add(al, (int64_t)size);

@@ -23,6 +23,12 @@ enum dk_node_kind { DK_NODE_LEAF = 0, DK_NODE_INNER = 1, DK_NODE_KINDS };
 struct dk_arena;
 struct dk_retire;
 
+/* @p bytes (a multiple of 4 KiB) of zeroed memory, 2 MiB-aligned, that
+ * huge pages may back (the index's chunks, the hash index's arrays), and
+ * its end.  NULL if none. */
+void *dk_huge_map(size_t bytes);
+void dk_huge_unmap(void *p, size_t bytes);
+
 /*
  * One allocator per owner: a lane (held by its writer), a thread of a
  * bulk build.  Only its owner touches it, so it takes no lock; the arena

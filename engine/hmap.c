@@ -42,6 +42,7 @@
 
 #include <xxhash.h>
 
+#include "arena.h"
 #include "errors.h"
 #include "hmap.h"
 #include "internal.h"
@@ -59,16 +60,37 @@ struct dk_hslot {
 	uint64_t word;      /* atomic: tag | DK_LOC of e's newest version */
 };
 
+struct dk_hpool;
+
 struct dk_htable {
 	uint64_t mask;  /* slots - 1 */
 	uint64_t used;  /* atomic: entries and tombstones */
 	uint64_t live;  /* atomic: entries */
 	struct dk_hslot *slots;
+	struct dk_hpool *pool; /* slots from the pool, or NULL: their own */
 	struct rcu_head rcu;
+};
+
+/*
+ * Slot arrays below 2 MiB (most shards) come from 2 MiB chunks on huge
+ * pages, by power-of-two size, and are reused from free lists: a get
+ * probes one at a random place, and on 4 KiB pages that would miss the
+ * TLB beside the cache.  Larger arrays have huge pages of their own.
+ */
+#define DK_HPOOL_CHUNK (2u << 20)
+#define DK_HPOOL_ORDERS 22 /* 2^21 bytes and up: not pooled */
+
+struct dk_hpool {
+	pthread_mutex_t lock; /* protects the rest */
+	void *free[DK_HPOOL_ORDERS]; /* freed arrays of 2^order bytes */
+	uint8_t *cur, *end;          /* the newest chunk's free part */
+	void **chunks;
+	size_t nchunks, cap;
 };
 
 struct dk_hmap {
 	struct dk_htable *shard[DK_SHARDS]; /* atomic */
+	struct dk_hpool pool;
 };
 
 uint64_t dk_hash(const void *key, size_t klen)
@@ -86,23 +108,72 @@ static inline struct dk_htable **dk_shard(struct daxkv *db, uint64_t hash)
 	return &db->hmap->shard[hash >> (64 - DK_SHARD_BITS)];
 }
 
-static struct dk_htable *dk_htable_new(uint64_t nslots)
+/* 2^order zeroed bytes from @p p, or NULL. */
+static void *dk_hpool_alloc(struct dk_hpool *p, unsigned order)
+{
+	size_t bytes = (size_t)1 << order;
+	void *slots;
+	bool fresh = false;
+
+	pthread_mutex_lock(&p->lock);
+	slots = p->free[order];
+	if (slots) {
+		p->free[order] = *(void **)slots;
+	} else {
+		fresh = true; /* never used: zero as the system gave it */
+		if (!p->cur || p->cur + bytes > p->end) {
+			void *chunk;
+
+			if (p->nchunks == p->cap) {
+				size_t cap = p->cap ? 2 * p->cap : 16;
+				void **g = realloc(p->chunks, cap * sizeof(*g));
+
+				if (!g)
+					goto out;
+				p->chunks = g;
+				p->cap = cap;
+			}
+			chunk = dk_huge_map(DK_HPOOL_CHUNK);
+			if (!chunk)
+				goto out;
+			p->chunks[p->nchunks++] = chunk;
+			p->cur = chunk;
+			p->end = p->cur + DK_HPOOL_CHUNK;
+		}
+		/* sizes are powers of two and the chunk starts aligned: each
+		 * array is aligned to its size */
+		slots = p->cur;
+		p->cur += bytes;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (slots && !fresh)
+		memset(slots, 0, bytes);
+	return slots;
+}
+
+static void dk_hpool_free(struct dk_hpool *p, void *slots, unsigned order)
+{
+	pthread_mutex_lock(&p->lock);
+	*(void **)slots = p->free[order];
+	p->free[order] = slots;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static struct dk_htable *dk_htable_new(struct dk_hmap *h, uint64_t nslots)
 {
 	struct dk_htable *t = calloc(1, sizeof(*t));
 	size_t bytes = nslots * sizeof(struct dk_hslot);
+	unsigned order = (unsigned)__builtin_ctzll(bytes);
 
 	if (!t)
 		return NULL;
-	if (bytes >= (2u << 20)) {
-		/* big tables on huge pages: TLB misses would double a get */
-		if (posix_memalign((void **)&t->slots, 2u << 20, bytes) == 0) {
-			madvise(t->slots, bytes, MADV_HUGEPAGE);
-			memset(t->slots, 0, bytes);
-		} else {
-			t->slots = NULL;
-		}
+	if (order < DK_HPOOL_ORDERS) {
+		t->slots = dk_hpool_alloc(&h->pool, order);
+		t->pool = &h->pool;
 	} else {
-		t->slots = calloc(nslots, sizeof(struct dk_hslot));
+		/* big tables on huge pages: TLB misses would double a get */
+		t->slots = dk_huge_map(bytes);
 	}
 	if (!t->slots) {
 		free(t);
@@ -116,7 +187,12 @@ static void dk_htable_free(struct dk_htable *t)
 {
 	if (!t)
 		return;
-	free(t->slots);
+	if (t->pool)
+		dk_hpool_free(t->pool, t->slots,
+			      (unsigned)__builtin_ctzll((t->mask + 1) *
+							sizeof(struct dk_hslot)));
+	else
+		dk_huge_unmap(t->slots, (t->mask + 1) * sizeof(struct dk_hslot));
 	free(t);
 }
 
@@ -130,8 +206,9 @@ int dk_hmap_init(struct daxkv *db)
 	db->hmap = calloc(1, sizeof(*db->hmap));
 	if (!db->hmap)
 		return dk_err(DAXKV_ENOMEM, "no memory for the hash index");
+	pthread_mutex_init(&db->hmap->pool.lock, NULL);
 	for (uint32_t i = 0; i < DK_SHARDS; i++) {
-		db->hmap->shard[i] = dk_htable_new(DK_SHARD_MIN);
+		db->hmap->shard[i] = dk_htable_new(db->hmap, DK_SHARD_MIN);
 		if (!db->hmap->shard[i]) {
 			return dk_err(DAXKV_ENOMEM,
 				      "no memory for the hash index");
@@ -146,6 +223,10 @@ void dk_hmap_destroy(struct daxkv *db)
 		return;
 	for (uint32_t i = 0; i < DK_SHARDS; i++)
 		dk_htable_free(db->hmap->shard[i]);
+	for (size_t i = 0; i < db->hmap->pool.nchunks; i++)
+		dk_huge_unmap(db->hmap->pool.chunks[i], DK_HPOOL_CHUNK);
+	free(db->hmap->pool.chunks);
+	pthread_mutex_destroy(&db->hmap->pool.lock);
 	free(db->hmap);
 	db->hmap = NULL;
 }
@@ -358,7 +439,7 @@ int dk_hmap_grow(struct daxkv *db, uint64_t hash)
 	for (uint32_t i = 0; i < nlanes; i++)
 		pthread_mutex_lock(&db->lanes[i].lock);
 	/* quiet: nobody stores into the shard now */
-	n = dk_htable_new(dk_shard_slots(old->live + 1));
+	n = dk_htable_new(db->hmap, dk_shard_slots(old->live + 1));
 	if (n) {
 		dk_htable_copy(n, old);
 		__atomic_store_n(shard, n, __ATOMIC_RELEASE);
@@ -382,12 +463,13 @@ int dk_hmap_reserve_shard(struct daxkv *db, uint32_t shard, uint64_t count)
 	if (count + old->used < (old->mask + 1) / 2)
 		return 0;
 	{
-		/* at most 40% full once filled: room for some growth */
+		/* at most half full once filled, as full as a shard may be
+		 * before it grows: DRAM per key as at run time */
 		uint64_t slots = DK_SHARD_MIN, need = count + old->live;
 
-		while (slots < need * 5 / 2 + 2)
+		while (slots < 2 * need + 2)
 			slots *= 2;
-		n = dk_htable_new(slots);
+		n = dk_htable_new(db->hmap, slots);
 	}
 	if (!n)
 		return dk_err(DAXKV_ENOMEM, "no memory for the hash index");

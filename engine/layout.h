@@ -114,7 +114,7 @@
 #define DK_POOL_LAYOUT "daxkv"
 #define DK_SEG_MAGIC "DAXKVSEG"
 #define DK_META_MAGIC "DAXKVMET"
-#define DK_CKPT_MAGIC "DAXKVCKP"
+#define DK_CKPT_MAGIC "DAXKVCK2"
 
 #define DK_SEG_ALIGN (2ull << 20)      /* 2 MiB: one PMD mapping */
 #define DK_SEG_MIN DK_SEG_ALIGN
@@ -223,10 +223,13 @@ _Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
 
 /*
  * Checkpoint file, written with write(2) + fsync at a clean close and
- * trusted only while meta.clean == 1 and the generations match:
+ * trusted only while meta.clean == 1 and the generations match.  It
+ * lists every live key with its key bytes, so that the next open builds
+ * the index from the file alone (in key order, bottom up) and reads the
+ * records only to check them, in the order they lie in (checkpoint.c):
  *
  *   OFFSET SIZE DESCRIPTION
- *   0      8    magic "DAXKVCKP"
+ *   0      8    magic "DAXKVCK2"
  *   8      4    format version
  *   12     4    crc32c of bytes [16, end of file)
  *   16     16   uuid
@@ -235,8 +238,15 @@ _Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
  *   48     8    number of entries (N)
  *   56     8    last seq
  *   64     16*T tails: u32 slot, u32 reserved, u64 tail offset
- *   ...    8*N  entries in key order: u32 slot, u32 offset of the newest
- *               record of each live key
+ *   ...    16*N entries in key order: u32 slot, u32 offset of the newest
+ *               record of each live key, u32 its value length, u16 its key
+ *               length, u16 reserved (0)
+ *   ...    key bytes: the entries' keys, back to back in their order, to
+ *               the end of the file
+ *
+ * The checkpoint is no part of the database's format: a file of another
+ * layout (the first one, "DAXKVCKP", had no keys) is ignored and open
+ * scans instead, as it does after a crash.
  */
 struct dk_ckpt_header {
 	char magic[8];
@@ -258,11 +268,14 @@ struct dk_ckpt_tail {
 struct dk_ckpt_entry {
 	uint32_t slot;
 	uint32_t offset;
+	uint32_t vlen;
+	uint16_t klen;
+	uint16_t reserved;
 };
 
 _Static_assert(sizeof(struct dk_ckpt_header) == 64, "checkpoint header");
 _Static_assert(sizeof(struct dk_ckpt_tail) == 16, "checkpoint tail");
-_Static_assert(sizeof(struct dk_ckpt_entry) == 8, "checkpoint entry");
+_Static_assert(sizeof(struct dk_ckpt_entry) == 16, "checkpoint entry");
 _Static_assert(DK_SEG_MAX <= UINT32_MAX, "offsets fit in 32 bits");
 
 #endif /* DAXKV_LAYOUT_H */

@@ -70,6 +70,8 @@ struct dk_recovery {
 	uint64_t records;  /* atomic */
 	uint64_t discarded; /* atomic */
 	struct dk_rbuf *bufs;    /* [thread][partition] */
+	size_t rbuf_hint;        /* first capacity of a buffer: a guess at
+				    its share of the records */
 	struct dk_alloc **als;   /* a builder's allocator per thread */
 	struct dk_rthread {
 		int64_t *seglive;        /* [DK_MAX_SEGMENTS] */
@@ -109,10 +111,10 @@ static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
-static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it)
+static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it, size_t hint)
 {
 	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 1024;
+		size_t cap = b->cap ? 2 * b->cap : hint;
 		struct dk_ritem *g = realloc(b->v, cap * sizeof(*g));
 
 		if (!g)
@@ -164,7 +166,8 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
 				.seq = r->seq,
 			};
 
-			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it);
+			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it,
+					  rv->rbuf_hint);
 			if (rc)
 				return rc;
 			pos += dk_rec_size(r->klen, r->vlen);
@@ -208,6 +211,14 @@ static void dk_recover_scan_job(void *arg, uint32_t t)
 	}
 }
 
+/* Item @p i of the lists @p bufs (one per thread), numbered in turn. */
+static inline struct dk_ritem *dk_ritem_at(struct dk_rbuf **bufs, size_t i)
+{
+	while (i >= (*bufs)->n)
+		i -= (*bufs++)->n;
+	return &(*bufs)->v[i];
+}
+
 static inline bool dk_rec_same_key(const struct dk_rec *a,
 				   const struct dk_rec *b)
 {
@@ -227,54 +238,51 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 				struct dk_alloc *al, struct dk_rthread *th)
 {
 	struct daxkv *db = rv->db;
-	struct dk_ritem *a;
-	uint32_t *table;
+	struct dk_rbuf *bufs[64];
+	uint32_t *table = NULL;
 	uint64_t mask = 63, nputs = 0;
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	int rc = 0;
 
-	for (uint32_t t = 0; t < rv->nthreads; t++)
-		n += rv->bufs[(size_t)t * DK_HMAP_SHARDS + part].n;
+	/* the items of every thread's list, numbered in turn (no copy) */
+	for (uint32_t t = 0; t < rv->nthreads; t++) {
+		bufs[t] = &rv->bufs[(size_t)t * DK_HMAP_SHARDS + part];
+		n += bufs[t]->n;
+	}
 	if (n == 0)
 		return 0;
 	while (mask + 1 < 2 * n)
 		mask = 2 * mask + 1;
-	a = malloc(n * sizeof(*a));
 	table = calloc(mask + 1, sizeof(*table));
-	if (!a || !table) {
+	if (!table) {
 		rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
 		goto out;
 	}
-	for (uint32_t t = 0; t < rv->nthreads; t++) {
-		struct dk_rbuf *b = &rv->bufs[(size_t)t * DK_HMAP_SHARDS + part];
-
-		memcpy(a + k, b->v, b->n * sizeof(*a));
-		k += b->n;
-		free(b->v);
-		b->v = NULL;
-		b->n = b->cap = 0;
-	}
+#define DK_ITEM(idx) dk_ritem_at(bufs, (idx))
 	for (size_t i = 0; i < n; i++) {
-		struct dk_rec *ri = dk_rec_at(db, a[i].loc);
+		struct dk_ritem *it = DK_ITEM(i);
+		struct dk_rec *ri = dk_rec_at(db, it->loc);
 		uint64_t j;
 
 		if (i + 8 < n) {
-			__builtin_prefetch(dk_rec_at(db, a[i + 8].loc));
-			__builtin_prefetch(&table[a[i + 8].hash & mask]);
+			struct dk_ritem *ahead = DK_ITEM(i + 8);
+
+			__builtin_prefetch(dk_rec_at(db, ahead->loc));
+			__builtin_prefetch(&table[ahead->hash & mask]);
 		}
-		for (j = a[i].hash & mask; table[j]; j = (j + 1) & mask) {
-			struct dk_ritem *w = &a[table[j] - 1];
+		for (j = it->hash & mask; table[j]; j = (j + 1) & mask) {
+			struct dk_ritem *w = DK_ITEM(table[j] - 1);
 			struct dk_rec *rw;
 
-			if (w->hash != a[i].hash)
+			if (w->hash != it->hash)
 				continue;
 			rw = dk_rec_at(db, w->loc);
 			if (!dk_rec_same_key(rw, ri))
 				continue;
-			if (a[i].seq < w->seq) {
+			if (it->seq < w->seq) {
 				dk_recover_mark(db, ri, w->seq);
 			} else {
-				dk_recover_mark(db, rw, a[i].seq);
+				dk_recover_mark(db, rw, it->seq);
 				table[j] = (uint32_t)i + 1;
 			}
 			break;
@@ -290,7 +298,7 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 
 		if (!table[j])
 			continue;
-		w = &a[table[j] - 1];
+		w = DK_ITEM(table[j] - 1);
 		rec = dk_rec_at(db, w->loc);
 		if (rec->superseded != 0)
 			dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded,
@@ -332,9 +340,9 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 		struct dk_entry *e;
 		bool full;
 
-		if (!table[j] || (a[table[j] - 1].loc & DK_LOC_DEL))
+		if (!table[j] || (DK_ITEM(table[j] - 1)->loc & DK_LOC_DEL))
 			continue;
-		w = &a[table[j] - 1];
+		w = DK_ITEM(table[j] - 1);
 		e = th->live[w->seq];
 		if (dk_hmap_insert(db, e, w->hash, &full) != e)
 			rc = dk_err(DAXKV_ECORRUPT, "recovery: a key twice in "
@@ -342,8 +350,13 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 		else
 			dk_hmap_set(db, e, w->hash, w->loc);
 	}
+#undef DK_ITEM
 out:
-	free(a);
+	for (uint32_t t = 0; t < rv->nthreads; t++) {
+		free(bufs[t]->v);
+		bufs[t]->v = NULL;
+		bufs[t]->n = bufs[t]->cap = 0;
+	}
 	free(table);
 	return rc;
 }
@@ -425,6 +438,14 @@ static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 			rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
 			goto out;
 		}
+	}
+	{
+		/* records of 128 bytes or more, spread over the partitions */
+		uint64_t bytes = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			bytes += db->segs[slots[i]]->size;
+		rv.rbuf_hint = bytes / 128 / DK_HMAP_SHARDS / nthreads + 64;
 	}
 	dk_bulk_run(nthreads < n ? nthreads : (n ? n : 1), dk_recover_scan_job,
 		    &rv);
