@@ -44,11 +44,16 @@
 #include "recovery.h"
 #include "segment.h"
 
-/* A record seen by the scan: its key's hash, where it is, its sequence. */
+/*
+ * A record seen by the scan: its key's hash, an entry made for it while
+ * the segment was read in order (key, location in cur, value length), its
+ * sequence, and whether its `superseded` word was set: the rest of
+ * recovery needs the record itself only to set or clear that word.
+ */
 struct dk_ritem {
 	uint64_t hash;
-	uint64_t loc;
-	uint64_t seq;
+	struct dk_entry *e;
+	uint64_t seq;     /* << 1 | superseded word non-zero */
 };
 
 /* Items of one partition (hash-index shard) found by one thread. */
@@ -104,13 +109,6 @@ static void dk_recovery_fail(struct dk_recovery *rv, int rc)
 	}
 }
 
-/* Mark @p rec as superseded by @p seq unless it already is. */
-static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
-{
-	if (rec->superseded == 0)
-		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
-}
-
 static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it, size_t hint)
 {
 	if (b->n == b->cap) {
@@ -129,7 +127,7 @@ static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it, size_t hint)
 /* Phase 1 for one segment: its log, the end of it, its records listed
  * by partition. */
 static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
-			      struct dk_rbuf *bufs)
+			      struct dk_rbuf *bufs, struct dk_alloc *al)
 {
 	struct daxkv *db = rv->db;
 	const struct dk_seg_header *hdr = dk_segment_header(seg);
@@ -161,11 +159,17 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
 			uint64_t hash = dk_hash(dk_rec_key(r), r->klen);
 			struct dk_ritem it = {
 				.hash = hash,
-				.loc = DK_LOC(seg->slot, pos) |
-				       ((r->flags & DK_REC_DEL) ? DK_LOC_DEL : 0),
-				.seq = r->seq,
+				.e = dk_entry_new(al, dk_rec_key(r), r->klen),
+				.seq = r->seq << 1 | (r->superseded != 0),
 			};
 
+			if (!it.e)
+				return dk_err(DAXKV_ENOMEM,
+					      "recovery: no memory");
+			it.e->cur = DK_LOC(seg->slot, pos) |
+				    ((r->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
+			it.e->vlen = r->vlen;
+			it.e->linked = 1;
 			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it,
 					  rv->rbuf_hint);
 			if (rc)
@@ -203,7 +207,8 @@ static void dk_recover_scan_job(void *arg, uint32_t t)
 
 		if (i >= rv->nslots || __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
 			break;
-		rc = dk_recover_segment(rv, rv->db->segs[rv->slots[i]], bufs);
+		rc = dk_recover_segment(rv, rv->db->segs[rv->slots[i]], bufs,
+					rv->als[t]);
 		if (rc) {
 			dk_recovery_fail(rv, rc);
 			break;
@@ -219,20 +224,31 @@ static inline struct dk_ritem *dk_ritem_at(struct dk_rbuf **bufs, size_t i)
 	return &(*bufs)->v[i];
 }
 
-static inline bool dk_rec_same_key(const struct dk_rec *a,
-				   const struct dk_rec *b)
+static inline bool dk_entry_same_key(const struct dk_entry *a,
+				     const struct dk_entry *b)
 {
-	return a->klen == b->klen &&
-	       !memcmp(dk_rec_key(a), dk_rec_key(b), a->klen);
+	return a->klen == b->klen && !memcmp(a->key, b->key, a->klen);
+}
+
+/* Mark the record of loser @p e superseded by @p seq unless it is. */
+static void dk_recover_lose(struct daxkv *db, const struct dk_ritem *it,
+			    uint64_t seq)
+{
+	if (!(it->seq & 1))
+		dk_store8_flush(&db->pm,
+				(uint64_t *)&dk_rec_at(db, it->e->cur)->superseded,
+				seq);
 }
 
 /*
  * Phase 2 for one partition: every record of its keys (from all threads'
  * lists) offered to its key in a table of its own; the newest sequence
  * wins and each loser is marked superseded (a tie's loser with its own
- * sequence: a compaction's copy and its original).  Then each winner's
- * mark is reset to 0, its bytes count as live in its segment, and a
- * winner that is a put gets its entry, in the hash index too.
+ * sequence: a compaction's copy and its original) unless it is already.
+ * Then each winner's mark is reset to 0 if it was set, its bytes count
+ * as live in its segment, and a winner that is a put keeps its entry, in
+ * the hash index too; the other entries go back.  Keys are compared in
+ * the entries (DRAM on huge pages), not in the records.
  */
 static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 				struct dk_alloc *al, struct dk_rthread *th)
@@ -258,31 +274,24 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 		rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
 		goto out;
 	}
-#define DK_ITEM(idx) dk_ritem_at(bufs, (idx))
 	for (size_t i = 0; i < n; i++) {
-		struct dk_ritem *it = DK_ITEM(i);
-		struct dk_rec *ri = dk_rec_at(db, it->loc);
+		struct dk_ritem *it = dk_ritem_at(bufs, i);
 		uint64_t j;
 
-		if (i + 8 < n) {
-			struct dk_ritem *ahead = DK_ITEM(i + 8);
-
-			__builtin_prefetch(dk_rec_at(db, ahead->loc));
-			__builtin_prefetch(&table[ahead->hash & mask]);
-		}
+		if (i + 8 < n)
+			__builtin_prefetch(
+				&table[dk_ritem_at(bufs, i + 8)->hash & mask]);
 		for (j = it->hash & mask; table[j]; j = (j + 1) & mask) {
-			struct dk_ritem *w = DK_ITEM(table[j] - 1);
-			struct dk_rec *rw;
+			struct dk_ritem *w = dk_ritem_at(bufs, table[j] - 1);
 
-			if (w->hash != it->hash)
+			if (w->hash != it->hash || !dk_entry_same_key(w->e, it->e))
 				continue;
-			rw = dk_rec_at(db, w->loc);
-			if (!dk_rec_same_key(rw, ri))
-				continue;
-			if (it->seq < w->seq) {
-				dk_recover_mark(db, ri, w->seq);
+			if ((it->seq >> 1) < (w->seq >> 1)) {
+				dk_recover_lose(db, it, w->seq >> 1);
+				dk_free_entry(al, it->e);
 			} else {
-				dk_recover_mark(db, rw, it->seq);
+				dk_recover_lose(db, w, it->seq >> 1);
+				dk_free_entry(al, w->e);
 				table[j] = (uint32_t)i + 1;
 			}
 			break;
@@ -293,20 +302,25 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 	/* winners */
 	for (uint64_t j = 0; j <= mask; j++) {
 		struct dk_ritem *w;
-		struct dk_rec *rec;
-		uint64_t size;
+		struct dk_entry *e;
 
 		if (!table[j])
 			continue;
-		w = DK_ITEM(table[j] - 1);
-		rec = dk_rec_at(db, w->loc);
-		if (rec->superseded != 0)
-			dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded,
+		w = dk_ritem_at(bufs, table[j] - 1);
+		e = w->e;
+		if (w->seq & 1)
+			dk_store8_flush(&db->pm,
+					(uint64_t *)&dk_rec_at(db, e->cur)
+						->superseded,
 					0);
-		size = dk_rec_size(rec->klen, rec->vlen);
-		th->seglive[DK_LOC_SLOT(w->loc)] += (int64_t)size;
-		if (w->loc & DK_LOC_DEL)
+		th->seglive[DK_LOC_SLOT(e->cur)] +=
+			(int64_t)dk_rec_size(e->klen, e->vlen);
+		if (e->cur & DK_LOC_DEL) {
+			/* deleted: no entry (its record stays: compact.c) */
+			dk_free_entry(al, e);
+			table[j] = 0;
 			continue;
+		}
 		if (th->nlive == th->livecap) {
 			size_t cap = th->livecap ? 2 * th->livecap : 4096;
 			struct dk_entry **g =
@@ -319,38 +333,25 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 			th->live = g;
 			th->livecap = cap;
 		}
-		w->seq = 0; /* reused below: the entry's index in th->live */
-		th->live[th->nlive] = dk_entry_new(al, dk_rec_key(rec),
-						    rec->klen);
-		if (!th->live[th->nlive]) {
-			rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
-			goto out;
-		}
-		th->live[th->nlive]->cur = w->loc;
-		th->live[th->nlive]->vlen = rec->vlen;
-		th->live[th->nlive]->linked = 1;
-		w->seq = th->nlive++;
-		th->live_bytes += size;
+		th->live[th->nlive++] = e;
+		th->live_bytes += dk_rec_size(e->klen, e->vlen);
 		nputs++;
 	}
 	/* the shard is this thread's alone: sized once, then filled */
 	rc = dk_hmap_reserve_shard(db, part, nputs);
 	for (uint64_t j = 0; rc == 0 && j <= mask; j++) {
 		struct dk_ritem *w;
-		struct dk_entry *e;
 		bool full;
 
-		if (!table[j] || (DK_ITEM(table[j] - 1)->loc & DK_LOC_DEL))
+		if (!table[j])
 			continue;
-		w = DK_ITEM(table[j] - 1);
-		e = th->live[w->seq];
-		if (dk_hmap_insert(db, e, w->hash, &full) != e)
+		w = dk_ritem_at(bufs, table[j] - 1);
+		if (dk_hmap_insert(db, w->e, w->hash, &full) != w->e)
 			rc = dk_err(DAXKV_ECORRUPT, "recovery: a key twice in "
 				    "the hash index");
 		else
-			dk_hmap_set(db, e, w->hash, w->loc);
+			dk_hmap_set(db, w->e, w->hash, w->e->cur);
 	}
-#undef DK_ITEM
 out:
 	for (uint32_t t = 0; t < rv->nthreads; t++) {
 		free(bufs[t]->v);
