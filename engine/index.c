@@ -50,10 +50,56 @@
 #include "index.h"
 #include "internal.h"
 
+/*
+ * fork().  liburcu's call_rcu worker thread and its reader registry
+ * belong to the process that made them: a child forked without exec has
+ * no worker, and its registry may list threads it does not have, so the
+ * child's first rcu_barrier (daxkv_close) or grace period would wait
+ * forever.  liburcu-bp's fork handlers fix both (the worker is paused
+ * between callbacks over the fork, and the child gets a worker of its
+ * own and a registry of its own threads); they are installed once, at
+ * the first open.  liburcu warns against them where callbacks call
+ * free(): old glibc took its malloc locks in an atfork handler of its
+ * own, which could run first.  glibc since 2.24 takes them inside
+ * fork(), after every prepare handler has returned.
+ */
+static pthread_once_t dk_rcu_atfork_once = PTHREAD_ONCE_INIT;
+static int dk_rcu_atfork_rc; /* pthread_atfork's answer */
+
+static void dk_rcu_fork_prepare(void)
+{
+	call_rcu_before_fork(); /* first: the worker may be in a grace
+				   period, which takes the registry lock */
+	urcu_bp_before_fork();
+}
+
+static void dk_rcu_fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	call_rcu_after_fork_parent();
+}
+
+static void dk_rcu_fork_child(void)
+{
+	urcu_bp_after_fork_child();
+	call_rcu_after_fork_child();
+}
+
+static void dk_rcu_atfork_install(void)
+{
+	dk_rcu_atfork_rc = pthread_atfork(dk_rcu_fork_prepare,
+					  dk_rcu_fork_parent,
+					  dk_rcu_fork_child);
+}
+
 int dk_index_init(struct daxkv *db)
 {
 	int rc;
 
+	pthread_once(&dk_rcu_atfork_once, dk_rcu_atfork_install);
+	if (dk_rcu_atfork_rc)
+		return dk_err(DAXKV_ENOMEM, "index: no memory for fork "
+			      "handlers (pthread_atfork: %d)", dk_rcu_atfork_rc);
 	/* on an error, dk_index_destroy() frees what was made */
 	rc = dk_arena_new(&db->arena);
 	if (rc)

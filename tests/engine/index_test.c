@@ -22,8 +22,14 @@
  * snapshot_holds  deletes under an open snapshot keep their entries (the
  *                 snapshot reads the values); once it closes, writers and
  *                 the compaction thread remove them.
+ * fork_close      a child forked while a handle is open (its compaction
+ *                 and call_rcu threads running) opens, uses and closes
+ *                 a handle of its own: the close returns (liburcu's fork
+ *                 handlers, index.c), and so does the parent's.
  */
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dk_test.h"
 
@@ -640,12 +646,80 @@ static void test_snapshot_holds(void)
 	dk_rmtree(dir);
 }
 
+/* In a forked child: a handle of its own, with work for the call_rcu
+ * worker (entries removed), closed; exit status 0 if all held. */
+static void fork_child(const char *dir)
+{
+	struct daxkv_options o = dk_small_opts();
+	char k[32];
+	daxkv *db;
+
+	alarm(60); /* a close that waits for the parent's worker: killed */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (int i = 0; i < 2000; i++) {
+		int kl = snprintf(k, sizeof(k), "c%06d", i);
+
+		CHECK_OK(daxkv_put(db, k, (size_t)kl, k, (size_t)kl));
+	}
+	for (int i = 0; i < 2000; i++) {
+		int kl = snprintf(k, sizeof(k), "c%06d", i);
+
+		CHECK_OK(daxkv_delete(db, k, (size_t)kl));
+	}
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+	_exit(0);
+}
+
+static void test_fork_close(void)
+{
+	struct daxkv_options o = dk_small_opts();
+	const char *dir = dk_test_dir("idx-fork");
+	const char *cdir = dk_test_dir("idx-forkchild");
+	char k[32];
+	daxkv *db;
+
+	/* the parent's handle stays open over the forks, its compaction
+	 * thread running, and its deletes keep the call_rcu worker busy */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (int round = 0; round < 4; round++) {
+		pid_t pid;
+		int status;
+
+		for (int i = 0; i < 3000; i++) {
+			int kl = snprintf(k, sizeof(k), "p%d/%06d", round, i);
+
+			CHECK_OK(daxkv_put(db, k, (size_t)kl, k, (size_t)kl));
+		}
+		for (int i = 0; i < 3000; i++) {
+			int kl = snprintf(k, sizeof(k), "p%d/%06d", round, i);
+
+			CHECK_OK(daxkv_delete(db, k, (size_t)kl));
+		}
+		fflush(stdout);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0)
+			fork_child(cdir);
+		CHECK(waitpid(pid, &status, 0) == pid);
+		if (WIFSIGNALED(status))
+			printf("fork child: killed by signal %d (SIGALRM: its "
+			       "close hung)\n", WTERMSIG(status));
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+	}
+	/* the parent's worker went on: its close waits for it */
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
 static const struct dk_case cases[] = {
 	{ "tree_model", test_tree_model },
 	{ "cursor_moves", test_cursor_moves },
 	{ "cursor_pit", test_cursor_pit },
 	{ "churn", test_churn },
 	{ "snapshot_holds", test_snapshot_holds },
+	{ "fork_close", test_fork_close },
 };
 
 int main(int argc, char **argv)
