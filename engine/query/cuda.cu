@@ -711,6 +711,7 @@ static int dkc_fail(const struct dk_qexec *x, cudaError_t err,
 		}
 	}
 	if (sticky) {
+		api->get_last_error(); /* what of it can be cleared */
 		pthread_mutex_lock(&dkc_dev.lock);
 		dkc_dead_locked(what);
 		pthread_mutex_unlock(&dkc_dev.lock);
@@ -801,6 +802,11 @@ void dkc_seam_install(const struct dkc_api *api)
 	dkc_dev.gen++;
 	dkc_dev.why[0] = '\0';
 	pthread_mutex_unlock(&dkc_dev.lock);
+}
+
+const struct dkc_api *dkc_seam_real(void)
+{
+	return &dkc_api_real;
 }
 #endif
 

@@ -151,6 +151,10 @@ struct dkc_api {
  */
 void dkc_seam_install(const struct dkc_api *api);
 
+/* DKC_SEAM builds only.  The real table, to wrap some of its entries
+ * (its driver entries are filled by its load_driver). */
+const struct dkc_api *dkc_seam_real(void);
+
 /* DKC_SEAM builds only.  Run the scan kernel on the host: @p blocks blocks
  * of DKC_BLOCK threads, one after the other, each thread the kernel's
  * code, the block's reduction the kernel's order. */

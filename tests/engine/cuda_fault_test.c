@@ -41,100 +41,12 @@
 #include <sys/wait.h>
 
 #include "dk_test.h"
+#include "dk_rows.h"
 #include "cuda_fake.h"
 #include "internal.h"
 
 static const uint32_t CUDA = DAXKV_BACKEND_CUDA, CPU = DAXKV_BACKEND_CPU,
 		      AUTO = DAXKV_BACKEND_AUTO;
-
-/* ---- Rows, compared byte for byte ---- */
-
-struct row {
-	size_t klen, vlen;
-	unsigned char *bytes; /* key, then value */
-};
-
-struct rowset {
-	size_t n, cap;
-	struct row *rows;
-};
-
-static int collect(const struct daxkv_row *rows, size_t n, void *arg)
-{
-	struct rowset *rs = arg;
-
-	for (size_t i = 0; i < n; i++) {
-		struct row *r;
-
-		if (rs->n == rs->cap) {
-			rs->cap = rs->cap ? 2 * rs->cap : 1024;
-			rs->rows = realloc(rs->rows, rs->cap * sizeof(*r));
-			CHECK(rs->rows);
-		}
-		r = &rs->rows[rs->n++];
-		r->klen = rows[i].klen;
-		r->vlen = rows[i].vlen;
-		r->bytes = malloc(r->klen + r->vlen + 1);
-		CHECK(r->bytes);
-		memcpy(r->bytes, rows[i].key, r->klen);
-		memcpy(r->bytes + r->klen, rows[i].val, r->vlen);
-	}
-	return 0;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-	size_t k = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->bytes, y->bytes, k);
-
-	if (c)
-		return c;
-	return x->klen < y->klen ? -1 : x->klen > y->klen;
-}
-
-static void rowset_free(struct rowset *rs)
-{
-	for (size_t i = 0; i < rs->n; i++)
-		free(rs->rows[i].bytes);
-	free(rs->rows);
-	memset(rs, 0, sizeof(*rs));
-}
-
-static bool row_same(const struct row *a, const struct row *b)
-{
-	return a->klen == b->klen && a->vlen == b->vlen &&
-	       memcmp(a->bytes, b->bytes, a->klen + a->vlen) == 0;
-}
-
-/* Equal as sets (sorted first when @p sort), every byte. */
-static void rowset_same(struct rowset *a, struct rowset *b, bool sort)
-{
-	CHECK_EQ(a->n, b->n);
-	if (sort) {
-		qsort(a->rows, a->n, sizeof(struct row), row_cmp);
-		qsort(b->rows, b->n, sizeof(struct row), row_cmp);
-	}
-	for (size_t i = 0; i < a->n; i++)
-		if (!row_same(&a->rows[i], &b->rows[i]))
-			DK_FAIL("row %zu differs (key %.*s)", i,
-				(int)a->rows[i].klen, a->rows[i].bytes);
-}
-
-/* Every row of @p part is one of sorted @p all, none twice. */
-static void rowset_within(struct rowset *part, const struct rowset *all)
-{
-	qsort(part->rows, part->n, sizeof(struct row), row_cmp);
-	for (size_t i = 0; i < part->n; i++) {
-		const struct row *hit = bsearch(&part->rows[i], all->rows,
-						all->n, sizeof(struct row),
-						row_cmp);
-
-		CHECK(hit && row_same(hit, &part->rows[i]));
-		if (i)
-			CHECK(row_cmp(&part->rows[i - 1], &part->rows[i]) < 0);
-	}
-}
 
 /* ---- Databases ---- */
 
@@ -213,12 +125,12 @@ static void fill_big(daxkv *db)
 /* ---- Queries ---- */
 
 static int run(daxkv *db, struct daxkv_query *q, uint32_t backend,
-	       struct daxkv_query_result *res, struct rowset *rs)
+	       struct daxkv_query_result *res, struct dk_rowset *rs)
 {
 	q->backend = backend;
 	if (q->output == DAXKV_QUERY_ROWS) {
-		rowset_free(rs);
-		q->rows = collect;
+		dk_rowset_free(rs);
+		q->rows = dk_rows_collect;
 		q->arg = rs;
 	}
 	memset(res, 0, sizeof(*res));
@@ -246,7 +158,7 @@ static void check_same(daxkv *db, struct daxkv_query *q, uint32_t backend,
 		       uint32_t want_ran, struct daxkv_query_result *out)
 {
 	struct daxkv_query_result cpu, dev;
-	struct rowset cpu_rows = {0}, dev_rows = {0};
+	struct dk_rowset cpu_rows = {0}, dev_rows = {0};
 
 	CHECK_OK(run(db, q, CPU, &cpu, &cpu_rows));
 	CHECK_OK(run(db, q, backend, &dev, &dev_rows));
@@ -257,14 +169,14 @@ static void check_same(daxkv *db, struct daxkv_query *q, uint32_t backend,
 	CHECK_EQ(dev.records_scanned, cpu.records_scanned);
 	CHECK_EQ(dev.bytes_scanned, cpu.bytes_scanned);
 	if (q->output == DAXKV_QUERY_ROWS)
-		rowset_same(&cpu_rows, &dev_rows,
+		dk_rowset_same(&cpu_rows, &dev_rows,
 			    !(q->flags & DAXKV_QUERY_ORDERED));
 	if (want_ran == CUDA)
 		CHECK(dev.threads >= 1);
 	if (out)
 		*out = dev;
-	rowset_free(&cpu_rows);
-	rowset_free(&dev_rows);
+	dk_rowset_free(&cpu_rows);
+	dk_rowset_free(&dev_rows);
 }
 
 /* COUNT of everything. */
@@ -359,7 +271,7 @@ static void probe_refused(const struct cuda_fake_config *cfg, const char *why)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 
 	start(cfg);
 	db = open_db("probe", &dir, 0);
@@ -403,7 +315,7 @@ static void test_threshold(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 	char num[32];
 
 	start(NULL);
@@ -580,7 +492,7 @@ static void test_rows_limit(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res, all;
-	struct rowset rs = {0}, every = {0};
+	struct dk_rowset rs = {0}, every = {0};
 
 	start(NULL);
 	db = open_db("limit", &dir, DAXKV_OPEN_NOCOMPACT);
@@ -593,7 +505,7 @@ static void test_rows_limit(void)
 	q.preds[0].width = 8;
 	q.preds[0].uval = 50;
 	CHECK_OK(run(db, &q, CPU, &all, &every));
-	qsort(every.rows, every.n, sizeof(struct row), row_cmp);
+	qsort(every.rows, every.n, sizeof(struct dk_row), dk_row_cmp);
 	for (int mode = 0; mode < 2; mode++) {
 		if (mode)
 			setenv("DAXKV_CUDA_STAGED", "1", 1);
@@ -603,7 +515,7 @@ static void test_rows_limit(void)
 		CHECK_EQ(res.backend, CUDA);
 		CHECK_EQ(res.count, 10);
 		CHECK_EQ(rs.n, 10);
-		rowset_within(&rs, &every);
+		dk_rowset_within(&rs, &every);
 		printf("  limit 10 (%s): %llu of %llu bytes scanned\n",
 		       mode ? "staged" : "direct",
 		       (unsigned long long)res.bytes_scanned,
@@ -620,7 +532,7 @@ static void test_rows_limit(void)
 		q.limit = all.count / 2;
 		CHECK_OK(run(db, &q, CUDA, &res, &rs));
 		CHECK_EQ(res.count, all.count / 2);
-		rowset_within(&rs, &every);
+		dk_rowset_within(&rs, &every);
 		/* in key order: every record is read */
 		q.flags = DAXKV_QUERY_ORDERED;
 		q.limit = 10;
@@ -628,8 +540,8 @@ static void test_rows_limit(void)
 		CHECK_EQ(res.bytes_scanned, all.bytes_scanned);
 		q.flags = 0;
 	}
-	rowset_free(&rs);
-	rowset_free(&every);
+	dk_rowset_free(&rs);
+	dk_rowset_free(&every);
 	close_db(db, dir);
 }
 
@@ -639,7 +551,7 @@ static void check_dead(daxkv *db, const char *why)
 {
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 	unsigned long calls;
 
 	CHECK_EQ(daxkv_backend_available(db, CUDA), 0);
@@ -660,7 +572,7 @@ static void check_dead(daxkv *db, const char *why)
 	CHECK_STR_HAS(daxkv_errmsg(), why);
 	CHECK_EQ(cuda_fake_stats()->calls, calls);
 	fake_clean();
-	rowset_free(&rs);
+	dk_rowset_free(&rs);
 }
 
 static void test_sticky(void)
@@ -669,7 +581,7 @@ static void test_sticky(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 
 	/* AUTO: the query in hand goes to the CPU */
 	start(NULL);
@@ -744,7 +656,7 @@ static void test_nonsticky(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 	const struct cuda_fake_stats *st = cuda_fake_stats();
 
 	start(NULL);
@@ -794,7 +706,7 @@ static void test_nonsticky(void)
 	}
 	CHECK(st->launches >= 3);
 	close_db(db, dir);
-	rowset_free(&rs);
+	dk_rowset_free(&rs);
 }
 
 static void test_context(void)
@@ -803,7 +715,7 @@ static void test_context(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 	struct cuda_fake_config cfg;
 
 	/* out of memory creating it: this query only */
@@ -910,7 +822,7 @@ static void child_checks(bool usable)
 		CHECK_EQ(cuda_fake_stats()->inits, 1);
 		CHECK_EQ(cuda_fake_stats()->ctx_creates, 1);
 	} else {
-		struct rowset rs = {0};
+		struct dk_rowset rs = {0};
 
 		CHECK_EQ(daxkv_backend_available(db, CUDA), 0);
 		CHECK_STR_HAS(daxkv_errmsg(), "forked");
@@ -980,7 +892,7 @@ static void test_caller_ctx(void)
 	daxkv *db;
 	struct daxkv_query q = q_count();
 	struct daxkv_query_result res;
-	struct rowset rs = {0};
+	struct dk_rowset rs = {0};
 	struct cuda_fake_config cfg;
 	int depth;
 
