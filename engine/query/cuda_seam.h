@@ -36,19 +36,21 @@ extern "C" {
 
 /* ---- Limits (the tests check them) ---- */
 
-#define DKC_SLOTS 2		   /* batches in flight */
-#define DKC_BLOCK 128		   /* threads per block (power of two) */
-#define DKC_BATCH_UNITS 16384u	   /* units per batch at most */
+#define DKC_SLOTS 2	       /* batches in flight */
+#define DKC_BLOCK 128	       /* threads per block (power of two) */
+#define DKC_BATCH_UNITS 16384u /* units per batch at most */
 /* Bytes of records per batch at most: a direct batch's, and a staged
  * batch's (its staging buffer).  A batch's rows are copies of some of its
  * records, so they never need more than this on the device either. */
 #define DKC_DIRECT_BATCH_BYTES (64u << 20)
 #define DKC_STAGE_BYTES (8u << 20)
-#define DKC_ROWS_INITIAL (1u << 20) /* device row buffer kept between
-				       queries; larger ones are freed when
-				       the query ends */
-#define DKC_LIMIT_FIRST_BATCH (1u << 20) /* ROWS with a limit: the first
-					    batch's bytes, doubling after */
+#define DKC_ROWS_INITIAL                                                       \
+	(1u << 20) /* device row buffer kept between                           \
+		      queries; larger ones are freed when                      \
+		      the query ends */
+#define DKC_LIMIT_FIRST_BATCH                                                  \
+	(1u << 20) /* ROWS with a limit: the first                             \
+		      batch's bytes, doubling after */
 /* AUTO passes CUDA over for a query that scans fewer bytes than this
  * (DAXKV_CUDA_AUTO_MIN_BYTES in the environment overrides it). */
 #define DKC_AUTO_MIN_BYTES (64ull << 20)
@@ -92,11 +94,11 @@ struct dkc_scan_args {
 	const struct dkc_query *q;
 	const struct dkc_unit *units;
 	__u64 nunits;
-	struct dkc_part *parts;	/* one per block */
+	struct dkc_part *parts; /* one per block */
 	__u8 *rows;		/* ROWS: matching records; NULL otherwise */
 	__u64 rows_cap;
-	__u64 stop_rows;	/* threads stop once this many matches are
-				   found (0: never) */
+	__u64 stop_rows; /* threads stop once this many matches are
+			    found (0: never) */
 	struct dkc_ctl *ctl;
 };
 
@@ -125,8 +127,9 @@ struct dkc_api {
 	/* Runtime API, in the context current on the calling thread. */
 	cudaError_t (*get_last_error)(void);
 	cudaError_t (*device_sync)(void);
-	cudaError_t (*kernel_check)(void); /* the scan kernel has code for
-					      this GPU (cudaFuncGetAttributes) */
+	cudaError_t (*kernel_check)(
+	    void); /* the scan kernel has code for
+		      this GPU (cudaFuncGetAttributes) */
 	cudaError_t (*stream_create)(cudaStream_t *stream);
 	cudaError_t (*stream_destroy)(cudaStream_t stream);
 	cudaError_t (*stream_sync)(cudaStream_t stream);
@@ -137,8 +140,7 @@ struct dkc_api {
 	cudaError_t (*copy_async)(void *dst, const void *src, size_t bytes,
 				  enum cudaMemcpyKind kind,
 				  cudaStream_t stream);
-	cudaError_t (*zero_async)(void *ptr, size_t bytes,
-				  cudaStream_t stream);
+	cudaError_t (*zero_async)(void *ptr, size_t bytes, cudaStream_t stream);
 	cudaError_t (*launch)(const struct dkc_scan_args *args,
 			      unsigned int blocks, cudaStream_t stream);
 };

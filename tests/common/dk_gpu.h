@@ -25,11 +25,11 @@
 #endif
 
 struct dk_gpu {
-	bool present;	 /* the backend should be available */
-	int count;	 /* devices */
-	int version;	 /* cuDriverGetVersion */
-	int pageable;	 /* device 0: CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS */
-	char why[256];	 /* what was found, or why none */
+	bool present; /* the backend should be available */
+	int count;    /* devices */
+	int version;  /* cuDriverGetVersion */
+	int pageable; /* device 0: CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS */
+	char why[256]; /* what was found, or why none */
 };
 
 static inline struct dk_gpu dk_gpu_probe(void)

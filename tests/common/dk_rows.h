@@ -20,7 +20,8 @@ struct dk_rowset {
 	struct dk_row *rows;
 };
 
-static inline int dk_rows_collect(const struct daxkv_row *rows, size_t n, void *arg)
+static inline int dk_rows_collect(const struct daxkv_row *rows, size_t n,
+				  void *arg)
 {
 	struct dk_rowset *rs = arg;
 
@@ -69,7 +70,8 @@ static inline bool dk_row_same(const struct dk_row *a, const struct dk_row *b)
 }
 
 /* Equal as sets (sorted first when @p sort), every byte. */
-static inline void dk_rowset_same(struct dk_rowset *a, struct dk_rowset *b, bool sort)
+static inline void dk_rowset_same(struct dk_rowset *a, struct dk_rowset *b,
+				  bool sort)
 {
 	CHECK_EQ(a->n, b->n);
 	if (sort) {
@@ -83,17 +85,19 @@ static inline void dk_rowset_same(struct dk_rowset *a, struct dk_rowset *b, bool
 }
 
 /* Every row of @p part is one of sorted @p all, none twice. */
-static inline void dk_rowset_within(struct dk_rowset *part, const struct dk_rowset *all)
+static inline void dk_rowset_within(struct dk_rowset *part,
+				    const struct dk_rowset *all)
 {
 	qsort(part->rows, part->n, sizeof(struct dk_row), dk_row_cmp);
 	for (size_t i = 0; i < part->n; i++) {
-		const struct dk_row *hit = bsearch(&part->rows[i], all->rows,
-						all->n, sizeof(struct dk_row),
-						dk_row_cmp);
+		const struct dk_row *hit =
+		    bsearch(&part->rows[i], all->rows, all->n,
+			    sizeof(struct dk_row), dk_row_cmp);
 
 		CHECK(hit && dk_row_same(hit, &part->rows[i]));
 		if (i)
-			CHECK(dk_row_cmp(&part->rows[i - 1], &part->rows[i]) < 0);
+			CHECK(dk_row_cmp(&part->rows[i - 1], &part->rows[i]) <
+			      0);
 	}
 }
 

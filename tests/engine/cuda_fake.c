@@ -41,7 +41,7 @@ static struct {
 		int kind;
 	} allocs[FK_MAX_ALLOCS];
 	struct fk_stream streams[FK_MAX_STREAMS];
-	CUcontext ctx;	   /* the live context (ours), NULL if none */
+	CUcontext ctx;	    /* the live context (ours), NULL if none */
 	cudaError_t sticky; /* the context is broken with this */
 	const char *fail_call;
 	unsigned fail_nth;
@@ -93,8 +93,8 @@ static bool fk_check(const void *ptr, size_t bytes, int kind)
 	if (fk_in(ptr, bytes, kind))
 		return true;
 	fk.st.bad_ptrs++;
-	fprintf(stderr, "cuda_fake: %p + %zu is not in %s memory\n", ptr,
-		bytes, kind == FK_DEV ? "device" : "pinned host");
+	fprintf(stderr, "cuda_fake: %p + %zu is not in %s memory\n", ptr, bytes,
+		kind == FK_DEV ? "device" : "pinned host");
 	return false;
 }
 
@@ -376,8 +376,8 @@ static CUresult fk_ctx_create(CUcontext *ctx, unsigned flags, CUdevice dev)
 	}
 	if (cr == CUDA_SUCCESS) {
 		fk.st.ctx_creates++;
-		fk.ctx = (CUcontext)(uintptr_t)(FK_CTX_BASE +
-						fk.st.ctx_creates);
+		fk.ctx =
+		    (CUcontext)(uintptr_t)(FK_CTX_BASE + fk.st.ctx_creates);
 		*ctx = fk.ctx;
 		fk_stack[fk_depth++] = fk.ctx; /* made current, as CUDA does */
 	}
@@ -427,7 +427,8 @@ static CUresult fk_error_string(CUresult err, const char **str)
 static int fk_load_driver(struct dkc_api *api, char *why, size_t len)
 {
 	if (!fk.cfg.driver) {
-		snprintf(why, len, "no CUDA driver (fake: libcuda.so.1 absent)");
+		snprintf(why, len,
+			 "no CUDA driver (fake: libcuda.so.1 absent)");
 		return -1;
 	}
 	api->init = fk_init;
@@ -538,8 +539,8 @@ static cudaError_t fk_dev_free(void *p)
 static cudaError_t fk_copy_async(void *dst, const void *src, size_t bytes,
 				 enum cudaMemcpyKind kind, cudaStream_t s)
 {
-	struct fk_op op = {.kind = FK_OP_COPY, .dst = dst, .src = src,
-			   .bytes = bytes};
+	struct fk_op op = {
+	    .kind = FK_OP_COPY, .dst = dst, .src = src, .bytes = bytes};
 	struct fk_stream *q;
 
 	FK_ENTER("copy_async");
@@ -572,8 +573,8 @@ static cudaError_t fk_zero_async(void *p, size_t bytes, cudaStream_t s)
 static cudaError_t fk_launch(const struct dkc_scan_args *args,
 			     unsigned int blocks, cudaStream_t s)
 {
-	struct fk_op op = {.kind = FK_OP_LAUNCH, .args = *args,
-			   .blocks = blocks};
+	struct fk_op op = {
+	    .kind = FK_OP_LAUNCH, .args = *args, .blocks = blocks};
 	struct fk_stream *q;
 
 	FK_ENTER("launch");
@@ -592,20 +593,20 @@ static cudaError_t fk_launch(const struct dkc_scan_args *args,
 }
 
 static const struct dkc_api fk_api = {
-	.load_driver = fk_load_driver,
-	.get_last_error = fk_get_last_error,
-	.device_sync = fk_device_sync,
-	.kernel_check = fk_kernel_check,
-	.stream_create = fk_stream_create,
-	.stream_destroy = fk_stream_destroy,
-	.stream_sync = fk_stream_sync,
-	.host_alloc = fk_host_alloc,
-	.host_free = fk_host_free,
-	.dev_alloc = fk_dev_alloc,
-	.dev_free = fk_dev_free,
-	.copy_async = fk_copy_async,
-	.zero_async = fk_zero_async,
-	.launch = fk_launch,
+    .load_driver = fk_load_driver,
+    .get_last_error = fk_get_last_error,
+    .device_sync = fk_device_sync,
+    .kernel_check = fk_kernel_check,
+    .stream_create = fk_stream_create,
+    .stream_destroy = fk_stream_destroy,
+    .stream_sync = fk_stream_sync,
+    .host_alloc = fk_host_alloc,
+    .host_free = fk_host_free,
+    .dev_alloc = fk_dev_alloc,
+    .dev_free = fk_dev_free,
+    .copy_async = fk_copy_async,
+    .zero_async = fk_zero_async,
+    .launch = fk_launch,
 };
 
 /* ---- Control ---- */

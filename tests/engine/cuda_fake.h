@@ -33,11 +33,11 @@
 #include "cuda_seam.h"
 
 struct cuda_fake_config {
-	bool driver;	 /* libcuda.so.1 loads */
-	int count;	 /* GPUs */
-	int major, minor; /* compute capability */
-	int pageable;	 /* CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS */
-	int version;	 /* cuDriverGetVersion */
+	bool driver;		/* libcuda.so.1 loads */
+	int count;		/* GPUs */
+	int major, minor;	/* compute capability */
+	int pageable;		/* CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS */
+	int version;		/* cuDriverGetVersion */
 	CUresult init_err;	/* cuInit's answer */
 	CUresult ctx_err;	/* cuCtxCreate's answer (once) */
 	cudaError_t kernel_err; /* cudaFuncGetAttributes's answer */
@@ -45,19 +45,19 @@ struct cuda_fake_config {
 
 struct cuda_fake_stats {
 	unsigned inits, ctx_creates, ctx_destroys;
-	unsigned launches;	  /* kernels queued */
-	unsigned reruns;	  /* launches with no new units since the last */
-	unsigned long calls;	  /* driver and runtime calls, load aside */
+	unsigned launches;   /* kernels queued */
+	unsigned reruns;     /* launches with no new units since the last */
+	unsigned long calls; /* driver and runtime calls, load aside */
 	size_t dev_bytes, host_bytes; /* allocated now */
-	size_t max_batch_bytes;	  /* most record bytes one launch read */
+	size_t max_batch_bytes;	      /* most record bytes one launch read */
 	unsigned max_batch_units;
-	size_t max_rows_alloc;	  /* largest row buffer (rows_cap) launched */
+	size_t max_rows_alloc;	    /* largest row buffer (rows_cap) launched */
 	unsigned long direct_units; /* units read from host memory */
 	unsigned long staged_units; /* units read from device memory */
-	unsigned wrong_ctx;	  /* runtime calls outside our context */
-	unsigned bad_ptrs;	  /* pointers outside their allocations */
-	unsigned pending_ops;	  /* queued, not yet run */
-	cudaError_t last;	  /* the thread's last error, as the fake has it */
+	unsigned wrong_ctx;	    /* runtime calls outside our context */
+	unsigned bad_ptrs;	    /* pointers outside their allocations */
+	unsigned pending_ops;	    /* queued, not yet run */
+	cudaError_t last; /* the thread's last error, as the fake has it */
 };
 
 /* A GPU that works: compute capability 9.0, pageable access, driver

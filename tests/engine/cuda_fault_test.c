@@ -170,7 +170,7 @@ static void check_same(daxkv *db, struct daxkv_query *q, uint32_t backend,
 	CHECK_EQ(dev.bytes_scanned, cpu.bytes_scanned);
 	if (q->output == DAXKV_QUERY_ROWS)
 		dk_rowset_same(&cpu_rows, &dev_rows,
-			    !(q->flags & DAXKV_QUERY_ORDERED));
+			       !(q->flags & DAXKV_QUERY_ORDERED));
 	if (want_ran == CUDA)
 		CHECK(dev.threads >= 1);
 	if (out)
@@ -466,8 +466,8 @@ static void test_bounded(void)
 	       "device memory kept %zu\n",
 	       st->max_batch_bytes, st->max_batch_units, st->max_rows_alloc,
 	       st->dev_bytes);
-	CHECK(st->dev_bytes <= base + DKC_SLOTS * (DKC_ROWS_INITIAL +
-						  DKC_STAGE_BYTES));
+	CHECK(st->dev_bytes <=
+	      base + DKC_SLOTS * (DKC_ROWS_INITIAL + DKC_STAGE_BYTES));
 	close_db(db, dir);
 
 	/* staged batches of small units: within the staging buffer */
@@ -919,19 +919,13 @@ static void test_caller_ctx(void)
 }
 
 static const struct dk_case cases[] = {
-	{"probe", test_probe},
-	{"threshold", test_threshold},
-	{"answers", test_answers},
-	{"dax", test_dax},
-	{"bounded", test_bounded},
-	{"rows_limit", test_rows_limit},
-	{"sticky", test_sticky},
-	{"sticky_call", test_sticky_call},
-	{"nonsticky", test_nonsticky},
-	{"context", test_context},
-	{"close", test_close},
-	{"fork", test_fork},
-	{"caller_ctx", test_caller_ctx},
+    {"probe", test_probe},	     {"threshold", test_threshold},
+    {"answers", test_answers},	     {"dax", test_dax},
+    {"bounded", test_bounded},	     {"rows_limit", test_rows_limit},
+    {"sticky", test_sticky},	     {"sticky_call", test_sticky_call},
+    {"nonsticky", test_nonsticky},   {"context", test_context},
+    {"close", test_close},	     {"fork", test_fork},
+    {"caller_ctx", test_caller_ctx},
 };
 
 int main(int argc, char **argv)

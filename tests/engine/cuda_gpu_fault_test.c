@@ -73,8 +73,8 @@ static void app_work(int *buf, int value)
 	cudaError_t err = cudaMemset(buf, value, sizeof(back));
 
 	if (err == cudaSuccess)
-		err = cudaMemcpy(back, buf, sizeof(back),
-				 cudaMemcpyDeviceToHost);
+		err =
+		    cudaMemcpy(back, buf, sizeof(back), cudaMemcpyDeviceToHost);
 	if (err != cudaSuccess)
 		DK_FAIL("the application's CUDA work failed: %s (%s); after a "
 			"fault in daxkv's own context this means the driver "
@@ -132,7 +132,7 @@ static void test_kernel_fault(void)
 }
 
 static const struct dk_case cases[] = {
-	{"kernel_fault", test_kernel_fault},
+    {"kernel_fault", test_kernel_fault},
 };
 
 int main(int argc, char **argv)
