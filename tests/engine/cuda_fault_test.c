@@ -38,6 +38,7 @@
  *             with one of its own or none
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/wait.h>
 
 #include "dk_test.h"
@@ -595,6 +596,26 @@ static void test_sticky(void)
 	CHECK_STR_HAS(daxkv_errmsg(), "cudaErrorIllegalAddress");
 	CHECK_STR_HAS(daxkv_errmsg(), "cudaStreamSynchronize");
 	check_dead(db, "cudaErrorIllegalAddress");
+	/* a caller built against result version 1: nothing written past it */
+	{
+		union {
+			struct daxkv_query_result res;
+			unsigned char bytes[sizeof(struct daxkv_query_result)];
+		} v1;
+		size_t end = offsetof(struct daxkv_query_result,
+				      fallback_from);
+
+		q = q_count();
+		CHECK_OK(run(db, &q, CPU, &res, &rs));
+		memset(&v1, 0xab, sizeof(v1));
+		v1.res.version = 1;
+		q.backend = AUTO;
+		CHECK_OK(daxkv_query(db, &q, &v1.res));
+		CHECK_EQ(v1.res.count, res.count);
+		CHECK_EQ(v1.res.backend, CPU);
+		for (size_t i = end; i < sizeof(v1); i++)
+			CHECK_EQ(v1.bytes[i], 0xab);
+	}
 	close_db(db, dir);
 
 	/* explicit: EIO for the query in hand, ENOTSUP after */
