@@ -515,6 +515,8 @@ void dk_hmap_foreach(struct daxkv *db, void (*fn)(struct dk_entry *, void *),
 		struct dk_htable *t = __atomic_load_n(&db->hmap->shard[i],
 						      __ATOMIC_ACQUIRE);
 
+		if (!t)
+			continue; /* an open whose dk_hmap_init failed here */
 		for (uint64_t j = 0; j <= t->mask; j++) {
 			struct dk_entry *e = __atomic_load_n(&t->slots[j].e,
 							     __ATOMIC_ACQUIRE);

@@ -63,8 +63,8 @@
  * own, which could run first.  glibc since 2.24 takes them inside
  * fork(), after every prepare handler has returned.
  */
-static pthread_once_t dk_rcu_atfork_once = PTHREAD_ONCE_INIT;
-static int dk_rcu_atfork_rc; /* pthread_atfork's answer */
+static pthread_mutex_t dk_rcu_atfork_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool dk_rcu_atfork_done; /* under dk_rcu_atfork_lock */
 
 static void dk_rcu_fork_prepare(void)
 {
@@ -85,21 +85,32 @@ static void dk_rcu_fork_child(void)
 	call_rcu_after_fork_child();
 }
 
-static void dk_rcu_atfork_install(void)
+/* Once per process; an open that could not install them fails, and the
+ * next one tries again. */
+static int dk_rcu_atfork_install(void)
 {
-	dk_rcu_atfork_rc = pthread_atfork(dk_rcu_fork_prepare,
-					  dk_rcu_fork_parent,
-					  dk_rcu_fork_child);
+	int rc = 0;
+
+	pthread_mutex_lock(&dk_rcu_atfork_lock);
+	if (!dk_rcu_atfork_done) {
+		rc = pthread_atfork(dk_rcu_fork_prepare, dk_rcu_fork_parent,
+				    dk_rcu_fork_child);
+		dk_rcu_atfork_done = rc == 0;
+	}
+	pthread_mutex_unlock(&dk_rcu_atfork_lock);
+	if (rc)
+		return dk_err(DAXKV_ENOMEM, "index: no memory for fork "
+			      "handlers (pthread_atfork: %d)", rc);
+	return 0;
 }
 
 int dk_index_init(struct daxkv *db)
 {
 	int rc;
 
-	pthread_once(&dk_rcu_atfork_once, dk_rcu_atfork_install);
-	if (dk_rcu_atfork_rc)
-		return dk_err(DAXKV_ENOMEM, "index: no memory for fork "
-			      "handlers (pthread_atfork: %d)", dk_rcu_atfork_rc);
+	rc = dk_rcu_atfork_install();
+	if (rc)
+		return rc;
 	/* on an error, dk_index_destroy() frees what was made */
 	rc = dk_arena_new(&db->arena);
 	if (rc)
