@@ -366,7 +366,7 @@ static void target_line(FILE *out, bool ok, unsigned *met, unsigned *missed,
 }
 
 /* The ordered index (issue 17): daxkv's load at least LOAD_AHEAD times
- * LMDB's, and in workload A's median run, an insert's p50 (its load) at
+ * LMDB's (the table's load row), and in workload A's median run, an insert's p50 (its load) at
  * most INSERT_P50_MAX times an update's (its run). */
 #define LOAD_AHEAD 1.5
 #define INSERT_P50_MAX 1.5
@@ -383,12 +383,10 @@ static void index_targets(const struct ycsb_matrix *m, int dx, int lm,
 
 		if (ti < 0)
 			continue;
-		/* every workload's load is the same inserts: the first's */
-		if (lm >= 0 && m->nworkloads) {
-			double d = ycsb_matrix_median(m, 0, (unsigned)ti,
-						      (unsigned)dx, true, NULL);
-			double o = ycsb_matrix_median(m, 0, (unsigned)ti,
-						      (unsigned)lm, true, NULL);
+		/* the table's load row: every load of every workload */
+		if (lm >= 0) {
+			double d = load_median(m, (unsigned)ti, (unsigned)dx);
+			double o = load_median(m, (unsigned)ti, (unsigned)lm);
 
 			if (d > 0 && o > 0) {
 				snprintf(fmt, sizeof(fmt),
