@@ -18,7 +18,9 @@
  *   proper prefix sorts first).  Values are 0 to DAXKV_MAX_VALUE bytes.
  *   Longer input is refused with DAXKV_EINVAL.
  * - One handle may be shared by any number of threads, for any mix of
- *   calls.  A database directory is open in at most one process.
+ *   calls.  A database directory is open read-write by at most one
+ *   handle, in one process, or read-only (DAXKV_OPEN_RDONLY) by any
+ *   number of handles and processes, never both at once.
  * - Constructors take a T ** and set it only on success; destructors
  *   accept NULL.
  */
@@ -89,6 +91,33 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_NOCOMPACT 0x10u   /**< no background compaction thread
 					  (daxkv_compact() and the compaction
 					  after ENOSPC still work) */
+/**
+ * Read-only: open an existing database without changing a byte of it.
+ * The segments are mapped read-only; no file is created, written or
+ * removed (no probe file, no metadata word, no checkpoint, no orphan
+ * removal, not even the lock file's pid), so a database on a read-only
+ * mount, on a volume snapshot or under inspection can be opened.  Any
+ * number of read-only handles, in any processes, may hold a database at
+ * once (a shared lock on DIR/lock); a read-write open meanwhile gets
+ * DAXKV_EBUSY, and a read-only open while a writer holds it too.  A
+ * directory without DIR/lock opens unlocked on a read-only file system
+ * and is refused (DAXKV_ENODB) elsewhere.  Implies NOCREATE and
+ * NOCOMPACT; EXCLUSIVE or a max_size is DAXKV_EINVAL.
+ *
+ * Writes (put, delete, batch commit, compact) return DAXKV_EPERM.  Gets,
+ * scans, snapshots, queries, stats and daxkv_backup() work.  A database
+ * that was not closed cleanly is recovered in memory only: gets and scans
+ * see exactly what a read-write open would.  Queries decide visibility
+ * from the records on media (their `superseded` words), which only a
+ * read-write recovery repairs after a crash; where the read-only recovery
+ * found such words wrong, daxkv_query() returns DAXKV_ENOTSUP saying so
+ * (daxkv_stat's stale_marks counts them) until a read-write open has
+ * repaired them.
+ */
+#define DAXKV_OPEN_RDONLY 0x20u
+/** Keep no latency figures (daxkv_stat's latency fields stay 0): for
+ *  benchmarks that measure what keeping them costs. */
+#define DAXKV_OPEN_NOLATENCY 0x40u
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
@@ -133,17 +162,20 @@ DAXKV_API void daxkv_options_init(struct daxkv_options *opts);
  *
  * @return 0, or DAXKV_EINVAL (NULL argument, bad option, a file where a
  * directory should be, EXCLUSIVE on an existing database), DAXKV_ENODB
- * (not a database; missing with NOCREATE), DAXKV_EBUSY (open in another
- * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION,
- * DAXKV_ECORRUPT, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * (not a database; missing with NOCREATE or RDONLY; an unfinished
+ * backup, see daxkv_backup()), DAXKV_EBUSY (open in another process or
+ * handle; daxkv_errmsg() names the writer's pid, or says that read-only
+ * handles hold it), DAXKV_EPERM, DAXKV_EVERSION, DAXKV_ECORRUPT,
+ * DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
 DAXKV_API int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	       daxkv **dbp);
 
 /**
  * Close the handle: wait for nothing (every write is already durable),
- * write a checkpoint so that the next open need not scan, release the
- * directory lock and free everything.  No call may be in progress on
+ * write a checkpoint so that the next open need not scan (not for a
+ * read-only handle, which writes nothing), release the directory lock and
+ * free everything.  No call may be in progress on
  * @p db.  NULL is accepted.
  * @return 0, DAXKV_EBUSY if snapshots of the handle are still open (then
  * nothing is closed), or DAXKV_EIO if the checkpoint could not be
@@ -154,6 +186,7 @@ DAXKV_API int daxkv_close(daxkv *db);
 /**
  * Insert or replace.  Durable when it returns 0.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	      size_t vlen);
@@ -171,6 +204,7 @@ DAXKV_API int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size
  * Delete @p key.  Durable when it returns 0.
  * @return 0, DAXKV_ENOTFOUND (no such key; nothing written),
  * DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_delete(daxkv *db, const void *key, size_t klen);
 
@@ -205,6 +239,7 @@ DAXKV_API int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
  * must fit in one segment (its encoded size at most segment_size minus
  * 4 KiB) or DAXKV_EINVAL is returned.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
 /** Empty @p b so that it can be reused. */
@@ -471,6 +506,7 @@ DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
  * segments_retiring counts them).
  * @return 0, DAXKV_EINVAL (NULL), DAXKV_ENOSPC (no room for the copies),
  * DAXKV_ENOMEM, DAXKV_EIO, DAXKV_ECORRUPT (a damaged segment).
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_compact(daxkv *db);
 
@@ -482,9 +518,11 @@ enum daxkv_durability {
 	DAXKV_DUR_MSYNC = 3,    /**< not DAX: msync after each write */
 	DAXKV_DUR_EMULATED = 4, /**< PMEM_IS_PMEM_FORCE: flush + fence on
 				     memory that is not really persistent */
+	DAXKV_DUR_READONLY = 5, /**< DAXKV_OPEN_RDONLY: nothing is written */
 };
 
-/** Name of a durability mode ("map_sync", "eadr", "msync", "emulated"). */
+/** Name of a durability mode ("map_sync", "eadr", "msync", "emulated",
+ *  "read-only"). */
 DAXKV_API const char *daxkv_durability_name(enum daxkv_durability mode);
 
 /** How the last open rebuilt its index. */
@@ -495,8 +533,28 @@ enum daxkv_recovery {
 };
 
 /** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
- *  compaction figures too). */
-#define DAXKV_STAT_VERSION 2u
+ *  compaction figures too; 3: stale_marks and the latency figures). */
+#define DAXKV_STAT_VERSION 3u
+
+/**
+ * How long one kind of call took since the handle was opened (struct
+ * daxkv_stat, version 3).  Puts, gets and deletes are sampled: each
+ * thread times one call in 8 of each kind; batch commits, scans and
+ * queries are timed every time.  A time is the whole call as the caller
+ * sees it, from entry to return (a scan's or query's callbacks
+ * included).  Percentiles come from a histogram whose buckets are at most
+ * 12.5% wide: each is the upper end of its bucket (never below the true
+ * value, at most 12.5% above it, and never above max_ns).  All 0 when
+ * nothing was timed, or with DAXKV_OPEN_NOLATENCY.
+ */
+struct daxkv_latency {
+	uint64_t samples; /**< calls timed */
+	uint64_t p50_ns;  /**< median */
+	uint64_t p90_ns;
+	uint64_t p99_ns;
+	uint64_t p999_ns; /**< 99.9th percentile */
+	uint64_t max_ns;  /**< the longest call timed (exact) */
+};
 
 /** Figures about an open database (daxkv_stat()). */
 struct daxkv_stat {
@@ -529,12 +587,29 @@ struct daxkv_stat {
 					 compaction would keep.  Space
 					 amplification is bytes_mapped over
 					 this */
+	/* version 3 */
+	uint64_t stale_marks;    /**< read-only handle of a database not
+				      closed cleanly: superseded marks on
+				      media that only a read-write open
+				      repairs; queries are refused while
+				      this is not 0 (DAXKV_OPEN_RDONLY) */
+	struct daxkv_latency put_latency;    /**< daxkv_put */
+	struct daxkv_latency get_latency;    /**< daxkv_get, daxkv_get_at */
+	struct daxkv_latency delete_latency; /**< daxkv_delete */
+	struct daxkv_latency batch_latency;  /**< daxkv_batch_commit */
+	struct daxkv_latency scan_latency;   /**< daxkv_scan, daxkv_scan_at */
+	struct daxkv_latency query_latency;  /**< daxkv_query */
 };
 
 /**
- * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first (a program
- * built against version 1 passes 1 and gets the version 1 fields).
- * @return 0 or DAXKV_EINVAL.
+ * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first: a program
+ * built against an older version passes that version and gets its fields
+ * only (nothing past them is written), so the struct may grow in later
+ * versions without breaking it.  Sizes: version 1 ends before
+ * `compactions`, version 2 before `stale_marks`, version 3 is
+ * sizeof(struct daxkv_stat) of this header.
+ * @return 0 or DAXKV_EINVAL (NULL, or a version outside
+ * 1..DAXKV_STAT_VERSION).
  */
 DAXKV_API int daxkv_stat(daxkv *db, struct daxkv_stat *st);
 

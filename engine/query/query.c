@@ -28,6 +28,7 @@
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
+#include "latency.h"
 #include "snapshot.h"
 #include "units.h"
 
@@ -379,6 +380,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	size_t nunits = 0;
 	bool autopick;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_QUERY);
 
 	dk_err_clear();
 	if (!db || !q)
@@ -392,6 +394,16 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	rc = dk_query_compile(db, q, &x);
 	if (rc)
 		return rc;
+	if (__atomic_load_n(&db->stale_marks, __ATOMIC_RELAXED))
+		return dk_err(DAXKV_ENOTSUP,
+			      "%s was not closed cleanly and is open read-only: "
+			      "%llu superseded marks on media are wrong and only "
+			      "a read-write open repairs them, so a query (which "
+			      "reads them) would be wrong; gets and scans are "
+			      "right",
+			      db->dir, (unsigned long long)__atomic_load_n(
+					       &db->stale_marks,
+					       __ATOMIC_RELAXED));
 	autopick = q->backend == DAXKV_BACKEND_AUTO ||
 		   (q->backend == DAXKV_BACKEND_DEFAULT &&
 		    __atomic_load_n(&db->backend, __ATOMIC_RELAXED) ==

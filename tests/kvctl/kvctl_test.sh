@@ -182,7 +182,7 @@ case_info() {
 	run 0 put "$DB" key2 changed
 	run 0 info "$DB"
 	out_has "format version   1"
-	out_has "durability       emulated"
+	out_has "durability       read-only"
 	out_has "keys             7"
 	out_has "seg-00000000.dat"
 	out_has "namespace        not on pmem"
@@ -194,7 +194,7 @@ case_info_json() {
 	run 0 put "$DB" key2 changed
 	run 0 info --json "$DB"
 	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 1'
-	json_check 'j["database"]["durability"] == "emulated"'
+	json_check 'j["database"]["durability"] == "read-only"'
 	json_check 'j["database"]["dead_bytes"] == j["database"]["bytes_written"] - j["database"]["live_bytes"] > 0'
 	json_check 'len(j["segments"]) == j["database"]["segments"] == 1'
 	json_check 'j["segments"][0]["file"] == "seg-00000000.dat" and j["segments"][0]["live_records"] == 8'

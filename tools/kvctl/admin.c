@@ -283,7 +283,7 @@ int kv_cmd_info(int argc, char **argv)
 	rc = kv_admin_parse(argc, argv, "j", kv_info_help, &o);
 	if (rc >= 0)
 		return rc;
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		return rc;
 	rc = daxkv_stat(db, &st);
@@ -416,7 +416,7 @@ int kv_cmd_stats(int argc, char **argv)
 	rc = kv_admin_parse(argc, argv, "j", kv_stats_help, &o);
 	if (rc >= 0)
 		return rc;
-	rc = kv_open_err(argv[optind], &db, &err);
+	rc = kv_open_rdonly(argv[optind], &db, &err);
 	if (rc) {
 		if (err == DAXKV_EBUSY)
 			fprintf(stderr, "%s stats: its counters live in that "

@@ -187,7 +187,7 @@ int kv_cmd_get(int argc, char **argv)
 		free(key.data);
 		return KV_EXIT_USAGE;
 	}
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	for (;;) {
@@ -477,7 +477,7 @@ int kv_cmd_scan(int argc, char **argv)
 	st.s = &s;
 	if (o.json)
 		st.records = json_object_new_array();
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	rc = daxkv_scan(db, from ? from->data : NULL, from ? from->len : 0,
@@ -567,7 +567,7 @@ int kv_cmd_dump(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	file = argc - optind == 2 ? argv[optind + 1] : "-";
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		return rc;
 	st.out = strcmp(file, "-") ? fopen(file, "w") : stdout;

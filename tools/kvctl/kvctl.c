@@ -103,12 +103,23 @@ int kv_open(const char *dir, daxkv **dbp)
 
 int kv_open_err(const char *dir, daxkv **dbp, int *errp)
 {
+	return kv_open_flags(dir, DAXKV_OPEN_NOCREATE | KV_OPEN_FLAGS, dbp,
+			     errp);
+}
+
+int kv_open_rdonly(const char *dir, daxkv **dbp, int *errp)
+{
+	return kv_open_flags(dir, DAXKV_OPEN_RDONLY, dbp, errp);
+}
+
+int kv_open_flags(const char *dir, uint32_t flags, daxkv **dbp, int *errp)
+{
 	struct daxkv_options opts;
 	char what[4200];
 	int rc;
 
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_NOCREATE | KV_OPEN_FLAGS;
+	opts.flags = flags;
 	rc = daxkv_open(dir, &opts, dbp);
 	if (errp)
 		*errp = rc;

@@ -458,7 +458,7 @@ int kv_cmd_query(int argc, char **argv)
 			q.flags |= DAXKV_QUERY_ORDERED;
 	}
 
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	qrc = daxkv_query(db, &q, &res);
