@@ -550,6 +550,11 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 			    "(meta.pool is missing)", dir);
 		goto out_close_dir;
 	}
+	if (faccessat(dirfd, DK_BACKUP_MARKER, F_OK, 0) == 0) {
+		rc = dk_err(DAXKV_ENODB, "%s is an unfinished backup (%s is "
+			    "there): not a database", dir, DK_BACKUP_MARKER);
+		goto out_close_dir;
+	}
 	/* the lock daxkv_open takes, so neither runs during the other; a
 	 * check that repairs nothing shares it with read-only opens */
 	rc = dk_dirlock_take(dir, dirfd, !(opts->flags & DAXKV_CHECK_REPAIR),

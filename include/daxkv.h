@@ -510,6 +510,54 @@ DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
  */
 DAXKV_API int daxkv_compact(daxkv *db);
 
+/* ---- Hot backup ---- */
+
+/** @name Backup flags (daxkv_backup)
+ * @{ */
+#define DAXKV_BACKUP_COMPACT 0x1u /**< copy only the records a scan at the
+				       snapshot returns, packed into new
+				       segments (each with the snapshot's
+				       sequence), instead of whole segments */
+/** @} */
+
+/**
+ * Hot backup: write into directory @p dir a complete database holding
+ * exactly what @p db holds at one point in time (a snapshot taken by the
+ * call), while other threads keep writing and compacting.  This is how a
+ * program that holds the database open takes a backup: call it on its
+ * handle, from any thread (a read-only handle will do too).  For a
+ * database that no process holds, open it with DAXKV_OPEN_RDONLY and call
+ * this, as `kvctl backup` does.
+ *
+ * @p dir must be missing (it is created) or an empty directory.  By
+ * default each segment is copied up to the snapshot's end of it, with the
+ * records' `superseded` words set as of the snapshot; with
+ * DAXKV_BACKUP_COMPACT only the snapshot's live records are copied.  The
+ * copy has the source's uuid, segment size and max_size and no
+ * checkpoint: its first open rebuilds the index by scanning.  Every file
+ * and directory entry of it is durable (fsync) before the call returns 0.
+ *
+ * Interrupted (power failure, SIGKILL, an error), it never leaves
+ * something that opens as a database: a file DIR/backup.incomplete is made
+ * durable first and removed last, and daxkv_open() and daxkv_check()
+ * refuse a directory holding it (DAXKV_ENODB).  After an error the call
+ * removes what it wrote.
+ * @return 0, DAXKV_EINVAL (NULL or empty @p dir, unknown flags, @p dir
+ * not an empty directory, or the database's own directory), DAXKV_EPERM,
+ * DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO (daxkv_errmsg() names the file),
+ * DAXKV_ECORRUPT (a damaged record below a segment's tail).
+ */
+DAXKV_API int daxkv_backup(daxkv *db, const char *dir, uint32_t flags);
+
+/**
+ * daxkv_backup() as of @p snap (NULL: a snapshot of its own): the copy
+ * holds exactly what daxkv_scan_at(@p snap) returns.
+ * @return as daxkv_backup(); DAXKV_EINVAL also if @p snap belongs to
+ * another handle.
+ */
+DAXKV_API int daxkv_backup_at(daxkv *db, const daxkv_snapshot *snap,
+			      const char *dir, uint32_t flags);
+
 /** How writes are made durable on this handle. */
 enum daxkv_durability {
 	DAXKV_DUR_UNKNOWN = 0,

@@ -114,7 +114,7 @@ stop_hold() {
 case_help() {
 	run 0 --help
 	out_has "commands:"
-	for cmd in create info check get put del scan query dump load stats compact devices mirror cluster; do
+	for cmd in create info check get put del scan query dump load stats compact backup devices mirror cluster; do
 		run 0 "$cmd" --help
 		out_has "usage: kvctl $cmd"
 	done
@@ -925,6 +925,92 @@ case_query_usage_errors() {
 	# a key bound the engine refuses: still exit 2, its words
 	run 2 query "$DB" --prefix "$(python3 -c 'print("k" * 1025)')"
 	err_has "prefix is 1025 bytes"
+}
+
+# ---- read-only inspection and backups ----
+
+# fingerprint: every file of $DB with its size, mtime and checksum
+fingerprint() {
+	( cd "$DB" && for f in $(ls -A | sort); do
+		printf '%s %s ' "$f" "$(stat -c '%i %s %Y.%y' "$f")"
+		sha256sum <"$f"
+	done )
+}
+
+case_readonly() {
+	make_db
+	run 0 del "$DB" key1
+	fingerprint >"$WORK/before"
+	# every inspecting command opens read-only: nothing on media changes
+	run 0 info "$DB"
+	out_has "durability       read-only"
+	run 0 info --json "$DB"
+	run 0 stats "$DB"
+	run 0 get "$DB" key2
+	out_is "value2"
+	run 0 scan "$DB"
+	run 0 dump "$DB" "$WORK/dump"
+	run 0 query "$DB"
+	run 0 query "$DB" --rows --ordered --limit 3
+	run 0 check "$DB"
+	run 0 check --json "$DB"
+	run 0 backup "$DB" "$WORK/copy"
+	fingerprint >"$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" ||
+		fail "read-only commands changed the database: $(diff "$WORK/before" "$WORK/after")"
+	# while a read-only handle holds it: readers go on, writers are refused
+	start_hold ro
+	run 0 get "$DB" key3
+	run 0 stats "$DB"
+	run 0 check "$DB"
+	run 3 put "$DB" k v
+	err_has "is open read-only in another process"
+	run 3 compact "$DB"
+	stop_hold
+	fingerprint >"$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" || fail "a read-only holder changed it"
+	run 0 put "$DB" k v
+}
+
+case_backup() {
+	make_db
+	run 0 del "$DB" key1
+	run 0 put "$DB" key2 changed
+	run 0 dump "$DB" "$WORK/src.dump"
+	run 0 backup "$DB" "$WORK/copy"
+	out_has "backup of $DB to $WORK/copy: 7 keys, 1 segments"
+	[ ! -e "$WORK/copy/backup.incomplete" ] || fail "marker left behind"
+	run 0 check "$WORK/copy"
+	run 0 dump "$WORK/copy" "$WORK/copy.dump"
+	cmp -s "$WORK/src.dump" "$WORK/copy.dump" || fail "the copy differs"
+	run 0 backup --compact --json "$DB" "$WORK/copy2"
+	json_check 'j["compact"] is True and j["keys"] == 7 and j["segments"] == 1'
+	json_check 'j["bytes_written"] < j["source_bytes_written"] and j["time_ns"] > 0'
+	run 0 dump "$WORK/copy2" "$WORK/copy2.dump"
+	cmp -s "$WORK/src.dump" "$WORK/copy2.dump" || fail "the compacted copy differs"
+	# the copy is a database of its own: it takes writes
+	run 0 put "$WORK/copy2" newkey newvalue
+	# refusals
+	run 2 backup "$DB" "$WORK/copy"
+	err_has "not empty"
+	run 2 backup "$DB"
+	err_has "missing arguments"
+	run 3 backup "$WORK/nothing" "$WORK/copy3"
+	[ ! -e "$WORK/copy3" ] || fail "a failed backup left $WORK/copy3"
+	start_hold
+	run 3 backup "$DB" "$WORK/copy3"
+	err_has "is open in process $HOLD_PID"
+	stop_hold
+	# an unfinished backup is no database, for every command
+	mkdir "$WORK/partial"
+	cp "$WORK/copy/meta.pool" "$WORK/copy/lock" "$WORK/partial/"
+	echo "interrupted" >"$WORK/partial/backup.incomplete"
+	for cmd in info check scan stats; do
+		run 3 "$cmd" "$WORK/partial"
+		err_has "unfinished backup"
+	done
+	run 3 put "$WORK/partial" k v
+	err_has "unfinished backup"
 }
 
 # failures exit through fail(); an unknown case name is one too

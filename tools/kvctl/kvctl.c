@@ -38,6 +38,7 @@ static const struct kv_command kv_commands[] = {
 	{ "load", kv_cmd_load, "read a dump into a database" },
 	{ "stats", kv_cmd_stats, "operation counters and recovery figures" },
 	{ "compact", kv_cmd_compact, "reclaim the space of dead records now" },
+	{ "backup", kv_cmd_backup, "a consistent copy of a database (hot)" },
 	{ "devices", kv_cmd_devices, "pmem regions, namespaces, dax devices" },
 	{ "mirror", kv_cmd_mirror, "state of the daxmirror kernel module" },
 	{ "cluster", kv_cmd_cluster, "query or scan a Redis Cluster of daxkv_redis nodes" },

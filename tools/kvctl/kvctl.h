@@ -122,6 +122,7 @@ int kv_cmd_create(int argc, char **argv);
 int kv_cmd_info(int argc, char **argv);
 int kv_cmd_stats(int argc, char **argv);
 int kv_cmd_compact(int argc, char **argv);
+int kv_cmd_backup(int argc, char **argv);
 int kv_cmd_check(int argc, char **argv);
 int kv_cmd_get(int argc, char **argv);
 int kv_cmd_put(int argc, char **argv);
