@@ -375,7 +375,9 @@ struct daxkv_pred {
 /** What a query returns. */
 enum daxkv_query_output {
 	DAXKV_QUERY_COUNT = 1, /**< result.count */
-	DAXKV_QUERY_SUM = 2,   /**< result.value: sum of field, modulo 2^64 */
+	DAXKV_QUERY_SUM = 2,   /**< result.value: sum of field, modulo 2^64;
+				    result.overflow says when the exact sum
+				    does not fit */
 	DAXKV_QUERY_MIN = 3,   /**< result.value: smallest field */
 	DAXKV_QUERY_MAX = 4,   /**< result.value: largest field */
 	DAXKV_QUERY_ROWS = 5,  /**< the rows, to the rows callback */
@@ -390,12 +392,19 @@ struct daxkv_row {
 };
 
 /**
- * Rows callback: @p n rows (n >= 1) of a ROWS query.  The backend's
- * matches are gathered (copied) before the first call, so memory grows
- * with the answer; with DAXKV_QUERY_ORDERED and a limit, all matches are
- * sorted and the first ones delivered.  Return 0 to go on;
- * any other value stops the query and becomes daxkv_query()'s return
- * value.  It must not call daxkv_close() on the handle.
+ * Rows callback: @p n rows (1 <= n <= 256) of a ROWS query.  Rows come
+ * in batches as the backend finds them: the callback runs while the
+ * query goes on, always on the thread that called daxkv_query() and one
+ * batch at a time, and the rows in memory at once are a few buffers of
+ * 256 KiB per backend thread, whatever the answer's size (a backend waits
+ * while the callback takes its time).  Without DAXKV_QUERY_ORDERED rows
+ * come in no particular order and a limit stops the query once reached.
+ * With ORDERED and a limit, only the `limit` smallest keys are kept (a
+ * heap), then delivered sorted at the end; ORDERED without a limit keeps
+ * every row until the end, so memory grows with the answer.  Return 0 to
+ * go on; any other value stops the query and becomes daxkv_query()'s
+ * return value (its result still says how many rows were delivered).  It
+ * may call the handle, queries included, but not daxkv_close().
  */
 typedef int (*daxkv_rows_fn)(const struct daxkv_row *rows, size_t n,
 			     void *arg);
@@ -440,8 +449,10 @@ struct daxkv_query {
  *  backend. */
 DAXKV_API void daxkv_query_init(struct daxkv_query *q);
 
-/** Structure version of struct daxkv_query_result. */
-#define DAXKV_QUERY_RESULT_VERSION 1u
+/** Structure version of struct daxkv_query_result (1: up to `direct`;
+ *  2: `overflow` too).  A caller passes the version it was built with and
+ *  gets that version's fields only. */
+#define DAXKV_QUERY_RESULT_VERSION 2u
 
 /** What a query did (daxkv_query()). */
 struct daxkv_query_result {
@@ -460,6 +471,12 @@ struct daxkv_query_result {
 	uint32_t threads;     /**< CPU threads, device lanes or GPU blocks */
 	uint32_t direct;      /**< CUDA: 1 if the GPU read the mapping in
 				   place, 0 if through staging buffers */
+	/* version 2 */
+	uint32_t overflow;    /**< SUM: 1 if the exact sum does not fit in
+				   64 bits: in a uint64_t for a UINT field,
+				   in an int64_t for an INT field (value
+				   then holds it modulo 2^64); else 0 */
+	uint32_t reserved;
 };
 
 /**

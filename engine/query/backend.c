@@ -53,7 +53,8 @@ int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec)
 	memset(rb->data + rb->used + body, 0, size - body);
 	rb->used += size;
 	rb->nrows++;
-	return 0;
+	rb->held++;
+	return rb->flush && rb->used >= DK_ROWS_FLUSH ? rb->flush(rb) : 0;
 }
 
 int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
@@ -66,7 +67,13 @@ int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
 	memcpy(rb->data + rb->used, recs, bytes);
 	rb->used += bytes;
 	rb->nrows += n;
-	return 0;
+	rb->held += n;
+	return rb->flush && rb->used >= DK_ROWS_FLUSH ? rb->flush(rb) : 0;
+}
+
+int dk_rowbuf_flush(struct dk_rowbuf *rb)
+{
+	return rb->flush && rb->held ? rb->flush(rb) : 0;
 }
 
 void dk_rowbuf_free(struct dk_rowbuf *rb)

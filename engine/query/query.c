@@ -29,10 +29,9 @@
 #include "internal.h"
 #include "lane.h"
 #include "latency.h"
+#include "rows.h"
 #include "snapshot.h"
 #include "units.h"
-
-#define DK_ROWS_BATCH 256u
 
 void daxkv_query_init(struct daxkv_query *q)
 {
@@ -319,53 +318,51 @@ static int dk_backend_pick(struct daxkv *db, uint32_t want,
 	return 0;
 }
 
-/* ---- Delivery ---- */
+/* ---- Results ---- */
 
-static int dk_row_cmp(const void *a, const void *b)
+/*
+ * Did a SUM overflow: does the exact sum not fit in 64 bits (UINT) or in
+ * an int64_t (INT)?  Nothing can have overflowed when count times the
+ * largest (and, for INT, the smallest) value fits: the common case costs
+ * two multiplications.  Otherwise the CPU backend knows the exact sum
+ * (its high word, cpu.c); a device keeps it modulo 2^64 only, so the CPU
+ * sums the same units again.
+ */
+static int dk_sum_overflow(const struct dk_qexec *x,
+			   const struct dk_backend *be, uint32_t *overflow)
 {
-	const struct dk_rec *ra = *(const struct dk_rec *const *)a;
-	const struct dk_rec *rb = *(const struct dk_rec *const *)b;
+	const struct dkd_acc *a = &x->acc;
+	uint64_t lo = a->sum, hi = x->sum_hi;
+	int64_t ign;
+	uint64_t uign;
 
-	return dk_keycmp(dk_rec_key(ra), ra->klen, dk_rec_key(rb), rb->klen);
-}
-
-static int dk_rows_deliver(const struct daxkv_query *q,
-			   const struct dk_rowbuf *out, uint64_t *delivered)
-{
-	const struct dk_rec **recs;
-	struct daxkv_row batch[DK_ROWS_BATCH];
-	uint64_t n = out->nrows, off = 0;
-	int rc = 0;
-
-	*delivered = 0;
-	if (n == 0)
+	*overflow = 0;
+	if (a->count == 0)
 		return 0;
-	recs = malloc(n * sizeof(*recs));
-	if (!recs)
-		return dk_err(DAXKV_ENOMEM, "no memory to deliver %llu rows",
-			      (unsigned long long)n);
-	for (uint64_t i = 0; i < n; i++) {
-		recs[i] = (const struct dk_rec *)(out->data + off);
-		off += dk_rec_size(recs[i]->klen, recs[i]->vlen);
-	}
-	if (q->flags & DAXKV_QUERY_ORDERED)
-		qsort(recs, n, sizeof(*recs), dk_row_cmp);
-	if (q->limit && n > q->limit)
-		n = q->limit;
-	for (uint64_t i = 0; i < n && rc == 0;) {
-		size_t k = 0;
+	if (x->flt.agg_type == DKD_T_INT ?
+		    !__builtin_mul_overflow((int64_t)a->count, (int64_t)a->min,
+					    &ign) &&
+			    !__builtin_mul_overflow((int64_t)a->count,
+						    (int64_t)a->max, &ign) :
+		    !__builtin_mul_overflow(a->count, a->max, &uign))
+		return 0;
+	if (be != &dk_backend_cpu) {
+		struct dk_qexec cpu = *x;
+		int rc;
 
-		for (; k < DK_ROWS_BATCH && i < n; k++, i++) {
-			batch[k].key = dk_rec_key(recs[i]);
-			batch[k].klen = recs[i]->klen;
-			batch[k].val = dk_rec_val(recs[i]);
-			batch[k].vlen = recs[i]->vlen;
-		}
-		rc = q->rows(batch, k, q->arg);
-		*delivered += k;
+		cpu.rows = false;
+		memset(&cpu.out, 0, sizeof(cpu.out));
+		rc = dk_backend_cpu.run(&cpu);
+		if (rc)
+			return rc;
+		lo = cpu.acc.sum;
+		hi = cpu.sum_hi;
 	}
-	free(recs);
-	return rc;
+	if (x->flt.agg_type == DKD_T_INT)
+		*overflow = hi != ((int64_t)lo < 0 ? ~0ull : 0);
+	else
+		*overflow = hi != 0;
+	return 0;
 }
 
 int daxkv_query(daxkv *db, const struct daxkv_query *q,
@@ -376,6 +373,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	const struct daxkv_snapshot *snap;
 	struct dk_qunit *units = NULL;
 	struct dk_qexec x;
+	struct dk_rows rows;
 	const struct dk_backend *be = &dk_backend_cpu;
 	size_t nunits = 0;
 	bool autopick;
@@ -385,9 +383,10 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	dk_err_clear();
 	if (!db || !q)
 		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "q" : "db");
-	if (res && res->version != DAXKV_QUERY_RESULT_VERSION)
+	if (res && (res->version < 1 ||
+		    res->version > DAXKV_QUERY_RESULT_VERSION))
 		return dk_err(DAXKV_EINVAL,
-			      "result version %u, this library knows %u",
+			      "result version %u, this library knows 1..%u",
 			      res->version, DAXKV_QUERY_RESULT_VERSION);
 	memset(&x, 0, sizeof(x));
 	x.db = db;
@@ -420,6 +419,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 		snap = own;
 	}
 	x.flt.snap = snap->seq;
+	dk_rows_init(&rows, q);
 again:
 	rc = dk_query_units(snap, be->unit_bytes, &units, &nunits, &plan_bytes);
 	if (rc)
@@ -428,9 +428,12 @@ again:
 	x.nunits = nunits;
 	if (nunits == 0 || x.empty)
 		rc = 0; /* nothing below any tail, or lo == hi: empty */
+	else if (x.rows)
+		rc = dk_rows_run(&rows, be, &x); /* rows stream to the caller */
 	else
 		rc = be->run(&x);
-	if (rc == DAXKV_ENOTSUP && autopick && be != &dk_backend_cpu) {
+	if (rc == DAXKV_ENOTSUP && autopick && be != &dk_backend_cpu &&
+	    !rows.stop_rc) {
 		/* the device declined this database: the CPU answers */
 		free(units);
 		units = NULL;
@@ -442,12 +445,17 @@ again:
 		dk_err_clear();
 		goto again;
 	}
-	if (rc)
+	/* a callback that stopped the query still learns what it got */
+	if (rc && !(x.rows && rc == rows.stop_rc))
 		goto out;
 
 	if (res) {
+		/* a version 1 caller's struct ends before `overflow` */
 		memset((uint8_t *)res + sizeof(res->version), 0,
-		       sizeof(*res) - sizeof(res->version));
+		       (res->version == 1 ?
+				offsetof(struct daxkv_query_result, overflow) :
+				sizeof(*res)) -
+			       sizeof(res->version));
 		res->backend = (uint32_t)be->id;
 		res->snap_seq = snap->seq;
 		res->records_scanned = x.records;
@@ -458,6 +466,15 @@ again:
 		switch (q->output) {
 		case DAXKV_QUERY_SUM:
 			res->value = x.acc.sum;
+			if (res->version >= 2) {
+				int orc = dk_sum_overflow(&x, be,
+							  &res->overflow);
+
+				if (orc) {
+					rc = orc;
+					goto out;
+				}
+			}
 			break;
 		case DAXKV_QUERY_MIN:
 			res->value = x.acc.count ? x.acc.min : 0;
@@ -470,15 +487,16 @@ again:
 		}
 	}
 	if (x.rows) {
-		uint64_t delivered = 0;
-
-		rc = dk_rows_deliver(q, &x.out, &delivered);
+		/* ORDERED: the rows kept, sorted, now */
+		if (!rc)
+			rc = dk_rows_finish(&rows);
 		if (res)
-			res->count = delivered;
+			res->count = rows.delivered;
 	}
 	if (res)
 		res->time_ns = dk_now_ns() - t0;
 out:
+	dk_rows_destroy(&rows);
 	dk_rowbuf_free(&x.out);
 	free(units);
 	dk_snapshot_release(own);

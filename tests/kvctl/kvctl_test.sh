@@ -675,6 +675,17 @@ case_query_known() {
 	err_has "no record matched: no minimum"
 	run 0 query "$DB" --sum u16@0 --where 'u16@0 > 65535'
 	out_is 0
+	# a sum that does not fit: printed modulo 2^64, said, exit 1
+	run 0 put --hex "$DB" 7031 ffffffffffffffff
+	run 0 put --hex "$DB" 7032 0100000000000000
+	run 1 query "$DB" --sum u64@0 --prefix p
+	out_is 0
+	err_has "the sum overflowed"
+	run 1 query --json "$DB" --sum u64@0 --prefix p
+	json_check 'j["overflow"] is True and j["value"] == 0 and j["count"] == 2'
+	run 0 query "$DB" --sum i64@0 --prefix p
+	out_is 0
+	run 0 del --hex "$DB" 7032
 	# rows print as scan prints them: text by default
 	run 0 put "$DB" e "abcdef"
 	run 0 query "$DB" --rows --where "bytes3@0 == 'abc'" --where 'u8@5 == 0x66'
@@ -796,7 +807,7 @@ case_query_json() {
 	json_check 'set(j["stats"]) == {"backend", "threads", "snap_seq", "records_scanned", "bytes_scanned", "time_ns"}'
 	python3 "$QREF" eval "$WORK/model.json" --sum i32@4 >"$WORK/sum"
 	run 0 query --json "$DB" --sum 'i32 @ 4' --where 'u8@0 <= 255'
-	json_check "j['output'] == 'sum' and j['field'] == 'i32@4' and j['value'] == $(cat "$WORK/sum")"
+	json_check "j['output'] == 'sum' and j['field'] == 'i32@4' and j['value'] == $(cat "$WORK/sum") and j['overflow'] is False"
 	json_check 'j["where"] == ["u8@0 <= 255"]'
 	run 0 query --json "$DB" --min u32@0 --where 'u32@0 > 4294967295'
 	json_check 'j["count"] == 0 and j["value"] is None'

@@ -47,8 +47,11 @@ static const char kv_query_help[] =
 	"\\\\ \\'\n"
 	"              \\\" \\xHH) or 0xHEX\n"
 	"  F     TYPE@OFFSET of an integer type, e.g. u64@8\n"
-	"A value too short for a field does not match.  --sum wraps modulo "
-	"2^64;\n"
+	"A value too short for a field does not match.  --sum prints the sum "
+	"modulo\n"
+	"2^64 and, when the exact sum does not fit, says so on standard "
+	"error\n"
+	"and exits 1 (JSON: \"overflow\": true);\n"
 	"--min/--max of no record print nothing.  --rows prints KEY<TAB>VALUE "
 	"lines\n"
 	"as scan does, in no particular order unless --ordered; --limit N "
@@ -348,6 +351,10 @@ static void kv_query_print_json(const struct kv_query_opts *o,
 				       json_object_new_string(text));
 		json_object_object_add(obj, "value",
 				       kv_query_json_value(o, res));
+		if (o->output == DAXKV_QUERY_SUM)
+			json_object_object_add(
+				obj, "overflow",
+				json_object_new_boolean(res->overflow != 0));
 	}
 	if (records)
 		json_object_object_add(obj, "records",
@@ -476,6 +483,14 @@ int kv_cmd_query(int argc, char **argv)
 			rc = KV_EXIT_PROBLEMS;
 		} else if (o->stats) {
 			kv_query_print_stats(&res);
+		}
+		if (qrc == 0 && o->output == DAXKV_QUERY_SUM && res.overflow) {
+			fprintf(stderr, "%s query: the sum overflowed: the "
+				"exact sum does not fit in %s, what is printed "
+				"is it modulo 2^64\n", kv_prog,
+				o->field.type == DAXKV_FIELD_INT ? "an int64" :
+								   "a uint64");
+			rc = KV_EXIT_PROBLEMS;
 		}
 	}
 	if (kv_close(db) && !rc)
