@@ -140,11 +140,13 @@ static int dk_backup_open_dir(struct dk_backup *bk)
 				    bk->dir);
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			int rc = dk_err(DAXKV_EINVAL,
+					"backup to %s: the directory is not "
+					"empty (%s)",
+					bk->dir, de->d_name);
+
 			closedir(d);
-			return dk_err(DAXKV_EINVAL,
-				      "backup to %s: the directory is not "
-				      "empty (%s)",
-				      bk->dir, de->d_name);
+			return rc;
 		}
 	}
 	closedir(d);

@@ -438,6 +438,8 @@ int dk_rows_finish(struct dk_rows *r)
 	if (r->halt)
 		return r->stop_rc;
 	if (r->ordered && r->limit) {
+		if (r->nheap == 0)
+			return 0;
 		qsort(r->heap, r->nheap, sizeof(*r->heap), dk_rows_ptr_cmp);
 		dk_rows_hand(r, (const struct dk_rec *const *)r->heap,
 			     r->nheap);
@@ -445,7 +447,8 @@ int dk_rows_finish(struct dk_rows *r)
 	}
 	if (!r->ordered) {
 		/* gathered for want of a thread: in the order found */
-		dk_rows_hand_buf(r, r->all.data, r->all.held);
+		if (r->all.held)
+			dk_rows_hand_buf(r, r->all.data, r->all.held);
 		return r->stop_rc;
 	}
 	n = r->all.held;
