@@ -5,9 +5,9 @@
  *
  * Cost is the design constraint: a get takes a couple of hundred
  * nanoseconds and two clock reads cost tens, so not every call is timed.
- * Each thread counts its calls and times one put, get and delete in
- * DK_LAT_EVERY of its own (a deterministic 1-in-N sample per thread and
- * kind, unbiased for a steady load); batches, scans and queries cost
+ * Each thread times a random one in DK_LAT_EVERY of its puts, gets and
+ * deletes (a per-thread xorshift decides: a counter would alias with a
+ * loop that alternates kinds or keys); batches, scans and queries cost
  * microseconds and are timed every time.  A timed call adds one to a
  * histogram bucket.  Buckets are log-linear: exact below 8 ns, then 8 per
  * power of two, so a bucket is at most 12.5% wide, from 1 ns to 2^40 ns
@@ -37,13 +37,13 @@
 struct dk_lat_block {
 	uint64_t count[DK_LAT_NOPS][DK_LAT_BUCKETS]; /* atomic */
 	uint64_t max[DK_LAT_NOPS];                   /* atomic */
-};
+} __attribute__((aligned(64))); /* its own lines; a size aligned_alloc takes */
 
-static __thread uint32_t dk_lat_tick;
+static __thread uint32_t dk_lat_rng; /* xorshift32 state, 0 until used */
 static __thread uint32_t dk_lat_slot = UINT32_MAX;
 static uint32_t dk_lat_slots; /* atomic: hands out dk_lat_slot */
 
-static unsigned dk_lat_bucket(uint64_t ns)
+unsigned dk_lat_bucket(uint64_t ns)
 {
 	unsigned msb;
 
@@ -57,8 +57,7 @@ static unsigned dk_lat_bucket(uint64_t ns)
 		((1u << DK_LAT_SUB_BITS) - 1));
 }
 
-/* The largest value bucket @p b holds. */
-static uint64_t dk_lat_bucket_top(unsigned b)
+uint64_t dk_lat_bucket_top(unsigned b)
 {
 	unsigned group = b >> DK_LAT_SUB_BITS, shift;
 	uint64_t low;
@@ -78,8 +77,20 @@ struct dk_lat_timer dk_lat_start(struct daxkv *db, enum dk_lat_op op)
 
 	if (unlikely(!db) || db->latency_off)
 		return t;
-	if (op <= DK_LAT_DELETE && ++dk_lat_tick % DK_LAT_EVERY != 0)
-		return t;
+	if (op <= DK_LAT_DELETE) {
+		/* a random 1 in DK_LAT_EVERY: a counter would alias with a
+		 * loop that alternates kinds or keys */
+		uint32_t x = dk_lat_rng;
+
+		if (unlikely(x == 0))
+			x = (uint32_t)(uintptr_t)&t | 1u; /* per thread */
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		dk_lat_rng = x;
+		if (x % DK_LAT_EVERY != 0)
+			return t;
+	}
 	t.t0 = dk_now_ns();
 	return t;
 }

@@ -38,6 +38,11 @@ void dk_lat_stop(struct dk_lat_timer *t);
 	struct dk_lat_timer dk_lat_timer_                                      \
 		__attribute__((cleanup(dk_lat_stop))) = dk_lat_start((db), (op))
 
+/* The histogram bucket of @p ns, and the largest value bucket @p b holds
+ * (declared here for tests/engine/latency_test.c). */
+unsigned dk_lat_bucket(uint64_t ns);
+uint64_t dk_lat_bucket_top(unsigned b);
+
 /* Fill the latency fields of a version 3 daxkv_stat. */
 void dk_lat_fill(struct daxkv *db, struct daxkv_stat *st);
 /* Free the handle's histograms (close). */

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+/*
+ * latcost.c -- daxkv-latcost: what keeping latency figures costs.
+ *
+ * The engine times a sample of puts, gets and deletes and every batch,
+ * scan and query (engine/latency.c).  This runs the same work with the
+ * figures kept and with DAXKV_OPEN_NOLATENCY, interleaved round by round
+ * (on, off, off, on, ...) so that a slow stretch of a shared machine hits
+ * both: per round, a fresh database takes N puts (16-byte keys, 100-byte
+ * values), then 4N random gets, N/16 batches of 16 puts, N/16 short scans
+ * (16 keys from a random one), with T threads.  It prints, per operation,
+ * the median nanoseconds per operation of each mode over the rounds, the
+ * difference of the medians, and the noise: half the spread (max - min)
+ * of the rounds without figures.  A difference inside the noise is "within
+ * noise".  Run on /dev/shm with PMEM_IS_PMEM_FORCE=1.
+ *
+ *   daxkv-latcost [--keys N] [--rounds R] [--threads T] [--dir DIR]
+ */
+#include <ftw.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daxkv.h"
+
+#define KLEN 16
+#define VLEN 100
+#define NOPS 4
+
+static const char *const op_names[NOPS] = { "put", "get", "batch16",
+					    "scan16" };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static void make_key(uint8_t *key, uint64_t i)
+{
+	uint64_t a = mix(i), b = mix(i + 0x9e3779b97f4a7c15ull);
+
+	memcpy(key, &a, 8);
+	memcpy(key + 8, &b, 8);
+}
+
+static int rm_one(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+	(void)s, (void)f, (void)w;
+	return remove(p);
+}
+
+struct job {
+	daxkv *db;
+	int op;
+	uint64_t first, count, nkeys, seed;
+	pthread_barrier_t *start;
+};
+
+static int scan_cb(const void *k, size_t kl, const void *v, size_t vl,
+		   void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	return ++*(unsigned *)arg >= 16;
+}
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	uint8_t key[KLEN], val[VLEN], buf[VLEN];
+	uint64_t rng = j->seed;
+	size_t vlen;
+
+	memset(val, 'v', sizeof(val));
+	pthread_barrier_wait(j->start);
+	for (uint64_t i = 0; i < j->count; i++) {
+		int rc = 0;
+
+		switch (j->op) {
+		case 0:
+			make_key(key, j->first + i);
+			rc = daxkv_put(j->db, key, KLEN, val, VLEN);
+			break;
+		case 1:
+			rng = mix(rng + 1);
+			make_key(key, rng % j->nkeys);
+			rc = daxkv_get(j->db, key, KLEN, buf, sizeof(buf), &vlen);
+			break;
+		case 2: {
+			daxkv_batch *b;
+
+			daxkv_batch_new(&b);
+			for (int k = 0; k < 16; k++) {
+				rng = mix(rng + 1);
+				make_key(key, rng % j->nkeys);
+				daxkv_batch_put(b, key, KLEN, val, VLEN);
+			}
+			rc = daxkv_batch_commit(j->db, b);
+			daxkv_batch_free(b);
+			break;
+		}
+		default: {
+			unsigned seen = 0;
+
+			rng = mix(rng + 1);
+			make_key(key, rng % j->nkeys);
+			rc = daxkv_scan(j->db, key, KLEN, NULL, 0, scan_cb,
+					&seen);
+			rc = rc == 1 ? 0 : rc;
+			break;
+		}
+		}
+		if (rc) {
+			fprintf(stderr, "%s: %s: %s\n", op_names[j->op],
+				daxkv_strerror(rc), daxkv_errmsg());
+			exit(1);
+		}
+	}
+	return NULL;
+}
+
+/* ns per operation of @p count operations of @p op over @p threads. */
+static double run_op(daxkv *db, int op, uint64_t count, uint64_t nkeys,
+		     unsigned threads, uint64_t round)
+{
+	pthread_t tid[64];
+	struct job jobs[64];
+	pthread_barrier_t start;
+	uint64_t t0, t1;
+
+	pthread_barrier_init(&start, NULL, threads + 1);
+	for (unsigned t = 0; t < threads; t++) {
+		jobs[t] = (struct job){ .db = db, .op = op,
+					.first = count / threads * t,
+					.count = count / threads,
+					.nkeys = nkeys,
+					.seed = round * 1000 + t + 1,
+					.start = &start };
+		pthread_create(&tid[t], NULL, worker, &jobs[t]);
+	}
+	pthread_barrier_wait(&start);
+	t0 = now_ns();
+	for (unsigned t = 0; t < threads; t++)
+		pthread_join(tid[t], NULL);
+	t1 = now_ns();
+	pthread_barrier_destroy(&start);
+	return (double)(t1 - t0) / (double)(count / threads * threads);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "keys", required_argument, NULL, 'k' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t nkeys = 200000;
+	unsigned rounds = 7, threads = 1;
+	const char *base = "/dev/shm";
+	double res[2][NOPS][64];
+	char dir[4096];
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "k:r:t:d:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			nkeys = strtoull(optarg, NULL, 0);
+			break;
+		case 'r':
+			rounds = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			threads = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			base = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: daxkv-latcost [--keys N] "
+				"[--rounds R] [--threads T] [--dir DIR]\n");
+			return 2;
+		}
+	}
+	if (rounds < 1 || rounds > 64 || threads < 1 || threads > 64 ||
+	    nkeys < 1000) {
+		fprintf(stderr, "daxkv-latcost: 1..64 rounds and threads, at "
+			"least 1000 keys\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s/daxkv-latcost-%ld", base,
+		 (long)getpid());
+	for (unsigned r = 0; r < rounds; r++) {
+		for (int k = 0; k < 2; k++) {
+			/* on, off, off, on, ...: neither always goes first */
+			int off = (int)((r + (unsigned)k) % 2);
+			struct daxkv_options o;
+			daxkv *db;
+			int rc;
+
+			nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+			daxkv_options_init(&o);
+			o.flags = DAXKV_OPEN_NOCOMPACT |
+				  (off ? DAXKV_OPEN_NOLATENCY : 0);
+			rc = daxkv_open(dir, &o, &db);
+			if (rc) {
+				fprintf(stderr, "open %s: %s\n", dir,
+					daxkv_errmsg());
+				return 1;
+			}
+			res[off][0][r] = run_op(db, 0, nkeys, nkeys, threads, r);
+			res[off][1][r] = run_op(db, 1, 4 * nkeys, nkeys,
+						threads, r);
+			res[off][2][r] = run_op(db, 2, nkeys / 16, nkeys,
+						threads, r);
+			res[off][3][r] = run_op(db, 3, nkeys / 16, nkeys,
+						threads, r);
+			daxkv_close(db);
+		}
+	}
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	printf("latency figures on vs off (DAXKV_OPEN_NOLATENCY): %llu keys, "
+	       "%u rounds, %u thread%s; ns per operation, medians\n",
+	       (unsigned long long)nkeys, rounds, threads,
+	       threads == 1 ? "" : "s");
+	printf("%-8s %10s %10s %9s %9s  %s\n", "op", "on", "off", "diff",
+	       "noise", "verdict");
+	for (int op = 0; op < NOPS; op++) {
+		double on[64], offv[64], lo, hi, m_on, m_off, noise;
+
+		memcpy(on, res[0][op], sizeof(double) * rounds);
+		memcpy(offv, res[1][op], sizeof(double) * rounds);
+		m_on = median(on, rounds);
+		m_off = median(offv, rounds);
+		lo = offv[0];
+		hi = offv[rounds - 1];
+		noise = (hi - lo) / 2;
+		printf("%-8s %10.1f %10.1f %+8.1f%% %8.1f%%  %s\n",
+		       op_names[op], m_on, m_off,
+		       100.0 * (m_on - m_off) / m_off, 100.0 * noise / m_off,
+		       m_on - m_off <= noise ? "within noise" : "ABOVE noise");
+	}
+	return 0;
+}
