@@ -278,7 +278,18 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 			if (rc)
 				return rc;
 		}
-		memcpy(bk->buf, seg->base + start, end - start);
+		if (start == 0) {
+			/* the header but its sealed tail, which a writer may
+			 * be storing (the copy gets its own, below) */
+			size_t st = offsetof(struct dk_seg_header, sealed_tail);
+
+			memcpy(bk->buf, seg->base, st);
+			memset(bk->buf + st, 0, sizeof(uint64_t));
+			memcpy(bk->buf + st + 8, seg->base + st + 8,
+			       end - st - 8);
+		} else {
+			memcpy(bk->buf, seg->base + start, end - start);
+		}
 		/* marks re-read one by one: a writer may store one meanwhile */
 		for (uint64_t r = first; r < end;) {
 			struct dk_rec *copy =
@@ -298,8 +309,7 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 	}
 	if (fd < 0)
 		return 0;
-	/* sealed at the cut: recovery of the copy checks the log ends there
-	 * (the header's own sealed tail was copied above and is replaced) */
+	/* sealed at the cut: recovery of the copy checks the log ends there */
 	sealed = end;
 	err = dk_write_at(fd, &sealed, sizeof(sealed),
 			  offsetof(struct dk_seg_header, sealed_tail));

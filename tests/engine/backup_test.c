@@ -113,9 +113,16 @@ static int keyname(char *k, uint32_t i)
 
 /* @p ops random puts (70%), deletes (15%) and batches of 1..20 (15%) on
  * @p nkeys keys. */
-static void churn(daxkv *db, uint64_t *rng, uint32_t nkeys, unsigned ops)
+/* Versions for the values; writer threads share the counter. */
+static uint32_t next_version(void)
 {
 	static uint32_t version;
+
+	return __atomic_add_fetch(&version, 1, __ATOMIC_RELAXED);
+}
+
+static void churn(daxkv *db, uint64_t *rng, uint32_t nkeys, unsigned ops)
+{
 	uint8_t v[2048];
 	char k[16];
 
@@ -125,7 +132,7 @@ static void churn(daxkv *db, uint64_t *rng, uint32_t nkeys, unsigned ops)
 
 		r = (uint32_t)(dk_rand(rng) % 100);
 		if (r < 70) {
-			size_t vlen = make_val(rng, i, ++version, v);
+			size_t vlen = make_val(rng, i, next_version(), v);
 
 			CHECK_OK(daxkv_put(db, k, (size_t)klen, v, vlen));
 		} else if (r < 85) {
@@ -144,7 +151,8 @@ static void churn(daxkv *db, uint64_t *rng, uint32_t nkeys, unsigned ops)
 						b, k, (size_t)klen));
 				} else {
 					size_t vlen = make_val(rng, i,
-							       ++version, v);
+							       next_version(),
+							       v);
 
 					CHECK_OK(daxkv_batch_put(
 						b, k, (size_t)klen, v, vlen));
