@@ -27,7 +27,15 @@ struct dk_lat_timer {
 };
 
 struct dk_lat_timer dk_lat_start(struct daxkv *db, enum dk_lat_op op);
-void dk_lat_stop(struct dk_lat_timer *t);
+/* Add a sampled call's time to its histogram. */
+void dk_lat_record(const struct dk_lat_timer *t);
+
+/* The end of a timed call: nothing but a test unless it was sampled. */
+static inline void dk_lat_stop(struct dk_lat_timer *t)
+{
+	if (__builtin_expect(t->t0 != 0, 0))
+		dk_lat_record(t);
+}
 
 /*
  * Time the rest of the enclosing block as one call of @p op: the timer

@@ -604,7 +604,7 @@ enum daxkv_recovery {
 /**
  * How long one kind of call took since the handle was opened (struct
  * daxkv_stat, version 3).  Puts, gets and deletes are sampled: each
- * thread times one call in 8 of each kind; batch commits, scans and
+ * thread times a random one call in 32 of each kind; batch commits, scans and
  * queries are timed every time.  A time is the whole call as the caller
  * sees it, from entry to return (a scan's or query's callbacks
  * included).  Percentiles come from a histogram whose buckets are at most

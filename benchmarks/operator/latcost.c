@@ -3,20 +3,26 @@
  * latcost.c -- daxkv-latcost: what keeping latency figures costs.
  *
  * The engine times a sample of puts, gets and deletes and every batch,
- * scan and query (engine/latency.c).  This runs the same work with the
- * figures kept and with DAXKV_OPEN_NOLATENCY, interleaved round by round
- * (on, off, off, on, ...) so that a slow stretch of a shared machine hits
- * both: per round, a fresh database takes N puts (16-byte keys, 100-byte
- * values), then 4N random gets, N/16 batches of 16 puts, N/16 short scans
- * (16 keys from a random one), with T threads.  It prints, per operation,
- * the median nanoseconds per operation of each mode over the rounds, the
- * difference of the medians, and the noise: half the spread (max - min)
- * of the rounds without figures.  A difference inside the noise is "within
- * noise".  Run on /dev/shm with PMEM_IS_PMEM_FORCE=1.
+ * scan and query (engine/latency.c).  This measures the same work on two
+ * handles opened side by side, one keeping the figures and one with
+ * DAXKV_OPEN_NOLATENCY, both loaded with the same N keys (16-byte keys,
+ * 100-byte values): round by round, each operation runs on one handle
+ * then the other (the order alternating), so that a slow stretch of a
+ * shared machine hits both sides of a pair.  Per round: N puts of new
+ * keys, 4N random gets, N/16 batches of 16 puts, N/16 scans of 16 keys
+ * from a random one, with T threads.  It prints, per operation, the
+ * median ns per operation of each side, the median of the per-round
+ * differences (on - off) / off, and the noise: half the spread of those
+ * differences between their 25th and 75th percentiles.  A median
+ * difference inside the noise is "within noise".  --aa runs both sides
+ * without figures: what the method reports when there is no difference
+ * (on a loaded machine, differences of several percent either way).  Run
+ * on /dev/shm with PMEM_IS_PMEM_FORCE=1.
  *
- *   daxkv-latcost [--keys N] [--rounds R] [--threads T] [--dir DIR]
+ *   daxkv-latcost [--keys N] [--rounds R] [--threads T] [--dir DIR] [--aa]
  */
 #include <ftw.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -134,9 +140,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* ns per operation of @p count operations of @p op over @p threads. */
-static double run_op(daxkv *db, int op, uint64_t count, uint64_t nkeys,
-		     unsigned threads, uint64_t round)
+/* ns per operation of @p count operations of @p op over @p threads; puts
+ * write keys from @p first on. */
+static double run_op(daxkv *db, int op, uint64_t first, uint64_t count,
+		     uint64_t nkeys, unsigned threads, uint64_t round)
 {
 	pthread_t tid[64];
 	struct job jobs[64];
@@ -146,7 +153,7 @@ static double run_op(daxkv *db, int op, uint64_t count, uint64_t nkeys,
 	pthread_barrier_init(&start, NULL, threads + 1);
 	for (unsigned t = 0; t < threads; t++) {
 		jobs[t] = (struct job){ .db = db, .op = op,
-					.first = count / threads * t,
+					.first = first + count / threads * t,
 					.count = count / threads,
 					.nkeys = nkeys,
 					.seed = round * 1000 + t + 1,
@@ -182,16 +189,19 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "aa", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t nkeys = 200000;
-	unsigned rounds = 7, threads = 1;
+	uint64_t nkeys = 100000;
+	unsigned rounds = 15, threads = 1;
+	bool aa = false;
 	const char *base = "/dev/shm";
 	double res[2][NOPS][64];
-	char dir[4096];
+	char dirs[2][4096];
+	daxkv *dbs[2];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "k:r:t:d:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:r:t:d:a", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			nkeys = strtoull(optarg, NULL, 0);
@@ -205,9 +215,13 @@ int main(int argc, char **argv)
 		case 'd':
 			base = optarg;
 			break;
+		case 'a':
+			aa = true;
+			break;
 		default:
 			fprintf(stderr, "usage: daxkv-latcost [--keys N] "
-				"[--rounds R] [--threads T] [--dir DIR]\n");
+				"[--rounds R] [--threads T] [--dir DIR] "
+				"[--aa]\n");
 			return 2;
 		}
 	}
@@ -217,57 +231,64 @@ int main(int argc, char **argv)
 			"least 1000 keys\n");
 		return 2;
 	}
-	snprintf(dir, sizeof(dir), "%s/daxkv-latcost-%ld", base,
-		 (long)getpid());
-	for (unsigned r = 0; r < rounds; r++) {
-		for (int k = 0; k < 2; k++) {
-			/* on, off, off, on, ...: neither always goes first */
-			int off = (int)((r + (unsigned)k) % 2);
-			struct daxkv_options o;
-			daxkv *db;
-			int rc;
+	for (int k = 0; k < 2; k++) {
+		struct daxkv_options o;
+		int rc;
 
-			nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-			daxkv_options_init(&o);
-			o.flags = DAXKV_OPEN_NOCOMPACT |
-				  (off ? DAXKV_OPEN_NOLATENCY : 0);
-			rc = daxkv_open(dir, &o, &db);
-			if (rc) {
-				fprintf(stderr, "open %s: %s\n", dir,
-					daxkv_errmsg());
-				return 1;
+		snprintf(dirs[k], sizeof(dirs[k]), "%s/daxkv-latcost-%ld-%s",
+			 base, (long)getpid(), k ? "off" : "on");
+		nftw(dirs[k], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		daxkv_options_init(&o);
+		o.flags = DAXKV_OPEN_NOCOMPACT |
+			  (k || aa ? DAXKV_OPEN_NOLATENCY : 0);
+		rc = daxkv_open(dirs[k], &o, &dbs[k]);
+		if (rc) {
+			fprintf(stderr, "open %s: %s\n", dirs[k],
+				daxkv_errmsg());
+			return 1;
+		}
+		run_op(dbs[k], 0, 0, nkeys, nkeys, threads, 0); /* the load */
+	}
+	for (unsigned r = 0; r < rounds; r++) {
+		for (int op = 0; op < NOPS; op++) {
+			uint64_t count = op == 0 ? nkeys :
+					 op == 1 ? 4 * nkeys :
+						   nkeys / 16;
+
+			for (int i = 0; i < 2; i++) {
+				/* on first in even rounds, off first in odd */
+				int k = (int)((r + (unsigned)i) % 2);
+
+				res[k][op][r] = run_op(dbs[k], op,
+						       nkeys * (r + 1), count,
+						       nkeys, threads, r + 1);
 			}
-			res[off][0][r] = run_op(db, 0, nkeys, nkeys, threads, r);
-			res[off][1][r] = run_op(db, 1, 4 * nkeys, nkeys,
-						threads, r);
-			res[off][2][r] = run_op(db, 2, nkeys / 16, nkeys,
-						threads, r);
-			res[off][3][r] = run_op(db, 3, nkeys / 16, nkeys,
-						threads, r);
-			daxkv_close(db);
 		}
 	}
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	printf("latency figures on vs off (DAXKV_OPEN_NOLATENCY): %llu keys, "
+	for (int k = 0; k < 2; k++) {
+		daxkv_close(dbs[k]);
+		nftw(dirs[k], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	printf("latency figures on vs off (DAXKV_OPEN_NOLATENCY)%s: %llu keys, "
 	       "%u rounds, %u thread%s; ns per operation, medians\n",
-	       (unsigned long long)nkeys, rounds, threads,
-	       threads == 1 ? "" : "s");
+	       aa ? " [--aa: both off]" : "", (unsigned long long)nkeys,
+	       rounds, threads, threads == 1 ? "" : "s");
 	printf("%-8s %10s %10s %9s %9s  %s\n", "op", "on", "off", "diff",
 	       "noise", "verdict");
 	for (int op = 0; op < NOPS; op++) {
-		double on[64], offv[64], lo, hi, m_on, m_off, noise;
+		double on[64], off[64], diff[64], m_diff, noise;
 
-		memcpy(on, res[0][op], sizeof(double) * rounds);
-		memcpy(offv, res[1][op], sizeof(double) * rounds);
-		m_on = median(on, rounds);
-		m_off = median(offv, rounds);
-		lo = offv[0];
-		hi = offv[rounds - 1];
-		noise = (hi - lo) / 2;
+		for (unsigned r = 0; r < rounds; r++) {
+			on[r] = res[0][op][r];
+			off[r] = res[1][op][r];
+			diff[r] = 100.0 * (on[r] - off[r]) / off[r];
+		}
+		m_diff = median(diff, rounds); /* sorts diff */
+		noise = (diff[rounds * 3 / 4] - diff[rounds / 4]) / 2;
 		printf("%-8s %10.1f %10.1f %+8.1f%% %8.1f%%  %s\n",
-		       op_names[op], m_on, m_off,
-		       100.0 * (m_on - m_off) / m_off, 100.0 * noise / m_off,
-		       m_on - m_off <= noise ? "within noise" : "ABOVE noise");
+		       op_names[op], median(on, rounds), median(off, rounds),
+		       m_diff, noise,
+		       m_diff <= noise ? "within noise" : "ABOVE noise");
 	}
 	return 0;
 }
