@@ -24,10 +24,11 @@
  * in seq order, and key order is not), packed into as few segments as
  * they fill.
  *
- * A superseded word can be rewritten by a writer while it is copied, so it
- * is never taken from the bulk copy: each is read again with one atomic
- * 8-byte load.  Writers and compaction go on meanwhile; the backup holds
- * no engine lock but, briefly, seg_lock to read the segment table.
+ * A superseded word can be written by a writer while it is copied, so it
+ * is read again after the bulk copy, with one atomic 8-byte load, and
+ * fixed in the copy where the snapshot sees it differently
+ * (dk_backup_segment).  Writers and compaction go on meanwhile; the backup
+ * holds no engine lock but, briefly, seg_lock to read the segment table.
  *
  * Never a valid partial database.  The destination must be empty.  The
  * first file made there is DK_BACKUP_MARKER (layout.h), durable with its
@@ -57,7 +58,8 @@
 #include "record.h"
 #include "snapshot.h"
 
-#define DK_BACKUP_CHUNK (8u << 20) /* bytes per write; > a largest record */
+#define DK_BACKUP_CHUNK (8u << 20) /* compacting: bytes per write (> a
+					 * largest record) */
 
 _Static_assert(DK_BACKUP_CHUNK >= DK_SEG_HDR_SIZE + DAXKV_MAX_KEY +
 					  DAXKV_MAX_VALUE + DK_REC_HDR_SIZE +
@@ -69,7 +71,7 @@ struct dk_backup {
 	const char *dir;
 	int dirfd;
 	uint64_t snap;           /* the sequence copied */
-	uint8_t *buf;            /* DK_BACKUP_CHUNK bytes */
+	uint8_t *buf;            /* compacting: DK_BACKUP_CHUNK bytes */
 	struct dk_meta_root *image; /* the copy's meta pool root */
 	bool made_dir;           /* dir was created here */
 	/* compacting: the segment being filled */
@@ -191,140 +193,132 @@ static int dk_backup_small_file(struct dk_backup *bk, const char *name,
 	return err ? dk_backup_fail(bk, err, "cannot write", name) : 0;
 }
 
-/* A new segment file of the copy, allocated whole as the engine allocates
- * its own (a later append then never meets a hole: no SIGBUS on ENOSPC). */
+/* A new segment file of the copy. */
 static int dk_backup_seg_create(struct dk_backup *bk, uint32_t slot, int *fdp)
 {
 	char name[32];
-	int fd, err;
+	int fd;
 
 	snprintf(name, sizeof(name), "seg-%08u.dat", slot);
 	fd = openat(bk->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644);
 	if (fd < 0)
 		return dk_backup_fail(bk, errno, "cannot create", name);
-	err = posix_fallocate(fd, 0, (off_t)bk->db->segment_size);
-	if (err) {
-		close(fd);
-		return dk_backup_fail(bk, err, "cannot allocate", name);
-	}
 	*fdp = fd;
 	return 0;
 }
 
+/*
+ * A segment file written: allocated whole, as the engine allocates its own
+ * (a later append into it then never meets a hole: no SIGBUS on ENOSPC;
+ * what was written is allocated already, so this costs the rest only),
+ * made durable, closed.
+ */
 static int dk_backup_seg_finish(struct dk_backup *bk, int fd, uint32_t slot)
 {
 	char name[32];
-	int err = fdatasync(fd) != 0 ? errno : 0;
+	int err = posix_fallocate(fd, 0, (off_t)bk->db->segment_size);
 
+	if (!err && fdatasync(fd) != 0)
+		err = errno;
 	close(fd);
 	snprintf(name, sizeof(name), "seg-%08u.dat", slot);
-	return err ? dk_backup_fail(bk, err, "cannot sync", name) : 0;
+	return err ? dk_backup_fail(bk, err, "cannot allocate or sync",
+				    name) :
+		     0;
 }
 
-/* The superseded word a record of the copy gets (see the top). */
-static uint64_t dk_backup_mark(const struct dk_rec *src, uint64_t snap)
+/* Zero [off, end) of the file (what lies past the cut). */
+static int dk_backup_zero(int fd, uint64_t off, uint64_t end)
 {
-	uint64_t mark = __atomic_load_n(&src->superseded, __ATOMIC_ACQUIRE);
+	static const uint8_t zeros[65536];
 
-	return mark <= snap ? mark : 0;
+	while (off < end) {
+		uint64_t n = end - off < sizeof(zeros) ? end - off :
+							 sizeof(zeros);
+		int err = dk_write_at(fd, zeros, n, off);
+
+		if (err)
+			return err;
+		off += n;
+	}
+	return 0;
 }
 
 /*
  * Copy segment @p seg as of the snapshot: its header, sealed at the cut,
- * and its records up to the cut (at most @p tail), a chunk of whole
- * records at a time.  *copied says whether anything was (a segment whose
- * every record is newer than the snapshot is left out).
+ * and its records up to the cut.  The bytes below the captured tail @p
+ * tail go to the file in one stretch, straight from the mapping; then one
+ * walk over their headers finds the cut and fixes what the snapshot sees
+ * differently.  A superseded word only ever goes from 0 to the sequence
+ * of the commit that replaced its record, so one read after the copy
+ * decides: 0 then was 0 in the copy too; a commit <= the snapshot's had
+ * marked it before the snapshot was taken, and the copy has that value;
+ * a later commit's mark may or may not be in the copy, and is set to 0
+ * there.  Past the cut the file is zeros.  *copied says whether anything
+ * was kept (a segment whose every record is newer than the snapshot is
+ * left out).
  */
 static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 			     uint64_t tail, bool *copied)
 {
-	uint64_t start = 0, end = DK_SEG_HDR_SIZE, sealed;
-	bool at_cut = false;
+	const uint64_t mark_at = offsetof(struct dk_rec, superseded);
+	uint64_t off = DK_SEG_HDR_SIZE, zero = 0;
 	char name[32];
 	int fd = -1, rc, err;
 
 	*copied = false;
 	snprintf(name, sizeof(name), "seg-%08u.dat", seg->slot);
-	while (!at_cut && end < tail) {
-		uint64_t first = start ? start : DK_SEG_HDR_SIZE;
+	if (tail <= DK_SEG_HDR_SIZE ||
+	    ((const struct dk_rec *)(seg->base + off))->seq > bk->snap)
+		return 0; /* nothing this snapshot sees */
+	rc = dk_backup_seg_create(bk, seg->slot, &fd);
+	if (rc)
+		return rc;
+	err = dk_write_at(fd, seg->base, tail, 0);
+	if (err)
+		goto fail_io;
+	while (off < tail) {
+		const struct dk_rec *rec =
+			(const struct dk_rec *)(seg->base + off);
+		uint64_t size = dk_rec_size(rec->klen, rec->vlen), mark;
 
-		while (end < tail) {
-			const struct dk_rec *rec =
-				(const struct dk_rec *)(seg->base + end);
-			uint64_t size = dk_rec_size(rec->klen, rec->vlen);
-
-			if (rec->seq > bk->snap) {
-				at_cut = true; /* seq order in a segment */
-				break;
-			}
-			if (rec->klen == 0 || end + size > tail) {
-				rc = dk_err(DAXKV_ECORRUPT,
-					    "%s/%s offset %llu: bad record "
-					    "below its tail %llu",
-					    bk->db->dir, name,
-					    (unsigned long long)end,
-					    (unsigned long long)tail);
-				goto out_close;
-			}
-			if (end + size - start > DK_BACKUP_CHUNK)
-				break;
-			end += size;
-		}
-		if (end == first)
-			break; /* nothing (more) this snapshot sees */
-		if (fd < 0) {
-			rc = dk_backup_seg_create(bk, seg->slot, &fd);
-			if (rc)
-				return rc;
-		}
-		if (start == 0) {
-			/* the header but its sealed tail, which a writer may
-			 * be storing (the copy gets its own, below) */
-			size_t st = offsetof(struct dk_seg_header, sealed_tail);
-
-			memcpy(bk->buf, seg->base, st);
-			memset(bk->buf + st, 0, sizeof(uint64_t));
-			memcpy(bk->buf + st + 8, seg->base + st + 8,
-			       end - st - 8);
-		} else {
-			memcpy(bk->buf, seg->base + start, end - start);
-		}
-		/* marks re-read one by one: a writer may store one meanwhile */
-		for (uint64_t r = first; r < end;) {
-			struct dk_rec *copy =
-				(struct dk_rec *)(bk->buf + (r - start));
-			const struct dk_rec *rec =
-				(const struct dk_rec *)(seg->base + r);
-
-			copy->superseded = dk_backup_mark(rec, bk->snap);
-			r += dk_rec_size(copy->klen, copy->vlen);
-		}
-		err = dk_write_at(fd, bk->buf, end - start, start);
-		if (err) {
-			rc = dk_backup_fail(bk, err, "cannot write", name);
+		if (rec->seq > bk->snap)
+			break; /* the cut: seq order in a segment */
+		if (rec->klen == 0 || off + size > tail) {
+			rc = dk_err(DAXKV_ECORRUPT,
+				    "%s/%s offset %llu: bad record below its "
+				    "tail %llu",
+				    bk->db->dir, name, (unsigned long long)off,
+				    (unsigned long long)tail);
 			goto out_close;
 		}
-		start = end;
+		mark = __atomic_load_n(&rec->superseded, __ATOMIC_ACQUIRE);
+		if (mark > bk->snap) {
+			err = dk_write_at(fd, &zero, sizeof(zero),
+					  off + mark_at);
+			if (err)
+				goto fail_io;
+		}
+		off += size;
 	}
-	if (fd < 0)
-		return 0;
-	/* sealed at the cut: recovery of the copy checks the log ends there */
-	sealed = end;
-	err = dk_write_at(fd, &sealed, sizeof(sealed),
-			  offsetof(struct dk_seg_header, sealed_tail));
-	if (err) {
-		rc = dk_backup_fail(bk, err, "cannot write", name);
-		goto out_close;
-	}
+	/* the records after the cut, and the sealed tail at the cut:
+	 * recovery of the copy checks that the log ends exactly there */
+	err = dk_backup_zero(fd, off, tail);
+	if (!err)
+		err = dk_write_at(fd, &off, sizeof(off),
+				  offsetof(struct dk_seg_header, sealed_tail));
+	if (err)
+		goto fail_io;
 	rc = dk_backup_seg_finish(bk, fd, seg->slot);
 	if (rc)
 		return rc;
 	*copied = true;
 	return 0;
+fail_io:
+	rc = dk_backup_fail(bk, err, "cannot write", name);
 out_close:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return rc;
 }
 
@@ -540,8 +534,8 @@ int daxkv_backup_at(daxkv *db, const daxkv_snapshot *snap, const char *dir,
 			      flags & ~DAXKV_BACKUP_COMPACT);
 	if (snap && snap->db != db)
 		return dk_err(DAXKV_EINVAL, "snapshot of another handle");
-	bk.buf = malloc(DK_BACKUP_CHUNK);
-	if (!bk.buf)
+	bk.buf = compact ? malloc(DK_BACKUP_CHUNK) : NULL;
+	if (compact && !bk.buf)
 		return dk_err(DAXKV_ENOMEM, "no memory for a backup");
 	rc = dk_backup_open_dir(&bk);
 	if (rc)
