@@ -263,6 +263,7 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 			     uint64_t tail, bool *copied)
 {
 	const uint64_t mark_at = offsetof(struct dk_rec, superseded);
+	const uint64_t sealed_at = offsetof(struct dk_seg_header, sealed_tail);
 	uint64_t off = DK_SEG_HDR_SIZE, zero = 0;
 	char name[32];
 	int fd = -1, rc, err;
@@ -275,7 +276,12 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 	rc = dk_backup_seg_create(bk, seg->slot, &fd);
 	if (rc)
 		return rc;
-	err = dk_write_at(fd, seg->base, tail, 0);
+	/* all but the header's sealed tail, which a writer may be storing
+	 * (the copy gets its own below) */
+	err = dk_write_at(fd, seg->base, sealed_at, 0);
+	if (!err)
+		err = dk_write_at(fd, seg->base + sealed_at + 8,
+				  tail - sealed_at - 8, sealed_at + 8);
 	if (err)
 		goto fail_io;
 	while (off < tail) {
@@ -306,8 +312,7 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 	 * recovery of the copy checks that the log ends exactly there */
 	err = dk_backup_zero(fd, off, tail);
 	if (!err)
-		err = dk_write_at(fd, &off, sizeof(off),
-				  offsetof(struct dk_seg_header, sealed_tail));
+		err = dk_write_at(fd, &off, sizeof(off), sealed_at);
 	if (err)
 		goto fail_io;
 	rc = dk_backup_seg_finish(bk, fd, seg->slot);
