@@ -987,6 +987,50 @@ case_readonly() {
 	run 0 put "$DB" k v
 }
 
+# the inspecting commands on a read-only mount: a tmpfs in a mount
+# namespace of this case's own (a user namespace gives the rights where
+# this is not root); exit 4 (skip) where none can be made
+case_readonly_mount() {
+	unshare -rm true 2>/dev/null || { echo "SKIP: no user+mount namespace here"; exit 4; }
+	mkdir "$WORK/mnt"
+	cat >"$WORK/inner.sh" <<EOF
+set -e
+mount -t tmpfs daxkv-kvctl-ro "$WORK/mnt"
+"$KVCTL" create "$WORK/mnt/db" --segment-size 2M >/dev/null
+for i in 1 2 3 4 5; do "$KVCTL" put "$WORK/mnt/db" key\$i value\$i; done
+"$KVCTL" del "$WORK/mnt/db" key3
+mount -o remount,ro "$WORK/mnt"
+DB="$WORK/mnt/db"
+fp() { ( cd "\$DB" && for f in \$(ls -A | sort); do printf '%s %s ' "\$f" "\$(stat -c '%i %s %Y' "\$f")"; sha256sum <"\$f"; done ); }
+fp >"$WORK/before"
+"$KVCTL" info "\$DB" >"$WORK/info.out"
+"$KVCTL" stats "\$DB" >/dev/null
+"$KVCTL" get "\$DB" key2 >"$WORK/get.out"
+"$KVCTL" scan "\$DB" >"$WORK/scan.out"
+"$KVCTL" dump "\$DB" "$WORK/dump"
+"$KVCTL" query "\$DB" >"$WORK/count.out"
+"$KVCTL" query "\$DB" --rows --ordered >"$WORK/rows.out"
+"$KVCTL" check "\$DB" >"$WORK/check.out" 2>"$WORK/check.err"
+"$KVCTL" backup "\$DB" "$WORK/copy" >/dev/null
+rc=0; "$KVCTL" put "\$DB" k v 2>"$WORK/put.err" || rc=\$?
+echo "\$rc" >"$WORK/put.rc"
+fp >"$WORK/after"
+EOF
+	unshare -rm sh -e "$WORK/inner.sh" >"$OUT" 2>"$ERR" || fail "the read-only mount run failed"
+	cmp -s "$WORK/before" "$WORK/after" || fail "files changed on the read-only mount"
+	grep -qF "durability       read-only" "$WORK/info.out" || fail "info: $(cat "$WORK/info.out")"
+	[ "$(cat "$WORK/get.out")" = value2 ] || fail "get: $(cat "$WORK/get.out")"
+	[ "$(wc -l <"$WORK/scan.out")" = 4 ] || fail "scan: $(cat "$WORK/scan.out")"
+	[ "$(cat "$WORK/count.out")" = 4 ] || fail "query: $(cat "$WORK/count.out")"
+	[ "$(head -1 "$WORK/rows.out")" = "$(printf 'key1\tvalue1')" ] || fail "rows: $(cat "$WORK/rows.out")"
+	grep -qF ": ok" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out" "$WORK/check.err")"
+	grep -qF "libpmempool's check skipped" "$WORK/check.err" || fail "check: $(cat "$WORK/check.err")"
+	[ "$(cat "$WORK/put.rc")" = 3 ] || fail "put on a read-only mount exited $(cat "$WORK/put.rc")"
+	grep -qF "Read-only file system" "$WORK/put.err" || fail "put: $(cat "$WORK/put.err")"
+	run 0 scan "$WORK/copy"
+	[ "$(wc -l <"$OUT")" = 4 ] || fail "the backup's scan differs"
+}
+
 case_backup() {
 	make_db
 	run 0 del "$DB" key1
