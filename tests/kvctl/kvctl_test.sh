@@ -999,7 +999,9 @@ mount -t tmpfs daxkv-kvctl-ro "$WORK/mnt"
 "$KVCTL" create "$WORK/mnt/db" --segment-size 2M >/dev/null
 for i in 1 2 3 4 5; do "$KVCTL" put "$WORK/mnt/db" key\$i value\$i; done
 "$KVCTL" del "$WORK/mnt/db" key3
-mount -o remount,ro "$WORK/mnt"
+# the fs options mount(8) would repeat (uid=, gid=) are refused in a
+# user namespace: remount with the read-only flag alone
+mount -o remount,ro --options-source disable "$WORK/mnt"
 DB="$WORK/mnt/db"
 fp() { ( cd "\$DB" && for f in \$(ls -A | sort); do printf '%s %s ' "\$f" "\$(stat -c '%i %s %Y' "\$f")"; sha256sum <"\$f"; done ); }
 fp >"$WORK/before"
