@@ -480,8 +480,11 @@ static void test_kill(void)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		check_copy(dst, &model);
 		dk_rmtree(dst);
-		backup_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
-			    (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000u;
+		/* signed: the nanoseconds' difference may be negative */
+		backup_us = (uint64_t)(((int64_t)(t1.tv_sec - t0.tv_sec) *
+						1000000000 +
+					(t1.tv_nsec - t0.tv_nsec)) /
+				       1000);
 	}
 	for (unsigned r = 0; r < rounds; r++) {
 		struct daxkv_options o;
