@@ -14,10 +14,11 @@
  *            each copy holds exactly what a scan at its snapshot returned
  *            (the model), whole and compacting, and its queries agree.
  * kill       a process taking backups is killed (SIGKILL) at random
- *            moments: the destination never opens as a database (not
- *            even with creation allowed, and a refused open changes
- *            nothing there), unless the backup had finished, and then it
- *            equals the source.
+ *            moments (DAXKV_BACKUP_KILLS, default 30, spread over one
+ *            child's open and backup): the destination never opens as a
+ *            database (not even with creation allowed, and a refused open
+ *            changes nothing there), unless the backup had finished, and
+ *            then it equals the source.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -454,7 +455,7 @@ static void test_kill(void)
 	const char *dst = dk_test_dir("bkk-dst");
 	unsigned rounds = (unsigned)strtoul(getenv("DAXKV_BACKUP_KILLS") ?
 						    getenv("DAXKV_BACKUP_KILLS") :
-						    "40",
+						    "30",
 					    NULL, 10);
 	struct kvset model = { 0 };
 	unsigned complete = 0, partial = 0, empty = 0;
@@ -462,7 +463,7 @@ static void test_kill(void)
 	struct timespec t0, t1;
 	daxkv *db = open_rw(src);
 
-	churn(db, &rng, 20000, 30000); /* ~25 MiB of records */
+	churn(db, &rng, 10000, 15000); /* ~12 MiB of records */
 	scan_all(db, NULL, &model);
 	CHECK_OK(daxkv_close(db));
 	/* how long a child takes here, start to end: kills land across it */
