@@ -43,8 +43,8 @@ static inline void dk_lat_stop(struct dk_lat_timer *t)
  * a public call needs this one line at its top.
  */
 #define DK_LAT_TIME(db, op)                                                    \
-	struct dk_lat_timer dk_lat_timer_                                      \
-		__attribute__((cleanup(dk_lat_stop))) = dk_lat_start((db), (op))
+	struct dk_lat_timer dk_lat_timer_ __attribute__((                      \
+		cleanup(dk_lat_stop), unused)) = dk_lat_start((db), (op))
 
 /* The histogram bucket of @p ns, and the largest value bucket @p b holds
  * (declared here for tests/engine/latency_test.c). */
