@@ -8,9 +8,13 @@
  * DAXKV_OPEN_NOLATENCY, both loaded with the same N keys (16-byte keys,
  * 100-byte values): round by round, each operation runs on one handle
  * then the other (the order alternating), so that a slow stretch of a
- * shared machine hits both sides of a pair.  Per round: N puts of new
+ * shared machine hits both sides of a pair; halfway the two databases
+ * swap roles.  Per round: N puts of new
  * keys, 4N random gets, N/16 batches of 16 puts, N/16 scans of 16 keys
- * from a random one, with T threads.  It prints, per operation, the
+ * from a random one, with T threads; and 40N gets refused at once (a
+ * NULL key: "timer", the cost of the timing itself and the argument
+ * checks, without the memory misses whose noise hides a few
+ * nanoseconds).  It prints, per operation, the
  * median ns per operation of each side, the median of the per-round
  * differences (on - off) / off, and the noise: half the spread of those
  * differences between their 25th and 75th percentiles.  A median
@@ -35,10 +39,10 @@
 
 #define KLEN 16
 #define VLEN 100
-#define NOPS 4
+#define NOPS 5
 
 static const char *const op_names[NOPS] = { "put", "get", "batch16",
-					    "scan16" };
+					    "scan16", "timer" };
 
 static uint64_t now_ns(void)
 {
@@ -120,6 +124,12 @@ static void *worker(void *arg)
 			daxkv_batch_free(b);
 			break;
 		}
+		case 4:
+			/* a get refused at once (a NULL key): the timer and
+			 * the argument checks, nothing else */
+			rc = daxkv_get(j->db, NULL, 0, buf, sizeof(buf), &vlen);
+			rc = rc == DAXKV_EINVAL ? 0 : -1;
+			break;
 		default: {
 			unsigned seen = 0;
 
@@ -167,6 +177,22 @@ static double run_op(daxkv *db, int op, uint64_t first, uint64_t count,
 	t1 = now_ns();
 	pthread_barrier_destroy(&start);
 	return (double)(t1 - t0) / (double)(count / threads * threads);
+}
+
+/* Open @p dir as side 0 (figures kept) or 1 (NOLATENCY; both with
+ * --aa). */
+static int open_side(const char *dir, int side, bool aa, daxkv **dbp)
+{
+	struct daxkv_options o;
+	int rc;
+
+	daxkv_options_init(&o);
+	o.flags = DAXKV_OPEN_NOCOMPACT |
+		  (side || aa ? DAXKV_OPEN_NOLATENCY : 0);
+	rc = daxkv_open(dir, &o, dbp);
+	if (rc)
+		fprintf(stderr, "open %s: %s\n", dir, daxkv_errmsg());
+	return rc;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -232,36 +258,42 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int k = 0; k < 2; k++) {
-		struct daxkv_options o;
-		int rc;
-
-		snprintf(dirs[k], sizeof(dirs[k]), "%s/daxkv-latcost-%ld-%s",
-			 base, (long)getpid(), k ? "off" : "on");
+		snprintf(dirs[k], sizeof(dirs[k]), "%s/daxkv-latcost-%ld-%d",
+			 base, (long)getpid(), k);
 		nftw(dirs[k], rm_one, 16, FTW_DEPTH | FTW_PHYS);
-		daxkv_options_init(&o);
-		o.flags = DAXKV_OPEN_NOCOMPACT |
-			  (k || aa ? DAXKV_OPEN_NOLATENCY : 0);
-		rc = daxkv_open(dirs[k], &o, &dbs[k]);
-		if (rc) {
-			fprintf(stderr, "open %s: %s\n", dirs[k],
-				daxkv_errmsg());
+		if (open_side(dirs[k], k, aa, &dbs[k]))
 			return 1;
-		}
 		run_op(dbs[k], 0, 0, nkeys, nkeys, threads, 0); /* the load */
 	}
 	for (unsigned r = 0; r < rounds; r++) {
+		/* halfway, the two databases swap roles (each reopened): a
+		 * difference that comes with a database or its memory, not
+		 * with the figures, then cancels out */
+		bool swapped = r >= rounds / 2;
+
+		if (r == rounds / 2) {
+			for (int k = 0; k < 2; k++) {
+				daxkv_close(dbs[k]);
+				if (open_side(dirs[k], !k, aa, &dbs[k]))
+					return 1;
+			}
+		}
 		for (int op = 0; op < NOPS; op++) {
 			uint64_t count = op == 0 ? nkeys :
 					 op == 1 ? 4 * nkeys :
+					 op == 4 ? 40 * nkeys :
 						   nkeys / 16;
 
 			for (int i = 0; i < 2; i++) {
-				/* on first in even rounds, off first in odd */
-				int k = (int)((r + (unsigned)i) % 2);
+				/* side 0 (on) first in even rounds, side 1
+				 * (off) first in odd ones */
+				int side = (int)((r + (unsigned)i) % 2);
+				int k = swapped ? !side : side;
 
-				res[k][op][r] = run_op(dbs[k], op,
-						       nkeys * (r + 1), count,
-						       nkeys, threads, r + 1);
+				res[side][op][r] = run_op(dbs[k], op,
+							  nkeys * (r + 1),
+							  count, nkeys,
+							  threads, r + 1);
 			}
 		}
 	}
