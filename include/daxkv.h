@@ -553,6 +553,11 @@ DAXKV_API int daxkv_compact(daxkv *db);
  * copy has the source's uuid, segment size and max_size and no
  * checkpoint: its first open rebuilds the index by scanning.  Every file
  * and directory entry of it is durable (fsync) before the call returns 0.
+ * (From a read-only handle of a database that was not closed cleanly and
+ * whose superseded words are wrong on media (daxkv_stat's stale_marks),
+ * a whole-segment copy carries the same words, and like the source needs
+ * a read-write open to repair them before queries; a compacting copy is
+ * written from the index and needs none.)
  *
  * Interrupted (power failure, SIGKILL, an error), it never leaves
  * something that opens as a database: a file DIR/backup.incomplete is made
