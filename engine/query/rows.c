@@ -15,7 +15,12 @@
  *   the batch being delivered, whatever the answer's size.  The callback
  *   runs only on the caller's thread and never while a backend holds a
  *   lock of its own (a device's state mutex), so it may query again.
- *   With a limit the caller stops after that many rows.
+ *   With a limit the caller stops after that many rows.  One exception
+ *   to the bound: a callback that queries the same handle while the run
+ *   still holds its device (the CUDA backend keeps its lock for a whole
+ *   run) would wait for that run, which waits for room in the queue; so
+ *   a query started inside a callback (dk_rows_nested_query) makes the
+ *   outer delivery unbounded: the rest of its rows wait in `all`.
  * - ORDERED with a limit: into a max-heap of the `limit` smallest keys
  *   (a copy of each record in it), under the lock; delivered sorted at
  *   the end.  Memory: the limit's rows.
@@ -42,10 +47,14 @@
 
 #define DK_ROWS_BATCH 256u /* rows per callback */
 
+/* The delivery whose callback this thread is running, if any. */
+static __thread struct dk_rows *dk_rows_inside;
+
+/* Empty @p rb: its rows have been handed on (or dropped). */
 static void dk_rows_clear(struct dk_rowbuf *rb)
 {
 	rb->used = 0;
-	rb->held = 0;
+	rb->handed = rb->nrows;
 }
 
 /* Hand @p n records (pointers) to the callback on this (the caller's)
@@ -68,7 +77,11 @@ static void dk_rows_hand(struct dk_rows *r, const struct dk_rec *const *recs,
 			batch[k].vlen = recs[i]->vlen;
 		}
 		if (k) {
+			r->inside = dk_rows_inside;
+			dk_rows_inside = r;
 			rc = r->q->rows(batch, k, r->q->arg);
+			dk_rows_inside = r->inside;
+			r->inside = NULL;
 			r->delivered += k;
 			if (rc) {
 				r->stop_rc = rc;
@@ -203,7 +216,7 @@ static int dk_rows_keep(struct dk_rows *r, struct dk_rowbuf *rb)
 	if (r->ordered && r->limit) {
 		uint64_t off = 0;
 
-		for (uint64_t i = 0; i < rb->held && !rc; i++) {
+		for (uint64_t i = 0; i < dk_rowbuf_held(rb) && !rc; i++) {
 			const struct dk_rec *rec =
 				(const struct dk_rec *)(rb->data + off);
 
@@ -215,8 +228,7 @@ static int dk_rows_keep(struct dk_rows *r, struct dk_rowbuf *rb)
 		if (!rc) {
 			memcpy(r->all.data + r->all.used, rb->data, rb->used);
 			r->all.used += rb->used;
-			r->all.held += rb->held;
-			r->all.nrows += rb->held;
+			r->all.nrows += dk_rowbuf_held(rb);
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -233,12 +245,26 @@ static int dk_rows_enqueue(struct dk_rows *r, struct dk_rowbuf *rb)
 	size_t cap;
 
 	pthread_mutex_lock(&r->lock);
-	while (r->qlen == DK_ROWS_QUEUE && !r->stopped)
+	while (r->qlen == DK_ROWS_QUEUE && !r->stopped && !r->unbounded)
 		pthread_cond_wait(&r->cond, &r->lock);
 	if (r->stopped) {
 		pthread_mutex_unlock(&r->lock);
 		dk_rows_clear(rb);
 		return DK_QUERY_STOPPED;
+	}
+	if (r->qlen == DK_ROWS_QUEUE) {
+		/* unbounded: the caller, in its callback, queries the same
+		 * handle; the rows wait in `all` until the run ends */
+		int rc = dk_rowbuf_reserve(&r->all, rb->used);
+
+		if (!rc) {
+			memcpy(r->all.data + r->all.used, rb->data, rb->used);
+			r->all.used += rb->used;
+			r->all.nrows += dk_rowbuf_held(rb);
+		}
+		pthread_mutex_unlock(&r->lock);
+		dk_rows_clear(rb);
+		return rc;
 	}
 	slot = &r->queue[(r->qhead + r->qlen) % DK_ROWS_QUEUE];
 	/* the slot keeps the buffer the caller emptied last, if any */
@@ -247,7 +273,7 @@ static int dk_rows_enqueue(struct dk_rows *r, struct dk_rowbuf *rb)
 	slot->data = rb->data;
 	slot->cap = rb->cap;
 	slot->used = rb->used;
-	slot->held = rb->held;
+	slot->nrows = slot->handed + dk_rowbuf_held(rb);
 	rb->data = data;
 	rb->cap = cap;
 	dk_rows_clear(rb);
@@ -263,7 +289,7 @@ static int dk_rows_flush(struct dk_rowbuf *rb)
 	struct dk_rows *r = rb->sink;
 	bool stopped;
 
-	if (!rb->held)
+	if (!dk_rowbuf_held(rb))
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	stopped = r->stopped;
@@ -277,10 +303,12 @@ static int dk_rows_flush(struct dk_rowbuf *rb)
 	return dk_rows_enqueue(r, rb);
 }
 
-void dk_rows_init(struct dk_rows *r, const struct daxkv_query *q)
+void dk_rows_init(struct dk_rows *r, const struct daxkv_query *q,
+		  struct daxkv *db)
 {
 	memset(r, 0, sizeof(*r));
 	r->q = q;
+	r->db = db;
 	r->caller = pthread_self();
 	r->ordered = q->flags & DAXKV_QUERY_ORDERED;
 	r->limit = q->limit;
@@ -299,6 +327,7 @@ static void dk_rows_reset(struct dk_rows *r)
 		dk_rows_clear(&r->queue[i]);
 	r->qhead = r->qlen = 0;
 	r->stopped = false;
+	r->unbounded = false;
 	r->halt = false;
 	r->stop_rc = 0;
 	r->done = false;
@@ -361,7 +390,7 @@ static void dk_rows_consume(struct dk_rows *r, struct dk_qexec *x)
 			break;
 		slot = &r->queue[r->qhead];
 		data = slot->data;
-		n = r->halt ? 0 : slot->held;
+		n = r->halt ? 0 : dk_rowbuf_held(slot);
 		pthread_mutex_unlock(&r->lock);
 		/* outside the lock: the callback may take its time */
 		if (n)
@@ -376,6 +405,25 @@ static void dk_rows_consume(struct dk_rows *r, struct dk_qexec *x)
 		pthread_cond_broadcast(&r->cond);
 	}
 	pthread_mutex_unlock(&r->lock);
+	/* what waited in `all` while the callback queried the handle (the
+	 * run has ended: no producer is left) */
+	if (!r->halt && dk_rowbuf_held(&r->all))
+		dk_rows_hand_buf(r, r->all.data, dk_rowbuf_held(&r->all));
+	dk_rows_clear(&r->all);
+}
+
+void dk_rows_nested_query(struct daxkv *db)
+{
+	for (struct dk_rows *r = dk_rows_inside; r; r = r->inside) {
+		if (r->db != db || r->be_id == DAXKV_BACKEND_CPU)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		if (!r->unbounded && !r->done) {
+			r->unbounded = true;
+			pthread_cond_broadcast(&r->cond);
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
 }
 
 int dk_rows_run(struct dk_rows *r, const struct dk_backend *be,
@@ -386,6 +434,7 @@ int dk_rows_run(struct dk_rows *r, const struct dk_backend *be,
 	int rc;
 
 	dk_rows_reset(r);
+	r->be_id = be->id;
 	__atomic_store_n(&x->stop, 0, __ATOMIC_RELAXED);
 	x->out.sink = r;
 	x->out.flush = dk_rows_flush;
@@ -446,12 +495,14 @@ int dk_rows_finish(struct dk_rows *r)
 		return r->stop_rc;
 	}
 	if (!r->ordered) {
-		/* gathered for want of a thread: in the order found */
-		if (r->all.held)
-			dk_rows_hand_buf(r, r->all.data, r->all.held);
+		/* gathered for want of a thread: in the order found (a
+		 * streamed run left nothing here) */
+		if (r->gather && dk_rowbuf_held(&r->all))
+			dk_rows_hand_buf(r, r->all.data,
+					 dk_rowbuf_held(&r->all));
 		return r->stop_rc;
 	}
-	n = r->all.held;
+	n = dk_rowbuf_held(&r->all);
 	if (n == 0)
 		return 0;
 	recs = malloc(n * sizeof(*recs));

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 
+struct daxkv;
 struct daxkv_query;
 
 /* Batches waiting for the caller's thread, at most. */
@@ -17,6 +18,11 @@ struct daxkv_query;
 /* One ROWS query's delivery: what dk_rowbuf_flush() hands rows to. */
 struct dk_rows {
 	const struct daxkv_query *q;
+	struct daxkv *db;
+	int be_id;               /* the backend running (DAXKV_BACKEND_*) */
+	struct dk_rows *inside;  /* while the callback runs: the delivery
+				    whose callback this thread was in before
+				    (nested queries), else NULL */
 	pthread_t caller;        /* the thread that runs the callback */
 	bool ordered;
 	uint64_t limit;          /* 0: all */
@@ -29,6 +35,10 @@ struct dk_rows {
 				    limit was reached) */
 	bool stopped;            /* `halt`, as the producers see it: every
 				    later flush answers DK_QUERY_STOPPED */
+	bool unbounded;          /* the callback queries the same handle:
+				    producers no longer wait for room (the
+				    overflow is gathered in `all`), so that a
+				    device run holding its lock can end */
 	int stop_rc;             /* the callback's non-zero value, or an error */
 	uint64_t delivered;      /* rows handed to the callback */
 	bool done;               /* the backend's run has ended */
@@ -43,7 +53,17 @@ struct dk_rows {
 	struct dk_rowbuf all;
 };
 
-void dk_rows_init(struct dk_rows *r, const struct daxkv_query *q);
+void dk_rows_init(struct dk_rows *r, const struct daxkv_query *q,
+		  struct daxkv *db);
+/*
+ * A query of @p db is starting in this thread.  If the thread is inside
+ * a rows callback of a query of the same handle still running on a
+ * device, that run may hold the device (the CUDA backend keeps its lock
+ * for a whole run) and wait for room in the queue, which only the
+ * callback's return would make: the outer delivery stops waiting
+ * (unbounded) so that its run can end and the new query get the device.
+ */
+void dk_rows_nested_query(struct daxkv *db);
 void dk_rows_destroy(struct dk_rows *r);
 
 /*

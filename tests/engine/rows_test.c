@@ -15,6 +15,9 @@
  *             4 CPU threads; may query and write the handle; a non-zero
  *             return stops the query, is returned, and the result counts
  *             what was delivered; an unordered limit delivers exactly it.
+ * nested      a callback queries the handle while its own query still
+ *             runs on a device holding a lock for the run (CUDA) and
+ *             waiting for room in the delivery's queue: no deadlock.
  * sum         SUM overflow at the boundaries: UINT at 2^64 - 1 and 2^64,
  *             INT at INT64_MAX / INT64_MIN and one past, sums whose
  *             partial sums overflow but whose total fits, and a version 1
@@ -267,17 +270,18 @@ static int collect_scan(const void *key, size_t klen, const void *val,
 	return 0;
 }
 
-/* 20,000 keys in a shuffled order, every fifth deleted, a value whose
- * u32 at 0 is the key's number modulo 10. */
-static daxkv *ordered_db(const char *dir)
+/* @p n keys (a multiple of 5 that 7919 does not divide) in a shuffled
+ * order, every fifth deleted, a value whose u32 at 0 is the key's number
+ * modulo 10. */
+static daxkv *keys_db(const char *dir, uint64_t n)
 {
 	daxkv *db = open_db(dir);
 	uint64_t rng = 3;
 	uint32_t val;
 	uint8_t k[8];
 
-	for (uint64_t i = 0; i < 20000; i++) {
-		uint64_t id = (i * 7919) % 20000; /* a permutation */
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t id = (i * 7919) % n; /* a permutation */
 
 		key_of(id * 3 + dk_rand(&rng) % 3, k);
 		val = (uint32_t)(key_num(k) % 10);
@@ -286,6 +290,12 @@ static daxkv *ordered_db(const char *dir)
 			CHECK_OK(daxkv_delete(db, k, 8));
 	}
 	return db;
+}
+
+/* 20,000 keys, 16,000 live. */
+static daxkv *ordered_db(const char *dir)
+{
+	return keys_db(dir, 20000);
 }
 
 static void test_ordered(void)
@@ -351,6 +361,14 @@ static void test_ordered(void)
 
 /* ---- callback ---- */
 
+/*
+ * 60,000 keys, 48,000 live rows of 48 bytes: more than the delivery's
+ * queue and buffers hold, so that a producer waits for room while the
+ * callback runs a nested query (on a device that keeps its lock for a
+ * whole run, that wait would never end without dk_rows_nested_query).
+ */
+#define CB_LIVE 48000
+
 struct cb_state {
 	daxkv *db;
 	pthread_t caller;
@@ -379,7 +397,7 @@ static int cb_rows(const struct daxkv_row *rows, size_t n, void *arg)
 		daxkv_query_init(&q);
 		q.backend = (uint32_t)backend;
 		CHECK_OK(daxkv_query(s->db, &q, &res));
-		CHECK(res.count >= 16000);
+		CHECK(res.count >= CB_LIVE);
 		key_of(1000000 + s->calls, k);
 		CHECK_OK(daxkv_put(s->db, k, 8, "n", 1));
 	}
@@ -389,10 +407,11 @@ static int cb_rows(const struct daxkv_row *rows, size_t n, void *arg)
 	return 0;
 }
 
+
 static void test_callback(void)
 {
 	const char *dir = dk_test_dir("rows-cb");
-	daxkv *db = ordered_db(dir);
+	daxkv *db = keys_db(dir, 60000);
 	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
 	struct cb_state s;
 	struct daxkv_query q;
@@ -413,9 +432,9 @@ static void test_callback(void)
 	s.caller = pthread_self();
 	s.nested = true;
 	CHECK_OK(daxkv_query(db, &q, &res));
-	CHECK_EQ(s.rows, 16000);
-	CHECK_EQ(res.count, 16000);
-	CHECK(s.calls >= 16000 / 256);
+	CHECK_EQ(s.rows, CB_LIVE);
+	CHECK_EQ(res.count, CB_LIVE);
+	CHECK(s.calls >= CB_LIVE / 256);
 
 	/* stop: the callback's value comes back, the count is what it got */
 	memset(&s, 0, sizeof(s));
@@ -440,8 +459,75 @@ static void test_callback(void)
 	s.caller = pthread_self();
 	q.limit = 1000000;
 	CHECK_OK(daxkv_query(db, &q, &res));
-	CHECK_EQ(s.rows, 16000);
+	CHECK_EQ(s.rows, CB_LIVE);
 	daxkv_snapshot_close(snap);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
+/* ---- nested ---- */
+
+/*
+ * A callback that queries the handle while its own query still runs on
+ * a device that holds a lock for the whole run (the CUDA backend): 50,000
+ * values of 1000 bytes are several of the GPU's staging batches (8 MiB),
+ * whose rows fill the delivery's queue, so the run waits for room while
+ * the callback's query waits for the run's lock.  The delivery must stop
+ * bounding the queue then (dk_rows_nested_query), or neither returns.
+ */
+struct nested {
+	daxkv *db;
+	uint64_t rows;
+	bool queried;
+};
+
+static int nested_rows(const struct daxkv_row *rows, size_t n, void *arg)
+{
+	struct nested *s = arg;
+
+	(void)rows;
+	if (!s->queried) {
+		struct daxkv_query q;
+		struct daxkv_query_result res = {
+			.version = DAXKV_QUERY_RESULT_VERSION
+		};
+
+		s->queried = true;
+		/* let the outer run fill the queue and wait for room */
+		usleep(200000);
+		daxkv_query_init(&q);
+		q.backend = (uint32_t)backend;
+		CHECK_OK(daxkv_query(s->db, &q, &res));
+		CHECK_EQ(res.count, 50000);
+	}
+	s->rows += n;
+	return 0;
+}
+
+static void test_nested(void)
+{
+	const char *dir = dk_test_dir("rows-nested");
+	daxkv *db = open_db(dir);
+	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
+	struct nested s = { .db = db };
+	struct daxkv_query q;
+	static uint8_t val[1000];
+	uint8_t k[8];
+
+	for (uint64_t i = 0; i < 50000; i++) {
+		key_of(i, k);
+		memcpy(val, &i, sizeof(i));
+		CHECK_OK(daxkv_put(db, k, 8, val, sizeof(val)));
+	}
+	daxkv_query_init(&q);
+	q.backend = (uint32_t)backend;
+	q.output = DAXKV_QUERY_ROWS;
+	q.rows = nested_rows;
+	q.arg = &s;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK(s.queried);
+	CHECK_EQ(s.rows, 50000);
+	CHECK_EQ(res.count, 50000);
 	CHECK_OK(daxkv_close(db));
 	dk_rmtree(dir);
 }
@@ -549,6 +635,7 @@ static void test_sum(void)
 static const struct dk_case cases[] = {
 	{ "ordered", test_ordered },
 	{ "callback", test_callback },
+	{ "nested", test_nested },
 	{ "sum", test_sum },
 	{ "memory", test_memory },
 };
