@@ -2,12 +2,13 @@
 /*
  * admin.c -- create, info, stats, compact and check.
  *
- * info and stats open the database like any user (so they refuse with
- * exit 3 while another process has it open: the engine allows one
- * process per directory) and close it again, which writes a checkpoint.
- * check never opens it: daxkv_check() takes the same directory lock and
- * reads the files, and the libpmempool check of meta.pool runs in its
- * pool hook, under that lock, before anything maps the pool.
+ * info and stats open the database read-only (DAXKV_OPEN_RDONLY: they
+ * change nothing, run beside other readers, and exit 3 while a writer
+ * holds it); create and compact open it read-write and close it, which
+ * writes a checkpoint.  check never opens it: daxkv_check() takes the
+ * same directory lock (shared without --repair) and reads the files, and
+ * the libpmempool check of meta.pool runs in its pool hook, under that
+ * lock, before anything maps the pool.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -232,8 +233,10 @@ static const char kv_info_help[] =
 	"Format version, uuid, options, segments (size, fill, live bytes), keys,\n"
 	"live and dead bytes, what compaction would keep and the space\n"
 	"amplification (bytes mapped / record bytes kept), the durability mode\n"
-	"in force, the file system and its DAX state, and the pmem namespace\n"
-	"underneath (or \"not on pmem\").\n";
+	"of kvctl's own open (read-only), the file system and its DAX state, and\n"
+	"the pmem namespace underneath (or \"not on pmem\").\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_seg_list {
 	json_object *array;
@@ -721,7 +724,11 @@ static const char kv_check_help[] =
 	"confirmation (or takes --yes), then zeroes torn tails, overwrites\n"
 	"unreadable records with never-visible filler records, lowers bad\n"
 	"sealed tails and removes orphan segment files; it never drops a valid\n"
-	"record.  The database must not be open elsewhere (exit 3).\n";
+	"record.  Without --repair it reads under a shared lock: beside\n"
+	"read-only opens, and on a read-only mount (where libpmempool's check,\n"
+	"which opens the pool for writing, is skipped, saying so); a database\n"
+	"open read-write elsewhere is refused (exit 3).  --repair needs the\n"
+	"database open nowhere else (exit 3).\n";
 
 struct kv_check_state {
 	bool json, quiet;

@@ -163,7 +163,9 @@ void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len)
 static const char kv_get_help[] =
 	"usage: kvctl get DIR KEY [--hex|--base64] [--json]\n"
 	"Print the value of KEY.  With --hex or --base64 the key is given and\n"
-	"the value printed in that encoding.  Exit 1 if the key is missing.\n";
+	"the value printed in that encoding.  Exit 1 if the key is missing.\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 int kv_cmd_get(int argc, char **argv)
 {
@@ -375,7 +377,9 @@ static const char kv_scan_help[] =
 	"                      [--keys-only] [--hex|--base64] [--json]\n"
 	"List live keys in key order (bytewise), from K (inclusive) to K\n"
 	"(exclusive), only those starting with P, at most N.  Text output is\n"
-	"KEY<TAB>VALUE per line; --hex/--base64 apply to K, P and the output.\n";
+	"KEY<TAB>VALUE per line; --hex/--base64 apply to K, P and the output.\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_scan_state {
 	const struct kv_data_opts *o;
@@ -511,7 +515,9 @@ out_free:
 static const char kv_dump_help[] =
 	"usage: kvctl dump DIR [FILE]\n"
 	"Write every live key and value to FILE (default: standard output) as\n"
-	"JSON lines; see DUMP FORMAT in kvctl(1).\n";
+	"JSON lines; see DUMP FORMAT in kvctl(1).\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_dump_state {
 	FILE *out;

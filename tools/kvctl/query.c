@@ -69,7 +69,14 @@ static const char kv_query_help[] =
 	"bytes scanned, time and GB/s, on standard error, and, when auto "
 	"fell back\n"
 	"from a device (a GPU error, a GPU disabled by an earlier one), "
-	"which and why.\n";
+	"which and why.\n"
+	"Rows are printed as they come, so memory does not grow with the "
+	"answer\n"
+	"(except --ordered without --limit, and --json).  DIR is opened "
+	"read-only:\n"
+	"beside other readers, on a read-only mount too; refused (exit 3) "
+	"while a\n"
+	"program holds it read-write.\n";
 
 enum { KV_Q_WHERE = 256, KV_Q_COUNT, KV_Q_SUM, KV_Q_MIN, KV_Q_MAX, KV_Q_ROWS,
        KV_Q_FROM, KV_Q_TO, KV_Q_PREFIX, KV_Q_LIMIT, KV_Q_ORDERED,
