@@ -8,7 +8,8 @@
  *            scans equal the source, a query counts what the scan counts
  *            (the version rule holds on the copy's media), daxkv_check
  *            finds nothing; refusals (non-empty, the source itself, bad
- *            flags); a backup from a read-only handle.
+ *            flags); a backup from a read-only handle; both kinds of
+ *            copy of a database with no record.
  * concurrent writers, explicit compactions and the background compactor
  *            run while backups are taken at snapshots (daxkv_backup_at):
  *            each copy holds exactly what a scan at its snapshot returned
@@ -309,6 +310,17 @@ static void test_basic(void)
 	dk_rmtree(dst);
 	dk_rmtree(cmp);
 	dk_rmtree(ro);
+
+	/* a database with no record: both kinds of copy open, empty */
+	db = open_rw(src);
+	CHECK_OK(daxkv_backup(db, dst, 0));
+	CHECK_OK(daxkv_backup(db, cmp, DAXKV_BACKUP_COMPACT));
+	CHECK_OK(daxkv_close(db));
+	check_copy(dst, &model);
+	check_copy(cmp, &model);
+	dk_rmtree(src);
+	dk_rmtree(dst);
+	dk_rmtree(cmp);
 }
 
 /* ---- concurrent ---- */
