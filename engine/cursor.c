@@ -40,6 +40,7 @@
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
+#include "latency.h"
 #include "record.h"
 #include "snapshot.h"
 
@@ -419,6 +420,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 {
 	struct daxkv_cursor c;
 	int rc, cbrc = 0;
+	DK_LAT_TIME(db, DK_LAT_SCAN);
 
 	dk_err_clear();
 	if (!db || !fn)

@@ -15,13 +15,27 @@
  *   In an open segment the rest is the torn remains of an unacknowledged
  *   write; it is zeroed before the next append (segment.c).
  * - Each valid record is offered to its key's entry; the newest sequence
- *   wins.  The loser's `superseded` word is set if it is 0, and after the
- *   scan every winner's word is reset to 0: marks written by commits that
- *   did not survive are undone, marks that did not reach media are
+ *   wins.  A losing put's `superseded` word is set if it is 0, and after
+ *   the scan every winner's word is reset to 0: marks written by commits
+ *   that did not survive are undone, marks that did not reach media are
  *   redone.  Both are idempotent, so a crash during recovery is followed
- *   by the same recovery.
+ *   by the same recovery.  A losing delete is left as it is: the version
+ *   rule reads the marks of puts only, compaction treats an unmarked
+ *   delete by asking the index, and a put that follows a delete whose
+ *   entry was removed (index.c) had no entry to mark it through, so such
+ *   deletes are unmarked on media by design, not by a lost write.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
+ *
+ * A read-only open (DAXKV_OPEN_RDONLY) recovers in DRAM only: no orphan is
+ * removed, no mark written, the clean flag left as it is.  The index it
+ * builds is the same (the newest sequence wins whatever the marks say),
+ * so gets and scans are right.  The marks it would have changed are
+ * counted in stale_marks: where there are any, the version rule does not
+ * hold on media (a loser still unmarked reads as visible, a winner marked
+ * by a lost commit as invisible), and queries, which decide visibility
+ * from the records alone, are refused (query.c).  After a clean close, or
+ * after any read-write open, there are none.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -230,11 +244,17 @@ static inline bool dk_entry_same_key(const struct dk_entry *a,
 	return a->klen == b->klen && !memcmp(a->key, b->key, a->klen);
 }
 
-/* Mark the record of loser @p e superseded by @p seq unless it is. */
+/* Mark the record of losing put @p e superseded by @p seq unless it is
+ * (a delete: see the top of this file).  A read-only open writes nothing:
+ * it counts the mark it could not make. */
 static void dk_recover_lose(struct daxkv *db, const struct dk_ritem *it,
 			    uint64_t seq)
 {
-	if (!(it->seq & 1))
+	if ((it->seq & 1) || (it->e->cur & DK_LOC_DEL))
+		return;
+	if (db->rdonly)
+		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
+	else
 		dk_store8_flush(&db->pm,
 				(uint64_t *)&dk_rec_at(db, it->e->cur)->superseded,
 				seq);
@@ -308,7 +328,10 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 			continue;
 		w = dk_ritem_at(bufs, table[j] - 1);
 		e = w->e;
-		if (w->seq & 1)
+		if ((w->seq & 1) && db->rdonly)
+			__atomic_fetch_add(&db->stale_marks, 1,
+					   __ATOMIC_RELAXED);
+		else if (w->seq & 1)
 			dk_store8_flush(&db->pm,
 					(uint64_t *)&dk_rec_at(db, e->cur)
 						->superseded,
@@ -524,7 +547,8 @@ int dk_recover(struct daxkv *db)
 	uint32_t *slots, n = 0;
 	int rc;
 
-	dk_remove_orphans(db);
+	if (!db->rdonly)
+		dk_remove_orphans(db);
 	slots = malloc(DK_MAX_SEGMENTS * sizeof(*slots));
 	if (!slots)
 		return dk_err(DAXKV_ENOMEM, "no memory for recovery");
@@ -565,8 +589,9 @@ int dk_recover(struct daxkv *db)
 		if (seg->size - seg->tail >= 64 * 1024)
 			db->reuse[db->nreuse++] = seg->slot;
 	}
-	/* the checkpoint is consumed: until the next clean close it is void */
-	if (db->meta->clean)
+	/* the checkpoint is consumed: until the next clean close it is void
+	 * (a read-only open leaves it valid: nothing moves on) */
+	if (db->meta->clean && !db->rdonly)
 		dk_meta_set(db, &db->meta->clean, 0);
 	db->recovery_ns = dk_now_ns() - start;
 	rc = 0;
