@@ -73,7 +73,9 @@
  *   12     4    batch count: records in this record's batch (1 if single)
  *   16     8    seq: commit sequence number, >= 1
  *   24     8    superseded: seq of the record that replaced this key's
- *               version, 0 while it is the newest.  Mutable, not in crc.
+ *               version, 0 while it is the newest (a delete's may stay 0
+ *               after it was replaced: nothing reads it).  Mutable, not
+ *               in crc.
  *   32     klen key bytes
  *   32+klen vlen value bytes
  *
@@ -101,8 +103,8 @@
  *
  * The engine keeps this true: a write's superseded mark on the previous
  * version is stored before the write's seq can be part of any snapshot,
- * and recovery marks every record that lost to a newer one before the
- * database opens.  Exactly one version of a key satisfies it at any s,
+ * and recovery marks every put that lost to a newer record before the
+ * database opens.  A delete is never visible, whatever its mark says.  Exactly one version of a key satisfies it at any s,
  * and none if the newest version at s is a delete.
  */
 #ifndef DAXKV_LAYOUT_H
