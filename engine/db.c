@@ -17,10 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "checkpoint.h"
 #include "compact.h"
 #include "errors.h"
 #include "events.h"
+#include "guard.h"
 #include "index.h"
 #include "internal.h"
 #include "meta.h"
@@ -64,11 +66,11 @@ static int dk_check_options(const struct daxkv_options *opts)
 {
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
 			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
-			       DAXKV_OPEN_NOCOMPACT;
+			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_SALVAGE;
 
-	if (opts->version != DAXKV_OPTIONS_VERSION)
+	if (opts->version < 1 || opts->version > DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
-			      "options version %u, expected %u (use "
+			      "options version %u, expected 1..%u (use "
 			      "daxkv_options_init)",
 			      opts->version, DAXKV_OPTIONS_VERSION);
 	if (opts->flags & ~known)
@@ -127,6 +129,7 @@ static int dk_probe_durability(struct daxkv *db, bool force_msync)
 	void *addr;
 	const char *force;
 
+	db->force_msync = force_msync;
 	if (force_msync) {
 		db->pm.is_pmem = 0;
 		db->durability = DAXKV_DUR_MSYNC;
@@ -187,7 +190,47 @@ static void dk_db_free(struct daxkv *db)
 	free(db);
 }
 
-/* The database directory: there, or created unless NOCREATE. */
+/*
+ * The database directory: there, or created unless NOCREATE.
+ *
+ * File-system operations that later steps rely on, each made durable
+ * before the step that relies on it:
+ *   mkdir(dir)            -> fsync(parent): the directory's name, before
+ *                            any file in it is relied upon;
+ *   meta.pool.tmp built   -> rename to meta.pool -> fsync(dir) (meta.c);
+ *   segment file created, allocated, header persisted -> fsync(dir) ->
+ *                            slot LIVE (segment.c);
+ *   checkpoint.tmp written, fdatasync -> rename -> fsync(dir) -> ckpt_gen
+ *                            -> clean (checkpoint.c);
+ *   quarantine copy written, fdatasync -> link -> fsync(dir) -> the
+ *                            segment's damaged bytes overwritten (check.c).
+ * The lock file and the durability probe are never relied upon.
+ */
+static int dk_fsync_parent(const char *dir)
+{
+	char parent[4096];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+		parent[strlen(parent) - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = dk_err_errno(DAXKV_EIO, errno, "%s: fsync of the parent "
+				  "directory", parent);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int dk_open_dir(const char *dir, uint32_t flags)
 {
 	struct stat st;
@@ -206,6 +249,7 @@ static int dk_open_dir(const char *dir, uint32_t flags)
 						    dk_errno_code(err),
 					    err, "%s: cannot create", dir);
 		}
+		return dk_fsync_parent(dir);
 	} else if (!S_ISDIR(st.st_mode)) {
 		return dk_err(DAXKV_EINVAL, "%s is not a directory", dir);
 	}
@@ -288,6 +332,29 @@ static int dk_open_meta(struct daxkv *db, const struct daxkv_options *opts)
 			    opts->flags & DAXKV_OPEN_EXCLUSIVE, uuid);
 }
 
+/*
+ * DAXKV_OPEN_SALVAGE: the offline salvage (check.c), under the lock this
+ * open holds, before anything else reads the files.  A problem it could
+ * not repair is left for the open to refuse.
+ */
+static int dk_open_salvage(struct daxkv *db, const struct daxkv_options *opts)
+{
+	struct daxkv_check_options co = {
+		.version = DAXKV_CHECK_OPTIONS_VERSION,
+		.flags = DAXKV_CHECK_REPAIR,
+	};
+	struct daxkv_check_result res = {
+		.version = DAXKV_CHECK_RESULT_VERSION
+	};
+
+	if (opts->version >= 2) {
+		co.report = opts->salvage_report;
+		co.arg = opts->salvage_arg;
+	}
+	db->salvage = true;
+	return dk_check_locked(db->dir, db->dirfd, &co, &res);
+}
+
 /* Recovery threads and lanes, from the CPUs online. */
 static void dk_open_sizes(struct daxkv *db, const struct daxkv_options *opts)
 {
@@ -336,6 +403,13 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	rc = dk_open_lock(db, dir, opts->flags);
 	if (rc)
 		goto err;
+	dk_guard_install();
+	if ((opts->flags & DAXKV_OPEN_SALVAGE) &&
+	    faccessat(db->dirfd, "meta.pool", F_OK, 0) == 0) {
+		rc = dk_open_salvage(db, opts);
+		if (rc)
+			goto err;
+	}
 	rc = dk_open_meta(db, opts);
 	if (rc)
 		goto err;
@@ -401,8 +475,10 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 		return dk_err(DAXKV_EINVAL, "stat version %u, expected 1..%u",
 			      st->version, DAXKV_STAT_VERSION);
 	version = st->version;
-	/* a version 1 caller's struct ends before the compaction figures */
+	/* an older caller's struct ends before the newer figures */
 	memset(st, 0, version == 1 ? offsetof(struct daxkv_stat, compactions) :
+		      version == 2 ? offsetof(struct daxkv_stat,
+					      compaction_errors) :
 				     sizeof(*st));
 	st->version = version;
 	st->format_version = DK_FORMAT_VERSION;
@@ -466,6 +542,16 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 
 				st->record_live_bytes += l > 0 ? (uint64_t)l : 0;
 			}
+		pthread_mutex_unlock(&db->seg_lock);
+	}
+	if (version >= 3) {
+		st->compaction_errors = __atomic_load_n(&db->compaction_errors,
+							__ATOMIC_RELAXED);
+		st->bad_blocks = db->bad_blocks;
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (db->segs[slot] && !db->segs[slot]->pm.is_pmem)
+				st->segments_msync++;
 		pthread_mutex_unlock(&db->seg_lock);
 	}
 	return 0;

@@ -89,13 +89,24 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_NOCOMPACT 0x10u   /**< no background compaction thread
 					  (daxkv_compact() and the compaction
 					  after ENOSPC still work) */
+#define DAXKV_OPEN_SALVAGE 0x20u     /**< salvage a damaged database first,
+					  as daxkv_check() with
+					  DAXKV_CHECK_REPAIR does (kvctl check
+					  --repair): every record whose check
+					  passes is kept, damaged bytes go to
+					  quarantine files beside their
+					  segment, and each problem goes to
+					  daxkv_options.salvage_report */
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
 #define DAXKV_MAX_SIZE_NONE UINT64_MAX
 
-/** Structure version filled in by daxkv_options_init(). */
-#define DAXKV_OPTIONS_VERSION 1u
+/** Structure version filled in by daxkv_options_init() (1: up to
+ *  `reserved`; 2: the salvage report too). */
+#define DAXKV_OPTIONS_VERSION 2u
+
+struct daxkv_check_problem;
 
 /**
  * Options for daxkv_open().  Always start from daxkv_options_init():
@@ -120,6 +131,12 @@ struct daxkv_options {
 				    compaction copies into */
 	uint32_t recovery_threads; /**< 0 = one per online CPU */
 	uint32_t reserved;
+	/* version 2 */
+	/** DAXKV_OPEN_SALVAGE: called for each problem found and what was
+	 *  done about it (as daxkv_check()'s report); may be NULL */
+	int (*salvage_report)(const struct daxkv_check_problem *problem,
+			      void *arg);
+	void *salvage_arg;     /**< passed to salvage_report */
 };
 
 /** Fill @p opts with the defaults. */
@@ -129,7 +146,12 @@ DAXKV_API void daxkv_options_init(struct daxkv_options *opts);
  * Open (and by default create) the database in directory @p dir.
  * @p opts NULL means defaults.  After a crash, open recovers: every
  * acknowledged write is found, torn and unacknowledged records are
- * discarded.
+ * discarded.  Damage is never taken for a crash: a segment with valid
+ * records after unreadable bytes, a segment file that the meta table does
+ * not explain, a media error (DAXKV_EIO) or an unsafe shutdown while the
+ * database was open makes open fail, naming the file and offset in
+ * daxkv_errmsg(), and nothing is deleted or overwritten; salvage with
+ * DAXKV_OPEN_SALVAGE or kvctl check --repair.
  *
  * @return 0, or DAXKV_EINVAL (NULL argument, bad option, a file where a
  * directory should be, EXCLUSIVE on an existing database), DAXKV_ENODB
@@ -495,8 +517,8 @@ enum daxkv_recovery {
 };
 
 /** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
- *  compaction figures too). */
-#define DAXKV_STAT_VERSION 2u
+ *  compaction figures too; 3: damage and per-segment durability). */
+#define DAXKV_STAT_VERSION 3u
 
 /** Figures about an open database (daxkv_stat()). */
 struct daxkv_stat {
@@ -529,6 +551,21 @@ struct daxkv_stat {
 					 compaction would keep.  Space
 					 amplification is bytes_mapped over
 					 this */
+	/* version 3 */
+	uint64_t compaction_errors; /**< rounds ended by a damaged record or
+					 a media error (the segment is kept
+					 and not compacted again by this
+					 handle; kvctl check names it) */
+	uint64_t segments_msync;    /**< segments persisted with msync (not
+					 MAP_SYNC-capable, or FORCE_MSYNC);
+					 the rest with cache flushes.  When
+					 both kinds exist, `durability` is
+					 that of the directory's probe and
+					 each segment's is in
+					 daxkv_segment_foreach() */
+	uint64_t bad_blocks;        /**< bad blocks the device lists in the
+					 unused part of segments at open
+					 (those segments take no appends) */
 };
 
 /**
@@ -684,8 +721,8 @@ DAXKV_API int daxkv_check(const char *dir,
 			  const struct daxkv_check_options *opts,
 			  struct daxkv_check_result *res);
 
-/** Structure version of struct daxkv_segment_info. */
-#define DAXKV_SEGMENT_INFO_VERSION 1u
+/** Structure version of struct daxkv_segment_info (2: durability). */
+#define DAXKV_SEGMENT_INFO_VERSION 2u
 
 /** One data segment of an open handle (daxkv_segment_foreach()). */
 struct daxkv_segment_info {
@@ -698,6 +735,11 @@ struct daxkv_segment_info {
 	uint64_t tail;         /**< end of the last complete record */
 	uint64_t live_bytes;   /**< bytes of newest records of live keys */
 	uint64_t live_records; /**< how many such records it holds */
+	/* version 2 */
+	uint32_t durability;   /**< enum daxkv_durability of this segment's
+				    mapping: MAP_SYNC/EADR/EMULATED (cache
+				    flushes) or MSYNC */
+	uint32_t reserved;
 };
 
 /** Segment callback: return 0 to go on, non-zero to stop. */
