@@ -54,8 +54,9 @@
  *   from the table's sets the table's (on the word of the segment's own
  *   header: uuid, slot, crc).
  * - the table: a slot whose file's own header says it is live is made
- *   LIVE again with that generation; a LIVE slot whose file is missing is
- *   freed (its records are reported lost); a state out of range is set by
+ *   LIVE again with that generation (a LIVE slot whose file is missing is
+ *   reported, not freed: the file may come back); a state out of range
+ *   is set by
  *   its file; an unknown file at a segment's name is moved aside
  *   (renamed NAME.unknown), never deleted.  The root's clean flag and
  *   flags words out of range are reset; its magic, format version, uuid
@@ -600,19 +601,11 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 	ck->res->segments++;
 	fd = open(path, (ck->repair ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		bool missing = errno == ENOENT;
-
-		if (ck->repair && missing)
-			dk_check_set_slot(ck, slot, DK_SEG_FREE,
-					  root->segs[slot].gen);
-		ck->changed |= ck->repair && missing;
-		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 0, missing,
-				ck->repair && missing,
-				"segment of LIVE slot %u: %s%s", slot,
-				strerror(errno),
-				ck->repair && missing ?
-					"; its records are lost, the slot "
-					"freed" : "");
+		/* not repaired: the file may come back (a wrong copy, a
+		 * mount); the table keeps naming it */
+		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 0, false,
+				false, "segment of LIVE slot %u: %s", slot,
+				strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -817,8 +810,8 @@ static void dk_check_orphans(struct dk_check *ck)
 }
 
 /*
- * What the LIVE segments' own headers (whole: magic and crc) agree on:
- * uuid, format version, file size.  false if none or they disagree.
+ * What the segments' own headers (whole: magic and crc) agree on: uuid,
+ * format version, segment size.  false if none or they disagree.
  */
 static bool dk_check_consensus(struct dk_check *ck, uint8_t *uuid,
 			       uint32_t *version, uint64_t *size)
@@ -851,12 +844,12 @@ static bool dk_check_consensus(struct dk_check *ck, uint8_t *uuid,
 			if (found++ == 0) {
 				memcpy(uuid, hdr.uuid, sizeof(hdr.uuid));
 				*version = hdr.format_version;
-				*size = (uint64_t)st.st_size;
+				*size = hdr.size;
 			} else {
 				agree = !memcmp(uuid, hdr.uuid,
 						sizeof(hdr.uuid)) &&
 					*version == hdr.format_version &&
-					*size == (uint64_t)st.st_size;
+					*size == hdr.size;
 			}
 		}
 		close(fd);
@@ -940,6 +933,8 @@ static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
 				"carries%s",
 				done ? "; restored from the segments" : "");
 	}
+	/* the size in every segment's header (under its crc) over a root
+	 * word that no database can hold, or that disagrees with them all */
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
 	    root->segment_size % DK_SEG_ALIGN ||
 	    (cons && root->segment_size != seg_size)) {
