@@ -999,17 +999,99 @@ static void dk_check_bad_state(struct dk_check *ck, const char *path,
 				"; FREE (no live segment file)");
 }
 
+/*
+ * A meta pool that libpmemobj cannot open, rebuilt from the segments'
+ * own headers (repair only): the old file is moved aside (linked to
+ * meta.pool.damaged[-N], never overwritten, then unlinked), and a new pool
+ * holds the uuid and segment size every whole header agrees on and, per
+ * slot, the state and generation its file's header says (RETIRED: FREE
+ * with that generation, so that open finishes the removal; FILLING:
+ * LIVE, so that open removes it as an interrupted compaction).  The
+ * clean flag and checkpoint generation start at 0 (open scans); a
+ * max_size cap is lost.  false: not possible (reported by the caller).
+ */
+static bool dk_check_rebuild_pool(struct dk_check *ck, const char *path)
+{
+	static struct dk_seg_entry table[DK_MAX_SEGMENTS];
+	char aside[4200];
+	uint64_t seg_size;
+	uint32_t version;
+	uint8_t uuid[16];
+	DIR *dir;
+	struct dirent *de;
+	unsigned n;
+
+	if (!dk_check_consensus(ck, uuid, &version, &seg_size) ||
+	    version != DK_FORMAT_VERSION || seg_size < DK_SEG_MIN ||
+	    seg_size > DK_SEG_MAX || seg_size % DK_SEG_ALIGN)
+		return false;
+	memset(table, 0, sizeof(table));
+	dir = opendir(ck->dir);
+	if (!dir)
+		return false;
+	while ((de = readdir(dir)) != NULL) {
+		struct dk_seg_header hdr;
+		unsigned slot;
+		char tail;
+		int fd;
+
+		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) != 1 ||
+		    strlen(de->d_name) != 16 || slot >= DK_MAX_SEGMENTS)
+			continue;
+		fd = openat(ck->dirfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    !memcmp(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic)) &&
+		    hdr.crc == dk_check_header_crc(&hdr) &&
+		    !memcmp(hdr.uuid, uuid, sizeof(uuid)) && hdr.slot == slot) {
+			table[slot].gen = hdr.gen;
+			table[slot].state = hdr.sealed_tail == DK_SEAL_RETIRED ?
+						    DK_SEG_FREE :
+						    DK_SEG_LIVE;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	for (n = 0; n < 1000; n++) {
+		if (n)
+			snprintf(aside, sizeof(aside), "%s.damaged-%u", path, n);
+		else
+			snprintf(aside, sizeof(aside), "%s.damaged", path);
+		if (link(path, aside) == 0)
+			break;
+		if (errno != EEXIST)
+			return false;
+	}
+	if (n == 1000 || fsync(ck->dirfd) != 0 || unlink(path) != 0)
+		return false;
+	if (dk_meta_make(ck->dirfd, path, uuid, seg_size, 0, table) != 0)
+		return false;
+	ck->changed = true;
+	dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, true, true,
+			"rebuilt from the segments' headers; the damaged pool "
+			"is kept as %s (a max_size cap it held is lost)",
+			aside);
+	return true;
+}
+
 /* Check the meta pool's root and table, then every segment. */
 static int dk_check_pool(struct dk_check *ck)
 {
 	char path[4096];
+	bool rebuilt = false;
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/meta.pool", ck->dir);
+again:
 	if (dk_meta_precheck(path) != 0) {
 		/* words libpmemobj would trust: not safe to open at all */
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, ck->repair,
 				false, "%s", daxkv_errmsg());
+		if (ck->repair && !rebuilt && dk_check_rebuild_pool(ck, path)) {
+			rebuilt = true;
+			goto again;
+		}
 		return 0;
 	}
 	ck->pop = pmemobj_open(path, DK_POOL_LAYOUT);
@@ -1018,9 +1100,13 @@ static int dk_check_pool(struct dk_check *ck)
 
 		if (err == EACCES || err == EPERM)
 			return dk_err_errno(DAXKV_EPERM, err, "%s", path);
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, ck->repair,
 				false, "not a valid daxkv pool: %s",
 				pmemobj_errormsg());
+		if (ck->repair && !rebuilt && dk_check_rebuild_pool(ck, path)) {
+			rebuilt = true;
+			goto again;
+		}
 		return 0;
 	}
 	if (pmemobj_root_size(ck->pop) < sizeof(struct dk_meta_root)) {

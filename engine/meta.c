@@ -58,6 +58,16 @@ static PMEMobjpool *dk_pool_create(const char *path)
 static int dk_meta_build(struct daxkv *db, const char *path,
 			 const uint8_t *uuid)
 {
+	return dk_meta_make(db->dirfd, path, uuid, db->segment_size,
+			    db->max_size == DAXKV_MAX_SIZE_NONE ? 0 :
+								  db->max_size,
+			    NULL);
+}
+
+int dk_meta_make(int dirfd, const char *path, const uint8_t *uuid,
+		 uint64_t segment_size, uint64_t max_size,
+		 const struct dk_seg_entry *table)
+{
 	char tmp[4200];
 	struct dk_meta_root *root;
 	PMEMobjpool *pop;
@@ -88,11 +98,13 @@ static int dk_meta_build(struct daxkv *db, const char *path,
 	memcpy(root->magic, DK_META_MAGIC, sizeof(root->magic));
 	root->format_version = DK_FORMAT_VERSION;
 	memcpy(root->uuid, uuid, sizeof(root->uuid));
-	root->segment_size = db->segment_size;
-	root->max_size = db->max_size == DAXKV_MAX_SIZE_NONE ? 0 : db->max_size;
+	root->segment_size = segment_size;
+	root->max_size = max_size;
+	if (table)
+		memcpy(root->segs, table, sizeof(root->segs));
 	pmemobj_persist(pop, root, sizeof(*root));
 	pmemobj_close(pop);
-	if (rename(tmp, path) != 0 || fsync(db->dirfd) != 0) {
+	if (rename(tmp, path) != 0 || fsync(dirfd) != 0) {
 		int err = errno;
 
 		unlink(tmp);
