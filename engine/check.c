@@ -88,6 +88,7 @@
 #include "errors.h"
 #include "guard.h"
 #include "internal.h"
+#include "media.h"
 #include "meta.h"
 #include "record.h"
 #include "segment.h"
@@ -725,6 +726,29 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 	if (hdr->sealed_tail == DK_SEAL_FILLING ||
 	    hdr->sealed_tail == DK_SEAL_RETIRED)
 		goto out; /* open removes it: its records live elsewhere */
+	/* the device's bad blocks: lost bytes, recorded, then cleared
+	 * (fresh zeroed blocks) so that the walk sees zeros, not poison */
+	{
+		uint64_t bad = 0, len = 0, from = 0;
+
+		while (!ck->stop &&
+		       dk_media_badblock_first(fd, from, &bad, &len)) {
+			bool done = ck->repair &&
+				    dk_quarantine(ck, path, bad, len, NULL,
+						  qname, sizeof(qname)) == 0 &&
+				    dk_media_badblock_clear(fd, bad, len) == 0;
+
+			ck->changed |= done;
+			dk_check_report(ck, DAXKV_PROBLEM_RECORD, path, bad,
+					len, true, done,
+					"the device lists %llu bytes here as "
+					"bad blocks (media error)%s%s",
+					(unsigned long long)len,
+					done ? "; recorded in " : "",
+					done ? qname : "");
+			from = bad + len;
+		}
+	}
 	dk_check_walk(ck, &seg, path, fd);
 out:
 	munmap(seg.base, seg.size);

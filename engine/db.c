@@ -24,6 +24,7 @@
 #include "events.h"
 #include "guard.h"
 #include "index.h"
+#include "media.h"
 #include "internal.h"
 #include "meta.h"
 #include "recovery.h"
@@ -355,6 +356,54 @@ static int dk_open_salvage(struct daxkv *db, const struct daxkv_options *opts)
 	return dk_check_locked(db->dir, db->dirfd, &co, &res);
 }
 
+/*
+ * Unsafe shutdowns (as libpmemobj's SDS does, for the whole database).
+ * Where flushes are the durability (MAP_SYNC, not eADR), a write is
+ * durable once fenced only if the platform's flush-on-power-loss worked;
+ * the DIMMs count the times it did not (USC).  Each open records the
+ * count (meta root `sds`, one failure-atomic word) before any write; a
+ * clean close leaves clean = 1.  So if the last session did not close
+ * cleanly and the count moved since it opened, power was lost unsafely
+ * while the database was open: fenced writes may be gone, which no
+ * recovery can see.  Open refuses (ECORRUPT) unless salvaging, after
+ * which the database is taken as it is.  Platforms that cannot tell (no
+ * ndctl, emulated pmem, eADR, msync) skip this.
+ */
+static int dk_open_sds(struct daxkv *db)
+{
+	char path[4096];
+	uint64_t word, old = db->meta->sds;
+	int fd, rc;
+
+	if (db->durability == DAXKV_DUR_EADR ||
+	    db->durability == DAXKV_DUR_MSYNC)
+		return 0;
+	snprintf(path, sizeof(path), "%s/meta.pool", db->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	rc = dk_media_sds_word(fd, &word);
+	close(fd);
+	if (rc)
+		return 0;
+	if (!db->meta->clean && !db->salvage && old &&
+	    old >> 32 == word >> 32 && old != word)
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %llu: unsafe shutdown while the "
+			      "database was open (the device's unsafe shutdown "
+			      "count moved from %llu to %llu): acknowledged "
+			      "writes may be lost; check with kvctl check, then "
+			      "open with DAXKV_OPEN_SALVAGE to take it as it is",
+			      path,
+			      (unsigned long long)((uint8_t *)&db->meta->sds -
+						   (uint8_t *)db->pop),
+			      (unsigned long long)((uint32_t)old - 1),
+			      (unsigned long long)((uint32_t)word - 1));
+	if (word != old)
+		dk_meta_set(db, &db->meta->sds, word);
+	return 0;
+}
+
 /* Recovery threads and lanes, from the CPUs online. */
 static void dk_open_sizes(struct daxkv *db, const struct daxkv_options *opts)
 {
@@ -411,6 +460,9 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 			goto err;
 	}
 	rc = dk_open_meta(db, opts);
+	if (rc)
+		goto err;
+	rc = dk_open_sds(db);
 	if (rc)
 		goto err;
 	dk_open_sizes(db, opts);

@@ -84,8 +84,9 @@ struct dk_segment {
 	uint8_t *base;     /* mapping of the whole file */
 	uint64_t size;
 	struct dk_persist pm; /* how stores to this mapping become durable */
-	bool damaged;      /* compaction found a bad record: never a victim
-			      again in this handle (compact.c) */
+	bool damaged;      /* compaction found a bad record, or the device
+			      lists a bad block in it: never a victim nor
+			      reused by this handle (compact.c, recovery.c) */
 	uint64_t tail;     /* end of complete records; atomic, advanced only
 			      by the lane that owns the segment */
 	bool owned;        /* a lane appends here; under db->seg_lock */

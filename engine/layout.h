@@ -223,7 +223,9 @@ _Static_assert(DAXKV_MAX_VALUE == DKD_MAX_VALUE, "device value limit");
  *   48     8    clean: 1 if checkpoint.dat of ckpt_gen is valid
  *   56     8    ckpt_gen: generation of the last checkpoint written
  *   64     8    open_count: opens since creation
- *   72     8    reserved
+ *   72     8    sds: the device's unsafe shutdown count at the last open
+ *               (bits 0-31, + 1) and a crc32c of its id (bits 32-63);
+ *               0 = not recorded (engine/media.c)
  *   80     16*DK_MAX_SEGMENTS   segment table, indexed by slot
  *
  * Segment table entry:
@@ -253,7 +255,7 @@ struct dk_meta_root {
 	uint64_t clean;
 	uint64_t ckpt_gen;
 	uint64_t open_count;
-	uint64_t reserved;
+	uint64_t sds;
 	struct dk_seg_entry segs[DK_MAX_SEGMENTS];
 };
 

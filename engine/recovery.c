@@ -39,6 +39,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
+#include "media.h"
 #include "meta.h"
 #include "persist.h"
 #include "record.h"
@@ -398,15 +400,19 @@ static int dk_sweep_files(struct daxkv *db)
 				continue;
 			if (fate == DK_FATE_LIVE)
 				rc = dk_err(DAXKV_ECORRUPT,
-					    "%s/%s: the meta table calls slot "
-					    "%u free (gen %u) but the file's "
-					    "header says it is a live segment "
-					    "of this database (gen %u): "
-					    "meta.pool damaged or older than "
-					    "the segments; the file is kept; "
+					    "%s/meta.pool offset %llu: the "
+					    "meta table calls slot %u free "
+					    "(gen %u) but the header of %s "
+					    "says it is a live segment of this "
+					    "database (gen %u): meta.pool "
+					    "damaged or older than the "
+					    "segments; the file is kept; "
 					    "salvage with kvctl check --repair",
-					    db->dir, de->d_name, slot,
-					    db->meta->segs[slot].gen, gen);
+					    db->dir,
+					    (unsigned long long)((uint8_t *)&db->meta->segs[slot] -
+								 (uint8_t *)db->pop),
+					    slot, db->meta->segs[slot].gen,
+					    de->d_name, gen);
 			else
 				rc = dk_err(DAXKV_ECORRUPT,
 					    "%s/%s offset 0: a segment file "
@@ -473,11 +479,39 @@ int dk_recover(struct daxkv *db)
 	    db->meta->open_count <= 1)
 		db->recovery = DAXKV_RECOVERY_NONE;
 
+	/* the device's bad blocks: under the log, damage (a read there
+	 * faults); past it, room that takes no appends */
+	for (uint32_t i = 0; i < n; i++) {
+		struct dk_segment *seg = db->segs[slots[i]];
+		uint64_t bad = 0, len = 0;
+		char path[4096];
+		int fd;
+
+		dk_segment_path(db, seg->slot, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (dk_media_badblock_first(fd, 0, &bad, &len)) {
+			if (bad < seg->tail && !db->salvage) {
+				close(fd);
+				rc = dk_err(DAXKV_EIO,
+					    "%s offset %llu: %llu bytes the "
+					    "device lists as bad blocks; "
+					    "salvage with kvctl check --repair",
+					    path, (unsigned long long)bad,
+					    (unsigned long long)len);
+				goto out;
+			}
+			db->bad_blocks++;
+			seg->damaged = true;
+		}
+		close(fd);
+	}
 	/* segments with room are offered to lanes, emptiest last */
 	for (uint32_t i = 0; i < n; i++) {
 		struct dk_segment *seg = db->segs[slots[i]];
 
-		if (seg->size - seg->tail >= 64 * 1024)
+		if (seg->size - seg->tail >= 64 * 1024 && !seg->damaged)
 			db->reuse[db->nreuse++] = seg->slot;
 	}
 	/* the checkpoint is consumed: until the next clean close it is void */
