@@ -258,6 +258,9 @@ static int kv_info_segment(const struct daxkv_segment_info *si, void *arg)
 			       json_object_new_uint64(si->live_bytes));
 	json_object_object_add(seg, "live_records",
 			       json_object_new_uint64(si->live_records));
+	json_object_object_add(seg, "durability",
+			       json_object_new_string(daxkv_durability_name(
+				       (enum daxkv_durability)si->durability)));
 	json_object_array_add(list->array, seg);
 	return 0;
 }
@@ -310,6 +313,12 @@ int kv_cmd_info(int argc, char **argv)
 	json_object_object_add(db_obj, "max_size", json_object_new_uint64(st.max_size));
 	json_object_object_add(db_obj, "durability",
 			       json_object_new_string(daxkv_durability_name(st.durability)));
+	json_object_object_add(db_obj, "segments_msync",
+			       json_object_new_uint64(st.segments_msync));
+	json_object_object_add(db_obj, "compaction_errors",
+			       json_object_new_uint64(st.compaction_errors));
+	json_object_object_add(db_obj, "bad_blocks",
+			       json_object_new_uint64(st.bad_blocks));
 	json_object_object_add(db_obj, "recovery",
 			       json_object_new_string(kv_recovery_name(st.recovery)));
 	json_object_object_add(db_obj, "keys", json_object_new_uint64(st.keys));
@@ -350,7 +359,18 @@ int kv_cmd_info(int argc, char **argv)
 			       (unsigned long long)st.max_size);
 		else
 			printf("  max size         none\n");
-		printf("  durability       %s\n", daxkv_durability_name(st.durability));
+		printf("  durability       %s", daxkv_durability_name(st.durability));
+		if (st.segments_msync && st.segments_msync < st.segments)
+			printf(" (mixed: %llu of %llu segments msync, see below)",
+			       (unsigned long long)st.segments_msync,
+			       (unsigned long long)st.segments);
+		printf("\n");
+		if (st.compaction_errors || st.bad_blocks)
+			printf("  damage           %llu compaction rounds stopped "
+			       "by damage, %llu segments with bad blocks: run "
+			       "kvctl check\n",
+			       (unsigned long long)st.compaction_errors,
+			       (unsigned long long)st.bad_blocks);
 		printf("  last open        %s recovery\n", kv_recovery_name(st.recovery));
 		printf("  keys             %llu\n", (unsigned long long)st.keys);
 		printf("  bytes            %llu mapped, %llu written, %llu live, "
@@ -379,14 +399,19 @@ int kv_cmd_info(int argc, char **argv)
 
 			json_object_object_get_ex(seg, "sealed", &field);
 			printf("    %s  tail %llu of %llu (%.1f%%), %s, %llu live "
-			       "bytes in %llu records\n",
+			       "bytes in %llu records%s%s\n",
 			       json_object_get_string(json_object_object_get(seg, "file")),
 			       (unsigned long long)kv_get_u64(seg, "tail"),
 			       (unsigned long long)kv_get_u64(seg, "size"),
 			       json_object_get_double(json_object_object_get(seg, "fill_percent")),
 			       json_object_get_boolean(field) ? "sealed" : "open",
 			       (unsigned long long)kv_get_u64(seg, "live_bytes"),
-			       (unsigned long long)kv_get_u64(seg, "live_records"));
+			       (unsigned long long)kv_get_u64(seg, "live_records"),
+			       st.segments_msync && st.segments_msync < st.segments ?
+				       ", " : "",
+			       st.segments_msync && st.segments_msync < st.segments ?
+				       json_object_get_string(json_object_object_get(
+					       seg, "durability")) : "");
 		}
 		kv_placement_print(placement);
 	}
