@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "dk_test.h"
 
@@ -81,6 +82,39 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		}
 	}
 	return p;
+}
+
+/* The device's unsafe shutdown count, as the test says (tmpfs has none). */
+static long fake_usc = -1;
+
+struct pmem2_source;
+int __real_pmem2_source_device_usc(const struct pmem2_source *src,
+				   uint64_t *usc);
+int __wrap_pmem2_source_device_usc(const struct pmem2_source *src,
+				   uint64_t *usc);
+int __wrap_pmem2_source_device_usc(const struct pmem2_source *src,
+				   uint64_t *usc)
+{
+	if (fake_usc < 0)
+		return __real_pmem2_source_device_usc(src, usc);
+	*usc = (uint64_t)fake_usc;
+	return 0;
+}
+
+int __real_pmem2_source_device_id(const struct pmem2_source *src, char *id,
+				  size_t *len);
+int __wrap_pmem2_source_device_id(const struct pmem2_source *src, char *id,
+				  size_t *len);
+int __wrap_pmem2_source_device_id(const struct pmem2_source *src, char *id,
+				  size_t *len)
+{
+	if (fake_usc < 0)
+		return __real_pmem2_source_device_id(src, id, len);
+	if (*len < 8)
+		return -1;
+	snprintf(id, *len, "dimm-0");
+	*len = 7;
+	return 0;
 }
 
 /* ---- helpers ---- */
@@ -359,7 +393,64 @@ static void case_chain(void)
 	dk_rmtree(dir);
 }
 
+/*
+ * Unsafe shutdown count (db.c: dk_open_sds): a count that moved while the
+ * database was open (last session not closed cleanly) refuses the open;
+ * one that moved while it was closed does not; salvage takes it as it is.
+ */
+static void case_sds(void)
+{
+	const char *dir = dk_test_dir("poison-sds");
+	struct daxkv_options o = dk_small_opts();
+	int status;
+	pid_t child;
+	daxkv *db;
+
+	fake_usc = 5;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_put(db, "a", 1, "1", 1));
+	CHECK_OK(daxkv_close(db));
+	fake_usc = 6; /* while closed: fine */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_close(db));
+	/* a session that ends without a close, with the count unchanged:
+	 * a process crash, not an unsafe shutdown */
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		if (daxkv_open(dir, &o, &db) || daxkv_put(db, "b", 1, "2", 1))
+			_exit(2);
+		_exit(0);
+	}
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	CHECK_OK(daxkv_open(dir, &o, &db)); /* the count did not move */
+	CHECK_OK(daxkv_close(db));
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		if (daxkv_open(dir, &o, &db) || daxkv_put(db, "d", 1, "4", 1))
+			_exit(2);
+		_exit(0); /* open, unsafe: the count moves before the next */
+	}
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	fake_usc = 7;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_ECORRUPT);
+	CHECK_STR_HAS(daxkv_errmsg(), "meta.pool offset ");
+	CHECK_STR_HAS(daxkv_errmsg(), "unsafe shutdown");
+	o.flags = DAXKV_OPEN_SALVAGE;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_close(db));
+	o.flags = 0;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_close(db));
+	fake_usc = -1;
+	dk_rmtree(dir);
+}
+
 static const struct dk_case cases[] = {
+	{ "sds", case_sds },
 	{ "get_scan", case_get_scan },
 	{ "compact", case_compact },
 	{ "open", case_open },
