@@ -162,11 +162,14 @@ static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
 	while (db->nreuse) {
 		struct dk_segment *cand = db->segs[db->reuse[--db->nreuse]];
 
-		if (cand->size - cand->tail >= bytes) {
+		if (cand->size - cand->tail >= bytes && !cand->damaged) {
+			/* refused (valid records past its tail: segment.c)
+			 * means kept as it is, and another one taken */
+			if (dk_segment_prepare_append(db, cand) != 0) {
+				cand->damaged = true;
+				continue;
+			}
 			seg = cand;
-			rc = dk_segment_prepare_append(db, seg);
-			if (rc)
-				return rc;
 			break;
 		}
 	}
