@@ -5,7 +5,9 @@
  * few at a time, and evaluate each record with the functions of
  * daxkv_device.h; each keeps its own aggregates and rows, merged at the
  * end.  A ROWS query with a limit and no order stops taking units once
- * enough rows are in.
+ * enough rows are in.  Each worker reads the segments under a guard
+ * (guard.h): a media error ends its units with DAXKV_EIO, which the query
+ * returns naming the file and offset.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "backend.h"
 #include "errors.h"
+#include "guard.h"
 
 #define DK_QUERY_MAX_THREADS 64u
 
@@ -60,7 +63,29 @@ struct dk_cpu_worker {
 	struct dkd_acc acc;
 	struct dk_rowbuf out;
 	uint64_t records, bytes;
+	void *fault;           /* where a media error stopped it */
 };
+
+/* dk_cpu_units under a guard: a SIGBUS there is DAXKV_EIO (and *faultp
+ * where).  Only loads of the mapping and the row buffer's allocations
+ * run in it, and the loads come after each allocation. */
+static int dk_cpu_units_guarded(struct dk_cpu_worker *w, size_t first,
+				size_t last)
+{
+	struct dk_guard g;
+	int rc;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		w->fault = g.fault_addr;
+		return DAXKV_EIO;
+	}
+	dk_guard_push(&g);
+	rc = dk_cpu_units(w->x, first, last, &w->acc,
+			  w->x->rows ? &w->out : NULL, &w->records, &w->bytes);
+	dk_guard_pop(&g);
+	return rc;
+}
 
 #define DK_CPU_GRAB 4u /* units taken at a time */
 
@@ -83,9 +108,7 @@ static void *dk_cpu_worker_run(void *arg)
 			break;
 		if (last > x->nunits)
 			last = x->nunits;
-		w->rc = dk_cpu_units(x, first, last, &w->acc,
-				     x->rows ? &w->out : NULL, &w->records,
-				     &w->bytes);
+		w->rc = dk_cpu_units_guarded(w, first, last);
 		if (w->rc)
 			break;
 		if (w->out.nrows != before)
@@ -133,8 +156,15 @@ static int dk_query_cpu(struct dk_qexec *x)
 		pthread_join(w[i].tid, NULL);
 	dkd_acc_init(&x->acc);
 	for (unsigned i = 0; i < started; i++) {
-		if (w[i].rc && !rc)
+		if (w[i].rc && !rc) {
 			rc = w[i].rc;
+			if (w[i].fault) {
+				struct dk_guard g = { .fault_addr = w[i].fault };
+
+				rc = dk_guard_eio(x->db, &g,
+						  "a query read a record");
+			}
+		}
 		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
 		x->records += w[i].records;
 		x->bytes += w[i].bytes;

@@ -9,7 +9,8 @@
  * does the same with real poison (tests/vm/poison_vm.sh).  Cases:
  *
  *   get, scan     the file of an open handle is cut; reads below the cut
- *                 still work, reads past it say EIO with file and offset;
+ *                 still work, reads past it (get, scan, a CPU query) say
+ *                 EIO with file and offset;
  *   compact       a victim is cut: the round ends with EIO, nothing is
  *                 published, every readable key still reads;
  *   open          the file is cut between recovery's mapping and its
@@ -214,6 +215,18 @@ static void case_get_scan(void)
 	CHECK_RC(daxkv_scan(db, NULL, 0, NULL, 0, count_fn, &n), DAXKV_EIO);
 	CHECK_STR_HAS(daxkv_errmsg(), "seg-00000000.dat offset ");
 	CHECK(n >= past - 1 - 5 && n < NKEYS);
+	/* a query's CPU backend reads every record: EIO too */
+	{
+		struct daxkv_query q;
+		struct daxkv_query_result res = {
+			.version = DAXKV_QUERY_RESULT_VERSION
+		};
+
+		daxkv_query_init(&q);
+		q.backend = DAXKV_BACKEND_CPU;
+		CHECK_RC(daxkv_query(db, &q, &res), DAXKV_EIO);
+		CHECK_STR_HAS(daxkv_errmsg(), "seg-00000000.dat offset ");
+	}
 	/* a scan that stays below the cut is whole */
 	n = 0;
 	key_of(k, 100);
