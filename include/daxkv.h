@@ -716,23 +716,34 @@ struct daxkv_check_result {
  * order, whole batches, sealed tail), calling @c report for each
  * problem with its file and offset.
  *
- * With DAXKV_CHECK_REPAIR, and only then, the files are changed, in a
- * way the next open accepts and without ever removing a valid record of
- * a committed write:
- * - a torn tail of an open segment is zeroed (as the engine does before
- *   it appends there again);
- * - unreadable bytes followed by valid records are overwritten in place
- *   with delete records of a reserved, never-visible key (records keep
+ * With DAXKV_CHECK_REPAIR, and only then, the files are changed (a
+ * salvage: DAXKV_OPEN_SALVAGE does the same before an open), in a way the
+ * next open accepts, keeping every record whose check passes and deleting
+ * nothing that its own bytes do not prove dead:
+ * - damaged bytes are first copied to a quarantine file beside their
+ *   segment (seg-NNNNNNNN.dat.damaged-OFFSET, never overwritten), made
+ *   durable, and only then overwritten: bytes followed by valid records
+ *   become delete records of a reserved, never-visible key (records keep
  *   their offsets; the lost record's key keeps its previous version, if
- *   any);
- * - unreadable bytes at the end of a sealed segment are zeroed and the
- *   sealed tail is lowered to the last valid record;
- * - orphan segment files are removed;
+ *   any; the report names the key where the damaged header still holds
+ *   one); bytes at the end of a sealed segment are zeroed and the sealed
+ *   tail lowered;
+ * - a media error (a read that raised SIGBUS, a bad block the device
+ *   lists) is recorded and its page given fresh zeroed blocks; a segment
+ *   file cut short gets its size back;
+ * - a segment header that fails its crc but is recognisably its slot's is
+ *   rebuilt; meta table words are set from what the segments' own
+ *   headers say (a damaged or older meta.pool); a meta.pool that
+ *   libpmemobj cannot open is moved aside (meta.pool.damaged) and rebuilt
+ *   from the segments' headers;
+ * - a torn tail of an open segment is zeroed (as the engine does before
+ *   it appends there again); orphan segment files proven dead by their
+ *   own header are removed, other unknown ones renamed NAME.unknown;
  * - the clean flag is cleared so that the next open rescans instead of
  *   trusting the checkpoint.
- * Each repair is durable before the call returns and is idempotent: if
- * power fails during a repair, check again.  Damaged headers, missing
- * segment files and damaged pools are reported, never repaired.
+ * Each repair is durable before the next step and can be repeated: if
+ * power fails during a repair, check again.  A missing segment file is
+ * reported, never repaired.
  *
  * @return 0 when the check ran to the end (problems, if any, are in @p
  * res), the report callback's or pool hook's stopping value, or
