@@ -634,7 +634,9 @@ enum daxkv_problem_kind {
 					  discards them) */
 	DAXKV_PROBLEM_RECORD = 4,    /**< unreadable bytes where records
 					  should be: before the sealed tail,
-					  or with valid records after them */
+					  or with valid records after them;
+					  or a media error (SIGBUS, a bad
+					  block the device lists) */
 	DAXKV_PROBLEM_ORPHAN = 5,    /**< segment file that no LIVE slot of
 					  the meta pool refers to */
 	DAXKV_PROBLEM_EXTERNAL = 6,  /**< reported by the pool_check hook */
