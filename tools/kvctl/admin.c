@@ -666,9 +666,13 @@ static const char kv_check_help[] =
 	"Verify meta.pool (libpmempool check, then its root object and segment\n"
 	"table) and every record of every live segment.  Each problem is shown\n"
 	"with its file and offset; exit 1 if there is any.  --repair asks for\n"
-	"confirmation (or takes --yes), then zeroes torn tails, overwrites\n"
-	"unreadable records with never-visible filler records, lowers bad\n"
-	"sealed tails and removes orphan segment files; it never drops a valid\n"
+	"confirmation (or takes --yes), then salvages: damaged bytes are copied\n"
+	"to SEG.damaged-OFFSET beside their segment before they are overwritten\n"
+	"with never-visible filler records; media errors are recorded and their\n"
+	"blocks replaced; damaged segment headers and meta.pool are rebuilt from\n"
+	"what the segments' own headers say (the old pool kept as\n"
+	"meta.pool.damaged); torn tails are zeroed; orphans proven dead are\n"
+	"removed, unknown files renamed NAME.unknown.  It never drops a valid\n"
 	"record.  The database must not be open elsewhere (exit 3).\n";
 
 struct kv_check_state {
