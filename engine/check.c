@@ -1222,6 +1222,8 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 	if (opts->flags & ~DAXKV_CHECK_REPAIR)
 		return dk_err(DAXKV_EINVAL, "unknown check flags 0x%x",
 			      opts->flags & ~DAXKV_CHECK_REPAIR);
+	memset(res, 0, sizeof(*res));
+	res->version = DAXKV_CHECK_RESULT_VERSION;
 	if (stat(dir, &st) != 0)
 		return dk_err_errno(dk_errno_code(errno), errno, "%s", dir);
 	if (!S_ISDIR(st.st_mode))
