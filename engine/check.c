@@ -46,8 +46,9 @@
  *   sealed tail lowered to the end of the log; a sealed tail below the
  *   log's end is raised to it; a seal word that is neither a tail nor a
  *   mark is set to the end of the log.
- * - a torn tail of an open segment is zeroed (as segment.c does before
- *   the next append).
+ * - a torn tail of an open segment is quarantined too (it may be the
+ *   damaged last record: layout.h's limits), then zeroed (as segment.c
+ *   does before the next append).
  * - a segment header that fails its crc but is recognisably this slot's
  *   (at most 16 bits differ from the header the meta table implies) is
  *   quarantined and rewritten; a whole header whose generation differs
@@ -441,17 +442,28 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 		       ((const uint64_t *)seg->base)[last / 8 - 1] == 0)
 			last -= 8;
 		if (last > off) {
-			if (repair)
+			/* what a crash leaves, or the damaged last record
+			 * (layout.h's limits): kept in a quarantine file too */
+			bool done = repair &&
+				    dk_quarantine(ck, path, off, last - off,
+						  seg->base + off, qname,
+						  sizeof(qname)) == 0;
+
+			if (done)
 				dk_check_zero(seg, off, last);
-			ck->changed |= repair;
+			ck->changed |= done;
 			ck->res->dropped_records += valid;
 			dk_check_report(ck, DAXKV_PROBLEM_TORN_TAIL, path, off,
-					last - off, true, repair,
+					last - off, true, done,
 					"torn tail: %llu bytes of an "
-					"unacknowledged write%s%s",
+					"unacknowledged write%s%s%s%s",
 					(unsigned long long)(last - off),
 					valid ? " (incomplete batch)" : "",
-					repair ? "; zeroed" : "");
+					done ? "; moved to " : "",
+					done ? qname : "",
+					done ? ", zeroed" :
+					repair ? "; NOT repaired: cannot write "
+						 "the quarantine file" : "");
 		}
 		return;
 	}
@@ -516,6 +528,9 @@ again:
 							     FALLOC_FL_KEEP_SIZE,
 						 (off_t)page, 4096) == 0 &&
 				       fallocate(fd, 0, (off_t)page, 4096) == 0;
+			/* the new blocks (or size) durable before the walk
+			 * writes fillers over them */
+			done = done && fsync(fd) == 0;
 			ck->changed |= done;
 		}
 		dk_check_report(ck, DAXKV_PROBLEM_RECORD, path, at, 1, true,
@@ -619,7 +634,8 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 					  root->segment_size -
 						  (uint64_t)st.st_size,
 					  NULL, qname, sizeof(qname)) == 0 &&
-			    ftruncate(fd, (off_t)root->segment_size) == 0;
+			    ftruncate(fd, (off_t)root->segment_size) == 0 &&
+			    fsync(fd) == 0; /* the size, before the walk */
 
 		ck->changed |= done;
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0,
@@ -1025,10 +1041,10 @@ static void dk_check_bad_state(struct dk_check *ck, const char *path,
 
 /*
  * A meta pool that libpmemobj cannot open, rebuilt from the segments'
- * own headers (repair only): the old file is moved aside (linked to
- * meta.pool.damaged[-N], never overwritten, then unlinked), and a new pool
- * holds the uuid and segment size every whole header agrees on and, per
- * slot, the state and generation its file's header says (RETIRED: FREE
+ * own headers (repair only): the old file is kept (linked to
+ * meta.pool.damaged[-N], never overwritten, made durable), and a new
+ * pool, renamed over meta.pool, holds the uuid and segment size every
+ * whole header agrees on and, per slot, the state and generation its file's header says (RETIRED: FREE
  * with that generation, so that open finishes the removal; FILLING:
  * LIVE, so that open removes it as an interrupted compaction).  The
  * clean flag and checkpoint generation start at 0 (open scans); a
@@ -1087,7 +1103,10 @@ static bool dk_check_rebuild_pool(struct dk_check *ck, const char *path)
 		if (errno != EEXIST)
 			return false;
 	}
-	if (n == 1000 || fsync(ck->dirfd) != 0 || unlink(path) != 0)
+	/* the old pool durable under its new name first; then the new one
+	 * replaces meta.pool in one rename (dk_meta_make), so a crash
+	 * leaves one or the other there, never neither */
+	if (n == 1000 || fsync(ck->dirfd) != 0)
 		return false;
 	if (dk_meta_make(ck->dirfd, path, uuid, seg_size, 0, table) != 0)
 		return false;

@@ -738,8 +738,8 @@ struct daxkv_check_result {
  *   headers say (a damaged or older meta.pool); a meta.pool that
  *   libpmemobj cannot open is moved aside (meta.pool.damaged) and rebuilt
  *   from the segments' headers;
- * - a torn tail of an open segment is zeroed (as the engine does before
- *   it appends there again); orphan segment files proven dead by their
+ * - a torn tail of an open segment is quarantined, then zeroed (as the
+ *   engine does before it appends there again); orphan segment files proven dead by their
  *   own header are removed, other unknown ones renamed NAME.unknown;
  * - the clean flag is cleared so that the next open rescans instead of
  *   trusting the checkpoint.

@@ -535,6 +535,10 @@ case_check_torn_tail() {
 	run 1 check "$DB"
 	run 0 check --repair --yes "$DB"
 	out_has "repaired 1 of 1"
+	# the torn bytes (maybe a damaged last record) were kept first
+	[ -s "$(seg0).damaged-$off" ] || fail "no quarantine file $(seg0).damaged-$off"
+	head -1 "$(seg0).damaged-$off" | grep -q "offset $off length" ||
+		fail "quarantine file without its header line"
 	run 0 check "$DB"
 	run 0 scan --keys-only "$DB"
 	out_is "$(printf 'crashed\nkey1\nkey2\nkey3\nkey4\nkey5\nkey6\nkey7\nkey8')"

@@ -671,9 +671,10 @@ static const char kv_check_help[] =
 	"with never-visible filler records; media errors are recorded and their\n"
 	"blocks replaced; damaged segment headers and meta.pool are rebuilt from\n"
 	"what the segments' own headers say (the old pool kept as\n"
-	"meta.pool.damaged); torn tails are zeroed; orphans proven dead are\n"
-	"removed, unknown files renamed NAME.unknown.  It never drops a valid\n"
-	"record.  The database must not be open elsewhere (exit 3).\n";
+	"meta.pool.damaged); torn tails are quarantined too, then zeroed;\n"
+	"orphans proven dead are removed, unknown files renamed NAME.unknown.\n"
+	"It never drops a valid record.  The database must not be open\n"
+	"elsewhere (exit 3).\n";
 
 struct kv_check_state {
 	bool json, quiet;
