@@ -14,7 +14,9 @@
  * first daxkv_open), else to the default action (the disposition is reset
  * and the fault re-executed, or the signal raised again when it was
  * sent), so a program that did not expect daxkv still dies of a SIGBUS
- * that is not daxkv's, with its core.
+ * that is not daxkv's, with its core.  The one exception is an
+ * action-optional machine check (BUS_MCEERR_AO) where the disposition
+ * was the default: it is ignored (see dk_guard_chain).
  *
  * Why this is safe to jump out of: a guarded region only loads from
  * mappings and computes (crc, key compares, memcpy), and takes no lock
@@ -57,6 +59,14 @@ static void dk_guard_chain(int sig, siginfo_t *si, void *uc)
 		dk_guard_prev.sa_handler(sig);
 		return;
 	}
+	/* an action-optional machine check (BUS_MCEERR_AO, the kernel's
+	 * early kill: a page gone bad that no instruction is loading) asks
+	 * for nothing now: the kernel has unmapped the page, and the load
+	 * that touches it later gets BUS_MCEERR_AR, which a guard turns into
+	 * DAXKV_EIO or which kills as the default does.  Putting the default
+	 * back here would leave no handler for that guard. */
+	if (si->si_code == BUS_MCEERR_AO)
+		return;
 	/* default action: a fault comes back when the instruction runs
 	 * again; a sent signal must be sent again (SIG_IGN cannot ignore a
 	 * fault: it would loop) */

@@ -26,7 +26,9 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "dk_test.h"
 
@@ -462,6 +464,42 @@ static void case_sds(void)
 	dk_rmtree(dir);
 }
 
+/*
+ * An action-optional machine check (the kernel's early kill of a mapper
+ * of a page gone bad) reaching daxkv's handler with no guard active and
+ * the default disposition before it: ignored, and the handler stays, so
+ * a later media error in a guarded read is still DAXKV_EIO.  (Sent to
+ * this thread with rt_tgsigqueueinfo: si_code > 0 may be sent to
+ * oneself.)
+ */
+static void case_mce_ao(void)
+{
+	char seg0[512], k[32];
+	const char *dir = make_db("poison-ao", seg0, sizeof(seg0));
+	struct daxkv_options o = dk_small_opts();
+	siginfo_t si;
+	uint8_t v[VLEN];
+	size_t vlen;
+	daxkv *db;
+
+	o.flags = DAXKV_OPEN_NOCOMPACT;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = BUS_MCEERR_AO;
+	si.si_addr = (void *)0x1000;
+	CHECK(syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS,
+		      &si) == 0);
+	/* still here; and the guard still catches */
+	CHECK(truncate(seg0, CUT) == 0);
+	key_of(k, first_past() + 10);
+	CHECK_RC(daxkv_get(db, k, 16, v, sizeof(v), &vlen), DAXKV_EIO);
+	CHECK_STR_HAS(daxkv_errmsg(), "seg-00000000.dat offset ");
+	CHECK(truncate(seg0, 2u << 20) == 0);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
 /* Segment files in @p dir. */
 static int count_segments(const char *dir)
 {
@@ -570,6 +608,7 @@ static const struct dk_case cases[] = {
 	{ "get_scan", case_get_scan },
 	{ "compact", case_compact },
 	{ "compact_crc", case_compact_crc },
+	{ "mce_ao", case_mce_ao },
 	{ "open", case_open },
 	{ "check", case_check },
 	{ "chain", case_chain },
