@@ -500,6 +500,36 @@ static void case_mce_ao(void)
 	dk_rmtree(dir);
 }
 
+/*
+ * A segment offered for reuse at open whose bytes past the tail fault
+ * (the file cut short after recovery read its records): the first write
+ * gets another segment, and the process lives on.
+ */
+static void case_reuse(void)
+{
+	char seg0[512], seg1[600];
+	const char *dir = make_db("poison-reuse", seg0, sizeof(seg0));
+	struct daxkv_options o = dk_small_opts();
+	uint8_t v[VLEN];
+	size_t vlen;
+	daxkv *db;
+
+	o.flags = DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_NOCOMPACT;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	/* records end at REC_OFF(NKEYS), 1.45 MiB; room after them */
+	CHECK(REC_OFF(NKEYS) + (256u << 10) < (7u << 18));
+	CHECK(truncate(seg0, 7u << 18) == 0);
+	val_of(v, 1);
+	CHECK_OK(daxkv_put(db, "after-cut", 9, v, VLEN));
+	CHECK_OK(daxkv_get(db, "after-cut", 9, v, sizeof(v), &vlen));
+	snprintf(seg1, sizeof(seg1), "%s/seg-00000001.dat", dir);
+	CHECK(access(seg1, F_OK) == 0);
+	check_keys(db, 100);
+	CHECK(truncate(seg0, 2u << 20) == 0);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
 /* Segment files in @p dir. */
 static int count_segments(const char *dir)
 {
@@ -609,6 +639,7 @@ static const struct dk_case cases[] = {
 	{ "compact", case_compact },
 	{ "compact_crc", case_compact_crc },
 	{ "mce_ao", case_mce_ao },
+	{ "reuse", case_reuse },
 	{ "open", case_open },
 	{ "check", case_check },
 	{ "chain", case_chain },
