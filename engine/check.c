@@ -86,6 +86,7 @@
 
 #include "crc32c.h"
 #include "check.h"
+#include "dirlock.h"
 #include "errors.h"
 #include "guard.h"
 #include "internal.h"
@@ -156,40 +157,6 @@ static bool dk_check_report(struct dk_check *ck, enum daxkv_problem_kind kind,
 			g->active = active;
 	}
 	return ck->stop == 0;
-}
-
-/* The same lock daxkv_open takes (db.c), so neither runs during the other. */
-static int dk_check_lock(const char *dir, int dirfd, int *lockfdp)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char pidbuf[32];
-	int fd, len;
-
-	fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return dk_err_errno(dk_errno_code(errno), errno, "%s/lock", dir);
-	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		int err = errno;
-		ssize_t n;
-
-		if (err != EAGAIN && err != EACCES) {
-			close(fd);
-			return dk_err_errno(DAXKV_EIO, err, "%s/lock", dir);
-		}
-		n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
-		pidbuf[n > 0 ? n : 0] = '\0';
-		pidbuf[strcspn(pidbuf, "\n")] = '\0';
-		close(fd);
-		return dk_err(DAXKV_EBUSY, "%s is open in process %s", dir,
-			      pidbuf[0] ? pidbuf : "(unknown)");
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pidbuf, (size_t)len, 0) != len) {
-		close(fd);
-		return dk_err_errno(DAXKV_EIO, errno, "%s/lock", dir);
-	}
-	*lockfdp = fd;
-	return 0;
 }
 
 /* Make [addr, addr + len) of a mapped segment durable. */
@@ -1122,6 +1089,7 @@ static bool dk_check_rebuild_pool(struct dk_check *ck, const char *path)
 static int dk_check_pool(struct dk_check *ck)
 {
 	char path[4096];
+	struct dk_meta_root *copy = NULL;
 	bool rebuilt = false;
 	int rc = 0;
 
@@ -1136,6 +1104,21 @@ again:
 			goto again;
 		}
 		return 0;
+	}
+	if (!ck->repair) {
+		/* pmemobj_open writes to the pool: read the root instead
+		 * (every change below is made only in a repair) */
+		rc = dk_meta_read_root(path, &copy, &ck->root_off);
+		if (rc == DAXKV_EPERM || rc == DAXKV_ENOMEM || rc == DAXKV_EIO)
+			return rc;
+		if (rc) {
+			dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0,
+					false, false, "not a valid daxkv pool: %s",
+					daxkv_errmsg());
+			return 0;
+		}
+		ck->root = copy;
+		goto check_root;
 	}
 	ck->pop = pmemobj_open(path, DK_POOL_LAYOUT);
 	if (!ck->pop) {
@@ -1162,6 +1145,7 @@ again:
 	ck->root = pmemobj_direct(pmemobj_root(ck->pop, sizeof(*ck->root)));
 	ck->root_off = (uint64_t)((const char *)ck->root -
 				  (const char *)ck->pop);
+check_root:
 	if (!dk_check_root(ck, path, &rc))
 		goto out_close;
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS && !ck->stop; slot++) {
@@ -1174,12 +1158,14 @@ again:
 	}
 	if (!ck->stop)
 		dk_check_orphans(ck);
-	if (ck->changed && ck->root->clean) {
+	if (ck->changed && ck->pop && ck->root->clean) {
 		/* the checkpoint predates the repair: make open scan */
 		dk_check_meta_set(ck, &ck->root->clean, 0);
 	}
 out_close:
-	pmemobj_close(ck->pop);
+	if (ck->pop)
+		pmemobj_close(ck->pop);
+	free(copy);
 	ck->pop = NULL;
 	ck->root = NULL;
 	return rc;
@@ -1255,12 +1241,21 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 			    "(meta.pool is missing)", dir);
 		goto out_close_dir;
 	}
-	rc = dk_check_lock(dir, dirfd, &lockfd);
+	if (faccessat(dirfd, DK_BACKUP_MARKER, F_OK, 0) == 0) {
+		rc = dk_err(DAXKV_ENODB, "%s is an unfinished backup (%s is "
+			    "there): not a database", dir, DK_BACKUP_MARKER);
+		goto out_close_dir;
+	}
+	/* the lock daxkv_open takes, so neither runs during the other; a
+	 * check that repairs nothing shares it with read-only opens */
+	rc = dk_dirlock_take(dir, dirfd, !(opts->flags & DAXKV_CHECK_REPAIR),
+			     &lockfd);
 	if (rc)
 		goto out_close_dir;
 
 	rc = dk_check_locked(dir, dirfd, opts, res);
-	close(lockfd); /* releases the lock */
+	if (lockfd >= 0)
+		close(lockfd); /* releases the lock */
 out_close_dir:
 	close(dirfd);
 	return rc;

@@ -36,6 +36,16 @@
  *   by the same recovery.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
+ *
+ * A read-only open (DAXKV_OPEN_RDONLY) recovers in DRAM only: no orphan is
+ * removed, no mark written, the clean flag left as it is.  The index it
+ * builds is the same (the newest sequence wins whatever the marks say),
+ * so gets and scans are right.  The marks it would have changed are
+ * counted in stale_marks: where there are any, the version rule does not
+ * hold on media (a loser still unmarked reads as visible, a winner marked
+ * by a lost commit as invisible), and queries, which decide visibility
+ * from the records alone, are refused (query.c).  After a clean close, or
+ * after any read-write open, there are none.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -82,12 +92,18 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
-/* Mark @p rec as superseded by @p seq unless it already is. */
+/* Mark the record at @p loc as superseded by @p seq unless it already is
+ * (flushed as its own segment's mapping is).  A read-only open writes
+ * nothing: it counts the mark it could not make. */
 static void dk_recover_mark(struct daxkv *db, uint64_t loc, uint64_t seq)
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
-	if (rec->superseded == 0)
+	if (rec->superseded != 0)
+		return;
+	if (db->rdonly)
+		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
+	else
 		dk_store8_flush(&dk_seg_of(db, loc)->pm,
 				(uint64_t *)&rec->superseded, seq);
 }
@@ -303,7 +319,9 @@ static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
 	struct daxkv *db = arg;
 	struct dk_rec *rec = dk_rec_at(db, e->cur);
 
-	if (rec->superseded != 0)
+	if (rec->superseded != 0 && db->rdonly)
+		db->stale_marks++;
+	else if (rec->superseded != 0)
 		dk_store8_flush(&dk_seg_of(db, e->cur)->pm,
 				(uint64_t *)&rec->superseded, 0);
 	db->segs[DK_LOC_SLOT(e->cur)]->live +=
@@ -393,7 +411,8 @@ static int dk_sweep_files(struct daxkv *db)
 					(struct dk_seg_entry){ 0 },
 				db->segment_size, &gen);
 			if (fate == DK_FATE_ABORTED || fate == DK_FATE_RETIRED) {
-				unlinkat(db->dirfd, de->d_name, 0);
+				if (!db->rdonly) /* read-only: left, unread */
+					unlinkat(db->dirfd, de->d_name, 0);
 				continue;
 			}
 			if (rc)
@@ -409,8 +428,11 @@ static int dk_sweep_files(struct daxkv *db)
 					    "segments; the file is kept; "
 					    "salvage with kvctl check --repair",
 					    db->dir,
-					    (unsigned long long)((uint8_t *)&db->meta->segs[slot] -
-								 (uint8_t *)db->pop),
+					    (unsigned long long)(db->pop ?
+						(uint64_t)((uint8_t *)&db->meta->segs[slot] -
+							   (uint8_t *)db->pop) :
+						offsetof(struct dk_meta_root,
+							 segs[slot])),
 					    slot, db->meta->segs[slot].gen,
 					    de->d_name, gen);
 			else
@@ -421,13 +443,15 @@ static int dk_sweep_files(struct daxkv *db)
 					    "kept; salvage with kvctl check "
 					    "--repair (moves it aside)",
 					    db->dir, de->d_name);
-		} else if (!strcmp(de->d_name, "meta.pool.tmp") ||
-			   !strcmp(de->d_name, "checkpoint.tmp")) {
+		} else if ((!strcmp(de->d_name, "meta.pool.tmp") ||
+			    !strcmp(de->d_name, "checkpoint.tmp")) &&
+			   !db->rdonly) {
 			unlinkat(db->dirfd, de->d_name, 0);
 		}
 	}
 	closedir(dir);
-	(void)fsync(db->dirfd);
+	if (!db->rdonly)
+		(void)fsync(db->dirfd);
 	return rc;
 }
 
@@ -451,6 +475,13 @@ int dk_recover(struct daxkv *db)
 		rc = dk_segment_open(db, slot, &seg);
 		if (rc)
 			goto out;
+		if (db->rdonly &&
+		    dk_seal_is_mark(dk_segment_header(seg)->sealed_tail)) {
+			/* read-only: left on media, never published (its
+			 * records live elsewhere: see below) */
+			dk_segment_unmap(seg);
+			continue;
+		}
 		dk_segs_publish(db, slot, seg);
 		db->nsegs++;
 		if (dk_seal_is_mark(dk_segment_header(seg)->sealed_tail)) {
@@ -514,8 +545,9 @@ int dk_recover(struct daxkv *db)
 		if (seg->size - seg->tail >= 64 * 1024 && !seg->damaged)
 			db->reuse[db->nreuse++] = seg->slot;
 	}
-	/* the checkpoint is consumed: until the next clean close it is void */
-	if (db->meta->clean)
+	/* the checkpoint is consumed: until the next clean close it is void
+	 * (a read-only open leaves it valid: nothing moves on) */
+	if (db->meta->clean && !db->rdonly)
 		dk_meta_set(db, &db->meta->clean, 0);
 	db->recovery_ns = dk_now_ns() - start;
 	rc = 0;

@@ -3,11 +3,14 @@
  * cpu.c -- the CPU backend: the reference, and the fallback when a device
  * declines.  Threads of this process take units from a shared counter, a
  * few at a time, and evaluate each record with the functions of
- * daxkv_device.h; each keeps its own aggregates and rows, merged at the
- * end.  A ROWS query with a limit and no order stops taking units once
- * enough rows are in.  Each worker reads the segments under a guard
- * (guard.h): a media error ends its units with DAXKV_EIO, which the query
- * returns naming the file and offset.
+ * daxkv_device.h; each keeps its own aggregates, merged at the end (a SUM
+ * with its high word too: the exact sum is known, and query.c reports an
+ * overflow), and its own row buffer, which streams to the query's
+ * delivery (rows.c) as it fills.  A ROWS query with a limit and no order
+ * stops taking units once enough rows are in, and every ROWS query once
+ * its delivery wants no more.  Each worker reads the segments under a
+ * guard (guard.h): a media error ends its units with DAXKV_EIO, which the
+ * query returns naming the file and offset.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,12 +23,29 @@
 #define DK_QUERY_MAX_THREADS 64u
 
 /*
+ * The high word of a SUM, kept beside dkd_acc's 64-bit sum so that the
+ * exact sum is known (query.c reports an overflow): what adding the
+ * field's value (the sum's change, @p after - @p before modulo 2^64),
+ * sign-extended for an INT field, carries into bits 64..127.
+ */
+static inline uint64_t dk_cpu_carry(const struct dkd_filter *f,
+				    uint64_t before, uint64_t after)
+{
+	uint64_t carry = after < before; /* modulo 2^64: the value is added */
+
+	if (f->agg_type == DKD_T_INT && (int64_t)(after - before) < 0)
+		carry += ~0ull; /* its sign extension */
+	return carry;
+}
+
+/*
  * Evaluate units [first, last) on the calling thread, into @p acc and (for
  * ROWS) @p out: the reference loop.
  */
 static int dk_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
-			struct dkd_acc *acc, struct dk_rowbuf *out,
-			uint64_t *records, uint64_t *bytes)
+			struct dkd_acc *acc, uint64_t *sum_hi,
+			struct dk_rowbuf *out, uint64_t *records,
+			uint64_t *bytes)
 {
 	const struct dkd_filter *f = &x->flt;
 
@@ -38,7 +58,12 @@ static int dk_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
 				(const struct dk_rec *)(unit->base + off);
 
 			if (dkd_rec_match(f, &x->keys, rec)) {
+				uint64_t before = acc->sum;
+
 				dkd_acc_add(f, acc, dk_rec_val(rec));
+				if (f->agg_type)
+					*sum_hi += dk_cpu_carry(f, before,
+								acc->sum);
 				if (out) {
 					int rc = dk_rowbuf_add(out, rec);
 
@@ -61,14 +86,18 @@ struct dk_cpu_worker {
 	pthread_t tid;
 	int rc;
 	struct dkd_acc acc;
+	uint64_t sum_hi;
 	struct dk_rowbuf out;
 	uint64_t records, bytes;
 	void *fault;           /* where a media error stopped it */
 };
 
 /* dk_cpu_units under a guard: a SIGBUS there is DAXKV_EIO (and *faultp
- * where).  Only loads of the mapping and the row buffer's allocations
- * run in it, and the loads come after each allocation. */
+ * where).  Besides loads of the mapping, only the row buffer's
+ * allocations and its flushes to the delivery (rows.c: a lock, a wait
+ * for room; never the caller's callback, which runs on the caller's
+ * thread) run in it, and each is over before the next load: a fault
+ * lands where no lock is held. */
 static int dk_cpu_units_guarded(struct dk_cpu_worker *w, size_t first,
 				size_t last)
 {
@@ -81,7 +110,7 @@ static int dk_cpu_units_guarded(struct dk_cpu_worker *w, size_t first,
 		return DAXKV_EIO;
 	}
 	dk_guard_push(&g);
-	rc = dk_cpu_units(w->x, first, last, &w->acc,
+	rc = dk_cpu_units(w->x, first, last, &w->acc, &w->sum_hi,
 			  w->x->rows ? &w->out : NULL, &w->records, &w->bytes);
 	dk_guard_pop(&g);
 	return rc;
@@ -106,6 +135,8 @@ static void *dk_cpu_worker_run(void *arg)
 		if (x->stop_after &&
 		    __atomic_load_n(w->rows, __ATOMIC_RELAXED) >= x->stop_after)
 			break;
+		if (__atomic_load_n(&x->stop, __ATOMIC_RELAXED))
+			break; /* the rows' delivery wants no more */
 		if (last > x->nunits)
 			last = x->nunits;
 		w->rc = dk_cpu_units_guarded(w, first, last);
@@ -115,6 +146,9 @@ static void *dk_cpu_worker_run(void *arg)
 			__atomic_fetch_add(w->rows, w->out.nrows - before,
 					   __ATOMIC_RELAXED);
 	}
+	/* this thread's last rows go to the delivery from here */
+	if (!w->rc)
+		w->rc = dk_rowbuf_flush(&w->out);
 	return NULL;
 }
 
@@ -145,6 +179,8 @@ static int dk_query_cpu(struct dk_qexec *x)
 		w[i].x = x;
 		w[i].next = &next;
 		w[i].rows = &rows;
+		w[i].out.sink = x->out.sink;   /* ROWS: streamed (rows.c) */
+		w[i].out.flush = x->out.flush;
 	}
 	/* worker 0 is this thread */
 	for (started = 1; started < n; started++)
@@ -155,7 +191,10 @@ static int dk_query_cpu(struct dk_qexec *x)
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(w[i].tid, NULL);
 	dkd_acc_init(&x->acc);
+	x->sum_hi = 0;
 	for (unsigned i = 0; i < started; i++) {
+		uint64_t before = x->acc.sum;
+
 		if (w[i].rc && !rc) {
 			rc = w[i].rc;
 			if (w[i].fault) {
@@ -166,6 +205,8 @@ static int dk_query_cpu(struct dk_qexec *x)
 			}
 		}
 		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
+		/* 128-bit: the high words, and the low words' carry */
+		x->sum_hi += w[i].sum_hi + (x->acc.sum < before);
 		x->records += w[i].records;
 		x->bytes += w[i].bytes;
 		if (!rc && w[i].out.used)
