@@ -125,7 +125,8 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 					  passes is kept, damaged bytes go to
 					  quarantine files beside their
 					  segment, and each problem goes to
-					  daxkv_options.salvage_report */
+					  daxkv_options.salvage_report.  With
+					  DAXKV_OPEN_RDONLY: DAXKV_EINVAL */
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
