@@ -30,11 +30,13 @@
 #include "checkpoint.h"
 #include "crc32c.h"
 #include "errors.h"
+#include "guard.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
 #include "meta.h"
 #include "record.h"
+#include "segment.h"
 
 static int dk_write_all(int fd, const void *buf, size_t len)
 {
@@ -108,6 +110,7 @@ int dk_checkpoint_write(struct daxkv *db)
 		if (!db->segs[slot])
 			continue;
 		tails[ntails].slot = slot;
+		tails[ntails].gen = db->segs[slot]->gen;
 		tails[ntails].tail = db->segs[slot]->tail;
 		ntails++;
 	}
@@ -316,6 +319,7 @@ static void dk_ckpt_records_job(void *arg, uint32_t t)
 {
 	struct dk_ckpt_load *l = arg;
 	struct daxkv *db = l->db;
+	struct dk_guard g;
 	uint32_t slot;
 
 	while ((slot = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) <
@@ -332,6 +336,13 @@ static void dk_ckpt_records_job(void *arg, uint32_t t)
 			__atomic_store_n(&l->nomem, 1, __ATOMIC_RELAXED);
 			goto out_bad;
 		}
+		/* a media error while reading the records: the scan that
+		 * follows says where */
+		if (sigsetjmp(g.env, 0)) {
+			dk_guard_landed(&g);
+			goto out_bad;
+		}
+		dk_guard_push(&g);
 		for (size_t j = 0; j < n; j++) {
 			uint64_t off = v[j] >> 32, i = (uint32_t)v[j];
 			const struct dk_ckpt_entry *ce = &l->ents[i];
@@ -345,21 +356,24 @@ static void dk_ckpt_records_job(void *arg, uint32_t t)
 					&l->hashes[(uint32_t)v[j + 8]]);
 			if ((j && off == v[j - 1] >> 32) ||
 			    dk_rec_check(seg, off, 0) != 0)
-				goto out_bad;
+				goto out_bad_guarded;
 			rec = (const struct dk_rec *)(seg->base + off);
 			size = dk_rec_size(rec->klen, rec->vlen);
 			if (!(rec->flags & DK_REC_PUT) || rec->superseded != 0 ||
 			    off + size > seg->tail || rec->klen != ce->klen ||
 			    rec->vlen != ce->vlen ||
 			    dk_hash(dk_rec_key(rec), rec->klen) != l->hashes[i])
-				goto out_bad;
+				goto out_bad_guarded;
 			if (rec->seq > l->max_seq[t])
 				l->max_seq[t] = rec->seq;
 			l->seglive[t][slot] += (int64_t)size;
 			l->live_bytes[t] += size;
 		}
+		dk_guard_pop(&g);
 	}
 	return;
+out_bad_guarded:
+	dk_guard_pop(&g);
 out_bad:
 	__atomic_store_n(&l->bad, 1, __ATOMIC_RELAXED);
 }
@@ -469,8 +483,13 @@ int dk_checkpoint_load(struct daxkv *db)
 						 db->segs[tails[i].slot] :
 						 NULL;
 
+		/* a clean close sealed every segment at its tail: a
+		 * checkpoint that disagrees with a segment's own header (a
+		 * flipped clean flag, an older meta.pool) is not trusted */
 		if (!seg || tails[i].tail < DK_SEG_HDR_SIZE ||
-		    tails[i].tail > seg->size || tails[i].tail % DK_REC_ALIGN)
+		    tails[i].tail > seg->size || tails[i].tail % DK_REC_ALIGN ||
+		    tails[i].gen != seg->gen ||
+		    dk_segment_header(seg)->sealed_tail != tails[i].tail)
 			goto out;
 		seg->tail = tails[i].tail;
 	}

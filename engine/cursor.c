@@ -37,6 +37,7 @@
 
 #include "btree.h"
 #include "errors.h"
+#include "guard.h"
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
@@ -67,6 +68,10 @@ struct daxkv_cursor {
 	uint32_t lpos;             /* forward: next slot; backward: slots
 				      left below (the next is lpos - 1) */
 	enum dk_seek cmode;
+	int err;                   /* the last fill's DAXKV_EIO, else 0 */
+	bool refind;               /* a fill met a media error after it had
+				      found buf: the next goes on past
+				      buf's last key (and meets it again) */
 	bool cnull;                /* no key: from the start or the end */
 	size_t cklen;
 	uint8_t ckey[DAXKV_MAX_KEY];
@@ -156,16 +161,11 @@ static void dk_cur_seek(struct daxkv_cursor *c)
 	c->lv_ok = c->lv.leaf != NULL;
 }
 
-/*
- * Fill buf with the next keys in the walk's direction (one trip into the
- * tree, one read-side section); positioned at buf[0] if any.
- */
-static void dk_cur_fill(struct daxkv_cursor *c)
+/* The walk of dk_cur_fill, under rcu_read_lock and its guard. */
+static void dk_cur_walk(struct daxkv_cursor *c)
 {
 	const struct dk_entry *last = NULL;
 
-	c->nbuf = c->ibuf = 0;
-	rcu_read_lock();
 	if (!c->lv_ok || !dk_tree_view_valid(&c->lv))
 		dk_cur_seek(c);
 	while (c->lv_ok && c->nbuf < c->batch) {
@@ -191,6 +191,50 @@ static void dk_cur_fill(struct daxkv_cursor *c)
 	}
 	if (last)
 		dk_cur_past(c, last);
+}
+
+/*
+ * Fill buf with the next keys in the walk's direction (one trip into the
+ * tree, one read-side section); positioned at buf[0] if any.  The
+ * records are read under a guard (guard.h): a media error leaves the
+ * cursor at no key with c->err set to DAXKV_EIO naming the place.
+ */
+static void dk_cur_fill(struct daxkv_cursor *c)
+{
+	uint64_t from = c->refind && c->nbuf ? c->buf[c->nbuf - 1] : 0;
+	struct dk_guard g;
+
+	c->nbuf = c->ibuf = 0;
+	c->err = 0;
+	c->refind = false;
+	rcu_read_lock();
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		rcu_read_unlock();
+		c->lv_ok = false;
+		if (c->nbuf) {
+			/* the keys found before the fault are handed out */
+			c->refind = true;
+			c->done = false;
+			c->positioned = true;
+			return;
+		}
+		c->done = true;
+		c->positioned = false;
+		c->err = dk_guard_eio(c->db, &g, "a cursor read a record");
+		return;
+	}
+	dk_guard_push(&g);
+	if (from) {
+		const struct dk_rec *r = dk_rec_at(c->db, from);
+
+		memcpy(c->ckey, dk_rec_key(r), r->klen);
+		c->cklen = r->klen;
+		c->cnull = false;
+		c->cmode = c->dir > 0 ? DK_SEEK_GT : DK_SEEK_LT;
+	}
+	dk_cur_walk(c);
+	dk_guard_pop(&g);
 	rcu_read_unlock();
 	c->done = !c->lv_ok;
 	c->positioned = c->nbuf != 0;
@@ -210,8 +254,11 @@ static int dk_cur_start(struct daxkv_cursor *c, const void *key, size_t klen,
 	if (key)
 		memcpy(c->ckey, key, klen);
 	c->lv_ok = false;
+	c->refind = false;
 	c->batch = DK_CUR_FIRST;
 	dk_cur_fill(c);
+	if (c->err)
+		return c->err;
 	return c->positioned ? 0 : DAXKV_ENOTFOUND;
 }
 
@@ -233,6 +280,8 @@ static int dk_cur_step(struct daxkv_cursor *c, int dir)
 			return DAXKV_ENOTFOUND;
 		}
 		dk_cur_fill(c);
+		if (c->err)
+			return c->err;
 		return c->positioned ? 0 : DAXKV_ENOTFOUND;
 	}
 	/* turning: from the key it is at, the other way */
@@ -252,6 +301,8 @@ static int dk_cur_init(struct daxkv_cursor *c, struct daxkv *db,
 	c->positioned = false;
 	c->lv_ok = false;
 	c->done = false;
+	c->refind = false;
+	c->err = 0;
 	c->nbuf = c->ibuf = 0;
 	c->dir = 1;
 	if (snap) {
@@ -414,6 +465,29 @@ int daxkv_cursor_get(const daxkv_cursor *c, void *kbuf, size_t kcap,
 
 /* ---- scans ---- */
 
+/* Read every line of @p rec (key and value) under a guard, so that
+ * poison there is DAXKV_EIO here and not a SIGBUS in the caller's
+ * callback. */
+static int dk_scan_touch(struct daxkv *db, const struct dk_rec *rec)
+{
+	const volatile uint8_t *p = (const volatile uint8_t *)rec;
+	struct dk_guard g;
+	size_t n;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(db, &g, "a scan read a value");
+	}
+	dk_guard_push(&g);
+	n = dk_rec_size(rec->klen, rec->vlen);
+	for (size_t i = 0; i < n; i += 64)
+		(void)p[i];
+	if (n)
+		(void)p[n - 1];
+	dk_guard_pop(&g);
+	return 0;
+}
+
 int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 		  size_t lolen, const void *hi, size_t hilen, daxkv_scan_fn fn,
 		  void *arg)
@@ -443,6 +517,9 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	     rc = dk_cur_step(&c, 1)) {
 		const struct dk_rec *rec = dk_cur_rec(&c);
 
+		cbrc = dk_scan_touch(db, rec);
+		if (cbrc)
+			break;
 		if (hi && dk_keycmp(dk_rec_key(rec), rec->klen, hi, hilen) >= 0)
 			break;
 		cbrc = fn(dk_rec_key(rec), rec->klen, dk_rec_val(rec),
@@ -452,6 +529,8 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	}
 	dk_cur_fini(&c);
 	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+	if (cbrc == 0 && rc != 0 && rc != DAXKV_ENOTFOUND)
+		cbrc = rc; /* a media error: DAXKV_EIO, said */
 	return cbrc;
 }
 

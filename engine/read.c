@@ -11,10 +11,16 @@
  * compaction retired meanwhile: the segment goes only after a grace
  * period (compact.c).  A get at a snapshot reads the entry's newest
  * version at the snapshot's sequence; the snapshot keeps it (snapshot.c).
+ *
+ * Media errors.  Every load from a segment (the key a hash probe compares,
+ * the value copied) runs inside a guard (guard.h): poison there returns
+ * DAXKV_EIO naming the file and offset, with the RCU read section given
+ * back.  Cursors and scans do the same (cursor.c).
  */
 #include <string.h>
 
 #include "errors.h"
+#include "guard.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
@@ -53,6 +59,7 @@ static int dk_get_finish(struct daxkv *db, uint64_t loc, void *buf,
 int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	      size_t *vlen)
 {
+	struct dk_guard g;
 	uint64_t loc;
 	int rc;
 	DK_LAT_TIME(db, DK_LAT_GET);
@@ -65,14 +72,23 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 	if (rc)
 		return rc;
 	rcu_read_lock();
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		rcu_read_unlock();
+		return dk_guard_eio(db, &g, "reading a value");
+	}
+	dk_guard_push(&g);
 	loc = dk_hmap_get(db, key, klen, dk_hash(key, klen));
-	return dk_get_finish(db, loc, buf, cap, vlen);
+	rc = dk_get_finish(db, loc, buf, cap, vlen);
+	dk_guard_pop(&g);
+	return rc;
 }
 
 int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 		 size_t klen, void *buf, size_t cap, size_t *vlen)
 {
 	const struct dk_entry *e;
+	struct dk_guard g;
 	uint64_t loc;
 	int rc;
 
@@ -89,7 +105,15 @@ int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 	if (rc)
 		return rc;
 	rcu_read_lock();
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		rcu_read_unlock();
+		return dk_guard_eio(db, &g, "reading a value");
+	}
+	dk_guard_push(&g);
 	e = dk_index_lookup(db, key, klen, dk_hash(key, klen));
 	loc = e ? dk_version_at(db, e, snap->seq) : 0;
-	return dk_get_finish(db, loc, buf, cap, vlen);
+	rc = dk_get_finish(db, loc, buf, cap, vlen);
+	dk_guard_pop(&g);
+	return rc;
 }
