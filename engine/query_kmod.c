@@ -263,7 +263,7 @@ static void dk_kmod_clear_out(struct daxmirror_query *q)
 {
 	q->done = q->rows = q->rows_bytes = 0;
 	q->count = q->sum = q->min = q->max = 0;
-	q->records = q->bytes = q->faults = 0;
+	q->records = q->bytes = q->faults = q->err_addr = 0;
 }
 
 int dk_query_kmod(struct dk_qexec *x)
