@@ -68,6 +68,8 @@
 #define DAXMIRROR_MAX_SNAPSHOT_PAGES 65536ull /* pages per SNAPSHOT */
 #define DAXMIRROR_MAX_QUERY_UNITS (1ull << 20) /* units per QUERY */
 #define DAXMIRROR_MAX_QUERY_ROWS (256ull << 20) /* rows_cap of a QUERY */
+#define DAXMIRROR_MAX_CALLS 8ull /* MAP/READ/SNAPSHOT/QUERY in flight per
+				    file; more wait (killably) */
 
 /*
  * Interface version VERSION reports; 2 added VERSION and QUERY; 3 the size

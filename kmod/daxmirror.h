@@ -80,7 +80,7 @@
  */
 #define DMR_HOLD_PAGES 64
 /* Ioctls in progress per file, at most; more wait (killably). */
-#define DMR_MAX_CALLS 8
+#define DMR_MAX_CALLS DAXMIRROR_MAX_CALLS
 
 struct dmr_mirror;
 

@@ -463,21 +463,21 @@ static ssize_t live_files_show(struct device *dev,
 {
 	return sysfs_emit(buf, "%lld\n", atomic64_read(&dmr_live_files));
 }
-static DEVICE_ATTR(live_files, 0400, live_files_show, NULL);
+static DEVICE_ATTR_ADMIN_RO(live_files);
 
 static ssize_t live_ranges_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%lld\n", atomic64_read(&dmr_live_ranges));
 }
-static DEVICE_ATTR(live_ranges, 0400, live_ranges_show, NULL);
+static DEVICE_ATTR_ADMIN_RO(live_ranges);
 
 static ssize_t live_pt_bytes_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%lld\n", atomic64_read(&dmr_live_pt_bytes));
 }
-static DEVICE_ATTR(live_pt_bytes, 0400, live_pt_bytes_show, NULL);
+static DEVICE_ATTR_ADMIN_RO(live_pt_bytes);
 
 static struct attribute *dmr_attrs[] = {
 	&dev_attr_live_files.attr,

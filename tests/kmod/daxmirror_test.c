@@ -2755,7 +2755,10 @@ static int case_kill(void)
 #define STRESS_FILES 4
 #define STRESS_LEN (4ul << 20)
 #define STRESS_THREADS 16
-#define STRESS_FDS 5	/* one shared by 8 threads, one each for pairs */
+/* One fd shared by 12 threads (more than DAXMIRROR_MAX_CALLS), one for
+ * each pair of the other 4. */
+#define STRESS_SHARED 12
+#define STRESS_FDS 3
 
 struct stress {
 	struct target t[STRESS_FILES];
@@ -2764,6 +2767,7 @@ struct stress {
 	int fds[STRESS_FDS];
 	_Atomic bool stop;
 	_Atomic long calls, errs_by[160], unexpected, kills;
+	_Atomic long max_in_flight;	/* STATS: the most seen at once */
 };
 
 /* Which errors a call may give while files change under it. */
@@ -2847,8 +2851,14 @@ static void stress_call(struct stress *sx, int fd, uint64_t *rs, bool quiet)
 	}
 	default: {
 		struct daxmirror_stats st;
+		long seen;
 
 		ret = dmr_stats(fd, &st);
+		seen = atomic_load(&sx->max_in_flight);
+		while (!ret && (long)st.in_flight > seen &&
+		       !atomic_compare_exchange_weak(&sx->max_in_flight, &seen,
+						     (long)st.in_flight))
+			;
 		break;
 	}
 	}
@@ -2871,7 +2881,8 @@ static void *stress_ioctls(void *arg)
 {
 	struct stress_thread *st = arg;
 	struct stress *sx = st->sx;
-	int fd = st->index < 8 ? sx->fds[0] : sx->fds[1 + (st->index - 8) / 2];
+	int fd = st->index < STRESS_SHARED ? sx->fds[0] :
+		 sx->fds[1 + (st->index - STRESS_SHARED) / 2];
 	uint64_t r = 0x9e3779b97f4a7c15ull * (st->index + 1);
 
 	while (!atomic_load(&sx->stop))
@@ -3010,7 +3021,13 @@ static int case_stress(void)
 	       (long)sx->errs_by[EEXIST], (long)sx->errs_by[ENOENT],
 	       (long)sx->errs_by[ENXIO], (long)sx->errs_by[EBUSY],
 	       (long)sx->errs_by[EOPNOTSUPP], (long)sx->errs_by[ENOSPC]);
+	printf("DMR-STRESS %s most calls in flight on one file: %ld\n",
+	       opt.label, (long)sx->max_in_flight);
 	CHECK_EQ(sx->unexpected, 0);
+	CHECK(sx->max_in_flight <= (long)DAXMIRROR_MAX_CALLS,
+	      "%ld calls in flight, the limit is %llu", (long)sx->max_in_flight,
+	      (unsigned long long)DAXMIRROR_MAX_CALLS);
+	CHECK(sx->max_in_flight > 1, "never two calls in flight on one file");
 	CHECK(sx->errs_by[0] > 0, "no call succeeded");
 	CHECK(sx->kills > 0, "no child was killed");
 	for (int i = 0; i < STRESS_FDS; i++)
