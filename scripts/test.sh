@@ -8,7 +8,8 @@
 #   4. the crash simulator and fault injection (in step 1) and bounded
 #      fuzzing (a clang build, 60 s a target),
 #   5. the kernel-module VM suite (QEMU, software emulation) on both
-#      Debian 12 kernels.
+#      Debian 12 kernels and on a debug kernel (KASAN, lockdep) built
+#      from Debian's 6.12 source the first time (docs/kmod.md).
 # Usage: scripts/test.sh [--no-vm] [--no-sanitizers] [--jobs N]
 set -uo pipefail
 
