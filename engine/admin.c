@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "errors.h"
+#include "index.h"
 #include "internal.h"
+#include "segment.h"
 
 int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 {

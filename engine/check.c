@@ -2,14 +2,15 @@
 /*
  * check.c -- daxkv_check(): the offline verifier and repairer.
  *
- * The check reads a database exactly as recovery would (recovery.c,
- * dk_rec_check in segment.c) and says where the two would disagree with
- * an intact database.  Recovery ends a segment's log at the first invalid
- * record or incomplete batch; it cannot tell a torn tail from a damaged
- * record that has valid records behind it, and silently ignores the
- * latter in an open segment.  So after the log ends, the check looks
+ * The check reads a database exactly as recovery would: both walk a
+ * segment's log batch by batch with dk_batch_end (record.c), so they end
+ * it at the same place; the check then says where the two would disagree
+ * with an intact database.  Recovery ends a segment's log at the first
+ * invalid record or incomplete batch; it cannot tell a torn tail from a
+ * damaged record that has valid records behind it, and silently ignores
+ * the latter in an open segment.  So after the log ends, the check looks
  * further: first at the end the broken record's own header claims, then
- * at every 8-byte offset, for the next *complete unit* (a single valid
+ * at every 8-byte offset, for the next *complete batch* (a single valid
  * record, or all records of a batch) whose seq is not below the last one
  * kept.  A torn write cannot produce one (a write is one record or one
  * contiguous batch, and the engine zeroes what lies past a torn tail
@@ -18,14 +19,14 @@
  *   sealed, log ends at sealed tail, nothing after   intact
  *   sealed, log ends past the sealed tail            bad sealed tail
  *   open,   only non-zero bytes after the log end    torn tail
- *   either, valid unit after unreadable bytes        damaged record(s)
+ *   either, valid batch after unreadable bytes       damaged record(s)
  *   sealed, unreadable bytes up to the sealed tail   damaged record(s)
  *
  * Repairs never move or rewrite a valid record, so they are safe to
  * interrupt (the worst case is a second repair), and each is made
  * durable before the next step:
  *
- * - damaged bytes between valid units are overwritten with delete
+ * - damaged bytes between valid batches are overwritten with delete
  *   records of a reserved key ("\xff" "dkfill" + zeros, one
  *   record per <= 1056 bytes).  Their seq is the last kept seq (or 1), so
  *   the segment's seq order holds, and a delete of a key nobody wrote is
@@ -56,6 +57,9 @@
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
+#include "meta.h"
+#include "record.h"
+#include "segment.h"
 
 /* Filler key: this prefix, then zero bytes up to the record's end. */
 #define DK_FILLER_KEY "\xff" "dkfill"
@@ -151,38 +155,7 @@ static void dk_check_persist(const struct dk_segment *seg, const void *addr,
 		pmem_msync(addr, len);
 }
 
-/*
- * End of the complete unit (one record or a whole batch) at @p off whose
- * records' seq is >= @p min_seq, or 0 if there is none.  *validp gets the
- * number of valid records of an incomplete batch.
- */
-static uint64_t dk_check_unit(const struct dk_segment *seg, uint64_t off,
-			      uint64_t min_seq, uint32_t *validp)
-{
-	const struct dk_rec *rec;
-	uint64_t end = off, seq;
-	uint32_t count, valid = 0;
-
-	*validp = 0;
-	if (dk_rec_check(seg, off, min_seq) != 0)
-		return 0;
-	rec = (const struct dk_rec *)(seg->base + off);
-	seq = rec->seq;
-	count = rec->batch;
-	while (valid < count && end < seg->size &&
-	       dk_rec_check(seg, end, seq) == 0) {
-		const struct dk_rec *r = (const struct dk_rec *)(seg->base + end);
-
-		if (r->seq != seq || r->batch != count)
-			break;
-		end += dk_rec_size(r->klen, r->vlen);
-		valid++;
-	}
-	*validp = valid;
-	return valid == count ? end : 0;
-}
-
-/* Offset of the next complete unit in (off, limit), or 0. */
+/* Offset of the next complete batch in (off, limit), or 0. */
 static uint64_t dk_check_resync(const struct dk_segment *seg, uint64_t off,
 				uint64_t limit, uint64_t min_seq)
 {
@@ -194,12 +167,12 @@ static uint64_t dk_check_resync(const struct dk_segment *seg, uint64_t off,
 	    rec->klen <= DAXKV_MAX_KEY && rec->vlen <= DAXKV_MAX_VALUE) {
 		uint64_t next = off + dk_rec_size(rec->klen, rec->vlen);
 
-		if (next < limit && dk_check_unit(seg, next, min_seq, &valid))
+		if (next < limit && dk_batch_end(seg, next, min_seq, &valid))
 			return next;
 	}
 	for (uint64_t pos = off + DK_REC_ALIGN; pos + DK_REC_HDR_SIZE <= limit;
 	     pos += DK_REC_ALIGN)
-		if (dk_check_unit(seg, pos, min_seq, &valid))
+		if (dk_batch_end(seg, pos, min_seq, &valid))
 			return pos;
 	return 0;
 }
@@ -258,7 +231,7 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 
 	while (off < seg->size) {
 		uint32_t valid;
-		uint64_t end = dk_check_unit(seg, off, prev_seq, &valid);
+		uint64_t end = dk_batch_end(seg, off, prev_seq, &valid);
 		uint64_t limit, next, last;
 
 		if (end) {

@@ -20,9 +20,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "crc32c.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "meta.h"
+#include "record.h"
 
 static int dk_write_all(int fd, const void *buf, size_t len)
 {

@@ -29,10 +29,11 @@
  *   4. retire: once no snapshot taken before the swap is open (epochs:
  *      snapshot.c says why that covers index reads too) and an RCU grace
  *      period has passed (no lock-free reader still holds a
- *      location in it), its slot becomes FREE in the meta table (durable)
- *      and the file is unmapped (which invalidates every device mirror of
- *      it through the mmu notifier; the KMOD backend also unregisters it
- *      first) and unlinked: its blocks return to the file system.
+ *      location in it), listeners hear it is RETIRED (events.h: the KMOD
+ *      backend unregisters its mirror), then its slot becomes FREE in the
+ *      meta table (durable) and the file is unmapped (which invalidates
+ *      every device mirror of it through the mmu notifier anyway) and
+ *      unlinked: its blocks return to the file system.
  *
  * Crash safety.  Before 2's fence, D holds at most torn copies: recovery
  * drops them and V is intact.  Between the fence and the FREE in 4, every
@@ -51,16 +52,15 @@
  * listing D get the original's mark copied in step 3.
  *
  * Pace.  A background thread wakes every 20 ms (or when a lane seals a
- * segment) and compacts while bytes on media exceed 1.25 x the live bytes,
- * picking the emptiest sealed segments under 75% live (dk_pick: up to
- * four new segments a round, so that segments 60-75% live can be freed
- * too; with one, two victims had to fit in one segment, and amplification
- * settled near 1.6); it copies in
- * slices of 256 KiB and sleeps as long as each slice took, so that it
- * takes at most about half of one CPU from writers, unless the database is
- * near its max_size or space amplification passed 1.3, when it runs flat
- * out.
- * A writer that meets ENOSPC compacts (everything under 90% live) and
+ * segment: it listens for SEALED, events.h) and compacts while bytes on
+ * media exceed 1.25 x the live bytes, picking the emptiest sealed
+ * segments under 75% live (dk_pick: up to four new segments a round, so
+ * that segments 60-75% live can be freed too; with one, two victims had
+ * to fit in one segment, and amplification settled near 1.6); it copies
+ * in slices of 256 KiB and sleeps as long as each slice took, so that it
+ * takes at most about half of one CPU from writers, unless the database
+ * is near its max_size or space amplification passed 1.3, when it runs
+ * flat out.  A writer that meets ENOSPC compacts (everything under 90% live) and
  * retries once.
  *
  * Granularity.  Besides dead records, bytes on media hold each lane's
@@ -77,10 +77,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "compact.h"
 #include "errors.h"
+#include "events.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
-#include "query.h"
+#include "lane.h"
+#include "persist.h"
+#include "record.h"
+#include "segment.h"
 #include "snapshot.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */
@@ -259,7 +265,7 @@ static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
 static void dk_reap(struct daxkv *db)
 {
 	struct dk_segment *gone[64];
-	uint64_t min_epoch = dk_snap_min_epoch(db);
+	uint64_t min_epoch = dk_snapshot_min_epoch(db);
 	uint32_t n;
 
 	do {
@@ -282,7 +288,7 @@ static void dk_reap(struct daxkv *db)
 		 * the swap */
 		synchronize_rcu();
 		for (uint32_t i = 0; i < n; i++)
-			dk_kmod_forget(db, gone[i]->slot);
+			dk_seg_publish(db, gone[i], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
 			dk_segment_remove(db, gone[i]);
@@ -321,35 +327,40 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	pthread_mutex_unlock(&db->seg_lock);
 }
 
-/*
- * Compact @p victims (marked `compacting`, not owned).  Caller holds
- * compact_lock.  @p paced: sleep between slices.  Returns 0 or an error;
- * on an error the victims stay as they were (nothing swapped).
- */
-static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
-			      uint32_t nv, bool paced)
+/* Step 1 for every victim, then in sequence order: the records to copy
+ * in *cp (free() it), *np of them. */
+static int dk_compact_collect(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, struct dk_cand **cp, size_t *np)
 {
-	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
-	struct dk_cand *c = NULL;
-	size_t n = 0, cap = 0, ndst = 0;
-	uint64_t copied = 0, slice_t0, doff = 0;
-	uint8_t *buf = NULL;
-	struct dk_lane *lane;
+	size_t cap = 0;
 	int rc = 0;
 
+	*cp = NULL;
+	*np = 0;
 	for (uint32_t v = 0; v < nv && rc == 0; v++)
-		rc = dk_collect(db, victims[v], &c, &n, &cap);
-	if (rc)
-		goto out;
-	if (n > 1)
-		qsort(c, n, sizeof(*c), dk_cand_cmp);
-	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
-	if (!buf) {
-		rc = dk_err(DAXKV_ENOMEM, "no memory to compact");
-		goto out;
-	}
+		rc = dk_collect(db, victims[v], cp, np, &cap);
+	if (rc == 0 && *np > 1)
+		qsort(*cp, *np, sizeof(**cp), dk_cand_cmp);
+	return rc;
+}
 
-	/* 2. copies, in seq order, into as many new segments as needed */
+/*
+ * Step 2: copy c[0..n), in order, into as many new (hidden) segments as
+ * needed, dsts[0..*ndstp); one fence, then their tails and sealed tails.
+ * On an error *ndstp still says which were created.  *copiedp: bytes.
+ */
+static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
+			   bool paced, struct dk_segment **dsts, size_t *ndstp,
+			   uint64_t *copiedp)
+{
+	uint64_t copied = 0, slice_t0, doff = 0;
+	size_t ndst = 0;
+	uint8_t *buf;
+	int rc = 0;
+
+	buf = malloc(dk_rec_size(DAXKV_MAX_KEY, DAXKV_MAX_VALUE));
+	if (!buf)
+		return dk_err(DAXKV_ENOMEM, "no memory to compact");
 	slice_t0 = dk_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		const struct dk_rec *src = dk_rec_at(db, c[i].loc);
@@ -391,9 +402,27 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 		__atomic_store_n(&dsts[ndst - 1]->tail, doff, __ATOMIC_RELEASE);
 	for (size_t d = 0; d < ndst; d++)
 		dk_segment_seal(db, dsts[d]);
+out:
+	*ndstp = ndst;
+	*copiedp = copied;
+	free(buf);
+	return rc;
+}
 
-	/* 3. the swap; a lane because the hash index is written (one that
-	 * no writer appends to: lane.c) */
+/*
+ * Step 3: the swap.  Each entry still at its original moves to the copy
+ * (a writer's newer version instead has its mark copied to the copy);
+ * the destinations stop being hidden and the victims become retiring, in
+ * one hold of view_lock (write) and a new view epoch.
+ */
+static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
+			    size_t n, struct dk_segment **dsts, size_t ndst,
+			    struct dk_segment **victims, uint32_t nv)
+{
+	struct dk_lane *lane;
+
+	/* a lane because the hash index is written (one that no writer
+	 * appends to: lane.c) */
 	lane = dk_lane_acquire_quiet(db);
 	pthread_rwlock_wrlock(&db->view_lock);
 	rcu_read_lock();
@@ -439,12 +468,37 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	for (uint32_t v = 0; v < nv; v++) {
 		victims[v]->retire_epoch = db->view_epoch;
 		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
+		dk_seg_publish(db, victims[v], DK_SEG_EV_RETIRING);
 		db->retiring[db->nretiring] = victims[v]->slot;
 		__atomic_store_n(&db->nretiring, db->nretiring + 1,
 				 __ATOMIC_RELAXED);
 	}
 	pthread_rwlock_unlock(&db->view_lock);
 	dk_lane_release(lane);
+}
+
+/*
+ * Compact @p victims (marked `compacting`, not owned): steps 1 to 3 of the
+ * top of this file; step 4 is dk_reap's.  Caller holds compact_lock.
+ * @p paced: sleep between slices.  Returns 0 or an error; on an error the
+ * victims stay as they were (nothing swapped).
+ */
+static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, bool paced)
+{
+	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
+	struct dk_cand *c = NULL;
+	size_t n = 0, ndst = 0;
+	uint64_t copied = 0;
+	int rc;
+
+	rc = dk_compact_collect(db, victims, nv, &c, &n);
+	if (rc)
+		goto out;
+	rc = dk_compact_copy(db, c, n, paced, dsts, &ndst, &copied);
+	if (rc)
+		goto out;
+	dk_compact_swap(db, c, n, dsts, ndst, victims, nv);
 	dk_offer_last(db, ndst ? dsts[ndst - 1] : NULL, ndst ? c[n - 1].seq : 0);
 	ndst = 0; /* swapped: they stay */
 	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
@@ -454,7 +508,7 @@ out:
 	if (ndst) {
 		/* never listed by a snapshot, so never mirrored; but be sure */
 		for (size_t d = 0; d < ndst; d++)
-			dk_kmod_forget(db, dsts[d]->slot);
+			dk_seg_publish(db, dsts[d], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (size_t d = 0; d < ndst; d++)
 			dk_segment_remove(db, dsts[d]);
@@ -464,7 +518,6 @@ out:
 	for (uint32_t v = 0; v < nv; v++)
 		victims[v]->compacting = false;
 	pthread_mutex_unlock(&db->seg_lock);
-	free(buf);
 	free(c);
 	return rc;
 }
@@ -631,14 +684,29 @@ int dk_compact_for_space(struct daxkv *db)
 	return __atomic_load_n(&db->nsegs, __ATOMIC_RELAXED) < before;
 }
 
-void dk_compact_kick(struct daxkv *db)
+/*
+ * The background thread's listener (events.h): a lane that fills its
+ * segment seals it, which is when compacting may have become worth it.
+ * A compaction's own destinations are sealed while still hidden: no
+ * reason to wake.  Runs under seg_lock; compact_wait_lock is taken under
+ * no other lock, so this nests.
+ */
+static void dk_compactor_wake(struct dk_listener *l, struct daxkv *db,
+			      struct dk_segment *seg, enum dk_seg_event ev)
 {
-	if (!db->compactor_started)
+	(void)l;
+	if (ev != DK_SEG_EV_SEALED ||
+	    __atomic_load_n(&seg->hidden, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&db->compact_wait_lock);
 	pthread_cond_signal(&db->compact_cond);
 	pthread_mutex_unlock(&db->compact_wait_lock);
 }
+
+/* One for every handle: the callback is told which. */
+static struct dk_listener dk_compactor_listener = {
+	.segment = dk_compactor_wake,
+};
 
 static void *dk_compactor_run(void *arg)
 {
@@ -677,13 +745,12 @@ static void *dk_compactor_run(void *arg)
 
 int dk_compact_start(struct daxkv *db)
 {
-	pthread_condattr_t ca;
 	int err;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->compact_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	/* compact_cond (CLOCK_MONOTONIC) is set up with the handle (db.c) */
+	err = dk_listener_add(db, &dk_compactor_listener);
+	if (err)
+		return err;
 	err = pthread_create(&db->compactor, NULL, dk_compactor_run, db);
 	if (err)
 		return dk_err_errno(DAXKV_ENOMEM, err,

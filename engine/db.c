@@ -17,9 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "compact.h"
 #include "errors.h"
+#include "events.h"
+#include "index.h"
 #include "internal.h"
-#include "query.h"
+#include "meta.h"
+#include "recovery.h"
+#include "segment.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {
@@ -175,19 +181,135 @@ static void dk_db_free(struct daxkv *db)
 	pthread_mutex_destroy(&db->compact_lock);
 	pthread_mutex_destroy(&db->psnap_lock);
 	pthread_mutex_destroy(&db->compact_wait_lock);
+	pthread_mutex_destroy(&db->listen_lock);
 	free(db->snaps);
 	free(db->dir);
 	free(db);
+}
+
+/* The database directory: there, or created unless NOCREATE. */
+static int dk_open_dir(const char *dir, uint32_t flags)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT)
+			return dk_err_errno(dk_errno_code(errno), errno, "%s",
+					    dir);
+		if (flags & DAXKV_OPEN_NOCREATE)
+			return dk_err(DAXKV_ENODB, "%s: no such database", dir);
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			int err = errno;
+
+			return dk_err_errno(dk_errno_code(err) == DAXKV_ENODB ?
+						    DAXKV_EINVAL :
+						    dk_errno_code(err),
+					    err, "%s: cannot create", dir);
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		return dk_err(DAXKV_EINVAL, "%s is not a directory", dir);
+	}
+	return 0;
+}
+
+/* A zeroed handle with its locks set up, or NULL. */
+static struct daxkv *dk_db_alloc(void)
+{
+	pthread_rwlockattr_t ra;
+	pthread_condattr_t ca;
+	struct daxkv *db;
+
+	/* aligned as its members ask (lanes, next_seq: a cache line each);
+	 * calloc of this size returns 16 mod 64 */
+	db = aligned_alloc(_Alignof(struct daxkv), sizeof(*db));
+	if (!db)
+		return NULL;
+	memset(db, 0, sizeof(*db));
+	db->dirfd = -1;
+	db->lockfd = -1;
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		pthread_mutex_init(&db->lanes[i].lock, NULL);
+	pthread_mutex_init(&db->lane_grow_lock, NULL);
+	pthread_mutex_init(&db->seg_lock, NULL);
+	pthread_mutex_init(&db->snap_lock, NULL);
+	/* a compaction's swap must not wait behind a stream of snapshot
+	 * takers */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&db->view_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->compact_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&db->compact_lock, NULL);
+	pthread_mutex_init(&db->psnap_lock, NULL);
+	pthread_mutex_init(&db->compact_wait_lock, NULL);
+	pthread_mutex_init(&db->listen_lock, NULL);
+	db->backend = DAXKV_BACKEND_AUTO;
+	return db;
+}
+
+/* The directory's file descriptor and lock, and how stores to its
+ * mappings are made durable. */
+static int dk_open_lock(struct daxkv *db, const char *dir, uint32_t flags)
+{
+	int rc;
+
+	db->dir = strdup(dir);
+	if (!db->dir)
+		return dk_err(DAXKV_ENOMEM, "no memory for a handle");
+	db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (db->dirfd < 0)
+		return dk_err_errno(dk_errno_code(errno), errno, "%s", dir);
+	if ((flags & DAXKV_OPEN_NOCREATE) &&
+	    faccessat(db->dirfd, "meta.pool", F_OK, 0) != 0)
+		return dk_err(DAXKV_ENODB, "%s: no daxkv database here", dir);
+	rc = dk_lock_dir(db);
+	if (rc)
+		return rc;
+	return dk_probe_durability(db, flags & DAXKV_OPEN_FORCE_MSYNC);
+}
+
+/* The meta pool, opened or created with a fresh uuid. */
+static int dk_open_meta(struct daxkv *db, const struct daxkv_options *opts)
+{
+	uint8_t uuid[16];
+
+	db->segment_size = opts->segment_size ? opts->segment_size :
+						DK_SEG_DEFAULT;
+	db->max_size = opts->max_size;
+	if (getrandom(uuid, sizeof(uuid), 0) != (ssize_t)sizeof(uuid))
+		return dk_err_errno(DAXKV_EIO, errno, "getrandom");
+	uuid[6] = (uuid[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
+	uuid[8] = (uuid[8] & 0x3f) | 0x80;
+	return dk_meta_open(db, !(opts->flags & DAXKV_OPEN_NOCREATE),
+			    opts->flags & DAXKV_OPEN_EXCLUSIVE, uuid);
+}
+
+/* Recovery threads and lanes, from the CPUs online. */
+static void dk_open_sizes(struct daxkv *db, const struct daxkv_options *opts)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		ncpu = 1;
+	db->recovery_threads = opts->recovery_threads ?
+				       opts->recovery_threads :
+				       (uint32_t)ncpu;
+	db->max_lanes = (uint32_t)(4 * ncpu);
+	if (db->max_lanes < 4)
+		db->max_lanes = 4;
+	if (db->max_lanes > DK_MAX_LANES)
+		db->max_lanes = DK_MAX_LANES;
 }
 
 int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	       daxkv **dbp)
 {
 	struct daxkv_options defaults;
-	uint8_t uuid[16];
-	struct stat st;
 	struct daxkv *db;
-	long ncpu;
 	int rc;
 
 	dk_err_clear();
@@ -204,105 +326,20 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	rc = dk_check_options(opts);
 	if (rc)
 		return rc;
+	rc = dk_open_dir(dir, opts->flags);
+	if (rc)
+		return rc;
 
-	if (stat(dir, &st) != 0) {
-		if (errno != ENOENT)
-			return dk_err_errno(dk_errno_code(errno), errno, "%s",
-					    dir);
-		if (opts->flags & DAXKV_OPEN_NOCREATE)
-			return dk_err(DAXKV_ENODB, "%s: no such database", dir);
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			int err = errno;
-
-			return dk_err_errno(dk_errno_code(err) == DAXKV_ENODB ?
-						    DAXKV_EINVAL :
-						    dk_errno_code(err),
-					    err, "%s: cannot create", dir);
-		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		return dk_err(DAXKV_EINVAL, "%s is not a directory", dir);
-	}
-
-	/* aligned as its members ask (lanes, next_seq: a cache line each);
-	 * calloc of this size returns 16 mod 64 */
-	db = aligned_alloc(_Alignof(struct daxkv), sizeof(*db));
+	db = dk_db_alloc();
 	if (!db)
 		return dk_err(DAXKV_ENOMEM, "no memory for a handle");
-	memset(db, 0, sizeof(*db));
-	db->dirfd = -1;
-	db->lockfd = -1;
-	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
-		pthread_mutex_init(&db->lanes[i].lock, NULL);
-	pthread_mutex_init(&db->lane_grow_lock, NULL);
-	pthread_mutex_init(&db->seg_lock, NULL);
-	pthread_mutex_init(&db->snap_lock, NULL);
-	{
-		pthread_rwlockattr_t ra;
-		pthread_condattr_t ca;
-
-		/* a compaction's swap must not wait behind a stream of
-		 * snapshot takers */
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(
-			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&db->view_lock, &ra);
-		pthread_rwlockattr_destroy(&ra);
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&db->compact_cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	pthread_mutex_init(&db->compact_lock, NULL);
-	pthread_mutex_init(&db->psnap_lock, NULL);
-	pthread_mutex_init(&db->compact_wait_lock, NULL);
-	db->backend = DAXKV_BACKEND_AUTO;
-	db->dir = strdup(dir);
-	if (!db->dir) {
-		rc = dk_err(DAXKV_ENOMEM, "no memory for a handle");
-		goto err;
-	}
-	db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (db->dirfd < 0) {
-		rc = dk_err_errno(dk_errno_code(errno), errno, "%s", dir);
-		goto err;
-	}
-	if ((opts->flags & DAXKV_OPEN_NOCREATE) &&
-	    faccessat(db->dirfd, "meta.pool", F_OK, 0) != 0) {
-		rc = dk_err(DAXKV_ENODB, "%s: no daxkv database here", dir);
-		goto err;
-	}
-	rc = dk_lock_dir(db);
+	rc = dk_open_lock(db, dir, opts->flags);
 	if (rc)
 		goto err;
-	rc = dk_probe_durability(db, opts->flags & DAXKV_OPEN_FORCE_MSYNC);
+	rc = dk_open_meta(db, opts);
 	if (rc)
 		goto err;
-
-	db->segment_size = opts->segment_size ? opts->segment_size :
-						DK_SEG_DEFAULT;
-	db->max_size = opts->max_size;
-	if (getrandom(uuid, sizeof(uuid), 0) != (ssize_t)sizeof(uuid)) {
-		rc = dk_err_errno(DAXKV_EIO, errno, "getrandom");
-		goto err;
-	}
-	uuid[6] = (uuid[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
-	uuid[8] = (uuid[8] & 0x3f) | 0x80;
-	rc = dk_meta_open(db, !(opts->flags & DAXKV_OPEN_NOCREATE),
-			  opts->flags & DAXKV_OPEN_EXCLUSIVE, uuid);
-	if (rc)
-		goto err;
-
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu < 1)
-		ncpu = 1;
-	db->recovery_threads = opts->recovery_threads ?
-				       opts->recovery_threads :
-				       (uint32_t)ncpu;
-	db->max_lanes = (uint32_t)(4 * ncpu);
-	if (db->max_lanes < 4)
-		db->max_lanes = 4;
-	if (db->max_lanes > DK_MAX_LANES)
-		db->max_lanes = DK_MAX_LANES;
+	dk_open_sizes(db, opts);
 	db->next_seq = 1;
 	db->ignore_checkpoint = !!(opts->flags & DAXKV_OPEN_NOCHECKPOINT);
 	rc = dk_index_init(db);
@@ -338,9 +375,9 @@ int daxkv_close(daxkv *db)
 				      &db->nsnapshots, __ATOMIC_RELAXED));
 	/* the background compaction stops; what it retired goes */
 	dk_compact_stop(db);
-	/* devices stop mirroring the segments before they are unmapped */
-	dk_kmod_close(db);
-	dk_cuda_close(db);
+	/* listeners (query backends) let go of the segments before they are
+	 * unmapped: devices stop mirroring them */
+	dk_listeners_close(db);
 	/* no writer is left: every record below each tail is durable */
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		if (db->segs[slot] &&

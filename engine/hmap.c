@@ -30,7 +30,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <xxhash.h>
+
 #include "errors.h"
+#include "hmap.h"
 #include "internal.h"
 
 #define DK_TAG_SHIFT 48
@@ -47,6 +50,11 @@ struct dk_htable {
 	struct dk_hslot *slots;
 	struct rcu_head rcu;
 };
+
+uint64_t dk_hash(const void *key, size_t klen)
+{
+	return XXH3_64bits(key, klen);
+}
 
 static inline uint64_t dk_tag(uint64_t hash)
 {

@@ -6,11 +6,13 @@
  * answers point lookups and is the one authority on uniqueness: an entry
  * exists once a writer wins its slot.  The winner then links the entry
  * into an insert-only lock-free skip list, which keeps key order for
- * scans, and only then sets entry->linked.  Other writers that find the entry wait
- * for `linked` before committing a version to it, so that no acknowledged
- * write is ever missing from the skip list.  Entries are never unlinked
- * while the handle is open (compaction will rebuild), so neither structure
- * needs a deletion protocol; old versions are trimmed under the entry lock
+ * scans, and only then sets entry->linked.  Other writers that find the
+ * entry wait for `linked` before committing a version to it, so that no
+ * acknowledged write is ever missing from the skip list.  Entries are never unlinked
+ * while the handle is open (a deleted key keeps its entry, which its next
+ * put reuses; compaction moves an entry's location, never the entry, and
+ * the next open builds the index afresh), so neither structure needs a
+ * deletion protocol; old versions are trimmed under the entry lock
  * and freed through call_rcu, and every reader runs inside rcu_read_lock.
  *
  * Entries are carved from 2 MiB chunks on transparent huge pages (an
@@ -27,9 +29,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <xxhash.h>
-
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
 
 static __thread uint64_t dk_rand_state;
@@ -53,11 +55,6 @@ static unsigned dk_random_height(void)
 		x >>= 2;
 	}
 	return height;
-}
-
-uint64_t dk_hash(const void *key, size_t klen)
-{
-	return XXH3_64bits(key, klen);
 }
 
 int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen)
@@ -337,14 +334,14 @@ static int dk_entry_cmp(const void *a, const void *b)
 			 eb->klen);
 }
 
-struct dk_collect {
+struct dk_entry_list {
 	struct dk_entry **all;
 	size_t n;
 };
 
-static void dk_collect_one(struct dk_entry *e, void *arg)
+static void dk_entry_list_add(struct dk_entry *e, void *arg)
 {
-	struct dk_collect *c = arg;
+	struct dk_entry_list *c = arg;
 
 	c->all[c->n++] = e;
 }
@@ -352,12 +349,12 @@ static void dk_collect_one(struct dk_entry *e, void *arg)
 int dk_index_build_order(struct daxkv *db)
 {
 	struct dk_entry *last[DK_SKIP_MAX_HEIGHT];
-	struct dk_collect c = { NULL, 0 };
+	struct dk_entry_list c = { NULL, 0 };
 
 	c.all = malloc((dk_hmap_count(db) + 1) * sizeof(*c.all));
 	if (!c.all)
 		return dk_err(DAXKV_ENOMEM, "index: no memory to sort keys");
-	dk_hmap_foreach(db, dk_collect_one, &c);
+	dk_hmap_foreach(db, dk_entry_list_add, &c);
 	qsort(c.all, c.n, sizeof(*c.all), dk_entry_cmp);
 	for (int level = 0; level < DK_SKIP_MAX_HEIGHT; level++)
 		last[level] = db->skip_head;

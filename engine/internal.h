@@ -12,7 +12,7 @@
  *   insert-only lock-free skip list links the same entries in key order
  *   for scans.  Memory is reclaimed with RCU (liburcu).
  * - Sequence numbers order all commits.  A snapshot is a sequence s such
- *   that every commit <= s is complete (lane.c: dk_snapshot_seq).
+ *   that every commit <= s is complete (snapshot.c).
  */
 #ifndef DK_INTERNAL_H
 #define DK_INTERNAL_H
@@ -32,6 +32,7 @@
 #define DK_MAX_LANES 64u
 #define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
 #define DK_SKIP_MAX_HEIGHT 20
+#define DK_MAX_LISTENERS 4u /* events.h: compactor, KMOD, CUDA, a spare */
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -45,6 +46,8 @@
 #define DK_LOC(slot, off) (((uint64_t)(slot) << 32) | (uint32_t)(off))
 #define DK_LOC_SLOT(loc) ((uint32_t)(((loc) & ~DK_LOC_DEL) >> 32))
 #define DK_LOC_OFF(loc) ((uint32_t)(loc))
+
+struct dk_listener;
 
 /* An older version of a key, kept while a snapshot may still read it. */
 struct dk_version {
@@ -211,11 +214,17 @@ struct daxkv {
 	uint32_t retiring[DK_MAX_SEGMENTS]; /* slots waiting for snapshots */
 	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
 
-	/* Queries (query.c, snapshot.c). */
+	/* Snapshots and queries (snapshot.c, query/). */
 	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */
 	uint32_t backend;     /* atomic: daxkv_set_backend() choice */
-	void *kmod_state;     /* query_kmod.c */
-	void *cuda_state;     /* query_cuda.cu */
+	/* Each query backend's per-handle state, by DAXKV_BACKEND_* (opaque
+	 * here: query/backend.h, dk_backend_state). */
+	void *backend_state[DAXKV_BACKEND_CUDA + 1];
+
+	/* Segment-lifecycle listeners (events.c). */
+	pthread_mutex_t listen_lock; /* serialises registrations */
+	struct dk_listener *listeners[DK_MAX_LISTENERS]; /* atomic; NULL:
+							    free entry */
 };
 
 /* Publish segs[slot] (release) and raise seg_hiwater.  Under seg_lock or
@@ -228,153 +237,20 @@ static inline void dk_segs_publish(struct daxkv *db, uint32_t slot,
 		__atomic_store_n(&db->seg_hiwater, slot + 1, __ATOMIC_RELEASE);
 }
 
-/* This thread's read-counter block. */
-struct dk_rcounter *dk_rcounter(struct daxkv *db);
-
-/* index.c */
-int dk_index_init(struct daxkv *db);
-void dk_index_destroy(struct daxkv *db);
-uint64_t dk_hash(const void *key, size_t klen);
-/* Under rcu_read_lock: the entry of key, or NULL. */
-struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
-				 size_t klen, uint64_t hash);
-/* Under rcu_read_lock, holding a lane: the entry of key, created (and
- * linked into the skip list unless @p link is false) if missing.  NULL on
- * ENOMEM, or with *full set when the hash index must grow first: then let
- * go of the lane, call dk_hmap_grow() and try again. */
-struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
-					size_t klen, uint64_t hash, bool link,
-					bool *full);
-/* Under rcu_read_lock: first linked entry with key >= @p key (NULL key:
- * the first entry). */
-struct dk_entry *dk_index_seek(struct daxkv *db, const void *key,
-			       size_t klen);
-static inline struct dk_entry *dk_index_next(const struct dk_entry *e)
-{
-	return __atomic_load_n(&e->next[0], __ATOMIC_ACQUIRE);
-}
-/* Link every entry of the hash table into the skip list in key order
- * (single-threaded, during open).  Deleted keys stay: freeing a node of
- * the hash table needs a grace period, and the next put of the key
- * reuses the entry. */
-int dk_index_build_order(struct daxkv *db);
-int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen);
-void dk_entry_lock(struct dk_entry *e);
-void dk_entry_unlock(struct dk_entry *e);
-/* Location of the newest version with seq <= snap (0 if none). */
-uint64_t dk_version_at(struct daxkv *db, const struct dk_entry *e,
-		       uint64_t snap);
-/* Under the entry lock, with the commit's sequence number allocated:
- * make @p loc the newest version, keeping the previous one only if a
- * snapshot could still read it. */
-void dk_version_push(struct daxkv *db, struct dk_entry *e, uint64_t hash,
-		     uint64_t loc, struct dk_version *spare);
-/* After taking a sequence: must the versions being replaced be kept? */
-static inline bool dk_versions_needed(struct daxkv *db)
-{
-	return __atomic_load_n(&db->snap_active, __ATOMIC_SEQ_CST) != 0;
-}
-
-/* hmap.c */
-struct dk_htable;
-int dk_hmap_init(struct daxkv *db);
-void dk_hmap_destroy(struct daxkv *db);
-struct dk_entry *dk_hmap_find(struct daxkv *db, const void *key, size_t klen,
-			      uint64_t hash);
-/* Location of key's newest version (0: none), without touching entries. */
-uint64_t dk_hmap_get(struct daxkv *db, const void *key, size_t klen,
-		     uint64_t hash);
-/* Under rcu_read_lock: start fetching the slot where a probe for @p hash
- * begins (a hint: the table may be replaced meanwhile). */
-void dk_hmap_prefetch(struct daxkv *db, uint64_t hash);
-struct dk_entry *dk_hmap_insert(struct daxkv *db, struct dk_entry *e,
-				uint64_t hash, bool *full);
-void dk_hmap_set(struct daxkv *db, struct dk_entry *e, uint64_t hash,
-		 uint64_t loc);
-int dk_hmap_grow(struct daxkv *db);
-uint64_t dk_hmap_count(struct daxkv *db);
-void dk_hmap_foreach(struct daxkv *db, void (*fn)(struct dk_entry *, void *),
-		     void *arg);
-
-/* segment.c */
-int dk_segment_create(struct daxkv *db, struct dk_segment **out);
-/* The same for a compaction: @p hidden from snapshots until the swap, and
- * allowed into the one segment of max_size that writers leave free. */
-int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
-			 struct dk_segment **out);
-/* Remove a retired segment: slot FREE in the meta table (durable), file
- * unmapped and unlinked.  No reader may hold it; caller holds seg_lock. */
-void dk_segment_remove(struct daxkv *db, struct dk_segment *seg);
-int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out);
-void dk_segment_unmap(struct dk_segment *seg);
-void dk_segment_seal(struct daxkv *db, struct dk_segment *seg);
-int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg);
-void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
-		     size_t len);
-const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg);
+/* The record at @p loc, and the segment it lies in (the segment must be
+ * mapped: the caller holds a location that a reader may still use). */
 static inline struct dk_rec *dk_rec_at(const struct daxkv *db, uint64_t loc)
 {
 	struct dk_segment *seg = __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)],
 						 __ATOMIC_ACQUIRE);
 	return (struct dk_rec *)(seg->base + DK_LOC_OFF(loc));
 }
+
 static inline struct dk_segment *dk_seg_of(const struct daxkv *db,
 					   uint64_t loc)
 {
 	return __atomic_load_n(&db->segs[DK_LOC_SLOT(loc)], __ATOMIC_ACQUIRE);
 }
-/* Record validation shared by recovery and checks: 0 if the record at
- * @p off of @p seg is valid and fits, else -1. */
-int dk_rec_check(const struct dk_segment *seg, uint64_t off,
-		 uint64_t min_seq);
-uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
-		    const void *val);
-
-/* lane.c */
-struct dk_lane *dk_lane_acquire(struct daxkv *db);
-struct dk_lane *dk_lane_acquire_quiet(struct daxkv *db);
-void dk_lane_release(struct dk_lane *lane);
-uint64_t dk_seq_begin(struct daxkv *db, struct dk_lane *lane);
-void dk_seq_end(struct dk_lane *lane);
-/* Every commit <= the returned sequence has ended (a lower bound, no
- * waiting): a writer still in flight holds a larger one. */
-uint64_t dk_completed_seq(struct daxkv *db);
-/* Make room for @p bytes in the lane's segment (rolling over if needed);
- * returns the segment and the offset where they go. */
-int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
-		    struct dk_segment **segp, uint64_t *offp);
-int dk_snapshot_open(struct daxkv *db, uint64_t *snapp);
-void dk_snapshot_close(struct daxkv *db, uint64_t snap);
-void dk_gc_horizon_update(struct daxkv *db, bool wait);
-
-/* compact.c */
-int dk_compact_start(struct daxkv *db);
-/* Stop the background thread and retire what can be: at close. */
-void dk_compact_stop(struct daxkv *db);
-/* After ENOSPC: compact and retire what can be now; > 0 if space was
- * freed, 0 if not, < 0 on error. */
-int dk_compact_for_space(struct daxkv *db);
-/* Wake the background thread (a segment was sealed). */
-void dk_compact_kick(struct daxkv *db);
-
-/* meta.c */
-int dk_meta_precheck(const char *path);
-int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
-		 const uint8_t *fresh_uuid);
-void dk_meta_close(struct daxkv *db);
-/* Durable single-word update of a meta field (8-byte failure atomic). */
-void dk_meta_set(struct daxkv *db, uint64_t *field, uint64_t val);
-
-/* recovery.c */
-int dk_recover(struct daxkv *db);
-
-/* checkpoint.c */
-int dk_checkpoint_write(struct daxkv *db);
-/* 0 loaded, 1 no usable checkpoint (scan instead), <0 error. */
-int dk_checkpoint_load(struct daxkv *db);
-
-/* write.c */
-void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq);
 
 static inline uint64_t dk_now_ns(void)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * lane.c -- append points, sequence numbers and snapshots.
+ * lane.c -- append points (lanes) and sequence numbers.
  *
  * Writers do not share a lock.  Each write takes a lane: a mutex that is
  * almost always uncontended (a thread keeps using the lane it had last),
@@ -15,33 +15,22 @@
  * is non-zero and <= s.  Because inflight is set before the increment
  * (all seq_cst), any writer that took a seq <= s is seen by that wait,
  * so when it ends every commit <= s is complete and none > s is visible
- * at s.  The wait covers only writes already in progress: short.
- *
- * Snapshots and old versions.  A snapshot counts itself in snap_active
- * before it reads next_seq; while that count is 0 a commit keeps no old
- * version at all (index.c: dk_version_push).  Open snapshots are listed under
- * snap_lock.  gc_horizon is (re)computed under the same lock as the
- * minimum of the open snapshots and the current completed sequence, so
- * every snapshot that exists or is taken later is >= gc_horizon, and a
- * writer may free any version older than the newest one <= gc_horizon.
- * Writers refresh it every few hundred writes with a trylock: stale
- * values are only more conservative.
+ * at s (snapshot.c takes snapshots that way).  The wait covers only
+ * writes already in progress: short.
  */
 #include <errno.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "internal.h"
-
-#define DK_GC_EVERY 256
+#include "lane.h"
+#include "segment.h"
 
 static __thread uint32_t dk_lane_hint;
 static __thread uint32_t dk_thread_slot = UINT32_MAX;
 static uint32_t dk_thread_slots; /* atomic: hands out dk_thread_slot */
 
-struct dk_rcounter *dk_rcounter(struct daxkv *db)
+struct dk_rcounter *dk_thread_rcounter(struct daxkv *db)
 {
 	if (unlikely(dk_thread_slot == UINT32_MAX))
 		dk_thread_slot = __atomic_fetch_add(&dk_thread_slots, 1,
@@ -145,29 +134,8 @@ void dk_seq_end(struct dk_lane *lane)
 	__atomic_store_n(&lane->inflight, 0, __ATOMIC_RELEASE);
 }
 
-/* Every commit <= the returned sequence is complete. */
-static uint64_t dk_snapshot_seq(struct daxkv *db)
-{
-	uint64_t snap = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST) - 1;
-	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_SEQ_CST);
-
-	for (uint32_t i = 0; i < n; i++) {
-		unsigned spins = 0;
-		uint64_t busy;
-
-		while ((busy = __atomic_load_n(&db->lanes[i].inflight,
-					       __ATOMIC_SEQ_CST)) != 0 &&
-		       busy <= snap) {
-			if (++spins < 256)
-				caa_cpu_relax();
-			else
-				sched_yield();
-		}
-	}
-	return snap;
-}
-
-/* Completed sequence without waiting: a lower bound of dk_snapshot_seq. */
+/* Completed sequence without waiting: a lower bound of what a snapshot
+ * waits for (snapshot.c: dk_snapshot_seq_wait). */
 uint64_t dk_completed_seq(struct daxkv *db)
 {
 	uint64_t low = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST);
@@ -181,65 +149,6 @@ uint64_t dk_completed_seq(struct daxkv *db)
 			low = busy;
 	}
 	return low - 1;
-}
-
-/* Caller holds snap_lock. */
-static void dk_gc_horizon_set(struct daxkv *db, uint64_t completed)
-{
-	uint64_t horizon = completed;
-
-	for (uint32_t i = 0; i < db->nsnaps; i++)
-		if (db->snaps[i] < horizon)
-			horizon = db->snaps[i];
-	if (horizon > __atomic_load_n(&db->gc_horizon, __ATOMIC_RELAXED))
-		__atomic_store_n(&db->gc_horizon, horizon, __ATOMIC_RELEASE);
-}
-
-void dk_gc_horizon_update(struct daxkv *db, bool wait)
-{
-	if (wait)
-		pthread_mutex_lock(&db->snap_lock);
-	else if (pthread_mutex_trylock(&db->snap_lock) != 0)
-		return;
-	dk_gc_horizon_set(db, dk_completed_seq(db));
-	pthread_mutex_unlock(&db->snap_lock);
-}
-
-int dk_snapshot_open(struct daxkv *db, uint64_t *snapp)
-{
-	/* counted before next_seq is read: see dk_version_push */
-	__atomic_fetch_add(&db->snap_active, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&db->snap_lock);
-	if (db->nsnaps == db->snaps_cap) {
-		uint32_t cap = db->snaps_cap ? 2 * db->snaps_cap : 16;
-		uint64_t *grown = realloc(db->snaps, cap * sizeof(*grown));
-
-		if (!grown) {
-			pthread_mutex_unlock(&db->snap_lock);
-			__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
-			return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
-		}
-		db->snaps = grown;
-		db->snaps_cap = cap;
-	}
-	*snapp = dk_snapshot_seq(db);
-	db->snaps[db->nsnaps++] = *snapp;
-	pthread_mutex_unlock(&db->snap_lock);
-	return 0;
-}
-
-void dk_snapshot_close(struct daxkv *db, uint64_t snap)
-{
-	pthread_mutex_lock(&db->snap_lock);
-	for (uint32_t i = 0; i < db->nsnaps; i++) {
-		if (db->snaps[i] == snap) {
-			db->snaps[i] = db->snaps[--db->nsnaps];
-			break;
-		}
-	}
-	dk_gc_horizon_set(db, dk_completed_seq(db));
-	pthread_mutex_unlock(&db->snap_lock);
-	__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Take a segment for @p lane: one with room left from an earlier run, or
@@ -295,8 +204,6 @@ int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		pthread_mutex_unlock(&db->seg_lock);
 		if (rc)
 			return rc;
-		if (seg)
-			dk_compact_kick(db); /* a segment was sealed */
 		seg = lane->seg;
 	}
 	*segp = seg;

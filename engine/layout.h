@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout.h -- the on-media format of a daxkv database, in one place.
+ * layout.h -- the on-media format of a daxkv database.
  *
  * Everything a reader needs to interpret a database without the engine's
- * DRAM state is here: the CPU recovery path, kvctl check, the daxmirror
- * emulated device and CUDA kernels all read records by these definitions.
- * The format is little-endian, fixed width, and frozen per
- * DK_FORMAT_VERSION: change a byte here and the version must change.
+ * DRAM state is in two headers, and only there:
+ *
+ *   this file                  the directory, the segment header, records
+ *                              (the table below, validity, batches, the
+ *                              version rule's argument), the meta pool
+ *                              and the checkpoint file;
+ *   include/daxkv_device.h     what a device compiles against without the
+ *                              engine: struct dk_rec (the record header of
+ *                              the table below), the DK_REC_* flags and
+ *                              alignment, dk_rec_size() and the version
+ *                              rule dk_rec_visible().
+ *
+ * The _Static_asserts after the segment header hold struct dk_rec and its
+ * constants to the record table here.  The CPU recovery path, kvctl check,
+ * the daxmirror emulated device and CUDA kernels all read records by
+ * these definitions.  The format is little-endian, fixed width, and
+ * frozen per DK_FORMAT_VERSION: change a byte here and the version must
+ * change.
  *
  * A database is a directory:
  *
@@ -16,9 +30,12 @@
  *   checkpoint.dat  index checkpoint written by a clean close (optional)
  *
  * Metadata that changes rarely and must change atomically (uuid, options,
- * the segment table, the clean-shutdown flag) lives in the libpmemobj pool
- * and is changed only inside pmemobj transactions.  Records live in
- * segments and are written with libpmem (non-temporal copy + fence).
+ * the segment table, the clean-shutdown flag) lives in the libpmemobj pool.
+ * A new pool is built under a temporary name and renamed into place; after
+ * that every change is one aligned 8-byte word, stored and made durable
+ * with pmemobj_persist (meta.c: dk_meta_set), which is failure atomic at
+ * that size, and no change spans two words.  Records live in segments and
+ * are written with libpmem (non-temporal copy + fence).
  *
  * Segment file (size = segment_size, a multiple of 2 MiB, so that a
  * device mirror can map it with 2 MiB page-table entries):
@@ -40,7 +57,8 @@
  *   4096   ...  records, back to back, each 8-byte aligned
  *
  * Record (header 32 bytes, then key, then value, padded with zeros to a
- * multiple of 8 bytes):
+ * multiple of 8 bytes; the header is struct dk_rec, its flags DK_REC_PUT
+ * (1), DK_REC_DEL (2) and DK_REC_BATCH (4), in include/daxkv_device.h):
  *
  *   OFFSET SIZE DESCRIPTION
  *   0      4    crc32c (Castagnoli) of bytes [4, 24) of the header, then
@@ -55,18 +73,20 @@
  *   32     klen key bytes
  *   32+klen vlen value bytes
  *
- * Validity.  A record is valid iff its crc matches, klen/vlen/flags are in
- * range, it fits in the segment, and its seq is >= the seq of the record
- * before it in the same segment (appends in a segment are in seq order;
- * recovery resumes sequence numbers above every seq it has seen, so stale
- * bytes past a torn tail can never pass this test after new appends).  The
- * first invalid record ends the segment's log.  In a sealed segment an
+ * Validity (record.c: dk_rec_check).  A record is valid iff its crc
+ * matches, klen/vlen/flags are in range, it fits in the segment, and its
+ * seq is >= the seq of the record before it in the same segment (appends
+ * in a segment are in seq order; recovery resumes sequence numbers above
+ * every seq it has seen, so stale bytes past a torn tail can never pass
+ * this test after new appends).  The first invalid record ends the
+ * segment's log.  In a sealed segment an
  * invalid record before the sealed tail is corruption (DAXKV_ECORRUPT); in
  * an open segment it is the torn tail of an interrupted write.
  *
  * Batches.  The records of one batch share one seq, carry DK_REC_BATCH and
  * the count n, and are contiguous in one segment.  A batch is committed iff
- * all n records are valid; otherwise none of them counts.
+ * all n records are valid; otherwise none of them counts (record.c:
+ * dk_batch_end; a single record is a batch of one).
  *
  * Version rule (what a device may evaluate with only these bytes).  Given
  * a snapshot sequence s and, for each segment, the tail captured with s,
@@ -124,17 +144,33 @@ _Static_assert(offsetof(struct dk_seg_header, size) == 40, "size offset");
 _Static_assert(offsetof(struct dk_seg_header, crc) == 48, "crc offset");
 _Static_assert(offsetof(struct dk_seg_header, sealed_tail) == 56,
 	       "sealed tail offset");
+/* The record header of include/daxkv_device.h, held to the table above. */
+_Static_assert(DK_REC_HDR_SIZE == 32 && DK_REC_ALIGN == 8, "record framing");
 _Static_assert(sizeof(struct dk_rec) == DK_REC_HDR_SIZE, "record header");
-_Static_assert(offsetof(struct dk_rec, klen) == 4, "klen offset");
-_Static_assert(offsetof(struct dk_rec, vlen) == 8, "vlen offset");
-_Static_assert(offsetof(struct dk_rec, seq) == 16, "seq offset");
-_Static_assert(offsetof(struct dk_rec, superseded) == 24,
-	       "superseded offset");
+_Static_assert(offsetof(struct dk_rec, crc) == 0 &&
+		       sizeof(((struct dk_rec *)0)->crc) == 4, "crc field");
+_Static_assert(offsetof(struct dk_rec, klen) == 4 &&
+		       sizeof(((struct dk_rec *)0)->klen) == 2, "klen field");
+_Static_assert(offsetof(struct dk_rec, flags) == 6 &&
+		       sizeof(((struct dk_rec *)0)->flags) == 2, "flags field");
+_Static_assert(offsetof(struct dk_rec, vlen) == 8 &&
+		       sizeof(((struct dk_rec *)0)->vlen) == 4, "vlen field");
+_Static_assert(offsetof(struct dk_rec, batch) == 12 &&
+		       sizeof(((struct dk_rec *)0)->batch) == 4, "batch field");
+_Static_assert(offsetof(struct dk_rec, seq) == 16 &&
+		       sizeof(((struct dk_rec *)0)->seq) == 8, "seq field");
+_Static_assert(offsetof(struct dk_rec, superseded) == 24 &&
+		       sizeof(((struct dk_rec *)0)->superseded) == 8,
+	       "superseded field");
+_Static_assert(DK_REC_PUT == 1 && DK_REC_DEL == 2 && DK_REC_BATCH == 4,
+	       "record flags");
 _Static_assert(DAXKV_MAX_KEY <= UINT16_MAX, "klen fits its field");
 _Static_assert(DAXKV_MAX_KEY == DKD_MAX_KEY, "device key limit");
+_Static_assert(DAXKV_MAX_VALUE == DKD_MAX_VALUE, "device value limit");
 
 /*
- * Meta pool (libpmemobj root object).  Changed only in transactions.
+ * Meta pool (libpmemobj root object).  Built whole under a temporary
+ * name, then changed only one durable 8-byte word at a time (above).
  *
  *   OFFSET SIZE DESCRIPTION
  *   0      8    magic "DAXKVMET"

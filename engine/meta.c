@@ -20,16 +20,8 @@
 
 #include "errors.h"
 #include "internal.h"
-
-#ifdef DAXKV_PERSIST_HOOKS
-/* Told after each durable metadata word, so a simulator can order it
- * against the data stores around it. */
-__attribute__((weak)) void dk_seam_meta_set(const void *field, uint64_t val)
-{
-	(void)field;
-	(void)val;
-}
-#endif
+#include "meta.h"
+#include "persist.h"
 
 void dk_meta_set(struct daxkv *db, uint64_t *field, uint64_t val)
 {

@@ -14,11 +14,12 @@
 #include <string.h>
 
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
+#include "record.h"
 #include "snapshot.h"
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val);
 
 /*
  * The end of a point read, under rcu_read_lock, which it releases: copy
@@ -43,7 +44,7 @@ static int dk_get_finish(struct daxkv *db, uint64_t loc, void *buf,
 	if (rec->vlen)
 		memcpy(buf, dk_rec_val(rec), rec->vlen);
 	rcu_read_unlock();
-	__atomic_fetch_add(&dk_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->gets, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -120,7 +121,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	if (snap) {
 		seq = snap->seq;
 	} else {
-		rc = dk_snapshot_open(db, &seq);
+		rc = dk_snapshot_seq_hold(db, &seq);
 		if (rc) {
 			rcu_read_unlock();
 			return rc;
@@ -143,8 +144,8 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	}
 	rcu_read_unlock();
 	if (!snap)
-		dk_snapshot_close(db, seq);
-	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+		dk_snapshot_seq_release(db, seq);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -30,8 +30,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
+#include "meta.h"
+#include "persist.h"
+#include "record.h"
+#include "recovery.h"
+#include "segment.h"
 
 struct dk_recovery {
 	struct daxkv *db;
@@ -119,25 +128,19 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 
 	/* the lane is let go now and then, so that the index can grow */
 
-	while (off < seg->size && dk_rec_check(seg, off, prev_seq) == 0) {
+	while (off < seg->size) {
 		const struct dk_rec *rec =
 			(const struct dk_rec *)(seg->base + off);
-		uint64_t seq = rec->seq, end = off;
-		uint32_t count = rec->batch, valid = 0;
+		uint32_t count, valid;
+		uint64_t seq, end = dk_batch_end(seg, off, prev_seq, &valid);
 
-		/* the whole batch, or nothing */
-		while (valid < count && end < seg->size &&
-		       dk_rec_check(seg, end, seq) == 0) {
-			const struct dk_rec *r =
-				(const struct dk_rec *)(seg->base + end);
-
-			if (r->seq != seq || r->batch != count)
-				break;
-			end += dk_rec_size(r->klen, r->vlen);
-			valid++;
-		}
+		if (valid == 0)
+			break; /* an invalid record: the log ends here */
+		seq = rec->seq;
+		count = rec->batch;
 		dk_atomic_max(&rv->max_seq, seq);
-		if (valid < count) {
+		if (!end) {
+			/* the whole batch, or nothing */
 			__atomic_fetch_add(&rv->discarded, valid,
 					   __ATOMIC_RELAXED);
 			break;

@@ -22,7 +22,11 @@
 
 #include "crc32c.h"
 #include "errors.h"
+#include "events.h"
 #include "internal.h"
+#include "meta.h"
+#include "persist.h"
+#include "segment.h"
 
 void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
 		     size_t len)
@@ -33,40 +37,6 @@ void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
 const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg)
 {
 	return (const struct dk_seg_header *)seg->base;
-}
-
-uint32_t dk_rec_crc(const struct dk_rec *hdr, const void *key,
-		    const void *val)
-{
-	uint32_t crc = dk_crc32c(0, (const uint8_t *)hdr + 4, 20);
-
-	crc = dk_crc32c(crc, key, hdr->klen);
-	return dk_crc32c(crc, val, hdr->vlen);
-}
-
-int dk_rec_check(const struct dk_segment *seg, uint64_t off,
-		 uint64_t min_seq)
-{
-	const struct dk_rec *rec;
-
-	if (off + DK_REC_HDR_SIZE > seg->size)
-		return -1;
-	rec = (const struct dk_rec *)(seg->base + off);
-	if (rec->seq == 0 || rec->seq < min_seq || rec->klen == 0 ||
-	    rec->klen > DAXKV_MAX_KEY || rec->vlen > DAXKV_MAX_VALUE ||
-	    (rec->flags & ~DK_REC_FLAGS_KNOWN) ||
-	    !(rec->flags & (DK_REC_PUT | DK_REC_DEL)) ||
-	    (rec->flags & (DK_REC_PUT | DK_REC_DEL)) ==
-		    (DK_REC_PUT | DK_REC_DEL) ||
-	    ((rec->flags & DK_REC_DEL) && rec->vlen) || rec->batch == 0 ||
-	    rec->batch > DAXKV_MAX_BATCH_OPS ||
-	    (rec->batch > 1) != !!(rec->flags & DK_REC_BATCH))
-		return -1;
-	if (off + dk_rec_size(rec->klen, rec->vlen) > seg->size)
-		return -1;
-	if (rec->crc != dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec)))
-		return -1;
-	return 0;
 }
 
 static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
@@ -212,6 +182,7 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 	seg->owned = for_compaction;
 	dk_segs_publish(db, slot, seg);
 	db->nsegs++;
+	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
 	*out = seg;
 	return 0;
 
@@ -333,6 +304,7 @@ void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)
 	dk_store8(&db->pm, &hdr->sealed_tail,
 		  __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE));
 	dk_persist(&db->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
+	dk_seg_publish(db, seg, DK_SEG_EV_SEALED);
 }
 
 static const uint8_t dk_zero_page[4096];

@@ -1,20 +1,36 @@
 // SPDX-License-Identifier: MIT
 /*
- * snapshot.c -- public snapshots, and the record boundary marks queries
- * use to cut segments into units.
+ * snapshot.c -- snapshots: the sequence a reader holds, the old versions
+ * it keeps, and public snapshots (which queries cut into units of
+ * records: query/units.c).
  *
- * A daxkv_snapshot is a sequence s from lane.c (every commit <= s is
- * complete, none above is visible; the index keeps the versions s can
- * read) plus, for queries, the tail of every segment read after s was
- * fixed.  Why the tails suffice: a commit advances its segment's tail
- * (release) before it ends its sequence, and dk_snapshot_open() returns
- * only once every sequence <= s has ended, so every record with seq <= s
- * lies below the tail read afterwards (acquire).  Records between that
- * tail and the current one all have seq > s and are invisible at s
- * anyway; bytes beyond the tail may be half written and are never read.
- * Below its tail a segment holds only complete, durable records (the
- * tail moves after the commit's fence, and recovery sets it to the end
- * of the valid log), so a device may walk them header by header.
+ * A snapshot is a sequence s such that every commit <= s is complete and
+ * none above is visible at s (lane.c explains how a writer marks itself
+ * in flight before it takes its sequence): dk_snapshot_seq_wait() reads
+ * s = next_seq - 1 and waits, lane by lane, while a lane's in-flight
+ * sequence is non-zero and <= s.
+ *
+ * Snapshots and old versions.  A snapshot counts itself in snap_active
+ * before it reads next_seq; while that count is 0 a commit keeps no old
+ * version at all (index.c: dk_version_push).  Held sequences are listed
+ * under snap_lock.  gc_horizon is (re)computed under the same lock as the
+ * minimum of the held sequences and the current completed sequence, so
+ * every snapshot that exists or is taken later is >= gc_horizon, and a
+ * writer may free any version older than the newest one <= gc_horizon.
+ * Writers refresh it every few hundred writes with a trylock: stale
+ * values are only more conservative.
+ *
+ * A daxkv_snapshot is such a held sequence s plus, for queries, the tail
+ * of every segment read after s was fixed.  Why the tails suffice: a
+ * commit advances its segment's tail (release) before it ends its
+ * sequence, and dk_snapshot_seq_hold() returns only once every sequence
+ * <= s has ended, so every record with seq <= s lies below the tail read
+ * afterwards (acquire).  Records between that tail and the current one
+ * all have seq > s and are invisible at s anyway; bytes beyond the tail
+ * may be half written and are never read.  Below its tail a segment
+ * holds only complete, durable records (the tail moves after the
+ * commit's fence, and recovery sets it to the end of the valid log), so
+ * a device may walk them header by header.
  *
  * Compaction (compact.c) copies the live records of some segments into a
  * new one and swaps them under view_lock: before the swap new snapshots
@@ -27,24 +43,98 @@
  * and every segment its index reads can reach: a version it reads either
  * lies in a segment it lists, or is a copy made by a later compaction,
  * which retires its segment only after that snapshot is gone.
- *
- * Marks.  To spread a segment over threads, lanes or GPU threads a reader
- * must know where records start; only a sequential walk of the headers
- * tells.  The first query that reaches a segment walks it once and
- * remembers, for every DK_MARK_STRIDE bytes, where the first record at or
- * after that point starts; later queries walk only what was appended
- * since.  This is DRAM state, derived from the records, and is not a part
- * of the format: writers pay nothing for it.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
 #include "internal.h"
-#include "query.h"
+#include "lane.h"
 #include "snapshot.h"
 
-int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
+/* Every commit <= the returned sequence is complete. */
+static uint64_t dk_snapshot_seq_wait(struct daxkv *db)
+{
+	uint64_t snap = __atomic_load_n(&db->next_seq, __ATOMIC_SEQ_CST) - 1;
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_SEQ_CST);
+
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned spins = 0;
+		uint64_t busy;
+
+		while ((busy = __atomic_load_n(&db->lanes[i].inflight,
+					       __ATOMIC_SEQ_CST)) != 0 &&
+		       busy <= snap) {
+			if (++spins < 256)
+				caa_cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+	return snap;
+}
+
+/* Caller holds snap_lock. */
+static void dk_gc_horizon_set(struct daxkv *db, uint64_t completed)
+{
+	uint64_t horizon = completed;
+
+	for (uint32_t i = 0; i < db->nsnaps; i++)
+		if (db->snaps[i] < horizon)
+			horizon = db->snaps[i];
+	if (horizon > __atomic_load_n(&db->gc_horizon, __ATOMIC_RELAXED))
+		__atomic_store_n(&db->gc_horizon, horizon, __ATOMIC_RELEASE);
+}
+
+void dk_gc_horizon_update(struct daxkv *db, bool wait)
+{
+	if (wait)
+		pthread_mutex_lock(&db->snap_lock);
+	else if (pthread_mutex_trylock(&db->snap_lock) != 0)
+		return;
+	dk_gc_horizon_set(db, dk_completed_seq(db));
+	pthread_mutex_unlock(&db->snap_lock);
+}
+
+int dk_snapshot_seq_hold(struct daxkv *db, uint64_t *snapp)
+{
+	/* counted before next_seq is read: see dk_version_push */
+	__atomic_fetch_add(&db->snap_active, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&db->snap_lock);
+	if (db->nsnaps == db->snaps_cap) {
+		uint32_t cap = db->snaps_cap ? 2 * db->snaps_cap : 16;
+		uint64_t *grown = realloc(db->snaps, cap * sizeof(*grown));
+
+		if (!grown) {
+			pthread_mutex_unlock(&db->snap_lock);
+			__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
+			return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
+		}
+		db->snaps = grown;
+		db->snaps_cap = cap;
+	}
+	*snapp = dk_snapshot_seq_wait(db);
+	db->snaps[db->nsnaps++] = *snapp;
+	pthread_mutex_unlock(&db->snap_lock);
+	return 0;
+}
+
+void dk_snapshot_seq_release(struct daxkv *db, uint64_t snap)
+{
+	pthread_mutex_lock(&db->snap_lock);
+	for (uint32_t i = 0; i < db->nsnaps; i++) {
+		if (db->snaps[i] == snap) {
+			db->snaps[i] = db->snaps[--db->nsnaps];
+			break;
+		}
+	}
+	dk_gc_horizon_set(db, dk_completed_seq(db));
+	pthread_mutex_unlock(&db->snap_lock);
+	__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
+}
+
+int dk_snapshot_take(struct daxkv *db, struct daxkv_snapshot **sp)
 {
 	struct daxkv_snapshot *s;
 	uint32_t hi;
@@ -60,7 +150,7 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 	 * by writes newer than s.
 	 */
 	pthread_rwlock_rdlock(&db->view_lock);
-	rc = dk_snapshot_open(db, &s->seq);
+	rc = dk_snapshot_seq_hold(db, &s->seq);
 	if (rc) {
 		pthread_rwlock_unlock(&db->view_lock);
 		free(s);
@@ -71,7 +161,7 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 	s->tails = calloc(hi ? hi : 1, sizeof(*s->tails));
 	if (!s->tails) {
 		pthread_rwlock_unlock(&db->view_lock);
-		dk_snapshot_close(db, s->seq);
+		dk_snapshot_seq_release(db, s->seq);
 		free(s);
 		return dk_err(DAXKV_ENOMEM, "no memory for a snapshot");
 	}
@@ -105,7 +195,7 @@ int dk_snap_take(struct daxkv *db, struct daxkv_snapshot **sp)
 	return 0;
 }
 
-void dk_snap_release(struct daxkv_snapshot *s)
+void dk_snapshot_release(struct daxkv_snapshot *s)
 {
 	if (!s)
 		return;
@@ -117,13 +207,13 @@ void dk_snap_release(struct daxkv_snapshot *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	pthread_mutex_unlock(&s->db->psnap_lock);
-	dk_snapshot_close(s->db, s->seq);
+	dk_snapshot_seq_release(s->db, s->seq);
 	__atomic_fetch_sub(&s->db->nsnapshots, 1, __ATOMIC_RELAXED);
 	free(s->tails);
 	free(s);
 }
 
-uint64_t dk_snap_min_epoch(struct daxkv *db)
+uint64_t dk_snapshot_min_epoch(struct daxkv *db)
 {
 	uint64_t min = UINT64_MAX;
 
@@ -140,124 +230,15 @@ int daxkv_snapshot_open(daxkv *db, daxkv_snapshot **snapp)
 	dk_err_clear();
 	if (!db || !snapp)
 		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "snapp" : "db");
-	return dk_snap_take(db, snapp);
+	return dk_snapshot_take(db, snapp);
 }
 
 void daxkv_snapshot_close(daxkv_snapshot *snap)
 {
-	dk_snap_release(snap);
+	dk_snapshot_release(snap);
 }
 
 uint64_t daxkv_snapshot_seq(const daxkv_snapshot *snap)
 {
 	return snap ? snap->seq : 0;
-}
-
-const uint32_t *dk_segment_marks(struct daxkv *db, struct dk_segment *seg,
-				 uint64_t tail)
-{
-	uint64_t off;
-
-	(void)db;
-	/* caller holds seg->marks_lock */
-	if (!seg->marks) {
-		uint32_t n = (uint32_t)(seg->size >> DK_MARK_SHIFT) + 1;
-
-		seg->marks = calloc(n, sizeof(*seg->marks));
-		if (!seg->marks)
-			return NULL;
-		seg->marks_end = DK_SEG_HDR_SIZE;
-	}
-	/*
-	 * Walk the headers from the last boundary seen up to @p tail.
-	 * Below a captured tail every record is complete (see the top), so
-	 * lengths can be trusted; a length that would leave the walked range
-	 * means the bytes are not what the engine wrote, and the walk stops
-	 * there rather than read past the tail.
-	 */
-	for (off = seg->marks_end; off < tail;) {
-		const struct dk_rec *rec =
-			(const struct dk_rec *)(seg->base + off);
-		uint64_t size = dk_rec_size(rec->klen, rec->vlen);
-
-		while ((uint64_t)seg->nmarks << DK_MARK_SHIFT <= off)
-			seg->marks[seg->nmarks++] = (uint32_t)off;
-		if (rec->klen == 0 || off + size > tail)
-			break;
-		off += size;
-	}
-	seg->marks_end = off;
-	return seg->marks;
-}
-
-int dk_snap_units(struct daxkv *db, const struct daxkv_snapshot *s,
-		  uint64_t unit_bytes, struct dk_qunit **unitsp, size_t *np,
-		  uint64_t *bytesp)
-{
-	uint32_t step = (uint32_t)(unit_bytes >> DK_MARK_SHIFT);
-	struct dk_qunit *units = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t bytes = 0;
-
-	if (step == 0)
-		step = 1;
-	for (uint32_t i = 0; i < s->ntails; i++) {
-		struct dk_segment *seg = s->tails[i].seg;
-		uint64_t tail = s->tails[i].tail, start = DK_SEG_HDR_SIZE;
-		const uint32_t *marks;
-
-		pthread_mutex_lock(&seg->marks_lock);
-		marks = dk_segment_marks(db, seg, tail);
-		if (!marks) {
-			pthread_mutex_unlock(&seg->marks_lock);
-			free(units);
-			return dk_err(DAXKV_ENOMEM, "no memory for marks");
-		}
-		if (seg->marks_end < tail) {
-			uint64_t end = seg->marks_end;
-
-			pthread_mutex_unlock(&seg->marks_lock);
-			free(units);
-			return dk_err(DAXKV_ECORRUPT,
-				      "segment %u: bad record at offset %llu "
-				      "below its tail %llu",
-				      seg->slot, (unsigned long long)end,
-				      (unsigned long long)tail);
-		}
-		for (uint32_t m = step;; m += step) {
-			uint64_t end = m < seg->nmarks ? marks[m] : tail;
-
-			if (end > tail)
-				end = tail;
-			if (end <= start)
-				continue;
-			if (n == cap) {
-				size_t ncap = cap ? 2 * cap : 256;
-				struct dk_qunit *grown =
-					realloc(units, ncap * sizeof(*units));
-
-				if (!grown) {
-					pthread_mutex_unlock(&seg->marks_lock);
-					free(units);
-					return dk_err(DAXKV_ENOMEM,
-						      "no memory for units");
-				}
-				units = grown;
-				cap = ncap;
-			}
-			units[n++] = (struct dk_qunit){ .base = seg->base,
-							.slot = seg->slot,
-							.start = start,
-							.end = end };
-			bytes += end - start;
-			start = end;
-			if (end == tail)
-				break;
-		}
-		pthread_mutex_unlock(&seg->marks_lock);
-	}
-	*unitsp = units;
-	*np = n;
-	*bytesp = bytes;
-	return 0;
 }

@@ -36,8 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "errors.h"
+#include "hmap.h"
+#include "index.h"
 #include "internal.h"
+#include "lane.h"
+#include "persist.h"
+#include "record.h"
+#include "snapshot.h"
 
 struct dk_op {
 	const void *key;
@@ -58,23 +65,6 @@ struct daxkv_batch {
 	uint8_t *data; /* copies of keys and values */
 	size_t used, data_cap;
 };
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val);
-
-int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,
-		bool has_val)
-{
-	if (!key || klen == 0 || klen > DAXKV_MAX_KEY)
-		return dk_err(DAXKV_EINVAL,
-			      "key: %s (length %zu; 1..%u bytes allowed)",
-			      key ? "bad length" : "NULL", klen, DAXKV_MAX_KEY);
-	if (has_val && ((!val && vlen) || vlen > DAXKV_MAX_VALUE))
-		return dk_err(DAXKV_EINVAL,
-			      "value: %s (length %zu; 0..%u bytes allowed)",
-			      val ? "too long" : "NULL", vlen, DAXKV_MAX_VALUE);
-	return 0;
-}
 
 static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
 			   uint16_t flags, uint32_t batch, uint64_t seq)
@@ -98,7 +88,8 @@ static size_t dk_rec_build(uint8_t *dst, const struct dk_op *op,
 	return size;
 }
 
-void dk_mark_superseded(struct daxkv *db, uint64_t loc, uint64_t seq)
+static void dk_mark_superseded(struct daxkv *db, uint64_t loc,
+			       uint64_t seq)
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
@@ -162,35 +153,29 @@ static void dk_append(struct daxkv *db, struct dk_lane *lane,
 	}
 }
 
-/* Commit ops[0..n) (sorted by key, no key twice). */
 enum dk_commit_kind { DK_COMMIT_PUT, DK_COMMIT_DELETE, DK_COMMIT_BATCH };
 
-static inline void dk_lane_add(int64_t *field, int64_t delta)
+/* A per-lane counter: written only by the lane's holder, read by
+ * daxkv_stat (relaxed). */
+static inline void dk_counter_add(int64_t *field, int64_t delta)
 {
 	__atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + delta,
 			 __ATOMIC_RELAXED);
 }
 
-static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
-		     enum dk_commit_kind kind)
+/*
+ * Step 1: take a lane, find or create each key's entry, and lock the
+ * entries in key order; a delete of a key without a live version is to
+ * be skipped.  Under rcu_read_lock.  0 with the lane held and every entry
+ * found locked, or an error with neither.
+ */
+static int dk_commit_lock(struct daxkv *db, struct dk_op *ops, size_t n,
+			  struct dk_lane **lanep)
 {
-	bool missing_is_error = kind == DK_COMMIT_DELETE;
-	uint8_t stackbuf[2048] __attribute__((aligned(64))), *buf = stackbuf;
-	struct dk_segment *seg;
 	struct dk_lane *lane;
-	size_t nlive = 0, locked = 0, i;
-	uint64_t total = 0, off, seq;
-	int rc = 0;
+	size_t i;
+	int rc;
 
-	for (i = 0; i < n; i++) {
-		ops[i].spare = NULL;
-		ops[i].e = NULL;
-		ops[i].skip = false;
-	}
-	rcu_read_lock();
-	/* each slot's miss overlaps taking the lane (and the other misses) */
-	for (i = 0; i < n; i++)
-		dk_hmap_prefetch(db, ops[i].hash);
 retry:
 	lane = dk_lane_acquire(db);
 	for (i = 0; i < n; i++) {
@@ -208,16 +193,15 @@ retry:
 		if (op->e)
 			continue;
 		dk_lane_release(lane);
-		if (!full) {
-			rc = dk_err(DAXKV_ENOMEM, "no memory for an index entry");
-			goto out_unlock;
-		}
+		if (!full)
+			return dk_err(DAXKV_ENOMEM,
+				      "no memory for an index entry");
 		rc = dk_hmap_grow(db); /* needs every lane: ours is let go */
 		if (rc)
-			goto out_unlock;
+			return rc;
 		goto retry;
 	}
-	for (i = 0; i < n; i++, locked++) {
+	for (i = 0; i < n; i++) {
 		struct dk_op *op = &ops[i];
 		uint64_t cur;
 
@@ -230,34 +214,28 @@ retry:
 		if (op->is_del && (!cur || (cur & DK_LOC_DEL)))
 			op->skip = true;
 	}
-	for (i = 0; i < n; i++) {
-		if (ops[i].skip)
-			continue;
-		total += dk_rec_size(ops[i].klen, ops[i].vlen);
-		nlive++;
-	}
-	if (nlive == 0) {
-		if (missing_is_error)
-			rc = dk_err(DAXKV_ENOTFOUND, "key not found");
-		dk_lane_release(lane);
-		goto out_unlock;
-	}
-	if (total + 2 * DK_LINE > sizeof(stackbuf)) {
-		buf = malloc(total + 2 * DK_LINE);
-		if (!buf) {
-			rc = dk_err(DAXKV_ENOMEM,
-				    "no memory to build %llu bytes of records",
-				    (unsigned long long)total);
-			dk_lane_release(lane);
-			goto out_unlock;
-		}
-	}
+	*lanep = lane;
+	return 0;
+}
 
-	seq = dk_seq_begin(db, lane);
-	rc = dk_lane_reserve(db, lane, total, &seg, &off);
+/*
+ * Step 2: take the commit's sequence number, room for @p total bytes in
+ * the lane's segment and, while a snapshot is open, a node to keep each
+ * version being replaced.  On an error the sequence is skipped (nothing
+ * was written) and the lane is let go.
+ */
+static int dk_commit_reserve(struct daxkv *db, struct dk_lane *lane,
+			     struct dk_op *ops, size_t n, uint64_t total,
+			     uint64_t *seqp, struct dk_segment **segp,
+			     uint64_t *offp)
+{
+	int rc;
+
+	*seqp = dk_seq_begin(db, lane);
+	rc = dk_lane_reserve(db, lane, total, segp, offp);
 	if (rc == 0 && dk_versions_needed(db)) {
 		/* a snapshot is open: the versions replaced must stay */
-		for (i = 0; i < n && rc == 0; i++) {
+		for (size_t i = 0; i < n && rc == 0; i++) {
 			if (ops[i].skip || !ops[i].e->cur)
 				continue;
 			ops[i].spare = malloc(sizeof(struct dk_version));
@@ -267,42 +245,49 @@ retry:
 		}
 	}
 	if (rc) {
-		dk_seq_end(lane); /* the sequence is skipped, nothing written */
+		dk_seq_end(lane);
 		dk_lane_release(lane);
-		goto out_unlock;
 	}
-	{
-		uint16_t flags = nlive > 1 ? DK_REC_BATCH : 0;
-		uint64_t head = off % DK_LINE, end = off + total;
-		uint64_t lend = (end + DK_LINE - 1) & ~(uint64_t)(DK_LINE - 1);
-		size_t pos = head, last = 0;
+	return rc;
+}
 
-		/* buf holds the lines [off - head, lend): records at head */
-		for (i = 0; i < n; i++) {
-			if (ops[i].skip)
-				continue;
-			ops[i].loc = DK_LOC(seg->slot, off + pos - head) |
-				     (ops[i].is_del ? DK_LOC_DEL : 0);
-			last = off + pos - head;
-			pos += dk_rec_build(buf + pos, &ops[i], flags,
-					    (uint32_t)nlive, seq);
-		}
-		memset(buf + head + total, 0, lend - end);
-		/* step 3: records, not yet durable */
-		dk_append(db, lane, seg, off, buf, total, last);
-	}
-	/* step 4: marks on the previous versions, same fence */
-	for (i = 0; i < n; i++) {
-		if (!ops[i].skip && ops[i].e->cur)
-			dk_mark_superseded(db, ops[i].e->cur, seq);
-	}
-	/* step 5: durable from here on; power failure before this line loses
-	 * the whole commit, which was not acknowledged */
-	dk_drain(&db->pm);
-	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
+/*
+ * Step 3: build the @p nlive records in @p buf, which holds the lines
+ * [off - off % DK_LINE, ...) they go to, and copy them to @p seg at
+ * @p off: not yet durable.  Each op gets its record's location.
+ */
+static void dk_commit_append(struct daxkv *db, struct dk_lane *lane,
+			     struct dk_op *ops, size_t n, size_t nlive,
+			     uint64_t seq, struct dk_segment *seg,
+			     uint64_t off, uint64_t total, uint8_t *buf)
+{
+	uint16_t flags = nlive > 1 ? DK_REC_BATCH : 0;
+	uint64_t head = off % DK_LINE, end = off + total;
+	uint64_t lend = (end + DK_LINE - 1) & ~(uint64_t)(DK_LINE - 1);
+	size_t pos = head, last = 0;
 
-	/* step 6: visible */
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].skip)
+			continue;
+		ops[i].loc = DK_LOC(seg->slot, off + pos - head) |
+			     (ops[i].is_del ? DK_LOC_DEL : 0);
+		last = off + pos - head;
+		pos += dk_rec_build(buf + pos, &ops[i], flags, (uint32_t)nlive,
+				    seq);
+	}
+	memset(buf + head + total, 0, lend - end);
+	dk_append(db, lane, seg, off, buf, total, last);
+}
+
+/*
+ * Step 6: the new versions become the newest: per-lane and per-segment
+ * counters move, and the index points at the new records.
+ */
+static void dk_commit_publish(struct daxkv *db, struct dk_lane *lane,
+			      struct dk_op *ops, size_t n,
+			      struct dk_segment *seg)
+{
+	for (size_t i = 0; i < n; i++) {
 		struct dk_op *op = &ops[i];
 		uint64_t prev;
 
@@ -310,16 +295,17 @@ retry:
 			continue;
 		prev = op->e->cur;
 		if (prev && !(prev & DK_LOC_DEL)) {
-			dk_lane_add(&lane->dlive,
-				    -(int64_t)dk_rec_size(op->klen, op->e->vlen));
+			dk_counter_add(&lane->dlive,
+				       -(int64_t)dk_rec_size(op->klen,
+							    op->e->vlen));
 			if (op->is_del)
-				dk_lane_add(&lane->dkeys, -1);
+				dk_counter_add(&lane->dkeys, -1);
 		} else if (!op->is_del) {
-			dk_lane_add(&lane->dkeys, 1);
+			dk_counter_add(&lane->dkeys, 1);
 		}
 		if (!op->is_del)
-			dk_lane_add(&lane->dlive,
-				    (int64_t)dk_rec_size(op->klen, op->vlen));
+			dk_counter_add(&lane->dlive,
+				       (int64_t)dk_rec_size(op->klen, op->vlen));
 		/* per segment, for compaction: the new record is live, the
 		 * one it replaces is not (a delete's record counts: it is
 		 * kept) */
@@ -335,17 +321,83 @@ retry:
 		dk_version_push(db, op->e, op->hash, op->loc, op->spare);
 		op->spare = NULL;
 	}
+}
+
+/* Commit ops[0..n) (sorted by key, no key twice): the steps above. */
+static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
+		     enum dk_commit_kind kind)
+{
+	uint8_t stackbuf[2048] __attribute__((aligned(64))), *buf = stackbuf;
+	struct dk_lane *lane = NULL;
+	struct dk_segment *seg;
+	size_t nlive = 0, i;
+	uint64_t total = 0, off, seq;
+	bool locked = false;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		ops[i].spare = NULL;
+		ops[i].e = NULL;
+		ops[i].skip = false;
+	}
+	rcu_read_lock();
+	/* each slot's miss overlaps taking the lane (and the other misses) */
+	for (i = 0; i < n; i++)
+		dk_hmap_prefetch(db, ops[i].hash);
+	rc = dk_commit_lock(db, ops, n, &lane);
+	if (rc)
+		goto out_unlock;
+	locked = true;
+	for (i = 0; i < n; i++) {
+		if (ops[i].skip)
+			continue;
+		total += dk_rec_size(ops[i].klen, ops[i].vlen);
+		nlive++;
+	}
+	if (nlive == 0) {
+		if (kind == DK_COMMIT_DELETE)
+			rc = dk_err(DAXKV_ENOTFOUND, "key not found");
+		dk_lane_release(lane);
+		goto out_unlock;
+	}
+	if (total + 2 * DK_LINE > sizeof(stackbuf)) {
+		buf = malloc(total + 2 * DK_LINE);
+		if (!buf) {
+			rc = dk_err(DAXKV_ENOMEM,
+				    "no memory to build %llu bytes of records",
+				    (unsigned long long)total);
+			dk_lane_release(lane);
+			goto out_unlock;
+		}
+	}
+	rc = dk_commit_reserve(db, lane, ops, n, total, &seq, &seg, &off);
+	if (rc)
+		goto out_unlock;
+	/* step 3: records, not yet durable */
+	dk_commit_append(db, lane, ops, n, nlive, seq, seg, off, total, buf);
+	/* step 4: marks on the previous versions, same fence */
+	for (i = 0; i < n; i++) {
+		if (!ops[i].skip && ops[i].e->cur)
+			dk_mark_superseded(db, ops[i].e->cur, seq);
+	}
+	/* step 5: durable from here on; power failure before this line loses
+	 * the whole commit, which was not acknowledged */
+	dk_drain(&db->pm);
+	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
+
+	/* step 6: visible */
+	dk_commit_publish(db, lane, ops, n, seg);
 	dk_seq_end(lane);
-	dk_lane_add((int64_t *)(kind == DK_COMMIT_PUT ? &lane->puts :
-				kind == DK_COMMIT_DELETE ? &lane->deletes :
-							   &lane->batches),
-		    1);
-	if (++lane->ops % 256 == 0)
+	dk_counter_add((int64_t *)(kind == DK_COMMIT_PUT ? &lane->puts :
+				   kind == DK_COMMIT_DELETE ? &lane->deletes :
+							      &lane->batches),
+		       1);
+	if (++lane->ops % DK_GC_EVERY == 0)
 		dk_gc_horizon_update(db, false);
 	dk_lane_release(lane);
 
 out_unlock:
-	for (i = 0; i < locked; i++)
+	for (i = 0; locked && i < n; i++)
 		if (ops[i].e)
 			dk_entry_unlock(ops[i].e);
 	rcu_read_unlock();

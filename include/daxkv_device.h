@@ -13,7 +13,7 @@
  *
  * The evaluator works on a compiled filter (struct dkd_filter) that the
  * engine builds from the public struct daxkv_query after validating it
- * (engine/query.c); a device re-validates what it is given (the module
+ * (engine/query/query.c); a device re-validates what it is given (the module
  * checks every field, see kmod/daxmirror_query.c, and compiles integer
  * predicates into an interval test of the same rule as dkd_pred_eval():
  * dkd_ipred_compile()).
@@ -35,7 +35,13 @@
 #define DKD_LOAD64(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #endif
 
-/* ---- Records (the on-media format; engine/layout.h has the whole) ---- */
+/*
+ * ---- Records ----
+ * The part of the on-media format a device reads.  engine/layout.h holds
+ * the rest (directory, segment header, meta pool, checkpoint, what makes
+ * a record valid) and the OFFSET/SIZE table of struct dk_rec, with the
+ * static asserts that hold this struct and these constants to it.
+ */
 
 #define DK_REC_ALIGN 8u
 #define DK_REC_HDR_SIZE 32u
@@ -48,7 +54,8 @@
 
 /*
  * Record header, 32 bytes, little-endian, 8-byte aligned in its segment;
- * the key follows, then the value, then zeros up to a multiple of 8.
+ * the key follows, then the value, then zeros up to a multiple of 8
+ * (engine/layout.h: the record table).
  */
 struct dk_rec {
 	__u32 crc;	  /* crc32c of [4, 24) of the header, key, value */

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main job: YCSB workloads A-F against daxkv, LMDB and RocksDB on
-# emulated persistent memory, one driver in one run, and the table.
+# The main job: YCSB workloads A-F against daxkv, LMDB, RocksDB and
+# pmemobj (a libpmemobj hash table, the PMDK peer) on emulated persistent
+# memory, one driver in one run, and the table.
 #   1. installs the Debian packages (scripts/install-deps.sh bench),
 #   2. builds in Release into build-bench/,
 #   3. for each store, workload A-F and 1 and 2 threads, 3 times: a fresh
 #      database under /dev/shm (PMEM_IS_PMEM_FORCE=1), load, run,
 #   4. prints the markdown table of medians with each store's ratio to
-#      daxkv and a met/missed line per target; writes .md, .csv and .png,
+#      daxkv and a met/missed line per target; writes .md, .csv and .png
+#      (pmemobj has no scan: its E cells are n/a),
 #   5. runs the scan benchmark (benchmarks/scan): filtered COUNT/SUM on
 #      every available query backend beside a plain read of the same
 #      bytes, SCAN_RECORDS records (default 10000000; 0 skips it).
@@ -15,7 +17,7 @@
 # per run (a few minutes on 2 cores).  Bigger runs, through the
 # environment:
 #   YCSB_RECORDS=N YCSB_OPS=N YCSB_REPEATS=N YCSB_THREADS=1,2
-#   YCSB_STORES=daxkv,lmdb,rocksdb YCSB_WORKLOADS="a b c d e f"
+#   YCSB_STORES=daxkv,lmdb,rocksdb,pmemobj YCSB_WORKLOADS="a b c d e f"
 #   YCSB_OUT=PREFIX (default build-bench/ycsb-results)
 #   YCSB_ARGS="-p fieldcount=1 ..." (extra driver arguments)
 #   SCAN_RECORDS=N SCAN_RUNS=N (scan benchmark size and repeats)
@@ -28,7 +30,7 @@ deps=1
 for arg in "$@"; do
 	case "$arg" in
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,/^# Usage/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -37,7 +39,7 @@ records=${YCSB_RECORDS:-100000}
 ops=${YCSB_OPS:-300000}
 repeats=${YCSB_REPEATS:-3}
 threads=${YCSB_THREADS:-1,2}
-stores=${YCSB_STORES:-daxkv,lmdb,rocksdb}
+stores=${YCSB_STORES:-daxkv,lmdb,rocksdb,pmemobj}
 workloads=${YCSB_WORKLOADS:-a b c d e f}
 out=${YCSB_OUT:-$top/build-bench/ycsb-results}
 

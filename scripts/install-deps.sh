@@ -6,8 +6,8 @@ set -euo pipefail
 
 build_pkgs="build-essential cmake pkg-config libpmem-dev libpmemobj-dev libpmempool-dev
 	liburcu-dev libxxhash-dev libjson-c-dev libndctl-dev libdaxctl-dev"
-test_pkgs="pmdk-tools clang llvm python3 binutils"
-bench_pkgs="liblmdb-dev librocksdb-dev gnuplot-nox"
+test_pkgs="pmdk-tools clang llvm python3 binutils redis-server redis-tools"
+bench_pkgs="liblmdb-dev librocksdb-dev gnuplot-nox redis-server redis-tools"
 vm_pkgs="qemu-system-x86 busybox-static cpio ndctl e2fsprogs xfsprogs kmod xz-utils dwarves"
 # the debug guest kernel (tests/vm/build-debug-kernel.sh)
 vm_debug_pkgs="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev"

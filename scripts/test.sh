@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: installs what it needs on a fresh
 # Debian 12 machine, then builds and runs
-#   1. the release build's tests (engine, tools, benchmarks' unit tests),
+#   1. the release build's tests (engine, tools, benchmarks' unit tests,
+#      and the Redis Cluster tests of daxkv_redis: label redis, ~3 min),
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the concurrent tests under ThreadSanitizer,
 #   4. the crash simulator and fault injection (in step 1) and bounded
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--no-sanitizers) run_san=0 ;;
 	--jobs) jobs=$2; shift ;;
 	-h|--help)
-		sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac

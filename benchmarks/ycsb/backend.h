@@ -59,9 +59,10 @@ struct ycsb_backend {
 	 * fails at once and a used one is not reported as unknown.  0, or
 	 * -1 with a message naming the property's origin. */
 	int (*check_props)(struct ycsb_props *props, char *err, size_t errlen);
-	/* Create or open the store in directory @p dir (which exists and
-	 * is empty); @p expected_bytes sizes fixed maps (LMDB); @p props
-	 * (NULL: defaults) holds the store's own properties. */
+	/* Create the store in directory @p dir (which exists), or open
+	 * the one this backend made there before; @p expected_bytes sizes
+	 * fixed maps (LMDB); @p props (NULL: defaults) holds the workload's
+	 * and the store's own properties. */
 	int (*open)(const char *dir, uint64_t expected_bytes,
 		    struct ycsb_props *props, void **store, char *err,
 		    size_t errlen);
@@ -75,7 +76,12 @@ struct ycsb_backend {
 	/* insert and update are both "put" for a key-value store */
 	int (*put)(void *thread, const char *key, size_t klen, const char *val,
 		   size_t vlen);
-	/* Up to @p count records from the first key >= @p key, in order. */
+	/* Remove @p key: YCSB_OK, YCSB_NOTFOUND or YCSB_ERROR.  YCSB's
+	 * CoreWorkload never deletes; the backend tests do. */
+	int (*del)(void *thread, const char *key, size_t klen);
+	/* Up to @p count records from the first key >= @p key, in order.
+	 * NULL for a store without key order (a hash table): the driver
+	 * does not run workloads that scan on it and reports them "n/a". */
 	int (*scan)(void *thread, const char *key, size_t klen, size_t count,
 		    ycsb_scan_cb cb, void *arg);
 	/* Last error sentence of this thread. */

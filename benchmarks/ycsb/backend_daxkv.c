@@ -60,43 +60,6 @@ struct dx_config {
 	uint64_t segment_size; /* 0: the library's default */
 };
 
-/* "16M", "2097152", "1G": a size in bytes; false if it does not parse. */
-static bool dx_parse_size(const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	if (!*text || *text == '-')
-		return false;
-	v = strtoull(text, &end, 10);
-	if (end == text)
-		return false;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end || (shift && v > (~0ull >> shift)))
-		return false;
-	*out = v << shift;
-	return true;
-}
-
 /* The store's properties; @p force_off for daxkv-nocompact. */
 static int dx_config_read(struct ycsb_props *props, bool force_off,
 			  struct dx_config *cfg, char *err, size_t errlen)
@@ -118,12 +81,14 @@ static int dx_config_read(struct ycsb_props *props, bool force_off,
 	}
 	if (force_off)
 		cfg->compaction = false;
-	v = ycsb_props_get(props, "daxkv.segmentsize", NULL);
-	if (v &&
-	    (!dx_parse_size(v, &cfg->segment_size) || cfg->segment_size == 0)) {
+	if (ycsb_props_get_size(props, "daxkv.segmentsize", 0,
+				&cfg->segment_size, err, errlen))
+		return -1;
+	if (ycsb_props_origin(props, "daxkv.segmentsize") &&
+	    cfg->segment_size == 0) {
 		snprintf(err, errlen,
-			 "%s: daxkv.segmentsize: '%s' is not a size",
-			 ycsb_props_origin(props, "daxkv.segmentsize"), v);
+			 "%s: daxkv.segmentsize: '0' is not a size",
+			 ycsb_props_origin(props, "daxkv.segmentsize"));
 		return -1;
 	}
 	return 0;
@@ -290,6 +255,16 @@ static int dx_put(void *thread, const char *key, size_t klen, const char *val,
 	return YCSB_OK;
 }
 
+static int dx_del(void *thread, const char *key, size_t klen)
+{
+	struct dx_thread *t = thread;
+	int rc = daxkv_delete(t->db, key, klen);
+
+	if (rc == DAXKV_ENOTFOUND)
+		return YCSB_NOTFOUND;
+	return rc ? dx_fail(t, "daxkv_delete", rc) : YCSB_OK;
+}
+
 struct dx_scan {
 	size_t left;
 	ycsb_scan_cb cb;
@@ -360,6 +335,7 @@ const struct ycsb_backend ycsb_backend_daxkv = {
     .thread_close = dx_thread_close,
     .read = dx_read,
     .put = dx_put,
+    .del = dx_del,
     .scan = dx_scan,
     .thread_error = dx_thread_error,
     .space = dx_space,
@@ -375,6 +351,7 @@ const struct ycsb_backend ycsb_backend_daxkv_nocompact = {
     .thread_close = dx_thread_close,
     .read = dx_read,
     .put = dx_put,
+    .del = dx_del,
     .scan = dx_scan,
     .thread_error = dx_thread_error,
     .space = dx_space,

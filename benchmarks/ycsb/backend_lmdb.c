@@ -169,6 +169,26 @@ static int lm_put(void *thread, const char *key, size_t klen, const char *val,
 	return rc ? lm_fail(t, "mdb_txn_commit", rc) : YCSB_OK;
 }
 
+static int lm_del(void *thread, const char *key, size_t klen)
+{
+	struct lm_thread *t = thread;
+	MDB_val k = {klen, (void *)key};
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(t->st->env, NULL, 0, &txn);
+
+	if (rc)
+		return lm_fail(t, "mdb_txn_begin", rc);
+	rc = mdb_del(txn, t->st->dbi, &k, NULL);
+	if (rc) {
+		mdb_txn_abort(txn);
+		if (rc == MDB_NOTFOUND)
+			return YCSB_NOTFOUND;
+		return lm_fail(t, "mdb_del", rc);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? lm_fail(t, "mdb_txn_commit", rc) : YCSB_OK;
+}
+
 static int lm_scan(void *thread, const char *key, size_t klen, size_t count,
 		   ycsb_scan_cb cb, void *arg)
 {
@@ -215,6 +235,7 @@ const struct ycsb_backend ycsb_backend_lmdb = {
     .thread_close = lm_thread_close,
     .read = lm_read,
     .put = lm_put,
+    .del = lm_del,
     .scan = lm_scan,
     .thread_error = lm_thread_error,
 };

@@ -158,6 +158,24 @@ static int rx_put(void *thread, const char *key, size_t klen, const char *val,
 	return rerr ? rx_fail(t, "rocksdb_put", rerr) : YCSB_OK;
 }
 
+/* RocksDB's delete writes a tombstone whether or not the key exists;
+ * a lookup first gives the NOTFOUND the other stores return. */
+static int rx_del(void *thread, const char *key, size_t klen)
+{
+	struct rx_thread *t = thread;
+	char *rerr = NULL;
+	rocksdb_pinnableslice_t *ps;
+
+	ps = rocksdb_get_pinned(t->st->db, t->st->ropts, key, klen, &rerr);
+	if (rerr)
+		return rx_fail(t, "rocksdb_get_pinned", rerr);
+	if (!ps)
+		return YCSB_NOTFOUND;
+	rocksdb_pinnableslice_destroy(ps);
+	rocksdb_delete(t->st->db, t->st->wopts, key, klen, &rerr);
+	return rerr ? rx_fail(t, "rocksdb_delete", rerr) : YCSB_OK;
+}
+
 static int rx_scan(void *thread, const char *key, size_t klen, size_t count,
 		   ycsb_scan_cb cb, void *arg)
 {
@@ -202,6 +220,7 @@ const struct ycsb_backend ycsb_backend_rocksdb = {
     .thread_close = rx_thread_close,
     .read = rx_read,
     .put = rx_put,
+    .del = rx_del,
     .scan = rx_scan,
     .thread_error = rx_thread_error,
 };

@@ -12,6 +12,7 @@ extern const struct ycsb_backend ycsb_backend_daxkv;
 extern const struct ycsb_backend ycsb_backend_daxkv_nocompact;
 extern const struct ycsb_backend ycsb_backend_lmdb;
 extern const struct ycsb_backend ycsb_backend_rocksdb;
+extern const struct ycsb_backend ycsb_backend_pmemobj;
 
 const struct ycsb_backend *const ycsb_backends[] = {
 #ifdef YCSB_HAVE_DAXKV
@@ -23,6 +24,9 @@ const struct ycsb_backend *const ycsb_backends[] = {
 #endif
 #ifdef YCSB_HAVE_ROCKSDB
     &ycsb_backend_rocksdb,
+#endif
+#ifdef YCSB_HAVE_PMEMOBJ
+    &ycsb_backend_pmemobj,
 #endif
     NULL,
 };
@@ -36,6 +40,9 @@ const char *const ycsb_backends_missing[] = {
 #endif
 #ifndef YCSB_HAVE_ROCKSDB
     "rocksdb (librocksdb-dev not found at build time)",
+#endif
+#ifndef YCSB_HAVE_PMEMOBJ
+    "pmemobj (libpmemobj-dev or libxxhash-dev not found at build time)",
 #endif
     NULL,
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main.c -- daxkv-ycsb: YCSB workloads against daxkv, LMDB and RocksDB,
- * one driver, one run, so that the ratios hold on a noisy machine.
+ * main.c -- daxkv-ycsb: YCSB workloads against daxkv, LMDB, RocksDB and a
+ * libpmemobj hash table, one driver, one run, so that the ratios hold on
+ * a noisy machine.
  *
  * Each cell of the matrix (workload x threads x store x repeat) creates
  * a fresh database in a unique directory, loads it (measured: the load
@@ -68,7 +69,11 @@ static void usage(FILE *out)
 	    "  -q             no per-phase lines, only the tables\n"
 	    "Store properties: daxkv.compaction=on|off (default on; store\n"
 	    "daxkv-nocompact is always off), daxkv.segmentsize=SIZE (bytes,\n"
-	    "K/M/G suffixes, a multiple of 2M; default 64M).\n"
+	    "K/M/G suffixes, a multiple of 2M; default 64M);\n"
+	    "pmemobj.buckets=N (hash buckets, rounded up to a power of two;\n"
+	    "default: the keys the workload will hold), pmemobj.poolsize=SIZE\n"
+	    "(default: from the record count and size).  pmemobj has no scan:\n"
+	    "workloads that scan are not run on it (n/a).\n"
 	    "Exit status: 0, 1 on a failure (open, errors, verification),\n"
 	    "2 on bad arguments.\n");
 }
@@ -239,6 +244,36 @@ static int parse_args(int argc, char **argv, struct options *o)
 too_many:
 	fprintf(stderr, "daxkv-ycsb: too many -P/-W/-p options\n");
 	return -1;
+}
+
+/* A workload that scans cannot run on a store without key order. */
+static bool store_refuses(const struct ycsb_backend *be,
+			  const struct ycsb_workload *w)
+{
+	return !be->scan && w->proportion[YCSB_OP_SCAN] > 0;
+}
+
+/* A note for each (store, workload) refused; how many cells can run. */
+static unsigned note_refusals(const struct ycsb_backend *const *stores,
+			      unsigned nstores, const struct ycsb_workload *wls,
+			      const char *const *labels, unsigned nwl)
+{
+	unsigned runnable = 0;
+
+	for (unsigned wl = 0; wl < nwl; wl++)
+		for (unsigned s = 0; s < nstores; s++) {
+			if (!store_refuses(stores[s], &wls[wl])) {
+				runnable++;
+				continue;
+			}
+			printf("note: %s does not run workload %s: it scans "
+			       "(scanproportion %g) and %s has no key order "
+			       "to scan in; the tables say n/a\n",
+			       stores[s]->name, labels[wl],
+			       wls[wl].proportion[YCSB_OP_SCAN],
+			       stores[s]->name);
+		}
+	return runnable;
 }
 
 /*
@@ -473,6 +508,13 @@ int main(int argc, char **argv)
 	       getenv("PMEM_IS_PMEM_FORCE") ? getenv("PMEM_IS_PMEM_FORCE")
 					    : "(unset)",
 	       o.dir);
+	if (!note_refusals(stores, nnames, wls, labels, nwl)) {
+		fprintf(stderr, "daxkv-ycsb: nothing to run: every store named "
+				"lacks the scan these workloads need\n");
+		free(m.cells);
+		free_workloads(wls, wprops, labels, nwl);
+		return 2;
+	}
 	load_start = load_average();
 	printf("machine: %ld CPUs online, load average %.2f\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), load_start);
@@ -481,11 +523,19 @@ int main(int argc, char **argv)
 	for (unsigned rep = 0; rep < o.repeats; rep++)
 		for (unsigned wl = 0; wl < nwl; wl++)
 			for (unsigned ti = 0; ti < ntn; ti++)
-				for (unsigned s = 0; s < nnames; s++)
+				for (unsigned s = 0; s < nnames; s++) {
+					if (store_refuses(stores[s],
+							  &wls[wl])) {
+						ycsb_matrix_cell(&m, wl, ti, s,
+								 rep)
+						    ->refused = true;
+						continue;
+					}
 					if (run_cell(&o, &m, &wls[wl],
 						     &wprops[wl], wl, ti, s,
 						     rep))
 						status = 1;
+				}
 
 	snprintf(m.machine_note, sizeof(m.machine_note),
 		 "%ld CPUs online; 1-minute load average %.2f at the start, "

@@ -305,6 +305,51 @@ int ycsb_props_get_u64(struct ycsb_props *p, const char *name, uint64_t dflt,
 	return 0;
 }
 
+int ycsb_props_get_size(struct ycsb_props *p, const char *name, uint64_t dflt,
+			uint64_t *out, char *err, size_t errlen)
+{
+	const char *v = ycsb_props_get(p, name, NULL);
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (end != v) {
+		switch (*end) {
+		case 'k':
+		case 'K':
+			shift = 10;
+			end++;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			end++;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			end++;
+			break;
+		default:
+			break;
+		}
+	}
+	if (end == v || *end || errno || *v == '-' ||
+	    isspace((unsigned char)*v) || (shift && n > (~0ull >> shift))) {
+		snprintf(err, errlen, "%s: %s: '%s' is not a size",
+			 ycsb_props_origin(p, name), name, v);
+		return -1;
+	}
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
 int ycsb_props_get_double(struct ycsb_props *p, const char *name, double dflt,
 			  double *out, char *err, size_t errlen)
 {

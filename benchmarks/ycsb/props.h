@@ -59,6 +59,10 @@ const char *ycsb_props_get(struct ycsb_props *p, const char *name,
 /* Typed lookups: 0, or -1 with "ORIGIN: NAME: 'VALUE' is not ..." in err. */
 int ycsb_props_get_u64(struct ycsb_props *p, const char *name, uint64_t dflt,
 		       uint64_t *out, char *err, size_t errlen);
+/* A size in bytes, with an optional K, M or G suffix (powers of 1024):
+ * "16M", "2097152"; the error says "... is not a size". */
+int ycsb_props_get_size(struct ycsb_props *p, const char *name, uint64_t dflt,
+			uint64_t *out, char *err, size_t errlen);
 int ycsb_props_get_double(struct ycsb_props *p, const char *name, double dflt,
 			  double *out, char *err, size_t errlen);
 int ycsb_props_get_bool(struct ycsb_props *p, const char *name, bool dflt,

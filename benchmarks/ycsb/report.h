@@ -20,6 +20,8 @@
 
 struct ycsb_cell {
 	bool ran;
+	bool refused; /* the store cannot run this workload (a scan on a
+			 store without key order): "n/a" in the tables */
 	struct ycsb_phase_result load, run;
 	struct ycsb_space_result space;
 };

@@ -114,7 +114,7 @@ stop_hold() {
 case_help() {
 	run 0 --help
 	out_has "commands:"
-	for cmd in create info check get put del scan query dump load stats compact devices mirror; do
+	for cmd in create info check get put del scan query dump load stats compact devices mirror cluster; do
 		run 0 "$cmd" --help
 		out_has "usage: kvctl $cmd"
 	done

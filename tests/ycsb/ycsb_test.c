@@ -137,6 +137,55 @@ static void props_bad_numbers(void)
 	}
 }
 
+/* Sizes in bytes with K/M/G suffixes (daxkv.segmentsize,
+ * pmemobj.poolsize): values, and errors that name the origin. */
+static void props_sizes(void)
+{
+	static const struct {
+		const char *text;
+		uint64_t want;
+	} good[] = {
+	    {"2097152", 2097152},
+	    {"16M", 16ull << 20},
+	    {"1G", 1ull << 30},
+	    {"4k", 4096},
+	    {"0", 0},
+	};
+	static const char *const bad[] = {"lots",	  "-1", "16MB", "",
+					  "99999999999G", " 5", "1.5M"};
+	struct ycsb_props p;
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ycsb_props_init(&p);
+		CHECK_EQ(ycsb_props_set(&p, "x.size", good[i].text, "-p"), 0);
+		CHECK_EQ(
+		    ycsb_props_get_size(&p, "x.size", 7, &v, err, sizeof(err)),
+		    0);
+		CHECK_EQ(v, good[i].want);
+		ycsb_props_free(&p);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[64];
+
+		ycsb_props_init(&p);
+		CHECK_EQ(ycsb_props_set(&p, "x.size", bad[i], "w:3"), 0);
+		err[0] = '\0';
+		CHECK_EQ(
+		    ycsb_props_get_size(&p, "x.size", 7, &v, err, sizeof(err)),
+		    -1);
+		snprintf(want, sizeof(want), "w:3: x.size: '%s' is not a size",
+			 bad[i]);
+		CHECK_STR_HAS(err, want);
+		ycsb_props_free(&p);
+	}
+	/* unset: the default */
+	ycsb_props_init(&p);
+	CHECK_EQ(ycsb_props_get_size(&p, "x.size", 7, &v, err, sizeof(err)), 0);
+	CHECK_EQ(v, 7);
+	ycsb_props_free(&p);
+}
+
 static void props_unknown_noted(void)
 {
 	struct ycsb_props p;
@@ -631,10 +680,71 @@ static void csv_space_columns(void)
 	}
 }
 
+/*
+ * A store without scan (the hash table) refused workload E: the table
+ * says n/a for it and its ratio, the chart and CSV leave it out, and
+ * only the workloads it ran get a target line against daxkv.
+ */
+static void report_refused_is_na(void)
+{
+	static const struct ycsb_backend dx = {.name = "daxkv"},
+					 pm = {.name = "pmemobj"};
+	const struct ycsb_backend *stores[] = {&dx, &pm};
+	const char *wls[] = {"A", "E"};
+	unsigned threads[] = {1};
+	struct ycsb_cell cells[4]; /* wl x store */
+	struct ycsb_matrix m = {.workloads = wls,
+				.nworkloads = 2,
+				.stores = stores,
+				.nstores = 2,
+				.threads = threads,
+				.nthreads = 1,
+				.repeats = 1,
+				.cells = cells};
+	char path[] = "/tmp/ycsb-test-na-XXXXXX", line[1024];
+	int fd = mkstemp(path);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	CHECK(fd >= 0);
+	close(fd);
+	memset(cells, 0, sizeof(cells));
+	for (int i = 0; i < 4; i++) {
+		cells[i].ran = i != 3;
+		cells[i].refused = i == 3; /* E on pmemobj */
+		cells[i].load.ops_per_s = 50000;
+		cells[i].run.ops_per_s =
+		    cells[i].ran ? (i % 2 ? 200000 : 300000) : 0;
+		cells[i].run.op[YCSB_OP_READ].count = cells[i].ran ? 10 : 0;
+	}
+	f = open_memstream(&buf, &len);
+	ycsb_report_markdown(&m, f);
+	fputc('\n', f);
+	ycsb_report_targets(&m, f);
+	fclose(f);
+	CHECK_STR_HAS(buf, "| A | 1 | 300 k | 200 k | 1.50x |");
+	CHECK_STR_HAS(buf, "| E | 1 | 300 k | n/a | n/a |");
+	CHECK(!strstr(buf, "| E | 1 | pmemobj |"));
+	CHECK_STR_HAS(buf, "target A, 1 thread: daxkv >= 1.3x pmemobj: 1.50x "
+			   "met");
+	CHECK(!strstr(buf, "target E, 1 thread: daxkv >= 1.3x pmemobj"));
+	free(buf);
+
+	CHECK_EQ(ycsb_report_csv(&m, path), 0);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		CHECK(strncmp(line, "pmemobj,E,", 10) != 0);
+	fclose(f);
+	unlink(path);
+}
+
 static const struct dk_case cases[] = {
     {"props_comments_whitespace", props_comments_whitespace},
     {"props_overrides", props_overrides},
     {"props_bad_numbers", props_bad_numbers},
+    {"props_sizes", props_sizes},
     {"props_unknown_noted", props_unknown_noted},
     {"zipfian_skew", zipfian_skew},
     {"scrambled_zipfian_spreads", scrambled_zipfian_spreads},
@@ -648,6 +758,7 @@ static const struct dk_case cases[] = {
     {"space_summarize", space_summarize},
     {"sampler_reads_while_running", sampler_reads_while_running},
     {"csv_space_columns", csv_space_columns},
+    {"report_refused_is_na", report_refused_is_na},
 };
 
 int main(int argc, char **argv)

@@ -415,8 +415,7 @@ static int kv_scan_one(const void *key, size_t klen, const void *val,
 	return 0;
 }
 
-/* The first key after every key starting with @p prefix; false if none. */
-static bool kv_prefix_end(const struct kv_buf *prefix, struct kv_buf *end)
+bool kv_prefix_end(const struct kv_buf *prefix, struct kv_buf *end)
 {
 	size_t len = prefix->len;
 

@@ -40,6 +40,7 @@ static const struct kv_command kv_commands[] = {
 	{ "compact", kv_cmd_compact, "reclaim the space of dead records now" },
 	{ "devices", kv_cmd_devices, "pmem regions, namespaces, dax devices" },
 	{ "mirror", kv_cmd_mirror, "state of the daxmirror kernel module" },
+	{ "cluster", kv_cmd_cluster, "query or scan a Redis Cluster of daxkv_redis nodes" },
 };
 
 static void kv_main_usage(FILE *out)

@@ -108,6 +108,9 @@ int kv_decode_arg(const char *cmd, enum kv_encoding enc, const char *what,
 		  const char *text, struct kv_buf *out);
 void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len);
 int kv_keycmp(const struct kv_buf *a, const struct kv_buf *b);
+/* The first key after every key starting with @p prefix (allocated into
+ * @p end); false if there is none. */
+bool kv_prefix_end(const struct kv_buf *prefix, struct kv_buf *end);
 
 /* Subcommands. */
 int kv_cmd_create(int argc, char **argv);
@@ -124,6 +127,7 @@ int kv_cmd_load(int argc, char **argv);
 int kv_cmd_devices(int argc, char **argv);
 int kv_cmd_mirror(int argc, char **argv);
 int kv_cmd_query(int argc, char **argv);
+int kv_cmd_cluster(int argc, char **argv);
 
 /* pmem.c: where a directory lives (file system, DAX, namespace). */
 json_object *kv_placement(const char *dir);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * query_kmod.c -- the KMOD backend: queries evaluated by the daxmirror
+ * kmod.c -- the KMOD backend: queries evaluated by the daxmirror
  * module's emulated device (kmod/, docs/kmod.md).
  *
  * Per handle, /dev/daxmirror is opened once, at the first question about
@@ -13,8 +13,9 @@
  * aggregates and, for ROWS, copies of the matching records in the record
  * format, which go to the execution's row buffer as they come.
  *
- * Compaction retires a segment only when no snapshot needs it, and calls
- * dk_kmod_forget() first, which UNMAPs its range; a slot met again (reused,
+ * Compaction retires a segment only when no snapshot needs it, and tells
+ * the handle's listeners first (engine/events.h): this backend's UNMAPs
+ * its range (dk_kmod_forget()); a slot met again (reused,
  * maybe at another address) is MAPped afresh, and dk_kmod_map_slot() also
  * replaces a range left for a slot whose mapping moved.  Even without the
  * UNMAP, the device could not read a retired segment's blocks: munmap or
@@ -34,13 +35,15 @@
 
 #include "daxkv.h"
 #include "daxmirror_uapi.h"
+#include "events.h"
 #include "internal.h"
-#include "query.h"
+#include "backend.h"
 
 /* Rows buffer of a ROWS query: at least this, and at least a unit. */
 #define DK_KMOD_ROWS_CAP (8u << 20)
 
 struct dk_kmod {
+	struct dk_listener listener; /* first: the callbacks cast it back */
 	pthread_mutex_t lock; /* protects everything below */
 	int fd;		      /* /dev/daxmirror, -1 when not usable */
 	bool probed;	      /* fd and why are the final answer */
@@ -52,26 +55,44 @@ struct dk_kmod {
 	uint64_t map_len[DK_MAX_SEGMENTS];
 };
 
+static void dk_kmod_segment_event(struct dk_listener *l, struct daxkv *db,
+				  struct dk_segment *seg, enum dk_seg_event ev);
+static void dk_kmod_close(struct dk_listener *l, struct daxkv *db);
+
+/* Creates the per-handle states (rarely: once per handle). */
+static pthread_mutex_t dk_kmod_state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The handle's state, created at the first question and registered as a
+ * listener of the handle's segments before any query can map one, so no
+ * retirement is missed.
+ */
 static struct dk_kmod *dk_kmod_state(struct daxkv *db)
 {
 	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
 	struct dk_kmod *k = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-	void *expected = NULL;
 
 	if (k)
 		return k;
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return NULL;
-	k->fd = -1;
-	pthread_mutex_init(&k->lock, NULL);
-	if (!__atomic_compare_exchange_n(word, &expected, k, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		/* Another thread installed one first. */
-		pthread_mutex_destroy(&k->lock);
-		free(k);
-		k = expected;
+	pthread_mutex_lock(&dk_kmod_state_lock);
+	k = *word;
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (k) {
+			k->fd = -1;
+			pthread_mutex_init(&k->lock, NULL);
+			k->listener.segment = dk_kmod_segment_event;
+			k->listener.close = dk_kmod_close;
+			if (dk_listener_add(db, &k->listener) == 0) {
+				__atomic_store_n(word, k, __ATOMIC_RELEASE);
+			} else {
+				pthread_mutex_destroy(&k->lock);
+				free(k);
+				k = NULL;
+			}
+		}
 	}
+	pthread_mutex_unlock(&dk_kmod_state_lock);
 	return k;
 }
 
@@ -124,7 +145,7 @@ static void dk_kmod_probe(struct dk_kmod *k)
 	k->lanes = ver.lanes ? ver.lanes : 1;
 }
 
-int dk_kmod_available(struct daxkv *db, char *why, size_t len)
+static int dk_kmod_available(struct daxkv *db, char *why, size_t len)
 {
 	struct dk_kmod *k = dk_kmod_state(db);
 	int ok;
@@ -266,7 +287,7 @@ static void dk_kmod_clear_out(struct daxmirror_query *q)
 	q->records = q->bytes = q->faults = q->err_addr = 0;
 }
 
-int dk_query_kmod(struct dk_qexec *x)
+static int dk_query_kmod(struct dk_qexec *x)
 {
 	struct dk_kmod *k = dk_kmod_state(x->db);
 	struct daxmirror_query_unit *units;
@@ -378,13 +399,12 @@ out:
 	return rc;
 }
 
-void dk_kmod_close(struct daxkv *db)
+/* daxkv_close: unregister every range, close the device, free. */
+static void dk_kmod_close(struct dk_listener *l, struct daxkv *db)
 {
 	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
-	struct dk_kmod *k = *word;
+	struct dk_kmod *k = (struct dk_kmod *)l;
 
-	if (!k)
-		return;
 	if (k->fd >= 0) {
 		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
 			struct daxmirror_unmap um = {
@@ -409,12 +429,9 @@ void dk_kmod_close(struct daxkv *db)
  * device stops mirroring it.  UNMAP waits for queries in flight over it.
  * An UNMAP that fails leaves a range the munmap will invalidate anyway.
  */
-void dk_kmod_forget(struct daxkv *db, uint32_t slot)
+static void dk_kmod_forget(struct dk_kmod *k, uint32_t slot)
 {
-	void **word = dk_backend_state(db, DAXKV_BACKEND_KMOD);
-	struct dk_kmod *k = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-
-	if (!k || slot >= DK_MAX_SEGMENTS)
+	if (slot >= DK_MAX_SEGMENTS)
 		return;
 	pthread_mutex_lock(&k->lock);
 	if (k->fd >= 0 && k->mapped[slot]) {
@@ -432,3 +449,19 @@ void dk_kmod_forget(struct daxkv *db, uint32_t slot)
 	}
 	pthread_mutex_unlock(&k->lock);
 }
+
+/* The handle's listener: only a retirement concerns the device. */
+static void dk_kmod_segment_event(struct dk_listener *l, struct daxkv *db,
+				  struct dk_segment *seg, enum dk_seg_event ev)
+{
+	(void)db;
+	if (ev == DK_SEG_EV_RETIRED)
+		dk_kmod_forget((struct dk_kmod *)l, seg->slot);
+}
+
+const struct dk_backend dk_backend_kmod = {
+	.id = DAXKV_BACKEND_KMOD,
+	.unit_bytes = 1u << 20,
+	.available = dk_kmod_available,
+	.run = dk_query_kmod,
+};

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * query.h -- the seam between daxkv_query() (query.c) and its backends.
+ * backend.h -- the interface between daxkv_query() (query.c) and its
+ * backends: struct dk_backend, one per file (cpu.c, kmod.c, cuda.cu or
+ * nocuda.c), and what they may call (backend.c).
  *
  * query.c validates the public descriptor, compiles it into a struct
  * dkd_filter (include/daxkv_device.h), takes or uses a snapshot, and cuts
  * the records below each segment's captured tail into units: runs of
- * whole records, found through per-segment boundary marks (snapshot.c).
+ * whole records, found through per-segment boundary marks (units.c).
  * A backend evaluates the filter over the units and fills the execution's
  * aggregates and, for ROWS, its row buffer; query.c then sorts, limits
  * and delivers.  Every backend sees the same units and the same filter,
  * and decides visibility from the records alone (dk_rec_visible), so the
  * answers agree by construction; tests/engine/query_test.c checks it.
+ *
+ * Plain C with forward declarations, so that cuda.cu can include it.
  */
-#ifndef DK_QUERY_H
-#define DK_QUERY_H
+#ifndef DK_BACKEND_H
+#define DK_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,7 +30,6 @@ extern "C" {
 #endif
 
 struct daxkv;
-struct dk_segment;
 
 /* Boundary marks: one every DK_MARK_STRIDE bytes of a segment. */
 #define DK_MARK_SHIFT 14u
@@ -84,43 +87,36 @@ struct dk_qexec {
 };
 
 /*
- * Backends.  Each returns 0 or a DAXKV_E* code with daxkv_errmsg() set;
- * each *_available() returns 1 or 0 (with the reason in why) and may be
- * called often (it caches).  Per-handle device state hangs off
- * db->kmod / db->cuda and is released by *_close() at daxkv_close().
+ * A backend.  run() returns 0 or a DAXKV_E* code with daxkv_errmsg() set
+ * (DAXKV_ENOTSUP: the device declines this database, and AUTO answers on
+ * the CPU instead); available() returns 1, or 0 with the reason in @p why,
+ * and may be called often (it caches).  Per-handle device state hangs off
+ * dk_backend_state() and is released at daxkv_close() by the state's
+ * listener (engine/events.h).  Fields in this order: cuda.cu initialises
+ * its backend without designators.
  */
-int dk_query_cpu(struct dk_qexec *x);
-/* Evaluate units [first, last) on the calling thread, into @p acc and
- * (for ROWS) @p out: the reference loop that the CPU backend runs. */
-int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
-		       struct dkd_acc *acc, struct dk_rowbuf *out,
-		       uint64_t *records, uint64_t *bytes);
+struct dk_backend {
+	int id;			/* DAXKV_BACKEND_CPU, _KMOD or _CUDA */
+	uint64_t unit_bytes;	/* units cut to about this size: large
+				   enough to amortise per-unit work, small
+				   enough to spread over threads (a GPU
+				   wants many small ones) */
+	int (*available)(struct daxkv *db, char *why, size_t len);
+	int (*run)(struct dk_qexec *x);
+};
 
-/* query_kmod.c: the daxmirror module's device. */
-int dk_kmod_available(struct daxkv *db, char *why, size_t len);
-int dk_query_kmod(struct dk_qexec *x);
-void dk_kmod_close(struct daxkv *db);
-/* Stop mirroring segment @p slot: compaction is about to remove it. */
-void dk_kmod_forget(struct daxkv *db, uint32_t slot);
+extern const struct dk_backend dk_backend_cpu;	/* cpu.c */
+extern const struct dk_backend dk_backend_kmod; /* kmod.c: daxmirror */
+extern const struct dk_backend dk_backend_cuda; /* cuda.cu, or nocuda.c */
 
-/* query_cuda.cu / query_nocuda.c: a CUDA GPU. */
-int dk_cuda_available(struct daxkv *db, char *why, size_t len);
-int dk_query_cuda(struct dk_qexec *x);
-void dk_cuda_close(struct daxkv *db);
-
-/* The backend's per-handle state word (NULL until the backend sets it),
- * for KMOD or CUDA; backends in C++ cannot include internal.h. */
+/* The backend's per-handle state word (NULL until the backend sets it);
+ * backends in C++ cannot include internal.h. */
 void **dk_backend_state(struct daxkv *db, int backend);
 /* Set daxkv_errmsg() to @p msg and return @p code (a DAXKV_E* value). */
 int dk_query_err(int code, const char *msg);
-
-/* snapshot.c: extend @p seg's boundary marks up to @p tail (a record
- * boundary); returns them (valid up to that tail), or NULL on ENOMEM. */
-const uint32_t *dk_segment_marks(struct daxkv *db, struct dk_segment *seg,
-				 uint64_t tail);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* DK_QUERY_H */
+#endif /* DK_BACKEND_H */

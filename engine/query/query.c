@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * query.c -- daxkv_query(): validate, compile, plan, run a backend,
- * deliver; and the CPU backend, which is the reference and the fallback.
+ * deliver.  The backends are files of their own behind backend.h: cpu.c
+ * (the reference, and the fallback), kmod.c, cuda.cu or nocuda.c.
  *
  * 1. Validate the public descriptor field by field (every error says
  *    which field) and compile it into a struct dkd_filter: the form every
@@ -11,7 +12,7 @@
  *    not available is DAXKV_ENOTSUP; AUTO falls back to the CPU when a
  *    device declines (ENOTSUP) at run time too.
  * 3. Take a snapshot unless the caller gave one, and cut its records into
- *    units (snapshot.c) sized for the backend.
+ *    units (units.c) sized for the backend.
  * 4. Run the backend; it fills aggregates and, for ROWS, copies of the
  *    matching records.
  * 5. ROWS: sort by key if asked, apply the limit, hand rows to the
@@ -21,20 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "errors.h"
+#include "index.h"
 #include "internal.h"
-#include "query.h"
+#include "lane.h"
 #include "snapshot.h"
+#include "units.h"
 
-#define DK_QUERY_MAX_THREADS 64u
 #define DK_ROWS_BATCH 256u
-/* Unit sizes per backend: large enough to amortise per-unit work, small
- * enough to spread over threads; a GPU wants many small ones. */
-#define DK_UNIT_CPU (256u << 10)
-#define DK_UNIT_KMOD (1u << 20)
-#define DK_UNIT_CUDA DK_MARK_STRIDE
 
 void daxkv_query_init(struct daxkv_query *q)
 {
@@ -74,72 +71,6 @@ int daxkv_set_backend(daxkv *db, int backend)
 			      "KMOD or CUDA", backend);
 	__atomic_store_n(&db->backend, (uint32_t)backend, __ATOMIC_RELAXED);
 	return 0;
-}
-
-void **dk_backend_state(struct daxkv *db, int backend)
-{
-	return backend == DAXKV_BACKEND_KMOD ? &db->kmod_state :
-					       &db->cuda_state;
-}
-
-int dk_query_err(int code, const char *msg)
-{
-	return dk_err(code, "%s", msg);
-}
-
-/* ---- Row buffers ---- */
-
-int dk_rowbuf_reserve(struct dk_rowbuf *rb, size_t bytes)
-{
-	size_t cap;
-	uint8_t *grown;
-
-	if (rb->cap - rb->used >= bytes)
-		return 0;
-	cap = rb->cap ? rb->cap : 64u << 10;
-	while (cap - rb->used < bytes)
-		cap *= 2;
-	grown = realloc(rb->data, cap);
-	if (!grown)
-		return dk_err(DAXKV_ENOMEM, "no memory for %zu bytes of rows",
-			      cap);
-	rb->data = grown;
-	rb->cap = cap;
-	return 0;
-}
-
-int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec)
-{
-	size_t size = dk_rec_size(rec->klen, rec->vlen);
-	size_t body = DK_REC_HDR_SIZE + rec->klen + rec->vlen;
-	int rc = dk_rowbuf_reserve(rb, size);
-
-	if (rc)
-		return rc;
-	memcpy(rb->data + rb->used, rec, body);
-	memset(rb->data + rb->used + body, 0, size - body);
-	rb->used += size;
-	rb->nrows++;
-	return 0;
-}
-
-int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
-		     uint64_t n)
-{
-	int rc = dk_rowbuf_reserve(rb, bytes);
-
-	if (rc)
-		return rc;
-	memcpy(rb->data + rb->used, recs, bytes);
-	rb->used += bytes;
-	rb->nrows += n;
-	return 0;
-}
-
-void dk_rowbuf_free(struct dk_rowbuf *rb)
-{
-	free(rb->data);
-	memset(rb, 0, sizeof(*rb));
 }
 
 /* ---- Validation and compilation ---- */
@@ -310,152 +241,40 @@ static int dk_query_compile(struct daxkv *db, const struct daxkv_query *q,
 	return 0;
 }
 
-/* ---- The CPU backend ---- */
-
-int dk_query_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
-		       struct dkd_acc *acc, struct dk_rowbuf *out,
-		       uint64_t *records, uint64_t *bytes)
-{
-	const struct dkd_filter *f = &x->flt;
-
-	for (size_t u = first; u < last; u++) {
-		const struct dk_qunit *unit = &x->units[u];
-		uint64_t off = unit->start;
-
-		while (off < unit->end) {
-			const struct dk_rec *rec =
-				(const struct dk_rec *)(unit->base + off);
-
-			if (dkd_rec_match(f, &x->keys, rec)) {
-				dkd_acc_add(f, acc, dk_rec_val(rec));
-				if (out) {
-					int rc = dk_rowbuf_add(out, rec);
-
-					if (rc)
-						return rc;
-				}
-			}
-			off += dk_rec_size(rec->klen, rec->vlen);
-			(*records)++;
-		}
-		*bytes += unit->end - unit->start;
-	}
-	return 0;
-}
-
-struct dk_cpu_worker {
-	struct dk_qexec *x;
-	size_t *next;          /* shared: next unit to take */
-	uint64_t *rows;        /* shared: rows found so far (stop_after) */
-	pthread_t tid;
-	int rc;
-	struct dkd_acc acc;
-	struct dk_rowbuf out;
-	uint64_t records, bytes;
-};
-
-#define DK_CPU_GRAB 4u /* units taken at a time */
-
-static void *dk_cpu_worker_run(void *arg)
-{
-	struct dk_cpu_worker *w = arg;
-	struct dk_qexec *x = w->x;
-
-	dkd_acc_init(&w->acc);
-	for (;;) {
-		size_t first = __atomic_fetch_add(w->next, DK_CPU_GRAB,
-						  __ATOMIC_RELAXED);
-		size_t last = first + DK_CPU_GRAB;
-		uint64_t before = w->out.nrows;
-
-		if (first >= x->nunits)
-			break;
-		if (x->stop_after &&
-		    __atomic_load_n(w->rows, __ATOMIC_RELAXED) >= x->stop_after)
-			break;
-		if (last > x->nunits)
-			last = x->nunits;
-		w->rc = dk_query_cpu_units(x, first, last, &w->acc,
-					   x->rows ? &w->out : NULL,
-					   &w->records, &w->bytes);
-		if (w->rc)
-			break;
-		if (w->out.nrows != before)
-			__atomic_fetch_add(w->rows, w->out.nrows - before,
-					   __ATOMIC_RELAXED);
-	}
-	return NULL;
-}
-
-int dk_query_cpu(struct dk_qexec *x)
-{
-	struct dk_cpu_worker *w;
-	size_t next = 0;
-	uint64_t rows = 0;
-	unsigned n = x->threads;
-	unsigned started;
-	int rc = 0;
-
-	if (n == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		n = cpus > 0 ? (unsigned)cpus : 1;
-	}
-	if (n > DK_QUERY_MAX_THREADS)
-		n = DK_QUERY_MAX_THREADS;
-	if (n > (x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB)
-		n = (unsigned)((x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB);
-	if (n == 0)
-		n = 1;
-	w = calloc(n, sizeof(*w));
-	if (!w)
-		return dk_err(DAXKV_ENOMEM, "no memory for query threads");
-	for (unsigned i = 0; i < n; i++) {
-		w[i].x = x;
-		w[i].next = &next;
-		w[i].rows = &rows;
-	}
-	/* worker 0 is this thread */
-	for (started = 1; started < n; started++)
-		if (pthread_create(&w[started].tid, NULL, dk_cpu_worker_run,
-				   &w[started]) != 0)
-			break;
-	dk_cpu_worker_run(&w[0]);
-	for (unsigned i = 1; i < started; i++)
-		pthread_join(w[i].tid, NULL);
-	dkd_acc_init(&x->acc);
-	for (unsigned i = 0; i < started; i++) {
-		if (w[i].rc && !rc)
-			rc = w[i].rc;
-		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
-		x->records += w[i].records;
-		x->bytes += w[i].bytes;
-		if (!rc && w[i].out.used)
-			rc = dk_rowbuf_append(&x->out, w[i].out.data,
-					      w[i].out.used, w[i].out.nrows);
-		dk_rowbuf_free(&w[i].out);
-	}
-	x->used_threads = started;
-	free(w);
-	return rc;
-}
-
 /* ---- Backend choice ---- */
+
+/* The backend of an explicit choice (CPU, KMOD or CUDA), else NULL. */
+static const struct dk_backend *dk_backend_of(int backend)
+{
+	switch (backend) {
+	case DAXKV_BACKEND_CPU:
+		return &dk_backend_cpu;
+	case DAXKV_BACKEND_KMOD:
+		return &dk_backend_kmod;
+	case DAXKV_BACKEND_CUDA:
+		return &dk_backend_cuda;
+	default:
+		return NULL;
+	}
+}
+
+/* AUTO takes the first available of these; the CPU always is. */
+static const struct dk_backend *const dk_auto_order[] = {
+	&dk_backend_cuda,
+	&dk_backend_kmod,
+	&dk_backend_cpu,
+};
 
 static int dk_backend_check(struct daxkv *db, int backend, char *why,
 			    size_t len)
 {
-	switch (backend) {
-	case DAXKV_BACKEND_CPU:
-		return 1;
-	case DAXKV_BACKEND_KMOD:
-		return dk_kmod_available(db, why, len);
-	case DAXKV_BACKEND_CUDA:
-		return dk_cuda_available(db, why, len);
-	default:
+	const struct dk_backend *be = dk_backend_of(backend);
+
+	if (!be) {
 		snprintf(why, len, "unknown backend %d", backend);
 		return 0;
 	}
+	return be->available(db, why, len);
 }
 
 int daxkv_backend_available(daxkv *db, int backend)
@@ -476,25 +295,26 @@ int daxkv_backend_available(daxkv *db, int backend)
 }
 
 /* Resolve DEFAULT and AUTO to the backend that will run. */
-static int dk_backend_pick(struct daxkv *db, uint32_t want, int *chosen)
+static int dk_backend_pick(struct daxkv *db, uint32_t want,
+			   const struct dk_backend **chosen)
 {
 	char why[256] = "";
 
 	if (want == DAXKV_BACKEND_DEFAULT)
 		want = __atomic_load_n(&db->backend, __ATOMIC_RELAXED);
 	if (want == DAXKV_BACKEND_DEFAULT || want == DAXKV_BACKEND_AUTO) {
-		if (dk_cuda_available(db, why, sizeof(why)))
-			*chosen = DAXKV_BACKEND_CUDA;
-		else if (dk_kmod_available(db, why, sizeof(why)))
-			*chosen = DAXKV_BACKEND_KMOD;
-		else
-			*chosen = DAXKV_BACKEND_CPU;
+		for (size_t i = 0; i < sizeof(dk_auto_order) /
+					       sizeof(*dk_auto_order); i++) {
+			*chosen = dk_auto_order[i];
+			if ((*chosen)->available(db, why, sizeof(why)))
+				break;
+		}
 		return 0;
 	}
 	if (!dk_backend_check(db, (int)want, why, sizeof(why)))
 		return dk_err(DAXKV_ENOTSUP, "%s backend not available: %s",
 			      daxkv_backend_name((int)want), why);
-	*chosen = (int)want;
+	*chosen = dk_backend_of((int)want);
 	return 0;
 }
 
@@ -547,18 +367,6 @@ static int dk_rows_deliver(const struct daxkv_query *q,
 	return rc;
 }
 
-static uint64_t dk_unit_bytes(int backend)
-{
-	switch (backend) {
-	case DAXKV_BACKEND_KMOD:
-		return DK_UNIT_KMOD;
-	case DAXKV_BACKEND_CUDA:
-		return DK_UNIT_CUDA;
-	default:
-		return DK_UNIT_CPU;
-	}
-}
-
 int daxkv_query(daxkv *db, const struct daxkv_query *q,
 		struct daxkv_query_result *res)
 {
@@ -567,9 +375,10 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	const struct daxkv_snapshot *snap;
 	struct dk_qunit *units = NULL;
 	struct dk_qexec x;
+	const struct dk_backend *be = &dk_backend_cpu;
 	size_t nunits = 0;
-	int backend = DAXKV_BACKEND_CPU, rc;
 	bool autopick;
+	int rc;
 
 	dk_err_clear();
 	if (!db || !q)
@@ -587,34 +396,29 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 		   (q->backend == DAXKV_BACKEND_DEFAULT &&
 		    __atomic_load_n(&db->backend, __ATOMIC_RELAXED) ==
 			    DAXKV_BACKEND_AUTO);
-	rc = dk_backend_pick(db, q->backend, &backend);
+	rc = dk_backend_pick(db, q->backend, &be);
 	if (rc)
 		return rc;
 
 	snap = q->snap;
 	if (!snap) {
-		rc = dk_snap_take(db, &own);
+		rc = dk_snapshot_take(db, &own);
 		if (rc)
 			return rc;
 		snap = own;
 	}
 	x.flt.snap = snap->seq;
 again:
-	rc = dk_snap_units(db, snap, dk_unit_bytes(backend), &units, &nunits,
-			   &plan_bytes);
+	rc = dk_query_units(snap, be->unit_bytes, &units, &nunits, &plan_bytes);
 	if (rc)
 		goto out;
 	x.units = units;
 	x.nunits = nunits;
 	if (nunits == 0 || x.empty)
 		rc = 0; /* nothing below any tail, or lo == hi: empty */
-	else if (backend == DAXKV_BACKEND_KMOD)
-		rc = dk_query_kmod(&x);
-	else if (backend == DAXKV_BACKEND_CUDA)
-		rc = dk_query_cuda(&x);
 	else
-		rc = dk_query_cpu(&x);
-	if (rc == DAXKV_ENOTSUP && autopick && backend != DAXKV_BACKEND_CPU) {
+		rc = be->run(&x);
+	if (rc == DAXKV_ENOTSUP && autopick && be != &dk_backend_cpu) {
 		/* the device declined this database: the CPU answers */
 		free(units);
 		units = NULL;
@@ -622,7 +426,7 @@ again:
 		dkd_acc_init(&x.acc);
 		x.records = x.bytes = 0;
 		x.direct = x.used_threads = 0;
-		backend = DAXKV_BACKEND_CPU;
+		be = &dk_backend_cpu;
 		dk_err_clear();
 		goto again;
 	}
@@ -632,7 +436,7 @@ again:
 	if (res) {
 		memset((uint8_t *)res + sizeof(res->version), 0,
 		       sizeof(*res) - sizeof(res->version));
-		res->backend = (uint32_t)backend;
+		res->backend = (uint32_t)be->id;
 		res->snap_seq = snap->seq;
 		res->records_scanned = x.records;
 		res->bytes_scanned = x.bytes;
@@ -665,7 +469,7 @@ again:
 out:
 	dk_rowbuf_free(&x.out);
 	free(units);
-	dk_snap_release(own);
-	__atomic_fetch_add(&dk_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
+	dk_snapshot_release(own);
+	__atomic_fetch_add(&dk_thread_rcounter(db)->scans, 1, __ATOMIC_RELAXED);
 	return rc;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * persist_hooks.c -- default targets of the persistence seam in a
+ * persist.c -- default targets of the persistence seam in a
  * DAXKV_PERSIST_HOOKS build.  They are weak: a crash simulator linked into
  * the test program defines its own and sees every store, flush and fence.
  * In a production build this file is empty.
@@ -27,6 +27,14 @@ __attribute__((weak)) void dk_seam_drain(void)
 __attribute__((weak)) void dk_seam_store8(uint64_t *addr, uint64_t val)
 {
 	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
+}
+
+/* Told after each durable metadata word (meta.c: dk_meta_set), so a
+ * simulator can order it against the data stores around it. */
+__attribute__((weak)) void dk_seam_meta_set(const void *field, uint64_t val)
+{
+	(void)field;
+	(void)val;
 }
 #else
 typedef int dk_persist_hooks_unused; /* ISO C forbids an empty unit */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* query_cuda.cu -- the CUDA backend: the query filter evaluated on a GPU. */
+/* cuda.cu -- the CUDA backend: the query filter evaluated on a GPU. */
 /*
  * The GPU reads records in one of two ways, chosen once per process:
  *
@@ -32,8 +32,9 @@
  * held, so the second run matches the same records).
  *
  * State: the device probe is per process (pthread_once); streams and
- * buffers are per handle, created at its first CUDA query and freed by
- * dk_cuda_close().  A handle's CUDA queries run one at a time (its lock).
+ * buffers are per handle, created at its first CUDA query and freed at
+ * daxkv_close (the state listens to the handle: engine/events.h).  A
+ * handle's CUDA queries run one at a time (its lock).
  *
  * DAXKV_CUDA_STAGED=1 in the environment forces the staged path on a GPU
  * that could read directly (so both paths can be tested on one machine).
@@ -46,7 +47,8 @@
 #include <cuda_runtime.h>
 
 #include "daxkv.h"
-#include "query.h"
+#include "backend.h"
+#include "events.h"
 
 #define DKC_SLOTS 2		    /* batches in flight */
 #define DKC_BLOCK 128		    /* threads per block (power of two) */
@@ -104,6 +106,7 @@ struct dkc_slot {
 
 /* Per handle, in dk_backend_state(db, DAXKV_BACKEND_CUDA). */
 struct dkc_state {
+	struct dk_listener listener; /* first: the close callback casts it */
 	pthread_mutex_t lock; /* one query at a time; protects the rest */
 	bool ready;	      /* slots allocated */
 	struct dkc_query *query_host; /* pinned */
@@ -271,7 +274,7 @@ static void dkc_probe_once(void)
 	dkc_probe.available = 1;
 }
 
-extern "C" int dk_cuda_available(struct daxkv *db, char *why, size_t len)
+static int dk_cuda_available(struct daxkv *db, char *why, size_t len)
 {
 	(void)db;
 	pthread_once(&dkc_probe.once, dkc_probe_once);
@@ -402,6 +405,20 @@ err_release:
 	return rc;
 }
 
+/* daxkv_close; without a CUDA query on the handle there is no state,
+ * and no CUDA call is made. */
+static void dkc_close(struct dk_listener *l, struct daxkv *db)
+{
+	void **word = dk_backend_state(db, DAXKV_BACKEND_CUDA);
+	struct dkc_state *st = (struct dkc_state *)l;
+
+	cudaSetDevice(dkc_probe.device);
+	dkc_state_release(st);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+	*word = NULL;
+}
+
 static struct dkc_state *dkc_state_get(struct daxkv *db)
 {
 	void **word = dk_backend_state(db, DAXKV_BACKEND_CUDA);
@@ -413,25 +430,18 @@ static struct dkc_state *dkc_state_get(struct daxkv *db)
 		st = (struct dkc_state *)calloc(1, sizeof(*st));
 		if (st) {
 			pthread_mutex_init(&st->lock, NULL);
-			*word = st;
+			st->listener.close = dkc_close;
+			if (dk_listener_add(db, &st->listener) == 0) {
+				*word = st;
+			} else {
+				pthread_mutex_destroy(&st->lock);
+				free(st);
+				st = NULL;
+			}
 		}
 	}
 	pthread_mutex_unlock(&dkc_state_lock);
 	return st;
-}
-
-extern "C" void dk_cuda_close(struct daxkv *db)
-{
-	void **word = dk_backend_state(db, DAXKV_BACKEND_CUDA);
-	struct dkc_state *st = (struct dkc_state *)*word;
-
-	if (!st)
-		return; /* no CUDA query ran: touch no CUDA call */
-	cudaSetDevice(dkc_probe.device);
-	dkc_state_release(st);
-	pthread_mutex_destroy(&st->lock);
-	free(st);
-	*word = NULL;
 }
 
 /* ---- A query ---- */
@@ -643,7 +653,7 @@ static int dkc_query_locked(struct dkc_state *st, struct dk_qexec *x)
 	}
 }
 
-extern "C" int dk_query_cuda(struct dk_qexec *x)
+static int dk_query_cuda(struct dk_qexec *x)
 {
 	char why[256];
 	struct dkc_state *st;
@@ -674,3 +684,11 @@ extern "C" int dk_query_cuda(struct dk_qexec *x)
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
+
+/* backend.h declares it extern "C"; fields in their order. */
+const struct dk_backend dk_backend_cuda = {
+	DAXKV_BACKEND_CUDA,
+	DK_MARK_STRIDE,
+	dk_cuda_available,
+	dk_query_cuda,
+};

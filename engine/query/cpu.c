@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cpu.c -- the CPU backend: the reference, and the fallback when a device
+ * declines.  Threads of this process take units from a shared counter, a
+ * few at a time, and evaluate each record with the functions of
+ * daxkv_device.h; each keeps its own aggregates and rows, merged at the
+ * end.  A ROWS query with a limit and no order stops taking units once
+ * enough rows are in.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "errors.h"
+
+#define DK_QUERY_MAX_THREADS 64u
+
+/*
+ * Evaluate units [first, last) on the calling thread, into @p acc and (for
+ * ROWS) @p out: the reference loop.
+ */
+static int dk_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
+			struct dkd_acc *acc, struct dk_rowbuf *out,
+			uint64_t *records, uint64_t *bytes)
+{
+	const struct dkd_filter *f = &x->flt;
+
+	for (size_t u = first; u < last; u++) {
+		const struct dk_qunit *unit = &x->units[u];
+		uint64_t off = unit->start;
+
+		while (off < unit->end) {
+			const struct dk_rec *rec =
+				(const struct dk_rec *)(unit->base + off);
+
+			if (dkd_rec_match(f, &x->keys, rec)) {
+				dkd_acc_add(f, acc, dk_rec_val(rec));
+				if (out) {
+					int rc = dk_rowbuf_add(out, rec);
+
+					if (rc)
+						return rc;
+				}
+			}
+			off += dk_rec_size(rec->klen, rec->vlen);
+			(*records)++;
+		}
+		*bytes += unit->end - unit->start;
+	}
+	return 0;
+}
+
+struct dk_cpu_worker {
+	struct dk_qexec *x;
+	size_t *next;          /* shared: next unit to take */
+	uint64_t *rows;        /* shared: rows found so far (stop_after) */
+	pthread_t tid;
+	int rc;
+	struct dkd_acc acc;
+	struct dk_rowbuf out;
+	uint64_t records, bytes;
+};
+
+#define DK_CPU_GRAB 4u /* units taken at a time */
+
+static void *dk_cpu_worker_run(void *arg)
+{
+	struct dk_cpu_worker *w = arg;
+	struct dk_qexec *x = w->x;
+
+	dkd_acc_init(&w->acc);
+	for (;;) {
+		size_t first = __atomic_fetch_add(w->next, DK_CPU_GRAB,
+						  __ATOMIC_RELAXED);
+		size_t last = first + DK_CPU_GRAB;
+		uint64_t before = w->out.nrows;
+
+		if (first >= x->nunits)
+			break;
+		if (x->stop_after &&
+		    __atomic_load_n(w->rows, __ATOMIC_RELAXED) >= x->stop_after)
+			break;
+		if (last > x->nunits)
+			last = x->nunits;
+		w->rc = dk_cpu_units(x, first, last, &w->acc,
+				     x->rows ? &w->out : NULL, &w->records,
+				     &w->bytes);
+		if (w->rc)
+			break;
+		if (w->out.nrows != before)
+			__atomic_fetch_add(w->rows, w->out.nrows - before,
+					   __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int dk_query_cpu(struct dk_qexec *x)
+{
+	struct dk_cpu_worker *w;
+	size_t next = 0;
+	uint64_t rows = 0;
+	unsigned n = x->threads;
+	unsigned started;
+	int rc = 0;
+
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	if (n > DK_QUERY_MAX_THREADS)
+		n = DK_QUERY_MAX_THREADS;
+	if (n > (x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB)
+		n = (unsigned)((x->nunits + DK_CPU_GRAB - 1) / DK_CPU_GRAB);
+	if (n == 0)
+		n = 1;
+	w = calloc(n, sizeof(*w));
+	if (!w)
+		return dk_err(DAXKV_ENOMEM, "no memory for query threads");
+	for (unsigned i = 0; i < n; i++) {
+		w[i].x = x;
+		w[i].next = &next;
+		w[i].rows = &rows;
+	}
+	/* worker 0 is this thread */
+	for (started = 1; started < n; started++)
+		if (pthread_create(&w[started].tid, NULL, dk_cpu_worker_run,
+				   &w[started]) != 0)
+			break;
+	dk_cpu_worker_run(&w[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	dkd_acc_init(&x->acc);
+	for (unsigned i = 0; i < started; i++) {
+		if (w[i].rc && !rc)
+			rc = w[i].rc;
+		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
+		x->records += w[i].records;
+		x->bytes += w[i].bytes;
+		if (!rc && w[i].out.used)
+			rc = dk_rowbuf_append(&x->out, w[i].out.data,
+					      w[i].out.used, w[i].out.nrows);
+		dk_rowbuf_free(&w[i].out);
+	}
+	x->used_threads = started;
+	free(w);
+	return rc;
+}
+
+static int dk_cpu_available(struct daxkv *db, char *why, size_t len)
+{
+	(void)db;
+	(void)why;
+	(void)len;
+	return 1;
+}
+
+const struct dk_backend dk_backend_cpu = {
+	.id = DAXKV_BACKEND_CPU,
+	.unit_bytes = 256u << 10,
+	.available = dk_cpu_available,
+	.run = dk_query_cpu,
+};
