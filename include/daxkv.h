@@ -441,7 +441,10 @@ struct daxkv_query_result {
  * no field for SUM/MIN/MAX, no callback for ROWS, a snapshot of another
  * handle); DAXKV_ENOTSUP when the backend asked for explicitly is not
  * available; DAXKV_ENOMEM; DAXKV_EIO when a device failed (daxkv_errmsg()
- * has its error).
+ * has its error): for poisoned persistent memory (a media error the KMOD
+ * device met) it names the segment file and the offset, and AUTO returns
+ * it too rather than answer on the CPU, whose load from that page would
+ * take the machine check.
  */
 DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			  struct daxkv_query_result *res);

@@ -146,6 +146,11 @@ if [ -x /bin/engine_test ]; then
 		DAXKV_TEST_BACKEND=kmod DAXKV_QUERY_RECORDS=$ENGINE_RECORDS \
 		DAXKV_QUERY_COUNT=$ENGINE_QUERIES DAXKV_QUERY_MT_ROUNDS=20 \
 		/bin/query_test
+	# The backend's errors: a database off DAX (the device declines,
+	# AUTO answers on the CPU), and a poisoned page of a segment
+	# (DAXKV_EIO naming the segment file and offset, AUTO too).
+	run ext4.query_kmod_errors env DAXKV_TEST_DIR=/mnt/ext4 \
+		/bin/kmod_test not_dax poison
 	# Device queries during heavy compaction (segments retired under
 	# the mirror, files unlinked and their blocks reused), each answer
 	# equal to the CPU's scan at the same snapshot; then the same
