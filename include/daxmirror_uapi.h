@@ -17,8 +17,9 @@
  * know is 0, else the ioctl fails with -E2BIG, as it does for a size
  * above DAXMIRROR_MAX_ARG_SIZE; a size below the struct's first version
  * (DAXMIRROR_*_SIZE_VER0) or not a multiple of 8 is -EINVAL.  Out fields
- * are written back for at most the caller's size.  So fields are only ever appended, and a new
- * field's 0 means what the interface did before it.  The ioctl number
+ * are written back for at most the caller's size.  So fields are only
+ * ever appended, and a new field's 0 means what the interface did before
+ * it.  The ioctl number
  * carries the magic, the command number, the direction (_IOW: the module
  * only reads the struct, _IOWR: it also writes out fields) and the
  * caller's sizeof; the module matches magic, number and direction and

@@ -20,8 +20,11 @@
  * cgroup, its signals), and a fatal signal ends the caller's wait at once:
  * a job is reference counted, and a lane still running finishes alone.
  *
- * Lock order: mirror->map_sem, then the mm's mmap_lock (taken by the fault
- * path and inside mmu_interval_notifier_insert), then mirror->pt_lock.
+ * Lock order: mirror->map_sem, then the mm's mmap_lock (taken for read by
+ * the fault path, for write by MAP to check the VMAs and register the
+ * notifier), then mirror->pt_lock.  Every one of them is taken killably
+ * in the calling thread (the lanes, kworkers, take pt_lock plainly, and
+ * the notifier must).
  * map_sem is held only to look ranges up (taking references) or to change
  * the list, never across a fault or a user copy; no lock is held across
  * copy_to_user() or copy_from_user().  The notifier callback takes only

@@ -152,7 +152,8 @@ static int dmr_prefault(struct dmr_range *range, u64 *faulted)
 	if (ret)
 		return ret;
 
-	down_read(&mirror->pt_lock);
+	if (down_read_killable(&mirror->pt_lock))
+		return -EINTR;
 	for (i = 0; i < (range->end - range->start) >> PAGE_SHIFT; i++)
 		if (READ_ONCE(range->pt[i]) & DMR_PTE_VALID)
 			valid++;
@@ -315,7 +316,11 @@ static int dmr_ioctl_snapshot(struct dmr_mirror *mirror, void __user *uarg)
 	ret = down_read_killable(&mirror->map_sem);
 	if (ret)
 		goto out_free;
-	down_read(&mirror->pt_lock);
+	ret = down_read_killable(&mirror->pt_lock);
+	if (ret) {
+		up_read(&mirror->map_sem);
+		goto out_free;
+	}
 	for (i = 0; i < arg.npages; i++) {
 		unsigned long page_addr = addr + (i << PAGE_SHIFT);
 

@@ -258,7 +258,7 @@ int dmr_mirror_check_vmas(struct mm_struct *mm, unsigned long start,
  * if shared DAX mappings cover it all.  The check is advisory (VMAs can
  * change afterwards; every fault checks again), but a MAP of the wrong
  * memory fails where the caller can see why.  On success *out is the range
- * with a reference for the caller.  Takes map_sem.
+ * with a reference for the caller.  Takes map_sem, then mmap_lock (write).
  */
 int dmr_mirror_map(struct dmr_mirror *mirror, unsigned long addr,
 		   unsigned long len, struct dmr_range **out)
@@ -281,14 +281,6 @@ int dmr_mirror_map(struct dmr_mirror *mirror, unsigned long addr,
 	range->start = addr;
 	range->end = addr + len;
 
-	ret = mmap_read_lock_killable(mirror->mm);
-	if (ret)
-		goto err_free_pt;
-	ret = dmr_mirror_check_vmas(mirror->mm, addr, addr + len);
-	mmap_read_unlock(mirror->mm);
-	if (ret)
-		goto err_free_pt;
-
 	ret = down_write_killable(&mirror->map_sem);
 	if (ret)
 		goto err_free_pt;
@@ -301,8 +293,21 @@ int dmr_mirror_map(struct dmr_mirror *mirror, unsigned long addr,
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	ret = mmu_interval_notifier_insert(&range->notifier, mirror->mm, addr,
-					   len, &dmr_notifier_ops);
+	/*
+	 * The VMA check and the registration under one hold of mmap_lock,
+	 * taken killably: mmu_interval_notifier_insert() would take it for
+	 * write, uninterruptibly, at the mm's first notifier.
+	 */
+	ret = mmap_write_lock_killable(mirror->mm);
+	if (ret)
+		goto err_unlock;
+	ret = dmr_mirror_check_vmas(mirror->mm, addr, addr + len);
+	if (!ret)
+		ret = mmu_interval_notifier_insert_locked(&range->notifier,
+							  mirror->mm, addr,
+							  len,
+							  &dmr_notifier_ops);
+	mmap_write_unlock(mirror->mm);
 	if (ret)
 		goto err_unlock;
 
@@ -468,7 +473,9 @@ static bool dmr_range_commit(struct dmr_range *range,
 	u64 refused = 0, poisoned = 0;
 	unsigned long i;
 
-	down_read(&mirror->pt_lock);
+	/* A fatal signal makes the caller's loop return -EINTR. */
+	if (down_read_killable(&mirror->pt_lock))
+		return false;
 	if (mmu_interval_read_retry(&range->notifier, hrange->notifier_seq)) {
 		up_read(&mirror->pt_lock);
 		return false;
@@ -516,7 +523,8 @@ static void dmr_range_mark_error(struct dmr_range *range, unsigned long addr)
 {
 	u64 *pte = &range->pt[(addr - range->start) >> PAGE_SHIFT];
 
-	down_read(&range->mirror->pt_lock);
+	if (down_read_killable(&range->mirror->pt_lock))
+		return;	/* only a hint: the next access faults again */
 	if (!READ_ONCE(*pte))
 		WRITE_ONCE(*pte, DMR_PTE_ERROR);
 	up_read(&range->mirror->pt_lock);
