@@ -349,11 +349,9 @@ int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	t->id = next_id++;
 	t->role = spawn_role;
 	t->group = spawn_group;
+	/* a thread the engine starts is counted as compacting: the
+	 * background compactor (recovery runs in the opening thread) */
 	t->ctx = spawn_role == ROLE_ENGINE ? CTX_COMPACT : CTX_WRITE;
-	/* an engine thread started by recovery works for the open */
-	if (spawn_role == ROLE_ENGINE && self_t->ctx == CTX_OPEN &&
-	    self_t->role != ROLE_ENGINE)
-		t->ctx = CTX_OPEN;
 	t->fn = fn;
 	t->arg = arg;
 	snprintf(t->op, sizeof(t->op), "%s", spawn_role == ROLE_ENGINE ?
