@@ -13,8 +13,10 @@ shift 2
 wrapped=" $* "
 
 # Called by the engine, and harmless without a wrapper: set-up and
-# teardown, calls that never wait for another thread, reads, and mmap/
-# munmap (interposed process-wide in fs.c).
+# teardown, calls that never wait for another thread, reads, mmap/munmap
+# (interposed process-wide in fs.c), and link, which only check.c's
+# offline repair calls (quarantine files, the meta pool set aside): the
+# simulator never runs a repair (docs/testing.md, limits).
 allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_cond_destroy pthread_condattr_init pthread_condattr_destroy
  pthread_condattr_setclock pthread_rwlock_init pthread_rwlock_destroy
@@ -22,10 +24,10 @@ allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_rwlockattr_setkind_np pthread_once pthread_self pthread_equal
  pthread_key_create pthread_getspecific pthread_setspecific
  pthread_attr_init pthread_attr_destroy pthread_setname_np
- pthread_rwlock_tryrdlock pthread_rwlock_trywrlock
+ pthread_rwlock_tryrdlock pthread_rwlock_trywrlock pthread_sigmask
  urcu_bp_call_rcu urcu_bp_barrier urcu_bp_register_thread
  mmap munmap madvise mkdir opendir readdir closedir fopen fread fclose
- fseek ftell pread stat fstat faccessat access "
+ fseek ftell pread stat fstat faccessat access link "
 # shellcheck disable=SC2086
 allowed=" $(echo $allowed) "
 
