@@ -53,7 +53,7 @@ configs=(
 )
 
 start=$(date +%s)
-declare -A sum
+declare -A sum=()
 keys="points states violations fence store meta fs write compact open close interm torn fslost"
 for k in $keys; do sum[$k]=0; done
 runs=0
@@ -81,7 +81,7 @@ add() {
 }
 
 n=0
-declare -A running
+declare -A running=()
 while :; do
 	now=$(date +%s)
 	if [ "${sum[states]}" -lt "$target" ] &&
@@ -119,6 +119,10 @@ echo "  by context: write ${sum[write]}, compact ${sum[compact]}, open ${sum[ope
 echo "  with: an intermediate value ${sum[interm]}, a torn line ${sum[torn]}, a file operation lost ${sum[fslost]}"
 echo "  rate: $rate states/s; $target states take about $(( target / (rate > 0 ? rate : 1) / 60 )) minutes at this rate"
 echo "  outputs: $logdir"
+if [ "$runs" = 0 ]; then
+	echo "  no run finished with figures"
+	exit 1
+fi
 if [ -n "$failed" ]; then
 	echo "  runs with violations or without figures:$failed"
 	exit 1
