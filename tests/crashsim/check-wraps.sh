@@ -16,7 +16,9 @@ wrapped=" $* "
 # teardown, calls that never wait for another thread, reads, mmap/munmap
 # (interposed process-wide in fs.c), and link, which only check.c's
 # offline repair calls (quarantine files, the meta pool set aside): the
-# simulator never runs a repair (docs/testing.md, limits).
+# simulator never runs a repair (docs/testing.md, limits), and rmdir,
+# which only backup.c calls, on its own destination after a failed backup
+# (never on the database directory).
 allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_cond_destroy pthread_condattr_init pthread_condattr_destroy
  pthread_condattr_setclock pthread_rwlock_init pthread_rwlock_destroy
@@ -27,7 +29,7 @@ allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_rwlock_tryrdlock pthread_rwlock_trywrlock pthread_sigmask
  urcu_bp_call_rcu urcu_bp_barrier urcu_bp_register_thread
  mmap munmap madvise mkdir opendir readdir closedir fopen fread fclose
- fseek ftell pread stat fstat faccessat access link "
+ fseek ftell pread stat fstat faccessat access link rmdir "
 # shellcheck disable=SC2086
 allowed=" $(echo $allowed) "
 
