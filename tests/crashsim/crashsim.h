@@ -273,6 +273,7 @@ extern uint64_t states_torn, states_interm, states_fs;
 extern unsigned enum_max, samples;
 extern bool save_w2_at_fence;
 extern bool checking; /* crash points are checked (see --skip) */
+extern bool count_only; /* --count-only: states built and counted only */
 extern char w2dir[256], keep_dir[256];
 extern struct expect w2_exp;
 
