@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "guard.h"
 #include "internal.h"
 #include "lane.h"
 #include "segment.h"
@@ -151,6 +152,24 @@ uint64_t dk_completed_seq(struct daxkv *db)
 	return low - 1;
 }
 
+/* dk_segment_prepare_append under a guard: a media error where it reads
+ * (or zeroes) past the tail refuses the segment, as damage there does. */
+static int dk_lane_prepare(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_guard g;
+	int rc;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(db, &g, "a segment was made ready for "
+					    "appends; it is not reused");
+	}
+	dk_guard_push(&g);
+	rc = dk_segment_prepare_append(db, seg);
+	dk_guard_pop(&g);
+	return rc;
+}
+
 /* Take a segment for @p lane: one with room left from an earlier run, or
  * a new one.  Caller holds seg_lock. */
 static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
@@ -162,11 +181,15 @@ static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
 	while (db->nreuse) {
 		struct dk_segment *cand = db->segs[db->reuse[--db->nreuse]];
 
-		if (cand->size - cand->tail >= bytes) {
+		if (cand->size - cand->tail >= bytes && !cand->damaged) {
+			/* refused (valid records past its tail: segment.c;
+			 * a media error there) means kept as it is, and
+			 * another one taken */
+			if (dk_lane_prepare(db, cand) != 0) {
+				cand->damaged = true;
+				continue;
+			}
 			seg = cand;
-			rc = dk_segment_prepare_append(db, seg);
-			if (rc)
-				return rc;
 			break;
 		}
 	}

@@ -39,6 +39,11 @@ __attribute__((weak)) void dk_seam_store8_nt(uint64_t *addr, uint64_t val)
 #endif
 }
 
+__attribute__((weak)) void dk_seam_msync(const void *addr, size_t len)
+{
+	pmem_msync(addr, len);
+}
+
 /* Told after each durable metadata word (meta.c: dk_meta_set), so a
  * simulator can order it against the data stores around it. */
 __attribute__((weak)) void dk_seam_meta_set(const void *field, uint64_t val)

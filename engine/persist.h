@@ -17,8 +17,8 @@
  *
  * Which instruction does what is decided once, below, for both builds: a
  * persistent-memory mapping gets non-temporal copies, movnti, clwb and
- * sfence; any other mapping gets plain stores and msync.  Those five
- * instructions are the primitives (dk_prim_*).  A production build inlines
+ * sfence; any other mapping gets plain stores and msync.  Those six
+ * operations are the primitives (dk_prim_*).  A production build inlines
  * them; a build with DAXKV_PERSIST_HOOKS routes each one to a dk_seam_*()
  * function, so that a crash simulator sees every instruction the shipped
  * build would execute, with its semantics (a non-temporal copy or movnti
@@ -35,7 +35,9 @@
 
 #include <libpmem.h>
 
-/* How a handle's mappings are made durable (fixed at open). */
+/* How one mapping is made durable (each segment has its own, fixed when
+ * it is mapped: libpmem's is_pmem for that file, i.e. MAP_SYNC or
+ * PMEM_IS_PMEM_FORCE; DAXKV_OPEN_FORCE_MSYNC makes every one 0). */
 struct dk_persist {
 	int is_pmem; /* 1: cache flush + fence; 0: msync */
 };
@@ -46,6 +48,9 @@ void dk_seam_flush(const void *addr, size_t len);
 void dk_seam_drain(void);
 void dk_seam_store8(uint64_t *addr, uint64_t val);
 void dk_seam_store8_nt(uint64_t *addr, uint64_t val);
+/* A mapping that is not persistent memory: [addr, addr + len) is written
+ * back with msync, durable when this returns. */
+void dk_seam_msync(const void *addr, size_t len);
 /* Told after each durable metadata word (meta.c: dk_meta_set). */
 void dk_seam_meta_set(const void *field, uint64_t val);
 
@@ -54,6 +59,7 @@ void dk_seam_meta_set(const void *field, uint64_t val);
 #define dk_prim_fence dk_seam_drain
 #define dk_prim_store8 dk_seam_store8
 #define dk_prim_store8_nt dk_seam_store8_nt
+#define dk_prim_msync dk_seam_msync
 #else
 static inline void dk_prim_copy_nt(void *dst, const void *src, size_t len)
 {
@@ -86,6 +92,11 @@ static inline void dk_prim_store8_nt(uint64_t *addr, uint64_t val)
 	dk_prim_flush(addr, sizeof(*addr));
 #endif
 }
+
+static inline void dk_prim_msync(const void *addr, size_t len)
+{
+	pmem_msync(addr, len);
+}
 #endif
 
 static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
@@ -95,7 +106,7 @@ static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
 		dk_prim_copy_nt(dst, src, len);
 	} else {
 		memcpy(dst, src, len);
-		pmem_msync(dst, len);
+		dk_prim_msync(dst, len);
 	}
 }
 
@@ -105,13 +116,17 @@ static inline void dk_flush(const struct dk_persist *pm, const void *addr,
 	if (pm->is_pmem)
 		dk_prim_flush(addr, len);
 	else
-		pmem_msync(addr, len);
+		dk_prim_msync(addr, len);
 }
 
+/* A fence for every mapping written before it: a commit may store into
+ * mappings of both kinds (records in one segment, superseded marks in
+ * another), and an msync is complete when it returns, so the fence is
+ * the pmem side's and costs the msync side nothing that matters. */
 static inline void dk_drain(const struct dk_persist *pm)
 {
-	if (pm->is_pmem)
-		dk_prim_fence();
+	(void)pm;
+	dk_prim_fence();
 }
 
 static inline void dk_persist(const struct dk_persist *pm, const void *addr,
