@@ -22,7 +22,9 @@
  *   drain (sfence)       everything this thread has in flight is durable:
  *                        pers takes the version it named, and the
  *                        versions before it are gone (later ones stay
- *                        candidates).
+ *                        candidates);
+ *   msync                (a mapping that is not pmem) the lines' newest
+ *                        versions are durable when it returns.
  * A non-temporal store to a line that is in the cache writes the line
  * back too (Intel SDM, "non-temporal stores"), so it makes the whole
  * line's version durable, like a flush.  Fences are per thread, as sfence
@@ -396,6 +398,41 @@ void dk_seam_store8_nt(uint64_t *addr, uint64_t val)
 	line_store(tm, l);
 	pend_line(sim_self(), tm, l);
 	after_store();
+}
+
+/*
+ * A mapping that is not persistent memory (DAXKV_OPEN_FORCE_MSYNC, or a
+ * file libpmem does not take for pmem): msync writes the lines back and is
+ * complete when it returns, so their newest versions are durable now.
+ */
+void dk_seam_msync(const void *addr, size_t len)
+{
+	struct tmap *tm;
+	uint32_t first, last;
+
+	pmem_msync(addr, len);
+	if (!tracked() || !len || !(tm = tmap_of_addr(addr)))
+		return;
+	/* the stores before it (a plain memcpy) are new versions; any of
+	 * them may have been written back before the crash */
+	store_serial++;
+	lines_of(tm, addr, len, &first, &last);
+	for (uint32_t l = first; l <= last; l++)
+		line_store(tm, l);
+	crash_point(EV_FENCE);
+	for (uint32_t l = first; l <= last; l++) {
+		struct lstate *ls = line_get(tm, l, false);
+		size_t page = (size_t)l * LINE / 4096;
+
+		if (!ls)
+			continue;
+		memcpy(tm->pers + (size_t)l * LINE, ls->ver[ls->nver - 1].data,
+		       LINE);
+		tm->pdirty[page / 8] |= (uint8_t)(1u << (page % 8));
+		line_drop((size_t)tm->lidx[l]);
+	}
+	pers_gen++;
+	sched_point();
 }
 
 void dk_seam_drain(void)
