@@ -105,23 +105,36 @@ step() {
 
 # figures STEP LOG: the counts the issues' targets name, from the test
 # outputs ctest keeps (it prints none for a test that passed): crash
-# states, the fault sweep, the corruption sweep (damage_sweep: pairs
-# tried, refused, opened, salvaged, writes lost), fuzz executions, the
-# VM's scan ratios.  Five
-# crash-simulator runs must check >= 100,000 crash states between them.
+# states (by kind), the fault sweep, the corruption sweep (damage_sweep:
+# pairs tried, refused, opened, salvaged, writes lost), fuzz executions,
+# the VM's scan ratios.  The crash-simulator runs (five in CI plus the
+# seed replays; not the planted bugs or the determinism check) must check
+# >= 100,000 crash states between them.
 figures() {
 	local name=$1 log=$2 out
 	[ -f "$log" ] || return 0
 	out=$(awk '
-		/^[0-9]+\/[0-9]+ Test: / { t = $3 }
-		/^crashsim: .* crash states checked/ && t !~ /planted/ {
-			printf "  %-20s %s crash points, %s states, %s violations\n",
-				t, $2, $5, $9
+		/^[0-9]+\/[0-9]+ Test: / { t = $3; sim = t !~ /planted|determinism/ }
+		/^crashsim: .* crash states checked/ && sim {
+			printf "  %-20s %s crash points, %s states, %s violations, %s s\n",
+				t, $2, $5, $9, $11
 			states += $5; runs++
 		}
-		/^crashsim: .* crash states checked/ && t ~ /planted/ {
-			printf "  %-20s %s violations (a planted bug: caught)\n",
-				t, $9
+		/^states by event:/ && sim {
+			gsub(",", ""); ev_f += $5; ev_s += $7; ev_m += $9; ev_fs += $11
+		}
+		/^states by context:/ && sim {
+			gsub(",", ""); cx_w += $5; cx_c += $7; cx_o += $9; cx_cl += $11
+		}
+		/^states with:/ && sim {
+			gsub(",", ""); w_i += $6; w_t += $10; w_f += $15
+		}
+		/^crashsim: .* crash states checked, 0 violations/ && t ~ /planted/ {
+			printf "  %-20s %s states, 0 violations (a plant the engine tolerates)\n",
+				t, $5
+		}
+		/^planted bug [0-9]+ caught/ {
+			printf "  %-20s caught at state %s\n", t, $7
 		}
 		/fault runs, .* failures$/ { printf "  %-20s %s\n", t, $0 }
 		/^damage_sweep: .* pairs tried/ { printf "  %-20s %s\n", t, $0 }
@@ -135,10 +148,17 @@ figures() {
 				t, $3, $7, $13
 		}
 		END {
-			if (runs)
+			if (runs) {
 				printf "  crash states in all: %d (%d runs)\n",
 					states, runs
-			if (runs == 5 && states < 100000)
+				printf "    at a fence %d, a store %d, a metadata commit %d, a file operation %d\n",
+					ev_f, ev_s, ev_m, ev_fs
+				printf "    while writing %d, compacting %d, opening %d, closing %d\n",
+					cx_w, cx_c, cx_o, cx_cl
+				printf "    with an intermediate value %d, a torn line %d, a file operation lost %d\n",
+					w_i, w_t, w_f
+			}
+			if (runs >= 5 && states < 100000)
 				print "  FEWER THAN 100000 CRASH STATES"
 		}' "$log")
 	[ -n "$out" ] || return 0
