@@ -29,15 +29,16 @@
  *   interrupted: its originals are intact) or RETIRED (a removal a crash
  *   interrupted) is removed.
  * - Each valid record is offered to its key's entry; the newest sequence
- *   wins.  A losing put's `superseded` word is set if it is 0, and after
- *   the scan every winner's word is reset to 0: marks written by commits
- *   that did not survive are undone, marks that did not reach media are
- *   redone.  Both are idempotent, so a crash during recovery is followed
- *   by the same recovery.  A losing delete is left as it is: the version
- *   rule reads the marks of puts only, compaction treats an unmarked
- *   delete by asking the index, and a put that follows a delete whose
- *   entry was removed (index.c) had no entry to mark it through, so such
- *   deletes are unmarked on media by design, not by a lost write.
+ *   wins.  A losing put's `superseded` word is set if it is 0 or larger
+ *   than the winner's sequence, and after the scan every winner's word is
+ *   reset to 0: marks written by commits that did not survive are undone,
+ *   marks that did not reach media are redone.  Both are idempotent, so a
+ *   crash during recovery is followed by the same recovery.  A losing
+ *   delete is left as it is: the version rule reads the marks of puts
+ *   only, compaction treats an unmarked delete by asking the index, and a
+ *   put that follows a delete whose entry was removed (index.c) had no
+ *   entry to mark it through, so such deletes are unmarked on media by
+ *   design, not by a lost write.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
  *
@@ -318,13 +319,26 @@ static inline bool dk_entry_same_key(const struct dk_entry *a,
 	return a->klen == b->klen && !memcmp(a->key, b->key, a->klen);
 }
 
-/* Mark the record of losing put @p e superseded by @p seq unless it is
- * (a delete: see the top of this file).  A read-only open writes nothing:
- * it counts the mark it could not make. */
+/*
+ * Mark the record of losing put @p e, which lost to a record of sequence
+ * @p seq, as superseded (a delete: see the top of this file).  A mark
+ * already there stays unless it is larger than @p seq: the mark a commit
+ * leaves is its own sequence, stored on its key's newest record (or on
+ * both twins of a compaction copy not yet swapped), so a mark above the
+ * sequence of a surviving newer record comes from a commit that did not
+ * survive, and left in place it would make the record visible again to
+ * every snapshot below it, beside the winner (crashsim found it on main).
+ * Phase 1 noted whether the word was non-zero; only then is it read
+ * again here.  A read-only open writes nothing: it counts the mark it
+ * could not make.
+ */
 static void dk_recover_lose(struct daxkv *db, const struct dk_ritem *it,
 			    uint64_t seq)
 {
-	if ((it->seq & 1) || (it->e->cur & DK_LOC_DEL))
+	if (it->e->cur & DK_LOC_DEL)
+		return;
+	if ((it->seq & 1) &&
+	    dk_rec_at(db, it->e->cur)->superseded <= seq)
 		return;
 	if (db->rdonly)
 		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
