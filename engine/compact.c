@@ -88,6 +88,7 @@
 #include "record.h"
 #include "segment.h"
 #include "snapshot.h"
+#include "spare.h"
 
 #define DK_AMP_START_X100 125     /* compact above this space amplification */
 #define DK_AMP_URGENT_X100 130    /* ... flat out above this */
@@ -294,6 +295,7 @@ static void dk_reap(struct daxkv *db)
 			dk_segment_remove(db, gone[i]);
 		pthread_mutex_unlock(&db->seg_lock);
 		__atomic_fetch_add(&db->segments_retired, n, __ATOMIC_RELAXED);
+		dk_spare_kick(db); /* room again, if a spare could not be made */
 	} while (n == sizeof(gone) / sizeof(*gone));
 }
 
@@ -325,6 +327,7 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	pthread_mutex_lock(&db->seg_lock);
 	db->reuse[db->nreuse++] = seg->slot;
 	pthread_mutex_unlock(&db->seg_lock);
+	dk_spare_kick(db); /* the maker reopens it for a lane */
 }
 
 /* Step 1 for every victim, then in sequence order: the records to copy
@@ -376,9 +379,8 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 				__atomic_store_n(&dsts[ndst - 1]->tail, doff,
 						 __ATOMIC_RELEASE);
 			}
-			pthread_mutex_lock(&db->seg_lock);
+			/* made under no lock: writers roll over meanwhile */
 			rc = dk_segment_create_ex(db, true, &dsts[ndst]);
-			pthread_mutex_unlock(&db->seg_lock);
 			if (rc)
 				goto out;
 			ndst++;

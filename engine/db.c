@@ -26,6 +26,7 @@
 #include "meta.h"
 #include "recovery.h"
 #include "segment.h"
+#include "spare.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {
@@ -64,7 +65,7 @@ static int dk_check_options(const struct daxkv_options *opts)
 {
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
 			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
-			       DAXKV_OPEN_NOCOMPACT;
+			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOBACKGROUND;
 
 	if (opts->version != DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
@@ -181,6 +182,8 @@ static void dk_db_free(struct daxkv *db)
 	pthread_mutex_destroy(&db->compact_lock);
 	pthread_mutex_destroy(&db->psnap_lock);
 	pthread_mutex_destroy(&db->compact_wait_lock);
+	pthread_mutex_destroy(&db->spare_wait_lock);
+	pthread_cond_destroy(&db->spare_cond);
 	pthread_mutex_destroy(&db->listen_lock);
 	free(db->snaps);
 	free(db->dir);
@@ -242,7 +245,9 @@ static struct daxkv *dk_db_alloc(void)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&db->compact_cond, &ca);
+	pthread_cond_init(&db->spare_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&db->spare_wait_lock, NULL);
 	pthread_mutex_init(&db->compact_lock, NULL);
 	pthread_mutex_init(&db->psnap_lock, NULL);
 	pthread_mutex_init(&db->compact_wait_lock, NULL);
@@ -349,7 +354,12 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	if (rc)
 		goto err;
 	db->gc_horizon = db->next_seq - 1;
-	if (!(opts->flags & DAXKV_OPEN_NOCOMPACT)) {
+	if (!(opts->flags & DAXKV_OPEN_NOBACKGROUND)) {
+		rc = dk_spare_start(db);
+		if (rc)
+			goto err;
+	}
+	if (!(opts->flags & (DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOBACKGROUND))) {
 		rc = dk_compact_start(db);
 		if (rc)
 			goto err;
@@ -357,6 +367,7 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	*dbp = db;
 	return 0;
 err:
+	dk_spare_stop(db); /* spares made meanwhile are unlinked */
 	dk_db_free(db);
 	return rc;
 }
@@ -375,6 +386,8 @@ int daxkv_close(daxkv *db)
 				      &db->nsnapshots, __ATOMIC_RELAXED));
 	/* the background compaction stops; what it retired goes */
 	dk_compact_stop(db);
+	/* no more segments made; the spares go (never LIVE) */
+	dk_spare_stop(db);
 	/* listeners (query backends) let go of the segments before they are
 	 * unmapped: devices stop mirroring them */
 	dk_listeners_close(db);
@@ -421,8 +434,8 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 			bytes += __atomic_load_n(&db->segs[slot]->tail,
 						 __ATOMIC_ACQUIRE) -
 				 DK_SEG_HDR_SIZE;
+	st->bytes_mapped = db->seg_bytes + db->pending_bytes;
 	pthread_mutex_unlock(&db->seg_lock);
-	st->bytes_mapped = st->segments * db->segment_size;
 	st->bytes_written = bytes;
 	{
 		int64_t keys = (int64_t)db->nkeys, live = (int64_t)db->live_bytes;

@@ -33,6 +33,7 @@
 #define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
 #define DK_SKIP_MAX_HEIGHT 20
 #define DK_MAX_LISTENERS 4u /* events.h: compactor, KMOD, CUDA, a spare */
+#define DK_MAX_READY 8u     /* segments kept ready for lanes (spare.c) */
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -105,6 +106,8 @@ struct dk_segment {
 				than retire_epoch is open */
 	bool compacting;     /* a victim of the running compaction
 				(under seg_lock) */
+	bool spare;          /* made ahead of need (spare.c): header durable,
+				slot not LIVE yet (under seg_lock) */
 };
 
 /* An append point.  Padded so that lanes do not share cache lines. */
@@ -155,6 +158,23 @@ struct daxkv {
 	uint32_t seg_hiwater; /* atomic: 1 + the highest slot in segs[] */
 	uint32_t nreuse;
 	uint32_t reuse[DK_MAX_SEGMENTS]; /* slots with room, not owned */
+	/* Segments ready for a lane (spare.c), under seg_lock: spares (new
+	 * files, not LIVE yet) and reuse slots reopened for appends. */
+	struct dk_segment *ready[DK_MAX_READY];
+	uint32_t nready;
+	uint64_t seg_bytes;     /* sizes of the LIVE segments */
+	uint64_t pending_bytes; /* sizes of spares and of segments being
+				   made (their slots are in slot_taken) */
+	uint8_t slot_taken[DK_MAX_SEGMENTS]; /* 1: a FREE slot that a spare
+						or a segment being made has */
+	pthread_mutex_t spare_wait_lock; /* with spare_cond: the maker's
+					    sleep and wake-up; taken under
+					    no lock but seg_lock */
+	pthread_cond_t spare_cond;
+	bool spare_stop;        /* under spare_wait_lock */
+	bool spare_kicked;      /* under spare_wait_lock: work may wait */
+	bool spare_started;
+	pthread_t spare_maker;
 
 	/* Lanes. */
 	struct dk_lane lanes[DK_MAX_LANES];

@@ -324,6 +324,7 @@ int dk_recover(struct daxkv *db)
 			goto out;
 		dk_segs_publish(db, slot, seg);
 		db->nsegs++;
+		db->seg_bytes += seg->size;
 		slots[n++] = slot;
 	}
 

@@ -10,6 +10,16 @@
  * A crash before 3 leaves a file whose slot is FREE: open removes it.  A
  * crash after 3 leaves a valid, empty segment.  Records are appended only
  * after 3.
+ *
+ * Steps 1 and 2 are slow (allocation, a fault per page, an fsync) and
+ * are made ahead of need by a background thread (spare.c): such a spare
+ * waits between 2 and 3 for as long as no lane needs it, so a crash
+ * finds it as step 1 and 2 left it.  By its own bytes it is provably an
+ * aborted create of this database: a complete header (magic, crc) with
+ * this database's uuid, the slot its file name says, and the generation
+ * one above the slot's meta word, whose state is FREE.  Only step 3 can
+ * make that generation current, so no such file holds a record anyone
+ * was told about.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +54,8 @@ static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
 }
 
-static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
-			  struct dk_segment **out)
+static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
+			  bool create, struct dk_segment **out)
 {
 	char path[4096];
 	struct dk_segment *seg;
@@ -59,7 +69,7 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 	dk_segment_path(db, slot, path, sizeof(path));
 	if (create) {
 		unlink(path); /* an orphan of a crash between create and LIVE */
-		addr = pmem_map_file(path, db->segment_size,
+		addr = pmem_map_file(path, size,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
 	} else {
@@ -98,23 +108,23 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 	return 0;
 }
 
-int dk_segment_create(struct daxkv *db, struct dk_segment **out)
+/* Bytes that writers leave free under max_size: the room a compaction
+ * copies into. */
+static uint64_t dk_segment_reserve_bytes(const struct daxkv *db)
 {
-	return dk_segment_create_ex(db, false, out);
+	return db->segment_size;
 }
 
-int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
-			 struct dk_segment **out)
+int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
+		       uint32_t *slotp)
 {
-	struct dk_seg_header hdr;
-	struct dk_segment *seg;
 	uint64_t total;
 	uint32_t slot;
-	int rc;
 
 	/* caller holds seg_lock */
 	for (slot = 0; slot < DK_MAX_SEGMENTS; slot++)
-		if (db->meta->segs[slot].state == DK_SEG_FREE)
+		if (db->meta->segs[slot].state == DK_SEG_FREE &&
+		    !db->slot_taken[slot])
 			break;
 	if (slot == DK_MAX_SEGMENTS)
 		return dk_err(DAXKV_ENOSPC, "%s: all %u segment slots in use",
@@ -123,19 +133,42 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 	 * Writers leave one segment of max_size free: the room a compaction
 	 * needs to copy live records out of the segments it frees, so that a
 	 * full database of mostly dead records can recover from ENOSPC.
+	 * Spares and segments being made count as used.
 	 */
-	total = DK_META_POOL_SIZE +
-		(uint64_t)(db->nsegs + (for_compaction ? 1 : 2)) *
-			db->segment_size;
+	total = DK_META_POOL_SIZE + db->seg_bytes + db->pending_bytes + size +
+		(for_compaction ? 0 : dk_segment_reserve_bytes(db));
 	if (db->max_size && total > db->max_size)
 		return dk_err(DAXKV_ENOSPC,
 			      "%s: a new segment would exceed max_size %llu "
-			      "(%u segments of %llu bytes in use, and one kept "
-			      "free for compaction)",
+			      "(%llu bytes in %u segments%s, %llu more being "
+			      "made or spare)",
 			      db->dir, (unsigned long long)db->max_size,
-			      db->nsegs, (unsigned long long)db->segment_size);
+			      (unsigned long long)db->seg_bytes, db->nsegs,
+			      for_compaction ? "" : ", and one kept free for "
+						    "compaction",
+			      (unsigned long long)db->pending_bytes);
+	db->slot_taken[slot] = 1;
+	db->pending_bytes += size;
+	*slotp = slot;
+	return 0;
+}
 
-	rc = dk_segment_map(db, slot, true, &seg);
+void dk_segment_unreserve(struct daxkv *db, uint32_t slot, uint64_t size)
+{
+	/* caller holds seg_lock */
+	db->slot_taken[slot] = 0;
+	db->pending_bytes -= size;
+}
+
+int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
+		    struct dk_segment **out)
+{
+	struct dk_seg_header hdr;
+	struct dk_segment *seg;
+	int rc;
+
+	/* the slot is reserved: nobody else reads or writes its meta word */
+	rc = dk_segment_map(db, slot, size, true, &seg);
 	if (rc)
 		return rc;
 	seg->gen = db->meta->segs[slot].gen + 1;
@@ -163,36 +196,74 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 
 	/* 2. the directory entry */
 	if (fsync(db->dirfd) != 0) {
+		char path[4096];
+
 		rc = dk_err_errno(DAXKV_EIO, errno, "%s: fsync", db->dir);
-		goto err_unmap;
+		dk_segment_path(db, slot, path, sizeof(path));
+		dk_segment_unmap(seg);
+		unlink(path);
+		return rc;
 	}
-
-	/* 3. publish: state and gen share one 8-byte word */
-	{
-		struct dk_seg_entry entry = db->meta->segs[slot];
-		uint64_t word;
-
-		entry.state = DK_SEG_LIVE;
-		entry.gen = seg->gen;
-		memcpy(&word, &entry, sizeof(word));
-		dk_meta_set(db, (uint64_t *)&db->meta->segs[slot], word);
-	}
-	seg->tail = DK_SEG_HDR_SIZE;
-	seg->hidden = for_compaction; /* before any snapshot can see it */
-	seg->owned = for_compaction;
-	dk_segs_publish(db, slot, seg);
-	db->nsegs++;
-	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
+	seg->spare = true;
 	*out = seg;
 	return 0;
+}
 
-err_unmap: {
+void dk_segment_activate(struct daxkv *db, struct dk_segment *seg,
+			 bool for_compaction)
+{
+	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	uint64_t word;
+
+	/* caller holds seg_lock.  3. publish: state and gen share one 8-byte
+	 * word; records are appended only after it is durable */
+	entry.state = DK_SEG_LIVE;
+	entry.gen = seg->gen;
+	memcpy(&word, &entry, sizeof(word));
+	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
+	dk_segment_unreserve(db, seg->slot, seg->size);
+	seg->spare = false;
+	seg->tail = DK_SEG_HDR_SIZE;
+	seg->hidden = for_compaction; /* before any snapshot can see it */
+	seg->owned = true;
+	dk_segs_publish(db, seg->slot, seg);
+	db->nsegs++;
+	db->seg_bytes += seg->size;
+	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
+}
+
+void dk_segment_discard(struct daxkv *db, struct dk_segment *seg)
+{
 	char path[4096];
 
-	dk_segment_path(db, slot, path, sizeof(path));
+	/* caller holds seg_lock.  Never LIVE: its slot is FREE, so the file
+	 * is an aborted create, whatever happens to it from here */
+	dk_segment_unreserve(db, seg->slot, seg->size);
+	dk_segment_path(db, seg->slot, path, sizeof(path));
 	dk_segment_unmap(seg);
 	unlink(path);
 }
+
+int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
+			 struct dk_segment **out)
+{
+	uint64_t size = db->segment_size;
+	uint32_t slot;
+	int rc;
+
+	pthread_mutex_lock(&db->seg_lock);
+	rc = dk_segment_reserve(db, size, for_compaction, &slot);
+	pthread_mutex_unlock(&db->seg_lock);
+	if (rc)
+		return rc;
+	/* the slow part (allocation, faults, fsync) under no lock */
+	rc = dk_segment_make(db, slot, size, out);
+	pthread_mutex_lock(&db->seg_lock);
+	if (rc)
+		dk_segment_unreserve(db, slot, size);
+	else
+		dk_segment_activate(db, *out, for_compaction);
+	pthread_mutex_unlock(&db->seg_lock);
 	return rc;
 }
 
@@ -203,7 +274,7 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 	struct dk_segment *seg;
 	int rc;
 
-	rc = dk_segment_map(db, slot, false, &seg);
+	rc = dk_segment_map(db, slot, 0, false, &seg);
 	if (rc)
 		return rc;
 	dk_segment_path(db, slot, path, sizeof(path));
@@ -282,6 +353,7 @@ void dk_segment_remove(struct daxkv *db, struct dk_segment *seg)
 	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
 	__atomic_store_n(&db->segs[seg->slot], NULL, __ATOMIC_RELEASE);
 	db->nsegs--;
+	db->seg_bytes -= seg->size;
 	dk_segment_path(db, seg->slot, path, sizeof(path));
 	dk_segment_unmap(seg);
 	/* the blocks go back to the file system (and out of every mirror:

@@ -5,10 +5,26 @@
 
 #include "internal.h"
 
-/* A new segment for a lane; caller holds seg_lock. */
-int dk_segment_create(struct daxkv *db, struct dk_segment **out);
-/* The same for a compaction: @p hidden from snapshots until the swap, and
- * allowed into the one segment of max_size that writers leave free. */
+/*
+ * Making a segment, in three parts so that the slow one holds no lock:
+ * dk_segment_reserve (under seg_lock: a FREE slot nobody else has, and
+ * room under max_size; @p for_compaction may use the room writers leave
+ * free), dk_segment_make (no lock: file, prefault, header and directory
+ * entry durable; the result is a spare, its slot still FREE), then
+ * dk_segment_activate (under seg_lock: the slot's meta word LIVE, owned,
+ * published; @p for_compaction: hidden from snapshots until the swap) or
+ * dk_segment_discard (under seg_lock: unlinked, never LIVE).  A failed
+ * make leaves the reservation to dk_segment_unreserve (under seg_lock).
+ */
+int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
+		       uint32_t *slotp);
+void dk_segment_unreserve(struct daxkv *db, uint32_t slot, uint64_t size);
+int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
+		    struct dk_segment **out);
+void dk_segment_activate(struct daxkv *db, struct dk_segment *seg,
+			 bool for_compaction);
+void dk_segment_discard(struct daxkv *db, struct dk_segment *seg);
+/* All three for a compaction's destination; caller holds no lock. */
 int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 			 struct dk_segment **out);
 /* Remove a retired segment: slot FREE in the meta table (durable), file

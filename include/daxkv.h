@@ -89,6 +89,12 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_NOCOMPACT 0x10u   /**< no background compaction thread
 					  (daxkv_compact() and the compaction
 					  after ENOSPC still work) */
+#define DAXKV_OPEN_NOBACKGROUND 0x40u /**< no background thread at all:
+					  NOCOMPACT, and no segment files
+					  made ahead of need (a writer that
+					  fills its segment makes the next
+					  one itself; for single-threaded
+					  tests such as the crash simulator) */
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
@@ -511,7 +517,9 @@ struct daxkv_stat {
 	uint64_t recovered_records; /**< records read by the last open */
 	uint64_t discarded_records; /**< torn or unacknowledged, dropped */
 	uint64_t segments;       /**< data segments in use */
-	uint64_t bytes_mapped;   /**< size of all data segments */
+	uint64_t bytes_mapped;   /**< size of all data segment files: those
+				      in use, and spares made ahead of
+				      need (not yet in use) */
 	uint64_t bytes_written;  /**< record bytes in all segments */
 	uint64_t live_bytes;     /**< bytes of the newest record of each key */
 	uint64_t keys;           /**< live keys */

@@ -943,7 +943,7 @@ static void checker_loop(void)
 	daxkv_options_init(&opts);
 	opts.segment_size = SEG_SIZE;
 	opts.recovery_threads = 1;
-	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
+	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOBACKGROUND;
 	while (read(to_child[0], &c, 1) == 1) {
 		daxkv *db = NULL;
 		uint64_t t0 = now_ns();
@@ -1158,7 +1158,7 @@ static int reference_of_w2(const struct expect *exp)
 	if (system(cmd) != 0)
 		die("%s failed", cmd);
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
+	opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOBACKGROUND;
 	opts.recovery_threads = 1;
 	rc = daxkv_open(w3, &opts, &db);
 	if (rc) {
@@ -1278,7 +1278,7 @@ int main(int argc, char **argv)
 	opts.recovery_threads = 1;
 	/* one thread: the seam's hooks are not thread-safe; compaction is
 	 * an operation of the workload instead (--compact) */
-	opts.flags = DAXKV_OPEN_NOCOMPACT;
+	opts.flags = DAXKV_OPEN_NOBACKGROUND;
 	tracking = true;
 	rc = daxkv_open(wdir, &opts, &db);
 	if (rc)
@@ -1323,7 +1323,7 @@ int main(int argc, char **argv)
 			phase = 2;
 			end_op(1);
 			tracking = true;
-			opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
+			opts.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOBACKGROUND;
 			/* the image as recovery will find it */
 			meta_snapshot();
 			preload_segments();

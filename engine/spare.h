@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* spare.h -- segments made ready before a lane needs one (spare.c). */
+#ifndef DK_SPARE_H
+#define DK_SPARE_H
+
+#include "internal.h"
+
+/* Under seg_lock: a ready segment with room for @p bytes, now LIVE and
+ * owned (a spare is activated: one durable meta word), or NULL. */
+struct dk_segment *dk_spare_take(struct daxkv *db, uint64_t bytes);
+/* Holding no lock: make a spare with room for @p bytes now (a writer
+ * found none ready).  0 or an error (DAXKV_ENOSPC under max_size or on a
+ * full file system). */
+int dk_spare_make_now(struct daxkv *db, uint64_t bytes);
+/* Wake the maker (no lock, or seg_lock). */
+void dk_spare_kick(struct daxkv *db);
+/* Start the maker thread (open); stop it and unlink the spares (close). */
+int dk_spare_start(struct daxkv *db);
+void dk_spare_stop(struct daxkv *db);
+
+#endif
