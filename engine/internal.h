@@ -98,6 +98,10 @@ struct dk_segment {
 	/* Compaction (compact.c). */
 	int64_t live;        /* atomic: bytes of records that are the newest
 				version of their key (puts and deletes) */
+	uint64_t min_seq, max_seq; /* atomic: seq of its first and last
+				      record (0: none yet); appends are in
+				      seq order.  max_seq after a
+				      checkpoint load: a lower bound */
 	uint64_t retire_epoch; /* view epoch of the swap that retired it */
 	bool hidden;         /* atomic: being filled by a compaction; not
 				listed by new snapshots (under view_lock) */
@@ -117,6 +121,8 @@ struct dk_lane {
 	uint64_t inflight;      /* atomic: seq being committed here, 1 while
 				   one is being allocated, 0 if idle */
 	uint64_t ops;           /* writes done, to pace GC horizon updates */
+	uint64_t appended;      /* atomic (relaxed): record bytes written
+				   here, read by the compactor's pacing */
 	/* Written only by the lane's holder, read by daxkv_stat (relaxed):
 	 * per-lane, so writers do not bounce a shared counter line. */
 	int64_t dkeys, dlive;   /* change of live keys and bytes */
@@ -162,6 +168,10 @@ struct daxkv {
 	 * files, not LIVE yet) and reuse slots reopened for appends. */
 	struct dk_segment *ready[DK_MAX_READY];
 	uint32_t nready;
+	struct dk_segment *recycle[DK_MAX_READY]; /* removed segments whose
+						     files wait to be made
+						     spares (under seg_lock) */
+	uint32_t nrecycle;
 	uint64_t seg_bytes;     /* sizes of the LIVE segments */
 	uint64_t pending_bytes; /* sizes of spares and of segments being
 				   made (their slots are in slot_taken) */

@@ -176,6 +176,7 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 	    ((const struct dk_rec *)(seg->base + off))->seq != 0)
 		__atomic_fetch_add(&rv->discarded, 1, __ATOMIC_RELAXED);
 	seg->tail = off;
+	seg->max_seq = prev_seq;
 	return 0;
 }
 
@@ -348,6 +349,14 @@ int dk_recover(struct daxkv *db)
 	/* segments with room are offered to lanes, emptiest last */
 	for (uint32_t i = 0; i < n; i++) {
 		struct dk_segment *seg = db->segs[slots[i]];
+
+		/* appends are in seq order: the first record has the least
+		 * (compaction's age and tombstone rules, compact.c) */
+		if (seg->tail > DK_SEG_HDR_SIZE)
+			seg->min_seq = ((const struct dk_rec *)(
+						seg->base + DK_SEG_HDR_SIZE))->seq;
+		if (seg->max_seq < seg->min_seq)
+			seg->max_seq = seg->min_seq;
 
 		if (seg->size - seg->tail >= 64 * 1024)
 			db->reuse[db->nreuse++] = seg->slot;

@@ -362,6 +362,72 @@ void dk_segment_remove(struct daxkv *db, struct dk_segment *seg)
 	(void)fsync(db->dirfd);
 }
 
+void dk_segment_free_keep(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	uint64_t word;
+
+	/* caller holds seg_lock.  As dk_segment_remove, but the file stays
+	 * (mapped, its slot taken) for dk_segment_renew */
+	entry.state = DK_SEG_FREE;
+	memcpy(&word, &entry, sizeof(word));
+	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
+	__atomic_store_n(&db->segs[seg->slot], NULL, __ATOMIC_RELEASE);
+	db->nsegs--;
+	db->seg_bytes -= seg->size;
+	db->slot_taken[seg->slot] = 1;
+	db->pending_bytes += seg->size;
+}
+
+int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
+		     struct dk_segment **out)
+{
+	static const uint8_t zeros[65536];
+	struct dk_seg_header hdr;
+	struct dk_segment *seg;
+
+	seg = calloc(1, sizeof(*seg));
+	if (!seg)
+		return dk_err(DAXKV_ENOMEM, "no memory for a segment");
+	pthread_mutex_init(&seg->marks_lock, NULL);
+	seg->slot = old->slot;
+	seg->base = old->base;
+	seg->size = old->size;
+	seg->gen = db->meta->segs[seg->slot].gen + 1;
+	/*
+	 * The slot is FREE (durable: dk_segment_free_keep) and taken, so
+	 * whatever a crash leaves of this file from here on is dead by its
+	 * header: the old generation, equal to the FREE slot's, or the new
+	 * one, one above it.  The records go before the new header can
+	 * make this a spare that a lane may make LIVE: with the one fence
+	 * below both are durable before dk_segment_activate's meta word, so
+	 * no record of the old life can ever be read as one of the new.
+	 */
+	for (uint64_t off = DK_SEG_HDR_SIZE; off < seg->size; off += sizeof(zeros))
+		dk_copy_nodrain(&db->pm, seg->base + off, zeros,
+				seg->size - off < sizeof(zeros) ?
+					seg->size - off :
+					sizeof(zeros));
+	memset(&hdr, 0, sizeof(hdr));
+	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
+	hdr.format_version = DK_FORMAT_VERSION;
+	hdr.header_size = DK_SEG_HDR_SIZE;
+	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
+	hdr.slot = seg->slot;
+	hdr.gen = seg->gen;
+	hdr.size = seg->size;
+	hdr.crc = dk_seg_header_crc(&hdr);
+	dk_copy_nodrain(&db->pm, seg->base, &hdr, sizeof(hdr));
+	dk_drain(&db->pm);
+	/* the file's name is durable already: it was LIVE */
+	pthread_mutex_destroy(&old->marks_lock);
+	free(old->marks);
+	free(old);
+	seg->spare = true;
+	*out = seg;
+	return 0;
+}
+
 void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)
 {
 	struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;

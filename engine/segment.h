@@ -30,6 +30,15 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 /* Remove a retired segment: slot FREE in the meta table (durable), file
  * unmapped and unlinked.  No reader may hold it; caller holds seg_lock. */
 void dk_segment_remove(struct daxkv *db, struct dk_segment *seg);
+/* The same, but the file stays, mapped, its slot taken and its bytes
+ * pending, for dk_segment_renew.  Caller holds seg_lock. */
+void dk_segment_free_keep(struct daxkv *db, struct dk_segment *seg);
+/* Holding no lock: make a file kept by dk_segment_free_keep a spare of
+ * its slot (records zeroed, a header of the next generation, durable);
+ * @p old is freed (not unmapped) and *out replaces it.  On an error @p
+ * old is as it was. */
+int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
+		     struct dk_segment **out);
 /* Map and check the segment of a LIVE slot (at open). */
 int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out);
 void dk_segment_unmap(struct dk_segment *seg);

@@ -39,11 +39,16 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "internal.h"
 #include "segment.h"
 #include "spare.h"
+
+/* Spares kept beyond one per appending lane: a compaction's
+ * destinations come from them when there are some (dk_spare_for_compaction). */
+#define DK_SPARE_EXTRA 1u
 
 /* Ready segments to keep: one per lane with an open segment, at least
  * one.  Under seg_lock. */
@@ -57,6 +62,16 @@ static uint32_t dk_ready_target(struct daxkv *db)
 	if (want == 0)
 		want = 1;
 	return want < DK_MAX_READY ? want : DK_MAX_READY;
+}
+
+/* Spares in ready[] under seg_lock. */
+static uint32_t dk_spares_ready(const struct daxkv *db)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < db->nready; i++)
+		n += db->ready[i]->spare;
+	return n;
 }
 
 void dk_spare_kick(struct daxkv *db)
@@ -129,6 +144,42 @@ static int dk_spare_make_one(struct daxkv *db, uint64_t bytes)
 	return rc;
 }
 
+int dk_spare_for_compaction(struct daxkv *db, struct dk_segment **out)
+{
+	struct dk_segment *seg = NULL;
+
+	pthread_mutex_lock(&db->seg_lock);
+	if (dk_spares_ready(db) > dk_ready_target(db)) {
+		for (uint32_t i = 0; i < db->nready; i++)
+			if (db->ready[i]->spare) {
+				seg = db->ready[i];
+				db->ready[i] = db->ready[--db->nready];
+				break;
+			}
+		dk_segment_activate(db, seg, true);
+	}
+	pthread_mutex_unlock(&db->seg_lock);
+	if (seg) {
+		dk_spare_kick(db);
+		*out = seg;
+		return 0;
+	}
+	return dk_segment_create_ex(db, true, out);
+}
+
+void dk_spare_retired(struct daxkv *db, struct dk_segment *seg)
+{
+	/* caller holds seg_lock */
+	if (db->spare_started && db->nrecycle < DK_MAX_READY &&
+	    seg->size == dk_spare_size(db)) {
+		dk_segment_free_keep(db, seg);
+		db->recycle[db->nrecycle++] = seg;
+		dk_spare_kick(db);
+	} else {
+		dk_segment_remove(db, seg);
+	}
+}
+
 int dk_spare_make_now(struct daxkv *db, uint64_t bytes)
 {
 	int rc = dk_spare_make_one(db, bytes);
@@ -136,10 +187,52 @@ int dk_spare_make_now(struct daxkv *db, uint64_t bytes)
 	return rc < 0 ? rc : 0;
 }
 
+/* Unmap and unlink a spare or a kept file whose reservation was given
+ * back: never LIVE again, so dead by its header (segment.c). */
+static void dk_spare_drop(struct daxkv *db, struct dk_segment *seg)
+{
+	char path[4096];
+
+	dk_segment_path(db, seg->slot, path, sizeof(path));
+	dk_segment_unmap(seg);
+	unlink(path);
+}
+
+/* Make a removed segment's file a spare, or unlink it if enough are
+ * ready.  Caller holds seg_lock, which is let go meanwhile. */
+static int dk_spare_renew_one(struct daxkv *db, uint32_t target)
+{
+	struct dk_segment *old = db->recycle[--db->nrecycle], *seg = NULL;
+	int rc = 0;
+
+	if (db->nready < target + DK_SPARE_EXTRA &&
+	    db->nready < DK_MAX_READY) {
+		pthread_mutex_unlock(&db->seg_lock);
+		rc = dk_segment_renew(db, old, &seg);
+		pthread_mutex_lock(&db->seg_lock);
+		if (rc == 0) {
+			old = NULL;
+			if (db->nready < DK_MAX_READY) {
+				db->ready[db->nready++] = seg;
+				return 0;
+			}
+		}
+	}
+	/* not wanted: the file goes, outside the lock */
+	if (!old)
+		old = seg;
+	dk_segment_unreserve(db, old->slot, old->size);
+	pthread_mutex_unlock(&db->seg_lock);
+	dk_spare_drop(db, old);
+	pthread_mutex_lock(&db->seg_lock);
+	return rc;
+}
+
 /*
- * One step of the maker: reopen a reused segment or make a spare if
- * fewer than the target are ready.  1 if it did something, 0 if nothing
- * was wanted, or an error (then it waits to be woken).
+ * One step of the maker: renew a removed segment's file, reopen a reused
+ * segment or make a spare if fewer than the target are ready.  1 if it
+ * did something, 0 if nothing was wanted, or an error (then it waits to
+ * be woken).
  */
 static int dk_spare_step(struct daxkv *db)
 {
@@ -149,6 +242,11 @@ static int dk_spare_step(struct daxkv *db)
 
 	pthread_mutex_lock(&db->seg_lock);
 	target = dk_ready_target(db);
+	if (db->nrecycle) {
+		rc = dk_spare_renew_one(db, target);
+		pthread_mutex_unlock(&db->seg_lock);
+		return rc < 0 ? rc : 1;
+	}
 	if (db->nready >= target) {
 		pthread_mutex_unlock(&db->seg_lock);
 		return 0;
@@ -226,6 +324,8 @@ void dk_spare_stop(struct daxkv *db)
 		db->spare_started = false;
 	}
 	pthread_mutex_lock(&db->seg_lock);
+	while (db->nrecycle)
+		dk_segment_discard(db, db->recycle[--db->nrecycle]);
 	while (db->nready) {
 		struct dk_segment *seg = db->ready[--db->nready];
 

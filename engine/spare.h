@@ -12,6 +12,12 @@ struct dk_segment *dk_spare_take(struct daxkv *db, uint64_t bytes);
  * found none ready).  0 or an error (DAXKV_ENOSPC under max_size or on a
  * full file system). */
 int dk_spare_make_now(struct daxkv *db, uint64_t bytes);
+/* Holding no lock: a compaction's next destination (LIVE, hidden): a
+ * spare beyond what the lanes need, or a new segment. */
+int dk_spare_for_compaction(struct daxkv *db, struct dk_segment **out);
+/* Under seg_lock: remove a retired segment (dk_segment_remove), keeping
+ * its file for the maker to make a spare of when one may be wanted. */
+void dk_spare_retired(struct daxkv *db, struct dk_segment *seg);
 /* Wake the maker (no lock, or seg_lock). */
 void dk_spare_kick(struct daxkv *db);
 /* Start the maker thread (open); stop it and unlink the spares (close). */

@@ -408,6 +408,10 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	 * the whole commit, which was not acknowledged */
 	dk_drain(&db->pm);
 	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&seg->min_seq, __ATOMIC_RELAXED))
+		__atomic_store_n(&seg->min_seq, seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&seg->max_seq, seq, __ATOMIC_RELAXED);
+	dk_counter_add((int64_t *)&lane->appended, (int64_t)total);
 
 	/* step 6: visible */
 	dk_commit_publish(db, lane, ops, n, seg);
