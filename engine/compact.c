@@ -263,15 +263,16 @@ static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
 	dk_copy_nodrain(&db->pm, dst->base + doff, buf, size);
 }
 
-/* Retire what no snapshot needs any more.  Caller holds compact_lock. */
-static void dk_reap(struct daxkv *db)
+/* Retire what no snapshot needs any more; @p keep: files may be kept as
+ * spares (spare.c).  Caller holds compact_lock. */
+static void dk_reap(struct daxkv *db, bool keep)
 {
 	struct dk_segment *gone[64];
 	uint64_t min_epoch = dk_snapshot_min_epoch(db);
 	uint32_t n;
 
 	do {
-		uint32_t keep = 0;
+		uint32_t kept = 0;
 
 		n = 0;
 		for (uint32_t i = 0; i < db->nretiring; i++) {
@@ -281,9 +282,9 @@ static void dk_reap(struct daxkv *db)
 			    seg->retire_epoch <= min_epoch)
 				gone[n++] = seg;
 			else
-				db->retiring[keep++] = db->retiring[i];
+				db->retiring[kept++] = db->retiring[i];
 		}
-		__atomic_store_n(&db->nretiring, keep, __ATOMIC_RELAXED);
+		__atomic_store_n(&db->nretiring, kept, __ATOMIC_RELAXED);
 		if (n == 0)
 			break;
 		/* lock-free readers that read a location in them before
@@ -293,7 +294,7 @@ static void dk_reap(struct daxkv *db)
 			dk_seg_publish(db, gone[i], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
-			dk_spare_retired(db, gone[i]);
+			dk_spare_retired(db, gone[i], keep);
 		pthread_mutex_unlock(&db->seg_lock);
 		__atomic_fetch_add(&db->segments_retired, n, __ATOMIC_RELAXED);
 		dk_spare_kick(db); /* room again, if a spare could not be made */
@@ -576,10 +577,12 @@ static int dk_victim_cmp(const void *a, const void *b)
 
 /*
  * Pick victims: sealed segments nobody appends to, not being compacted or
- * retired, at most @p max_live_x100 percent of their records live, by
- * cost-benefit (as log-structured file systems clean): a segment's score
- * is (1 - u) * age / (1 + u), u the live fraction of the bytes written to
- * it and age how many commits ago its newest record was written.  Space
+ * retired, at most @p max_live_x100 percent live, by cost-benefit (as
+ * log-structured file systems clean): a segment's score is
+ * (1 - u) * age / (1 + u), u its live fraction and age how many commits
+ * ago its newest record was written.  In the background, segments with
+ * room that lanes are to fill (the reuse list, such as a round's last
+ * destination) are left to them.  Space
  * freed is 1 - u for a copy cost of 1 + u (read it all, write u), and
  * the longer a segment's records have stayed live, the longer the room
  * freed is likely to stay free: old data that is still live is cold.
@@ -609,7 +612,7 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 	struct dk_victim *cand;
 	uint32_t n = 0, ncand = 0;
 
-	cand = malloc((size_t)(hi ? hi : 1) * sizeof(*cand));
+	cand = calloc(hi ? hi : 1, sizeof(*cand));
 	if (!cand)
 		return 0; /* no memory: no round now */
 	pthread_mutex_lock(&db->seg_lock);
@@ -625,22 +628,30 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 		if (avail < max_dst)
 			max_dst = avail ? (uint32_t)avail : 1;
 	}
+	/* segments with room that lanes will fill: not in the background
+	 * (cand[slot] marks them; the list of candidates, built in cand[]
+	 * below, never gets ahead of the slot whose mark it overwrites) */
+	for (uint32_t r = 0; r < db->nreuse && !greedy; r++)
+		if (db->reuse[r] < hi)
+			cand[db->reuse[r]].seg = db->segs[db->reuse[r]];
 	for (uint32_t slot = 0; slot < hi; slot++) {
 		struct dk_segment *seg = db->segs[slot];
-		uint64_t written, live, newest;
+		uint64_t capacity, live, newest;
+		bool reused = cand[slot].seg == seg && seg;
 		int64_t l;
 		double u;
 
+		cand[slot].seg = NULL;
 		if (!seg || seg->owned || seg->compacting || seg->hidden ||
-		    seg->retiring || seg->tail <= DK_SEG_HDR_SIZE)
+		    seg->retiring || seg->tail <= DK_SEG_HDR_SIZE || reused)
 			continue;
 		l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
 		live = l > 0 ? (uint64_t)l : 0;
-		written = seg->tail - DK_SEG_HDR_SIZE;
-		if (live * 100 > written * max_live_x100)
+		capacity = seg->size - DK_SEG_HDR_SIZE;
+		if (live * 100 > capacity * max_live_x100)
 			continue;
 		newest = __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED);
-		u = live < written ? (double)live / (double)written : 1.0;
+		u = live < capacity ? (double)live / (double)capacity : 1.0;
 		cand[ncand].seg = seg;
 		cand[ncand].live = live;
 		cand[ncand].score = (1.0 - u) / (1.0 + u) *
@@ -722,8 +733,8 @@ int daxkv_compact(daxkv *db)
 	/* round after round, until no round frees a segment */
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
 				      true, 0, &(uint64_t){ 0 })) > 0)
-		dk_reap(db);
-	dk_reap(db);
+		dk_reap(db, false);
+	dk_reap(db, false);
 	pthread_mutex_unlock(&db->compact_lock);
 	return rc < 0 ? rc : 0;
 }
@@ -736,8 +747,8 @@ int dk_compact_for_space(struct daxkv *db)
 	pthread_mutex_lock(&db->compact_lock);
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
 				      true, 0, &(uint64_t){ 0 })) > 0)
-		dk_reap(db);
-	dk_reap(db);
+		dk_reap(db, true);
+	dk_reap(db, true);
 	pthread_mutex_unlock(&db->compact_lock);
 	if (rc < 0)
 		return rc;
@@ -857,7 +868,7 @@ static void *dk_compactor_run(void *arg)
 		pthread_mutex_lock(&db->compact_lock);
 		do {
 			rc = dk_compact_background(db, &mark, &freed_last);
-			dk_reap(db);
+			dk_reap(db, true);
 		} while (rc > 0 &&
 			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
 		pthread_mutex_unlock(&db->compact_lock);
@@ -892,6 +903,6 @@ void dk_compact_stop(struct daxkv *db)
 		db->compactor_started = false;
 	}
 	pthread_mutex_lock(&db->compact_lock);
-	dk_reap(db); /* no snapshot is open at close */
+	dk_reap(db, false); /* no snapshot is open at close */
 	pthread_mutex_unlock(&db->compact_lock);
 }

@@ -183,6 +183,12 @@ struct daxkv {
 	pthread_cond_t spare_cond;
 	bool spare_stop;        /* under spare_wait_lock */
 	bool spare_kicked;      /* under spare_wait_lock: work may wait */
+	bool room_low;          /* atomic: the file system is nearly full;
+				   the maker keeps a reserve of spares
+				   (spare.c) */
+	uint32_t room_segs;     /* atomic: segments the file system had
+				   room for at the maker's last look */
+	uint32_t nmaking;       /* spares being made (under seg_lock) */
 	bool spare_started;
 	pthread_t spare_maker;
 

@@ -152,7 +152,8 @@ uint64_t dk_completed_seq(struct daxkv *db)
 	return low - 1;
 }
 
-int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes)
+int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		      enum dk_room room)
 {
 	struct dk_segment *seg = lane->seg, *next;
 
@@ -170,7 +171,7 @@ int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes)
 	 * entry lock is held (write.c), and nothing slow happens here.
 	 */
 	pthread_mutex_lock(&db->seg_lock);
-	next = dk_spare_take(db, bytes);
+	next = dk_spare_take(db, bytes, room);
 	if (next && seg) {
 		/* the old one keeps what it has; nothing more goes in */
 		dk_segment_seal(db, seg);

@@ -108,16 +108,13 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 	return 0;
 }
 
-/* Bytes that writers leave free under max_size: the room a compaction
- * copies into. */
-static uint64_t dk_segment_reserve_bytes(const struct daxkv *db)
-{
-	return db->segment_size;
-}
-
-int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
+int dk_segment_reserve(struct daxkv *db, uint64_t size, enum dk_room room,
 		       uint32_t *slotp)
 {
+	static const char *const leaves[] = {
+		"", ", and one kept free for compaction",
+		", and two kept free for deletes and compaction"
+	};
 	uint64_t total;
 	uint32_t slot;
 
@@ -130,13 +127,15 @@ int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
 		return dk_err(DAXKV_ENOSPC, "%s: all %u segment slots in use",
 			      db->dir, DK_MAX_SEGMENTS);
 	/*
-	 * Writers leave one segment of max_size free: the room a compaction
-	 * needs to copy live records out of the segments it frees, so that a
-	 * full database of mostly dead records can recover from ENOSPC.
-	 * Spares and segments being made count as used.
+	 * Under max_size, puts leave two segments free and deletes one: the
+	 * room a compaction copies live records into, and the room the
+	 * tombstones of deletes take.  So a full database can always be
+	 * emptied: deletes go on where puts fail, and compaction turns the
+	 * segments they emptied into free ones.  Spares and segments being
+	 * made count as used.
 	 */
 	total = DK_META_POOL_SIZE + db->seg_bytes + db->pending_bytes + size +
-		(for_compaction ? 0 : dk_segment_reserve_bytes(db));
+		(uint64_t)room * db->segment_size;
 	if (db->max_size && total > db->max_size)
 		return dk_err(DAXKV_ENOSPC,
 			      "%s: a new segment would exceed max_size %llu "
@@ -144,8 +143,7 @@ int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
 			      "made or spare)",
 			      db->dir, (unsigned long long)db->max_size,
 			      (unsigned long long)db->seg_bytes, db->nsegs,
-			      for_compaction ? "" : ", and one kept free for "
-						    "compaction",
+			      leaves[room],
 			      (unsigned long long)db->pending_bytes);
 	db->slot_taken[slot] = 1;
 	db->pending_bytes += size;
@@ -252,7 +250,9 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 	int rc;
 
 	pthread_mutex_lock(&db->seg_lock);
-	rc = dk_segment_reserve(db, size, for_compaction, &slot);
+	rc = dk_segment_reserve(db, size,
+				for_compaction ? DK_ROOM_COMPACT : DK_ROOM_PUT,
+				&slot);
 	pthread_mutex_unlock(&db->seg_lock);
 	if (rc)
 		return rc;

@@ -5,18 +5,26 @@
 
 #include "internal.h"
 
+/* Whom a new segment is for: how many segments of max_size it leaves
+ * free (segment.c: dk_segment_reserve). */
+enum dk_room {
+	DK_ROOM_COMPACT = 0, /* a compaction's destination: all of it */
+	DK_ROOM_DELETE = 1,  /* a commit of deletes only: one for compaction */
+	DK_ROOM_PUT = 2,     /* anything else: one for deletes' tombstones
+				too */
+};
+
 /*
  * Making a segment, in three parts so that the slow one holds no lock:
  * dk_segment_reserve (under seg_lock: a FREE slot nobody else has, and
- * room under max_size; @p for_compaction may use the room writers leave
- * free), dk_segment_make (no lock: file, prefault, header and directory
+ * room under max_size for @p room), dk_segment_make (no lock: file, prefault, header and directory
  * entry durable; the result is a spare, its slot still FREE), then
  * dk_segment_activate (under seg_lock: the slot's meta word LIVE, owned,
  * published; @p for_compaction: hidden from snapshots until the swap) or
  * dk_segment_discard (under seg_lock: unlinked, never LIVE).  A failed
  * make leaves the reservation to dk_segment_unreserve (under seg_lock).
  */
-int dk_segment_reserve(struct daxkv *db, uint64_t size, bool for_compaction,
+int dk_segment_reserve(struct daxkv *db, uint64_t size, enum dk_room room,
 		       uint32_t *slotp);
 void dk_segment_unreserve(struct daxkv *db, uint32_t slot, uint64_t size);
 int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,

@@ -34,11 +34,31 @@
  * max_size like the LIVE segments', and daxkv_stat's bytes_mapped
  * includes them.  At close they are unlinked.
  *
+ * Renewed files.  A segment that compaction retired is not unlinked
+ * while spares are wanted: its file is made a spare again
+ * (dk_segment_renew: records zeroed, a header of the next generation),
+ * which costs a memset where a new file costs an allocation and a fault
+ * per page.  A compaction takes its destinations from spares beyond the
+ * lanes' (dk_spare_for_compaction).
+ *
+ * The reserve.  A full database must always be emptied: deletes must go
+ * on where puts fail, and compaction must have somewhere to copy to
+ * (segment.c: DK_ROOM_*).  Under max_size that is accounting.  On a file
+ * system that fills up, no accounting helps: the room must be allocated
+ * before it is needed.  So once the file system's free blocks are under
+ * DK_LOW_SEGMENTS segments, the maker also keeps DK_SPARE_RESERVE spares,
+ * and a lane takes a spare only if as many as its class leaves free (two
+ * for a commit with a put, one for deletes only) could still be had
+ * after it (ready, being made, or room for more); compaction may use
+ * them to the last.  Retired segments' files are then kept as spares
+ * rather than given back.
+ *
  * Locks: seg_lock for ready[] and the slot reservations; spare_wait_lock
  * (innermost: taken under seg_lock or nothing) for the maker's sleep.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -47,12 +67,16 @@
 #include "spare.h"
 
 /* Spares kept beyond one per appending lane: a compaction's
- * destinations come from them when there are some (dk_spare_for_compaction). */
+ * destinations come from them when there are some. */
 #define DK_SPARE_EXTRA 1u
+/* Spares kept for deletes and compaction when room runs low. */
+#define DK_SPARE_RESERVE 2u
+/* Room runs low under this many segments (file system or max_size). */
+#define DK_LOW_SEGMENTS 8u
 
-/* Ready segments to keep: one per lane with an open segment, at least
+/* Spares for the lanes: one per lane with an open segment, at least
  * one.  Under seg_lock. */
-static uint32_t dk_ready_target(struct daxkv *db)
+static uint32_t dk_lanes_want(struct daxkv *db)
 {
 	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE), want = 0;
 
@@ -61,7 +85,20 @@ static uint32_t dk_ready_target(struct daxkv *db)
 			NULL;
 	if (want == 0)
 		want = 1;
-	return want < DK_MAX_READY ? want : DK_MAX_READY;
+	return want;
+}
+
+/* The reserve the lanes must leave, now (0 while room is plenty). */
+static uint32_t dk_reserve_want(const struct daxkv *db)
+{
+	return __atomic_load_n(&db->room_low, __ATOMIC_RELAXED) ?
+		       DK_SPARE_RESERVE :
+		       0;
+}
+
+static uint32_t dk_cap(uint32_t n)
+{
+	return n < DK_MAX_READY ? n : DK_MAX_READY;
 }
 
 /* Spares in ready[] under seg_lock. */
@@ -74,6 +111,52 @@ static uint32_t dk_spares_ready(const struct daxkv *db)
 	return n;
 }
 
+/* Take ready[i] out (under seg_lock). */
+static struct dk_segment *dk_ready_remove(struct daxkv *db, uint32_t i)
+{
+	struct dk_segment *seg = db->ready[i];
+
+	db->ready[i] = db->ready[--db->nready];
+	return seg;
+}
+
+/*
+ * Is room low on the file system?  Its free blocks against
+ * DK_LOW_SEGMENTS segments.  (Under max_size the reserve is accounting,
+ * segment.c, and needs no spares.)  No lock held.
+ */
+static void dk_room_check(struct daxkv *db)
+{
+	struct statvfs sv;
+	uint64_t free_segs = UINT32_MAX;
+
+	if (fstatvfs(db->dirfd, &sv) == 0)
+		free_segs = (uint64_t)sv.f_bavail * sv.f_frsize /
+			    db->segment_size;
+	__atomic_store_n(&db->room_segs,
+			 free_segs < UINT32_MAX ? (uint32_t)free_segs :
+						  UINT32_MAX,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&db->room_low, free_segs < DK_LOW_SEGMENTS,
+			 __ATOMIC_RELAXED);
+}
+
+/*
+ * May a commit that leaves @p leave spares take one?  When room is low,
+ * only if that many could still be had after it: spares ready, being
+ * made, or room for more.  Under seg_lock.
+ */
+static bool dk_may_take_spare(const struct daxkv *db, uint32_t leave)
+{
+	uint64_t could;
+
+	if (!dk_reserve_want(db))
+		return dk_spares_ready(db) > 0;
+	could = (uint64_t)dk_spares_ready(db) + db->nmaking +
+		__atomic_load_n(&db->room_segs, __ATOMIC_RELAXED);
+	return dk_spares_ready(db) > 0 && could > leave;
+}
+
 void dk_spare_kick(struct daxkv *db)
 {
 	pthread_mutex_lock(&db->spare_wait_lock);
@@ -82,26 +165,26 @@ void dk_spare_kick(struct daxkv *db)
 	pthread_mutex_unlock(&db->spare_wait_lock);
 }
 
-struct dk_segment *dk_spare_take(struct daxkv *db, uint64_t bytes)
+struct dk_segment *dk_spare_take(struct daxkv *db, uint64_t bytes,
+				 enum dk_room room)
 {
-	struct dk_segment *seg = NULL;
-	uint32_t i;
+	uint32_t i, leave = dk_reserve_want(db) ? (uint32_t)room : 0;
+	struct dk_segment *seg;
 
 	/* caller holds seg_lock.  A reused segment first: its room would
-	 * otherwise wait for a compaction */
+	 * otherwise wait for a compaction, and it takes no new space */
 	for (i = 0; i < db->nready; i++)
 		if (!db->ready[i]->spare &&
 		    db->ready[i]->size - db->ready[i]->tail >= bytes)
 			break;
-	if (i == db->nready)
+	if (i == db->nready && dk_may_take_spare(db, leave))
 		for (i = 0; i < db->nready; i++)
 			if (db->ready[i]->spare &&
 			    db->ready[i]->size - DK_SEG_HDR_SIZE >= bytes)
 				break;
 	if (i == db->nready)
 		return NULL;
-	seg = db->ready[i];
-	db->ready[i] = db->ready[--db->nready];
+	seg = dk_ready_remove(db, i);
 	if (seg->spare)
 		dk_segment_activate(db, seg, false);
 	dk_spare_kick(db); /* one fewer ready */
@@ -114,24 +197,25 @@ static uint64_t dk_spare_size(struct daxkv *db)
 	return db->segment_size;
 }
 
-/* Make a spare and add it to ready[]: 0, 1 if ready[] filled meanwhile
- * (the spare is dropped), or an error.  Caller holds no lock. */
-static int dk_spare_make_one(struct daxkv *db, uint64_t bytes)
+/* Make a spare for @p room and add it to ready[]: 0, 1 if ready[] filled
+ * meanwhile (the spare is dropped), or an error.  Caller holds no
+ * lock. */
+static int dk_spare_make_one(struct daxkv *db, enum dk_room room)
 {
 	uint64_t size = dk_spare_size(db);
-
-	(void)bytes; /* every write fits in a segment (lane.c) */
 	struct dk_segment *seg;
 	uint32_t slot;
 	int rc;
 
 	pthread_mutex_lock(&db->seg_lock);
-	rc = dk_segment_reserve(db, size, false, &slot);
+	rc = dk_segment_reserve(db, size, room, &slot);
+	db->nmaking += rc == 0;
 	pthread_mutex_unlock(&db->seg_lock);
 	if (rc)
 		return rc;
 	rc = dk_segment_make(db, slot, size, &seg);
 	pthread_mutex_lock(&db->seg_lock);
+	db->nmaking--;
 	if (rc) {
 		dk_segment_unreserve(db, slot, size);
 	} else if (db->nready < DK_MAX_READY) {
@@ -144,47 +228,82 @@ static int dk_spare_make_one(struct daxkv *db, uint64_t bytes)
 	return rc;
 }
 
-int dk_spare_for_compaction(struct daxkv *db, struct dk_segment **out)
-{
-	struct dk_segment *seg = NULL;
+static int dk_spare_reopen_one(struct daxkv *db);
 
+int dk_spare_make_now(struct daxkv *db, uint64_t bytes, enum dk_room room)
+{
+	int rc;
+
+	(void)bytes; /* every write fits in a segment (lane.c) */
 	pthread_mutex_lock(&db->seg_lock);
-	if (dk_spares_ready(db) > dk_ready_target(db)) {
-		for (uint32_t i = 0; i < db->nready; i++)
-			if (db->ready[i]->spare) {
-				seg = db->ready[i];
-				db->ready[i] = db->ready[--db->nready];
-				break;
-			}
-		dk_segment_activate(db, seg, true);
+	if (db->nreuse && db->nready < DK_MAX_READY) {
+		/* room left in a segment first (without the maker, the only
+		 * way it is used) */
+		rc = dk_spare_reopen_one(db);
+		pthread_mutex_unlock(&db->seg_lock);
+		return rc < 0 ? rc : 0;
 	}
 	pthread_mutex_unlock(&db->seg_lock);
-	if (seg) {
-		dk_spare_kick(db);
-		*out = seg;
-		return 0;
-	}
-	return dk_segment_create_ex(db, true, out);
+	rc = dk_spare_make_one(db, room);
+	if (rc == DAXKV_ENOSPC)
+		dk_spare_kick(db); /* the maker looks at the room left */
+	return rc < 0 ? rc : 0;
 }
 
-void dk_spare_retired(struct daxkv *db, struct dk_segment *seg)
+/* A ready spare for a compaction (under seg_lock): one beyond the lanes'
+ * and the reserve, or with @p any, the last one. */
+static struct dk_segment *dk_spare_take_for_compaction(struct daxkv *db,
+							bool any)
+{
+	uint32_t keep = any ? 0 : dk_lanes_want(db) + dk_reserve_want(db);
+
+	if (dk_spares_ready(db) <= keep)
+		return NULL;
+	for (uint32_t i = 0; i < db->nready; i++)
+		if (db->ready[i]->spare) {
+			struct dk_segment *seg = dk_ready_remove(db, i);
+
+			dk_segment_activate(db, seg, true);
+			return seg;
+		}
+	return NULL;
+}
+
+int dk_spare_for_compaction(struct daxkv *db, struct dk_segment **out)
+{
+	struct dk_segment *seg;
+	int rc;
+
+	pthread_mutex_lock(&db->seg_lock);
+	seg = dk_spare_take_for_compaction(db, false);
+	pthread_mutex_unlock(&db->seg_lock);
+	if (!seg) {
+		rc = dk_segment_create_ex(db, true, out);
+		if (rc != DAXKV_ENOSPC)
+			return rc;
+		/* no room for a new file: the reserve is for this */
+		pthread_mutex_lock(&db->seg_lock);
+		seg = dk_spare_take_for_compaction(db, true);
+		pthread_mutex_unlock(&db->seg_lock);
+		if (!seg)
+			return rc;
+	}
+	dk_spare_kick(db);
+	*out = seg;
+	return 0;
+}
+
+void dk_spare_retired(struct daxkv *db, struct dk_segment *seg, bool keep)
 {
 	/* caller holds seg_lock */
-	if (db->spare_started && db->nrecycle < DK_MAX_READY &&
-	    seg->size == dk_spare_size(db)) {
+	if ((keep || dk_reserve_want(db)) && db->spare_started &&
+	    db->nrecycle < DK_MAX_READY && seg->size == dk_spare_size(db)) {
 		dk_segment_free_keep(db, seg);
 		db->recycle[db->nrecycle++] = seg;
 		dk_spare_kick(db);
 	} else {
 		dk_segment_remove(db, seg);
 	}
-}
-
-int dk_spare_make_now(struct daxkv *db, uint64_t bytes)
-{
-	int rc = dk_spare_make_one(db, bytes);
-
-	return rc < 0 ? rc : 0;
 }
 
 /* Unmap and unlink a spare or a kept file whose reservation was given
@@ -198,15 +317,15 @@ static void dk_spare_drop(struct daxkv *db, struct dk_segment *seg)
 	unlink(path);
 }
 
-/* Make a removed segment's file a spare, or unlink it if enough are
- * ready.  Caller holds seg_lock, which is let go meanwhile. */
-static int dk_spare_renew_one(struct daxkv *db, uint32_t target)
+/* Make a removed segment's file a spare if fewer than @p keep are
+ * ready, or unlink it.  Caller holds seg_lock, which is let go
+ * meanwhile. */
+static int dk_spare_renew_one(struct daxkv *db, uint32_t keep)
 {
 	struct dk_segment *old = db->recycle[--db->nrecycle], *seg = NULL;
 	int rc = 0;
 
-	if (db->nready < target + DK_SPARE_EXTRA &&
-	    db->nready < DK_MAX_READY) {
+	if (db->nready < dk_cap(keep)) {
 		pthread_mutex_unlock(&db->seg_lock);
 		rc = dk_segment_renew(db, old, &seg);
 		pthread_mutex_lock(&db->seg_lock);
@@ -228,36 +347,13 @@ static int dk_spare_renew_one(struct daxkv *db, uint32_t target)
 	return rc;
 }
 
-/*
- * One step of the maker: renew a removed segment's file, reopen a reused
- * segment or make a spare if fewer than the target are ready.  1 if it
- * did something, 0 if nothing was wanted, or an error (then it waits to
- * be woken).
- */
-static int dk_spare_step(struct daxkv *db)
+/* Reopen the last segment offered for reuse (recovery offers the
+ * emptiest last) for a lane.  Caller holds seg_lock, let go meanwhile. */
+static int dk_spare_reopen_one(struct daxkv *db)
 {
-	struct dk_segment *seg;
-	uint32_t target;
+	struct dk_segment *seg = db->segs[db->reuse[--db->nreuse]];
 	int rc;
 
-	pthread_mutex_lock(&db->seg_lock);
-	target = dk_ready_target(db);
-	if (db->nrecycle) {
-		rc = dk_spare_renew_one(db, target);
-		pthread_mutex_unlock(&db->seg_lock);
-		return rc < 0 ? rc : 1;
-	}
-	if (db->nready >= target) {
-		pthread_mutex_unlock(&db->seg_lock);
-		return 0;
-	}
-	if (db->nreuse == 0) {
-		pthread_mutex_unlock(&db->seg_lock);
-		rc = dk_spare_make_one(db, 0);
-		return rc < 0 ? rc : 1;
-	}
-	/* the last offered first (recovery offers the emptiest last) */
-	seg = db->segs[db->reuse[--db->nreuse]];
 	seg->owned = true; /* no compaction takes it now */
 	pthread_mutex_unlock(&db->seg_lock);
 	rc = dk_segment_prepare_append(db, seg);
@@ -268,15 +364,52 @@ static int dk_spare_step(struct daxkv *db)
 		seg->owned = false;
 		db->reuse[db->nreuse++] = seg->slot;
 	}
+	return rc;
+}
+
+/*
+ * One step of the maker: renew a removed segment's file, reopen a reused
+ * segment, or make a spare (for a lane, then for the reserve) if fewer
+ * are ready than wanted.  1 if it did something, 0 if nothing was
+ * wanted, or an error (then it waits to be woken).
+ */
+static int dk_spare_step(struct daxkv *db)
+{
+	uint32_t lanes, reserve;
+	int rc;
+
+	dk_room_check(db);
+	pthread_mutex_lock(&db->seg_lock);
+	lanes = dk_lanes_want(db);
+	reserve = dk_reserve_want(db);
+	if (db->nrecycle) {
+		rc = dk_spare_renew_one(db, lanes + reserve + DK_SPARE_EXTRA);
+	} else if (db->nready < dk_cap(lanes) && db->nreuse) {
+		rc = dk_spare_reopen_one(db);
+	} else if (dk_spares_ready(db) < dk_cap(lanes + reserve) &&
+		   db->nready < DK_MAX_READY) {
+		/* the lanes' spares leave the reserve's room free; the
+		 * reserve's take it */
+		enum dk_room room = dk_spares_ready(db) < lanes ?
+					    DK_ROOM_PUT :
+					    DK_ROOM_COMPACT;
+
+		pthread_mutex_unlock(&db->seg_lock);
+		rc = dk_spare_make_one(db, room);
+		return rc < 0 ? rc : 1;
+	} else {
+		pthread_mutex_unlock(&db->seg_lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&db->seg_lock);
 	return rc < 0 ? rc : 1;
 }
 
 /*
  * The maker works only when woken: a lane took a ready segment, a
- * compaction offered a segment for reuse or freed space.  So a handle
- * nobody writes to makes nothing, and a failure (ENOSPC, EIO) is tried
- * again at the next wake-up, not in a loop.
+ * compaction offered a segment for reuse or freed space, a writer found
+ * no room.  So a handle nobody writes to makes nothing, and a failure
+ * (ENOSPC, EIO) is tried again at the next wake-up, not in a loop.
  */
 static void *dk_spare_run(void *arg)
 {

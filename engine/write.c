@@ -179,7 +179,8 @@ static inline void dk_counter_add(int64_t *field, int64_t delta)
  * spare.c: bounded work, but still not under an entry lock).
  */
 static int dk_commit_lock(struct daxkv *db, struct dk_op *ops, size_t n,
-			  uint64_t bound, struct dk_lane **lanep)
+			  uint64_t bound, enum dk_room room,
+			  struct dk_lane **lanep)
 {
 	struct dk_lane *lane;
 	size_t i;
@@ -187,7 +188,7 @@ static int dk_commit_lock(struct daxkv *db, struct dk_op *ops, size_t n,
 
 retry:
 	lane = dk_lane_acquire(db);
-	rc = dk_lane_make_room(db, lane, bound);
+	rc = dk_lane_make_room(db, lane, bound, room);
 	if (rc) {
 		dk_lane_release(lane);
 		return rc;
@@ -346,6 +347,7 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	struct dk_segment *seg;
 	size_t nlive = 0, i;
 	uint64_t total = 0, bound = 0, off, seq;
+	enum dk_room room = DK_ROOM_DELETE;
 	bool locked = false;
 	int rc;
 
@@ -354,17 +356,19 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		ops[i].e = NULL;
 		ops[i].skip = false;
 		bound += dk_rec_size(ops[i].klen, ops[i].vlen);
+		if (!ops[i].is_del)
+			room = DK_ROOM_PUT; /* deletes may go on without it */
 	}
 	rcu_read_lock();
 	/* each slot's miss overlaps taking the lane (and the other misses) */
 	for (i = 0; i < n; i++)
 		dk_hmap_prefetch(db, ops[i].hash);
-	while ((rc = dk_commit_lock(db, ops, n, bound, &lane)) ==
+	while ((rc = dk_commit_lock(db, ops, n, bound, room, &lane)) ==
 	       DK_LANE_NO_SEGMENT) {
 		/* no segment was ready: make one, outside the read section
 		 * and every lock, and start over */
 		rcu_read_unlock();
-		rc = dk_spare_make_now(db, bound);
+		rc = dk_spare_make_now(db, bound, room);
 		rcu_read_lock();
 		if (rc)
 			break;

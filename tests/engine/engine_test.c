@@ -702,8 +702,9 @@ static void test_enospc(void)
 	char k[32], v[1000];
 	int acked = 0, rc = 0, n = 0;
 
-	/* two segments for writers, one kept free for compaction */
-	o.max_size = DK_META_POOL_SIZE + 3 * o.segment_size;
+	/* two segments for writers, two kept free: one for the tombstones
+	 * of deletes, one for compaction */
+	o.max_size = DK_META_POOL_SIZE + 4 * o.segment_size;
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	memset(v, 'q', sizeof(v));
 	for (int i = 0; i < 100000; i++) {

@@ -17,6 +17,7 @@
 
 int main(int argc, char **argv)
 {
+	struct daxkv_options opts;
 	daxkv *db;
 	char buf[64];
 	int rc;
@@ -25,7 +26,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: kvctl_hold DIR [crash]\n");
 		return 2;
 	}
-	rc = daxkv_open(argv[1], NULL, &db);
+	/* no background thread: a crash then leaves exactly what the put
+	 * left, not a spare segment file the maker may or may not have
+	 * made by then */
+	daxkv_options_init(&opts);
+	opts.flags = DAXKV_OPEN_NOBACKGROUND;
+	rc = daxkv_open(argv[1], &opts, &db);
 	if (rc) {
 		fprintf(stderr, "kvctl_hold: %s: %s\n", daxkv_strerror(rc),
 			daxkv_errmsg());
