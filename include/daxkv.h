@@ -275,15 +275,20 @@ DAXKV_API int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap,
  * Backends evaluate the filter where they are: CPU threads in this
  * process, the daxmirror kernel module's device (the records read through
  * its HMM mirror of the segments), or a CUDA GPU (reading the mapping
- * directly where the GPU supports pageable memory access, through pinned
- * staging buffers otherwise).  Every backend returns the same answer:
- * that of daxkv_scan_at() on the same snapshot, filtered on the CPU.
+ * directly where the GPU supports pageable memory access and the database
+ * is not on real DAX, through pinned staging buffers otherwise; the
+ * environment variables DAXKV_CUDA_STAGED=1, DAXKV_CUDA_DIRECT=1 and
+ * DAXKV_CUDA_AUTO_MIN_BYTES change that and AUTO's threshold: see
+ * docs/cuda.md).  Every backend returns the same answer: that of
+ * daxkv_scan_at() on the same snapshot, filtered on the CPU.
  */
 
 /** Query backends.  DEFAULT (0) in a query means the handle's choice. */
 enum daxkv_backend {
 	DAXKV_BACKEND_DEFAULT = 0, /**< the handle's (daxkv_set_backend) */
-	DAXKV_BACKEND_AUTO = 1, /**< the first available of CUDA, KMOD, CPU */
+	DAXKV_BACKEND_AUTO = 1, /**< the first available of CUDA (for a
+				     query that scans at least 64 MiB),
+				     KMOD, CPU */
 	DAXKV_BACKEND_CPU = 2,  /**< threads of this process */
 	DAXKV_BACKEND_KMOD = 3, /**< the daxmirror module's device */
 	DAXKV_BACKEND_CUDA = 4, /**< a CUDA GPU */
@@ -302,9 +307,14 @@ DAXKV_API int daxkv_set_backend(daxkv *db, int backend);
 
 /**
  * Can @p backend run queries of @p db now?  The first KMOD or CUDA query
- * (or this call) opens the device; the answer is remembered.
+ * (or this call) opens the device; the answer is remembered.  For CUDA
+ * this finds the driver and the GPU but creates no context: the first
+ * query that runs on it does, and if that fails, or a GPU error breaks
+ * the context later, the answer becomes 0 for the rest of the process
+ * (and in a child it forks once CUDA was initialised).
  * @return 1 yes, 0 no (daxkv_errmsg() says why: module not loaded or too
- * old, no GPU, built without CUDA), DAXKV_EINVAL.
+ * old, no GPU, built without CUDA, disabled after a GPU error),
+ * DAXKV_EINVAL.
  */
 DAXKV_API int daxkv_backend_available(daxkv *db, int backend);
 
@@ -411,8 +421,10 @@ struct daxkv_query {
  *  backend. */
 DAXKV_API void daxkv_query_init(struct daxkv_query *q);
 
-/** Structure version of struct daxkv_query_result. */
-#define DAXKV_QUERY_RESULT_VERSION 1u
+/** Structure version of struct daxkv_query_result (1: up to `direct`;
+ *  2: `fallback_from` too).  daxkv_query() fills the fields of the version
+ *  the caller put in and leaves the rest alone. */
+#define DAXKV_QUERY_RESULT_VERSION 2u
 
 /** What a query did (daxkv_query()). */
 struct daxkv_query_result {
@@ -431,6 +443,15 @@ struct daxkv_query_result {
 	uint32_t threads;     /**< CPU threads, device lanes or GPU blocks */
 	uint32_t direct;      /**< CUDA: 1 if the GPU read the mapping in
 				   place, 0 if through staging buffers */
+	/* version 2 */
+	uint32_t fallback_from; /**< AUTO: the device backend it wanted and
+				     did not get, 0 if none: one that failed
+				     or declined during this query (the CPU
+				     then ran it), or that this process
+				     stopped using after a failure (a GPU
+				     error).  daxkv_errmsg() says why, until
+				     the thread's next daxkv call */
+	uint32_t reserved;
 };
 
 /**
@@ -446,8 +467,12 @@ struct daxkv_query_result {
  * (lo == hi is an empty range: an empty answer),
  * no field for SUM/MIN/MAX, no callback for ROWS, a snapshot of another
  * handle); DAXKV_ENOTSUP when the backend asked for explicitly is not
- * available; DAXKV_ENOMEM; DAXKV_EIO when a device failed (daxkv_errmsg()
- * has its error).
+ * available (a CUDA backend that a GPU error disabled included:
+ * daxkv_errmsg() has the error); DAXKV_ENOMEM; DAXKV_EIO when a device
+ * failed during a query that asked for it explicitly (daxkv_errmsg() has
+ * its error).  Under AUTO a device that fails in a way the CPU can answer
+ * for (a GPU error, a device out of memory) hands the query to the CPU:
+ * 0, with result.fallback_from and daxkv_errmsg() saying so.
  */
 DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			  struct daxkv_query_result *res);

@@ -76,6 +76,10 @@ struct dk_qexec {
 	size_t nunits;
 	unsigned threads;     /* CPU threads wanted (0 = one per CPU) */
 	bool empty;           /* lo == hi: no backend runs */
+	bool fallback;        /* AUTO chose this backend: if it returns
+				 DAXKV_ENOTSUP the CPU answers instead */
+	bool dax;             /* the segments are DAX mappings (durability
+				 map_sync or eadr), not page cache */
 
 	/* Filled by the backend. */
 	struct dkd_acc acc;
@@ -88,12 +92,19 @@ struct dk_qexec {
 
 /*
  * A backend.  run() returns 0 or a DAXKV_E* code with daxkv_errmsg() set
- * (DAXKV_ENOTSUP: the device declines this database, and AUTO answers on
- * the CPU instead); available() returns 1, or 0 with the reason in @p why,
- * and may be called often (it caches).  Per-handle device state hangs off
- * dk_backend_state() and is released at daxkv_close() by the state's
- * listener (engine/events.h).  Fields in this order: cuda.cu initialises
- * its backend without designators.
+ * (DAXKV_ENOTSUP: the device declines this query, and under AUTO the CPU
+ * answers instead, so a backend may return it for a device failure that
+ * leaves the CPU able to answer, when x->fallback says AUTO chose it).
+ * available() returns 1; 0 with the reason in @p why when the device is
+ * not there; -1 with the reason when it was there but this process
+ * stopped using it after a failure (AUTO then tells the caller that it
+ * passed it over); it may be called often (it caches).  worth(), if set,
+ * says whether AUTO should consider the backend for a query that scans
+ * @p bytes, without touching the device (so that small queries never
+ * open it).  Per-handle device state hangs off dk_backend_state() and is
+ * released at daxkv_close() by the state's listener (engine/events.h).
+ * Fields in this order: cuda.cu initialises its backend without
+ * designators.
  */
 struct dk_backend {
 	int id;			/* DAXKV_BACKEND_CPU, _KMOD or _CUDA */
@@ -103,6 +114,7 @@ struct dk_backend {
 				   wants many small ones) */
 	int (*available)(struct daxkv *db, char *why, size_t len);
 	int (*run)(struct dk_qexec *x);
+	bool (*worth)(uint64_t bytes);
 };
 
 extern const struct dk_backend dk_backend_cpu;	/* cpu.c */

@@ -7,18 +7,23 @@
  * 1. Validate the public descriptor field by field (every error says
  *    which field) and compile it into a struct dkd_filter: the form every
  *    backend evaluates with the same functions of daxkv_device.h.
- * 2. Choose the backend: the query's, else the handle's; AUTO is the
- *    first available of CUDA, KMOD, CPU.  An explicit backend that is
+ * 2. Take a snapshot unless the caller gave one.
+ * 3. Choose the backend: the query's, else the handle's; AUTO is the
+ *    first available of CUDA, KMOD, CPU, passing over a device that is
+ *    not worth it for the bytes the snapshot holds (CUDA below a size) and
+ *    so never opening it for a small query.  An explicit backend that is
  *    not available is DAXKV_ENOTSUP; AUTO falls back to the CPU when a
- *    device declines (ENOTSUP) at run time too.
- * 3. Take a snapshot unless the caller gave one, and cut its records into
- *    units (units.c) sized for the backend.
+ *    device declines (ENOTSUP) at run time too, and says so: the
+ *    result's fallback_from, and daxkv_errmsg() after a query that
+ *    returned 0.  Then cut the snapshot's records into units (units.c)
+ *    sized for the backend.
  * 4. Run the backend; it fills aggregates and, for ROWS, copies of the
  *    matching records.
  * 5. ROWS: sort by key if asked, apply the limit, hand rows to the
  *    callback in batches.  Rows are copies, so the callback may take its
  *    time and call the handle.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,7 +263,8 @@ static const struct dk_backend *dk_backend_of(int backend)
 	}
 }
 
-/* AUTO takes the first available of these; the CPU always is. */
+/* AUTO takes the first available of these that is worth it; the CPU
+ * always is. */
 static const struct dk_backend *const dk_auto_order[] = {
 	&dk_backend_cuda,
 	&dk_backend_kmod,
@@ -288,15 +294,36 @@ int daxkv_backend_available(daxkv *db, int backend)
 		return 1; /* the CPU is always there */
 	if (backend < DAXKV_BACKEND_CPU || backend > DAXKV_BACKEND_CUDA)
 		return dk_err(DAXKV_EINVAL, "unknown backend %d", backend);
-	if (dk_backend_check(db, backend, why, sizeof(why)))
+	if (dk_backend_check(db, backend, why, sizeof(why)) > 0)
 		return 1;
 	dk_err(DAXKV_ENOTSUP, "%s: %s", daxkv_backend_name(backend), why);
 	return 0;
 }
 
-/* Resolve DEFAULT and AUTO to the backend that will run. */
-static int dk_backend_pick(struct daxkv *db, uint32_t want,
-			   const struct dk_backend **chosen)
+/* What AUTO passed over or gave up on, for the caller (fallback_from). */
+struct dk_fallback {
+	uint32_t from;	/* 0, or the backend */
+	char why[300];
+};
+
+static void dk_fallback_note(struct dk_fallback *fb, int backend,
+			     const char *why)
+{
+	if (fb->from)
+		return; /* the first one is the one AUTO wanted */
+	fb->from = (uint32_t)backend;
+	snprintf(fb->why, sizeof(fb->why), "%s", why);
+}
+
+/*
+ * Resolve DEFAULT and AUTO to the backend that will run a query of
+ * @p bytes.  AUTO asks a device whether it is worth it before asking
+ * whether it is there, so a small query opens no device; a device that
+ * this process gave up on (available() < 0) goes into @p fb.
+ */
+static int dk_backend_pick(struct daxkv *db, uint32_t want, uint64_t bytes,
+			   const struct dk_backend **chosen,
+			   struct dk_fallback *fb)
 {
 	char why[256] = "";
 
@@ -305,13 +332,21 @@ static int dk_backend_pick(struct daxkv *db, uint32_t want,
 	if (want == DAXKV_BACKEND_DEFAULT || want == DAXKV_BACKEND_AUTO) {
 		for (size_t i = 0; i < sizeof(dk_auto_order) /
 					       sizeof(*dk_auto_order); i++) {
-			*chosen = dk_auto_order[i];
-			if ((*chosen)->available(db, why, sizeof(why)))
+			const struct dk_backend *be = dk_auto_order[i];
+			int avail;
+
+			*chosen = be;
+			if (be->worth && !be->worth(bytes))
+				continue;
+			avail = be->available(db, why, sizeof(why));
+			if (avail > 0)
 				break;
+			if (avail < 0)
+				dk_fallback_note(fb, be->id, why);
 		}
 		return 0;
 	}
-	if (!dk_backend_check(db, (int)want, why, sizeof(why)))
+	if (dk_backend_check(db, (int)want, why, sizeof(why)) <= 0)
 		return dk_err(DAXKV_ENOTSUP, "%s backend not available: %s",
 			      daxkv_backend_name((int)want), why);
 	*chosen = dk_backend_of((int)want);
@@ -367,6 +402,15 @@ static int dk_rows_deliver(const struct daxkv_query *q,
 	return rc;
 }
 
+/* The bytes of a result of version @p version (fields added later are
+ * left alone for a caller built before them). */
+static size_t dk_result_size(uint32_t version)
+{
+	if (version == 1)
+		return offsetof(struct daxkv_query_result, fallback_from);
+	return sizeof(struct daxkv_query_result);
+}
+
 int daxkv_query(daxkv *db, const struct daxkv_query *q,
 		struct daxkv_query_result *res)
 {
@@ -375,30 +419,30 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	const struct daxkv_snapshot *snap;
 	struct dk_qunit *units = NULL;
 	struct dk_qexec x;
+	struct dk_fallback fb = { 0 };
 	const struct dk_backend *be = &dk_backend_cpu;
 	size_t nunits = 0;
+	uint32_t want;
 	bool autopick;
 	int rc;
 
 	dk_err_clear();
 	if (!db || !q)
 		return dk_err(DAXKV_EINVAL, "%s is NULL", db ? "q" : "db");
-	if (res && res->version != DAXKV_QUERY_RESULT_VERSION)
+	if (res && (res->version < 1 ||
+		    res->version > DAXKV_QUERY_RESULT_VERSION))
 		return dk_err(DAXKV_EINVAL,
-			      "result version %u, this library knows %u",
+			      "result version %u, this library knows 1..%u",
 			      res->version, DAXKV_QUERY_RESULT_VERSION);
 	memset(&x, 0, sizeof(x));
 	x.db = db;
 	rc = dk_query_compile(db, q, &x);
 	if (rc)
 		return rc;
-	autopick = q->backend == DAXKV_BACKEND_AUTO ||
-		   (q->backend == DAXKV_BACKEND_DEFAULT &&
-		    __atomic_load_n(&db->backend, __ATOMIC_RELAXED) ==
-			    DAXKV_BACKEND_AUTO);
-	rc = dk_backend_pick(db, q->backend, &be);
-	if (rc)
-		return rc;
+	want = q->backend;
+	if (want == DAXKV_BACKEND_DEFAULT)
+		want = __atomic_load_n(&db->backend, __ATOMIC_RELAXED);
+	autopick = want == DAXKV_BACKEND_AUTO;
 
 	snap = q->snap;
 	if (!snap) {
@@ -407,7 +451,13 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			return rc;
 		snap = own;
 	}
+	rc = dk_backend_pick(db, want, dk_query_scan_bytes(snap), &be, &fb);
+	if (rc)
+		goto out;
 	x.flt.snap = snap->seq;
+	x.fallback = autopick && be != &dk_backend_cpu;
+	x.dax = db->durability == DAXKV_DUR_MAP_SYNC ||
+		db->durability == DAXKV_DUR_EADR;
 again:
 	rc = dk_query_units(snap, be->unit_bytes, &units, &nunits, &plan_bytes);
 	if (rc)
@@ -418,14 +468,17 @@ again:
 		rc = 0; /* nothing below any tail, or lo == hi: empty */
 	else
 		rc = be->run(&x);
-	if (rc == DAXKV_ENOTSUP && autopick && be != &dk_backend_cpu) {
-		/* the device declined this database: the CPU answers */
+	if (rc == DAXKV_ENOTSUP && x.fallback) {
+		/* the device declined this query, or failed in a way that
+		 * leaves the CPU able to answer: it does, and says why */
+		dk_fallback_note(&fb, be->id, daxkv_errmsg());
 		free(units);
 		units = NULL;
 		dk_rowbuf_free(&x.out);
 		dkd_acc_init(&x.acc);
 		x.records = x.bytes = 0;
 		x.direct = x.used_threads = 0;
+		x.fallback = false;
 		be = &dk_backend_cpu;
 		dk_err_clear();
 		goto again;
@@ -435,7 +488,7 @@ again:
 
 	if (res) {
 		memset((uint8_t *)res + sizeof(res->version), 0,
-		       sizeof(*res) - sizeof(res->version));
+		       dk_result_size(res->version) - sizeof(res->version));
 		res->backend = (uint32_t)be->id;
 		res->snap_seq = snap->seq;
 		res->records_scanned = x.records;
@@ -464,8 +517,14 @@ again:
 		if (res)
 			res->count = delivered;
 	}
-	if (res)
+	if (res) {
 		res->time_ns = dk_now_ns() - t0;
+		if (res->version >= 2)
+			res->fallback_from = fb.from;
+	}
+	/* the query succeeded; daxkv_errmsg() says what AUTO passed over */
+	if (rc == 0 && fb.from)
+		dk_err(0, "%s: %s", daxkv_backend_name((int)fb.from), fb.why);
 out:
 	dk_rowbuf_free(&x.out);
 	free(units);

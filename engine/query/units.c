@@ -132,3 +132,13 @@ int dk_query_units(const struct daxkv_snapshot *s, uint64_t unit_bytes,
 	*bytesp = bytes;
 	return 0;
 }
+
+uint64_t dk_query_scan_bytes(const struct daxkv_snapshot *s)
+{
+	uint64_t bytes = 0;
+
+	for (uint32_t i = 0; i < s->ntails; i++)
+		if (s->tails[i].tail > DK_SEG_HDR_SIZE)
+			bytes += s->tails[i].tail - DK_SEG_HDR_SIZE;
+	return bytes;
+}

@@ -18,4 +18,8 @@ struct daxkv_snapshot;
 int dk_query_units(const struct daxkv_snapshot *s, uint64_t unit_bytes,
 		   struct dk_qunit **unitsp, size_t *np, uint64_t *bytesp);
 
+/* The bytes of records below the tails @p s captured: what a query at @p s
+ * scans, known before any unit is cut (AUTO's choice needs it). */
+uint64_t dk_query_scan_bytes(const struct daxkv_snapshot *s);
+
 #endif

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "dk_test.h"
+#include "dk_gpu.h"
 
 #define NKEYS 3000
 
@@ -490,10 +491,10 @@ static void test_concurrent(void)
 				   DAXKV_BACKEND_KMOD :
 				   DAXKV_BACKEND_CUDA;
 		if (daxkv_backend_available(cdb, cbackend) != 1) {
-			if (cbackend == DAXKV_BACKEND_CUDA) {
-				printf("SKIP: %s\n", daxkv_errmsg());
-				exit(4);
-			}
+			if (cbackend == DAXKV_BACKEND_CUDA)
+				dk_gpu_need_backend(0, daxkv_errmsg(),
+						    "compact_test concurrent "
+						    "(cuda)");
 			DK_FAIL("backend asked for but: %s", daxkv_errmsg());
 		}
 	}

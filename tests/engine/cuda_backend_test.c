@@ -1,81 +1,55 @@
 // SPDX-License-Identifier: MIT
 /*
- * cuda_backend_test.c -- the CUDA backend is there exactly when a GPU is.
+ * cuda_backend_test.c -- the CUDA backend is there exactly when a GPU is,
+ * and on a GPU answers as the CPU does.
  *
- * Whether this machine has a usable GPU is decided here without the
- * library: libcuda.so.1 (the driver) loads, reports a device, and is at
- * least as new as the CUDA runtime the library was built with.  Then:
+ * Whether this machine has a usable GPU is decided without the library
+ * (dk_gpu.h asks the driver).  Then:
  * - no such GPU, or a build without CUDA: daxkv_backend_available() says 0
  *   with a reason, an explicit CUDA query returns DAXKV_ENOTSUP, and AUTO
  *   runs another backend with the same answer as the CPU;
  * - a GPU and a CUDA build: CUDA is available, explicit and AUTO queries
- *   run on it (staged, not direct, under DAXKV_CUDA_STAGED=1) and agree
- *   with the CPU, values of 1 MiB and overflowing row buffers included.
+ *   (AUTO's threshold at 0) run on it and agree with the CPU, ROWS byte
+ *   for byte, values of 1 MiB and overflowing row buffers included; the
+ *   GPU reads the mapping in place (direct == 1) exactly where the device
+ *   reports pageable memory access, the database is not on real DAX and
+ *   DAXKV_CUDA_STAGED is not set; a small AUTO query stays on the CPU; a
+ *   ROWS limit reads little; the caller's current context is the same
+ *   after a query.
  * The differential test over random queries is query_test, which ctest
- * runs again as query_cuda with DAXKV_TEST_BACKEND=cuda.
+ * runs again as query_cuda with DAXKV_TEST_BACKEND=cuda; the error paths
+ * are cuda_fault_test (no GPU needed) and cuda_gpu_fault_test (a real
+ * kernel fault).
  */
-#include <dlfcn.h>
 #include <stdbool.h>
 
 #include "dk_test.h"
-
-#ifndef DK_TEST_WITH_CUDA
-#define DK_TEST_WITH_CUDA 0
-#endif
-#ifndef DK_TEST_CUDART_VERSION
-#define DK_TEST_CUDART_VERSION 0
-#endif
+#include "dk_gpu.h"
+#include "dk_rows.h"
 
 #define NSMALL 20000
 
-static bool gpu_expected;
-static char gpu_why[256];
+static struct dk_gpu gpu;
 
-/* The driver API, looked up by hand so that this test needs no CUDA. */
-static void probe_gpu(void)
+static bool env_on(const char *name)
 {
-	int (*cu_init)(unsigned);
-	int (*cu_count)(int *);
-	int (*cu_version)(int *);
-	int count = 0, version = 0;
-	void *lib;
+	const char *v = getenv(name);
 
-	if (!DK_TEST_WITH_CUDA) {
-		snprintf(gpu_why, sizeof(gpu_why), "built without CUDA");
-		return;
-	}
-	lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		snprintf(gpu_why, sizeof(gpu_why), "no CUDA driver (%s)",
-			 dlerror());
-		return;
-	}
-	*(void **)&cu_init = dlsym(lib, "cuInit");
-	*(void **)&cu_count = dlsym(lib, "cuDeviceGetCount");
-	*(void **)&cu_version = dlsym(lib, "cuDriverGetVersion");
-	if (!cu_init || !cu_count || !cu_version || cu_init(0) != 0 ||
-	    cu_count(&count) != 0 || count == 0) {
-		snprintf(gpu_why, sizeof(gpu_why), "the driver finds no GPU");
-		return;
-	}
-	cu_version(&version);
-	if (version < DK_TEST_CUDART_VERSION) {
-		snprintf(gpu_why, sizeof(gpu_why),
-			 "driver supports CUDA %d, the library needs %d",
-			 version, DK_TEST_CUDART_VERSION);
-		return;
-	}
-	/* dlclose would not unload a driver; keep it open. */
-	gpu_expected = true;
-	snprintf(gpu_why, sizeof(gpu_why), "%d GPU(s), driver CUDA %d", count,
-		 version);
+	return v && *v && strcmp(v, "0") != 0;
 }
 
-static bool staged_forced(void)
+/* What result.direct must be for a CUDA query on @p db. */
+static uint32_t want_direct(daxkv *db)
 {
-	const char *v = getenv("DAXKV_CUDA_STAGED");
+	struct daxkv_stat st = {.version = DAXKV_STAT_VERSION};
+	bool dax;
 
-	return v && strcmp(v, "0") != 0;
+	CHECK_OK(daxkv_stat(db, &st));
+	dax = st.durability == DAXKV_DUR_MAP_SYNC ||
+	      st.durability == DAXKV_DUR_EADR;
+	if (!gpu.pageable || env_on("DAXKV_CUDA_STAGED"))
+		return 0;
+	return !dax || env_on("DAXKV_CUDA_DIRECT");
 }
 
 static daxkv *open_db(const char *tag, const char **dirp)
@@ -120,49 +94,28 @@ static void fill_small(daxkv *db)
 	}
 }
 
-struct rows_seen {
-	uint64_t n;
-	uint64_t key_sum; /* order-free fingerprint of the rows */
-	uint64_t val_sum;
-};
-
-static int count_rows(const struct daxkv_row *rows, size_t n, void *arg)
-{
-	struct rows_seen *seen = arg;
-
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *k = rows[i].key, *v = rows[i].val;
-
-		for (size_t b = 0; b < rows[i].klen; b++)
-			seen->key_sum += k[b] * (b + 1);
-		for (size_t b = 0; b < rows[i].vlen; b += 4096)
-			seen->val_sum += v[b] + rows[i].vlen;
-		seen->n++;
-	}
-	return 0;
-}
-
-/* Run @p q on @p backend; with rows, fingerprint them into @p seen. */
+/* Run @p q on @p backend; with rows, keep them in @p rs. */
 static int run(daxkv *db, struct daxkv_query *q, uint32_t backend,
-	       struct daxkv_query_result *res, struct rows_seen *seen)
+	       struct daxkv_query_result *res, struct dk_rowset *rs)
 {
 	q->backend = backend;
 	if (q->output == DAXKV_QUERY_ROWS) {
-		memset(seen, 0, sizeof(*seen));
-		q->rows = count_rows;
-		q->arg = seen;
+		dk_rowset_free(rs);
+		q->rows = dk_rows_collect;
+		q->arg = rs;
 	}
 	memset(res, 0, sizeof(*res));
 	res->version = DAXKV_QUERY_RESULT_VERSION;
 	return daxkv_query(db, q, res);
 }
 
-/* @p q gives the same answer on @p backend as on the CPU. */
+/* @p q gives the same answer on @p backend as on the CPU (ROWS: the same
+ * rows, every byte), and ran on @p want_ran. */
 static void check_same(daxkv *db, struct daxkv_query *q, uint32_t backend,
 		       uint32_t want_ran)
 {
 	struct daxkv_query_result cpu, dev;
-	struct rows_seen cpu_rows, dev_rows;
+	struct dk_rowset cpu_rows = {0}, dev_rows = {0};
 
 	CHECK_OK(run(db, q, DAXKV_BACKEND_CPU, &cpu, &cpu_rows));
 	CHECK_OK(run(db, q, backend, &dev, &dev_rows));
@@ -171,16 +124,16 @@ static void check_same(daxkv *db, struct daxkv_query *q, uint32_t backend,
 	CHECK_EQ(dev.value, cpu.value);
 	CHECK_EQ(dev.records_scanned, cpu.records_scanned);
 	CHECK_EQ(dev.bytes_scanned, cpu.bytes_scanned);
-	if (q->output == DAXKV_QUERY_ROWS) {
-		CHECK_EQ(dev_rows.n, cpu_rows.n);
-		CHECK_EQ(dev_rows.key_sum, cpu_rows.key_sum);
-		CHECK_EQ(dev_rows.val_sum, cpu_rows.val_sum);
-	}
+	CHECK_EQ(dev.fallback_from, 0);
+	if (q->output == DAXKV_QUERY_ROWS)
+		dk_rowset_same(&cpu_rows, &dev_rows,
+			       !(q->flags & DAXKV_QUERY_ORDERED));
 	if (want_ran == DAXKV_BACKEND_CUDA) {
 		CHECK(dev.threads >= 1);
-		if (staged_forced())
-			CHECK_EQ(dev.direct, 0);
+		CHECK_EQ(dev.direct, want_direct(db));
 	}
+	dk_rowset_free(&cpu_rows);
+	dk_rowset_free(&dev_rows);
 }
 
 static void test_available(void)
@@ -190,9 +143,9 @@ static void test_available(void)
 	int r = daxkv_backend_available(db, DAXKV_BACKEND_CUDA);
 
 	printf("  GPU expected: %s (%s); available: %d (%s)\n",
-	       gpu_expected ? "yes" : "no", gpu_why, r,
+	       gpu.present ? "yes" : "no", gpu.why, r,
 	       r ? "" : daxkv_errmsg());
-	if (gpu_expected) {
+	if (gpu.present) {
 		CHECK_EQ(r, 1);
 	} else {
 		CHECK_EQ(r, 0);
@@ -213,11 +166,11 @@ static void test_explicit(void)
 	daxkv *db = open_db("explicit", &dir);
 	struct daxkv_query q;
 	struct daxkv_query_result res;
-	struct rows_seen seen;
+	struct dk_rowset seen = {0};
 
 	fill_small(db);
 	daxkv_query_init(&q);
-	if (!gpu_expected) {
+	if (!gpu.present) {
 		CHECK_RC(run(db, &q, DAXKV_BACKEND_CUDA, &res, &seen),
 			 DAXKV_ENOTSUP);
 		CHECK_STR_HAS(daxkv_errmsg(), "cuda");
@@ -251,6 +204,17 @@ static void test_explicit(void)
 	q.prefix = "k0001";
 	q.prefixlen = 5;
 	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
+	q.prefix = NULL;
+	q.prefixlen = 0;
+	q.lo = "k00002000";
+	q.lolen = 9;
+	q.hi = "k00009000";
+	q.hilen = 9;
+	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
+	/* the first rows in key order: the same rows in the same order */
+	q.flags = DAXKV_QUERY_ORDERED;
+	q.limit = 7;
+	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
 	close_db(db, dir);
 }
 
@@ -260,7 +224,7 @@ static void test_auto(void)
 	daxkv *db = open_db("auto", &dir);
 	struct daxkv_query q;
 	struct daxkv_query_result res;
-	struct rows_seen seen;
+	struct dk_rowset seen = {0};
 
 	fill_small(db);
 	daxkv_query_init(&q);
@@ -272,14 +236,116 @@ static void test_auto(void)
 	q.preds[0].uval = 42;
 	CHECK_OK(run(db, &q, DAXKV_BACKEND_AUTO, &res, &seen));
 	printf("  AUTO ran %s\n", daxkv_backend_name((int)res.backend));
-	if (gpu_expected)
+	if (gpu.present)
 		CHECK_EQ(res.backend, DAXKV_BACKEND_CUDA);
 	else
 		CHECK(res.backend != DAXKV_BACKEND_CUDA);
 	check_same(db, &q, DAXKV_BACKEND_AUTO, res.backend);
 	q.output = DAXKV_QUERY_ROWS;
 	check_same(db, &q, DAXKV_BACKEND_AUTO, res.backend);
+	/* with the default threshold (64 MiB) this database is too small
+	 * for a GPU: AUTO stays on the CPU, GPU or not */
+	{
+		char *was = getenv("DAXKV_CUDA_AUTO_MIN_BYTES");
+
+		was = was ? strdup(was) : NULL;
+		unsetenv("DAXKV_CUDA_AUTO_MIN_BYTES");
+		check_same(db, &q, DAXKV_BACKEND_AUTO,
+			   gpu.present ? DAXKV_BACKEND_CPU : res.backend);
+		if (was)
+			setenv("DAXKV_CUDA_AUTO_MIN_BYTES", was, 1);
+		free(was);
+	}
 	close_db(db, dir);
+}
+
+/* A ROWS limit without an order: the rows are some of the right ones,
+ * and the GPU read a few MiB at most, not the database. */
+static void test_rows_limit(void)
+{
+	const char *dir;
+	daxkv *db;
+	struct daxkv_query q;
+	struct daxkv_query_result res, all;
+	struct dk_rowset rs = {0}, every = {0};
+
+	if (!gpu.present) {
+		printf("  nothing to compare without a GPU (%s)\n", gpu.why);
+		return;
+	}
+	db = open_db("limit", &dir);
+	/* distinct keys, so that matches lie all along the log */
+	for (uint64_t i = 0; i < 8 * NSMALL; i++) {
+		char key[24];
+		uint64_t val[2] = {i, i % 100};
+
+		snprintf(key, sizeof(key), "l%010llu", (unsigned long long)i);
+		CHECK_OK(daxkv_put(db, key, strlen(key), val, sizeof(val)));
+	}
+	daxkv_query_init(&q);
+	q.output = DAXKV_QUERY_ROWS;
+	CHECK_OK(run(db, &q, DAXKV_BACKEND_CPU, &all, &every));
+	qsort(every.rows, every.n, sizeof(struct dk_row), dk_row_cmp);
+	q.limit = 10;
+	CHECK_OK(run(db, &q, DAXKV_BACKEND_CUDA, &res, &rs));
+	CHECK_EQ(res.backend, DAXKV_BACKEND_CUDA);
+	CHECK_EQ(rs.n, 10);
+	dk_rowset_within(&rs, &every);
+	printf("  limit 10: %llu of %llu bytes scanned\n",
+	       (unsigned long long)res.bytes_scanned,
+	       (unsigned long long)all.bytes_scanned);
+	/* two first batches: 1 MiB and 2 MiB (cuda_seam.h) */
+	CHECK(res.bytes_scanned <= (3u << 20));
+	q.flags = DAXKV_QUERY_ORDERED;
+	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
+	dk_rowset_free(&rs);
+	dk_rowset_free(&every);
+	close_db(db, dir);
+}
+
+/*
+ * The caller's current CUDA context is the same after a query: with the
+ * primary context of device 0 current (as after cudaSetDevice), and with
+ * none.  The backend's own context is pushed and popped around its work.
+ */
+static void test_caller_context(void)
+{
+	int (*get_current)(void **);
+	int (*set_current)(void *);
+	int (*retain)(void **, int);
+	void *lib, *primary = NULL, *cur = (void *)1;
+	const char *dir;
+	daxkv *db;
+	struct daxkv_query q;
+
+	if (!gpu.present) {
+		printf("  nothing to check without a GPU (%s)\n", gpu.why);
+		return;
+	}
+	lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+	CHECK(lib);
+	*(void **)&get_current = dlsym(lib, "cuCtxGetCurrent");
+	*(void **)&set_current = dlsym(lib, "cuCtxSetCurrent");
+	*(void **)&retain = dlsym(lib, "cuDevicePrimaryCtxRetain");
+	CHECK(get_current && set_current && retain);
+	db = open_db("callerctx", &dir);
+	fill_small(db);
+	daxkv_query_init(&q);
+	CHECK_EQ(set_current(NULL), 0);
+	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
+	CHECK_EQ(get_current(&cur), 0);
+	CHECK(cur == NULL);
+	CHECK_EQ(retain(&primary, 0), 0);
+	CHECK_EQ(set_current(primary), 0);
+	q.output = DAXKV_QUERY_ROWS;
+	check_same(db, &q, DAXKV_BACKEND_CUDA, DAXKV_BACKEND_CUDA);
+	CHECK_EQ(get_current(&cur), 0);
+	CHECK(cur == primary);
+	CHECK(primary != NULL);
+	close_db(db, dir);
+	CHECK_EQ(get_current(&cur), 0);
+	CHECK(cur == primary);
+	CHECK_EQ(set_current(NULL), 0);
 }
 
 /* Values up to DAXKV_MAX_VALUE: a unit then holds one record. */
@@ -291,8 +357,8 @@ static void test_big_values(void)
 	const uint32_t cuda = DAXKV_BACKEND_CUDA;
 	unsigned char *val;
 
-	if (!gpu_expected) {
-		printf("  nothing to compare without a GPU (%s)\n", gpu_why);
+	if (!gpu.present) {
+		printf("  nothing to compare without a GPU (%s)\n", gpu.why);
 		return;
 	}
 	val = malloc(DAXKV_MAX_VALUE);
@@ -338,11 +404,16 @@ static const struct dk_case cases[] = {
     {"explicit", test_explicit},
     {"auto", test_auto},
     {"big_values", test_big_values},
+    {"rows_limit", test_rows_limit},
+    {"caller_context", test_caller_context},
 };
 
 int main(int argc, char **argv)
 {
-	probe_gpu();
+	gpu = dk_gpu_probe();
+	/* AUTO takes CUDA for queries of any size here (test_auto checks
+	 * the default threshold itself) */
+	setenv("DAXKV_CUDA_AUTO_MIN_BYTES", "0", 0);
 	return dk_test_main(argc, argv, cases,
 			    sizeof(cases) / sizeof(cases[0]));
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "dk_test.h"
+#include "dk_gpu.h"
 
 static int backend = DAXKV_BACKEND_CPU;
 static const char *backend_env = "cpu";
@@ -509,11 +510,8 @@ static void choose_backend(daxkv *db)
 		return;
 	if (daxkv_backend_available(db, backend) == 1)
 		return;
-	if (backend == DAXKV_BACKEND_CUDA) {
-		printf("SKIP: the CUDA backend is not available: %s\n",
-		       daxkv_errmsg());
-		exit(4);
-	}
+	if (backend == DAXKV_BACKEND_CUDA)
+		dk_gpu_need_backend(0, daxkv_errmsg(), "query_test (cuda)");
 	DK_FAIL("DAXKV_TEST_BACKEND=%s asked for, but: %s", backend_env,
 		daxkv_errmsg());
 }

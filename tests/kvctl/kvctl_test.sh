@@ -841,6 +841,47 @@ case_query_backend() {
 	out_is 42
 }
 
+# kvctl_fakegpu only (tests/kvctl/CMakeLists.txt): the CUDA backend on the
+# fake GPU of tests/engine/cuda_fake_env.c, told by DAXKV_FAKE_GPU to fail
+case_query_cuda_fallback() {
+	make_db
+	export DAXKV_CUDA_AUTO_MIN_BYTES=0
+	unset DAXKV_FAKE_GPU DAXKV_CUDA_STAGED
+	run 0 query "$DB" --stats
+	out_is 8
+	err_has "backend          cuda, 1 block, reading the mapping in place"
+	grep -q "^fallback" "$ERR" && fail "a fallback without a fault"
+	export DAXKV_CUDA_STAGED=1
+	run 0 query "$DB" --stats --backend cuda
+	err_has "through staging buffers"
+	unset DAXKV_CUDA_STAGED
+	# the kernel faults: the CPU answers, and --stats says why
+	export DAXKV_FAKE_GPU=fault_kernel=1
+	run 0 query "$DB" --stats
+	out_is 8
+	err_has "backend          cpu, "
+	err_has "fallback         cuda: CUDA backend: cudaStreamSynchronize: cudaErrorIllegalAddress"
+	err_has "disabled for this process"
+	run 0 query "$DB" --stats --json --rows
+	json_check 'j["count"] == 8 and j["stats"]["backend"] == "cpu"'
+	json_check 'j["stats"]["fallback"]["from"] == "cuda"'
+	json_check '"cudaErrorIllegalAddress" in j["stats"]["fallback"]["why"]'
+	# asked for by name: the error, exit 1
+	run 1 query "$DB" --backend cuda
+	err_has "cudaErrorIllegalAddress"
+	# no driver: not a fallback, just not there
+	export DAXKV_FAKE_GPU=nodriver
+	run 0 query "$DB" --stats
+	out_is 8
+	grep -q "^fallback" "$ERR" && fail "a fallback without a GPU"
+	run 1 query "$DB" --backend cuda
+	err_has "no CUDA driver"
+	# AUTO's default threshold: 8 records are not worth a GPU
+	unset DAXKV_FAKE_GPU DAXKV_CUDA_AUTO_MIN_BYTES
+	run 0 query "$DB" --stats
+	err_has "backend          cpu, "
+}
+
 case_query_usage_errors() {
 	run 0 create "$DB"
 	# each bad expression: exit 2, the column and what is wrong

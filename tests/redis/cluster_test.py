@@ -1093,6 +1093,13 @@ def case_reshard():
         "INFO", "replication").decode(), STEP_TIMEOUT_S,
         "%d to replicate %d" % (r3.port, m3.port))
     m3.call("CONFIG", "SET", "min-replicas-to-write", "1")
+    # the master counts a replica as good only once its cron has seen an
+    # ACK from it (about a second after the link is up, longer on a
+    # loaded machine); the rebalance's MIGRATEs to it are refused with
+    # NOREPLICAS until then
+    until(lambda: "min_slaves_good_slaves:1" in m3.call(
+        "INFO", "replication").decode(), STEP_TIMEOUT_S,
+        "%d to count %d as a good replica" % (m3.port, r3.port))
     until(lambda: all(len(n.call("CLUSTER", "NODES").decode().splitlines())
                       == 6 for n in cl.live()), STEP_TIMEOUT_S,
           "all nodes to know the new ones")

@@ -63,7 +63,10 @@ static const char kv_query_help[] =
 	"threads\n"
 	"(default 0: one per CPU).  --stats: the backend that ran, records "
 	"and\n"
-	"bytes scanned, time and GB/s, on standard error.\n";
+	"bytes scanned, time and GB/s, on standard error, and, when auto "
+	"fell back\n"
+	"from a device (a GPU error, a GPU disabled by an earlier one), "
+	"which and why.\n";
 
 enum { KV_Q_WHERE = 256, KV_Q_COUNT, KV_Q_SUM, KV_Q_MIN, KV_Q_MAX, KV_Q_ROWS,
        KV_Q_FROM, KV_Q_TO, KV_Q_PREFIX, KV_Q_LIMIT, KV_Q_ORDERED,
@@ -292,7 +295,9 @@ static const char *kv_threads_word(uint32_t backend)
 	}
 }
 
-static void kv_query_print_stats(const struct daxkv_query_result *res)
+/* @p why: daxkv_errmsg() right after the query (the fallback's reason) */
+static void kv_query_print_stats(const struct daxkv_query_result *res,
+				 const char *why)
 {
 	fprintf(stderr, "backend          %s, %u %s%s%s\n",
 		daxkv_backend_name((int)res->backend), res->threads,
@@ -300,6 +305,9 @@ static void kv_query_print_stats(const struct daxkv_query_result *res)
 		res->backend != DAXKV_BACKEND_CUDA ? "" :
 		res->direct ? ", reading the mapping in place" :
 			      ", through staging buffers");
+	/* the library's reason starts with the backend's name */
+	if (res->fallback_from)
+		fprintf(stderr, "fallback         %s\n", why);
 	fprintf(stderr, "snapshot         seq %" PRIu64 "\n", res->snap_seq);
 	fprintf(stderr, "records scanned  %" PRIu64 "\n", res->records_scanned);
 	fprintf(stderr, "bytes scanned    %" PRIu64 " (%.1f MiB)\n",
@@ -327,7 +335,7 @@ static json_object *kv_query_json_value(const struct kv_query_opts *o,
 
 static void kv_query_print_json(const struct kv_query_opts *o,
 				const struct daxkv_query_result *res,
-				json_object *records)
+				json_object *records, const char *why)
 {
 	json_object *obj = json_object_new_object();
 	json_object *where = json_object_new_array();
@@ -365,6 +373,17 @@ static void kv_query_print_json(const struct kv_query_opts *o,
 			       json_object_new_uint64(res->bytes_scanned));
 	json_object_object_add(stats, "time_ns",
 			       json_object_new_uint64(res->time_ns));
+	if (res->backend == DAXKV_BACKEND_CUDA)
+		json_object_object_add(stats, "direct",
+				       json_object_new_boolean(res->direct));
+	if (res->fallback_from) {
+		json_object *fb = json_object_new_object();
+
+		json_object_object_add(fb, "from", json_object_new_string(
+			daxkv_backend_name((int)res->fallback_from)));
+		json_object_object_add(fb, "why", json_object_new_string(why));
+		json_object_object_add(stats, "fallback", fb);
+	}
 	json_object_object_add(obj, "stats", stats);
 	kv_json_print(obj);
 	json_object_put(obj);
@@ -402,6 +421,7 @@ int kv_cmd_query(int argc, char **argv)
 	struct daxkv_query_result res = { .version =
 						  DAXKV_QUERY_RESULT_VERSION };
 	daxkv *db;
+	char why[512];
 	int rc, qrc;
 
 	o = calloc(1, sizeof(*o));
@@ -462,12 +482,14 @@ int kv_cmd_query(int argc, char **argv)
 	if (rc)
 		goto out_free;
 	qrc = daxkv_query(db, &q, &res);
+	/* after a query that returned 0, why AUTO fell back (if it did) */
+	snprintf(why, sizeof(why), "%s", daxkv_errmsg());
 	if (qrc < 0) {
 		rc = kv_fail("query", qrc);
 	} else {
 		/* qrc > 0: the rows callback stopped on a write error */
 		if (qrc == 0 && o->json)
-			kv_query_print_json(o, &res, rows.records);
+			kv_query_print_json(o, &res, rows.records, why);
 		else if (qrc == 0)
 			kv_query_print_text(o, &res);
 		if (qrc || fflush(stdout) != 0 || ferror(stdout)) {
@@ -475,7 +497,7 @@ int kv_cmd_query(int argc, char **argv)
 				"output\n", kv_prog);
 			rc = KV_EXIT_PROBLEMS;
 		} else if (o->stats) {
-			kv_query_print_stats(&res);
+			kv_query_print_stats(&res, why);
 		}
 	}
 	if (kv_close(db) && !rc)
