@@ -363,11 +363,18 @@ static void dk_check_segment(struct dk_check *ck,
 			close(fd);
 		return;
 	}
-	if ((uint64_t)st.st_size != root->segment_size) {
+	/* format 2: each segment's size is its own, up to segment_size */
+	if (root->format_version >= 2 ?
+		    (uint64_t)st.st_size < DK_SEG_MIN ||
+			    (uint64_t)st.st_size > root->segment_size ||
+			    (uint64_t)st.st_size % DK_SEG_ALIGN :
+		    (uint64_t)st.st_size != root->segment_size) {
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0,
 				(uint64_t)st.st_size, false, false,
-				"size %llu, expected %llu (truncated?)",
+				"size %llu, expected %s%llu (truncated?)",
 				(unsigned long long)st.st_size,
+				root->format_version >= 2 ?
+					"a multiple of 2 MiB up to " : "",
 				(unsigned long long)root->segment_size);
 		close(fd);
 		return;
@@ -387,10 +394,10 @@ static void dk_check_segment(struct dk_check *ck,
 	    hdr->crc != dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc)))
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 64, false,
 				false, "bad segment header (magic or crc)");
-	else if (hdr->format_version != DK_FORMAT_VERSION)
+	else if (hdr->format_version != root->format_version)
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 8, 4, false,
 				false, "segment format version %u, expected %u",
-				hdr->format_version, DK_FORMAT_VERSION);
+				hdr->format_version, root->format_version);
 	else if (hdr->header_size != DK_SEG_HDR_SIZE ||
 		 memcmp(hdr->uuid, root->uuid, sizeof(hdr->uuid)) != 0 ||
 		 hdr->slot != slot || hdr->gen != root->segs[slot].gen ||
@@ -489,10 +496,12 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 				false, false, "root object has no daxkv magic");
 		goto out_close;
 	}
-	if (root->format_version != DK_FORMAT_VERSION) {
+	if (root->format_version < DK_FORMAT_VERSION_MIN ||
+	    root->format_version > DK_FORMAT_VERSION) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: format version %u, this library reads %u",
-			    path, root->format_version, DK_FORMAT_VERSION);
+			    "%s: format version %u, this library reads %u to %u",
+			    path, root->format_version, DK_FORMAT_VERSION_MIN,
+			    DK_FORMAT_VERSION);
 		goto out_close;
 	}
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||

@@ -607,7 +607,8 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 			struct dk_segment **victims)
 {
 	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
-	uint64_t room = db->segment_size - DK_SEG_HDR_SIZE, sum = 0;
+	uint64_t next = dk_segment_size_next(db), sum = 0;
+	uint64_t room = next - DK_SEG_HDR_SIZE;
 	uint64_t now = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED);
 	struct dk_victim *cand;
 	uint32_t n = 0, ncand = 0;
@@ -622,7 +623,7 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 		uint64_t used = DK_META_POOL_SIZE + db->seg_bytes +
 				db->pending_bytes;
 		uint64_t avail = used < db->max_size
-				     ? (db->max_size - used) / db->segment_size
+				     ? (db->max_size - used) / next
 				     : 0;
 
 		if (avail < max_dst)
@@ -823,7 +824,7 @@ static int dk_compact_background(struct daxkv *db, uint64_t *mark,
 			b = 1.0;
 	}
 	near_full = db->max_size &&
-		    DK_META_POOL_SIZE + sp.media + 2 * db->segment_size >
+		    DK_META_POOL_SIZE + sp.media + 2 * dk_segment_size_next(db) >
 			    db->max_size;
 	if (near_full)
 		b = 1.0;

@@ -418,7 +418,7 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 	memset(st, 0, version == 1 ? offsetof(struct daxkv_stat, compactions) :
 				     sizeof(*st));
 	st->version = version;
-	st->format_version = DK_FORMAT_VERSION;
+	st->format_version = db->format_version;
 	memcpy(st->uuid, db->meta->uuid, sizeof(st->uuid));
 	st->segment_size = db->segment_size;
 	st->max_size = db->max_size;

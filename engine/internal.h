@@ -152,7 +152,8 @@ struct daxkv {
 	/* Metadata pool. */
 	PMEMobjpool *pop;
 	struct dk_meta_root *meta;
-	uint64_t segment_size;
+	uint32_t format_version; /* the database's (layout.h) */
+	uint64_t segment_size;   /* format 2: the largest a segment may be */
 	uint64_t max_size;
 
 	/* Segments: slot -> mapping; entries set once (release) under

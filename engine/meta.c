@@ -246,10 +246,12 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 			    path);
 		goto err_close;
 	}
-	if (root->format_version != DK_FORMAT_VERSION) {
+	if (root->format_version < DK_FORMAT_VERSION_MIN ||
+	    root->format_version > DK_FORMAT_VERSION) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: format version %u, this library reads %u",
-			    path, root->format_version, DK_FORMAT_VERSION);
+			    "%s: format version %u, this library reads %u to %u",
+			    path, root->format_version, DK_FORMAT_VERSION_MIN,
+			    DK_FORMAT_VERSION);
 		goto err_close;
 	}
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
@@ -259,6 +261,7 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		goto err_close;
 	}
 	db->meta = root;
+	db->format_version = root->format_version;
 	db->segment_size = root->segment_size;
 	/* 0: keep what is stored; NONE: no cap; else the new cap */
 	if (db->max_size == 0)

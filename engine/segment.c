@@ -49,6 +49,41 @@ const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg)
 	return (const struct dk_seg_header *)seg->base;
 }
 
+bool dk_segment_size_ok(const struct daxkv *db, uint64_t size)
+{
+	if (db->format_version < 2)
+		return size == db->segment_size;
+	return size >= DK_SEG_MIN && size <= db->segment_size &&
+	       size % DK_SEG_ALIGN == 0;
+}
+
+/*
+ * The size of the next segment.  Format 1: segment_size.  Format 2:
+ * about 1/64 of the live bytes, a power of two times 2 MiB, from 2 MiB up
+ * to segment_size (and to 1/32 of max_size).  Bytes on media hold a few
+ * segments besides dead records, whatever the size of the database (each
+ * lane's open segment, spares, a compaction's destinations before its
+ * victims go), so segments small against the data keep that small; and
+ * a database that grows gets bigger ones, so that 16384 slots still
+ * reach segment_size x 16384.
+ */
+uint64_t dk_segment_size_next(const struct daxkv *db)
+{
+	int64_t live = (int64_t)db->live_bytes;
+	uint64_t want, size = DK_SEG_MIN;
+
+	if (db->format_version < 2)
+		return db->segment_size;
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		live += __atomic_load_n(&db->lanes[i].dlive, __ATOMIC_RELAXED);
+	want = live > 0 ? (uint64_t)live / 64 : 0;
+	if (db->max_size && want > db->max_size / 32)
+		want = db->max_size / 32;
+	while (size * 2 <= want && size * 2 <= db->segment_size)
+		size *= 2;
+	return size < db->segment_size ? size : db->segment_size;
+}
+
 static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 {
 	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
@@ -76,11 +111,15 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 		struct stat st;
 
 		if (stat(path, &st) == 0 &&
-		    (uint64_t)st.st_size != db->segment_size) {
+		    !dk_segment_size_ok(db, (uint64_t)st.st_size)) {
 			free(seg);
 			return dk_err(DAXKV_ECORRUPT,
-				      "%s: size %llu, expected %llu (truncated?)",
+				      "%s: size %llu, expected %s%llu "
+				      "(truncated?)",
 				      path, (unsigned long long)st.st_size,
+				      db->format_version >= 2 ?
+					      "a multiple of 2 MiB up to " :
+					      "",
 				      (unsigned long long)db->segment_size);
 		}
 		addr = pmem_map_file(path, 0, 0, 0, &mapped_len, &is_pmem);
@@ -135,7 +174,7 @@ int dk_segment_reserve(struct daxkv *db, uint64_t size, enum dk_room room,
 	 * made count as used.
 	 */
 	total = DK_META_POOL_SIZE + db->seg_bytes + db->pending_bytes + size +
-		(uint64_t)room * db->segment_size;
+		(uint64_t)room * dk_segment_size_next(db);
 	if (db->max_size && total > db->max_size)
 		return dk_err(DAXKV_ENOSPC,
 			      "%s: a new segment would exceed max_size %llu "
@@ -182,7 +221,7 @@ int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
 	/* 1. header, durable before the slot can say LIVE */
 	memset(&hdr, 0, sizeof(hdr));
 	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
-	hdr.format_version = DK_FORMAT_VERSION;
+	hdr.format_version = db->format_version;
 	hdr.header_size = DK_SEG_HDR_SIZE;
 	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
 	hdr.slot = slot;
@@ -245,7 +284,7 @@ void dk_segment_discard(struct daxkv *db, struct dk_segment *seg)
 int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 			 struct dk_segment **out)
 {
-	uint64_t size = db->segment_size;
+	uint64_t size = dk_segment_size_next(db);
 	uint32_t slot;
 	int rc;
 
@@ -278,10 +317,12 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 	if (rc)
 		return rc;
 	dk_segment_path(db, slot, path, sizeof(path));
-	if (seg->size != db->segment_size) {
+	if (!dk_segment_size_ok(db, seg->size)) {
 		rc = dk_err(DAXKV_ECORRUPT,
-			    "%s: size %llu, expected %llu (truncated?)", path,
+			    "%s: size %llu, expected %s%llu (truncated?)", path,
 			    (unsigned long long)seg->size,
+			    db->format_version >= 2 ?
+				    "a multiple of 2 MiB up to " : "",
 			    (unsigned long long)db->segment_size);
 		goto err;
 	}
@@ -293,11 +334,11 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 			    path);
 		goto err;
 	}
-	if (hdr->format_version != DK_FORMAT_VERSION) {
+	if (hdr->format_version != db->format_version) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: segment format version %u, this library "
-			    "reads %u",
-			    path, hdr->format_version, DK_FORMAT_VERSION);
+			    "%s: segment format version %u, the database's "
+			    "is %u",
+			    path, hdr->format_version, db->format_version);
 		goto err;
 	}
 	if (hdr->header_size != DK_SEG_HDR_SIZE ||
@@ -410,7 +451,7 @@ int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
 					sizeof(zeros));
 	memset(&hdr, 0, sizeof(hdr));
 	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
-	hdr.format_version = DK_FORMAT_VERSION;
+	hdr.format_version = db->format_version;
 	hdr.header_size = DK_SEG_HDR_SIZE;
 	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
 	hdr.slot = seg->slot;

@@ -5,6 +5,12 @@
 
 #include "internal.h"
 
+/* May a segment of this database be @p size bytes (layout.h)? */
+bool dk_segment_size_ok(const struct daxkv *db, uint64_t size);
+/* The size to make the next segment (format 2: in proportion to the
+ * live data). */
+uint64_t dk_segment_size_next(const struct daxkv *db);
+
 /* Whom a new segment is for: how many segments of max_size it leaves
  * free (segment.c: dk_segment_reserve). */
 enum dk_room {

@@ -132,7 +132,7 @@ static void dk_room_check(struct daxkv *db)
 
 	if (fstatvfs(db->dirfd, &sv) == 0)
 		free_segs = (uint64_t)sv.f_bavail * sv.f_frsize /
-			    db->segment_size;
+			    dk_segment_size_next(db);
 	__atomic_store_n(&db->room_segs,
 			 free_segs < UINT32_MAX ? (uint32_t)free_segs :
 						  UINT32_MAX,
@@ -191,18 +191,44 @@ struct dk_segment *dk_spare_take(struct daxkv *db, uint64_t bytes,
 	return seg;
 }
 
-/* Size of the next spare. */
-static uint64_t dk_spare_size(struct daxkv *db)
+/* Size of the next spare: room for @p bytes at least (segment.c:
+ * dk_segment_size_next). */
+static uint64_t dk_spare_size(struct daxkv *db, uint64_t bytes)
 {
-	return db->segment_size;
+	uint64_t size = dk_segment_size_next(db);
+
+	while (size - DK_SEG_HDR_SIZE < bytes && size < db->segment_size)
+		size *= 2;
+	return size < db->segment_size ? size : db->segment_size;
 }
 
-/* Make a spare for @p room and add it to ready[]: 0, 1 if ready[] filled
+/* Add @p seg to ready[] (under seg_lock); when it is full, a reopened
+ * segment goes back to the reuse list to make room.  false: full of
+ * spares. */
+static bool dk_ready_add(struct daxkv *db, struct dk_segment *seg)
+{
+	if (db->nready == DK_MAX_READY) {
+		uint32_t i;
+
+		for (i = 0; i < db->nready && db->ready[i]->spare; i++)
+			;
+		if (i == db->nready)
+			return false;
+		db->ready[i]->owned = false;
+		db->reuse[db->nreuse++] = db->ready[i]->slot;
+		dk_ready_remove(db, i);
+	}
+	db->ready[db->nready++] = seg;
+	return true;
+}
+
+/* Make a spare with room for @p bytes, for @p room, and add it to ready[]: 0, 1 if ready[] filled
  * meanwhile (the spare is dropped), or an error.  Caller holds no
  * lock. */
-static int dk_spare_make_one(struct daxkv *db, enum dk_room room)
+static int dk_spare_make_one(struct daxkv *db, uint64_t bytes,
+			     enum dk_room room)
 {
-	uint64_t size = dk_spare_size(db);
+	uint64_t size = dk_spare_size(db, bytes);
 	struct dk_segment *seg;
 	uint32_t slot;
 	int rc;
@@ -218,9 +244,7 @@ static int dk_spare_make_one(struct daxkv *db, enum dk_room room)
 	db->nmaking--;
 	if (rc) {
 		dk_segment_unreserve(db, slot, size);
-	} else if (db->nready < DK_MAX_READY) {
-		db->ready[db->nready++] = seg;
-	} else {
+	} else if (!dk_ready_add(db, seg)) {
 		dk_segment_discard(db, seg);
 		rc = 1;
 	}
@@ -228,23 +252,20 @@ static int dk_spare_make_one(struct daxkv *db, enum dk_room room)
 	return rc;
 }
 
-static int dk_spare_reopen_one(struct daxkv *db);
+static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes);
 
 int dk_spare_make_now(struct daxkv *db, uint64_t bytes, enum dk_room room)
 {
 	int rc;
 
-	(void)bytes; /* every write fits in a segment (lane.c) */
+	/* room left in a segment first (without the maker, the only way it
+	 * is used) */
 	pthread_mutex_lock(&db->seg_lock);
-	if (db->nreuse && db->nready < DK_MAX_READY) {
-		/* room left in a segment first (without the maker, the only
-		 * way it is used) */
-		rc = dk_spare_reopen_one(db);
-		pthread_mutex_unlock(&db->seg_lock);
-		return rc < 0 ? rc : 0;
-	}
+	rc = dk_spare_reopen_one(db, bytes);
 	pthread_mutex_unlock(&db->seg_lock);
-	rc = dk_spare_make_one(db, room);
+	if (rc <= 0)
+		return rc;
+	rc = dk_spare_make_one(db, bytes, room);
 	if (rc == DAXKV_ENOSPC)
 		dk_spare_kick(db); /* the maker looks at the room left */
 	return rc < 0 ? rc : 0;
@@ -297,7 +318,7 @@ void dk_spare_retired(struct daxkv *db, struct dk_segment *seg, bool keep)
 {
 	/* caller holds seg_lock */
 	if ((keep || dk_reserve_want(db)) && db->spare_started &&
-	    db->nrecycle < DK_MAX_READY && seg->size == dk_spare_size(db)) {
+	    db->nrecycle < DK_MAX_READY && seg->size == dk_spare_size(db, 0)) {
 		dk_segment_free_keep(db, seg);
 		db->recycle[db->nrecycle++] = seg;
 		dk_spare_kick(db);
@@ -347,20 +368,30 @@ static int dk_spare_renew_one(struct daxkv *db, uint32_t keep)
 	return rc;
 }
 
-/* Reopen the last segment offered for reuse (recovery offers the
- * emptiest last) for a lane.  Caller holds seg_lock, let go meanwhile. */
-static int dk_spare_reopen_one(struct daxkv *db)
+/*
+ * Reopen for a lane the last segment offered for reuse (recovery offers
+ * the emptiest last) with room for @p bytes: 0, 1 if there is none, or
+ * an error.  Caller holds seg_lock, let go meanwhile.
+ */
+static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes)
 {
-	struct dk_segment *seg = db->segs[db->reuse[--db->nreuse]];
+	struct dk_segment *seg = NULL;
+	uint32_t i = db->nreuse;
 	int rc;
 
+	while (i > 0 && !seg) {
+		seg = db->segs[db->reuse[--i]];
+		if (seg->size - seg->tail < bytes)
+			seg = NULL;
+	}
+	if (!seg)
+		return 1;
+	db->reuse[i] = db->reuse[--db->nreuse];
 	seg->owned = true; /* no compaction takes it now */
 	pthread_mutex_unlock(&db->seg_lock);
 	rc = dk_segment_prepare_append(db, seg);
 	pthread_mutex_lock(&db->seg_lock);
-	if (rc == 0 && db->nready < DK_MAX_READY) {
-		db->ready[db->nready++] = seg;
-	} else {
+	if (rc || !dk_ready_add(db, seg)) {
 		seg->owned = false;
 		db->reuse[db->nreuse++] = seg->slot;
 	}
@@ -385,7 +416,7 @@ static int dk_spare_step(struct daxkv *db)
 	if (db->nrecycle) {
 		rc = dk_spare_renew_one(db, lanes + reserve + DK_SPARE_EXTRA);
 	} else if (db->nready < dk_cap(lanes) && db->nreuse) {
-		rc = dk_spare_reopen_one(db);
+		rc = dk_spare_reopen_one(db, 0);
 	} else if (dk_spares_ready(db) < dk_cap(lanes + reserve) &&
 		   db->nready < DK_MAX_READY) {
 		/* the lanes' spares leave the reserve's room free; the
@@ -395,7 +426,7 @@ static int dk_spare_step(struct daxkv *db)
 					    DK_ROOM_COMPACT;
 
 		pthread_mutex_unlock(&db->seg_lock);
-		rc = dk_spare_make_one(db, room);
+		rc = dk_spare_make_one(db, 0, room);
 		return rc < 0 ? rc : 1;
 	} else {
 		pthread_mutex_unlock(&db->seg_lock);
