@@ -98,6 +98,7 @@
 #define DK_MAX_VICTIMS 16u
 #define DK_BG_MAX_DST 4u	  /* background: new segments per round */
 #define DK_COMPACT_PERIOD_MS 20
+#define DK_REUSE_OFFERED_MAX 2u   /* last destinations waiting for lanes */
 #define DK_COMPACT_SLICE (256u << 10)
 
 struct dk_cand {
@@ -327,7 +328,11 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	    dk_completed_seq(db) < max_seq)
 		return;
 	pthread_mutex_lock(&db->seg_lock);
-	db->reuse[db->nreuse++] = seg->slot;
+	/* a few at most: lanes take them one per roll-over, and while they
+	 * wait background rounds leave them alone (dk_pick), so with writes
+	 * stopped more would pile up, each a part of a segment unused */
+	if (db->nreuse < DK_REUSE_OFFERED_MAX)
+		db->reuse[db->nreuse++] = seg->slot;
 	pthread_mutex_unlock(&db->seg_lock);
 	dk_spare_kick(db); /* the maker reopens it for a lane */
 }
