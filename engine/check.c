@@ -55,6 +55,7 @@
 #include <libpmemobj.h>
 
 #include "crc32c.h"
+#include "dirlock.h"
 #include "errors.h"
 #include "internal.h"
 #include "meta.h"
@@ -109,40 +110,6 @@ static bool dk_check_report(struct dk_check *ck, enum daxkv_problem_kind kind,
 	problem.what = what;
 	ck->stop = ck->opts->report(&problem, ck->opts->arg);
 	return ck->stop == 0;
-}
-
-/* The same lock daxkv_open takes (db.c), so neither runs during the other. */
-static int dk_check_lock(const char *dir, int dirfd, int *lockfdp)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char pidbuf[32];
-	int fd, len;
-
-	fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return dk_err_errno(dk_errno_code(errno), errno, "%s/lock", dir);
-	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		int err = errno;
-		ssize_t n;
-
-		if (err != EAGAIN && err != EACCES) {
-			close(fd);
-			return dk_err_errno(DAXKV_EIO, err, "%s/lock", dir);
-		}
-		n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
-		pidbuf[n > 0 ? n : 0] = '\0';
-		pidbuf[strcspn(pidbuf, "\n")] = '\0';
-		close(fd);
-		return dk_err(DAXKV_EBUSY, "%s is open in process %s", dir,
-			      pidbuf[0] ? pidbuf : "(unknown)");
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pidbuf, (size_t)len, 0) != len) {
-		close(fd);
-		return dk_err_errno(DAXKV_EIO, errno, "%s/lock", dir);
-	}
-	*lockfdp = fd;
-	return 0;
 }
 
 /* Make [addr, addr + len) of a mapped segment durable. */
@@ -458,8 +425,8 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 {
 	char path[4096];
 	const struct dk_meta_root *root;
-	struct dk_meta_root *wroot;
-	PMEMobjpool *pop;
+	struct dk_meta_root *wroot = NULL, *copy = NULL;
+	PMEMobjpool *pop = NULL;
 	uint64_t root_off;
 	int rc = 0;
 
@@ -469,6 +436,20 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
 				false, "%s", daxkv_errmsg());
 		return 0;
+	}
+	if (!ck->repair) {
+		/* pmemobj_open writes to the pool: read the root instead */
+		rc = dk_meta_read_root(path, &copy, &root_off);
+		if (rc == DAXKV_EPERM || rc == DAXKV_ENOMEM || rc == DAXKV_EIO)
+			return rc;
+		if (rc) {
+			dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0,
+					false, false, "not a valid daxkv pool: %s",
+					daxkv_errmsg());
+			return 0;
+		}
+		root = copy;
+		goto check_root;
 	}
 	pop = pmemobj_open(path, DK_POOL_LAYOUT);
 	if (!pop) {
@@ -491,6 +472,7 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 	wroot = pmemobj_direct(pmemobj_root(pop, sizeof(*wroot)));
 	root = wroot;
 	root_off = (uint64_t)((const char *)root - (const char *)pop);
+check_root:
 	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
 		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, root_off, 8,
 				false, false, "root object has no daxkv magic");
@@ -525,13 +507,15 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 	}
 	if (!ck->stop)
 		dk_check_orphans(ck, root, dirfd);
-	if (ck->changed && root->clean) {
+	if (ck->changed && wroot && root->clean) {
 		/* the checkpoint predates the repair: make open scan */
 		__atomic_store_n(&wroot->clean, 0, __ATOMIC_RELEASE);
 		pmemobj_persist(pop, &wroot->clean, sizeof(wroot->clean));
 	}
 out_close:
-	pmemobj_close(pop);
+	if (pop)
+		pmemobj_close(pop);
+	free(copy);
 	return rc;
 }
 
@@ -575,7 +559,15 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 			    "(meta.pool is missing)", dir);
 		goto out_close_dir;
 	}
-	rc = dk_check_lock(dir, dirfd, &lockfd);
+	if (faccessat(dirfd, DK_BACKUP_MARKER, F_OK, 0) == 0) {
+		rc = dk_err(DAXKV_ENODB, "%s is an unfinished backup (%s is "
+			    "there): not a database", dir, DK_BACKUP_MARKER);
+		goto out_close_dir;
+	}
+	/* the lock daxkv_open takes, so neither runs during the other; a
+	 * check that repairs nothing shares it with read-only opens */
+	rc = dk_dirlock_take(dir, dirfd, !(opts->flags & DAXKV_CHECK_REPAIR),
+			     &lockfd);
 	if (rc)
 		goto out_close_dir;
 
@@ -600,7 +592,8 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 	if (!rc && ck.stop)
 		rc = ck.stop;
 out_unlock:
-	close(lockfd); /* releases the lock */
+	if (lockfd >= 0)
+		close(lockfd); /* releases the lock */
 out_close_dir:
 	close(dirfd);
 	return rc;

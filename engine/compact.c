@@ -735,6 +735,9 @@ int daxkv_compact(daxkv *db)
 	dk_err_clear();
 	if (!db)
 		return dk_err(DAXKV_EINVAL, "db is NULL");
+	if (db->rdonly)
+		return dk_err(DAXKV_EPERM, "%s was opened read-only "
+			      "(DAXKV_OPEN_RDONLY)", db->dir);
 	pthread_mutex_lock(&db->compact_lock);
 	/* round after round, until no round frees a segment */
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,

@@ -19,10 +19,12 @@
 
 #include "checkpoint.h"
 #include "compact.h"
+#include "dirlock.h"
 #include "errors.h"
 #include "events.h"
 #include "index.h"
 #include "internal.h"
+#include "latency.h"
 #include "meta.h"
 #include "recovery.h"
 #include "segment.h"
@@ -56,6 +58,8 @@ const char *daxkv_durability_name(enum daxkv_durability mode)
 		return "msync";
 	case DAXKV_DUR_EMULATED:
 		return "emulated";
+	case DAXKV_DUR_READONLY:
+		return "read-only";
 	default:
 		return "unknown";
 	}
@@ -65,7 +69,8 @@ static int dk_check_options(const struct daxkv_options *opts)
 {
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
 			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
-			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOBACKGROUND;
+			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_RDONLY |
+			       DAXKV_OPEN_NOLATENCY | DAXKV_OPEN_NOBACKGROUND;
 
 	if (opts->version != DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
@@ -78,6 +83,11 @@ static int dk_check_options(const struct daxkv_options *opts)
 	if ((opts->flags & DAXKV_OPEN_NOCREATE) &&
 	    (opts->flags & DAXKV_OPEN_EXCLUSIVE))
 		return dk_err(DAXKV_EINVAL, "NOCREATE and EXCLUSIVE together");
+	if ((opts->flags & DAXKV_OPEN_RDONLY) &&
+	    ((opts->flags & DAXKV_OPEN_EXCLUSIVE) || opts->max_size))
+		return dk_err(DAXKV_EINVAL,
+			      "RDONLY with %s: a read-only open changes nothing",
+			      opts->max_size ? "max_size" : "EXCLUSIVE");
 	if (opts->segment_size &&
 	    (opts->segment_size < DK_SEG_MIN || opts->segment_size > DK_SEG_MAX ||
 	     opts->segment_size % DK_SEG_ALIGN))
@@ -85,37 +95,6 @@ static int dk_check_options(const struct daxkv_options *opts)
 			      "segment_size %llu: must be a multiple of 2 MiB "
 			      "from 2 MiB to 1 GiB",
 			      (unsigned long long)opts->segment_size);
-	return 0;
-}
-
-/* Take DIR/lock, or say who has it. */
-static int dk_lock_dir(struct daxkv *db)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char pidbuf[32];
-	int len;
-
-	db->lockfd = openat(db->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			    0644);
-	if (db->lockfd < 0)
-		return dk_err_errno(dk_errno_code(errno), errno, "%s/lock",
-				    db->dir);
-	if (fcntl(db->lockfd, F_OFD_SETLK, &fl) != 0) {
-		int err = errno;
-		ssize_t n;
-
-		if (err != EAGAIN && err != EACCES)
-			return dk_err_errno(DAXKV_EIO, err, "%s/lock", db->dir);
-		n = pread(db->lockfd, pidbuf, sizeof(pidbuf) - 1, 0);
-		pidbuf[n > 0 ? n : 0] = '\0';
-		pidbuf[strcspn(pidbuf, "\n")] = '\0';
-		return dk_err(DAXKV_EBUSY, "%s is open in process %s", db->dir,
-			      pidbuf[0] ? pidbuf : "(unknown)");
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	if (ftruncate(db->lockfd, 0) != 0 ||
-	    pwrite(db->lockfd, pidbuf, (size_t)len, 0) != len)
-		return dk_err_errno(DAXKV_EIO, errno, "%s/lock", db->dir);
 	return 0;
 }
 
@@ -164,6 +143,7 @@ static int dk_probe_durability(struct daxkv *db, bool force_msync)
 
 static void dk_db_free(struct daxkv *db)
 {
+	dk_lat_free(db);
 	dk_index_destroy(db);
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 		dk_segment_unmap(db->segs[slot]);
@@ -271,9 +251,20 @@ static int dk_open_lock(struct daxkv *db, const char *dir, uint32_t flags)
 	if ((flags & DAXKV_OPEN_NOCREATE) &&
 	    faccessat(db->dirfd, "meta.pool", F_OK, 0) != 0)
 		return dk_err(DAXKV_ENODB, "%s: no daxkv database here", dir);
-	rc = dk_lock_dir(db);
+	/* before anything could be created in it (layout.h, backup.c) */
+	if (faccessat(db->dirfd, DK_BACKUP_MARKER, F_OK, 0) == 0)
+		return dk_err(DAXKV_ENODB,
+			      "%s is an unfinished backup (%s is there): not a "
+			      "database; remove it and take the backup again",
+			      dir, DK_BACKUP_MARKER);
+	rc = dk_dirlock_take(db->dir, db->dirfd, db->rdonly, &db->lockfd);
 	if (rc)
 		return rc;
+	if (db->rdonly) {
+		/* no probe file: nothing is written, nothing made durable */
+		db->durability = DAXKV_DUR_READONLY;
+		return 0;
+	}
 	return dk_probe_durability(db, flags & DAXKV_OPEN_FORCE_MSYNC);
 }
 
@@ -285,6 +276,8 @@ static int dk_open_meta(struct daxkv *db, const struct daxkv_options *opts)
 	db->segment_size = opts->segment_size ? opts->segment_size :
 						DK_SEG_DEFAULT;
 	db->max_size = opts->max_size;
+	if (db->rdonly)
+		return dk_meta_read(db);
 	if (getrandom(uuid, sizeof(uuid), 0) != (ssize_t)sizeof(uuid))
 		return dk_err_errno(DAXKV_EIO, errno, "getrandom");
 	uuid[6] = (uuid[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
@@ -313,7 +306,7 @@ static void dk_open_sizes(struct daxkv *db, const struct daxkv_options *opts)
 int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	       daxkv **dbp)
 {
-	struct daxkv_options defaults;
+	struct daxkv_options defaults, rdonly;
 	struct daxkv *db;
 	int rc;
 
@@ -331,6 +324,14 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	rc = dk_check_options(opts);
 	if (rc)
 		return rc;
+	if (opts->flags & DAXKV_OPEN_RDONLY) {
+		/* creates nothing, and no compaction could write */
+		rdonly = *opts;
+		/* no background thread: the maker would make spare files */
+		rdonly.flags |= DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT |
+				DAXKV_OPEN_NOBACKGROUND;
+		opts = &rdonly;
+	}
 	rc = dk_open_dir(dir, opts->flags);
 	if (rc)
 		return rc;
@@ -338,6 +339,8 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	db = dk_db_alloc();
 	if (!db)
 		return dk_err(DAXKV_ENOMEM, "no memory for a handle");
+	db->rdonly = !!(opts->flags & DAXKV_OPEN_RDONLY);
+	db->latency_off = !!(opts->flags & DAXKV_OPEN_NOLATENCY);
 	rc = dk_open_lock(db, dir, opts->flags);
 	if (rc)
 		goto err;
@@ -392,12 +395,13 @@ int daxkv_close(daxkv *db)
 	 * unmapped: devices stop mirroring them */
 	dk_listeners_close(db);
 	/* no writer is left: every record below each tail is durable */
-	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS && !db->rdonly; slot++)
 		if (db->segs[slot] &&
 		    dk_segment_header(db->segs[slot])->sealed_tail !=
 			    db->segs[slot]->tail)
 			dk_segment_seal(db, db->segs[slot]);
-	rc = dk_checkpoint_write(db);
+	if (!db->rdonly)
+		rc = dk_checkpoint_write(db);
 	dk_db_free(db);
 	return rc ? DAXKV_EIO : 0;
 }
@@ -414,8 +418,9 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 		return dk_err(DAXKV_EINVAL, "stat version %u, expected 1..%u",
 			      st->version, DAXKV_STAT_VERSION);
 	version = st->version;
-	/* a version 1 caller's struct ends before the compaction figures */
+	/* an older caller's struct ends where its version's fields do */
 	memset(st, 0, version == 1 ? offsetof(struct daxkv_stat, compactions) :
+		      version == 2 ? offsetof(struct daxkv_stat, stale_marks) :
 				     sizeof(*st));
 	st->version = version;
 	st->format_version = db->format_version;
@@ -480,6 +485,11 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 				st->record_live_bytes += l > 0 ? (uint64_t)l : 0;
 			}
 		pthread_mutex_unlock(&db->seg_lock);
+	}
+	if (version >= 3) {
+		st->stale_marks =
+			__atomic_load_n(&db->stale_marks, __ATOMIC_RELAXED);
+		dk_lat_fill(db, st);
 	}
 	return 0;
 }

@@ -49,6 +49,7 @@
 #define DK_LOC_OFF(loc) ((uint32_t)(loc))
 
 struct dk_listener;
+struct dk_lat_block;
 
 /* An older version of a key, kept while a snapshot may still read it. */
 struct dk_version {
@@ -112,6 +113,8 @@ struct dk_segment {
 				(under seg_lock) */
 	bool spare;          /* made ahead of need (spare.c): header durable,
 				slot not LIVE yet (under seg_lock) */
+	bool readonly;       /* mapped PROT_READ by a read-only open (plain
+				mmap, so munmap) */
 };
 
 /* An append point.  Padded so that lanes do not share cache lines. */
@@ -262,6 +265,21 @@ struct daxkv {
 	pthread_mutex_t listen_lock; /* serialises registrations */
 	struct dk_listener *listeners[DK_MAX_LISTENERS]; /* atomic; NULL:
 							    free entry */
+
+	/* DAXKV_OPEN_RDONLY: nothing on media is created, written or
+	 * removed; `meta` is a DRAM copy of the pool's root (pop is NULL),
+	 * segments are mapped read-only, recovery happens in DRAM. */
+	bool rdonly;
+	uint64_t stale_marks; /* atomic: superseded marks the read-only
+				 recovery found wrong and could not fix
+				 (recovery.c); while non-zero the version
+				 rule does not hold on media and queries
+				 are refused */
+
+	/* Latency figures (latency.c): one block per thread slot, allocated
+	 * at its thread's first timed call. */
+	bool latency_off; /* DAXKV_OPEN_NOLATENCY */
+	struct dk_lat_block *lat[DK_MAX_LANES]; /* atomic pointers */
 };
 
 /* Publish segs[slot] (release) and raise seg_hiwater.  Under seg_lock or

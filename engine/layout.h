@@ -28,6 +28,10 @@
  *   meta.pool       libpmemobj pool, layout "daxkv": struct dk_meta_root
  *   seg-NNNNNNNN.dat  data segments, NNNNNNNN = segment slot, decimal
  *   checkpoint.dat  index checkpoint written by a clean close (optional)
+ *   backup.incomplete  present only while daxkv_backup() writes the
+ *                   directory (backup.c): created first, removed last.
+ *                   A directory holding it is not a database (open
+ *                   refuses it), whatever else it holds
  *
  * Metadata that changes rarely and must change atomically (uuid, options,
  * the segment table, the clean-shutdown flag) lives in the libpmemobj pool.
@@ -121,6 +125,7 @@
 #define DK_SEG_MAGIC "DAXKVSEG"
 #define DK_META_MAGIC "DAXKVMET"
 #define DK_CKPT_MAGIC "DAXKVCKP"
+#define DK_BACKUP_MARKER "backup.incomplete"
 
 #define DK_SEG_ALIGN (2ull << 20)      /* 2 MiB: one PMD mapping */
 #define DK_SEG_MIN DK_SEG_ALIGN

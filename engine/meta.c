@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,8 +56,8 @@ static PMEMobjpool *dk_pool_create(const char *path)
 	return pop;
 }
 
-static int dk_meta_build(struct daxkv *db, const char *path,
-			 const uint8_t *uuid)
+int dk_meta_create_pool(const char *path, int dirfd,
+			const struct dk_meta_root *image)
 {
 	char tmp[4200];
 	struct dk_meta_root *root;
@@ -84,15 +85,10 @@ static int dk_meta_build(struct daxkv *db, const char *path,
 	}
 	/* The pool is private until renamed: plain stores, one persist. */
 	root = pmemobj_direct(oid);
-	memset(root, 0, sizeof(*root));
-	memcpy(root->magic, DK_META_MAGIC, sizeof(root->magic));
-	root->format_version = DK_FORMAT_VERSION;
-	memcpy(root->uuid, uuid, sizeof(root->uuid));
-	root->segment_size = db->segment_size;
-	root->max_size = db->max_size == DAXKV_MAX_SIZE_NONE ? 0 : db->max_size;
+	memcpy(root, image, sizeof(*root));
 	pmemobj_persist(pop, root, sizeof(*root));
 	pmemobj_close(pop);
-	if (rename(tmp, path) != 0 || fsync(db->dirfd) != 0) {
+	if (rename(tmp, path) != 0 || fsync(dirfd) != 0) {
 		int err = errno;
 
 		unlink(tmp);
@@ -100,6 +96,24 @@ static int dk_meta_build(struct daxkv *db, const char *path,
 				    path);
 	}
 	return 0;
+}
+
+static int dk_meta_build(struct daxkv *db, const char *path,
+			 const uint8_t *uuid)
+{
+	struct dk_meta_root *root = calloc(1, sizeof(*root));
+	int rc;
+
+	if (!root)
+		return dk_err(DAXKV_ENOMEM, "no memory for a meta pool");
+	memcpy(root->magic, DK_META_MAGIC, sizeof(root->magic));
+	root->format_version = DK_FORMAT_VERSION;
+	memcpy(root->uuid, uuid, sizeof(root->uuid));
+	root->segment_size = db->segment_size;
+	root->max_size = db->max_size == DAXKV_MAX_SIZE_NONE ? 0 : db->max_size;
+	rc = dk_meta_create_pool(path, db->dirfd, root);
+	free(root);
+	return rc;
 }
 
 /*
@@ -181,6 +195,188 @@ int dk_meta_precheck(const char *path)
 			      "%s offset %u: unknown conversion flags %#llx",
 			      path, DK_POBJ_CONV_FLAGS,
 			      (unsigned long long)conv);
+	return 0;
+}
+
+/*
+ * The root object read from the file, for opens that must not write:
+ * pmemobj_open writes to the pool (its run id, lane recovery), so a
+ * read-only open and a check without repair read the root object's bytes
+ * where libpmemobj's pool descriptor says it is.  Those bytes are exactly
+ * what pmemobj_open would show: the root is filled while the pool is
+ * private (dk_meta_create_pool) and changed after that only by single
+ * durable words, never in a transaction whose log could hold a newer
+ * value.  What is checked, as pmemobj_open checks it: the pool's
+ * signature and format, the checksums of its header and of the first
+ * 2 KiB of its descriptor, the layout name; then the descriptor words
+ * libpmemobj trusts (dk_meta_precheck) and the root's bounds.  The daxkv
+ * fields of the root are the caller's to check.
+ */
+#define DK_POBJ_LAYOUT_OFFSET 4096u
+#define DK_POBJ_LAYOUT_MAX 1024u
+#define DK_POBJ_INCOMPAT 16u        /* pool header: incompat features */
+#define DK_POBJ_CKSUM_2K 0x2u       /* ... only [0, 2048) checksummed */
+#define DK_POBJ_HDR_CSUM 4088u      /* pool header checksum */
+#define DK_POBJ_DSC_CSUM 6136u      /* descriptor [4096, 6144) checksum */
+
+/*
+ * libpmemobj's checksum (PMDK's util_checksum, a Fletcher64 over 32-bit
+ * little-endian words) of [addr, addr + len): the checksum's own word and
+ * every word from @p end on count as zero, but still count.
+ */
+static uint64_t dk_pobj_checksum(const uint8_t *addr, size_t len,
+				 size_t csum_off, size_t end)
+{
+	uint32_t lo = 0, hi = 0;
+
+	for (size_t off = 0; off < len; off += 4) {
+		uint32_t word = 0;
+
+		if ((off < csum_off || off >= csum_off + 8) && off < end)
+			memcpy(&word, addr + off, sizeof(word));
+		lo += word;
+		hi += lo;
+	}
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* The two checksums pmemobj_open verifies first: of the pool header and
+ * of the first 2 KiB of the pool descriptor. */
+static int dk_pobj_checksums(const char *path, const uint8_t *hdr)
+{
+	uint32_t incompat;
+	size_t end;
+
+	memcpy(&incompat, hdr + DK_POBJ_INCOMPAT, sizeof(incompat));
+	end = incompat & DK_POBJ_CKSUM_2K ? 2048 : DK_POBJ_HDR_CSUM;
+	if (dk_pobj_checksum(hdr, 4096, DK_POBJ_HDR_CSUM, end) !=
+	    dk_le64(hdr + DK_POBJ_HDR_CSUM))
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset 0: incorrect pool header checksum",
+			      path);
+	if (dk_pobj_checksum(hdr + 4096, 2048, DK_POBJ_DSC_CSUM - 4096,
+			     2048) != dk_le64(hdr + DK_POBJ_DSC_CSUM))
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset 4096: incorrect pool descriptor "
+			      "checksum",
+			      path);
+	return 0;
+}
+
+int dk_meta_read_root(const char *path, struct dk_meta_root **rootp,
+		      uint64_t *offp)
+{
+	uint8_t hdr[8192];
+	struct dk_meta_root *root;
+	uint64_t root_off, root_size;
+	struct stat st;
+	uint32_t major;
+	ssize_t got;
+	int fd, rc;
+
+	*rootp = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dk_err_errno(dk_errno_code(errno), errno, "%s", path);
+	if (fstat(fd, &st) != 0) {
+		rc = dk_err_errno(DAXKV_EIO, errno, "%s", path);
+		goto out_close;
+	}
+	got = pread(fd, hdr, sizeof(hdr), 0);
+	if (got != (ssize_t)sizeof(hdr) || memcmp(hdr, "PMEMOBJ", 8) != 0) {
+		rc = got < 0 ? dk_err_errno(DAXKV_EIO, errno, "%s", path) :
+			       dk_err(DAXKV_ECORRUPT,
+				      "%s offset 0: not a libpmemobj pool", path);
+		goto out_close;
+	}
+	memcpy(&major, hdr + 8, sizeof(major));
+	if (major != DK_POBJ_MAJOR) {
+		rc = dk_err(DAXKV_EVERSION,
+			    "%s offset 8: libpmemobj pool format %u; a read-only "
+			    "open reads format %u",
+			    path, major, DK_POBJ_MAJOR);
+		goto out_close;
+	}
+	rc = dk_pobj_checksums(path, hdr);
+	if (rc)
+		goto out_close;
+	if (strncmp((const char *)hdr + DK_POBJ_LAYOUT_OFFSET, DK_POOL_LAYOUT,
+		    DK_POBJ_LAYOUT_MAX) != 0) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset %u: pool layout is not \"%s\"", path,
+			    DK_POBJ_LAYOUT_OFFSET, DK_POOL_LAYOUT);
+		goto out_close;
+	}
+	rc = dk_meta_precheck(path);
+	if (rc)
+		goto out_close;
+	root_off = dk_le64(hdr + DK_POBJ_ROOT_OFFSET);
+	root_size = dk_le64(hdr + DK_POBJ_ROOT_SIZE);
+	if (root_off == 0 || root_size < sizeof(*root) ||
+	    root_off > (uint64_t)st.st_size ||
+	    (uint64_t)st.st_size - root_off < sizeof(*root)) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset %u: root object at %llu of %llu bytes, "
+			    "expected %zu bytes inside the file",
+			    path, DK_POBJ_ROOT_OFFSET,
+			    (unsigned long long)root_off,
+			    (unsigned long long)root_size, sizeof(*root));
+		goto out_close;
+	}
+	root = malloc(sizeof(*root));
+	if (!root) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for %s", path);
+		goto out_close;
+	}
+	got = pread(fd, root, sizeof(*root), (off_t)root_off);
+	if (got != (ssize_t)sizeof(*root)) {
+		rc = dk_err_errno(DAXKV_EIO, got < 0 ? errno : EIO,
+				  "%s: reading the root object", path);
+		free(root);
+		goto out_close;
+	}
+	*rootp = root;
+	if (offp)
+		*offp = root_off;
+	rc = 0;
+out_close:
+	close(fd);
+	return rc;
+}
+
+int dk_meta_read(struct daxkv *db)
+{
+	char path[4096];
+	struct dk_meta_root *root;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/meta.pool", db->dir);
+	rc = dk_meta_read_root(path, &root, NULL);
+	if (rc)
+		return rc;
+	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
+		rc = dk_err(DAXKV_ECORRUPT, "%s: root object has no daxkv magic",
+			    path);
+	} else if (root->format_version < DK_FORMAT_VERSION_MIN ||
+		   root->format_version > DK_FORMAT_VERSION) {
+		rc = dk_err(DAXKV_EVERSION,
+			    "%s: format version %u, this library reads %u to %u",
+			    path, root->format_version, DK_FORMAT_VERSION_MIN,
+			    DK_FORMAT_VERSION);
+	} else if (root->segment_size < DK_SEG_MIN ||
+		   root->segment_size > DK_SEG_MAX ||
+		   root->segment_size % DK_SEG_ALIGN) {
+		rc = dk_err(DAXKV_ECORRUPT, "%s offset 32: bad segment size %llu",
+			    path, (unsigned long long)root->segment_size);
+	}
+	if (rc) {
+		free(root);
+		return rc;
+	}
+	db->meta = root;
+	db->format_version = root->format_version;
+	db->segment_size = root->segment_size;
+	db->max_size = root->max_size;
 	return 0;
 }
 
@@ -283,6 +479,8 @@ void dk_meta_close(struct daxkv *db)
 {
 	if (db->pop)
 		pmemobj_close(db->pop);
+	else
+		free(db->meta); /* a read-only open's copy, or NULL */
 	db->pop = NULL;
 	db->meta = NULL;
 }

@@ -17,6 +17,7 @@
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
+#include "latency.h"
 #include "lane.h"
 #include "record.h"
 #include "snapshot.h"
@@ -53,6 +54,7 @@ int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size_t cap,
 {
 	uint64_t loc;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_GET);
 
 	dk_err_clear();
 	if (!db || !vlen || (!buf && cap))
@@ -75,6 +77,7 @@ int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap, const void *key,
 
 	if (!snap)
 		return daxkv_get(db, key, klen, buf, cap, vlen);
+	DK_LAT_TIME(db, DK_LAT_GET);
 	dk_err_clear();
 	if (!db || !vlen || (!buf && cap))
 		return dk_err(DAXKV_EINVAL, "%s is NULL",
@@ -97,6 +100,7 @@ int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap, const void *lo,
 	struct dk_entry *e;
 	uint64_t seq;
 	int rc = 0;
+	DK_LAT_TIME(db, DK_LAT_SCAN);
 
 	dk_err_clear();
 	if (!db || !fn)

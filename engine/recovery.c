@@ -22,6 +22,16 @@
  *   by the same recovery.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
+ *
+ * A read-only open (DAXKV_OPEN_RDONLY) recovers in DRAM only: no orphan is
+ * removed, no mark written, the clean flag left as it is.  The index it
+ * builds is the same (the newest sequence wins whatever the marks say),
+ * so gets and scans are right.  The marks it would have changed are
+ * counted in stale_marks: where there are any, the version rule does not
+ * hold on media (a loser still unmarked reads as visible, a winner marked
+ * by a lost commit as invisible), and queries, which decide visibility
+ * from the records alone, are refused (query.c).  After a clean close, or
+ * after any read-write open, there are none.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,10 +75,15 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
-/* Mark @p rec as superseded by @p seq unless it already is. */
+/* Mark @p rec as superseded by @p seq unless it already is.  A read-only
+ * open writes nothing: it counts the mark it could not make. */
 static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
 {
-	if (rec->superseded == 0)
+	if (rec->superseded != 0)
+		return;
+	if (db->rdonly)
+		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
+	else
 		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
 }
 
@@ -227,7 +242,9 @@ static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
 	struct daxkv *db = arg;
 	struct dk_rec *rec = dk_rec_at(db, e->cur);
 
-	if (rec->superseded != 0)
+	if (rec->superseded != 0 && db->rdonly)
+		db->stale_marks++;
+	else if (rec->superseded != 0)
 		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, 0);
 	db->segs[DK_LOC_SLOT(e->cur)]->live +=
 		(int64_t)dk_rec_size(e->klen, rec->vlen);
@@ -311,7 +328,8 @@ int dk_recover(struct daxkv *db)
 	uint32_t *slots, n = 0;
 	int rc;
 
-	dk_remove_orphans(db);
+	if (!db->rdonly)
+		dk_remove_orphans(db);
 	slots = malloc(DK_MAX_SEGMENTS * sizeof(*slots));
 	if (!slots)
 		return dk_err(DAXKV_ENOMEM, "no memory for recovery");
@@ -361,8 +379,9 @@ int dk_recover(struct daxkv *db)
 		if (seg->size - seg->tail >= 64 * 1024)
 			db->reuse[db->nreuse++] = seg->slot;
 	}
-	/* the checkpoint is consumed: until the next clean close it is void */
-	if (db->meta->clean)
+	/* the checkpoint is consumed: until the next clean close it is void
+	 * (a read-only open leaves it valid: nothing moves on) */
+	if (db->meta->clean && !db->rdonly)
 		dk_meta_set(db, &db->meta->clean, 0);
 	db->recovery_ns = dk_now_ns() - start;
 	rc = 0;

@@ -89,6 +89,50 @@ static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
 }
 
+/*
+ * A read-only open maps segments PROT_READ from a read-only descriptor, so
+ * that nothing can change them and a read-only file system will do.  NULL
+ * with errno set on a system error; NULL with errno 0 and the message set
+ * when the file has the wrong size.
+ */
+static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
+				   size_t *lenp)
+{
+	struct stat st;
+	void *addr;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	if (!dk_segment_size_ok(db, (uint64_t)st.st_size)) {
+		close(fd);
+		dk_err(DAXKV_ECORRUPT, "%s: size %llu, expected %s%llu "
+		       "(truncated?)",
+		       path, (unsigned long long)st.st_size,
+		       db->format_version >= 2 ? "a multiple of 2 MiB up to " :
+						 "",
+		       (unsigned long long)db->segment_size);
+		errno = 0;
+		return NULL;
+	}
+	addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	err = errno;
+	close(fd); /* the mapping keeps the file */
+	if (addr == MAP_FAILED) {
+		errno = err;
+		return NULL;
+	}
+	*lenp = (size_t)st.st_size;
+	return addr;
+}
+
 static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 			  bool create, struct dk_segment **out)
 {
@@ -107,6 +151,13 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 		addr = pmem_map_file(path, size,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
+	} else if (db->rdonly) {
+		addr = dk_segment_map_rdonly(db, path, &mapped_len);
+		if (!addr && errno == 0) {
+			free(seg);
+			return DAXKV_ECORRUPT; /* the message is set */
+		}
+		seg->readonly = true;
 	} else {
 		struct stat st;
 
@@ -371,7 +422,10 @@ void dk_segment_unmap(struct dk_segment *seg)
 {
 	if (!seg)
 		return;
-	pmem_unmap(seg->base, seg->size);
+	if (seg->readonly)
+		munmap(seg->base, seg->size);
+	else
+		pmem_unmap(seg->base, seg->size);
 	pthread_mutex_destroy(&seg->marks_lock);
 	free(seg->marks);
 	free(seg);

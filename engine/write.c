@@ -43,6 +43,7 @@
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
+#include "latency.h"
 #include "lane.h"
 #include "persist.h"
 #include "record.h"
@@ -444,7 +445,12 @@ out_unlock:
 static int dk_commit_or_compact(struct daxkv *db, struct dk_op *ops, size_t n,
 				enum dk_commit_kind kind)
 {
-	int rc = dk_commit(db, ops, n, kind);
+	int rc;
+
+	if (db->rdonly)
+		return dk_err(DAXKV_EPERM, "%s was opened read-only "
+			      "(DAXKV_OPEN_RDONLY)", db->dir);
+	rc = dk_commit(db, ops, n, kind);
 
 	if (rc == DAXKV_ENOSPC && dk_compact_for_space(db) > 0)
 		rc = dk_commit(db, ops, n, kind);
@@ -456,6 +462,7 @@ int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 {
 	struct dk_op op;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_PUT);
 
 	dk_err_clear();
 	if (!db)
@@ -476,6 +483,7 @@ int daxkv_delete(daxkv *db, const void *key, size_t klen)
 {
 	struct dk_op op;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_DELETE);
 
 	dk_err_clear();
 	if (!db)
@@ -588,6 +596,7 @@ int daxkv_batch_commit(daxkv *db, daxkv_batch *b)
 	struct dk_op *ops;
 	size_t n = 0;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_BATCH);
 
 	dk_err_clear();
 	if (!db || !b)

@@ -18,7 +18,9 @@
  *   proper prefix sorts first).  Values are 0 to DAXKV_MAX_VALUE bytes.
  *   Longer input is refused with DAXKV_EINVAL.
  * - One handle may be shared by any number of threads, for any mix of
- *   calls.  A database directory is open in at most one process.
+ *   calls.  A database directory is open read-write by at most one
+ *   handle, in one process, or read-only (DAXKV_OPEN_RDONLY) by any
+ *   number of handles and processes, never both at once.
  * - Constructors take a T ** and set it only on success; destructors
  *   accept NULL.
  */
@@ -89,7 +91,34 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 #define DAXKV_OPEN_NOCOMPACT 0x10u   /**< no background compaction thread
 					  (daxkv_compact() and the compaction
 					  after ENOSPC still work) */
-#define DAXKV_OPEN_NOBACKGROUND 0x40u /**< no background thread at all:
+/**
+ * Read-only: open an existing database without changing a byte of it.
+ * The segments are mapped read-only; no file is created, written or
+ * removed (no probe file, no metadata word, no checkpoint, no orphan
+ * removal, not even the lock file's pid), so a database on a read-only
+ * mount, on a volume snapshot or under inspection can be opened.  Any
+ * number of read-only handles, in any processes, may hold a database at
+ * once (a shared lock on DIR/lock); a read-write open meanwhile gets
+ * DAXKV_EBUSY, and a read-only open while a writer holds it too.  A
+ * directory without DIR/lock opens unlocked on a read-only file system
+ * and is refused (DAXKV_ENODB) elsewhere.  Implies NOCREATE and
+ * NOCOMPACT; EXCLUSIVE or a max_size is DAXKV_EINVAL.
+ *
+ * Writes (put, delete, batch commit, compact) return DAXKV_EPERM.  Gets,
+ * scans, snapshots, queries, stats and daxkv_backup() work.  A database
+ * that was not closed cleanly is recovered in memory only: gets and scans
+ * see exactly what a read-write open would.  Queries decide visibility
+ * from the records on media (their `superseded` words), which only a
+ * read-write recovery repairs after a crash; where the read-only recovery
+ * found such words wrong, daxkv_query() returns DAXKV_ENOTSUP saying so
+ * (daxkv_stat's stale_marks counts them) until a read-write open has
+ * repaired them.
+ */
+#define DAXKV_OPEN_RDONLY 0x20u
+/** Keep no latency figures (daxkv_stat's latency fields stay 0): for
+ *  benchmarks that measure what keeping them costs. */
+#define DAXKV_OPEN_NOLATENCY 0x40u
+#define DAXKV_OPEN_NOBACKGROUND 0x80u /**< no background thread at all:
 					  NOCOMPACT, and no segment files
 					  made ahead of need (a writer that
 					  fills its segment makes the next
@@ -143,17 +172,20 @@ DAXKV_API void daxkv_options_init(struct daxkv_options *opts);
  *
  * @return 0, or DAXKV_EINVAL (NULL argument, bad option, a file where a
  * directory should be, EXCLUSIVE on an existing database), DAXKV_ENODB
- * (not a database; missing with NOCREATE), DAXKV_EBUSY (open in another
- * process; daxkv_errmsg() names its pid), DAXKV_EPERM, DAXKV_EVERSION,
- * DAXKV_ECORRUPT, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * (not a database; missing with NOCREATE or RDONLY; an unfinished
+ * backup, see daxkv_backup()), DAXKV_EBUSY (open in another process or
+ * handle; daxkv_errmsg() names the writer's pid, or says that read-only
+ * handles hold it), DAXKV_EPERM, DAXKV_EVERSION, DAXKV_ECORRUPT,
+ * DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
  */
 DAXKV_API int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	       daxkv **dbp);
 
 /**
  * Close the handle: wait for nothing (every write is already durable),
- * write a checkpoint so that the next open need not scan, release the
- * directory lock and free everything.  No call may be in progress on
+ * write a checkpoint so that the next open need not scan (not for a
+ * read-only handle, which writes nothing), release the directory lock and
+ * free everything.  No call may be in progress on
  * @p db.  NULL is accepted.
  * @return 0, DAXKV_EBUSY if snapshots of the handle are still open (then
  * nothing is closed), or DAXKV_EIO if the checkpoint could not be
@@ -164,6 +196,7 @@ DAXKV_API int daxkv_close(daxkv *db);
 /**
  * Insert or replace.  Durable when it returns 0.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_put(daxkv *db, const void *key, size_t klen, const void *val,
 	      size_t vlen);
@@ -181,6 +214,7 @@ DAXKV_API int daxkv_get(daxkv *db, const void *key, size_t klen, void *buf, size
  * Delete @p key.  Durable when it returns 0.
  * @return 0, DAXKV_ENOTFOUND (no such key; nothing written),
  * DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_delete(daxkv *db, const void *key, size_t klen);
 
@@ -215,6 +249,7 @@ DAXKV_API int daxkv_batch_delete(daxkv_batch *b, const void *key, size_t klen);
  * must fit in one segment (its encoded size at most segment_size minus
  * 4 KiB) or DAXKV_EINVAL is returned.
  * @return 0, DAXKV_EINVAL, DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO.
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_batch_commit(daxkv *db, daxkv_batch *b);
 /** Empty @p b so that it can be reused. */
@@ -360,7 +395,9 @@ struct daxkv_pred {
 /** What a query returns. */
 enum daxkv_query_output {
 	DAXKV_QUERY_COUNT = 1, /**< result.count */
-	DAXKV_QUERY_SUM = 2,   /**< result.value: sum of field, modulo 2^64 */
+	DAXKV_QUERY_SUM = 2,   /**< result.value: sum of field, modulo 2^64;
+				    result.overflow says when the exact sum
+				    does not fit */
 	DAXKV_QUERY_MIN = 3,   /**< result.value: smallest field */
 	DAXKV_QUERY_MAX = 4,   /**< result.value: largest field */
 	DAXKV_QUERY_ROWS = 5,  /**< the rows, to the rows callback */
@@ -375,12 +412,22 @@ struct daxkv_row {
 };
 
 /**
- * Rows callback: @p n rows (n >= 1) of a ROWS query.  The backend's
- * matches are gathered (copied) before the first call, so memory grows
- * with the answer; with DAXKV_QUERY_ORDERED and a limit, all matches are
- * sorted and the first ones delivered.  Return 0 to go on;
- * any other value stops the query and becomes daxkv_query()'s return
- * value.  It must not call daxkv_close() on the handle.
+ * Rows callback: @p n rows (1 <= n <= 256) of a ROWS query.  Rows come
+ * in batches as the backend finds them: the callback runs while the
+ * query goes on, always on the thread that called daxkv_query() and one
+ * batch at a time, and the rows in memory at once are a few buffers of
+ * 256 KiB per backend thread, whatever the answer's size (a backend waits
+ * while the callback takes its time).  Without DAXKV_QUERY_ORDERED rows
+ * come in no particular order and a limit stops the query once reached.
+ * With ORDERED and a limit, only the `limit` smallest keys are kept (a
+ * heap), then delivered sorted at the end; ORDERED without a limit keeps
+ * every row until the end, so memory grows with the answer.  Return 0 to
+ * go on; any other value stops the query and becomes daxkv_query()'s
+ * return value (its result still says how many rows were delivered).  It
+ * may call the handle, queries included, but not daxkv_close().  (A query
+ * from the callback while its own query still runs on a device that
+ * serves one query at a time, as the CUDA backend does, waits for that
+ * run to end; the rows still to come are then kept in memory meanwhile.)
  */
 typedef int (*daxkv_rows_fn)(const struct daxkv_row *rows, size_t n,
 			     void *arg);
@@ -426,9 +473,10 @@ struct daxkv_query {
 DAXKV_API void daxkv_query_init(struct daxkv_query *q);
 
 /** Structure version of struct daxkv_query_result (1: up to `direct`;
- *  2: `fallback_from` too).  daxkv_query() fills the fields of the version
- *  the caller put in and leaves the rest alone. */
-#define DAXKV_QUERY_RESULT_VERSION 2u
+ *  2: `fallback_from` too; 3: `overflow`, where version 2 had a reserved
+ *  word: the size did not change).  daxkv_query() fills the fields of the
+ *  version the caller put in and leaves the rest alone. */
+#define DAXKV_QUERY_RESULT_VERSION 3u
 
 /** What a query did (daxkv_query()). */
 struct daxkv_query_result {
@@ -455,7 +503,11 @@ struct daxkv_query_result {
 				     stopped using after a failure (a GPU
 				     error).  daxkv_errmsg() says why, until
 				     the thread's next daxkv call */
-	uint32_t reserved;
+	/* version 3 */
+	uint32_t overflow;    /**< SUM: 1 if the exact sum does not fit in
+				   64 bits: in a uint64_t for a UINT field,
+				   in an int64_t for an INT field (value
+				   then holds it modulo 2^64); else 0 */
 };
 
 /**
@@ -506,8 +558,62 @@ DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
  * segments_retiring counts them).
  * @return 0, DAXKV_EINVAL (NULL), DAXKV_ENOSPC (no room for the copies),
  * DAXKV_ENOMEM, DAXKV_EIO, DAXKV_ECORRUPT (a damaged segment).
+ * DAXKV_EPERM on a read-only handle.
  */
 DAXKV_API int daxkv_compact(daxkv *db);
+
+/* ---- Hot backup ---- */
+
+/** @name Backup flags (daxkv_backup)
+ * @{ */
+#define DAXKV_BACKUP_COMPACT 0x1u /**< copy only the records a scan at the
+				       snapshot returns, packed into new
+				       segments (each with the snapshot's
+				       sequence), instead of whole segments */
+/** @} */
+
+/**
+ * Hot backup: write into directory @p dir a complete database holding
+ * exactly what @p db holds at one point in time (a snapshot taken by the
+ * call), while other threads keep writing and compacting.  This is how a
+ * program that holds the database open takes a backup: call it on its
+ * handle, from any thread (a read-only handle will do too).  For a
+ * database that no process holds, open it with DAXKV_OPEN_RDONLY and call
+ * this, as `kvctl backup` does.
+ *
+ * @p dir must be missing (it is created) or an empty directory.  By
+ * default each segment is copied up to the snapshot's end of it, with the
+ * records' `superseded` words set as of the snapshot; with
+ * DAXKV_BACKUP_COMPACT only the snapshot's live records are copied.  The
+ * copy has the source's uuid, segment size and max_size and no
+ * checkpoint: its first open rebuilds the index by scanning.  Every file
+ * and directory entry of it is durable (fsync) before the call returns 0.
+ * (From a read-only handle of a database that was not closed cleanly and
+ * whose superseded words are wrong on media (daxkv_stat's stale_marks),
+ * a whole-segment copy carries the same words, and like the source needs
+ * a read-write open to repair them before queries; a compacting copy is
+ * written from the index and needs none.)
+ *
+ * Interrupted (power failure, SIGKILL, an error), it never leaves
+ * something that opens as a database: a file DIR/backup.incomplete is made
+ * durable first and removed last, and daxkv_open() and daxkv_check()
+ * refuse a directory holding it (DAXKV_ENODB).  After an error the call
+ * removes what it wrote.
+ * @return 0, DAXKV_EINVAL (NULL or empty @p dir, unknown flags, @p dir
+ * not an empty directory, or the database's own directory), DAXKV_EPERM,
+ * DAXKV_ENOSPC, DAXKV_ENOMEM, DAXKV_EIO (daxkv_errmsg() names the file),
+ * DAXKV_ECORRUPT (a damaged record below a segment's tail).
+ */
+DAXKV_API int daxkv_backup(daxkv *db, const char *dir, uint32_t flags);
+
+/**
+ * daxkv_backup() as of @p snap (NULL: a snapshot of its own): the copy
+ * holds exactly what daxkv_scan_at(@p snap) returns.
+ * @return as daxkv_backup(); DAXKV_EINVAL also if @p snap belongs to
+ * another handle.
+ */
+DAXKV_API int daxkv_backup_at(daxkv *db, const daxkv_snapshot *snap,
+			      const char *dir, uint32_t flags);
 
 /** How writes are made durable on this handle. */
 enum daxkv_durability {
@@ -517,9 +623,11 @@ enum daxkv_durability {
 	DAXKV_DUR_MSYNC = 3,    /**< not DAX: msync after each write */
 	DAXKV_DUR_EMULATED = 4, /**< PMEM_IS_PMEM_FORCE: flush + fence on
 				     memory that is not really persistent */
+	DAXKV_DUR_READONLY = 5, /**< DAXKV_OPEN_RDONLY: nothing is written */
 };
 
-/** Name of a durability mode ("map_sync", "eadr", "msync", "emulated"). */
+/** Name of a durability mode ("map_sync", "eadr", "msync", "emulated",
+ *  "read-only"). */
 DAXKV_API const char *daxkv_durability_name(enum daxkv_durability mode);
 
 /** How the last open rebuilt its index. */
@@ -530,8 +638,28 @@ enum daxkv_recovery {
 };
 
 /** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
- *  compaction figures too). */
-#define DAXKV_STAT_VERSION 2u
+ *  compaction figures too; 3: stale_marks and the latency figures). */
+#define DAXKV_STAT_VERSION 3u
+
+/**
+ * How long one kind of call took since the handle was opened (struct
+ * daxkv_stat, version 3).  Puts, gets and deletes are sampled: each
+ * thread times a random one call in 32 of each kind; batch commits, scans and
+ * queries are timed every time.  A time is the whole call as the caller
+ * sees it, from entry to return (a scan's or query's callbacks
+ * included).  Percentiles come from a histogram whose buckets are at most
+ * 12.5% wide: each is the upper end of its bucket (never below the true
+ * value, at most 12.5% above it, and never above max_ns).  All 0 when
+ * nothing was timed, or with DAXKV_OPEN_NOLATENCY.
+ */
+struct daxkv_latency {
+	uint64_t samples; /**< calls timed */
+	uint64_t p50_ns;  /**< median */
+	uint64_t p90_ns;
+	uint64_t p99_ns;
+	uint64_t p999_ns; /**< 99.9th percentile */
+	uint64_t max_ns;  /**< the longest call timed (exact) */
+};
 
 /** Figures about an open database (daxkv_stat()). */
 struct daxkv_stat {
@@ -566,12 +694,29 @@ struct daxkv_stat {
 					 compaction would keep.  Space
 					 amplification is bytes_mapped over
 					 this */
+	/* version 3 */
+	uint64_t stale_marks;    /**< read-only handle of a database not
+				      closed cleanly: superseded marks on
+				      media that only a read-write open
+				      repairs; queries are refused while
+				      this is not 0 (DAXKV_OPEN_RDONLY) */
+	struct daxkv_latency put_latency;    /**< daxkv_put */
+	struct daxkv_latency get_latency;    /**< daxkv_get, daxkv_get_at */
+	struct daxkv_latency delete_latency; /**< daxkv_delete */
+	struct daxkv_latency batch_latency;  /**< daxkv_batch_commit */
+	struct daxkv_latency scan_latency;   /**< daxkv_scan, daxkv_scan_at */
+	struct daxkv_latency query_latency;  /**< daxkv_query */
 };
 
 /**
- * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first (a program
- * built against version 1 passes 1 and gets the version 1 fields).
- * @return 0 or DAXKV_EINVAL.
+ * Fill @p st.  Set st->version = DAXKV_STAT_VERSION first: a program
+ * built against an older version passes that version and gets its fields
+ * only (nothing past them is written), so the struct may grow in later
+ * versions without breaking it.  Sizes: version 1 ends before
+ * `compactions`, version 2 before `stale_marks`, version 3 is
+ * sizeof(struct daxkv_stat) of this header.
+ * @return 0 or DAXKV_EINVAL (NULL, or a version outside
+ * 1..DAXKV_STAT_VERSION).
  */
 DAXKV_API int daxkv_stat(daxkv *db, struct daxkv_stat *st);
 

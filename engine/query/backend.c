@@ -53,7 +53,7 @@ int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec)
 	memset(rb->data + rb->used + body, 0, size - body);
 	rb->used += size;
 	rb->nrows++;
-	return 0;
+	return rb->flush && rb->used >= DK_ROWS_FLUSH ? rb->flush(rb) : 0;
 }
 
 int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
@@ -64,9 +64,19 @@ int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
 	if (rc)
 		return rc;
 	memcpy(rb->data + rb->used, recs, bytes);
+	return dk_rowbuf_commit(rb, bytes, n);
+}
+
+int dk_rowbuf_commit(struct dk_rowbuf *rb, size_t bytes, uint64_t n)
+{
 	rb->used += bytes;
 	rb->nrows += n;
-	return 0;
+	return rb->flush && rb->used >= DK_ROWS_FLUSH ? rb->flush(rb) : 0;
+}
+
+int dk_rowbuf_flush(struct dk_rowbuf *rb)
+{
+	return rb->flush && dk_rowbuf_held(rb) ? rb->flush(rb) : 0;
 }
 
 void dk_rowbuf_free(struct dk_rowbuf *rb)

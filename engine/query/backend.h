@@ -47,12 +47,26 @@ struct dk_qunit {
 /*
  * Rows: copies of matching records, in the record format, back to back
  * (each dk_rec_size() bytes), so that a device's output can be appended
- * as it comes.
+ * as it comes.  A ROWS query's buffers have a sink (query/rows.c): once a
+ * buffer holds DK_ROWS_FLUSH bytes, the append hands its rows on, so that
+ * memory does not grow with the answer.  An append then returns non-zero
+ * when the query is to stop (DK_QUERY_STOPPED: the callback stopped it or
+ * its limit was reached; or an error): the backend ends its run and
+ * returns that value, as for any error.
  */
+#define DK_ROWS_FLUSH (256u << 10)
+#define DK_QUERY_STOPPED (-30990) /* no daxkv code: never returned to a user */
+
 struct dk_rowbuf {
 	uint8_t *data;
 	size_t used, cap;
-	uint64_t nrows;
+	uint64_t nrows;       /* rows appended in all (what a backend compares
+				 with stop_after) */
+	uint64_t handed;      /* of which handed to the sink: the others,
+				 dk_rowbuf_held(), are in `data` */
+	void *sink;           /* the query's delivery (rows.c), or NULL */
+	int (*flush)(struct dk_rowbuf *rb); /* hands the rows held to the
+					       sink and empties the buffer */
 };
 
 int dk_rowbuf_reserve(struct dk_rowbuf *rb, size_t bytes);
@@ -61,6 +75,19 @@ int dk_rowbuf_add(struct dk_rowbuf *rb, const struct dk_rec *rec);
 /* Append @p bytes of records already in the format, holding @p n rows. */
 int dk_rowbuf_append(struct dk_rowbuf *rb, const void *recs, size_t bytes,
 		     uint64_t n);
+/* Account for @p bytes holding @p n rows that a backend wrote into the
+ * buffer itself (after dk_rowbuf_reserve), and hand them on if due; as an
+ * append. */
+int dk_rowbuf_commit(struct dk_rowbuf *rb, size_t bytes, uint64_t n);
+/* Hand the rows held to the sink now (a thread's last rows); 0 without a
+ * sink or rows, else as an append. */
+int dk_rowbuf_flush(struct dk_rowbuf *rb);
+
+/* Rows in the buffer now. */
+static inline uint64_t dk_rowbuf_held(const struct dk_rowbuf *rb)
+{
+	return rb->nrows - rb->handed;
+}
 void dk_rowbuf_free(struct dk_rowbuf *rb);
 
 /* One query run, as a backend sees it. */
@@ -88,6 +115,13 @@ struct dk_qexec {
 	uint64_t bytes;       /* bytes of records examined */
 	uint32_t used_threads; /* threads, lanes or blocks that ran */
 	uint32_t direct;      /* CUDA: read the mapping in place */
+
+	/* ROWS delivery (rows.c). */
+	int stop;             /* atomic: set when no more rows are wanted; a
+				 backend may end its run early (CPU workers
+				 look between units) */
+	uint64_t sum_hi;      /* SUM on the CPU: high 64 bits of the exact
+				 128-bit sum (two's complement for INT) */
 };
 
 /*

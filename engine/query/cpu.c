@@ -3,9 +3,12 @@
  * cpu.c -- the CPU backend: the reference, and the fallback when a device
  * declines.  Threads of this process take units from a shared counter, a
  * few at a time, and evaluate each record with the functions of
- * daxkv_device.h; each keeps its own aggregates and rows, merged at the
- * end.  A ROWS query with a limit and no order stops taking units once
- * enough rows are in.
+ * daxkv_device.h; each keeps its own aggregates, merged at the end (a SUM
+ * with its high word too: the exact sum is known, and query.c reports an
+ * overflow), and its own row buffer, which streams to the query's
+ * delivery (rows.c) as it fills.  A ROWS query with a limit and no order
+ * stops taking units once enough rows are in, and every ROWS query once
+ * its delivery wants no more.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,12 +20,29 @@
 #define DK_QUERY_MAX_THREADS 64u
 
 /*
+ * The high word of a SUM, kept beside dkd_acc's 64-bit sum so that the
+ * exact sum is known (query.c reports an overflow): what adding the
+ * field's value (the sum's change, @p after - @p before modulo 2^64),
+ * sign-extended for an INT field, carries into bits 64..127.
+ */
+static inline uint64_t dk_cpu_carry(const struct dkd_filter *f,
+				    uint64_t before, uint64_t after)
+{
+	uint64_t carry = after < before; /* modulo 2^64: the value is added */
+
+	if (f->agg_type == DKD_T_INT && (int64_t)(after - before) < 0)
+		carry += ~0ull; /* its sign extension */
+	return carry;
+}
+
+/*
  * Evaluate units [first, last) on the calling thread, into @p acc and (for
  * ROWS) @p out: the reference loop.
  */
 static int dk_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
-			struct dkd_acc *acc, struct dk_rowbuf *out,
-			uint64_t *records, uint64_t *bytes)
+			struct dkd_acc *acc, uint64_t *sum_hi,
+			struct dk_rowbuf *out, uint64_t *records,
+			uint64_t *bytes)
 {
 	const struct dkd_filter *f = &x->flt;
 
@@ -35,7 +55,12 @@ static int dk_cpu_units(const struct dk_qexec *x, size_t first, size_t last,
 				(const struct dk_rec *)(unit->base + off);
 
 			if (dkd_rec_match(f, &x->keys, rec)) {
+				uint64_t before = acc->sum;
+
 				dkd_acc_add(f, acc, dk_rec_val(rec));
+				if (f->agg_type)
+					*sum_hi += dk_cpu_carry(f, before,
+								acc->sum);
 				if (out) {
 					int rc = dk_rowbuf_add(out, rec);
 
@@ -58,6 +83,7 @@ struct dk_cpu_worker {
 	pthread_t tid;
 	int rc;
 	struct dkd_acc acc;
+	uint64_t sum_hi;
 	struct dk_rowbuf out;
 	uint64_t records, bytes;
 };
@@ -81,9 +107,11 @@ static void *dk_cpu_worker_run(void *arg)
 		if (x->stop_after &&
 		    __atomic_load_n(w->rows, __ATOMIC_RELAXED) >= x->stop_after)
 			break;
+		if (__atomic_load_n(&x->stop, __ATOMIC_RELAXED))
+			break; /* the rows' delivery wants no more */
 		if (last > x->nunits)
 			last = x->nunits;
-		w->rc = dk_cpu_units(x, first, last, &w->acc,
+		w->rc = dk_cpu_units(x, first, last, &w->acc, &w->sum_hi,
 				     x->rows ? &w->out : NULL, &w->records,
 				     &w->bytes);
 		if (w->rc)
@@ -92,6 +120,9 @@ static void *dk_cpu_worker_run(void *arg)
 			__atomic_fetch_add(w->rows, w->out.nrows - before,
 					   __ATOMIC_RELAXED);
 	}
+	/* this thread's last rows go to the delivery from here */
+	if (!w->rc)
+		w->rc = dk_rowbuf_flush(&w->out);
 	return NULL;
 }
 
@@ -122,6 +153,8 @@ static int dk_query_cpu(struct dk_qexec *x)
 		w[i].x = x;
 		w[i].next = &next;
 		w[i].rows = &rows;
+		w[i].out.sink = x->out.sink;   /* ROWS: streamed (rows.c) */
+		w[i].out.flush = x->out.flush;
 	}
 	/* worker 0 is this thread */
 	for (started = 1; started < n; started++)
@@ -132,10 +165,15 @@ static int dk_query_cpu(struct dk_qexec *x)
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(w[i].tid, NULL);
 	dkd_acc_init(&x->acc);
+	x->sum_hi = 0;
 	for (unsigned i = 0; i < started; i++) {
+		uint64_t before = x->acc.sum;
+
 		if (w[i].rc && !rc)
 			rc = w[i].rc;
 		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
+		/* 128-bit: the high words, and the low words' carry */
+		x->sum_hi += w[i].sum_hi + (x->acc.sum < before);
 		x->records += w[i].records;
 		x->bytes += w[i].bytes;
 		if (!rc && w[i].out.used)

@@ -1255,9 +1255,8 @@ static int dkc_finish(struct dkc_state *st, struct dk_qexec *x,
 		api->copy_async(x->out.data + x->out.used, s->rows_dev,
 				kept_bytes, cudaMemcpyDeviceToHost, s->stream));
 	DKC_TRY(x, "cudaStreamSynchronize", api->stream_sync(s->stream));
-	x->out.used += kept_bytes;
-	x->out.nrows += kept;
-	return 0;
+	/* counted, and handed to the query's delivery if due (rows.c) */
+	return dk_rowbuf_commit(&x->out, kept_bytes, kept);
 }
 
 /* ROWS with a limit and no order: enough rows delivered to stop. */

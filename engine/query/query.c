@@ -33,10 +33,10 @@
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
+#include "latency.h"
+#include "rows.h"
 #include "snapshot.h"
 #include "units.h"
-
-#define DK_ROWS_BATCH 256u
 
 void daxkv_query_init(struct daxkv_query *q)
 {
@@ -353,53 +353,51 @@ static int dk_backend_pick(struct daxkv *db, uint32_t want, uint64_t bytes,
 	return 0;
 }
 
-/* ---- Delivery ---- */
+/* ---- Results ---- */
 
-static int dk_row_cmp(const void *a, const void *b)
+/*
+ * Did a SUM overflow: does the exact sum not fit in 64 bits (UINT) or in
+ * an int64_t (INT)?  Nothing can have overflowed when count times the
+ * largest (and, for INT, the smallest) value fits: the common case costs
+ * two multiplications.  Otherwise the CPU backend knows the exact sum
+ * (its high word, cpu.c); a device keeps it modulo 2^64 only, so the CPU
+ * sums the same units again.
+ */
+static int dk_sum_overflow(const struct dk_qexec *x,
+			   const struct dk_backend *be, uint32_t *overflow)
 {
-	const struct dk_rec *ra = *(const struct dk_rec *const *)a;
-	const struct dk_rec *rb = *(const struct dk_rec *const *)b;
+	const struct dkd_acc *a = &x->acc;
+	uint64_t lo = a->sum, hi = x->sum_hi;
+	int64_t ign;
+	uint64_t uign;
 
-	return dk_keycmp(dk_rec_key(ra), ra->klen, dk_rec_key(rb), rb->klen);
-}
-
-static int dk_rows_deliver(const struct daxkv_query *q,
-			   const struct dk_rowbuf *out, uint64_t *delivered)
-{
-	const struct dk_rec **recs;
-	struct daxkv_row batch[DK_ROWS_BATCH];
-	uint64_t n = out->nrows, off = 0;
-	int rc = 0;
-
-	*delivered = 0;
-	if (n == 0)
+	*overflow = 0;
+	if (a->count == 0)
 		return 0;
-	recs = malloc(n * sizeof(*recs));
-	if (!recs)
-		return dk_err(DAXKV_ENOMEM, "no memory to deliver %llu rows",
-			      (unsigned long long)n);
-	for (uint64_t i = 0; i < n; i++) {
-		recs[i] = (const struct dk_rec *)(out->data + off);
-		off += dk_rec_size(recs[i]->klen, recs[i]->vlen);
-	}
-	if (q->flags & DAXKV_QUERY_ORDERED)
-		qsort(recs, n, sizeof(*recs), dk_row_cmp);
-	if (q->limit && n > q->limit)
-		n = q->limit;
-	for (uint64_t i = 0; i < n && rc == 0;) {
-		size_t k = 0;
+	if (x->flt.agg_type == DKD_T_INT ?
+		    !__builtin_mul_overflow((int64_t)a->count, (int64_t)a->min,
+					    &ign) &&
+			    !__builtin_mul_overflow((int64_t)a->count,
+						    (int64_t)a->max, &ign) :
+		    !__builtin_mul_overflow(a->count, a->max, &uign))
+		return 0;
+	if (be != &dk_backend_cpu) {
+		struct dk_qexec cpu = *x;
+		int rc;
 
-		for (; k < DK_ROWS_BATCH && i < n; k++, i++) {
-			batch[k].key = dk_rec_key(recs[i]);
-			batch[k].klen = recs[i]->klen;
-			batch[k].val = dk_rec_val(recs[i]);
-			batch[k].vlen = recs[i]->vlen;
-		}
-		rc = q->rows(batch, k, q->arg);
-		*delivered += k;
+		cpu.rows = false;
+		memset(&cpu.out, 0, sizeof(cpu.out));
+		rc = dk_backend_cpu.run(&cpu);
+		if (rc)
+			return rc;
+		lo = cpu.acc.sum;
+		hi = cpu.sum_hi;
 	}
-	free(recs);
-	return rc;
+	if (x->flt.agg_type == DKD_T_INT)
+		*overflow = hi != ((int64_t)lo < 0 ? ~0ull : 0);
+	else
+		*overflow = hi != 0;
+	return 0;
 }
 
 /* The bytes of a result of version @p version (fields added later are
@@ -408,6 +406,8 @@ static size_t dk_result_size(uint32_t version)
 {
 	if (version == 1)
 		return offsetof(struct daxkv_query_result, fallback_from);
+	if (version == 2) /* its last word was reserved, now `overflow` */
+		return offsetof(struct daxkv_query_result, overflow);
 	return sizeof(struct daxkv_query_result);
 }
 
@@ -419,12 +419,14 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	const struct daxkv_snapshot *snap;
 	struct dk_qunit *units = NULL;
 	struct dk_qexec x;
+	struct dk_rows rows;
 	struct dk_fallback fb = { 0 };
 	const struct dk_backend *be = &dk_backend_cpu;
 	size_t nunits = 0;
 	uint32_t want;
 	bool autopick;
 	int rc;
+	DK_LAT_TIME(db, DK_LAT_QUERY);
 
 	dk_err_clear();
 	if (!db || !q)
@@ -439,6 +441,18 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	rc = dk_query_compile(db, q, &x);
 	if (rc)
 		return rc;
+	/* from inside a rows callback: let an outer device run end */
+	dk_rows_nested_query(db);
+	if (__atomic_load_n(&db->stale_marks, __ATOMIC_RELAXED))
+		return dk_err(DAXKV_ENOTSUP,
+			      "%s was not closed cleanly and is open read-only: "
+			      "%llu superseded marks on media are wrong and only "
+			      "a read-write open repairs them, so a query (which "
+			      "reads them) would be wrong; gets and scans are "
+			      "right",
+			      db->dir, (unsigned long long)__atomic_load_n(
+					       &db->stale_marks,
+					       __ATOMIC_RELAXED));
 	want = q->backend;
 	if (want == DAXKV_BACKEND_DEFAULT)
 		want = __atomic_load_n(&db->backend, __ATOMIC_RELAXED);
@@ -451,6 +465,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			return rc;
 		snap = own;
 	}
+	dk_rows_init(&rows, q, db); /* before the first goto out */
 	rc = dk_backend_pick(db, want, dk_query_scan_bytes(snap), &be, &fb);
 	if (rc)
 		goto out;
@@ -466,11 +481,14 @@ again:
 	x.nunits = nunits;
 	if (nunits == 0 || x.empty)
 		rc = 0; /* nothing below any tail, or lo == hi: empty */
+	else if (x.rows)
+		rc = dk_rows_run(&rows, be, &x); /* rows stream to the caller */
 	else
 		rc = be->run(&x);
-	if (rc == DAXKV_ENOTSUP && x.fallback) {
+	if (rc == DAXKV_ENOTSUP && x.fallback && !rows.stop_rc) {
 		/* the device declined this query, or failed in a way that
-		 * leaves the CPU able to answer: it does, and says why */
+		 * leaves the CPU able to answer: it does, and says why (a
+		 * rows callback's own stopping value is not the device's) */
 		dk_fallback_note(&fb, be->id, daxkv_errmsg());
 		free(units);
 		units = NULL;
@@ -483,7 +501,8 @@ again:
 		dk_err_clear();
 		goto again;
 	}
-	if (rc)
+	/* a callback that stopped the query still learns what it got */
+	if (rc && !(x.rows && rc == rows.stop_rc))
 		goto out;
 
 	if (res) {
@@ -499,6 +518,15 @@ again:
 		switch (q->output) {
 		case DAXKV_QUERY_SUM:
 			res->value = x.acc.sum;
+			if (res->version >= 3) {
+				int orc = dk_sum_overflow(&x, be,
+							  &res->overflow);
+
+				if (orc) {
+					rc = orc;
+					goto out;
+				}
+			}
 			break;
 		case DAXKV_QUERY_MIN:
 			res->value = x.acc.count ? x.acc.min : 0;
@@ -511,11 +539,11 @@ again:
 		}
 	}
 	if (x.rows) {
-		uint64_t delivered = 0;
-
-		rc = dk_rows_deliver(q, &x.out, &delivered);
+		/* ORDERED: the rows kept, sorted, now */
+		if (!rc)
+			rc = dk_rows_finish(&rows);
 		if (res)
-			res->count = delivered;
+			res->count = rows.delivered;
 	}
 	if (res) {
 		res->time_ns = dk_now_ns() - t0;
@@ -526,6 +554,7 @@ again:
 	if (rc == 0 && fb.from)
 		dk_err(0, "%s: %s", daxkv_backend_name((int)fb.from), fb.why);
 out:
+	dk_rows_destroy(&rows);
 	dk_rowbuf_free(&x.out);
 	free(units);
 	dk_snapshot_release(own);

@@ -706,6 +706,21 @@ static void test_format1(void)
 	CHECK(!strcmp(get_str(db, "key000000"), "a value of some thirty bytes..."));
 	CHECK(!strcmp(get_str(db, "key009999"), "a value of some thirty bytes..."));
 	CHECK_OK(daxkv_close(db));
+	/* and read-only (which reads the meta pool its own way) */
+	{
+		struct daxkv_options ro;
+
+		daxkv_options_init(&ro);
+		ro.flags = DAXKV_OPEN_RDONLY;
+		CHECK_OK(daxkv_open(dir, &ro, &db));
+		memset(&st, 0, sizeof(st));
+		st.version = DAXKV_STAT_VERSION;
+		CHECK_OK(daxkv_stat(db, &st));
+		CHECK_EQ(st.format_version, 1);
+		CHECK(!strcmp(get_str(db, "key004321"),
+			      "a value of some thirty bytes..."));
+		CHECK_OK(daxkv_close(db));
+	}
 	{
 		struct daxkv_check_options co;
 		struct daxkv_check_result res;

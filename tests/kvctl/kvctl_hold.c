@@ -8,6 +8,8 @@
  *                           "ready", wait for EOF, then exit without
  *                           closing (what a crash leaves: open segments,
  *                           no checkpoint)
+ *   kvctl_hold DIR ro       open read-only (DAXKV_OPEN_RDONLY), print
+ *                           "ready", wait for EOF, close
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: kvctl_hold DIR [crash]\n");
+		fprintf(stderr, "usage: kvctl_hold DIR [crash|ro]\n");
 		return 2;
 	}
 	/* no background thread: a crash then leaves exactly what the put
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
 	 * made by then */
 	daxkv_options_init(&opts);
 	opts.flags = DAXKV_OPEN_NOBACKGROUND;
+	if (argc == 3 && strcmp(argv[2], "ro") == 0)
+		opts.flags = DAXKV_OPEN_RDONLY;
 	rc = daxkv_open(argv[1], &opts, &db);
 	if (rc) {
 		fprintf(stderr, "kvctl_hold: %s: %s\n", daxkv_strerror(rc),
@@ -48,7 +52,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
 		;
-	if (argc == 3)
+	if (argc == 3 && strcmp(argv[2], "crash") == 0)
 		_exit(0);
 	return daxkv_close(db) ? 1 : 0;
 }

@@ -114,7 +114,7 @@ stop_hold() {
 case_help() {
 	run 0 --help
 	out_has "commands:"
-	for cmd in create info check get put del scan query dump load stats compact devices mirror cluster; do
+	for cmd in create info check get put del scan query dump load stats compact backup devices mirror cluster; do
 		run 0 "$cmd" --help
 		out_has "usage: kvctl $cmd"
 	done
@@ -182,7 +182,7 @@ case_info() {
 	run 0 put "$DB" key2 changed
 	run 0 info "$DB"
 	out_has "format version   2"
-	out_has "durability       emulated"
+	out_has "durability       read-only"
 	out_has "keys             7"
 	out_has "seg-00000000.dat"
 	out_has "namespace        not on pmem"
@@ -194,7 +194,7 @@ case_info_json() {
 	run 0 put "$DB" key2 changed
 	run 0 info --json "$DB"
 	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 2'
-	json_check 'j["database"]["durability"] == "emulated"'
+	json_check 'j["database"]["durability"] == "read-only"'
 	json_check 'j["database"]["dead_bytes"] == j["database"]["bytes_written"] - j["database"]["live_bytes"] > 0'
 	json_check 'len(j["segments"]) == j["database"]["segments"] == 1'
 	json_check 'j["segments"][0]["file"] == "seg-00000000.dat" and j["segments"][0]["live_records"] == 8'
@@ -315,11 +315,15 @@ case_stats() {
 	run 0 stats "$DB"
 	out_has "recovery"
 	out_has "8 keys"
-	out_has "latency                 not kept by the engine yet"
+	out_has "latency (this open)"
+	out_has "    query"
 	run 0 stats --json "$DB"
 	json_check 'j["space"]["keys"] == 8 and j["recovery"]["mode"] in ("checkpoint", "scan")'
 	json_check 'set(j["operations"]) >= {"puts", "gets", "deletes", "batches", "scans"}'
-	json_check 'j["latency"] is None'
+	json_check 'set(j["latency"]) == {"put", "get", "delete", "batch", "scan", "query"}'
+	json_check 'all(set(v) == {"samples", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"} for v in j["latency"].values())'
+	# kvctl stats itself puts, gets, scans nothing: its open's figures
+	json_check 'all(v["samples"] == 0 for v in j["latency"].values())'
 }
 
 case_devices() {
@@ -675,6 +679,17 @@ case_query_known() {
 	err_has "no record matched: no minimum"
 	run 0 query "$DB" --sum u16@0 --where 'u16@0 > 65535'
 	out_is 0
+	# a sum that does not fit: printed modulo 2^64, said, exit 1
+	run 0 put --hex "$DB" 7031 ffffffffffffffff
+	run 0 put --hex "$DB" 7032 0100000000000000
+	run 1 query "$DB" --sum u64@0 --prefix p
+	out_is 0
+	err_has "the sum overflowed"
+	run 1 query --json "$DB" --sum u64@0 --prefix p
+	json_check 'j["overflow"] is True and j["value"] == 0 and j["count"] == 2'
+	run 0 query "$DB" --sum i64@0 --prefix p
+	out_is 0
+	run 0 del --hex "$DB" 7032
 	# rows print as scan prints them: text by default
 	run 0 put "$DB" e "abcdef"
 	run 0 query "$DB" --rows --where "bytes3@0 == 'abc'" --where 'u8@5 == 0x66'
@@ -796,7 +811,7 @@ case_query_json() {
 	json_check 'set(j["stats"]) == {"backend", "threads", "snap_seq", "records_scanned", "bytes_scanned", "time_ns"}'
 	python3 "$QREF" eval "$WORK/model.json" --sum i32@4 >"$WORK/sum"
 	run 0 query --json "$DB" --sum 'i32 @ 4' --where 'u8@0 <= 255'
-	json_check "j['output'] == 'sum' and j['field'] == 'i32@4' and j['value'] == $(cat "$WORK/sum")"
+	json_check "j['output'] == 'sum' and j['field'] == 'i32@4' and j['value'] == $(cat "$WORK/sum") and j['overflow'] is False"
 	json_check 'j["where"] == ["u8@0 <= 255"]'
 	run 0 query --json "$DB" --min u32@0 --where 'u32@0 > 4294967295'
 	json_check 'j["count"] == 0 and j["value"] is None'
@@ -966,6 +981,138 @@ case_query_usage_errors() {
 	# a key bound the engine refuses: still exit 2, its words
 	run 2 query "$DB" --prefix "$(python3 -c 'print("k" * 1025)')"
 	err_has "prefix is 1025 bytes"
+}
+
+# ---- read-only inspection and backups ----
+
+# fingerprint: every file of $DB with its size, mtime and checksum
+fingerprint() {
+	( cd "$DB" && for f in $(ls -A | sort); do
+		printf '%s %s ' "$f" "$(stat -c '%i %s %Y.%y' "$f")"
+		sha256sum <"$f"
+	done )
+}
+
+case_readonly() {
+	make_db
+	run 0 del "$DB" key1
+	fingerprint >"$WORK/before"
+	# every inspecting command opens read-only: nothing on media changes
+	run 0 info "$DB"
+	out_has "durability       read-only"
+	run 0 info --json "$DB"
+	run 0 stats "$DB"
+	run 0 get "$DB" key2
+	out_is "value2"
+	run 0 scan "$DB"
+	run 0 dump "$DB" "$WORK/dump"
+	run 0 query "$DB"
+	run 0 query "$DB" --rows --ordered --limit 3
+	run 0 check "$DB"
+	run 0 check --json "$DB"
+	run 0 backup "$DB" "$WORK/copy"
+	fingerprint >"$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" ||
+		fail "read-only commands changed the database: $(diff "$WORK/before" "$WORK/after")"
+	# while a read-only handle holds it: readers go on, writers are refused
+	start_hold ro
+	run 0 get "$DB" key3
+	run 0 stats "$DB"
+	run 0 check "$DB"
+	run 3 put "$DB" k v
+	err_has "is open read-only in another process"
+	run 3 compact "$DB"
+	stop_hold
+	fingerprint >"$WORK/after"
+	cmp -s "$WORK/before" "$WORK/after" || fail "a read-only holder changed it"
+	run 0 put "$DB" k v
+}
+
+# the inspecting commands on a read-only mount: a tmpfs in a mount
+# namespace of this case's own (a user namespace gives the rights where
+# this is not root); exit 4 (skip) where none can be made
+case_readonly_mount() {
+	unshare -rm true 2>/dev/null || { echo "SKIP: no user+mount namespace here"; exit 4; }
+	mkdir "$WORK/mnt"
+	cat >"$WORK/inner.sh" <<EOF
+set -e
+mount -t tmpfs daxkv-kvctl-ro "$WORK/mnt"
+"$KVCTL" create "$WORK/mnt/db" --segment-size 2M >/dev/null
+for i in 1 2 3 4 5; do "$KVCTL" put "$WORK/mnt/db" key\$i value\$i; done
+"$KVCTL" del "$WORK/mnt/db" key3
+# the fs options mount(8) would repeat (uid=, gid=) are refused in a
+# user namespace: remount with the read-only flag alone
+mount -o remount,ro --options-source disable "$WORK/mnt"
+DB="$WORK/mnt/db"
+fp() { ( cd "\$DB" && for f in \$(ls -A | sort); do printf '%s %s ' "\$f" "\$(stat -c '%i %s %Y' "\$f")"; sha256sum <"\$f"; done ); }
+fp >"$WORK/before"
+"$KVCTL" info "\$DB" >"$WORK/info.out"
+"$KVCTL" stats "\$DB" >/dev/null
+"$KVCTL" get "\$DB" key2 >"$WORK/get.out"
+"$KVCTL" scan "\$DB" >"$WORK/scan.out"
+"$KVCTL" dump "\$DB" "$WORK/dump"
+"$KVCTL" query "\$DB" >"$WORK/count.out"
+"$KVCTL" query "\$DB" --rows --ordered >"$WORK/rows.out"
+"$KVCTL" check "\$DB" >"$WORK/check.out" 2>"$WORK/check.err"
+"$KVCTL" backup "\$DB" "$WORK/copy" >/dev/null
+rc=0; "$KVCTL" put "\$DB" k v 2>"$WORK/put.err" || rc=\$?
+echo "\$rc" >"$WORK/put.rc"
+fp >"$WORK/after"
+EOF
+	unshare -rm sh -e "$WORK/inner.sh" >"$OUT" 2>"$ERR" || fail "the read-only mount run failed"
+	cmp -s "$WORK/before" "$WORK/after" || fail "files changed on the read-only mount"
+	grep -qF "durability       read-only" "$WORK/info.out" || fail "info: $(cat "$WORK/info.out")"
+	[ "$(cat "$WORK/get.out")" = value2 ] || fail "get: $(cat "$WORK/get.out")"
+	[ "$(wc -l <"$WORK/scan.out")" = 4 ] || fail "scan: $(cat "$WORK/scan.out")"
+	[ "$(cat "$WORK/count.out")" = 4 ] || fail "query: $(cat "$WORK/count.out")"
+	[ "$(head -1 "$WORK/rows.out")" = "$(printf 'key1\tvalue1')" ] || fail "rows: $(cat "$WORK/rows.out")"
+	grep -qF ": ok" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out" "$WORK/check.err")"
+	grep -qF "libpmempool's check skipped" "$WORK/check.err" || fail "check: $(cat "$WORK/check.err")"
+	[ "$(cat "$WORK/put.rc")" = 3 ] || fail "put on a read-only mount exited $(cat "$WORK/put.rc")"
+	grep -qF "Read-only file system" "$WORK/put.err" || fail "put: $(cat "$WORK/put.err")"
+	run 0 scan "$WORK/copy"
+	[ "$(wc -l <"$OUT")" = 4 ] || fail "the backup's scan differs"
+}
+
+case_backup() {
+	make_db
+	run 0 del "$DB" key1
+	run 0 put "$DB" key2 changed
+	run 0 dump "$DB" "$WORK/src.dump"
+	run 0 backup "$DB" "$WORK/copy"
+	out_has "backup of $DB to $WORK/copy: 7 keys, 1 segments"
+	[ ! -e "$WORK/copy/backup.incomplete" ] || fail "marker left behind"
+	run 0 check "$WORK/copy"
+	run 0 dump "$WORK/copy" "$WORK/copy.dump"
+	cmp -s "$WORK/src.dump" "$WORK/copy.dump" || fail "the copy differs"
+	run 0 backup --compact --json "$DB" "$WORK/copy2"
+	json_check 'j["compact"] is True and j["keys"] == 7 and j["segments"] == 1'
+	json_check 'j["bytes_written"] < j["source_bytes_written"] and j["time_ns"] > 0'
+	run 0 dump "$WORK/copy2" "$WORK/copy2.dump"
+	cmp -s "$WORK/src.dump" "$WORK/copy2.dump" || fail "the compacted copy differs"
+	# the copy is a database of its own: it takes writes
+	run 0 put "$WORK/copy2" newkey newvalue
+	# refusals
+	run 2 backup "$DB" "$WORK/copy"
+	err_has "not empty"
+	run 2 backup "$DB"
+	err_has "missing arguments"
+	run 3 backup "$WORK/nothing" "$WORK/copy3"
+	[ ! -e "$WORK/copy3" ] || fail "a failed backup left $WORK/copy3"
+	start_hold
+	run 3 backup "$DB" "$WORK/copy3"
+	err_has "is open in process $HOLD_PID"
+	stop_hold
+	# an unfinished backup is no database, for every command
+	mkdir "$WORK/partial"
+	cp "$WORK/copy/meta.pool" "$WORK/copy/lock" "$WORK/partial/"
+	echo "interrupted" >"$WORK/partial/backup.incomplete"
+	for cmd in info check scan stats; do
+		run 3 "$cmd" "$WORK/partial"
+		err_has "unfinished backup"
+	done
+	run 3 put "$WORK/partial" k v
+	err_has "unfinished backup"
 }
 
 # failures exit through fail(); an unknown case name is one too

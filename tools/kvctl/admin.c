@@ -2,12 +2,13 @@
 /*
  * admin.c -- create, info, stats, compact and check.
  *
- * info and stats open the database like any user (so they refuse with
- * exit 3 while another process has it open: the engine allows one
- * process per directory) and close it again, which writes a checkpoint.
- * check never opens it: daxkv_check() takes the same directory lock and
- * reads the files, and the libpmempool check of meta.pool runs in its
- * pool hook, under that lock, before anything maps the pool.
+ * info and stats open the database read-only (DAXKV_OPEN_RDONLY: they
+ * change nothing, run beside other readers, and exit 3 while a writer
+ * holds it); create and compact open it read-write and close it, which
+ * writes a checkpoint.  check never opens it: daxkv_check() takes the
+ * same directory lock (shared without --repair) and reads the files, and
+ * the libpmempool check of meta.pool runs in its pool hook, under that
+ * lock, before anything maps the pool.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -232,8 +233,10 @@ static const char kv_info_help[] =
 	"Format version, uuid, options, segments (size, fill, live bytes), keys,\n"
 	"live and dead bytes, what compaction would keep and the space\n"
 	"amplification (bytes mapped / record bytes kept), the durability mode\n"
-	"in force, the file system and its DAX state, and the pmem namespace\n"
-	"underneath (or \"not on pmem\").\n";
+	"of kvctl's own open (read-only), the file system and its DAX state, and\n"
+	"the pmem namespace underneath (or \"not on pmem\").\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_seg_list {
 	json_object *array;
@@ -283,7 +286,7 @@ int kv_cmd_info(int argc, char **argv)
 	rc = kv_admin_parse(argc, argv, "j", kv_info_help, &o);
 	if (rc >= 0)
 		return rc;
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		return rc;
 	rc = daxkv_stat(db, &st);
@@ -396,12 +399,89 @@ int kv_cmd_info(int argc, char **argv)
 
 /* ---- stats ---- */
 
+static const char *const kv_latency_names[] = {
+	"put", "get", "delete", "batch", "scan", "query",
+};
+
+static const struct daxkv_latency *kv_latency_of(const struct daxkv_stat *st,
+						 int i)
+{
+	const struct daxkv_latency *all[] = {
+		&st->put_latency,   &st->get_latency,  &st->delete_latency,
+		&st->batch_latency, &st->scan_latency, &st->query_latency,
+	};
+
+	return all[i];
+}
+
+static json_object *kv_latency_json(const struct daxkv_stat *st)
+{
+	json_object *obj = json_object_new_object();
+
+	for (int i = 0; i < 6; i++) {
+		const struct daxkv_latency *l = kv_latency_of(st, i);
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "samples",
+				       json_object_new_uint64(l->samples));
+		json_object_object_add(o, "p50_ns",
+				       json_object_new_uint64(l->p50_ns));
+		json_object_object_add(o, "p90_ns",
+				       json_object_new_uint64(l->p90_ns));
+		json_object_object_add(o, "p99_ns",
+				       json_object_new_uint64(l->p99_ns));
+		json_object_object_add(o, "p999_ns",
+				       json_object_new_uint64(l->p999_ns));
+		json_object_object_add(o, "max_ns",
+				       json_object_new_uint64(l->max_ns));
+		json_object_object_add(obj, kv_latency_names[i], o);
+	}
+	return obj;
+}
+
+/* ns as a short figure: 850ns, 12.3us, 4.56ms, 1.20s */
+static void kv_ns_text(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1fus", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2fms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", (double)ns / 1e9);
+}
+
+static void kv_latency_print(const struct daxkv_stat *st)
+{
+	printf("  latency (this open)     %9s %9s %9s %9s %9s %9s\n",
+	       "samples", "p50", "p90", "p99", "p99.9", "max");
+	for (int i = 0; i < 6; i++) {
+		const struct daxkv_latency *l = kv_latency_of(st, i);
+		uint64_t v[5] = { l->p50_ns, l->p90_ns, l->p99_ns, l->p999_ns,
+				  l->max_ns };
+		char text[5][16];
+
+		for (int j = 0; j < 5; j++) {
+			if (l->samples)
+				kv_ns_text(v[j], text[j], sizeof(text[j]));
+			else
+				snprintf(text[j], sizeof(text[j]), "-");
+		}
+		printf("    %-20s %9llu %9s %9s %9s %9s %9s\n",
+		       kv_latency_names[i], (unsigned long long)l->samples,
+		       text[0], text[1], text[2], text[3], text[4]);
+	}
+}
+
 static const char kv_stats_help[] =
 	"usage: kvctl stats DIR [--json]\n"
-	"Operation counters, recovery figures and space use the engine keeps.\n"
-	"Counters are kept per open handle and this command opens the database\n"
-	"itself, so they describe kvctl's own open: a database open in another\n"
-	"process is refused (exit 3) with that process's pid.\n";
+	"Operation counters, latency percentiles (put, get, delete, batch,\n"
+	"scan, query), recovery figures and space use the engine keeps.\n"
+	"Counters and latencies are kept per open handle and this command opens\n"
+	"the database (read-only) itself, so they describe kvctl's own open; a\n"
+	"program reads its own with daxkv_stat().  A database open read-write\n"
+	"in another process is refused (exit 3) with that process's pid.\n";
 
 int kv_cmd_stats(int argc, char **argv)
 {
@@ -416,7 +496,7 @@ int kv_cmd_stats(int argc, char **argv)
 	rc = kv_admin_parse(argc, argv, "j", kv_stats_help, &o);
 	if (rc >= 0)
 		return rc;
-	rc = kv_open_err(argv[optind], &db, &err);
+	rc = kv_open_rdonly(argv[optind], &db, &err);
 	if (rc) {
 		if (err == DAXKV_EBUSY)
 			fprintf(stderr, "%s stats: its counters live in that "
@@ -462,7 +542,7 @@ int kv_cmd_stats(int argc, char **argv)
 			       json_object_new_uint64(st.bytes_written > st.live_bytes ?
 							      st.bytes_written - st.live_bytes : 0));
 	json_object_object_add(obj, "space", space);
-	json_object_object_add(obj, "latency", NULL); /* not kept yet */
+	json_object_object_add(obj, "latency", kv_latency_json(&st));
 	if (o.json) {
 		kv_json_print(obj);
 	} else {
@@ -484,7 +564,7 @@ int kv_cmd_stats(int argc, char **argv)
 		       (unsigned long long)st.live_bytes,
 		       (unsigned long long)(st.bytes_written > st.live_bytes ?
 						    st.bytes_written - st.live_bytes : 0));
-		printf("  latency                 not kept by the engine yet\n");
+		kv_latency_print(&st);
 	}
 	json_object_put(obj);
 	return rc;
@@ -644,7 +724,11 @@ static const char kv_check_help[] =
 	"confirmation (or takes --yes), then zeroes torn tails, overwrites\n"
 	"unreadable records with never-visible filler records, lowers bad\n"
 	"sealed tails and removes orphan segment files; it never drops a valid\n"
-	"record.  The database must not be open elsewhere (exit 3).\n";
+	"record.  Without --repair it reads under a shared lock: beside\n"
+	"read-only opens, and on a read-only mount (where libpmempool's check,\n"
+	"which opens the pool for writing, is skipped, saying so); a database\n"
+	"open read-write elsewhere is refused (exit 3).  --repair needs the\n"
+	"database open nowhere else (exit 3).\n";
 
 struct kv_check_state {
 	bool json, quiet;
@@ -722,6 +806,17 @@ static int kv_check_pool(const char *path, void *arg)
 	char last[512] = "";
 
 	ppc = pmempool_check_init(&args, sizeof(args));
+	if (!ppc && !cs->repair && (errno == EROFS || errno == EACCES)) {
+		/* libpmempool opens the pool for writing even to look; the
+		 * engine's read of it checked its header and descriptor
+		 * checksums, layout and root (daxkv_check) */
+		if (!cs->json && !cs->quiet)
+			fprintf(stderr, "%s check: %s: libpmempool's check "
+				"skipped: it opens the pool for writing (%s); "
+				"its checksums are checked by daxkv\n",
+				kv_prog, path, strerror(errno));
+		return 0;
+	}
 	if (!ppc) {
 		kv_check_add(cs, DAXKV_PROBLEM_EXTERNAL, path, 0, 0, false, false,
 			     "libpmempool cannot check this pool");

@@ -163,7 +163,9 @@ void kv_print_bytes(enum kv_encoding enc, const void *data, size_t len)
 static const char kv_get_help[] =
 	"usage: kvctl get DIR KEY [--hex|--base64] [--json]\n"
 	"Print the value of KEY.  With --hex or --base64 the key is given and\n"
-	"the value printed in that encoding.  Exit 1 if the key is missing.\n";
+	"the value printed in that encoding.  Exit 1 if the key is missing.\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 int kv_cmd_get(int argc, char **argv)
 {
@@ -187,7 +189,7 @@ int kv_cmd_get(int argc, char **argv)
 		free(key.data);
 		return KV_EXIT_USAGE;
 	}
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	for (;;) {
@@ -375,7 +377,9 @@ static const char kv_scan_help[] =
 	"                      [--keys-only] [--hex|--base64] [--json]\n"
 	"List live keys in key order (bytewise), from K (inclusive) to K\n"
 	"(exclusive), only those starting with P, at most N.  Text output is\n"
-	"KEY<TAB>VALUE per line; --hex/--base64 apply to K, P and the output.\n";
+	"KEY<TAB>VALUE per line; --hex/--base64 apply to K, P and the output.\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_scan_state {
 	const struct kv_data_opts *o;
@@ -477,7 +481,7 @@ int kv_cmd_scan(int argc, char **argv)
 	st.s = &s;
 	if (o.json)
 		st.records = json_object_new_array();
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	rc = daxkv_scan(db, from ? from->data : NULL, from ? from->len : 0,
@@ -511,7 +515,9 @@ out_free:
 static const char kv_dump_help[] =
 	"usage: kvctl dump DIR [FILE]\n"
 	"Write every live key and value to FILE (default: standard output) as\n"
-	"JSON lines; see DUMP FORMAT in kvctl(1).\n";
+	"JSON lines; see DUMP FORMAT in kvctl(1).\n"
+	"DIR is opened read-only: beside other readers, on a read-only mount\n"
+	"too; refused (exit 3) while a program holds it read-write.\n";
 
 struct kv_dump_state {
 	FILE *out;
@@ -567,7 +573,7 @@ int kv_cmd_dump(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	file = argc - optind == 2 ? argv[optind + 1] : "-";
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		return rc;
 	st.out = strcmp(file, "-") ? fopen(file, "w") : stdout;

@@ -38,6 +38,7 @@ static const struct kv_command kv_commands[] = {
 	{ "load", kv_cmd_load, "read a dump into a database" },
 	{ "stats", kv_cmd_stats, "operation counters and recovery figures" },
 	{ "compact", kv_cmd_compact, "reclaim the space of dead records now" },
+	{ "backup", kv_cmd_backup, "a consistent copy of a database (hot)" },
 	{ "devices", kv_cmd_devices, "pmem regions, namespaces, dax devices" },
 	{ "mirror", kv_cmd_mirror, "state of the daxmirror kernel module" },
 	{ "cluster", kv_cmd_cluster, "query or scan a Redis Cluster of daxkv_redis nodes" },
@@ -103,12 +104,23 @@ int kv_open(const char *dir, daxkv **dbp)
 
 int kv_open_err(const char *dir, daxkv **dbp, int *errp)
 {
+	return kv_open_flags(dir, DAXKV_OPEN_NOCREATE | KV_OPEN_FLAGS, dbp,
+			     errp);
+}
+
+int kv_open_rdonly(const char *dir, daxkv **dbp, int *errp)
+{
+	return kv_open_flags(dir, DAXKV_OPEN_RDONLY, dbp, errp);
+}
+
+int kv_open_flags(const char *dir, uint32_t flags, daxkv **dbp, int *errp)
+{
 	struct daxkv_options opts;
 	char what[4200];
 	int rc;
 
 	daxkv_options_init(&opts);
-	opts.flags = DAXKV_OPEN_NOCREATE | KV_OPEN_FLAGS;
+	opts.flags = flags;
 	rc = daxkv_open(dir, &opts, dbp);
 	if (errp)
 		*errp = rc;

@@ -48,8 +48,13 @@ int kv_usage_error(const char *cmd, const char *fmt, ...)
 /* Message for a failed daxkv call and the exit code it maps to. */
 int kv_fail(const char *what, int err);
 int kv_open(const char *dir, daxkv **dbp);
-/* Same; *errp gets daxkv_open's code. */
+/* Same; *errp gets daxkv_open's code (errp may be NULL). */
 int kv_open_err(const char *dir, daxkv **dbp, int *errp);
+/* Open read-only (DAXKV_OPEN_RDONLY): what the inspecting commands (info,
+ * stats, get, scan, dump, query, backup) use, so that they change nothing
+ * and run beside each other. */
+int kv_open_rdonly(const char *dir, daxkv **dbp, int *errp);
+int kv_open_flags(const char *dir, uint32_t flags, daxkv **dbp, int *errp);
 int kv_close(daxkv *db);
 void kv_json_print(json_object *obj);
 bool kv_parse_size(const char *text, uint64_t *out);
@@ -118,6 +123,7 @@ int kv_cmd_create(int argc, char **argv);
 int kv_cmd_info(int argc, char **argv);
 int kv_cmd_stats(int argc, char **argv);
 int kv_cmd_compact(int argc, char **argv);
+int kv_cmd_backup(int argc, char **argv);
 int kv_cmd_check(int argc, char **argv);
 int kv_cmd_get(int argc, char **argv);
 int kv_cmd_put(int argc, char **argv);

@@ -47,8 +47,11 @@ static const char kv_query_help[] =
 	"\\\\ \\'\n"
 	"              \\\" \\xHH) or 0xHEX\n"
 	"  F     TYPE@OFFSET of an integer type, e.g. u64@8\n"
-	"A value too short for a field does not match.  --sum wraps modulo "
-	"2^64;\n"
+	"A value too short for a field does not match.  --sum prints the sum "
+	"modulo\n"
+	"2^64 and, when the exact sum does not fit, says so on standard "
+	"error\n"
+	"and exits 1 (JSON: \"overflow\": true);\n"
 	"--min/--max of no record print nothing.  --rows prints KEY<TAB>VALUE "
 	"lines\n"
 	"as scan does, in no particular order unless --ordered; --limit N "
@@ -66,7 +69,14 @@ static const char kv_query_help[] =
 	"bytes scanned, time and GB/s, on standard error, and, when auto "
 	"fell back\n"
 	"from a device (a GPU error, a GPU disabled by an earlier one), "
-	"which and why.\n";
+	"which and why.\n"
+	"Rows are printed as they come, so memory does not grow with the "
+	"answer\n"
+	"(except --ordered without --limit, and --json).  DIR is opened "
+	"read-only:\n"
+	"beside other readers, on a read-only mount too; refused (exit 3) "
+	"while a\n"
+	"program holds it read-write.\n";
 
 enum { KV_Q_WHERE = 256, KV_Q_COUNT, KV_Q_SUM, KV_Q_MIN, KV_Q_MAX, KV_Q_ROWS,
        KV_Q_FROM, KV_Q_TO, KV_Q_PREFIX, KV_Q_LIMIT, KV_Q_ORDERED,
@@ -356,6 +366,10 @@ static void kv_query_print_json(const struct kv_query_opts *o,
 				       json_object_new_string(text));
 		json_object_object_add(obj, "value",
 				       kv_query_json_value(o, res));
+		if (o->output == DAXKV_QUERY_SUM)
+			json_object_object_add(
+				obj, "overflow",
+				json_object_new_boolean(res->overflow != 0));
 	}
 	if (records)
 		json_object_object_add(obj, "records",
@@ -478,7 +492,7 @@ int kv_cmd_query(int argc, char **argv)
 			q.flags |= DAXKV_QUERY_ORDERED;
 	}
 
-	rc = kv_open(argv[optind], &db);
+	rc = kv_open_rdonly(argv[optind], &db, NULL);
 	if (rc)
 		goto out_free;
 	qrc = daxkv_query(db, &q, &res);
@@ -498,6 +512,14 @@ int kv_cmd_query(int argc, char **argv)
 			rc = KV_EXIT_PROBLEMS;
 		} else if (o->stats) {
 			kv_query_print_stats(&res, why);
+		}
+		if (qrc == 0 && o->output == DAXKV_QUERY_SUM && res.overflow) {
+			fprintf(stderr, "%s query: the sum overflowed: the "
+				"exact sum does not fit in %s, what is printed "
+				"is it modulo 2^64\n", kv_prog,
+				o->field.type == DAXKV_FIELD_INT ? "an int64" :
+								   "a uint64");
+			rc = KV_EXIT_PROBLEMS;
 		}
 	}
 	if (kv_close(db) && !rc)
