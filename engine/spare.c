@@ -358,13 +358,24 @@ static int dk_spare_renew_one(struct daxkv *db, uint32_t keep)
 			}
 		}
 	}
-	/* not wanted: the file goes, outside the lock */
+	/*
+	 * Not wanted: the file goes, outside the lock, and only then its
+	 * slot.  Given back first, the slot could be reserved and a new file
+	 * of the same name made before this unlink ran, which would then
+	 * remove that file: a LIVE segment whose file is gone at the next
+	 * open (compact_test empty, once in a few runs on a loaded machine).
+	 */
 	if (!old)
 		old = seg;
-	dk_segment_unreserve(db, old->slot, old->size);
-	pthread_mutex_unlock(&db->seg_lock);
-	dk_spare_drop(db, old);
-	pthread_mutex_lock(&db->seg_lock);
+	{
+		uint32_t slot = old->slot;
+		uint64_t size = old->size;
+
+		pthread_mutex_unlock(&db->seg_lock);
+		dk_spare_drop(db, old);
+		pthread_mutex_lock(&db->seg_lock);
+		dk_segment_unreserve(db, slot, size);
+	}
 	return rc;
 }
 
