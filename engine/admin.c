@@ -59,6 +59,10 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 		info.tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 		info.live_bytes = live_bytes[slot];
 		info.live_records = live_records[slot];
+		info.durability = !seg->pm.is_pmem ? DAXKV_DUR_MSYNC :
+				  db->durability == DAXKV_DUR_MSYNC ?
+						     DAXKV_DUR_MAP_SYNC :
+						     db->durability;
 		rc = fn(&info, arg);
 		if (rc)
 			break;

@@ -4,41 +4,70 @@
  *
  * The check reads a database exactly as recovery would: both walk a
  * segment's log batch by batch with dk_batch_end (record.c), so they end
- * it at the same place; the check then says where the two would disagree
- * with an intact database.  Recovery ends a segment's log at the first
- * invalid record or incomplete batch; it cannot tell a torn tail from a
- * damaged record that has valid records behind it, and silently ignores
- * the latter in an open segment.  So after the log ends, the check looks
- * further: first at the end the broken record's own header claims, then
- * at every 8-byte offset, for the next *complete batch* (a single valid
- * record, or all records of a batch) whose seq is not below the last one
- * kept.  A torn write cannot produce one (a write is one record or one
- * contiguous batch, and the engine zeroes what lies past a torn tail
- * before it appends there again), so finding one means damage:
+ * it at the same place, and both then search the rest of the segment for
+ * a complete valid batch (dk_log_resync, every 8-byte step): what a crash
+ * leaves never holds one (layout.h), damage does.
  *
  *   sealed, log ends at sealed tail, nothing after   intact
  *   sealed, log ends past the sealed tail            bad sealed tail
  *   open,   only non-zero bytes after the log end    torn tail
  *   either, valid batch after unreadable bytes       damaged record(s)
  *   sealed, unreadable bytes up to the sealed tail   damaged record(s)
+ *   a load that raised SIGBUS (guard.h)              media error
  *
- * Repairs never move or rewrite a valid record, so they are safe to
- * interrupt (the worst case is a second repair), and each is made
- * durable before the next step:
+ * Before the segments, the directory is matched with the meta table as
+ * open matches it (recovery.c, segment.c: dk_segment_file_fate), and the
+ * table's words are range-checked.
  *
- * - damaged bytes between valid batches are overwritten with delete
- *   records of a reserved key ("\xff" "dkfill" + zeros, one
- *   record per <= 1056 bytes).  Their seq is the last kept seq (or 1), so
- *   the segment's seq order holds, and a delete of a key nobody wrote is
- *   never visible: recovery drops the entry, scans and the version rule
- *   ignore delete records.
- * - a torn tail is zeroed, as segment.c does before the next append.
- * - damaged bytes up to a sealed tail are zeroed, then the sealed tail is
- *   lowered to the end of the log; a sealed tail below the log's end is
- *   raised to it.
+ * Salvage (DAXKV_CHECK_REPAIR, kvctl check --repair, DAXKV_OPEN_SALVAGE)
+ * keeps every record whose check passes, before and after the damage,
+ * and never deletes a byte it could not prove dead:
+ *
+ * - damaged bytes between valid batches are first copied to a quarantine
+ *   file beside the segment (SEG.damaged-OFFSET, never overwritten: a
+ *   name taken gets a suffix), written, fdatasynced, linked into place and
+ *   the directory fsynced; only then are they overwritten with delete
+ *   records of a reserved key ("\xff" "dkfill" + zeros, one record per
+ *   <= 1056 bytes) whose seq is the last kept seq (or 1), so the
+ *   segment's seq order holds and records keep their offsets.  The report
+ *   names the offsets and, where the damaged header still holds a
+ *   plausible key, the key.  Ordering: the quarantine copy is durable
+ *   before the first byte of the segment changes; the fillers only ever
+ *   cover bytes with no complete valid batch in them; a fill that power
+ *   cuts short leaves damage that the next salvage finds again (and
+ *   quarantines again under a new name).  So salvage is safe to interrupt
+ *   and to repeat.
+ * - a media error (SIGBUS): the range is recorded in a quarantine file
+ *   (its bytes cannot be read), the page is given fresh zeroed blocks
+ *   (fallocate: punch, then allocate, as pmem2_badblock_clear does; or the
+ *   file is extended back to its size where it was cut short), and the
+ *   walk starts again: the page's records are lost, the rest is kept.
+ * - damaged bytes up to a sealed tail are quarantined, zeroed, and the
+ *   sealed tail lowered to the end of the log; a sealed tail below the
+ *   log's end is raised to it; a seal word that is neither a tail nor a
+ *   mark is set to the end of the log.
+ * - a torn tail of an open segment is quarantined too (it may be the
+ *   damaged last record: layout.h's limits), then zeroed (as segment.c
+ *   does before the next append).
+ * - a segment header that fails its crc but is recognisably this slot's
+ *   (at most 16 bits differ from the header the meta table implies) is
+ *   quarantined and rewritten; a whole header whose generation differs
+ *   from the table's sets the table's (on the word of the segment's own
+ *   header: uuid, slot, crc).
+ * - the table: a slot whose file's own header says it is live is made
+ *   LIVE again with that generation (a LIVE slot whose file is missing is
+ *   reported, not freed: the file may come back); a state out of range
+ *   is set by
+ *   its file; an unknown file at a segment's name is moved aside
+ *   (renamed NAME.unknown), never deleted.  The root's clean flag and
+ *   flags words out of range are reset; its magic, format version, uuid
+ *   and segment size, when damaged, are taken from the segments' own
+ *   headers where those all agree.
  * - the meta pool's clean flag is cleared, so that the next open scans
- *   rather than trusting a checkpoint written before the repair.
+ *   (which also puts every superseded mark right: a record that stays
+ *   keeps the version rule, layout.h).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,15 +78,19 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
 #include <libpmem.h>
 #include <libpmemobj.h>
 
 #include "crc32c.h"
+#include "check.h"
 #include "dirlock.h"
 #include "errors.h"
+#include "guard.h"
 #include "internal.h"
+#include "media.h"
 #include "meta.h"
 #include "record.h"
 #include "segment.h"
@@ -69,11 +102,15 @@
 
 struct dk_check {
 	const char *dir;
+	int dirfd;
 	const struct daxkv_check_options *opts;
 	struct daxkv_check_result *res;
 	bool repair;
 	int stop;        /* non-zero: a callback asked to stop */
 	bool changed;    /* a repair touched segment data */
+	PMEMobjpool *pop;          /* the meta pool, while open */
+	struct dk_meta_root *root; /* its root object */
+	uint64_t root_off;         /* offset of the root in meta.pool */
 };
 
 /* Tell the caller about one problem; false if it asked to stop. */
@@ -108,7 +145,17 @@ static bool dk_check_report(struct dk_check *ck, enum daxkv_problem_kind kind,
 	problem.repairable = repairable;
 	problem.repaired = repaired;
 	problem.what = what;
-	ck->stop = ck->opts->report(&problem, ck->opts->arg);
+	{
+		/* the caller's code: a SIGBUS there is not ours */
+		struct dk_guard *g = dk_guard_top;
+		int active = g ? g->active : 0;
+
+		if (g)
+			g->active = 0;
+		ck->stop = ck->opts->report(&problem, ck->opts->arg);
+		if (g)
+			g->active = active;
+	}
 	return ck->stop == 0;
 }
 
@@ -122,26 +169,76 @@ static void dk_check_persist(const struct dk_segment *seg, const void *addr,
 		pmem_msync(addr, len);
 }
 
-/* Offset of the next complete batch in (off, limit), or 0. */
-static uint64_t dk_check_resync(const struct dk_segment *seg, uint64_t off,
-				uint64_t limit, uint64_t min_seq)
+/*
+ * Copy [off, off + len) of the segment at @p path (its bytes at @p bytes,
+ * or NULL where they cannot be read) to a new quarantine file beside it:
+ * PATH.damaged-OFF, a suffix added if the name is taken.  A text line
+ * says what it holds, then the raw bytes.  Durable (fdatasync, link,
+ * fsync of the directory) when it returns 0; on -1 nothing may be
+ * changed in the segment.  *namep gets the file name.
+ */
+static int dk_quarantine(struct dk_check *ck, const char *path, uint64_t off,
+			 uint64_t len, const uint8_t *bytes, char *name,
+			 size_t namelen)
+{
+	char tmp[4200], line[256];
+	int fd, n, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.damaged.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	n = snprintf(line, sizeof(line),
+		     "daxkv quarantine 1: %s offset %llu length %llu %s\n",
+		     strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
+		     (unsigned long long)off, (unsigned long long)len,
+		     bytes ? "bytes follow" : "unreadable (media error)");
+	ok = write(fd, line, (size_t)n) == n;
+	for (uint64_t done = 0; ok && bytes && done < len;) {
+		ssize_t w = write(fd, bytes + done, len - done);
+
+		ok = w > 0;
+		done += w > 0 ? (uint64_t)w : 0;
+	}
+	ok = ok && fdatasync(fd) == 0;
+	close(fd);
+	for (unsigned i = 0; ok && i < 1000; i++) {
+		if (i)
+			snprintf(name, namelen, "%s.damaged-%llu.%u", path,
+				 (unsigned long long)off, i);
+		else
+			snprintf(name, namelen, "%s.damaged-%llu", path,
+				 (unsigned long long)off);
+		if (link(tmp, name) == 0)
+			break;
+		if (errno != EEXIST || i == 999)
+			ok = 0;
+	}
+	unlink(tmp);
+	return ok && fsync(ck->dirfd) == 0 ? 0 : -1;
+}
+
+/* The key a damaged header at @p off still plausibly names, printable,
+ * in @p buf ("" if none). */
+static void dk_check_key_hint(const struct dk_segment *seg, uint64_t off,
+			      uint64_t end, char *buf, size_t cap)
 {
 	const struct dk_rec *rec = (const struct dk_rec *)(seg->base + off);
-	uint32_t valid;
+	size_t pos = 0;
 
-	/* the broken record's own header may still say where it ends */
-	if (off + DK_REC_HDR_SIZE <= seg->size && rec->klen &&
-	    rec->klen <= DAXKV_MAX_KEY && rec->vlen <= DAXKV_MAX_VALUE) {
-		uint64_t next = off + dk_rec_size(rec->klen, rec->vlen);
+	buf[0] = '\0';
+	if (off + DK_REC_HDR_SIZE > end || rec->klen == 0 ||
+	    rec->klen > DAXKV_MAX_KEY || off + DK_REC_HDR_SIZE + rec->klen > end)
+		return;
+	pos += (size_t)snprintf(buf, cap, "; its header names key \"");
+	for (uint16_t i = 0; i < rec->klen && pos + 8 < cap; i++) {
+		uint8_t c = dk_rec_key(rec)[i];
 
-		if (next < limit && dk_batch_end(seg, next, min_seq, &valid))
-			return next;
+		pos += (size_t)snprintf(buf + pos, cap - pos,
+					isprint(c) && c != '"' && c != '\\' ?
+						"%c" : "\\x%02x", c);
 	}
-	for (uint64_t pos = off + DK_REC_ALIGN; pos + DK_REC_HDR_SIZE <= limit;
-	     pos += DK_REC_ALIGN)
-		if (dk_batch_end(seg, pos, min_seq, &valid))
-			return pos;
-	return 0;
+	snprintf(buf + pos, cap - pos, "\"");
 }
 
 /* Overwrite [off, end) with never-visible delete records of seq @p seq. */
@@ -187,19 +284,34 @@ static void dk_check_set_sealed(struct dk_segment *seg, uint64_t tail)
 	dk_check_persist(seg, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
 }
 
+/* Quarantine [off, end), then overwrite it with fillers (repair only);
+ * false if the quarantine failed (then nothing changed). */
+static bool dk_check_refill(struct dk_check *ck, struct dk_segment *seg,
+			    const char *path, uint64_t off, uint64_t end,
+			    uint64_t seq, char *qname, size_t qlen)
+{
+	if (dk_quarantine(ck, path, off, end - off, seg->base + off, qname,
+			  qlen) != 0)
+		return false;
+	dk_check_fill(seg, off, end, seq);
+	return true;
+}
+
 /* Walk the records of one mapped, header-checked segment. */
 static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 			     const char *path)
 {
 	const struct dk_seg_header *hdr = dk_segment_header(seg);
-	uint64_t sealed = hdr->sealed_tail;
+	uint64_t sealed = dk_seal_is_mark(hdr->sealed_tail) ? 0 :
+							      hdr->sealed_tail;
 	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0;
 	bool repair = ck->repair;
+	char qname[4300], hint[160];
 
 	while (off < seg->size) {
 		uint32_t valid;
 		uint64_t end = dk_batch_end(seg, off, prev_seq, &valid);
-		uint64_t limit, next, last;
+		uint64_t next, last;
 
 		if (end) {
 			const struct dk_rec *rec =
@@ -211,7 +323,48 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 			off = end;
 			continue;
 		}
-		/* recovery's log ends here */
+		/* recovery's log ends here: damage, or what a crash leaves? */
+		next = dk_log_resync(seg, off, seg->size, prev_seq);
+		if (next && (!sealed || next < sealed || off >= sealed)) {
+			bool done = false;
+
+			dk_check_key_hint(seg, off, next, hint, sizeof(hint));
+			if (next - off < DK_FILLER_MIN) {
+				dk_check_report(ck, DAXKV_PROBLEM_RECORD, path,
+						off, next - off, false, false,
+						"%llu unreadable bytes before a "
+						"valid record, too few to "
+						"overwrite",
+						(unsigned long long)(next - off));
+			} else {
+				if (repair)
+					done = dk_check_refill(
+						ck, seg, path, off, next,
+						prev_seq ? prev_seq : 1, qname,
+						sizeof(qname));
+				ck->changed |= done;
+				ck->res->dropped_records += valid;
+				dk_check_report(ck, DAXKV_PROBLEM_RECORD, path,
+						off, next - off, true, done,
+						"%llu unreadable bytes (damaged "
+						"record%s) with valid records "
+						"after them%s%s%s%s",
+						(unsigned long long)(next - off),
+						valid ? " or incomplete batch" : "",
+						hint,
+						done ? "; moved to " : "",
+						done ? qname : "",
+						done ? ", overwritten with "
+						       "filler deletes" :
+						repair ? "; NOT repaired: "
+							 "cannot write the "
+							 "quarantine file" : "");
+			}
+			if (ck->stop || (repair && !done))
+				return;
+			off = next;
+			continue;
+		}
 		if (sealed && off == sealed)
 			return;
 		if (sealed && off > sealed) {
@@ -227,52 +380,27 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 					(unsigned long long)off);
 			return;
 		}
-		limit = sealed ? sealed : seg->size;
-		next = dk_check_resync(seg, off, limit, prev_seq);
-		if (next) {
-			if (next - off < DK_FILLER_MIN) {
-				dk_check_report(ck, DAXKV_PROBLEM_RECORD, path,
-						off, next - off, false, false,
-						"%llu unreadable bytes before a "
-						"valid record, too few to "
-						"overwrite",
-						(unsigned long long)(next - off));
-			} else {
-				if (repair)
-					dk_check_fill(seg, off, next,
-						      prev_seq ? prev_seq : 1);
-				ck->changed |= repair;
-				ck->res->dropped_records += valid;
-				dk_check_report(ck, DAXKV_PROBLEM_RECORD, path,
-						off, next - off, true, repair,
-						"%llu unreadable bytes (damaged "
-						"record%s) with valid records "
-						"after them%s",
-						(unsigned long long)(next - off),
-						valid ? " or incomplete batch" : "",
-						repair ? "; overwritten with "
-							 "filler deletes" :
-							 "");
-			}
-			if (ck->stop)
-				return;
-			off = next;
-			continue;
-		}
 		if (sealed) {
-			if (repair) {
+			bool done = false;
+
+			dk_check_key_hint(seg, off, sealed, hint, sizeof(hint));
+			if (repair &&
+			    dk_quarantine(ck, path, off, sealed - off,
+					  seg->base + off, qname,
+					  sizeof(qname)) == 0) {
 				dk_check_zero(seg, off, sealed);
 				dk_check_set_sealed(seg, off);
+				done = true;
 			}
-			ck->changed |= repair;
+			ck->changed |= done;
 			ck->res->dropped_records += valid;
 			dk_check_report(ck, DAXKV_PROBLEM_RECORD, path, off,
-					sealed - off, true, repair,
+					sealed - off, true, done,
 					"invalid record before the sealed tail "
-					"%llu; open would refuse the segment%s",
-					(unsigned long long)sealed,
-					repair ? "; zeroed, sealed tail lowered" :
-						 "");
+					"%llu; open would refuse the segment%s%s%s",
+					(unsigned long long)sealed, hint,
+					done ? "; moved to " : "",
+					done ? qname : "");
 			return;
 		}
 		/* open segment: anything non-zero left is a torn tail */
@@ -281,17 +409,28 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 		       ((const uint64_t *)seg->base)[last / 8 - 1] == 0)
 			last -= 8;
 		if (last > off) {
-			if (repair)
+			/* what a crash leaves, or the damaged last record
+			 * (layout.h's limits): kept in a quarantine file too */
+			bool done = repair &&
+				    dk_quarantine(ck, path, off, last - off,
+						  seg->base + off, qname,
+						  sizeof(qname)) == 0;
+
+			if (done)
 				dk_check_zero(seg, off, last);
-			ck->changed |= repair;
+			ck->changed |= done;
 			ck->res->dropped_records += valid;
 			dk_check_report(ck, DAXKV_PROBLEM_TORN_TAIL, path, off,
-					last - off, true, repair,
+					last - off, true, done,
 					"torn tail: %llu bytes of an "
-					"unacknowledged write%s%s",
+					"unacknowledged write%s%s%s%s",
 					(unsigned long long)(last - off),
 					valid ? " (incomplete batch)" : "",
-					repair ? "; zeroed" : "");
+					done ? "; moved to " : "",
+					done ? qname : "",
+					done ? ", zeroed" :
+					repair ? "; NOT repaired: cannot write "
+						 "the quarantine file" : "");
 		}
 		return;
 	}
@@ -309,13 +448,135 @@ static void dk_check_records(struct dk_check *ck, struct dk_segment *seg,
 	}
 }
 
-/* Map, check the header of, and walk the segment of one LIVE slot. */
-static void dk_check_segment(struct dk_check *ck,
-			     const struct dk_meta_root *root, uint32_t slot)
+/* End of the valid log of @p seg (for a seal word that must be set). */
+static uint64_t dk_check_log_end(const struct dk_segment *seg)
 {
-	char path[4096];
+	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0;
+	uint32_t valid;
+
+	for (;;) {
+		uint64_t end = dk_batch_end(seg, off, prev_seq, &valid);
+
+		if (!end)
+			return off;
+		prev_seq = ((const struct dk_rec *)(seg->base + off))->seq;
+		off = end;
+	}
+}
+
+/*
+ * dk_check_records under a guard.  A media error (SIGBUS) is reported;
+ * in a repair its page gets fresh zeroed blocks (or the file its size
+ * back) and the walk starts again.  false: the walk could not finish.
+ */
+static bool dk_check_walk(struct dk_check *ck, struct dk_segment *seg,
+			  const char *path, int fd)
+{
+	struct dk_guard g;
+	char qname[4300];
+	volatile unsigned tries = 0;
+
+again:
+	if (sigsetjmp(g.env, 0)) {
+		uint64_t at = (uint64_t)((uint8_t *)g.fault_addr - seg->base);
+		uint64_t page = at & ~4095ull;
+		struct stat st;
+		bool done = false;
+
+		dk_guard_landed(&g);
+		if (ck->repair && tries < 64 && at < seg->size &&
+		    dk_quarantine(ck, path, page, 4096, NULL, qname,
+				  sizeof(qname)) == 0 &&
+		    fstat(fd, &st) == 0) {
+			if ((uint64_t)st.st_size <= page)
+				done = ftruncate(fd, (off_t)seg->size) == 0;
+			else
+				done = fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+							     FALLOC_FL_KEEP_SIZE,
+						 (off_t)page, 4096) == 0 &&
+				       fallocate(fd, 0, (off_t)page, 4096) == 0;
+			/* the new blocks (or size) durable before the walk
+			 * writes fillers over them */
+			done = done && fsync(fd) == 0;
+			ck->changed |= done;
+		}
+		dk_check_report(ck, DAXKV_PROBLEM_RECORD, path, at, 1, true,
+				done,
+				"media error (SIGBUS) reading the segment%s%s%s",
+				done ? "; page " : "", done ? qname : "",
+				done ? " recorded, its blocks replaced by "
+				       "zeroed ones" : "");
+		if (!done || ck->stop)
+			return false;
+		tries++;
+		goto again;
+	}
+	dk_guard_push(&g);
+	dk_check_records(ck, seg, path);
+	dk_guard_pop(&g);
+	return true;
+}
+
+/* Bits that differ between @p a and @p b (n bytes). */
+static unsigned dk_bits_differ(const void *a, const void *b, size_t n)
+{
+	const uint8_t *x = a, *y = b;
+	unsigned bits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bits += (unsigned)__builtin_popcount(x[i] ^ y[i]);
+	return bits;
+}
+
+static uint32_t dk_check_header_crc(const struct dk_seg_header *hdr)
+{
+	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
+}
+
+/* The header the table implies for @p slot (seal word from @p seal). */
+static void dk_check_expected_header(const struct dk_meta_root *root,
+				     uint32_t slot, uint64_t size,
+				     uint64_t seal, struct dk_seg_header *hdr)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	memcpy(hdr->magic, DK_SEG_MAGIC, sizeof(hdr->magic));
+	hdr->format_version = root->format_version;
+	hdr->header_size = DK_SEG_HDR_SIZE;
+	memcpy(hdr->uuid, root->uuid, sizeof(hdr->uuid));
+	hdr->slot = slot;
+	hdr->gen = root->segs[slot].gen;
+	hdr->size = size;
+	hdr->crc = dk_check_header_crc(hdr);
+	hdr->sealed_tail = seal;
+}
+
+/* Durable single-word change of the meta root (repair). */
+static void dk_check_meta_set(struct dk_check *ck, uint64_t *field,
+			      uint64_t val)
+{
+	__atomic_store_n(field, val, __ATOMIC_RELEASE);
+	pmemobj_persist(ck->pop, field, sizeof(*field));
+}
+
+static void dk_check_set_slot(struct dk_check *ck, uint32_t slot,
+			      uint32_t state, uint32_t gen)
+{
+	struct dk_seg_entry entry = ck->root->segs[slot];
+	uint64_t word;
+
+	entry.state = state;
+	entry.gen = gen;
+	memcpy(&word, &entry, sizeof(word));
+	dk_check_meta_set(ck, (uint64_t *)&ck->root->segs[slot], word);
+}
+
+/* Map, check the header of, and walk the segment of one LIVE slot. */
+static void dk_check_segment(struct dk_check *ck, uint32_t slot)
+{
+	const struct dk_meta_root *root = ck->root;
+	char path[4096], qname[4300];
 	struct dk_segment seg = { .slot = slot };
-	const struct dk_seg_header *hdr;
+	struct dk_seg_header *hdr, want;
 	struct stat st;
 	int fd;
 
@@ -323,6 +584,8 @@ static void dk_check_segment(struct dk_check *ck,
 	ck->res->segments++;
 	fd = open(path, (ck->repair ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
+		/* not repaired: the file may come back (a wrong copy, a
+		 * mount); the table keeps naming it */
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 0, false,
 				false, "segment of LIVE slot %u: %s", slot,
 				strerror(errno));
@@ -330,116 +593,556 @@ static void dk_check_segment(struct dk_check *ck,
 			close(fd);
 		return;
 	}
-	/* format 2: each segment's size is its own, up to segment_size */
-	if (root->format_version >= 2 ?
-		    (uint64_t)st.st_size < DK_SEG_MIN ||
-			    (uint64_t)st.st_size > root->segment_size ||
-			    (uint64_t)st.st_size % DK_SEG_ALIGN :
-		    (uint64_t)st.st_size != root->segment_size) {
-		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0,
-				(uint64_t)st.st_size, false, false,
-				"size %llu, expected %s%llu (truncated?)",
-				(unsigned long long)st.st_size,
-				root->format_version >= 2 ?
-					"a multiple of 2 MiB up to " : "",
-				(unsigned long long)root->segment_size);
-		close(fd);
-		return;
+	{
+		/* format 2: each segment's size is its own (its header says
+		 * which), a multiple of 2 MiB up to segment_size */
+		bool f2 = root->format_version >= 2;
+		uint64_t size = (uint64_t)st.st_size, want_size = root->segment_size;
+		bool size_ok = f2 ? size >= DK_SEG_MIN &&
+					    size <= root->segment_size &&
+					    size % DK_SEG_ALIGN == 0 :
+				    size == root->segment_size;
+
+		if (!size_ok && f2) {
+			struct dk_seg_header h;
+
+			want_size = 0; /* unknown unless a whole header says */
+			if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+			    memcmp(h.magic, DK_SEG_MAGIC, sizeof(h.magic)) == 0 &&
+			    h.crc == dk_check_header_crc(&h) &&
+			    h.size >= DK_SEG_MIN && h.size <= root->segment_size &&
+			    h.size % DK_SEG_ALIGN == 0)
+				want_size = h.size;
+		}
+		if (!size_ok) {
+			/* cut short: the missing end reads as zeros again */
+			bool done = ck->repair && size < want_size &&
+				    dk_quarantine(ck, path, size, want_size - size,
+						  NULL, qname,
+						  sizeof(qname)) == 0 &&
+				    ftruncate(fd, (off_t)want_size) == 0 &&
+				    fsync(fd) == 0; /* the size, before the walk */
+
+			ck->changed |= done;
+			dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, size,
+					size < want_size, done,
+					"size %llu, expected %s%llu "
+					"(truncated?)%s",
+					(unsigned long long)size,
+					f2 && !want_size ? "a multiple of 2 MiB up to " :
+						      "",
+					(unsigned long long)(want_size ? want_size :
+							     root->segment_size),
+					done ? "; extended, the lost end recorded"
+					     : "");
+			if (!done) {
+				close(fd);
+				return;
+			}
+			size = want_size;
+		}
+		seg.size = size;
 	}
-	seg.size = (uint64_t)st.st_size;
 	seg.base = mmap(NULL, seg.size,
 			PROT_READ | (ck->repair ? PROT_WRITE : 0), MAP_SHARED,
 			fd, 0);
-	close(fd);
 	if (seg.base == MAP_FAILED) {
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 0, false,
 				false, "cannot map: %s", strerror(errno));
+		close(fd);
 		return;
 	}
-	hdr = dk_segment_header(&seg);
+	seg.pm.is_pmem = pmem_is_pmem(seg.base, seg.size);
+	hdr = (struct dk_seg_header *)seg.base;
 	if (memcmp(hdr->magic, DK_SEG_MAGIC, sizeof(hdr->magic)) != 0 ||
-	    hdr->crc != dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc)))
-		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 64, false,
-				false, "bad segment header (magic or crc)");
-	else if (hdr->format_version != root->format_version)
+	    hdr->crc != dk_check_header_crc(hdr)) {
+		/* this slot's header with a few bits flipped: rebuild it */
+		uint64_t seal = hdr->sealed_tail;
+		bool ours, done = false;
+
+		dk_check_expected_header(root, slot, seg.size, seal, &want);
+		ours = dk_bits_differ(hdr, &want,
+				      offsetof(struct dk_seg_header, reserved0)) <=
+		       16;
+		if (ck->repair && ours &&
+		    dk_quarantine(ck, path, 0, sizeof(*hdr), seg.base, qname,
+				  sizeof(qname)) == 0) {
+			memcpy(hdr, &want, offsetof(struct dk_seg_header,
+						    sealed_tail));
+			dk_check_persist(&seg, hdr, sizeof(*hdr));
+			done = true;
+		}
+		ck->changed |= done;
+		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 64, ours,
+				done, "bad segment header (magic or crc)%s%s",
+				done ? "; rebuilt from the meta table, the old "
+				       "one moved to " : ours ? "" :
+				"; not recognisably this slot's: kept",
+				done ? qname : "");
+		if (!done)
+			goto out;
+	}
+	if (hdr->format_version != root->format_version) {
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 8, 4, false,
 				false, "segment format version %u, expected %u",
 				hdr->format_version, root->format_version);
-	else if (hdr->header_size != DK_SEG_HDR_SIZE ||
-		 memcmp(hdr->uuid, root->uuid, sizeof(hdr->uuid)) != 0 ||
-		 hdr->slot != slot || hdr->gen != root->segs[slot].gen ||
-		 hdr->size != seg.size)
+		goto out;
+	}
+	if (hdr->header_size != DK_SEG_HDR_SIZE ||
+	    memcmp(hdr->uuid, root->uuid, sizeof(hdr->uuid)) != 0 ||
+	    hdr->slot != slot || hdr->size != seg.size) {
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 64, false,
 				false,
 				"header belongs to another database or slot "
 				"(slot %u gen %u, table says slot %u gen %u)",
 				hdr->slot, hdr->gen, slot, root->segs[slot].gen);
-	else if (hdr->sealed_tail &&
-		 (hdr->sealed_tail < DK_SEG_HDR_SIZE ||
-		  hdr->sealed_tail > seg.size ||
-		  hdr->sealed_tail % DK_REC_ALIGN))
-		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 56, 8, false,
-				false, "bad sealed tail %llu",
-				(unsigned long long)hdr->sealed_tail);
-	else
-		dk_check_records(ck, &seg, path);
+		goto out;
+	}
+	if (hdr->gen != root->segs[slot].gen) {
+		/* a whole header of this slot: its word over the table's */
+		if (ck->repair)
+			dk_check_set_slot(ck, slot, DK_SEG_LIVE, hdr->gen);
+		ck->changed |= ck->repair;
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 36, 4, true,
+				ck->repair,
+				"segment generation %u, the meta table says %u "
+				"(meta.pool damaged or older than the "
+				"segments)%s",
+				hdr->gen, root->segs[slot].gen,
+				ck->repair ? "; table set from the header" : "");
+		if (!ck->repair)
+			goto out;
+	}
+	if (hdr->sealed_tail && !dk_seal_is_mark(hdr->sealed_tail) &&
+	    (hdr->sealed_tail < DK_SEG_HDR_SIZE ||
+	     hdr->sealed_tail > seg.size ||
+	     hdr->sealed_tail % DK_REC_ALIGN)) {
+		uint64_t bad = hdr->sealed_tail;
+
+		if (ck->repair)
+			dk_check_set_sealed(&seg, dk_check_log_end(&seg));
+		ck->changed |= ck->repair;
+		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 56, 8, true,
+				ck->repair, "bad sealed tail %llu%s",
+				(unsigned long long)bad,
+				ck->repair ? "; set to the end of the valid "
+					     "records" : "");
+		if (!ck->repair)
+			goto out;
+	}
+	if (hdr->sealed_tail == DK_SEAL_FILLING ||
+	    hdr->sealed_tail == DK_SEAL_RETIRED)
+		goto out; /* open removes it: its records live elsewhere */
+	/* the device's bad blocks: lost bytes, recorded, then cleared
+	 * (fresh zeroed blocks) so that the walk sees zeros, not poison */
+	{
+		uint64_t bad = 0, len = 0, from = 0;
+
+		while (!ck->stop &&
+		       dk_media_badblock_first(fd, from, &bad, &len)) {
+			bool done = ck->repair &&
+				    dk_quarantine(ck, path, bad, len, NULL,
+						  qname, sizeof(qname)) == 0 &&
+				    dk_media_badblock_clear(fd, bad, len) == 0;
+
+			ck->changed |= done;
+			dk_check_report(ck, DAXKV_PROBLEM_RECORD, path, bad,
+					len, true, done,
+					"the device lists %llu bytes here as "
+					"bad blocks (media error)%s%s",
+					(unsigned long long)len,
+					done ? "; recorded in " : "",
+					done ? qname : "");
+			from = bad + len;
+		}
+	}
+	dk_check_walk(ck, &seg, path, fd);
+out:
 	munmap(seg.base, seg.size);
+	close(fd);
 }
 
-/* Segment files whose slot is not LIVE (open removes them too). */
-static void dk_check_orphans(struct dk_check *ck,
-			     const struct dk_meta_root *root, int dirfd)
+/* Segment files of slots that are not LIVE: what their own bytes say. */
+static void dk_check_orphans(struct dk_check *ck)
 {
 	DIR *dir = opendir(ck->dir);
 	struct dirent *de;
-	char path[4096];
+	char path[4096], aside[4200];
 
 	if (!dir)
 		return;
 	while (!ck->stop && (de = readdir(dir)) != NULL) {
+		enum dk_seg_fate fate;
 		unsigned slot;
+		uint32_t gen;
 		char tail;
+		bool done = false;
 
 		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) != 1 ||
 		    strlen(de->d_name) != 16)
 			continue;
 		if (slot < DK_MAX_SEGMENTS &&
-		    root->segs[slot].state == DK_SEG_LIVE)
+		    ck->root->segs[slot].state == DK_SEG_LIVE)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", ck->dir, de->d_name);
-		if (ck->repair)
-			unlinkat(dirfd, de->d_name, 0);
-		dk_check_report(ck, DAXKV_PROBLEM_ORPHAN, path, 0, 0, true,
-				ck->repair,
-				"segment file of a slot that is not LIVE (left "
-				"by a crash during creation)%s",
-				ck->repair ? "; removed" : "");
+		fate = dk_segment_file_fate(
+			ck->dirfd, de->d_name, ck->root->uuid, slot,
+			slot < DK_MAX_SEGMENTS ? ck->root->segs[slot] :
+						 (struct dk_seg_entry){ 0 },
+			ck->root->segment_size, &gen);
+		switch (fate) {
+		case DK_FATE_ABORTED:
+		case DK_FATE_RETIRED:
+			if (ck->repair)
+				done = unlinkat(ck->dirfd, de->d_name, 0) == 0;
+			dk_check_report(ck, DAXKV_PROBLEM_ORPHAN, path, 0, 0,
+					true, done,
+					"segment file of a slot that is not "
+					"LIVE, dead by its own header (%s)%s",
+					fate == DK_FATE_ABORTED ?
+						"a create a crash interrupted" :
+						"a retired segment",
+					done ? "; removed" : "");
+			break;
+		case DK_FATE_LIVE:
+			if (ck->repair && gen >= ck->root->segs[slot].gen) {
+				dk_check_set_slot(ck, slot, DK_SEG_LIVE, gen);
+				done = true;
+				ck->changed = true;
+			}
+			dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 64,
+					gen >= ck->root->segs[slot].gen, done,
+					"the meta table calls slot %u free (gen "
+					"%u) but the file's header says it is a "
+					"live segment of this database (gen "
+					"%u)%s",
+					slot, ck->root->segs[slot].gen, gen,
+					done ? "; slot made LIVE again" : "");
+			if (done)
+				dk_check_segment(ck, slot);
+			break;
+		default:
+			snprintf(aside, sizeof(aside), "%s.unknown", path);
+			if (ck->repair)
+				done = rename(path, aside) == 0;
+			dk_check_report(ck, DAXKV_PROBLEM_ORPHAN, path, 0, 0,
+					true, done,
+					"a segment file that no live slot names "
+					"and whose header does not prove it "
+					"dead%s%s",
+					done ? "; moved aside to " : "",
+					done ? aside : "");
+			break;
+		}
 	}
 	closedir(dir);
 	if (ck->repair)
-		fsync(dirfd);
+		fsync(ck->dirfd);
+}
+
+/*
+ * What the segments' own headers (whole: magic and crc) agree on: uuid,
+ * format version, segment size.  false if none or they disagree.
+ */
+static bool dk_check_consensus(struct dk_check *ck, uint8_t *uuid,
+			       uint32_t *version, uint64_t *size)
+{
+	DIR *dir = opendir(ck->dir);
+	struct dirent *de;
+	unsigned found = 0;
+	bool agree = true;
+
+	if (!dir)
+		return false;
+	while (agree && (de = readdir(dir)) != NULL) {
+		struct dk_seg_header hdr;
+		struct stat st;
+		unsigned slot;
+		char tail;
+		int fd;
+
+		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) != 1 ||
+		    strlen(de->d_name) != 16)
+			continue;
+		fd = openat(ck->dirfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 &&
+		    pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    !memcmp(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic)) &&
+		    hdr.crc == dk_check_header_crc(&hdr) &&
+		    hdr.sealed_tail != DK_SEAL_RETIRED) {
+			if (found++ == 0) {
+				memcpy(uuid, hdr.uuid, sizeof(hdr.uuid));
+				*version = hdr.format_version;
+				*size = hdr.size;
+			} else {
+				/* format 2: sizes differ; the largest is
+				 * the least segment_size can be */
+				agree = agree &&
+					!memcmp(uuid, hdr.uuid,
+						sizeof(hdr.uuid)) &&
+					*version == hdr.format_version &&
+					(*size == hdr.size ||
+					 hdr.format_version >= 2);
+				if (hdr.size > *size)
+					*size = hdr.size;
+			}
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return agree && found;
+}
+
+/* The root's own words, range-checked; repaired from the segments'
+ * headers where they all agree.  false: the segments cannot be read by
+ * this root (a problem was reported). */
+static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
+{
+	struct dk_meta_root *root = ck->root;
+	uint64_t off = ck->root_off, seg_size = 0;
+	uint32_t version = 0;
+	uint8_t uuid[16];
+	bool cons = dk_check_consensus(ck, uuid, &version, &seg_size);
+	bool done;
+
+	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
+		/* the pool's layout name ("daxkv", under libpmemobj's
+		 * checksum) already says whose it is */
+		done = ck->repair &&
+		       dk_bits_differ(root->magic, DK_META_MAGIC, 8) <= 8;
+		if (done) {
+			uint64_t word;
+
+			memcpy(&word, DK_META_MAGIC, sizeof(word));
+			dk_check_meta_set(ck, (uint64_t *)root->magic, word);
+		}
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off, 8, done,
+				done, "root object has no daxkv magic%s",
+				done ? "; restored" : "");
+		if (!done)
+			return false;
+	}
+	if (root->format_version < DK_FORMAT_VERSION_MIN ||
+	    root->format_version > DK_FORMAT_VERSION) {
+		bool known = cons && version >= DK_FORMAT_VERSION_MIN &&
+			     version <= DK_FORMAT_VERSION;
+
+		done = ck->repair && known;
+		if (done)
+			dk_check_meta_set(
+				ck, (uint64_t *)&root->format_version,
+				(uint64_t)version |
+					(uint64_t)root->flags << 32);
+		if (!done && !known) {
+			*rcp = dk_err(DAXKV_EVERSION,
+				      "%s: format version %u, this library "
+				      "reads %u to %u",
+				      path, root->format_version,
+				      DK_FORMAT_VERSION_MIN, DK_FORMAT_VERSION);
+			return false;
+		}
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 8, 4, true,
+				done,
+				"format version %u, but every segment says %u%s",
+				root->format_version, version,
+				done ? "; restored" : "");
+		if (!done)
+			return false;
+	}
+	if (root->flags != 0) {
+		if (ck->repair)
+			dk_check_meta_set(ck, (uint64_t *)&root->format_version,
+					  root->format_version);
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 12, 4, true,
+				ck->repair, "flags %#x, expected 0%s",
+				root->flags, ck->repair ? "; reset" : "");
+	}
+	if (cons && memcmp(uuid, root->uuid, sizeof(uuid)) != 0) {
+		done = ck->repair && dk_bits_differ(uuid, root->uuid, 16) <= 16;
+		if (done) {
+			uint64_t w[2];
+
+			memcpy(w, uuid, sizeof(w));
+			dk_check_meta_set(ck, (uint64_t *)root->uuid, w[0]);
+			dk_check_meta_set(ck, (uint64_t *)root->uuid + 1, w[1]);
+		}
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 16, 16,
+				true, done,
+				"uuid differs from the one every segment "
+				"carries%s",
+				done ? "; restored from the segments" : "");
+	}
+	/* the size in every segment's header (under its crc) over a root
+	 * word that no database can hold, or that disagrees with them all */
+	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
+	    root->segment_size % DK_SEG_ALIGN ||
+	    (cons && root->segment_size != seg_size)) {
+		done = ck->repair && cons && seg_size >= DK_SEG_MIN &&
+		       seg_size <= DK_SEG_MAX && seg_size % DK_SEG_ALIGN == 0;
+		if (done)
+			dk_check_meta_set(ck, &root->segment_size, seg_size);
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 32, 8,
+				cons, done, "bad segment size %llu%s",
+				(unsigned long long)root->segment_size,
+				done ? "; set from the segment files" : "");
+		if (!done)
+			return false;
+	}
+	if (root->clean > 1) {
+		if (ck->repair)
+			dk_check_meta_set(ck, &root->clean, 0);
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 48, 8, true,
+				ck->repair, "clean flag %llu, expected 0 or 1%s",
+				(unsigned long long)root->clean,
+				ck->repair ? "; cleared" : "");
+	}
+	return true;
+}
+
+/* A table state out of range: set by the slot's file. */
+static void dk_check_bad_state(struct dk_check *ck, const char *path,
+			       uint32_t slot)
+{
+	char name[32];
+	uint32_t gen = 0, state = ck->root->segs[slot].state;
+	struct dk_seg_entry as_live = ck->root->segs[slot];
+	enum dk_seg_fate fate;
+	bool done = false;
+
+	snprintf(name, sizeof(name), "seg-%08u.dat", slot);
+	/* asked as if the slot were FREE one generation back, a whole
+	 * header of this slot and gen reads as LIVE */
+	as_live.state = DK_SEG_FREE;
+	fate = faccessat(ck->dirfd, name, F_OK, 0) != 0 ?
+		       DK_FATE_ABORTED :
+		       dk_segment_file_fate(ck->dirfd, name, ck->root->uuid,
+					    slot, as_live,
+					    ck->root->segment_size, &gen);
+	if (ck->repair) {
+		if (fate == DK_FATE_LIVE || fate == DK_FATE_RETIRED)
+			dk_check_set_slot(ck, slot,
+					  fate == DK_FATE_LIVE ? DK_SEG_LIVE :
+								 DK_SEG_FREE,
+					  gen);
+		else
+			dk_check_set_slot(ck, slot, DK_SEG_FREE,
+					  ck->root->segs[slot].gen);
+		done = true;
+		ck->changed = true;
+	}
+	dk_check_report(ck, DAXKV_PROBLEM_POOL, path,
+			ck->root_off + 80 + 16ull * slot, 4, true, done,
+			"segment slot %u has unknown state %u%s", slot, state,
+			!done ? "" : fate == DK_FATE_LIVE ?
+				"; LIVE again, as its file's header says" :
+				"; FREE (no live segment file)");
+}
+
+/*
+ * A meta pool that libpmemobj cannot open, rebuilt from the segments'
+ * own headers (repair only): the old file is kept (linked to
+ * meta.pool.damaged[-N], never overwritten, made durable), and a new
+ * pool, renamed over meta.pool, holds the uuid and segment size every
+ * whole header agrees on and, per slot, the state and generation its file's header says (RETIRED: FREE
+ * with that generation, so that open finishes the removal; FILLING:
+ * LIVE, so that open removes it as an interrupted compaction).  The
+ * clean flag and checkpoint generation start at 0 (open scans); a
+ * max_size cap is lost.  false: not possible (reported by the caller).
+ */
+static bool dk_check_rebuild_pool(struct dk_check *ck, const char *path)
+{
+	static struct dk_seg_entry table[DK_MAX_SEGMENTS];
+	char aside[4200];
+	uint64_t seg_size;
+	uint32_t version;
+	uint8_t uuid[16];
+	DIR *dir;
+	struct dirent *de;
+	unsigned n;
+
+	if (!dk_check_consensus(ck, uuid, &version, &seg_size) ||
+	    version != DK_FORMAT_VERSION || seg_size < DK_SEG_MIN ||
+	    seg_size > DK_SEG_MAX || seg_size % DK_SEG_ALIGN)
+		return false;
+	memset(table, 0, sizeof(table));
+	dir = opendir(ck->dir);
+	if (!dir)
+		return false;
+	while ((de = readdir(dir)) != NULL) {
+		struct dk_seg_header hdr;
+		unsigned slot;
+		char tail;
+		int fd;
+
+		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) != 1 ||
+		    strlen(de->d_name) != 16 || slot >= DK_MAX_SEGMENTS)
+			continue;
+		fd = openat(ck->dirfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    !memcmp(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic)) &&
+		    hdr.crc == dk_check_header_crc(&hdr) &&
+		    !memcmp(hdr.uuid, uuid, sizeof(uuid)) && hdr.slot == slot) {
+			table[slot].gen = hdr.gen;
+			table[slot].state = hdr.sealed_tail == DK_SEAL_RETIRED ?
+						    DK_SEG_FREE :
+						    DK_SEG_LIVE;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	for (n = 0; n < 1000; n++) {
+		if (n)
+			snprintf(aside, sizeof(aside), "%s.damaged-%u", path, n);
+		else
+			snprintf(aside, sizeof(aside), "%s.damaged", path);
+		if (link(path, aside) == 0)
+			break;
+		if (errno != EEXIST)
+			return false;
+	}
+	/* the old pool durable under its new name first; then the new one
+	 * replaces meta.pool in one rename (dk_meta_make), so a crash
+	 * leaves one or the other there, never neither */
+	if (n == 1000 || fsync(ck->dirfd) != 0)
+		return false;
+	if (dk_meta_make(ck->dirfd, path, uuid, seg_size, 0, table) != 0)
+		return false;
+	ck->changed = true;
+	dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, true, true,
+			"rebuilt from the segments' headers; the damaged pool "
+			"is kept as %s (a max_size cap it held is lost)",
+			aside);
+	return true;
 }
 
 /* Check the meta pool's root and table, then every segment. */
-static int dk_check_pool(struct dk_check *ck, int dirfd)
+static int dk_check_pool(struct dk_check *ck)
 {
 	char path[4096];
-	const struct dk_meta_root *root;
-	struct dk_meta_root *wroot = NULL, *copy = NULL;
-	PMEMobjpool *pop = NULL;
-	uint64_t root_off;
+	struct dk_meta_root *copy = NULL;
+	bool rebuilt = false;
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/meta.pool", ck->dir);
+again:
 	if (dk_meta_precheck(path) != 0) {
 		/* words libpmemobj would trust: not safe to open at all */
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, ck->repair,
 				false, "%s", daxkv_errmsg());
+		if (ck->repair && !rebuilt && dk_check_rebuild_pool(ck, path)) {
+			rebuilt = true;
+			goto again;
+		}
 		return 0;
 	}
 	if (!ck->repair) {
-		/* pmemobj_open writes to the pool: read the root instead */
-		rc = dk_meta_read_root(path, &copy, &root_off);
+		/* pmemobj_open writes to the pool: read the root instead
+		 * (every change below is made only in a repair) */
+		rc = dk_meta_read_root(path, &copy, &ck->root_off);
 		if (rc == DAXKV_EPERM || rc == DAXKV_ENOMEM || rc == DAXKV_EIO)
 			return rc;
 		if (rc) {
@@ -448,81 +1151,95 @@ static int dk_check_pool(struct dk_check *ck, int dirfd)
 					daxkv_errmsg());
 			return 0;
 		}
-		root = copy;
+		ck->root = copy;
 		goto check_root;
 	}
-	pop = pmemobj_open(path, DK_POOL_LAYOUT);
-	if (!pop) {
+	ck->pop = pmemobj_open(path, DK_POOL_LAYOUT);
+	if (!ck->pop) {
 		int err = errno;
 
 		if (err == EACCES || err == EPERM)
 			return dk_err_errno(DAXKV_EPERM, err, "%s", path);
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
+		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, ck->repair,
 				false, "not a valid daxkv pool: %s",
 				pmemobj_errormsg());
+		if (ck->repair && !rebuilt && dk_check_rebuild_pool(ck, path)) {
+			rebuilt = true;
+			goto again;
+		}
 		return 0;
 	}
-	if (pmemobj_root_size(pop) < sizeof(struct dk_meta_root)) {
+	if (pmemobj_root_size(ck->pop) < sizeof(struct dk_meta_root)) {
 		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, 0, 0, false,
 				false, "root object of %zu bytes, expected %zu",
-				pmemobj_root_size(pop),
+				pmemobj_root_size(ck->pop),
 				sizeof(struct dk_meta_root));
 		goto out_close;
 	}
-	wroot = pmemobj_direct(pmemobj_root(pop, sizeof(*wroot)));
-	root = wroot;
-	root_off = (uint64_t)((const char *)root - (const char *)pop);
+	ck->root = pmemobj_direct(pmemobj_root(ck->pop, sizeof(*ck->root)));
+	ck->root_off = (uint64_t)((const char *)ck->root -
+				  (const char *)ck->pop);
 check_root:
-	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, root_off, 8,
-				false, false, "root object has no daxkv magic");
+	if (!dk_check_root(ck, path, &rc))
 		goto out_close;
-	}
-	if (root->format_version < DK_FORMAT_VERSION_MIN ||
-	    root->format_version > DK_FORMAT_VERSION) {
-		rc = dk_err(DAXKV_EVERSION,
-			    "%s: format version %u, this library reads %u to %u",
-			    path, root->format_version, DK_FORMAT_VERSION_MIN,
-			    DK_FORMAT_VERSION);
-		goto out_close;
-	}
-	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
-	    root->segment_size % DK_SEG_ALIGN) {
-		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, root_off + 32, 8,
-				false, false, "bad segment size %llu",
-				(unsigned long long)root->segment_size);
-		goto out_close;
-	}
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS && !ck->stop; slot++) {
-		uint32_t state = root->segs[slot].state;
+		uint32_t state = ck->root->segs[slot].state;
 
 		if (state > DK_SEG_RETIRED)
-			dk_check_report(ck, DAXKV_PROBLEM_POOL, path,
-					root_off + 80 + 16ull * slot, 4, false,
-					false, "segment slot %u has unknown "
-					"state %u",
-					slot, state);
-		else if (state == DK_SEG_LIVE)
-			dk_check_segment(ck, root, slot);
+			dk_check_bad_state(ck, path, slot);
+		if (ck->root->segs[slot].state == DK_SEG_LIVE)
+			dk_check_segment(ck, slot);
 	}
 	if (!ck->stop)
-		dk_check_orphans(ck, root, dirfd);
-	if (ck->changed && wroot && root->clean) {
+		dk_check_orphans(ck);
+	if (ck->changed && ck->pop && ck->root->clean) {
 		/* the checkpoint predates the repair: make open scan */
-		__atomic_store_n(&wroot->clean, 0, __ATOMIC_RELEASE);
-		pmemobj_persist(pop, &wroot->clean, sizeof(wroot->clean));
+		dk_check_meta_set(ck, &ck->root->clean, 0);
 	}
 out_close:
-	if (pop)
-		pmemobj_close(pop);
+	if (ck->pop)
+		pmemobj_close(ck->pop);
 	free(copy);
+	ck->pop = NULL;
+	ck->root = NULL;
+	return rc;
+}
+
+int dk_check_locked(const char *dir, int dirfd,
+		    const struct daxkv_check_options *opts,
+		    struct daxkv_check_result *res)
+{
+	struct dk_check ck;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->version = DAXKV_CHECK_RESULT_VERSION;
+	dk_guard_install();
+	memset(&ck, 0, sizeof(ck));
+	ck.dir = dir;
+	ck.dirfd = dirfd;
+	ck.opts = opts;
+	ck.res = res;
+	ck.repair = opts->flags & DAXKV_CHECK_REPAIR;
+	if (opts->pool_check) {
+		char path[4096];
+		int found;
+
+		snprintf(path, sizeof(path), "%s/meta.pool", dir);
+		found = opts->pool_check(path, opts->arg);
+		if (found < 0)
+			return found;
+		res->problems += (uint64_t)found;
+	}
+	rc = dk_check_pool(&ck);
+	if (!rc && ck.stop)
+		rc = ck.stop;
 	return rc;
 }
 
 int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 		struct daxkv_check_result *res)
 {
-	struct dk_check ck;
 	struct stat st;
 	int dirfd, lockfd = -1, rc;
 
@@ -546,7 +1263,6 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 			      opts->flags & ~DAXKV_CHECK_REPAIR);
 	memset(res, 0, sizeof(*res));
 	res->version = DAXKV_CHECK_RESULT_VERSION;
-
 	if (stat(dir, &st) != 0)
 		return dk_err_errno(dk_errno_code(errno), errno, "%s", dir);
 	if (!S_ISDIR(st.st_mode))
@@ -571,27 +1287,7 @@ int daxkv_check(const char *dir, const struct daxkv_check_options *opts,
 	if (rc)
 		goto out_close_dir;
 
-	memset(&ck, 0, sizeof(ck));
-	ck.dir = dir;
-	ck.opts = opts;
-	ck.res = res;
-	ck.repair = opts->flags & DAXKV_CHECK_REPAIR;
-	if (opts->pool_check) {
-		char path[4096];
-		int found;
-
-		snprintf(path, sizeof(path), "%s/meta.pool", dir);
-		found = opts->pool_check(path, opts->arg);
-		if (found < 0) {
-			rc = found;
-			goto out_unlock;
-		}
-		res->problems += (uint64_t)found;
-	}
-	rc = dk_check_pool(&ck, dirfd);
-	if (!rc && ck.stop)
-		rc = ck.stop;
-out_unlock:
+	rc = dk_check_locked(dir, dirfd, opts, res);
 	if (lockfd >= 0)
 		close(lockfd); /* releases the lock */
 out_close_dir:

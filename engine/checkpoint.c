@@ -23,11 +23,13 @@
 #include "checkpoint.h"
 #include "crc32c.h"
 #include "errors.h"
+#include "guard.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
 #include "meta.h"
 #include "record.h"
+#include "segment.h"
 
 static int dk_write_all(int fd, const void *buf, size_t len)
 {
@@ -88,6 +90,7 @@ int dk_checkpoint_write(struct daxkv *db)
 		if (!db->segs[slot])
 			continue;
 		tails[ntails].slot = slot;
+		tails[ntails].gen = db->segs[slot]->gen;
 		tails[ntails].tail = db->segs[slot]->tail;
 		ntails++;
 	}
@@ -151,14 +154,49 @@ out:
 	return buf;
 }
 
+/* Pass 1 of dk_checkpoint_load over the entries (reads the segments):
+ * every entry a valid put, newest of its key, keys in order. */
+static bool dk_checkpoint_entries_ok(struct daxkv *db,
+				     const struct dk_ckpt_entry *ents,
+				     uint64_t nentries, uint64_t *max_seqp)
+{
+	const uint8_t *prev_key = NULL;
+	size_t prev_klen = 0;
+	uint64_t max_seq = 0;
+
+	for (uint64_t i = 0; i < nentries; i++) {
+		struct dk_segment *seg = ents[i].slot < DK_MAX_SEGMENTS ?
+						 db->segs[ents[i].slot] :
+						 NULL;
+		const struct dk_rec *rec;
+
+		if (!seg || ents[i].offset < DK_SEG_HDR_SIZE ||
+		    ents[i].offset >= seg->tail ||
+		    dk_rec_check(seg, ents[i].offset, 0) != 0)
+			return false;
+		rec = (const struct dk_rec *)(seg->base + ents[i].offset);
+		if (!(rec->flags & DK_REC_PUT) || rec->superseded != 0 ||
+		    (prev_key && dk_keycmp(prev_key, prev_klen, dk_rec_key(rec),
+					   rec->klen) >= 0))
+			return false;
+		prev_key = dk_rec_key(rec);
+		prev_klen = rec->klen;
+		if (rec->seq > max_seq)
+			max_seq = rec->seq;
+	}
+	*max_seqp = max_seq;
+	return true;
+}
+
 int dk_checkpoint_load(struct daxkv *db)
 {
 	const struct dk_ckpt_header *hdr;
 	const struct dk_ckpt_tail *tails;
 	const struct dk_ckpt_entry *ents;
 	uint64_t max_seq = 0, nlive_segs = 0;
-	const uint8_t *prev_key = NULL;
-	size_t prev_klen = 0, len = 0;
+	struct dk_guard g;
+	bool ok;
+	size_t len = 0;
 	char path[4096];
 	uint8_t *buf;
 	int rc = 1;
@@ -192,31 +230,26 @@ int dk_checkpoint_load(struct daxkv *db)
 						 db->segs[tails[i].slot] :
 						 NULL;
 
+		/* a clean close sealed every segment at its tail: a
+		 * checkpoint that disagrees with a segment's own header (a
+		 * flipped clean flag, an older meta.pool) is not trusted */
 		if (!seg || tails[i].tail < DK_SEG_HDR_SIZE ||
-		    tails[i].tail > seg->size || tails[i].tail % DK_REC_ALIGN)
+		    tails[i].tail > seg->size || tails[i].tail % DK_REC_ALIGN ||
+		    tails[i].gen != seg->gen ||
+		    dk_segment_header(seg)->sealed_tail != tails[i].tail)
 			goto out;
 		seg->tail = tails[i].tail;
 	}
-	for (uint64_t i = 0; i < hdr->nentries; i++) {
-		struct dk_segment *seg = ents[i].slot < DK_MAX_SEGMENTS ?
-						 db->segs[ents[i].slot] :
-						 NULL;
-		const struct dk_rec *rec;
-
-		if (!seg || ents[i].offset < DK_SEG_HDR_SIZE ||
-		    ents[i].offset >= seg->tail ||
-		    dk_rec_check(seg, ents[i].offset, 0) != 0)
-			goto out;
-		rec = (const struct dk_rec *)(seg->base + ents[i].offset);
-		if (!(rec->flags & DK_REC_PUT) || rec->superseded != 0 ||
-		    (prev_key && dk_keycmp(prev_key, prev_klen, dk_rec_key(rec),
-					   rec->klen) >= 0))
-			goto out;
-		prev_key = dk_rec_key(rec);
-		prev_klen = rec->klen;
-		if (rec->seq > max_seq)
-			max_seq = rec->seq;
+	/* a media error while reading the records: the scan says where */
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		goto out;
 	}
+	dk_guard_push(&g);
+	ok = dk_checkpoint_entries_ok(db, ents, hdr->nentries, &max_seq);
+	dk_guard_pop(&g);
+	if (!ok)
+		goto out;
 
 	/* pass 2: build (alone: no lane needed, the index grows in place) */
 	rcu_read_lock();

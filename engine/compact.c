@@ -16,8 +16,16 @@
  *   2. copy them, in sequence order, to D with non-temporal stores: same
  *      key, value and seq, `superseded` 0, and without the batch flag (a
  *      batch committed long ago; its copies stand alone), crc recomputed.
- *      One fence: the copies are durable.  D's tail and sealed tail are
- *      set.
+ *      Each record is read once into DRAM and its crc checked there
+ *      before anything is copied or recomputed, so no crc is ever made
+ *      over bytes that were not verified: a bad record (or a media error,
+ *      guard.h) ends the round with DAXKV_ECORRUPT (DAXKV_EIO) naming the
+ *      file and offset, nothing published, the victims kept, the new
+ *      segments removed, and the damaged victim never picked again by
+ *      this handle (daxkv_stat counts both).  D was created with the seal
+ *      word DK_SEAL_FILLING (layout.h).  One fence: the copies are
+ *      durable.  D's tail and sealed tail are set (the seal replaces
+ *      FILLING in one failure-atomic word).
  *   3. swap, under view_lock (no snapshot is being taken) and, record by
  *      record, the entry lock (no writer of that key is committing): if
  *      the entry still points at the original, point it (and the hash
@@ -35,8 +43,8 @@
  *      every device mirror of it through the mmu notifier anyway) and
  *      unlinked: its blocks return to the file system.
  *
- * Crash safety.  Before 2's fence, D holds at most torn copies: recovery
- * drops them and V is intact.  Between the fence and the FREE in 4, every
+ * Crash safety.  Before D's seal, D holds at most torn copies and says
+ * FILLING: recovery removes it whole and V is intact.  Between the fence and the FREE in 4, every
  * kept record exists twice with one seq; recovery keeps one (the newest
  * sequence wins, and on a tie the loser's `superseded` is set to its own
  * seq, which the version rule reads as "never visible") and the other
@@ -81,6 +89,7 @@
 #include "compact.h"
 #include "errors.h"
 #include "events.h"
+#include "guard.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
@@ -192,26 +201,39 @@ static int dk_collect_one(struct daxkv *db, struct dk_segment *seg,
 					     .size = (uint32_t)p->size });
 }
 
-static int dk_collect(struct daxkv *db, struct dk_segment *seg,
-		      struct dk_cand **cands, size_t *n, size_t *cap)
+/* A victim found damaged: report it, and never pick it again. */
+static int dk_compact_damaged(struct daxkv *db, struct dk_segment *seg, int rc)
+{
+	pthread_mutex_lock(&db->seg_lock);
+	seg->damaged = true;
+	pthread_mutex_unlock(&db->seg_lock);
+	__atomic_fetch_add(&db->compaction_errors, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* The walk of dk_collect, under its guard and RCU read section. */
+static int dk_collect_walk(struct daxkv *db, struct dk_segment *seg,
+			   struct dk_cand **cands, size_t *n, size_t *cap)
 {
 	uint64_t tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 	uint64_t off = DK_SEG_HDR_SIZE;
 	struct dk_pend ring[DK_PF_DEPTH];
 	unsigned head = 0, cnt = 0;
+	char path[4096];
 	int rc = 0;
 
-	rcu_read_lock();
 	while (off < tail) {
 		const struct dk_rec *rec =
 			(const struct dk_rec *)(seg->base + off);
 		uint64_t size = dk_rec_size(rec->klen, rec->vlen);
 
 		if (rec->klen == 0 || off + size > tail) {
+			dk_segment_path(db, seg->slot, path, sizeof(path));
 			rc = dk_err(DAXKV_ECORRUPT,
-				    "segment %u: bad record at %llu below "
-				    "its tail",
-				    seg->slot, (unsigned long long)off);
+				    "%s offset %llu: bad record below the "
+				    "tail; compaction stopped, the segment "
+				    "kept",
+				    path, (unsigned long long)off);
 			goto out;
 		}
 		if (off + DK_PF_AHEAD * size < tail)
@@ -239,29 +261,90 @@ static int dk_collect(struct daxkv *db, struct dk_segment *seg,
 	for (; cnt && rc == 0; cnt--, head = (head + 1) % DK_PF_DEPTH)
 		rc = dk_collect_one(db, seg, &ring[head], cands, n, cap);
 out:
-	rcu_read_unlock();
 	return rc;
 }
 
-/* Step 2: copy one record to @p dst at @p doff (not yet durable). */
-static void dk_copy_record(struct daxkv *db, const struct dk_rec *src,
-			   struct dk_segment *dst, uint64_t doff,
-			   uint8_t *buf)
+static int dk_collect(struct daxkv *db, struct dk_segment *seg,
+		      struct dk_cand **cands, size_t *n, size_t *cap)
 {
-	size_t size = dk_rec_size(src->klen, src->vlen);
-	size_t body = DK_REC_HDR_SIZE + src->klen + src->vlen;
-	struct dk_rec *rec = (struct dk_rec *)buf;
+	struct dk_guard g;
+	int rc;
 
-	memcpy(buf, src, body);
+	rcu_read_lock();
+	/* the loads of the walk touch only the victim's mapping and DRAM;
+	 * what a landing must give back is the RCU read section */
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		rcu_read_unlock();
+		return dk_compact_damaged(
+			db, seg, dk_guard_eio(db, &g, "compaction read a record"));
+	}
+	dk_guard_push(&g);
+	rc = dk_collect_walk(db, seg, cands, n, cap);
+	dk_guard_pop(&g);
+	rcu_read_unlock();
+	if (rc == DAXKV_ECORRUPT)
+		dk_compact_damaged(db, seg, rc);
+	return rc;
+}
+
+/* Read the record at @p loc, @p size bytes, into @p buf: 0 or DAXKV_EIO. */
+static int dk_read_record(struct daxkv *db, uint64_t loc, uint8_t *buf,
+			  size_t size)
+{
+	struct dk_guard g;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(db, &g, "compaction copied a record");
+	}
+	dk_guard_push(&g);
+	memcpy(buf, dk_rec_at(db, loc), size);
+	dk_guard_pop(&g);
+	return 0;
+}
+
+/*
+ * Step 2: copy the record at @p loc (@p size bytes) to @p dst at @p doff
+ * (not yet durable), through @p buf, where it is verified first.
+ */
+static int dk_copy_record(struct daxkv *db, uint64_t loc, size_t size,
+			  struct dk_segment *dst, uint64_t doff, uint8_t *buf)
+{
+	struct dk_rec *rec = (struct dk_rec *)buf;
+	struct dk_segment *src_seg = dk_seg_of(db, loc);
+	char path[4096];
+	size_t body;
+	int rc;
+
+	rc = dk_read_record(db, loc, buf, size);
+	if (rc)
+		return dk_compact_damaged(db, src_seg, rc);
+	body = DK_REC_HDR_SIZE + (size_t)rec->klen + rec->vlen;
+	if (rec->klen == 0 || rec->klen > DAXKV_MAX_KEY ||
+	    rec->vlen > DAXKV_MAX_VALUE ||
+	    dk_rec_size(rec->klen, rec->vlen) != size ||
+	    rec->crc != dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec))) {
+		dk_segment_path(db, src_seg->slot, path, sizeof(path));
+		return dk_compact_damaged(
+			db, src_seg,
+			dk_err(DAXKV_ECORRUPT,
+			       "%s offset %u: record fails its crc; "
+			       "compaction stopped, nothing published, the "
+			       "segment kept",
+			       path, DK_LOC_OFF(loc)));
+	}
+	/* from here on only verified bytes, in DRAM */
 	memset(buf + body, 0, size - body);
 	rec->superseded = 0; /* not under the crc */
-	if (src->flags & DK_REC_BATCH) {
+	if (rec->flags & DK_REC_BATCH) {
 		/* the only fields under the crc that change */
-		rec->flags = (uint16_t)(src->flags & ~DK_REC_BATCH);
+		rec->flags = (uint16_t)(rec->flags & ~DK_REC_BATCH);
 		rec->batch = 1;
 		rec->crc = dk_rec_crc(rec, dk_rec_key(rec), dk_rec_val(rec));
 	}
-	dk_copy_nodrain(&db->pm, dst->base + doff, buf, size);
+	dk_copy_nodrain(&dst->pm, dst->base + doff, buf, size);
+	return 0;
 }
 
 /* Retire what no snapshot needs any more; @p keep: files may be kept as
@@ -373,8 +456,6 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 		return dk_err(DAXKV_ENOMEM, "no memory to compact");
 	slice_t0 = dk_now_ns();
 	for (size_t i = 0; i < n; i++) {
-		const struct dk_rec *src = dk_rec_at(db, c[i].loc);
-
 		if (ndst == 0 || doff + c[i].size > dsts[ndst - 1]->size) {
 			if (ndst == DK_MAX_VICTIMS + 1) {
 				rc = dk_err(DAXKV_ENOSPC, "compaction needs "
@@ -393,7 +474,10 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 			ndst++;
 			doff = DK_SEG_HDR_SIZE;
 		}
-		dk_copy_record(db, src, dsts[ndst - 1], doff, buf);
+		rc = dk_copy_record(db, c[i].loc, c[i].size, dsts[ndst - 1],
+				    doff, buf);
+		if (rc)
+			goto out;
 		c[i].dst = dsts[ndst - 1];
 		c[i].nloc = DK_LOC(dsts[ndst - 1]->slot, doff) |
 			    (c[i].loc & DK_LOC_DEL);
@@ -468,7 +552,7 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 				__ATOMIC_ACQUIRE);
 
 			if (sup)
-				dk_store8_flush(&db->pm,
+				dk_store8_flush(&c[i].dst->pm,
 						(uint64_t *)&copy->superseded,
 						sup);
 		}
@@ -649,7 +733,8 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 
 		cand[slot].seg = NULL;
 		if (!seg || seg->owned || seg->compacting || seg->hidden ||
-		    seg->retiring || seg->tail <= DK_SEG_HDR_SIZE || reused)
+		    seg->retiring || seg->damaged ||
+		    seg->tail <= DK_SEG_HDR_SIZE || reused)
 			continue;
 		l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
 		live = l > 0 ? (uint64_t)l : 0;

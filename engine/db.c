@@ -17,12 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "checkpoint.h"
 #include "compact.h"
 #include "dirlock.h"
 #include "errors.h"
 #include "events.h"
+#include "guard.h"
 #include "index.h"
+#include "media.h"
 #include "internal.h"
 #include "latency.h"
 #include "meta.h"
@@ -70,11 +73,12 @@ static int dk_check_options(const struct daxkv_options *opts)
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
 			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
 			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_RDONLY |
-			       DAXKV_OPEN_NOLATENCY | DAXKV_OPEN_NOBACKGROUND;
+			       DAXKV_OPEN_NOLATENCY | DAXKV_OPEN_SALVAGE |
+			       DAXKV_OPEN_NOBACKGROUND;
 
-	if (opts->version != DAXKV_OPTIONS_VERSION)
+	if (opts->version < 1 || opts->version > DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
-			      "options version %u, expected %u (use "
+			      "options version %u, expected 1..%u (use "
 			      "daxkv_options_init)",
 			      opts->version, DAXKV_OPTIONS_VERSION);
 	if (opts->flags & ~known)
@@ -88,6 +92,11 @@ static int dk_check_options(const struct daxkv_options *opts)
 		return dk_err(DAXKV_EINVAL,
 			      "RDONLY with %s: a read-only open changes nothing",
 			      opts->max_size ? "max_size" : "EXCLUSIVE");
+	if ((opts->flags & DAXKV_OPEN_RDONLY) &&
+	    (opts->flags & DAXKV_OPEN_SALVAGE))
+		return dk_err(DAXKV_EINVAL,
+			      "RDONLY with SALVAGE: a salvage writes (open "
+			      "read-write, or run kvctl check without --repair)");
 	if (opts->segment_size &&
 	    (opts->segment_size < DK_SEG_MIN || opts->segment_size > DK_SEG_MAX ||
 	     opts->segment_size % DK_SEG_ALIGN))
@@ -107,6 +116,7 @@ static int dk_probe_durability(struct daxkv *db, bool force_msync)
 	void *addr;
 	const char *force;
 
+	db->force_msync = force_msync;
 	if (force_msync) {
 		db->pm.is_pmem = 0;
 		db->durability = DAXKV_DUR_MSYNC;
@@ -170,7 +180,47 @@ static void dk_db_free(struct daxkv *db)
 	free(db);
 }
 
-/* The database directory: there, or created unless NOCREATE. */
+/*
+ * The database directory: there, or created unless NOCREATE.
+ *
+ * File-system operations that later steps rely on, each made durable
+ * before the step that relies on it:
+ *   mkdir(dir)            -> fsync(parent): the directory's name, before
+ *                            any file in it is relied upon;
+ *   meta.pool.tmp built   -> rename to meta.pool -> fsync(dir) (meta.c);
+ *   segment file created, allocated, header persisted -> fsync(dir) ->
+ *                            slot LIVE (segment.c);
+ *   checkpoint.tmp written, fdatasync -> rename -> fsync(dir) -> ckpt_gen
+ *                            -> clean (checkpoint.c);
+ *   quarantine copy written, fdatasync -> link -> fsync(dir) -> the
+ *                            segment's damaged bytes overwritten (check.c).
+ * The lock file and the durability probe are never relied upon.
+ */
+static int dk_fsync_parent(const char *dir)
+{
+	char parent[4096];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+		parent[strlen(parent) - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = dk_err_errno(DAXKV_EIO, errno, "%s: fsync of the parent "
+				  "directory", parent);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int dk_open_dir(const char *dir, uint32_t flags)
 {
 	struct stat st;
@@ -189,6 +239,7 @@ static int dk_open_dir(const char *dir, uint32_t flags)
 						    dk_errno_code(err),
 					    err, "%s: cannot create", dir);
 		}
+		return dk_fsync_parent(dir);
 	} else if (!S_ISDIR(st.st_mode)) {
 		return dk_err(DAXKV_EINVAL, "%s is not a directory", dir);
 	}
@@ -286,6 +337,81 @@ static int dk_open_meta(struct daxkv *db, const struct daxkv_options *opts)
 			    opts->flags & DAXKV_OPEN_EXCLUSIVE, uuid);
 }
 
+/*
+ * DAXKV_OPEN_SALVAGE: the offline salvage (check.c), under the lock this
+ * open holds, before anything else reads the files.  A problem it could
+ * not repair is left for the open to refuse.
+ */
+static int dk_open_salvage(struct daxkv *db, const struct daxkv_options *opts)
+{
+	struct daxkv_check_options co = {
+		.version = DAXKV_CHECK_OPTIONS_VERSION,
+		.flags = DAXKV_CHECK_REPAIR,
+	};
+	struct daxkv_check_result res = {
+		.version = DAXKV_CHECK_RESULT_VERSION
+	};
+
+	if (opts->version >= 2) {
+		co.report = opts->salvage_report;
+		co.arg = opts->salvage_arg;
+	}
+	db->salvage = true;
+	return dk_check_locked(db->dir, db->dirfd, &co, &res);
+}
+
+/*
+ * Unsafe shutdowns (as libpmemobj's SDS does, for the whole database).
+ * Where flushes are the durability (MAP_SYNC, not eADR), a write is
+ * durable once fenced only if the platform's flush-on-power-loss worked;
+ * the DIMMs count the times it did not (USC).  Each open records the
+ * count (meta root `sds`, one failure-atomic word) before any write; a
+ * clean close leaves clean = 1.  So if the last session did not close
+ * cleanly and the count moved since it opened, power was lost unsafely
+ * while the database was open: fenced writes may be gone, which no
+ * recovery can see.  Open refuses (ECORRUPT) unless salvaging, after
+ * which the database is taken as it is.  Platforms that cannot tell (no
+ * ndctl, emulated pmem, eADR, msync) skip this.
+ */
+static int dk_open_sds(struct daxkv *db)
+{
+	char path[4096];
+	uint64_t word, old = db->meta->sds;
+	int fd, rc;
+
+	if (db->durability == DAXKV_DUR_EADR ||
+	    db->durability == DAXKV_DUR_MSYNC)
+		return 0;
+	snprintf(path, sizeof(path), "%s/meta.pool", db->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	rc = dk_media_sds_word(fd, &word);
+	close(fd);
+	if (rc)
+		return 0;
+	if (!db->meta->clean && !db->salvage && old &&
+	    old >> 32 == word >> 32 && old != word)
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %llu%s: unsafe shutdown while the "
+			      "database was open (the device's unsafe shutdown "
+			      "count moved from %llu to %llu): acknowledged "
+			      "writes may be lost; check with kvctl check, then "
+			      "open with DAXKV_OPEN_SALVAGE to take it as it is",
+			      path,
+			      (unsigned long long)(db->pop ?
+				      (uint64_t)((uint8_t *)&db->meta->sds -
+						 (uint8_t *)db->pop) :
+				      offsetof(struct dk_meta_root, sds)),
+			      db->pop ? "" : " of the root object",
+			      (unsigned long long)((uint32_t)old - 1),
+			      (unsigned long long)((uint32_t)word - 1));
+	/* a read-only open records nothing (db->meta is a DRAM copy) */
+	if (word != old && !db->rdonly)
+		dk_meta_set(db, &db->meta->sds, word);
+	return 0;
+}
+
 /* Recovery threads and lanes, from the CPUs online. */
 static void dk_open_sizes(struct daxkv *db, const struct daxkv_options *opts)
 {
@@ -344,7 +470,17 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	rc = dk_open_lock(db, dir, opts->flags);
 	if (rc)
 		goto err;
+	dk_guard_install();
+	if ((opts->flags & DAXKV_OPEN_SALVAGE) &&
+	    faccessat(db->dirfd, "meta.pool", F_OK, 0) == 0) {
+		rc = dk_open_salvage(db, opts);
+		if (rc)
+			goto err;
+	}
 	rc = dk_open_meta(db, opts);
+	if (rc)
+		goto err;
+	rc = dk_open_sds(db);
 	if (rc)
 		goto err;
 	dk_open_sizes(db, opts);
@@ -421,6 +557,8 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 	/* an older caller's struct ends where its version's fields do */
 	memset(st, 0, version == 1 ? offsetof(struct daxkv_stat, compactions) :
 		      version == 2 ? offsetof(struct daxkv_stat, stale_marks) :
+		      version == 3 ? offsetof(struct daxkv_stat,
+					      compaction_errors) :
 				     sizeof(*st));
 	st->version = version;
 	st->format_version = db->format_version;
@@ -490,6 +628,16 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 		st->stale_marks =
 			__atomic_load_n(&db->stale_marks, __ATOMIC_RELAXED);
 		dk_lat_fill(db, st);
+	}
+	if (version >= 4) {
+		st->compaction_errors = __atomic_load_n(&db->compaction_errors,
+							__ATOMIC_RELAXED);
+		st->bad_blocks = db->bad_blocks;
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (db->segs[slot] && !db->segs[slot]->pm.is_pmem)
+				st->segments_msync++;
+		pthread_mutex_unlock(&db->seg_lock);
 	}
 	return 0;
 }

@@ -85,6 +85,10 @@ struct dk_segment {
 	uint32_t gen;
 	uint8_t *base;     /* mapping of the whole file */
 	uint64_t size;
+	struct dk_persist pm; /* how stores to this mapping become durable */
+	bool damaged;      /* compaction found a bad record, or the device
+			      lists a bad block in it: never a victim nor
+			      reused by this handle (compact.c, recovery.c) */
 	uint64_t tail;     /* end of complete records; atomic, advanced only
 			      by the lane that owns the segment */
 	bool owned;        /* a lane appends here; under db->seg_lock */
@@ -149,8 +153,11 @@ struct daxkv {
 	char *dir;
 	int dirfd;
 	int lockfd;
-	struct dk_persist pm;
+	struct dk_persist pm;  /* fences (dk_drain); each segment has its own
+				  mode for flushes (dk_segment.pm) */
 	enum daxkv_durability durability;
+	bool force_msync;      /* DAXKV_OPEN_FORCE_MSYNC */
+	bool salvage;          /* DAXKV_OPEN_SALVAGE */
 
 	/* Metadata pool. */
 	PMEMobjpool *pop;
@@ -253,6 +260,9 @@ struct daxkv {
 	uint32_t nretiring;
 	uint32_t retiring[DK_MAX_SEGMENTS]; /* slots waiting for snapshots */
 	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
+	uint64_t compaction_errors; /* atomic: rounds ended by a damaged
+				       record or a media error */
+	uint64_t bad_blocks;    /* listed in unused parts of segments at open */
 
 	/* Snapshots and queries (snapshot.c, query/). */
 	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */

@@ -56,9 +56,16 @@
  *   40     8    segment size in bytes
  *   48     4    crc32c of bytes [0, 48)
  *   52     4    reserved, 0
- *   56     8    sealed tail: offset one past the last record when the
- *               segment was sealed (full, or clean close); 0 while the
- *               segment is open for appends.  Mutable, not in the crc.
+ *   56     8    seal word: the sealed tail, offset one past the last
+ *               record when the segment was sealed (full, or clean
+ *               close); 0 while the segment is open for a lane's
+ *               appends; DK_SEAL_FILLING while a compaction fills it;
+ *               DK_SEAL_RETIRED once compaction retired it.  Mutable,
+ *               not in the crc; one 8-byte word, so each change is
+ *               failure atomic.  The two marks have their low 3 bits set
+ *               (a tail is 8-aligned) and bits above 2^30 (a tail is at
+ *               most DK_SEG_MAX): no single flipped bit turns a tail, 0
+ *               or the other mark into one of them.
  *   64     4032 reserved, 0
  *   4096   ...  records, back to back, each 8-byte aligned
  *
@@ -85,9 +92,39 @@
  * in a segment are in seq order; recovery resumes sequence numbers above
  * every seq it has seen, so stale bytes past a torn tail can never pass
  * this test after new appends).  The first invalid record ends the
- * segment's log.  In a sealed segment an
- * invalid record before the sealed tail is corruption (DAXKV_ECORRUPT); in
- * an open segment it is the torn tail of an interrupted write.
+ * segment's log.
+ *
+ * What a crash can leave past the end of a segment's log.  The bytes of a
+ * segment past its tail were zero when it was made (a new file is zero;
+ * before a lane appends to a segment again, segment.c zeroes what lies
+ * past its tail, once record.c has shown that nothing there is a valid
+ * record), and only these stores ever reach them:
+ *   - a lane's open segment (seal word 0): appends, by the one lane that
+ *     owns it, one commit at a time under that lane's lock, each fenced
+ *     before the tail moves and before the next commit starts (write.c).
+ *     So a crash leaves at most one commit in flight: one batch (or one
+ *     record) at the tail, any subset of its 8-byte words written, and
+ *     zeros after it (a whole-line append writes zeros past its records,
+ *     onto bytes that are zero already);
+ *   - a compaction's destination (seal word DK_SEAL_FILLING): every copy
+ *     from the header on, with one fence at the end, then the sealed
+ *     tail.  A crash before that leaves any subset of the copies; their
+ *     originals are intact in the victims, which are retired only after
+ *     the seal (compact.c), so recovery removes such a segment whole.
+ * Neither can leave a *complete* valid batch after an invalid record: the
+ * records of the one commit in flight form one batch, and a batch counts
+ * only with all of its records (a suffix of it is incomplete).  So,
+ * walking on from the end of the log one 8-byte step at a time
+ * (record.c: dk_log_resync), a complete valid batch with seq >= the last
+ * kept one means damage, not a crash: recovery refuses the segment with
+ * DAXKV_ECORRUPT, naming the file and offset, sealed or not, and only a
+ * salvage (check.c) goes on.  Limits: the damaged *last* record of an open
+ * segment reads as the commit a crash interrupted (it is one a crash could
+ * have torn) and is dropped and counted in discarded_records; and a value
+ * that itself holds the bytes of a complete valid record, written by a
+ * commit that a crash tore, makes recovery refuse the database (never
+ * silently lose it).  In a sealed segment the log must end exactly at the
+ * sealed tail, and nothing valid lies past it.
  *
  * Batches.  The records of one batch share one seq, carry DK_REC_BATCH and
  * the count n, and are contiguous in one segment.  A batch is committed iff
@@ -134,6 +171,10 @@
 #define DK_SEG_HDR_SIZE 4096u
 #define DK_MAX_SEGMENTS 16384u
 #define DK_META_POOL_SIZE (8ull << 20)  /* PMEMOBJ_MIN_POOL */
+
+/* Seal word marks (segment header offset 56, above). */
+#define DK_SEAL_FILLING 0x474e494c4c494607ull /* "\aFILLING" */
+#define DK_SEAL_RETIRED 0x444552495445520full /* "\x0fRETIRED" */
 
 struct dk_seg_header {
 	char magic[8];
@@ -193,7 +234,9 @@ _Static_assert(DAXKV_MAX_VALUE == DKD_MAX_VALUE, "device value limit");
  *   48     8    clean: 1 if checkpoint.dat of ckpt_gen is valid
  *   56     8    ckpt_gen: generation of the last checkpoint written
  *   64     8    open_count: opens since creation
- *   72     8    reserved
+ *   72     8    sds: the device's unsafe shutdown count at the last open
+ *               (bits 0-31, + 1) and a crc32c of its id (bits 32-63);
+ *               0 = not recorded (engine/media.c)
  *   80     16*DK_MAX_SEGMENTS   segment table, indexed by slot
  *
  * Segment table entry:
@@ -223,7 +266,7 @@ struct dk_meta_root {
 	uint64_t clean;
 	uint64_t ckpt_gen;
 	uint64_t open_count;
-	uint64_t reserved;
+	uint64_t sds;
 	struct dk_seg_entry segs[DK_MAX_SEGMENTS];
 };
 
@@ -245,7 +288,9 @@ _Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
  *   40     8    number of segment tails (T)
  *   48     8    number of entries (N)
  *   56     8    last seq
- *   64     16*T tails: u32 slot, u32 reserved, u64 tail offset
+ *   64     16*T tails: u32 slot, u32 slot generation (0 in files of
+ *               older libraries: never trusted then), u64 tail offset,
+ *               which must equal the segment's sealed tail
  *   ...    8*N  entries in key order: u32 slot, u32 offset of the newest
  *               record of each live key
  */
@@ -262,7 +307,7 @@ struct dk_ckpt_header {
 
 struct dk_ckpt_tail {
 	uint32_t slot;
-	uint32_t reserved;
+	uint32_t gen;
 	uint64_t tail;
 };
 

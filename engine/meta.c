@@ -43,15 +43,22 @@ static PMEMobjpool *dk_pool_create(const char *path)
 		 * Emulated NVDIMMs (QEMU) and some DAX file systems report no
 		 * unsafe-shutdown count; PMDK then refuses to create a pool
 		 * that would check it.  Such a device cannot report unsafe
-		 * shutdowns anyway, so create without the check rather than
-		 * fail or raise false alarms later.
+		 * shutdowns anyway (and daxkv keeps its own count for the
+		 * whole database: db.c, dk_open_sds), so create this one pool
+		 * without the check.  libpmemobj has the setting only for the
+		 * process; it is put back at once, so that pools the host
+		 * program creates keep theirs (a pool another thread creates
+		 * in these few microseconds is the one exception).
 		 */
-		int off = 0;
+		int off = 0, prev = 1;
+
+		(void)pmemobj_ctl_get(NULL, "sds.at_create", &prev);
 
 		pmemobj_ctl_set(NULL, "sds.at_create", &off);
 		unlink(path);
 		pop = pmemobj_create(path, DK_POOL_LAYOUT, DK_META_POOL_SIZE,
 				     0644);
+		pmemobj_ctl_set(NULL, "sds.at_create", &prev);
 	}
 	return pop;
 }
@@ -96,6 +103,27 @@ int dk_meta_create_pool(const char *path, int dirfd,
 				    path);
 	}
 	return 0;
+}
+
+int dk_meta_make(int dirfd, const char *path, const uint8_t *uuid,
+		 uint64_t segment_size, uint64_t max_size,
+		 const struct dk_seg_entry *table)
+{
+	struct dk_meta_root *root = calloc(1, sizeof(*root));
+	int rc;
+
+	if (!root)
+		return dk_err(DAXKV_ENOMEM, "no memory for a meta pool");
+	memcpy(root->magic, DK_META_MAGIC, sizeof(root->magic));
+	root->format_version = DK_FORMAT_VERSION;
+	memcpy(root->uuid, uuid, sizeof(root->uuid));
+	root->segment_size = segment_size;
+	root->max_size = max_size;
+	if (table)
+		memcpy(root->segs, table, sizeof(root->segs));
+	rc = dk_meta_create_pool(path, dirfd, root);
+	free(root);
+	return rc;
 }
 
 static int dk_meta_build(struct daxkv *db, const char *path,
@@ -438,22 +466,53 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 	if ((uintptr_t)root % 8 || (uint8_t *)root < (uint8_t *)db->pop ||
 	    (uint8_t *)(root + 1) > (uint8_t *)db->pop + DK_META_POOL_SIZE ||
 	    memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
-		rc = dk_err(DAXKV_ECORRUPT, "%s: root object has no daxkv magic",
-			    path);
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset %llu: root object has no daxkv magic",
+			    path, (unsigned long long)((uint8_t *)root -
+						       (uint8_t *)db->pop));
 		goto err_close;
 	}
 	if (root->format_version < DK_FORMAT_VERSION_MIN ||
 	    root->format_version > DK_FORMAT_VERSION) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: format version %u, this library reads %u to %u",
-			    path, root->format_version, DK_FORMAT_VERSION_MIN,
+			    "%s offset %llu: format version %u, this library "
+			    "reads %u to %u",
+			    path, (unsigned long long)((uint8_t *)root -
+						       (uint8_t *)db->pop + 8),
+			    root->format_version, DK_FORMAT_VERSION_MIN,
 			    DK_FORMAT_VERSION);
+		goto err_close;
+	}
+	/* the root's words in range (a flipped bit must not steer open) */
+	if (root->flags != 0 || root->clean > 1) {
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset %llu: root %s %llu out of range",
+			    path, (unsigned long long)((uint8_t *)root -
+						       (uint8_t *)db->pop +
+						       (root->flags ? 12 : 48)),
+			    root->flags ? "flags" : "clean flag",
+			    (unsigned long long)(root->flags ? root->flags :
+							       root->clean));
+		goto err_close;
+	}
+	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
+		if (root->segs[slot].state <= DK_SEG_RETIRED)
+			continue;
+		rc = dk_err(DAXKV_ECORRUPT,
+			    "%s offset %llu: segment slot %u has unknown "
+			    "state %u",
+			    path, (unsigned long long)((uint8_t *)&root->segs[slot] -
+						       (uint8_t *)db->pop),
+			    slot, root->segs[slot].state);
 		goto err_close;
 	}
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
 	    root->segment_size % DK_SEG_ALIGN) {
-		rc = dk_err(DAXKV_ECORRUPT, "%s offset 32: bad segment size %llu",
-			    path, (unsigned long long)root->segment_size);
+		rc = dk_err(DAXKV_ECORRUPT, "%s offset %llu: bad segment size "
+			    "%llu",
+			    path, (unsigned long long)((uint8_t *)root -
+						       (uint8_t *)db->pop + 32),
+			    (unsigned long long)root->segment_size);
 		goto err_close;
 	}
 	db->meta = root;

@@ -23,6 +23,11 @@ int dk_meta_read_root(const char *path, struct dk_meta_root **rootp,
 int dk_meta_create_pool(const char *path, int dirfd,
 			const struct dk_meta_root *image);
 void dk_meta_close(struct daxkv *db);
+/* Build a pool at @p path (under PATH.tmp, then renamed, the directory
+ * @p dirfd fsynced) with this root; @p table NULL: every slot FREE. */
+int dk_meta_make(int dirfd, const char *path, const uint8_t *uuid,
+		 uint64_t segment_size, uint64_t max_size,
+		 const struct dk_seg_entry *table);
 /* Durable single-word update of a meta field (8-byte failure atomic). */
 void dk_meta_set(struct daxkv *db, uint64_t *field, uint64_t val);
 

@@ -29,6 +29,11 @@ __attribute__((weak)) void dk_seam_store8(uint64_t *addr, uint64_t val)
 	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
 }
 
+__attribute__((weak)) void dk_seam_msync(const void *addr, size_t len)
+{
+	pmem_msync(addr, len);
+}
+
 /* Told after each durable metadata word (meta.c: dk_meta_set), so a
  * simulator can order it against the data stores around it. */
 __attribute__((weak)) void dk_seam_meta_set(const void *field, uint64_t val)

@@ -29,7 +29,9 @@
 
 #include <libpmem.h>
 
-/* How a handle's mappings are made durable (fixed at open). */
+/* How one mapping is made durable (each segment has its own, fixed when
+ * it is mapped: libpmem's is_pmem for that file, i.e. MAP_SYNC or
+ * PMEM_IS_PMEM_FORCE; DAXKV_OPEN_FORCE_MSYNC makes every one 0). */
 struct dk_persist {
 	int is_pmem; /* 1: cache flush + fence; 0: msync */
 };
@@ -39,6 +41,9 @@ void dk_seam_copy_nodrain(void *dst, const void *src, size_t len);
 void dk_seam_flush(const void *addr, size_t len);
 void dk_seam_drain(void);
 void dk_seam_store8(uint64_t *addr, uint64_t val);
+/* A mapping that is not persistent memory: [addr, addr + len) is written
+ * back with msync, durable when this returns. */
+void dk_seam_msync(const void *addr, size_t len);
 /* Told after each durable metadata word (meta.c: dk_meta_set). */
 void dk_seam_meta_set(const void *field, uint64_t val);
 #endif
@@ -47,7 +52,11 @@ static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
 				   const void *src, size_t len)
 {
 #ifdef DAXKV_PERSIST_HOOKS
-	(void)pm;
+	if (!pm->is_pmem) {
+		memcpy(dst, src, len);
+		dk_seam_msync(dst, len);
+		return;
+	}
 	dk_seam_copy_nodrain(dst, src, len);
 #else
 	if (pm->is_pmem) {
@@ -64,7 +73,10 @@ static inline void dk_flush(const struct dk_persist *pm, const void *addr,
 			    size_t len)
 {
 #ifdef DAXKV_PERSIST_HOOKS
-	(void)pm;
+	if (!pm->is_pmem) {
+		dk_seam_msync(addr, len);
+		return;
+	}
 	dk_seam_flush(addr, len);
 #else
 	if (pm->is_pmem)
@@ -74,14 +86,17 @@ static inline void dk_flush(const struct dk_persist *pm, const void *addr,
 #endif
 }
 
+/* A fence for every mapping written before it: a commit may store into
+ * mappings of both kinds (records in one segment, superseded marks in
+ * another), and an msync is complete when it returns, so the fence is
+ * the pmem side's and costs the msync side nothing that matters. */
 static inline void dk_drain(const struct dk_persist *pm)
 {
-#ifdef DAXKV_PERSIST_HOOKS
 	(void)pm;
+#ifdef DAXKV_PERSIST_HOOKS
 	dk_seam_drain();
 #else
-	if (pm->is_pmem)
-		pmem_drain();
+	pmem_drain();
 #endif
 }
 
@@ -109,8 +124,7 @@ static inline void dk_store8_flush(const struct dk_persist *pm, uint64_t *addr,
 {
 #ifdef DAXKV_PERSIST_HOOKS
 	dk_seam_store8(addr, val);
-	dk_seam_flush(addr, sizeof(*addr));
-	(void)pm;
+	dk_flush(pm, addr, sizeof(*addr));
 #else
 #if defined(__x86_64__)
 	if (pm->is_pmem) {

@@ -4,6 +4,8 @@
  * over one batch that recovery and the offline check share, and the
  * limits a caller's key and value are held to.
  */
+#include <string.h>
+
 #include "crc32c.h"
 #include "errors.h"
 #include "internal.h"
@@ -68,6 +70,36 @@ uint64_t dk_batch_end(const struct dk_segment *seg, uint64_t off,
 	}
 	*validp = valid;
 	return valid == count ? end : 0;
+}
+
+static const uint8_t dk_zero_page[4096];
+
+uint64_t dk_log_resync(const struct dk_segment *seg, uint64_t off,
+		       uint64_t limit, uint64_t min_seq)
+{
+	uint32_t valid;
+
+	if (limit > seg->size)
+		limit = seg->size;
+	for (uint64_t pos = off + DK_REC_ALIGN; pos + DK_REC_HDR_SIZE <= limit;
+	     pos += DK_REC_ALIGN) {
+		uint64_t seqw = pos + offsetof(struct dk_rec, seq);
+
+		/* a page of zeros holds no seq word: no record starts in
+		 * [pos, pos + 4096) whose seq lies in it */
+		if (seqw % sizeof(dk_zero_page) == 0 &&
+		    seqw + sizeof(dk_zero_page) <= seg->size &&
+		    memcmp(seg->base + seqw, dk_zero_page,
+			   sizeof(dk_zero_page)) == 0) {
+			pos += sizeof(dk_zero_page) - DK_REC_ALIGN;
+			continue;
+		}
+		if (*(const uint64_t *)(seg->base + seqw) == 0)
+			continue;
+		if (dk_batch_end(seg, pos, min_seq, &valid))
+			return pos;
+	}
+	return 0;
 }
 
 int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,

@@ -37,6 +37,19 @@ int dk_rec_check(const struct dk_segment *seg, uint64_t off,
 uint64_t dk_batch_end(const struct dk_segment *seg, uint64_t off,
 		      uint64_t min_seq, uint32_t *validp);
 
+/*
+ * The first offset p in (@p off, @p limit), 8-aligned, where a complete
+ * valid batch with seq >= @p min_seq starts, or 0 if there is none.
+ * Every 8-byte step is tried (a damaged header says nothing reliable
+ * about where its record ends), skipping zero pages and words fast: a
+ * record's seq word is never 0.  Recovery calls it past the end of each
+ * segment's log to tell damage from what a crash leaves (layout.h),
+ * segment.c before it zeroes bytes past a tail, and check.c to find where
+ * valid records resume after damage.
+ */
+uint64_t dk_log_resync(const struct dk_segment *seg, uint64_t off,
+		       uint64_t limit, uint64_t min_seq);
+
 /* A caller's key (1..DAXKV_MAX_KEY bytes) and, if @p has_val, value
  * (0..DAXKV_MAX_VALUE bytes): 0, or DAXKV_EINVAL saying which is wrong. */
 int dk_check_kv(const void *key, size_t klen, const void *val, size_t vlen,

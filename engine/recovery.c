@@ -10,10 +10,24 @@
  *   (layout.h: crc, ranges, seq not below the previous record's).  A batch
  *   counts only if all of its records are valid; the first incomplete
  *   batch ends the segment's log.  That end becomes the segment's tail.
- * - In a sealed segment the log must end exactly at the sealed tail;
- *   anything else is corruption (DAXKV_ECORRUPT, with file and offset).
- *   In an open segment the rest is the torn remains of an unacknowledged
- *   write; it is zeroed before the next append (segment.c).
+ * - Past the end of the log, only what a crash can leave may follow
+ *   (layout.h): the one commit in flight, torn, then zeros.  So the rest
+ *   of the segment is searched, one 8-byte step at a time, for a complete
+ *   valid batch (record.c: dk_log_resync); finding one means damage, and
+ *   the open fails with DAXKV_ECORRUPT naming the file and offset, sealed
+ *   segment or open one.  In a sealed segment the log must also end
+ *   exactly at the sealed tail.  Otherwise the rest of an open segment is
+ *   the torn remains of an unacknowledged write; it is zeroed before the
+ *   next append (segment.c), which proves it dead again first.
+ * - Every read of a mapping is guarded (guard.h): a media error is
+ *   DAXKV_EIO naming the file and offset, not a dead process.
+ * - Before any of it, files are matched with the meta table: a segment
+ *   file of a slot that is not LIVE is removed only when its own header
+ *   proves it an aborted create or a retired segment
+ *   (segment.c: dk_segment_file_fate); any other refuses the open.  A
+ *   LIVE segment whose seal word says FILLING (a compaction a crash
+ *   interrupted: its originals are intact) or RETIRED (a removal a crash
+ *   interrupted) is removed.
  * - Each valid record is offered to its key's entry; the newest sequence
  *   wins.  The loser's `superseded` word is set if it is 0, and after the
  *   scan every winner's word is reset to 0: marks written by commits that
@@ -35,6 +49,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +57,12 @@
 
 #include "checkpoint.h"
 #include "errors.h"
+#include "guard.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
 #include "lane.h"
+#include "media.h"
 #include "meta.h"
 #include "persist.h"
 #include "record.h"
@@ -75,16 +92,20 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
-/* Mark @p rec as superseded by @p seq unless it already is.  A read-only
- * open writes nothing: it counts the mark it could not make. */
-static void dk_recover_mark(struct daxkv *db, struct dk_rec *rec, uint64_t seq)
+/* Mark the record at @p loc as superseded by @p seq unless it already is
+ * (flushed as its own segment's mapping is).  A read-only open writes
+ * nothing: it counts the mark it could not make. */
+static void dk_recover_mark(struct daxkv *db, uint64_t loc, uint64_t seq)
 {
+	struct dk_rec *rec = dk_rec_at(db, loc);
+
 	if (rec->superseded != 0)
 		return;
 	if (db->rdonly)
 		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
 	else
-		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
+		dk_store8_flush(&dk_seg_of(db, loc)->pm,
+				(uint64_t *)&rec->superseded, seq);
 }
 
 /* Offer one record to its key; the caller holds *lanep. */
@@ -116,17 +137,51 @@ static int dk_recover_apply(struct daxkv *db, struct dk_segment *seg,
 		struct dk_rec *cur = dk_rec_at(db, e->cur);
 
 		if (rec->seq < cur->seq) {
-			dk_recover_mark(db, rec, cur->seq);
+			dk_recover_mark(db, loc, cur->seq);
 			dk_entry_unlock(e);
 			return 0;
 		}
-		dk_recover_mark(db, cur, rec->seq);
+		dk_recover_mark(db, e->cur, rec->seq);
 	}
 	/* no reader exists yet: no old version is kept */
 	e->cur = loc;
 	e->vlen = rec->vlen;
 	dk_hmap_set(db, e, hash, loc);
 	dk_entry_unlock(e);
+	return 0;
+}
+
+/* dk_batch_end under a guard: 0, or DAXKV_EIO naming the fault. */
+static int dk_recover_batch(struct dk_recovery *rv, struct dk_segment *seg,
+			    uint64_t off, uint64_t prev_seq, uint64_t *endp,
+			    uint32_t *validp)
+{
+	struct dk_guard g;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(rv->db, &g, "recovery read a record");
+	}
+	dk_guard_push(&g);
+	*endp = dk_batch_end(seg, off, prev_seq, validp);
+	dk_guard_pop(&g);
+	return 0;
+}
+
+/* dk_log_resync under a guard: 0, or DAXKV_EIO naming the fault. */
+static int dk_recover_resync(struct dk_recovery *rv, struct dk_segment *seg,
+			     uint64_t off, uint64_t prev_seq, uint64_t *nextp)
+{
+	struct dk_guard g;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(rv->db, &g,
+				    "recovery read past the end of the log");
+	}
+	dk_guard_push(&g);
+	*nextp = dk_log_resync(seg, off, seg->size, prev_seq);
+	dk_guard_pop(&g);
 	return 0;
 }
 
@@ -147,8 +202,11 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 		const struct dk_rec *rec =
 			(const struct dk_rec *)(seg->base + off);
 		uint32_t count, valid;
-		uint64_t seq, end = dk_batch_end(seg, off, prev_seq, &valid);
+		uint64_t seq, end;
 
+		rc = dk_recover_batch(rv, seg, off, prev_seq, &end, &valid);
+		if (rc)
+			return rc;
 		if (valid == 0)
 			break; /* an invalid record: the log ends here */
 		seq = rec->seq;
@@ -179,6 +237,26 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 		}
 	}
 	__atomic_fetch_add(&rv->records, records, __ATOMIC_RELAXED);
+	/* damage, or what a crash leaves? (layout.h) */
+	{
+		uint64_t next;
+
+		rc = dk_recover_resync(rv, seg, off, prev_seq, &next);
+		if (rc)
+			return rc;
+		if (next) {
+			dk_segment_path(db, seg->slot, path, sizeof(path));
+			return dk_err(DAXKV_ECORRUPT,
+				      "%s offset %llu: %llu damaged bytes "
+				      "with valid records after them (at "
+				      "%llu): damage, not a torn write; "
+				      "salvage with kvctl check --repair or "
+				      "DAXKV_OPEN_SALVAGE",
+				      path, (unsigned long long)off,
+				      (unsigned long long)(next - off),
+				      (unsigned long long)next);
+		}
+	}
 	if (sealed && off != sealed) {
 		dk_segment_path(db, seg->slot, path, sizeof(path));
 		return dk_err(DAXKV_ECORRUPT,
@@ -245,7 +323,8 @@ static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
 	if (rec->superseded != 0 && db->rdonly)
 		db->stale_marks++;
 	else if (rec->superseded != 0)
-		dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, 0);
+		dk_store8_flush(&dk_seg_of(db, e->cur)->pm,
+				(uint64_t *)&rec->superseded, 0);
 	db->segs[DK_LOC_SLOT(e->cur)]->live +=
 		(int64_t)dk_rec_size(e->klen, rec->vlen);
 	if (!(e->cur & DK_LOC_DEL)) {
@@ -298,28 +377,83 @@ static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 	return 0;
 }
 
-/* Remove files that no committed metadata refers to. */
-static void dk_remove_orphans(struct daxkv *db)
+/*
+ * Match the directory with the meta table before anything is mapped: a
+ * segment file of a slot that is not LIVE goes only on the word of its own
+ * header (aborted create, unfinished removal); any other is kept, and the
+ * open refused with the first such file named.  Temporary files of a pool
+ * or checkpoint being built are removed (their names say they were never
+ * relied upon).
+ */
+static int dk_sweep_files(struct daxkv *db)
 {
 	DIR *dir = opendir(db->dir);
 	struct dirent *de;
+	int rc = 0;
 
 	if (!dir)
-		return;
+		return dk_err_errno(dk_errno_code(errno), errno, "%s", db->dir);
 	while ((de = readdir(dir)) != NULL) {
 		unsigned slot;
+		uint32_t gen;
 		char tail;
 
 		if (sscanf(de->d_name, "seg-%8u.dat%c", &slot, &tail) == 1 &&
-		    strlen(de->d_name) == 16 &&
-		    (slot >= DK_MAX_SEGMENTS ||
-		     db->meta->segs[slot].state != DK_SEG_LIVE))
+		    strlen(de->d_name) == 16) {
+			enum dk_seg_fate fate;
+
+			if (slot < DK_MAX_SEGMENTS &&
+			    db->meta->segs[slot].state == DK_SEG_LIVE)
+				continue;
+			fate = dk_segment_file_fate(
+				db->dirfd, de->d_name, db->meta->uuid, slot,
+				slot < DK_MAX_SEGMENTS ?
+					db->meta->segs[slot] :
+					(struct dk_seg_entry){ 0 },
+				db->segment_size, &gen);
+			if (fate == DK_FATE_ABORTED || fate == DK_FATE_RETIRED) {
+				if (!db->rdonly) /* read-only: left, unread */
+					unlinkat(db->dirfd, de->d_name, 0);
+				continue;
+			}
+			if (rc)
+				continue;
+			if (fate == DK_FATE_LIVE)
+				rc = dk_err(DAXKV_ECORRUPT,
+					    "%s/meta.pool offset %llu: the "
+					    "meta table calls slot %u free "
+					    "(gen %u) but the header of %s "
+					    "says it is a live segment of this "
+					    "database (gen %u): meta.pool "
+					    "damaged or older than the "
+					    "segments; the file is kept; "
+					    "salvage with kvctl check --repair",
+					    db->dir,
+					    (unsigned long long)(db->pop ?
+						(uint64_t)((uint8_t *)&db->meta->segs[slot] -
+							   (uint8_t *)db->pop) :
+						offsetof(struct dk_meta_root,
+							 segs[slot])),
+					    slot, db->meta->segs[slot].gen,
+					    de->d_name, gen);
+			else
+				rc = dk_err(DAXKV_ECORRUPT,
+					    "%s/%s offset 0: a segment file "
+					    "that no live slot names and whose "
+					    "header does not prove it dead; "
+					    "kept; salvage with kvctl check "
+					    "--repair (moves it aside)",
+					    db->dir, de->d_name);
+		} else if ((!strcmp(de->d_name, "meta.pool.tmp") ||
+			    !strcmp(de->d_name, "checkpoint.tmp")) &&
+			   !db->rdonly) {
 			unlinkat(db->dirfd, de->d_name, 0);
-		else if (!strcmp(de->d_name, "meta.pool.tmp") ||
-			 !strcmp(de->d_name, "checkpoint.tmp"))
-			unlinkat(db->dirfd, de->d_name, 0);
+		}
 	}
 	closedir(dir);
+	if (!db->rdonly)
+		(void)fsync(db->dirfd);
+	return rc;
 }
 
 int dk_recover(struct daxkv *db)
@@ -328,8 +462,9 @@ int dk_recover(struct daxkv *db)
 	uint32_t *slots, n = 0;
 	int rc;
 
-	if (!db->rdonly)
-		dk_remove_orphans(db);
+	rc = dk_sweep_files(db);
+	if (rc)
+		return rc;
 	slots = malloc(DK_MAX_SEGMENTS * sizeof(*slots));
 	if (!slots)
 		return dk_err(DAXKV_ENOMEM, "no memory for recovery");
@@ -341,9 +476,22 @@ int dk_recover(struct daxkv *db)
 		rc = dk_segment_open(db, slot, &seg);
 		if (rc)
 			goto out;
+		if (db->rdonly &&
+		    dk_seal_is_mark(dk_segment_header(seg)->sealed_tail)) {
+			/* read-only: left on media, never published (its
+			 * records live elsewhere: see below) */
+			dk_segment_unmap(seg);
+			continue;
+		}
 		dk_segs_publish(db, slot, seg);
 		db->nsegs++;
 		db->seg_bytes += seg->size;
+		if (dk_seal_is_mark(dk_segment_header(seg)->sealed_tail)) {
+			/* an interrupted compaction's copies, or an
+			 * interrupted removal: dead by the header's word */
+			dk_segment_remove(db, seg);
+			continue;
+		}
 		slots[n++] = slot;
 	}
 
@@ -364,6 +512,34 @@ int dk_recover(struct daxkv *db)
 	    db->meta->open_count <= 1)
 		db->recovery = DAXKV_RECOVERY_NONE;
 
+	/* the device's bad blocks: under the log, damage (a read there
+	 * faults); past it, room that takes no appends */
+	for (uint32_t i = 0; i < n; i++) {
+		struct dk_segment *seg = db->segs[slots[i]];
+		uint64_t bad = 0, len = 0;
+		char path[4096];
+		int fd;
+
+		dk_segment_path(db, seg->slot, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (dk_media_badblock_first(fd, 0, &bad, &len)) {
+			if (bad < seg->tail && !db->salvage) {
+				close(fd);
+				rc = dk_err(DAXKV_EIO,
+					    "%s offset %llu: %llu bytes the "
+					    "device lists as bad blocks; "
+					    "salvage with kvctl check --repair",
+					    path, (unsigned long long)bad,
+					    (unsigned long long)len);
+				goto out;
+			}
+			db->bad_blocks++;
+			seg->damaged = true;
+		}
+		close(fd);
+	}
 	/* segments with room are offered to lanes, emptiest last */
 	for (uint32_t i = 0; i < n; i++) {
 		struct dk_segment *seg = db->segs[slots[i]];
@@ -376,7 +552,7 @@ int dk_recover(struct daxkv *db)
 		if (seg->max_seq < seg->min_seq)
 			seg->max_seq = seg->min_seq;
 
-		if (seg->size - seg->tail >= 64 * 1024)
+		if (seg->size - seg->tail >= 64 * 1024 && !seg->damaged)
 			db->reuse[db->nreuse++] = seg->slot;
 	}
 	/* the checkpoint is consumed: until the next clean close it is void

@@ -7,19 +7,36 @@
  *      pmem_map_file) and mapped; its header is written and persisted;
  *   2. the directory is fsynced, so that the name survives;
  *   3. the meta table entry of its slot becomes LIVE with the new gen.
- * A crash before 3 leaves a file whose slot is FREE: open removes it.  A
- * crash after 3 leaves a valid, empty segment.  Records are appended only
- * after 3.
+ * A crash before 3 leaves a file whose slot is FREE and whose own bytes
+ * say so: a header for the slot's next generation (or parts of one, or
+ * nothing) and zeros; open removes it (dk_segment_file_fate).  A crash
+ * after 3 leaves a valid, empty segment.  Records are appended only
+ * after 3.  A compaction's destination is created with the seal word
+ * DK_SEAL_FILLING in that header (layout.h).
+ *
+ * A segment is removed (compaction's retirement, or a round that failed)
+ * in this order: its seal word becomes DK_SEAL_RETIRED (persisted), the
+ * slot FREE (durable), the file unlinked, the directory fsynced.  Its own
+ * header then proves it dead at every step, so open finishes a removal a
+ * crash interrupted, and removes nothing else: a file that the table
+ * calls FREE but whose header says it is a live segment (a damaged or
+ * older meta.pool) is kept and the open refused.
+ *
+ * File-system operations that later steps rely on, each durable first:
+ *   create: file allocated (posix_fallocate inside pmem_map_file; its
+ *           size and blocks become durable with the header's MAP_SYNC
+ *           fault or msync) -> header persisted -> fsync(dir) -> LIVE;
+ *   remove: RETIRED persisted -> FREE -> unlink -> fsync(dir) (nothing
+ *           relies on the unlink: a file left behind proves itself dead).
  *
  * Steps 1 and 2 are slow (allocation, a fault per page, an fsync) and
  * are made ahead of need by a background thread (spare.c): such a spare
  * waits between 2 and 3 for as long as no lane needs it, so a crash
- * finds it as step 1 and 2 left it.  By its own bytes it is provably an
- * aborted create of this database: a complete header (magic, crc) with
- * this database's uuid, the slot its file name says, and the generation
- * one above the slot's meta word, whose state is FREE.  Only step 3 can
- * make that generation current, so no such file holds a record anyone
- * was told about.
+ * finds it as step 1 and 2 left it: a complete header for the slot's
+ * next generation and zeros, which open removes as above.  A retired
+ * segment's file renewed into a spare (dk_segment_free_keep, then
+ * dk_segment_renew) is RETIRED by its header until the renewal writes
+ * the next generation's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +53,7 @@
 #include "internal.h"
 #include "meta.h"
 #include "persist.h"
+#include "record.h"
 #include "segment.h"
 
 void dk_segment_path(const struct daxkv *db, uint32_t slot, char *buf,
@@ -147,7 +165,8 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 		return dk_err(DAXKV_ENOMEM, "no memory for a segment");
 	dk_segment_path(db, slot, path, sizeof(path));
 	if (create) {
-		unlink(path); /* an orphan of a crash between create and LIVE */
+		/* no file may be here: open removed every proven-dead one
+		 * and refused to run beside any other (EEXIST below) */
 		addr = pmem_map_file(path, size,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
@@ -179,8 +198,12 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 		int err = errno;
 
 		free(seg);
-		if (create)
-			unlink(path);
+		if (create && err != EEXIST)
+			unlink(path); /* ours: made by this call, no record */
+		if (create && err == EEXIST)
+			return dk_err(DAXKV_ECORRUPT,
+				      "%s: a file is in the way of a new "
+				      "segment (kept)", path);
 		if (!create && err == ENOENT)
 			return dk_err(DAXKV_ECORRUPT,
 				      "%s: segment file is missing", path);
@@ -194,6 +217,7 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 	seg->slot = slot;
 	seg->base = addr;
 	seg->size = mapped_len;
+	seg->pm.is_pmem = db->force_msync ? 0 : is_pmem;
 	*out = seg;
 	return 0;
 }
@@ -279,7 +303,7 @@ int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
 	hdr.gen = seg->gen;
 	hdr.size = seg->size;
 	hdr.crc = dk_seg_header_crc(&hdr);
-	dk_copy_nodrain(&db->pm, seg->base, &hdr, sizeof(hdr));
+	dk_copy_nodrain(&seg->pm, seg->base, &hdr, sizeof(hdr));
 	dk_drain(&db->pm);
 
 	/* 2. the directory entry */
@@ -303,7 +327,18 @@ void dk_segment_activate(struct daxkv *db, struct dk_segment *seg,
 	struct dk_seg_entry entry = db->meta->segs[seg->slot];
 	uint64_t word;
 
-	/* caller holds seg_lock.  3. publish: state and gen share one 8-byte
+	/* caller holds seg_lock.  A compaction's copies are whole only
+	 * after its seal (layout.h): the seal word says FILLING, durable
+	 * before the slot is LIVE, so a crash in the copy leaves a segment
+	 * that open removes by its own word */
+	if (for_compaction) {
+		struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
+
+		dk_store8(&seg->pm, &hdr->sealed_tail, DK_SEAL_FILLING);
+		dk_persist(&seg->pm, &hdr->sealed_tail,
+			   sizeof(hdr->sealed_tail));
+	}
+	/* 3. publish: state and gen share one 8-byte
 	 * word; records are appended only after it is durable */
 	entry.state = DK_SEG_LIVE;
 	entry.gen = seg->gen;
@@ -402,7 +437,7 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 			    path);
 		goto err;
 	}
-	if (hdr->sealed_tail &&
+	if (hdr->sealed_tail && !dk_seal_is_mark(hdr->sealed_tail) &&
 	    (hdr->sealed_tail < DK_SEG_HDR_SIZE || hdr->sealed_tail > seg->size ||
 	     hdr->sealed_tail % DK_REC_ALIGN)) {
 		rc = dk_err(DAXKV_ECORRUPT, "%s offset 56: bad sealed tail %llu",
@@ -434,15 +469,19 @@ void dk_segment_unmap(struct dk_segment *seg)
 void dk_segment_remove(struct daxkv *db, struct dk_segment *seg)
 {
 	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
 	char path[4096];
 	uint64_t word;
 
 	/*
-	 * Order: the slot is FREE (durable) before the file goes, so a crash
-	 * in between leaves an orphan file that open removes.  Whoever calls
-	 * this has made the records that replace this segment's durable
-	 * first (compact.c).
+	 * Order: the header says RETIRED (durable), then the slot is FREE
+	 * (durable), then the file goes, so a crash anywhere leaves a file
+	 * whose own header proves it dead, which open removes.  Whoever
+	 * calls this has made the records that replace this segment's
+	 * durable first (compact.c).
 	 */
+	dk_store8(&seg->pm, &hdr->sealed_tail, DK_SEAL_RETIRED);
+	dk_persist(&seg->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
 	entry.state = DK_SEG_FREE;
 	memcpy(&word, &entry, sizeof(word));
 	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
@@ -463,7 +502,13 @@ void dk_segment_free_keep(struct daxkv *db, struct dk_segment *seg)
 	uint64_t word;
 
 	/* caller holds seg_lock.  As dk_segment_remove, but the file stays
-	 * (mapped, its slot taken) for dk_segment_renew */
+	 * (mapped, its slot taken) for dk_segment_renew: RETIRED first, so
+	 * that a crash before the renewal leaves a file dead by its own
+	 * header (dk_segment_file_fate), not one the open must refuse */
+	dk_store8(&seg->pm, &((struct dk_seg_header *)seg->base)->sealed_tail,
+		  DK_SEAL_RETIRED);
+	dk_persist(&seg->pm, &((struct dk_seg_header *)seg->base)->sealed_tail,
+		   sizeof(uint64_t));
 	entry.state = DK_SEG_FREE;
 	memcpy(&word, &entry, sizeof(word));
 	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
@@ -488,6 +533,7 @@ int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
 	seg->slot = old->slot;
 	seg->base = old->base;
 	seg->size = old->size;
+	seg->pm = old->pm;
 	seg->gen = db->meta->segs[seg->slot].gen + 1;
 	/*
 	 * The slot is FREE (durable: dk_segment_free_keep) and taken, so
@@ -499,10 +545,14 @@ int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
 	 * no record of the old life can ever be read as one of the new.
 	 */
 	for (uint64_t off = DK_SEG_HDR_SIZE; off < seg->size; off += sizeof(zeros))
-		dk_copy_nodrain(&db->pm, seg->base + off, zeros,
+		dk_copy_nodrain(&seg->pm, seg->base + off, zeros,
 				seg->size - off < sizeof(zeros) ?
 					seg->size - off :
 					sizeof(zeros));
+	/* zeros durable before the new header: a file whose header says
+	 * the next generation holds nothing but zeros (dk_segment_file_fate
+	 * removes it as an aborted create) */
+	dk_drain(&db->pm);
 	memset(&hdr, 0, sizeof(hdr));
 	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
 	hdr.format_version = db->format_version;
@@ -512,7 +562,7 @@ int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
 	hdr.gen = seg->gen;
 	hdr.size = seg->size;
 	hdr.crc = dk_seg_header_crc(&hdr);
-	dk_copy_nodrain(&db->pm, seg->base, &hdr, sizeof(hdr));
+	dk_copy_nodrain(&seg->pm, seg->base, &hdr, sizeof(hdr));
 	dk_drain(&db->pm);
 	/* the file's name is durable already: it was LIVE */
 	pthread_mutex_destroy(&old->marks_lock);
@@ -534,9 +584,9 @@ void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)
 	 * end is found by scanning: nothing is lost, only the stricter
 	 * corruption check is.
 	 */
-	dk_store8(&db->pm, &hdr->sealed_tail,
+	dk_store8(&seg->pm, &hdr->sealed_tail,
 		  __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE));
-	dk_persist(&db->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
+	dk_persist(&seg->pm, &hdr->sealed_tail, sizeof(hdr->sealed_tail));
 	dk_seg_publish(db, seg, DK_SEG_EV_SEALED);
 }
 
@@ -547,15 +597,20 @@ int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg)
 	struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
 	uint64_t tail = seg->tail, end = seg->size;
 	const uint64_t *words = (const uint64_t *)seg->base;
+	char path[4096];
 
 	/*
 	 * Appends resume at tail.  Bytes past it may hold the torn remains
 	 * of a write that a crash interrupted; zero them first so that no
-	 * stale byte can ever line up as a record behind new ones.  Find the
-	 * last non-zero word from the end (reads are cheap), zero up to it,
-	 * persist, and only then mark the segment open (sealed_tail = 0):
-	 * recovery of an open segment trusts the scan, so the zeroing must
-	 * be durable first.
+	 * stale byte can ever line up as a record behind new ones.  They are
+	 * proven dead by their own bytes before they go: no complete valid
+	 * batch starts anywhere past the tail (record.c: dk_log_resync; what
+	 * a crash leaves never holds one, layout.h).  Where one does, the
+	 * segment is refused (kept as it is, ECORRUPT) and the lane takes
+	 * another.  Find the last non-zero word from the end (reads are
+	 * cheap), zero up to it, persist, and only then mark the segment
+	 * open (sealed_tail = 0): recovery of an open segment trusts the
+	 * scan, so the zeroing must be durable first.
 	 */
 	/* whole zero pages first (memcmp runs vectorised), then words */
 	while (end - tail >= sizeof(dk_zero_page) &&
@@ -564,6 +619,13 @@ int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg)
 		end -= sizeof(dk_zero_page);
 	while (end > tail && words[end / 8 - 1] == 0)
 		end -= 8;
+	if (end > tail && dk_log_resync(seg, tail - DK_REC_ALIGN, end, 0)) {
+		dk_segment_path(db, seg->slot, path, sizeof(path));
+		return dk_err(DAXKV_ECORRUPT,
+			      "%s offset %llu: valid records past the tail; "
+			      "the segment is not reused",
+			      path, (unsigned long long)tail);
+	}
 	if (end > tail) {
 		static const uint8_t zeros[65536];
 
@@ -571,14 +633,109 @@ int dk_segment_prepare_append(struct daxkv *db, struct dk_segment *seg)
 			uint64_t n = end - off < sizeof(zeros) ? end - off :
 								 sizeof(zeros);
 
-			dk_copy_nodrain(&db->pm, seg->base + off, zeros, n);
+			dk_copy_nodrain(&seg->pm, seg->base + off, zeros, n);
 		}
 		dk_drain(&db->pm);
 	}
 	if (hdr->sealed_tail) {
-		dk_store8(&db->pm, &hdr->sealed_tail, 0);
-		dk_persist(&db->pm, &hdr->sealed_tail,
+		dk_store8(&seg->pm, &hdr->sealed_tail, 0);
+		dk_persist(&seg->pm, &hdr->sealed_tail,
 			   sizeof(hdr->sealed_tail));
 	}
 	return 0;
+}
+
+/* Is every byte of @p fd from @p off on zero?  (pread: a media error or a
+ * short file reads as "no") */
+static bool dk_file_zero_from(int fd, uint64_t off, uint64_t size)
+{
+	static const uint8_t zeros[65536];
+	uint8_t *buf = malloc(sizeof(zeros));
+	bool zero = buf != NULL;
+
+	while (zero && off < size) {
+		size_t n = size - off < sizeof(zeros) ? size - off :
+							sizeof(zeros);
+
+		zero = pread(fd, buf, n, (off_t)off) == (ssize_t)n &&
+		       memcmp(buf, zeros, n) == 0;
+		off += n;
+	}
+	free(buf);
+	return zero;
+}
+
+enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
+				      const uint8_t *uuid, uint32_t slot,
+				      struct dk_seg_entry entry,
+				      uint64_t segment_size, uint32_t *genp)
+{
+	struct dk_seg_header hdr, want;
+	const uint64_t *got_w = (const uint64_t *)&hdr;
+	const uint64_t *want_w = (const uint64_t *)&want;
+	enum dk_seg_fate fate = DK_FATE_UNKNOWN;
+	struct stat st;
+	bool torn_create = true;
+	int fd;
+
+	*genp = 0;
+	if (slot >= DK_MAX_SEGMENTS)
+		return DK_FATE_UNKNOWN;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto out;
+	/* nothing but zeros (or nothing: created, never allocated) holds
+	 * no record: dead by its own bytes, whatever its size */
+	if ((uint64_t)st.st_size <= segment_size &&
+	    dk_file_zero_from(fd, 0, (uint64_t)st.st_size)) {
+		fate = DK_FATE_ABORTED;
+		goto out;
+	}
+	if ((uint64_t)st.st_size != segment_size ||
+	    pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		goto out;
+	*genp = hdr.gen;
+	if (memcmp(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic)) == 0 &&
+	    hdr.crc == dk_seg_header_crc(&hdr) &&
+	    !memcmp(hdr.uuid, uuid, sizeof(hdr.uuid)) && hdr.slot == slot) {
+		/* whole and ours: retired, or a live segment */
+		if (hdr.gen == entry.gen && hdr.sealed_tail == DK_SEAL_RETIRED)
+			fate = DK_FATE_RETIRED;
+		else if (hdr.gen == entry.gen + 1 &&
+			 hdr.sealed_tail != DK_SEAL_RETIRED &&
+			 dk_file_zero_from(fd, DK_SEG_HDR_SIZE, segment_size))
+			fate = DK_FATE_ABORTED; /* never published: no record */
+		else
+			fate = DK_FATE_LIVE;
+		goto out;
+	}
+	/*
+	 * A create torn before its header was durable: each 8-byte word is
+	 * zero or the word the create was writing (this slot's next
+	 * generation), and nothing else in the file was ever written.
+	 */
+	memset(&want, 0, sizeof(want));
+	memcpy(want.magic, DK_SEG_MAGIC, sizeof(want.magic));
+	want.format_version = DK_FORMAT_VERSION;
+	want.header_size = DK_SEG_HDR_SIZE;
+	memcpy(want.uuid, uuid, sizeof(want.uuid));
+	want.slot = slot;
+	want.gen = entry.gen + 1;
+	want.size = segment_size;
+	want.crc = dk_seg_header_crc(&want);
+	for (size_t i = 0; i < sizeof(hdr) / 8 && torn_create; i++) {
+		uint64_t w = got_w[i];
+
+		if (i == offsetof(struct dk_seg_header, sealed_tail) / 8)
+			torn_create = w == 0 || w == DK_SEAL_FILLING;
+		else
+			torn_create = w == 0 || w == want_w[i];
+	}
+	if (torn_create &&
+	    dk_file_zero_from(fd, sizeof(hdr), segment_size))
+		fate = DK_FATE_ABORTED;
+out:
+	if (fd >= 0)
+		close(fd);
+	return fate;
 }

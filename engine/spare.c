@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "guard.h"
 #include "internal.h"
 #include "segment.h"
 #include "spare.h"
@@ -384,6 +385,24 @@ static int dk_spare_renew_one(struct daxkv *db, uint32_t keep)
  * the emptiest last) with room for @p bytes: 0, 1 if there is none, or
  * an error.  Caller holds seg_lock, let go meanwhile.
  */
+/* dk_segment_prepare_append under a guard: a media error where it reads
+ * (or zeroes) past the tail refuses the segment, as damage there does. */
+static int dk_spare_prepare(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_guard g;
+	int rc;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(db, &g, "a segment was made ready for "
+					    "appends; it is not reused");
+	}
+	dk_guard_push(&g);
+	rc = dk_segment_prepare_append(db, seg);
+	dk_guard_pop(&g);
+	return rc;
+}
+
 static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes)
 {
 	struct dk_segment *seg = NULL;
@@ -392,7 +411,7 @@ static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes)
 
 	while (i > 0 && !seg) {
 		seg = db->segs[db->reuse[--i]];
-		if (seg->size - seg->tail < bytes)
+		if (seg->size - seg->tail < bytes || seg->damaged)
 			seg = NULL;
 	}
 	if (!seg)
@@ -400,9 +419,14 @@ static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes)
 	db->reuse[i] = db->reuse[--db->nreuse];
 	seg->owned = true; /* no compaction takes it now */
 	pthread_mutex_unlock(&db->seg_lock);
-	rc = dk_segment_prepare_append(db, seg);
+	rc = dk_spare_prepare(db, seg);
 	pthread_mutex_lock(&db->seg_lock);
-	if (rc || !dk_ready_add(db, seg)) {
+	if (rc) {
+		/* refused (valid records past its tail: segment.c; a media
+		 * error there): kept as it is, never reused */
+		seg->damaged = true;
+		seg->owned = false;
+	} else if (!dk_ready_add(db, seg)) {
 		seg->owned = false;
 		db->reuse[db->nreuse++] = seg->slot;
 	}

@@ -97,7 +97,8 @@ static void dk_mark_superseded(struct daxkv *db, uint64_t loc,
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
-	dk_store8_flush(&db->pm, (uint64_t *)&rec->superseded, seq);
+	dk_store8_flush(&dk_seg_of(db, loc)->pm, (uint64_t *)&rec->superseded,
+			seq);
 }
 
 /*
@@ -143,9 +144,9 @@ static void dk_append(struct daxkv *db, struct dk_lane *lane,
 
 	if (known) {
 		memcpy(lines, lane->line, head);
-		dk_copy_nodrain(&db->pm, seg->base + line0, lines, lend - line0);
+		dk_copy_nodrain(&seg->pm, seg->base + line0, lines, lend - line0);
 	} else {
-		dk_copy_nodrain(&db->pm, seg->base + off, lines + head, total);
+		dk_copy_nodrain(&seg->pm, seg->base + off, lines + head, total);
 	}
 	if (known || tail_line >= off) {
 		memcpy(lane->line, lines + (tail_line - line0), end - tail_line);

@@ -118,7 +118,16 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 /** Keep no latency figures (daxkv_stat's latency fields stay 0): for
  *  benchmarks that measure what keeping them costs. */
 #define DAXKV_OPEN_NOLATENCY 0x40u
-#define DAXKV_OPEN_NOBACKGROUND 0x80u /**< no background thread at all:
+#define DAXKV_OPEN_SALVAGE 0x80u     /**< salvage a damaged database first,
+					  as daxkv_check() with
+					  DAXKV_CHECK_REPAIR does (kvctl check
+					  --repair): every record whose check
+					  passes is kept, damaged bytes go to
+					  quarantine files beside their
+					  segment, and each problem goes to
+					  daxkv_options.salvage_report.  With
+					  DAXKV_OPEN_RDONLY: DAXKV_EINVAL */
+#define DAXKV_OPEN_NOBACKGROUND 0x100u /**< no background thread at all:
 					  NOCOMPACT, and no segment files
 					  made ahead of need (a writer that
 					  fills its segment makes the next
@@ -129,8 +138,11 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 /** daxkv_options.max_size: remove a stored cap. */
 #define DAXKV_MAX_SIZE_NONE UINT64_MAX
 
-/** Structure version filled in by daxkv_options_init(). */
-#define DAXKV_OPTIONS_VERSION 1u
+/** Structure version filled in by daxkv_options_init() (1: up to
+ *  `reserved`; 2: the salvage report too). */
+#define DAXKV_OPTIONS_VERSION 2u
+
+struct daxkv_check_problem;
 
 /**
  * Options for daxkv_open().  Always start from daxkv_options_init():
@@ -159,6 +171,12 @@ struct daxkv_options {
 				    emptied */
 	uint32_t recovery_threads; /**< 0 = one per online CPU */
 	uint32_t reserved;
+	/* version 2 */
+	/** DAXKV_OPEN_SALVAGE: called for each problem found and what was
+	 *  done about it (as daxkv_check()'s report); may be NULL */
+	int (*salvage_report)(const struct daxkv_check_problem *problem,
+			      void *arg);
+	void *salvage_arg;     /**< passed to salvage_report */
 };
 
 /** Fill @p opts with the defaults. */
@@ -168,7 +186,12 @@ DAXKV_API void daxkv_options_init(struct daxkv_options *opts);
  * Open (and by default create) the database in directory @p dir.
  * @p opts NULL means defaults.  After a crash, open recovers: every
  * acknowledged write is found, torn and unacknowledged records are
- * discarded.
+ * discarded.  Damage is never taken for a crash: a segment with valid
+ * records after unreadable bytes, a segment file that the meta table does
+ * not explain, a media error (DAXKV_EIO) or an unsafe shutdown while the
+ * database was open makes open fail, naming the file and offset in
+ * daxkv_errmsg(), and nothing is deleted or overwritten; salvage with
+ * DAXKV_OPEN_SALVAGE or kvctl check --repair.
  *
  * @return 0, or DAXKV_EINVAL (NULL argument, bad option, a file where a
  * directory should be, EXCLUSIVE on an existing database), DAXKV_ENODB
@@ -638,8 +661,9 @@ enum daxkv_recovery {
 };
 
 /** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
- *  compaction figures too; 3: stale_marks and the latency figures). */
-#define DAXKV_STAT_VERSION 3u
+ *  compaction figures too; 3: stale_marks and the latency figures; 4:
+ *  damage and per-segment durability). */
+#define DAXKV_STAT_VERSION 4u
 
 /**
  * How long one kind of call took since the handle was opened (struct
@@ -706,6 +730,21 @@ struct daxkv_stat {
 	struct daxkv_latency batch_latency;  /**< daxkv_batch_commit */
 	struct daxkv_latency scan_latency;   /**< daxkv_scan, daxkv_scan_at */
 	struct daxkv_latency query_latency;  /**< daxkv_query */
+	/* version 4 */
+	uint64_t compaction_errors; /**< rounds ended by a damaged record or
+					 a media error (the segment is kept
+					 and not compacted again by this
+					 handle; kvctl check names it) */
+	uint64_t segments_msync;    /**< segments persisted with msync (not
+					 MAP_SYNC-capable, or FORCE_MSYNC);
+					 the rest with cache flushes.  When
+					 both kinds exist, `durability` is
+					 that of the directory's probe and
+					 each segment's is in
+					 daxkv_segment_foreach() */
+	uint64_t bad_blocks;        /**< bad blocks the device lists in the
+					 unused part of segments at open
+					 (those segments take no appends) */
 };
 
 /**
@@ -713,8 +752,9 @@ struct daxkv_stat {
  * built against an older version passes that version and gets its fields
  * only (nothing past them is written), so the struct may grow in later
  * versions without breaking it.  Sizes: version 1 ends before
- * `compactions`, version 2 before `stale_marks`, version 3 is
- * sizeof(struct daxkv_stat) of this header.
+ * `compactions`, version 2 before `stale_marks`, version 3 before
+ * `compaction_errors`, version 4 is sizeof(struct daxkv_stat) of this
+ * header.
  * @return 0 or DAXKV_EINVAL (NULL, or a version outside
  * 1..DAXKV_STAT_VERSION).
  */
@@ -754,7 +794,9 @@ enum daxkv_problem_kind {
 					  discards them) */
 	DAXKV_PROBLEM_RECORD = 4,    /**< unreadable bytes where records
 					  should be: before the sealed tail,
-					  or with valid records after them */
+					  or with valid records after them;
+					  or a media error (SIGBUS, a bad
+					  block the device lists) */
 	DAXKV_PROBLEM_ORPHAN = 5,    /**< segment file that no LIVE slot of
 					  the meta pool refers to */
 	DAXKV_PROBLEM_EXTERNAL = 6,  /**< reported by the pool_check hook */
@@ -836,23 +878,34 @@ struct daxkv_check_result {
  * order, whole batches, sealed tail), calling @c report for each
  * problem with its file and offset.
  *
- * With DAXKV_CHECK_REPAIR, and only then, the files are changed, in a
- * way the next open accepts and without ever removing a valid record of
- * a committed write:
- * - a torn tail of an open segment is zeroed (as the engine does before
- *   it appends there again);
- * - unreadable bytes followed by valid records are overwritten in place
- *   with delete records of a reserved, never-visible key (records keep
+ * With DAXKV_CHECK_REPAIR, and only then, the files are changed (a
+ * salvage: DAXKV_OPEN_SALVAGE does the same before an open), in a way the
+ * next open accepts, keeping every record whose check passes and deleting
+ * nothing that its own bytes do not prove dead:
+ * - damaged bytes are first copied to a quarantine file beside their
+ *   segment (seg-NNNNNNNN.dat.damaged-OFFSET, never overwritten), made
+ *   durable, and only then overwritten: bytes followed by valid records
+ *   become delete records of a reserved, never-visible key (records keep
  *   their offsets; the lost record's key keeps its previous version, if
- *   any);
- * - unreadable bytes at the end of a sealed segment are zeroed and the
- *   sealed tail is lowered to the last valid record;
- * - orphan segment files are removed;
+ *   any; the report names the key where the damaged header still holds
+ *   one); bytes at the end of a sealed segment are zeroed and the sealed
+ *   tail lowered;
+ * - a media error (a read that raised SIGBUS, a bad block the device
+ *   lists) is recorded and its page given fresh zeroed blocks; a segment
+ *   file cut short gets its size back;
+ * - a segment header that fails its crc but is recognisably its slot's is
+ *   rebuilt; meta table words are set from what the segments' own
+ *   headers say (a damaged or older meta.pool); a meta.pool that
+ *   libpmemobj cannot open is moved aside (meta.pool.damaged) and rebuilt
+ *   from the segments' headers;
+ * - a torn tail of an open segment is quarantined, then zeroed (as the
+ *   engine does before it appends there again); orphan segment files proven dead by their
+ *   own header are removed, other unknown ones renamed NAME.unknown;
  * - the clean flag is cleared so that the next open rescans instead of
  *   trusting the checkpoint.
- * Each repair is durable before the call returns and is idempotent: if
- * power fails during a repair, check again.  Damaged headers, missing
- * segment files and damaged pools are reported, never repaired.
+ * Each repair is durable before the next step and can be repeated: if
+ * power fails during a repair, check again.  A missing segment file is
+ * reported, never repaired.
  *
  * @return 0 when the check ran to the end (problems, if any, are in @p
  * res), the report callback's or pool hook's stopping value, or
@@ -866,8 +919,8 @@ DAXKV_API int daxkv_check(const char *dir,
 			  const struct daxkv_check_options *opts,
 			  struct daxkv_check_result *res);
 
-/** Structure version of struct daxkv_segment_info. */
-#define DAXKV_SEGMENT_INFO_VERSION 1u
+/** Structure version of struct daxkv_segment_info (2: durability). */
+#define DAXKV_SEGMENT_INFO_VERSION 2u
 
 /** One data segment of an open handle (daxkv_segment_foreach()). */
 struct daxkv_segment_info {
@@ -880,6 +933,11 @@ struct daxkv_segment_info {
 	uint64_t tail;         /**< end of the last complete record */
 	uint64_t live_bytes;   /**< bytes of newest records of live keys */
 	uint64_t live_records; /**< how many such records it holds */
+	/* version 2 */
+	uint32_t durability;   /**< enum daxkv_durability of this segment's
+				    mapping: MAP_SYNC/EADR/EMULATED (cache
+				    flushes) or MSYNC */
+	uint32_t reserved;
 };
 
 /** Segment callback: return 0 to go on, non-zero to stop. */

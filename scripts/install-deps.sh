@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh GROUP...   groups: build test bench vm cuda all
 set -euo pipefail
 
-build_pkgs="build-essential cmake pkg-config libpmem-dev libpmemobj-dev libpmempool-dev
+build_pkgs="build-essential cmake pkg-config libpmem-dev libpmem2-dev libpmemobj-dev libpmempool-dev
 	liburcu-dev libxxhash-dev libjson-c-dev libndctl-dev libdaxctl-dev"
 test_pkgs="pmdk-tools clang llvm python3 binutils redis-server redis-tools"
 bench_pkgs="liblmdb-dev librocksdb-dev gnuplot-nox redis-server redis-tools"

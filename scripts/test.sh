@@ -98,7 +98,9 @@ step() {
 
 # figures STEP LOG: the counts the issues' targets name, from the test
 # outputs ctest keeps (it prints none for a test that passed): crash
-# states, the fault sweep, fuzz executions, the VM's scan ratios.  Five
+# states, the fault sweep, the corruption sweep (damage_sweep: pairs
+# tried, refused, opened, salvaged, writes lost), fuzz executions, the
+# VM's scan ratios.  Five
 # crash-simulator runs must check >= 100,000 crash states between them.
 figures() {
 	local name=$1 log=$2 out
@@ -115,6 +117,8 @@ figures() {
 				t, $9
 		}
 		/fault runs, .* failures$/ { printf "  %-20s %s\n", t, $0 }
+		/^damage_sweep: .* pairs tried/ { printf "  %-20s %s\n", t, $0 }
+		/^msync_test: / { printf "  %-20s %s\n", t, $0 }
 		/^wrapped calls never reached/ { printf "  %-20s %s\n", t, $0 }
 		/^stat::number_of_executed_units:/ {
 			printf "  %-20s %s executions\n", t, $2
@@ -153,6 +157,8 @@ release_args="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDAXKV_WITH_CUDA=$cuda"
 # (sanitizer-skip marks tests that only the sanitizer steps leave out)
 step "release" build "$release_args" -j"$jobs" -LE "vm"
 if [ "$run_san" = 1 ]; then
+	# the corruption sweep, smaller under ASan (2,100 pairs in step 1)
+	DAXKV_DAMAGE_PAIRS=330 \
 	step "asan+ubsan" build-asan \
 		"-DCMAKE_BUILD_TYPE=Debug -DDAXKV_SANITIZE=address,undefined -DDAXKV_BUILD_BENCHMARKS=OFF -DDAXKV_WITH_CUDA=OFF" \
 		-j"$jobs" -LE "vm|fuzz|crashsim|sanitizer-skip"

@@ -8,7 +8,9 @@
  * overflow), and its own row buffer, which streams to the query's
  * delivery (rows.c) as it fills.  A ROWS query with a limit and no order
  * stops taking units once enough rows are in, and every ROWS query once
- * its delivery wants no more.
+ * its delivery wants no more.  Each worker reads the segments under a
+ * guard (guard.h): a media error ends its units with DAXKV_EIO, which the
+ * query returns naming the file and offset.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "backend.h"
 #include "errors.h"
+#include "guard.h"
 
 #define DK_QUERY_MAX_THREADS 64u
 
@@ -86,7 +89,32 @@ struct dk_cpu_worker {
 	uint64_t sum_hi;
 	struct dk_rowbuf out;
 	uint64_t records, bytes;
+	void *fault;           /* where a media error stopped it */
 };
+
+/* dk_cpu_units under a guard: a SIGBUS there is DAXKV_EIO (and *faultp
+ * where).  Besides loads of the mapping, only the row buffer's
+ * allocations and its flushes to the delivery (rows.c: a lock, a wait
+ * for room; never the caller's callback, which runs on the caller's
+ * thread) run in it, and each is over before the next load: a fault
+ * lands where no lock is held. */
+static int dk_cpu_units_guarded(struct dk_cpu_worker *w, size_t first,
+				size_t last)
+{
+	struct dk_guard g;
+	int rc;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		w->fault = g.fault_addr;
+		return DAXKV_EIO;
+	}
+	dk_guard_push(&g);
+	rc = dk_cpu_units(w->x, first, last, &w->acc, &w->sum_hi,
+			  w->x->rows ? &w->out : NULL, &w->records, &w->bytes);
+	dk_guard_pop(&g);
+	return rc;
+}
 
 #define DK_CPU_GRAB 4u /* units taken at a time */
 
@@ -111,9 +139,7 @@ static void *dk_cpu_worker_run(void *arg)
 			break; /* the rows' delivery wants no more */
 		if (last > x->nunits)
 			last = x->nunits;
-		w->rc = dk_cpu_units(x, first, last, &w->acc, &w->sum_hi,
-				     x->rows ? &w->out : NULL, &w->records,
-				     &w->bytes);
+		w->rc = dk_cpu_units_guarded(w, first, last);
 		if (w->rc)
 			break;
 		if (w->out.nrows != before)
@@ -169,8 +195,15 @@ static int dk_query_cpu(struct dk_qexec *x)
 	for (unsigned i = 0; i < started; i++) {
 		uint64_t before = x->acc.sum;
 
-		if (w[i].rc && !rc)
+		if (w[i].rc && !rc) {
 			rc = w[i].rc;
+			if (w[i].fault) {
+				struct dk_guard g = { .fault_addr = w[i].fault };
+
+				rc = dk_guard_eio(x->db, &g,
+						  "a query read a record");
+			}
+		}
 		dkd_acc_merge(&x->flt, &x->acc, &w[i].acc);
 		/* 128-bit: the high words, and the low words' carry */
 		x->sum_hi += w[i].sum_hi + (x->acc.sum < before);

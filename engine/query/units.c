@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "errors.h"
+#include "guard.h"
 #include "internal.h"
 #include "snapshot.h"
 #include "units.h"
@@ -62,6 +63,27 @@ static const uint32_t *dk_marks_extend(struct dk_segment *seg, uint64_t tail)
 	return seg->marks;
 }
 
+/*
+ * dk_marks_extend under a guard (guard.h): 0, DAXKV_ENOMEM, or DAXKV_EIO
+ * naming where a media error stopped the walk (the marks stay valid up to
+ * marks_end, which a landing leaves where it was).  Caller holds
+ * seg->marks_lock, and keeps it.
+ */
+static int dk_marks_extend_guarded(struct daxkv *db, struct dk_segment *seg,
+				   uint64_t tail, const uint32_t **marksp)
+{
+	struct dk_guard g;
+
+	if (sigsetjmp(g.env, 0)) {
+		dk_guard_landed(&g);
+		return dk_guard_eio(db, &g, "a query walked record headers");
+	}
+	dk_guard_push(&g);
+	*marksp = dk_marks_extend(seg, tail);
+	dk_guard_pop(&g);
+	return *marksp ? 0 : dk_err(DAXKV_ENOMEM, "no memory for marks");
+}
+
 int dk_query_units(const struct daxkv_snapshot *s, uint64_t unit_bytes,
 		   struct dk_qunit **unitsp, size_t *np, uint64_t *bytesp)
 {
@@ -69,6 +91,7 @@ int dk_query_units(const struct daxkv_snapshot *s, uint64_t unit_bytes,
 	struct dk_qunit *units = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t bytes = 0;
+	int rc;
 
 	if (step == 0)
 		step = 1;
@@ -78,11 +101,11 @@ int dk_query_units(const struct daxkv_snapshot *s, uint64_t unit_bytes,
 		const uint32_t *marks;
 
 		pthread_mutex_lock(&seg->marks_lock);
-		marks = dk_marks_extend(seg, tail);
-		if (!marks) {
+		rc = dk_marks_extend_guarded(s->db, seg, tail, &marks);
+		if (rc) {
 			pthread_mutex_unlock(&seg->marks_lock);
 			free(units);
-			return dk_err(DAXKV_ENOMEM, "no memory for marks");
+			return rc;
 		}
 		if (seg->marks_end < tail) {
 			uint64_t end = seg->marks_end;

@@ -771,7 +771,7 @@ static void test_corrupt(void)
 	o.flags = DAXKV_OPEN_NOCHECKPOINT;
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_ECORRUPT);
 	CHECK_STR_HAS(daxkv_errmsg(), "seg-00000000.dat offset ");
-	CHECK_STR_HAS(daxkv_errmsg(), "sealed");
+	CHECK_STR_HAS(daxkv_errmsg(), "with valid records after them");
 	/* the checkpoint path checks every record it points to: falls back
 	 * to the scan, which reports the damage */
 	CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
@@ -1145,6 +1145,207 @@ static void test_append_lines(void)
 		al_round(seed);
 }
 
+
+/* ---- meta table damage never deletes a segment file (issue #16) ---- */
+
+static uint64_t root_offset(const char *dir)
+{
+	char path[300];
+	uint64_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meta.pool", dir);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, &off, 8, 6144) == 8);
+	close(fd);
+	return off;
+}
+
+static int count_segs(const char *dir)
+{
+	char path[300];
+	int n = 0;
+
+	for (int slot = 0; slot < 64; slot++) {
+		snprintf(path, sizeof(path), "%s/seg-%08d.dat", dir, slot);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+static void fill_keys(const char *dir, int from, int to)
+{
+	daxkv *db = open_small(dir);
+	char k[32], v[3000];
+
+	for (int i = from; i < to; i++) {
+		snprintf(k, sizeof(k), "key%06d", i);
+		memset(v, 'a' + i % 26, sizeof(v));
+		CHECK_OK(daxkv_put(db, k, strlen(k), v, sizeof(v)));
+	}
+	CHECK_OK(daxkv_close(db));
+}
+
+static void check_keys(const char *dir, int n, uint32_t flags)
+{
+	struct daxkv_options o = dk_small_opts();
+	char k[32], v[3000];
+	size_t vlen;
+	daxkv *db;
+
+	o.flags = flags;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "key%06d", i);
+		CHECK_OK(daxkv_get(db, k, strlen(k), v, sizeof(v), &vlen));
+		CHECK_EQ(vlen, sizeof(v));
+		CHECK(v[0] == 'a' + i % 26 && v[vlen - 1] == v[0]);
+	}
+	CHECK_OK(daxkv_close(db));
+}
+
+/* Each state value out of range, and LIVE read as FREE: open refuses
+ * naming meta.pool and the offset, keeps every file; salvage restores. */
+static void test_meta_states(void)
+{
+	static const uint32_t bad[] = { DK_SEG_FREE, 3, 4, 0x80000001u,
+					0xffffffffu };
+	const char *dir = dk_test_dir("meta-states");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[300], want[64];
+		uint64_t off;
+		int before;
+		daxkv *db;
+
+		fill_keys(dir, 0, 1500); /* 3 segments of 2 MiB */
+		before = count_segs(dir);
+		CHECK(before >= 2);
+		off = root_offset(dir) + 80 + 16 * 1; /* slot 1's state */
+		snprintf(path, sizeof(path), "%s/meta.pool", dir);
+		write_at(path, (off_t)off, &bad[i], 4);
+		CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
+		CHECK_STR_HAS(daxkv_errmsg(), "meta.pool offset ");
+		snprintf(want, sizeof(want), "offset %llu",
+			 (unsigned long long)off);
+		CHECK_STR_HAS(daxkv_errmsg(), want);
+		CHECK_EQ(count_segs(dir), before);
+		/* refused again: still nothing deleted */
+		CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
+		CHECK_EQ(count_segs(dir), before);
+		check_keys(dir, 1500, DAXKV_OPEN_SALVAGE);
+		check_keys(dir, 1500, 0);
+		CHECK_EQ(count_segs(dir), before);
+		dk_rmtree(dir);
+	}
+}
+
+/* An older meta.pool restored over a newer database: it does not know the
+ * newer segments (FREE slots, or older generations); open refuses and
+ * deletes nothing; salvage brings every record back. */
+static void test_meta_older(void)
+{
+	const char *dir = dk_test_dir("meta-older");
+	char path[300], saved[300];
+	int before;
+	daxkv *db;
+
+	fill_keys(dir, 0, 300);
+	snprintf(path, sizeof(path), "%s/meta.pool", dir);
+	snprintf(saved, sizeof(saved), "%s.old-meta", dir);
+	{
+		/* the earlier copy */
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "cp %s %s", path, saved);
+		CHECK(system(cmd) == 0);
+		fill_keys(dir, 300, 2500);
+		snprintf(cmd, sizeof(cmd), "cp %s %s", saved, path);
+		CHECK(system(cmd) == 0);
+		unlink(saved);
+	}
+	before = count_segs(dir);
+	CHECK(before >= 3);
+	CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
+	CHECK_STR_HAS(daxkv_errmsg(), "meta.pool");
+	CHECK_EQ(count_segs(dir), before);
+	{
+		struct daxkv_check_options co = {
+			.version = DAXKV_CHECK_OPTIONS_VERSION,
+		};
+		struct daxkv_check_result cr = {
+			.version = DAXKV_CHECK_RESULT_VERSION
+		};
+
+		CHECK_OK(daxkv_check(dir, &co, &cr));
+		CHECK(cr.problems > 0);
+		CHECK_EQ(count_segs(dir), before);
+		co.flags = DAXKV_CHECK_REPAIR;
+		CHECK_OK(daxkv_check(dir, &co, &cr));
+		co.flags = 0;
+		CHECK_OK(daxkv_check(dir, &co, &cr));
+		CHECK_EQ(cr.problems, 0);
+	}
+	check_keys(dir, 2500, 0);
+	CHECK_EQ(count_segs(dir), before);
+	dk_rmtree(dir);
+}
+
+/* A crash in the middle of the open segment: the damage is refused, not
+ * taken for a torn tail (the case of issue #16), and salvage keeps every
+ * record but the damaged one. */
+static void test_open_segment_damage(void)
+{
+	const char *dir = dk_test_dir("open-damage");
+	struct daxkv_options o = dk_small_opts();
+	char seg0[300], k[32], v[100];
+	uint8_t flip;
+	pid_t child;
+	int status, lost = 0;
+	daxkv *db;
+
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		if (daxkv_open(dir, &o, &db))
+			_exit(2);
+		memset(v, 'v', sizeof(v));
+		for (int i = 0; i < 2000; i++) {
+			snprintf(k, sizeof(k), "key%06d", i);
+			if (daxkv_put(db, k, strlen(k), v, sizeof(v)))
+				_exit(3);
+		}
+		_exit(0); /* no close: as after kill -9 */
+	}
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	snprintf(seg0, sizeof(seg0), "%s/seg-00000000.dat", dir);
+	{
+		/* key 1000's record: 4096 + 1000 records of 144 bytes */
+		off_t at = 4096 + 1000 * 144 + 40;
+		int fd = open(seg0, O_RDWR);
+
+		CHECK(fd >= 0 && pread(fd, &flip, 1, at) == 1);
+		flip ^= 1;
+		CHECK(pwrite(fd, &flip, 1, at) == 1);
+		close(fd);
+	}
+	CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_ECORRUPT);
+	CHECK_STR_HAS(daxkv_errmsg(), "seg-00000000.dat offset 148096");
+	o.flags = DAXKV_OPEN_SALVAGE;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (int i = 0; i < 2000; i++) {
+		size_t vlen;
+
+		snprintf(k, sizeof(k), "key%06d", i);
+		if (daxkv_get(db, k, strlen(k), v, sizeof(v), &vlen) != 0)
+			lost++;
+	}
+	CHECK_EQ(lost, 1);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
 static const struct dk_case cases[] = {
 	{ "crc32c", test_crc32c },
 	{ "basic", test_basic },
@@ -1161,6 +1362,9 @@ static const struct dk_case cases[] = {
 	{ "format1", test_format1 },
 	{ "corrupt", test_corrupt },
 	{ "torn_tail", test_torn_tail },
+	{ "meta_states", test_meta_states },
+	{ "meta_older", test_meta_older },
+	{ "open_segment_damage", test_open_segment_damage },
 	{ "enospc", test_enospc },
 	{ "msync_mode", test_msync_mode },
 	{ "strerror", test_strerror },

@@ -539,6 +539,10 @@ case_check_torn_tail() {
 	run 1 check "$DB"
 	run 0 check --repair --yes "$DB"
 	out_has "repaired 1 of 1"
+	# the torn bytes (maybe a damaged last record) were kept first
+	[ -s "$(seg0).damaged-$off" ] || fail "no quarantine file $(seg0).damaged-$off"
+	head -1 "$(seg0).damaged-$off" | grep -q "offset $off length" ||
+		fail "quarantine file without its header line"
 	run 0 check "$DB"
 	run 0 scan --keys-only "$DB"
 	out_is "$(printf 'crashed\nkey1\nkey2\nkey3\nkey4\nkey5\nkey6\nkey7\nkey8')"
@@ -557,6 +561,11 @@ case_check_corrupt_record() {
 	json_check "j['problems'][0]['kind'] == 'record' and j['problems'][0]['offset'] == $off and j['problems'][0]['repairable']"
 	run 0 check --repair --yes --json "$DB"
 	json_check "j['ok'] and j['repairs'][0]['repaired'] and j['summary']['repaired'] == 1"
+	# the damaged bytes went to a quarantine file first; its key is named
+	json_check "'key3' in j['repairs'][0]['message'] and 'damaged-$off' in j['repairs'][0]['message']"
+	[ -s "$(seg0).damaged-$off" ] || fail "no quarantine file $(seg0).damaged-$off"
+	head -1 "$(seg0).damaged-$off" | grep -q "offset $off length" ||
+		fail "quarantine file without its header line"
 	run 0 check "$DB"
 	# every other record is intact; only key3 (the damaged one) is gone
 	run 0 dump "$DB" "$WORK/after"

@@ -97,7 +97,11 @@ if [ -x /bin/engine_test ]; then
 		run "$fs.engine_crash" env DAXKV_TEST_DIR=/mnt/$fs \
 			/bin/crash_test 20
 		run "$fs.kvctl" /bin/vm_kvctl.sh /bin/kvctl /mnt/$fs $fs
+		# real poison (MADV_HWPOISON) in a mapped segment: DAXKV_EIO
+		# naming the file and offset, and salvage (poison_vm.c)
+		run "$fs.poison" /bin/poison_vm /mnt/$fs
 	done
+	run tmpfs.poison /bin/poison_vm /tmp
 	run kvctl.mirror sh -c '/bin/kvctl mirror --json > /tmp/m &&
 		cat /tmp/m && grep -q "\"loaded\": true" /tmp/m &&
 		grep -q "\"version\": \"0.2.3\"" /tmp/m &&

@@ -151,6 +151,7 @@ done
 if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	for prog in tests/engine/engine_test tests/engine/crash_test \
 		tests/engine/query_test tests/engine/compact_test \
+		tests/engine/poison_vm \
 		benchmarks/scan/daxkv-scanbench tools/kvctl/kvctl; do
 		path=$DAXKV_VM_BUILD_DIR/$prog
 		[ -x "$path" ] || fail "$path is not built (build before the VM suite)"
@@ -160,7 +161,7 @@ if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	cp "$(readlink -f "$(command -v pmempool)")" "$ird/bin/pmempool"
 	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
 		"$ird/bin/query_test" "$ird/bin/compact_test" \
-		"$ird/bin/daxkv-scanbench" \
+		"$ird/bin/poison_vm" "$ird/bin/daxkv-scanbench" \
 		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
 		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
 			case "$lib" in

@@ -261,6 +261,9 @@ static int kv_info_segment(const struct daxkv_segment_info *si, void *arg)
 			       json_object_new_uint64(si->live_bytes));
 	json_object_object_add(seg, "live_records",
 			       json_object_new_uint64(si->live_records));
+	json_object_object_add(seg, "durability",
+			       json_object_new_string(daxkv_durability_name(
+				       (enum daxkv_durability)si->durability)));
 	json_object_array_add(list->array, seg);
 	return 0;
 }
@@ -313,6 +316,12 @@ int kv_cmd_info(int argc, char **argv)
 	json_object_object_add(db_obj, "max_size", json_object_new_uint64(st.max_size));
 	json_object_object_add(db_obj, "durability",
 			       json_object_new_string(daxkv_durability_name(st.durability)));
+	json_object_object_add(db_obj, "segments_msync",
+			       json_object_new_uint64(st.segments_msync));
+	json_object_object_add(db_obj, "compaction_errors",
+			       json_object_new_uint64(st.compaction_errors));
+	json_object_object_add(db_obj, "bad_blocks",
+			       json_object_new_uint64(st.bad_blocks));
 	json_object_object_add(db_obj, "recovery",
 			       json_object_new_string(kv_recovery_name(st.recovery)));
 	json_object_object_add(db_obj, "keys", json_object_new_uint64(st.keys));
@@ -353,7 +362,18 @@ int kv_cmd_info(int argc, char **argv)
 			       (unsigned long long)st.max_size);
 		else
 			printf("  max size         none\n");
-		printf("  durability       %s\n", daxkv_durability_name(st.durability));
+		printf("  durability       %s", daxkv_durability_name(st.durability));
+		if (st.segments_msync && st.segments_msync < st.segments)
+			printf(" (mixed: %llu of %llu segments msync, see below)",
+			       (unsigned long long)st.segments_msync,
+			       (unsigned long long)st.segments);
+		printf("\n");
+		if (st.compaction_errors || st.bad_blocks)
+			printf("  damage           %llu compaction rounds stopped "
+			       "by damage, %llu segments with bad blocks: run "
+			       "kvctl check\n",
+			       (unsigned long long)st.compaction_errors,
+			       (unsigned long long)st.bad_blocks);
 		printf("  last open        %s recovery\n", kv_recovery_name(st.recovery));
 		printf("  keys             %llu\n", (unsigned long long)st.keys);
 		printf("  bytes            %llu mapped, %llu written, %llu live, "
@@ -382,14 +402,19 @@ int kv_cmd_info(int argc, char **argv)
 
 			json_object_object_get_ex(seg, "sealed", &field);
 			printf("    %s  tail %llu of %llu (%.1f%%), %s, %llu live "
-			       "bytes in %llu records\n",
+			       "bytes in %llu records%s%s\n",
 			       json_object_get_string(json_object_object_get(seg, "file")),
 			       (unsigned long long)kv_get_u64(seg, "tail"),
 			       (unsigned long long)kv_get_u64(seg, "size"),
 			       json_object_get_double(json_object_object_get(seg, "fill_percent")),
 			       json_object_get_boolean(field) ? "sealed" : "open",
 			       (unsigned long long)kv_get_u64(seg, "live_bytes"),
-			       (unsigned long long)kv_get_u64(seg, "live_records"));
+			       (unsigned long long)kv_get_u64(seg, "live_records"),
+			       st.segments_msync && st.segments_msync < st.segments ?
+				       ", " : "",
+			       st.segments_msync && st.segments_msync < st.segments ?
+				       json_object_get_string(json_object_object_get(
+					       seg, "durability")) : "");
 		}
 		kv_placement_print(placement);
 	}
@@ -721,14 +746,18 @@ static const char kv_check_help[] =
 	"Verify meta.pool (libpmempool check, then its root object and segment\n"
 	"table) and every record of every live segment.  Each problem is shown\n"
 	"with its file and offset; exit 1 if there is any.  --repair asks for\n"
-	"confirmation (or takes --yes), then zeroes torn tails, overwrites\n"
-	"unreadable records with never-visible filler records, lowers bad\n"
-	"sealed tails and removes orphan segment files; it never drops a valid\n"
-	"record.  Without --repair it reads under a shared lock: beside\n"
-	"read-only opens, and on a read-only mount (where libpmempool's check,\n"
-	"which opens the pool for writing, is skipped, saying so); a database\n"
-	"open read-write elsewhere is refused (exit 3).  --repair needs the\n"
-	"database open nowhere else (exit 3).\n";
+	"confirmation (or takes --yes), then salvages: damaged bytes are copied\n"
+	"to SEG.damaged-OFFSET beside their segment before they are overwritten\n"
+	"with never-visible filler records; media errors are recorded and their\n"
+	"blocks replaced; damaged segment headers and meta.pool are rebuilt from\n"
+	"what the segments' own headers say (the old pool kept as\n"
+	"meta.pool.damaged); torn tails are quarantined too, then zeroed;\n"
+	"orphans proven dead are removed, unknown files renamed NAME.unknown.\n"
+	"It never drops a valid record.  Without --repair it reads under a\n"
+	"shared lock: beside read-only opens, and on a read-only mount (where\n"
+	"libpmempool's check, which opens the pool for writing, is skipped,\n"
+	"saying so); a database open read-write elsewhere is refused (exit 3).\n"
+	"--repair needs the database open nowhere else (exit 3).\n";
 
 struct kv_check_state {
 	bool json, quiet;
