@@ -976,9 +976,12 @@ static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
 	}
 	/* the size in every segment's header (under its crc) over a root
 	 * word that no database can hold, or that disagrees with them all */
+	/* (format 2: seg_size is the largest segment, which segment_size
+	 * may exceed) */
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
 	    root->segment_size % DK_SEG_ALIGN ||
-	    (cons && root->segment_size != seg_size)) {
+	    (cons && (version >= 2 ? root->segment_size < seg_size :
+				     root->segment_size != seg_size))) {
 		done = ck->repair && cons && seg_size >= DK_SEG_MIN &&
 		       seg_size <= DK_SEG_MAX && seg_size % DK_SEG_ALIGN == 0;
 		if (done)

@@ -189,7 +189,7 @@ static void test_bad_input(void)
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
 	CHECK_STR_HAS(daxkv_errmsg(), "segment_size");
 	o = dk_small_opts();
-	o.flags = 0x100;
+	o.flags = 0x200; /* no such flag */
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
 	o.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE;
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
