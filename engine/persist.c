@@ -29,6 +29,16 @@ __attribute__((weak)) void dk_seam_store8(uint64_t *addr, uint64_t val)
 	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
 }
 
+__attribute__((weak)) void dk_seam_store8_nt(uint64_t *addr, uint64_t val)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_movnti64((long long *)addr, (long long)val);
+#else
+	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
+	pmem_flush(addr, sizeof(*addr));
+#endif
+}
+
 __attribute__((weak)) void dk_seam_msync(const void *addr, size_t len)
 {
 	pmem_msync(addr, len);

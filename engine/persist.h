@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * persist.h -- the persistence seam: every store to persistent memory that
- * the engine relies on goes through these five calls.
+ * the engine relies on goes through these calls.
  *
  *   dk_copy_nodrain(dst, src, n)  copy n bytes and start writing them back
  *                                 (non-temporal stores); not yet durable
  *   dk_flush(addr, n)             start writing back the lines of [addr, n)
  *   dk_drain()                    fence: everything copied/flushed before
- *                                 is durable when it returns
+ *                                 by this thread is durable when it returns
  *   dk_persist(addr, n)           dk_flush + dk_drain
  *   dk_store8(addr, v)            8-byte aligned store, single-copy atomic
  *                                 (and failure atomic on x86); not flushed
@@ -15,10 +15,16 @@
  *                                 non-temporal store where it can be: no
  *                                 read of the line, nothing to evict
  *
- * Production builds inline them to libpmem (or to msync when the mapping
- * is not persistent memory).  A build with DAXKV_PERSIST_HOOKS routes them
- * to dk_seam_*() functions so that a crash simulator can watch every store,
- * flush and fence; the library's own weak definitions forward to libpmem.
+ * Which instruction does what is decided once, below, for both builds: a
+ * persistent-memory mapping gets non-temporal copies, movnti, clwb and
+ * sfence; any other mapping gets plain stores and msync.  Those six
+ * operations are the primitives (dk_prim_*).  A production build inlines
+ * them; a build with DAXKV_PERSIST_HOOKS routes each one to a dk_seam_*()
+ * function, so that a crash simulator sees every instruction the shipped
+ * build would execute, with its semantics (a non-temporal copy or movnti
+ * is in flight until the next fence, like a flushed line), and nothing
+ * else changes.  The library's own weak definitions (persist.c) forward to
+ * libpmem.
  */
 #ifndef DK_PERSIST_H
 #define DK_PERSIST_H
@@ -41,49 +47,76 @@ void dk_seam_copy_nodrain(void *dst, const void *src, size_t len);
 void dk_seam_flush(const void *addr, size_t len);
 void dk_seam_drain(void);
 void dk_seam_store8(uint64_t *addr, uint64_t val);
+void dk_seam_store8_nt(uint64_t *addr, uint64_t val);
 /* A mapping that is not persistent memory: [addr, addr + len) is written
  * back with msync, durable when this returns. */
 void dk_seam_msync(const void *addr, size_t len);
 /* Told after each durable metadata word (meta.c: dk_meta_set). */
 void dk_seam_meta_set(const void *field, uint64_t val);
+
+#define dk_prim_copy_nt dk_seam_copy_nodrain
+#define dk_prim_flush dk_seam_flush
+#define dk_prim_fence dk_seam_drain
+#define dk_prim_store8 dk_seam_store8
+#define dk_prim_store8_nt dk_seam_store8_nt
+#define dk_prim_msync dk_seam_msync
+#else
+static inline void dk_prim_copy_nt(void *dst, const void *src, size_t len)
+{
+	pmem_memcpy(dst, src, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
+}
+
+static inline void dk_prim_flush(const void *addr, size_t len)
+{
+	pmem_flush(addr, len);
+}
+
+static inline void dk_prim_fence(void)
+{
+	pmem_drain();
+}
+
+static inline void dk_prim_store8(uint64_t *addr, uint64_t val)
+{
+	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
+}
+
+static inline void dk_prim_store8_nt(uint64_t *addr, uint64_t val)
+{
+#if defined(__x86_64__)
+	/* movnti: the line need not be read in; the next fence makes the
+	 * store durable, as a flushed store would be */
+	__builtin_ia32_movnti64((long long *)addr, (long long)val);
+#else
+	dk_prim_store8(addr, val);
+	dk_prim_flush(addr, sizeof(*addr));
+#endif
+}
+
+static inline void dk_prim_msync(const void *addr, size_t len)
+{
+	pmem_msync(addr, len);
+}
 #endif
 
 static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
 				   const void *src, size_t len)
 {
-#ifdef DAXKV_PERSIST_HOOKS
-	if (!pm->is_pmem) {
-		memcpy(dst, src, len);
-		dk_seam_msync(dst, len);
-		return;
-	}
-	dk_seam_copy_nodrain(dst, src, len);
-#else
 	if (pm->is_pmem) {
-		pmem_memcpy(dst, src, len,
-			    PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
+		dk_prim_copy_nt(dst, src, len);
 	} else {
 		memcpy(dst, src, len);
-		pmem_msync(dst, len);
+		dk_prim_msync(dst, len);
 	}
-#endif
 }
 
 static inline void dk_flush(const struct dk_persist *pm, const void *addr,
 			    size_t len)
 {
-#ifdef DAXKV_PERSIST_HOOKS
-	if (!pm->is_pmem) {
-		dk_seam_msync(addr, len);
-		return;
-	}
-	dk_seam_flush(addr, len);
-#else
 	if (pm->is_pmem)
-		pmem_flush(addr, len);
+		dk_prim_flush(addr, len);
 	else
-		pmem_msync(addr, len);
-#endif
+		dk_prim_msync(addr, len);
 }
 
 /* A fence for every mapping written before it: a commit may store into
@@ -93,11 +126,7 @@ static inline void dk_flush(const struct dk_persist *pm, const void *addr,
 static inline void dk_drain(const struct dk_persist *pm)
 {
 	(void)pm;
-#ifdef DAXKV_PERSIST_HOOKS
-	dk_seam_drain();
-#else
-	pmem_drain();
-#endif
+	dk_prim_fence();
 }
 
 static inline void dk_persist(const struct dk_persist *pm, const void *addr,
@@ -110,33 +139,19 @@ static inline void dk_persist(const struct dk_persist *pm, const void *addr,
 static inline void dk_store8(const struct dk_persist *pm, uint64_t *addr,
 			     uint64_t val)
 {
-#ifdef DAXKV_PERSIST_HOOKS
 	(void)pm;
-	dk_seam_store8(addr, val);
-#else
-	(void)pm;
-	__atomic_store_n(addr, val, __ATOMIC_RELEASE);
-#endif
+	dk_prim_store8(addr, val);
 }
 
 static inline void dk_store8_flush(const struct dk_persist *pm, uint64_t *addr,
 				   uint64_t val)
 {
-#ifdef DAXKV_PERSIST_HOOKS
-	dk_seam_store8(addr, val);
-	dk_flush(pm, addr, sizeof(*addr));
-#else
-#if defined(__x86_64__)
 	if (pm->is_pmem) {
-		/* movnti: the line need not be read in; the next fence makes
-		 * the store durable, as a flushed store would be */
-		__builtin_ia32_movnti64((long long *)addr, (long long)val);
+		dk_prim_store8_nt(addr, val);
 		return;
 	}
-#endif
 	dk_store8(pm, addr, val);
 	dk_flush(pm, addr, sizeof(*addr));
-#endif
 }
 
 #endif

@@ -29,11 +29,11 @@
  *   interrupted: its originals are intact) or RETIRED (a removal a crash
  *   interrupted) is removed.
  * - Each valid record is offered to its key's entry; the newest sequence
- *   wins.  The loser's `superseded` word is set if it is 0, and after the
- *   scan every winner's word is reset to 0: marks written by commits that
- *   did not survive are undone, marks that did not reach media are
- *   redone.  Both are idempotent, so a crash during recovery is followed
- *   by the same recovery.
+ *   wins.  The loser's `superseded` word is set if it is 0 or larger
+ *   than the winner's sequence, and after the scan every winner's word is
+ *   reset to 0: marks written by commits that did not survive are undone,
+ *   marks that did not reach media are redone.  Both are idempotent, so a
+ *   crash during recovery is followed by the same recovery.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
  *
@@ -92,14 +92,25 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
-/* Mark the record at @p loc as superseded by @p seq unless it already is
- * (flushed as its own segment's mapping is).  A read-only open writes
- * nothing: it counts the mark it could not make. */
+/*
+ * Mark the record at @p loc, which lost to a record of sequence @p seq, as
+ * superseded (flushed as its own segment's mapping is).  A mark already
+ * there stays unless it is larger than @p seq: the mark a commit leaves is
+ * its own sequence, stored on its key's newest record (or on both twins of
+ * a compaction copy not yet swapped), so a mark above the sequence of a
+ * surviving newer record comes from a commit that did not survive.  Left
+ * in place, it would make the record visible again to every snapshot
+ * below it, beside the winner (a query would count the key twice;
+ * crashsim found it: a writer's mark landed on the original of a copy
+ * that compaction had made but not swapped, its record did not, and the
+ * original lost the tie to the copy).  A read-only open writes nothing:
+ * it counts the mark it could not make.
+ */
 static void dk_recover_mark(struct daxkv *db, uint64_t loc, uint64_t seq)
 {
 	struct dk_rec *rec = dk_rec_at(db, loc);
 
-	if (rec->superseded != 0)
+	if (rec->superseded != 0 && rec->superseded <= seq)
 		return;
 	if (db->rdonly)
 		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);

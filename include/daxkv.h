@@ -549,9 +549,12 @@ struct daxkv_query_result {
  * available (a CUDA backend that a GPU error disabled included:
  * daxkv_errmsg() has the error); DAXKV_ENOMEM; DAXKV_EIO when a device
  * failed during a query that asked for it explicitly (daxkv_errmsg() has
- * its error).  Under AUTO a device that fails in a way the CPU can answer
- * for (a GPU error, a device out of memory) hands the query to the CPU:
- * 0, with result.fallback_from and daxkv_errmsg() saying so.
+ * its error), and under AUTO too for poisoned persistent memory: a media
+ * error the KMOD device met names the segment file and the offset, and
+ * the CPU is not asked, because its load from that page would take the
+ * machine check.  Under AUTO a device that fails in a way the CPU can
+ * answer for (a GPU error, a device out of memory) hands the query to the
+ * CPU: 0, with result.fallback_from and daxkv_errmsg() saying so.
  */
 DAXKV_API int daxkv_query(daxkv *db, const struct daxkv_query *q,
 			  struct daxkv_query_result *res);

@@ -5,15 +5,49 @@
  *
  * Rules: every struct is made of __u64 only, so its layout is the same for
  * 32- and 64-bit callers and needs no compat handler; each field says
- * whether the caller fills it (in) or the module does (out); the first field
- * of every argument struct is its size, which the module checks against the
- * size it knows (a mismatch is -EINVAL, never a partial copy); every flags
+ * whether the caller fills it (in) or the module does (out); every flags
  * field rejects unknown bits; value 0 of every enum is reserved so that a
  * zeroed field is never a valid choice.
+ *
+ * Sizes.  The first field of every argument struct is its size, the
+ * caller's sizeof().  The module reads the struct as the kernel's
+ * copy_struct_from_user() does: a caller's struct shorter than the
+ * module's (an older caller) reads as if the fields it lacks were 0; a
+ * longer one (a newer caller) is taken if every byte the module does not
+ * know is 0, else the ioctl fails with -E2BIG, as it does for a size
+ * above DAXMIRROR_MAX_ARG_SIZE; a size below the struct's first version
+ * (DAXMIRROR_*_SIZE_VER0) or not a multiple of 8 is -EINVAL.  Out fields
+ * are written back for at most the caller's size.  So fields are only
+ * ever appended, and a new field's 0 means what the interface did before
+ * it.  The ioctl number
+ * carries the magic, the command number, the direction (_IOW: the module
+ * only reads the struct, _IOWR: it also writes out fields) and the
+ * caller's sizeof; the module matches magic, number and direction and
+ * ignores the size bits, so that a caller built against a longer struct
+ * reaches the same command.
+ *
+ * User addresses may carry tags (arm64 TBI, x86 LAM); the module strips
+ * them with untagged_addr() before it checks or uses them.
  *
  * Each open file of /dev/daxmirror is one device address space bound to the
  * mm of the process that opened it.  Ioctls from any other mm (a child after
  * fork, a process that received the fd) fail with -EPERM.
+ *
+ * What can be mirrored: shared mappings of DAX memory only -- a file on a
+ * file system mounted with -o dax (MAP_SHARED or MAP_SHARED_VALIDATE, with
+ * or without MAP_SYNC) or a device-dax character device -- whose pages are
+ * fsdax or devdax ZONE_DEVICE pages (or the zero page, which the kernel
+ * maps over a hole of such a file).  MAP refuses anything else with
+ * -EOPNOTSUPP: private mappings, anonymous memory, tmpfs and other page
+ * cache files, memfd_secret() memory (which is not in the kernel's direct
+ * map), I/O and PFN mappings.  Every fault checks it again, so a mapping
+ * replaced after MAP is refused the same way.
+ *
+ * Errors every ioctl can return: -EPERM (another mm), -ENOTTY (unknown
+ * command or direction), -EINVAL or -E2BIG (size, see above), -EFAULT (the
+ * argument struct cannot be copied), -EINTR (a fatal signal while waiting
+ * for a lock, a slot, a fault or the device; other signals do not
+ * interrupt), -ENOMEM.  Each ioctl lists its own below.
  */
 #ifndef DAXMIRROR_UAPI_H
 #define DAXMIRROR_UAPI_H
@@ -27,6 +61,7 @@
 #define DAXMIRROR_IOC_MAGIC 0xDA
 
 /* Limits, also enforced by the module (see docs/kmod.md, "Limits"). */
+#define DAXMIRROR_MAX_ARG_SIZE 4096ull	   /* size field of any struct */
 #define DAXMIRROR_MAX_RANGES 1024	   /* MAP ranges per open file */
 #define DAXMIRROR_MAX_RANGE_LEN (1ull << 30) /* bytes in one MAP range */
 #define DAXMIRROR_MAX_MIRROR_LEN (64ull << 30) /* bytes mapped per file */
@@ -34,16 +69,35 @@
 #define DAXMIRROR_MAX_SNAPSHOT_PAGES 65536ull /* pages per SNAPSHOT */
 #define DAXMIRROR_MAX_QUERY_UNITS (1ull << 20) /* units per QUERY */
 #define DAXMIRROR_MAX_QUERY_ROWS (256ull << 20) /* rows_cap of a QUERY */
+#define DAXMIRROR_MAX_CALLS 8ull /* MAP/READ/SNAPSHOT/QUERY in flight per
+				    file; more wait (killably) */
 
-/* Interface version VERSION reports; 2 added VERSION and QUERY. */
-#define DAXMIRROR_API_VERSION 2ull
+/*
+ * Interface version VERSION reports; 2 added VERSION and QUERY; 3 the size
+ * rule above (2 wanted exact sizes), UNMAP as _IOW, -EOPNOTSUPP for what
+ * is not a shared DAX mapping, -EIO for poisoned memory, QUERY's err_addr,
+ * per-file STATS.
+ */
+#define DAXMIRROR_API_VERSION 3ull
 
 /* daxmirror_map.flags */
 #define DAXMIRROR_MAP_PREFAULT 0x1ull /* fault the whole range now */
 #define DAXMIRROR_MAP_FLAGS_KNOWN DAXMIRROR_MAP_PREFAULT
 
-/* MAP: mirror [addr, addr + len) of the caller's address space.  On success
- * the (in) fields come back unchanged. */
+/*
+ * MAP: mirror [addr, addr + len) of the caller's address space, which must
+ * be mapped, all of it, by shared DAX mappings (see above).  On success
+ * the (in) fields come back unchanged.  PREFAULT faults the range now, in
+ * the calling thread, best effort like MAP_POPULATE: a page that cannot
+ * be faulted is no error.
+ *
+ * Errors: -EINVAL (size, flags, alignment, 0 or too long, overflow, beyond
+ * the user address space), -EEXIST (overlaps a range of this file),
+ * -ENOSPC (range or byte limit of the file), -EFAULT (part of the range is
+ * not mapped), -EOPNOTSUPP (part of it is mapped by something else than
+ * a shared DAX mapping), -EINTR (a fatal signal; with PREFAULT the range
+ * may stay registered until the file is closed).
+ */
 struct daxmirror_map {
 	__u64 size;	/* (in) sizeof(struct daxmirror_map) */
 	__u64 addr;	/* (in) page aligned start */
@@ -52,7 +106,12 @@ struct daxmirror_map {
 	__u64 faulted;	/* (out) pages valid after a PREFAULT */
 };
 
-/* UNMAP: stop mirroring the range MAP registered at exactly addr, len. */
+/*
+ * UNMAP: stop mirroring the range MAP registered at exactly addr, len.
+ * READs and QUERYs in flight over it finish with what they have (a range
+ * lives until the last of them is done), so UNMAP does not wait for them.
+ * Errors: -EINVAL, -ENOENT (no such range).
+ */
 struct daxmirror_unmap {
 	__u64 size;	/* (in) sizeof(struct daxmirror_unmap) */
 	__u64 addr;	/* (in) as given to MAP */
@@ -61,10 +120,19 @@ struct daxmirror_unmap {
 
 /*
  * READ: the device copies [addr, addr + len) as it sees it into the user
- * buffer at ptr, faulting missing pages.  The ioctl returns 0 when every
- * byte was read; otherwise the first error (for example -EFAULT when the
- * CPU mapping is gone or lies beyond the end of its file), and bytes says
- * how many leading bytes of the buffer are valid.
+ * buffer at ptr, faulting missing pages (the calling thread faults them).
+ * The ioctl returns 0 when every byte was read; otherwise the first error,
+ * and bytes says how many leading bytes of the buffer are valid (so addr
+ * + bytes is where it failed).
+ *
+ * Errors: -EINVAL, -ENXIO (not inside one MAP range, or the range was
+ * UNMAPped during the READ), -EFAULT (no readable CPU mapping there, a
+ * page beyond the end of its file, or a bad buffer), -EOPNOTSUPP (the
+ * CPU mapping there is not a shared DAX mapping, or its page not an
+ * fsdax or devdax page), -EIO (a poisoned page: one the kernel has marked
+ * hardware-poisoned, or one whose read raised a machine check; the page
+ * stays refused until its mapping changes), -EBUSY (the range did not
+ * settle within the fault timeout), -EINTR.
  */
 struct daxmirror_read {
 	__u64 size;	/* (in) sizeof(struct daxmirror_read) */
@@ -76,14 +144,23 @@ struct daxmirror_read {
 	__u64 faults;	/* (out) device faults this read took */
 };
 
-/* Per-page state bits written by SNAPSHOT, one __u8 per page. */
+/*
+ * Per-page state bits written by SNAPSHOT, one __u8 per page.  Bits 4..7
+ * hold the CPU mapping's order for a VALID page (15 for 15 or more), and
+ * for an ERROR page why it is refused.
+ */
 #define DAXMIRROR_SNAP_VALID 0x01	/* the device page table maps it */
 #define DAXMIRROR_SNAP_WRITE 0x02	/* ... writable */
-#define DAXMIRROR_SNAP_ERROR 0x04	/* the last fault of it failed */
+#define DAXMIRROR_SNAP_ERROR 0x04	/* its last fault failed, or refused */
 #define DAXMIRROR_SNAP_UNMAPPED 0x08	/* not inside any MAP range */
-#define DAXMIRROR_SNAP_ORDER_SHIFT 4	/* bits 4..7: CPU mapping order */
+#define DAXMIRROR_SNAP_ORDER_SHIFT 4	/* bits 4..7 */
+#define DAXMIRROR_SNAP_WHY_FAULT 0x00	/* ERROR: the fault failed */
+#define DAXMIRROR_SNAP_WHY_POISON 0x10	/* ERROR: poisoned (READ: -EIO) */
+#define DAXMIRROR_SNAP_WHY_REFUSED 0x20 /* ERROR: not fsdax/devdax memory */
+#define DAXMIRROR_SNAP_WHY_MASK 0xf0
 
-/* SNAPSHOT: report the device page table, without faulting. */
+/* SNAPSHOT: report the device page table, without faulting.  Errors:
+ * -EINVAL, -EFAULT (a bad ptr). */
 struct daxmirror_snapshot {
 	__u64 size;	/* (in) sizeof(struct daxmirror_snapshot) */
 	__u64 addr;	/* (in) page aligned start */
@@ -111,7 +188,11 @@ enum daxmirror_event {
 	DAXMIRROR_EV_COUNT = 16, /* size of the array, room to grow */
 };
 
-/* STATS: counters of this file, and module-wide live object counts. */
+/*
+ * STATS: counters of this file only.  (Module-wide live object counts are
+ * in /sys/class/misc/daxmirror/live_*, readable by root only.)  The three
+ * fields after ranges held module-wide counts in API 2.
+ */
 struct daxmirror_stats {
 	__u64 size;		/* (in) sizeof(struct daxmirror_stats) */
 	__u64 faults;		/* (out) hmm_range_fault calls that succeeded */
@@ -125,14 +206,16 @@ struct daxmirror_stats {
 	__u64 mirrored_other;	/* (out) entries filled at any other order */
 	__u64 bytes_read;	/* (out) bytes the device read */
 	__u64 ranges;		/* (out) live MAP ranges of this file */
-	__u64 live_files;	/* (out) module-wide: open files */
-	__u64 live_ranges;	/* (out) module-wide: registered notifiers */
-	__u64 live_pt_bytes;	/* (out) module-wide: page table memory */
+	__u64 in_flight;	/* (out) MAP/READ/SNAPSHOT/QUERY in progress */
+	__u64 poisoned;		/* (out) pages found poisoned (-EIO) */
+	__u64 pt_bytes;		/* (out) page table memory of this file */
 	__u64 events[DAXMIRROR_EV_COUNT]; /* (out) invalidations by event */
+	/* API 3 */
+	__u64 refused;		/* (out) faults refused: not shared DAX */
 };
 
 /* VERSION: what this module speaks.  Modules before API 2 lack it
- * (-ENOTTY): treat that as "no QUERY". */
+ * (-ENOTTY): treat that as "no QUERY".  Errors: -EINVAL. */
 struct daxmirror_version {
 	__u64 size;	/* (in) sizeof(struct daxmirror_version) */
 	__u64 api;	/* (out) DAXMIRROR_API_VERSION of the module */
@@ -176,11 +259,15 @@ struct daxmirror_version {
  * lo >= hi when both are set, min_vlen smaller than a field needs) or a
  * record that cannot be (klen 0 or > DKD_MAX_KEY, vlen > DKD_MAX_VALUE,
  * crossing its unit's end); -EFAULT when a mirrored page cannot be
- * faulted (the CPU mapping is gone) or a user pointer is bad; -EBUSY when
- * the range did not settle within the fault timeout; -EINTR on a fatal
- * signal (as READ, other signals do not interrupt a query); -ENOMEM.
- * On an error nothing in the out fields but faults and records is
- * meaningful.
+ * faulted (the CPU mapping is gone) or a user pointer is bad; -EOPNOTSUPP
+ * and -EIO as READ (a page that is not fsdax or devdax memory, a poisoned
+ * page); -EBUSY when the range did not settle within the fault timeout;
+ * -EINTR on a fatal signal (as READ, other signals do not interrupt a
+ * query); -ENOMEM.  Units may not overlap one another (-EINVAL), so a
+ * query walks each mapped byte at most once.  On an error nothing in the
+ * out fields but faults, records and err_addr is meaningful; err_addr is
+ * the device address of the page that failed for -EFAULT, -EOPNOTSUPP and
+ * -EIO (the first byte a machine check hit, for that -EIO), else 0.
  */
 #define DAXMIRROR_QUERY_ROWS 0x1ull
 #define DAXMIRROR_QUERY_FLAGS_KNOWN DAXMIRROR_QUERY_ROWS
@@ -214,11 +301,23 @@ struct daxmirror_query {
 	__u64 bytes;	   /* (out) bytes walked */
 	__u64 faults;	   /* (out) device faults this query took */
 	struct dkd_filter filter; /* (in) */
+	/* API 3 */
+	__u64 err_addr;	   /* (out) where it failed (see above), or 0 */
 };
+
+/* The sizes of the first version of each struct (API 2): the least a
+ * caller may pass. */
+#define DAXMIRROR_MAP_SIZE_VER0 40ull
+#define DAXMIRROR_UNMAP_SIZE_VER0 24ull
+#define DAXMIRROR_READ_SIZE_VER0 56ull
+#define DAXMIRROR_SNAPSHOT_SIZE_VER0 40ull
+#define DAXMIRROR_STATS_SIZE_VER0 248ull
+#define DAXMIRROR_VERSION_SIZE_VER0 24ull
+#define DAXMIRROR_QUERY_SIZE_VER0 (176ull + sizeof(struct dkd_filter))
 
 #define DAXMIRROR_IOC_MAP _IOWR(DAXMIRROR_IOC_MAGIC, 1, struct daxmirror_map)
 #define DAXMIRROR_IOC_UNMAP \
-	_IOWR(DAXMIRROR_IOC_MAGIC, 2, struct daxmirror_unmap)
+	_IOW(DAXMIRROR_IOC_MAGIC, 2, struct daxmirror_unmap)
 #define DAXMIRROR_IOC_READ _IOWR(DAXMIRROR_IOC_MAGIC, 3, struct daxmirror_read)
 #define DAXMIRROR_IOC_SNAPSHOT \
 	_IOWR(DAXMIRROR_IOC_MAGIC, 4, struct daxmirror_snapshot)

@@ -5,66 +5,73 @@
  * over records in mirrored memory.
  *
  * What the device reads.  A unit is [addr, addr + len) of whole records
- * inside one MAP range.  A lane walks its units record by record, reading
- * through the device page table only: it takes pt_lock for read, looks up
- * each page it needs, faults on a miss (dropping pt_lock first, as the
- * fault path requires) and restarts the record, and drops pt_lock, between
- * records, once it has entered DMR_QUERY_HOLD_PAGES pages (more only for a
- * record that needs them), or before it copies rows out or sleeps.
- * Every byte it evaluates was read under one uninterrupted pt_lock hold
- * that began after the entry was found valid, so an invalidation (which
- * takes pt_lock for write) either waits for the record to be finished or
- * makes the lane find the entry cleared and fault again: the device never
- * reads a page after the invalidation that took it away.  A record whose
+ * inside one MAP range; units may not overlap, so a query reads each
+ * mirrored byte at most once and its work is bounded by the ranges
+ * mapped.  A lane walks its units record by record.  It reads device
+ * memory only into its window: under pt_lock (read) it looks up each page
+ * it enters and copies the part of the page inside the unit into the
+ * window buffer with dmr_pmem_read() (copy_mc_to_kernel(): a machine
+ * check is -EIO, never a panic), and evaluates records from that copy.
+ * The window holds consecutive device pages, up to DMR_HOLD_PAGES; it
+ * grows over the pages after it while their entries are valid and the
+ * hold has pages left.  pt_lock is dropped between records once the hold
+ * has entered DMR_HOLD_PAGES pages (more only for a record that needs
+ * them), before a miss is handed to the caller, and at a unit's end, and
+ * the window goes with it.  So every byte a record is evaluated from was
+ * read under one uninterrupted hold that began after its entries were
+ * found valid: an invalidation (which takes pt_lock for write) either
+ * waits until the bytes are copied, so they are the file's bytes from
+ * before it, or makes the lane find the entry cleared.  A record whose
  * page cannot be faulted (truncated file, munmap) ends the query with
  * -EFAULT; it never reads what the blocks hold afterwards.
  *
- * Records are untrusted: the header is copied and checked once (klen
+ * Records are untrusted: the header is read once from the window (klen
  * 1..DKD_MAX_KEY, vlen <= DKD_MAX_VALUE, the record inside its unit), and
- * every later access uses the checked lengths, so bytes that change under
- * the device cannot make it read outside the record.
+ * every later access uses the checked lengths.
  *
  * The walk.  Under QEMU's TCG, where the suite measures it, a scan costs
  * its guest instructions per record, so the per-record path tests only
- * the record.  The lane keeps a window of pages found valid under the
- * current hold that follow each other in the kernel's direct map (the
- * pages of a PMD-mapped extent do), up to the hold's pages, and walks the
- * records wholly inside it in a tight loop (dmr_query_walk); the lock,
- * lookups, hold count and page crossings are tested only where that loop
- * stops.  A record inside the window is evaluated in place; one that
- * crosses onto a page that does not follow it in the map (or past the
- * hold's pages) is copied into a per-lane buffer first (up to its last
- * field, or whole for ROWS).
+ * the record: the records wholly inside the window are walked in a tight
+ * loop (dmr_query_walk); the lock, lookups, hold count and page crossings
+ * are tested only where that loop stops.  A record that crosses the
+ * window's end is copied into a per-lane buffer (up to its last field, or
+ * whole for ROWS) by the one-record path and evaluated there.
  *
- * ROWS.  Rows are returned in unit order.  The ioctl evaluates batches of
- * units that fit, at their full length, in what is left of rows_cap; each
- * lane takes a run of consecutive units of the batch and writes its rows
- * at the place of that run in the user buffer (a run's rows never exceed
- * its bytes), staging them in a kernel buffer and copying them out from
- * the lane with the caller's mm (kthread_use_mm), never under pt_lock.
- * After the batch the caller closes the gaps.  With rows_limit, a lane
- * stops after a unit once the rows of the lanes up to it reach the limit;
- * the call then returns the units before the first unit not evaluated.
+ * Misses and rows.  A lane never faults and never touches user memory
+ * (daxmirror_device.c): at a missing page it saves its place (unit,
+ * address, the unit's partial results) and returns DMR_LANE_MISS; with
+ * ROWS, when its staging buffer is full it returns DMR_LANE_FLUSH, and
+ * the calling thread copies the staged rows out (dmr_query_flush) and
+ * starts it again.  Rows are returned in unit order.  The ioctl evaluates
+ * batches of units that fit, at their full length, in what is left of
+ * rows_cap; each lane takes a run of consecutive units of the batch and
+ * its rows go at the place of that run in the user buffer (a run's rows
+ * never exceed its bytes).  After the batch the caller closes the gaps.
+ * With rows_limit, a lane stops after a unit once the rows of the lanes up
+ * to it reach the limit; the call then returns the units before the first
+ * unit not evaluated.
+ *
+ * The query's state (argument, keys, units, lane buffers) belongs to the
+ * job (job->priv) and is freed with it, so a killed caller can return
+ * while its lanes stop.
  */
 #include <asm/byteorder.h>
 #include <linux/cache.h>
-#include <linux/highmem.h>
 #include <linux/jiffies.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #include "daxmirror.h"
 
-/* Pages a lane reads under one pt_lock hold, at most (records finish). */
-#define DMR_QUERY_HOLD_PAGES 64
+/* A lane's window: the pages of one hold, copied. */
+#define DMR_QUERY_WIN (DMR_HOLD_PAGES * PAGE_SIZE)
 /* ROWS: a lane's staging buffer (holds the largest record). */
 #define DMR_QUERY_STAGE (2ul << 20)
-/* Otherwise: what a lane copies of a record that crosses a page. */
+/* Otherwise: what a lane copies of a record that crosses the window. */
 #define DMR_QUERY_BOUNCE (DK_REC_HDR_SIZE + DKD_MAX_KEY + DKD_FIELD_LIMIT)
 /* Units copied in from user space at a time. */
 #define DMR_QUERY_UNIT_CHUNK 64
@@ -72,7 +79,7 @@
 struct dmr_qunit {
 	u64 addr;
 	u64 len;
-	struct dmr_range *range;
+	struct dmr_range *range;	/* a reference when the range changes */
 };
 
 /* One lane's share of a batch and its results. */
@@ -80,10 +87,16 @@ struct dmr_qlane {
 	size_t first, last;	/* units [first, last) of the batch */
 	u64 user_off;		/* ROWS: offset of its rows in rows_ptr */
 	size_t done_units;	/* units evaluated completely */
+	/* Resuming after a miss or flush: the unit in progress. */
+	bool in_unit;
+	u64 resume_addr;	/* the record to start from */
+	struct dkd_acc acc_before;	/* results before that unit */
+	u64 records_before, rows_before, rows_bytes_before;
 	struct dkd_acc acc;
-	u64 records, bytes;	/* walked, in completed units */
-	u64 rows, rows_bytes;	/* copied or staged, in completed units */
-	atomic64_t rows_pub;	/* rows, for other lanes' rows_limit rule */
+	u64 records, bytes;	/* walked; bytes in completed units */
+	u64 rows, rows_bytes;	/* staged or copied out */
+	atomic64_t rows_pub;	/* rows of completed units, for rows_limit */
+	u8 *win;		/* the window: copies of device pages */
 	u8 *buf;		/* staging (ROWS) or bounce buffer */
 	size_t buf_cap;
 	size_t staged;		/* ROWS: bytes in buf not yet copied out */
@@ -91,7 +104,9 @@ struct dmr_qlane {
 } ____cacheline_aligned;	/* lanes update their own, per record */
 
 struct dmr_query {
+	struct daxmirror_query *arg;	/* owned; arg->filter is flt */
 	const struct dkd_filter *flt;
+	u8 *keybuf;			/* owned: lo, hi, prefix */
 	struct dkd_keys keys;
 	u64 fields_end;		/* value bytes the filter reads, at most */
 	/* f->min_vlen, or more than any vlen if a predicate never holds */
@@ -102,21 +117,17 @@ struct dmr_query {
 	bool rows;
 	u64 rows_limit;
 	u64 rows_ptr;
-	struct dmr_mirror *mirror;
-	struct mm_struct *mm;
-	struct dmr_qunit *units;
+	struct dmr_qunit *units;	/* owned, with their range references */
+	size_t nunits;
 	unsigned int nr_lanes;
-	atomic_t err;		/* first lane error; the others stop */
 	struct dmr_qlane lanes[DMR_MAX_LANES];
 };
 
 /*
- * A lane's view of device memory: pt_lock and a window, [win_addr,
- * win_end) of one range, mapped contiguously at kaddr.  Every page of the
- * window was found valid under the current hold, so the records wholly
- * inside it can be walked with no test but their own bounds
- * (dmr_query_walk); the window grows over the pages that follow it in the
- * kernel's direct map, as the pages of a PMD-mapped extent do.
+ * A lane's view of device memory: pt_lock, and a window [win_addr,
+ * win_end) of one range whose bytes inside the unit [lo, hi) are copied at
+ * kaddr (the lane's window buffer).  Every page of the window was found
+ * valid under the current hold and read then.
  */
 struct dmr_qcur {
 	struct dmr_lane *lane;
@@ -124,11 +135,13 @@ struct dmr_qcur {
 	struct dmr_range *range;
 	bool locked;
 	unsigned int held_pages;	/* pages entered under this hold */
+	unsigned long lo, hi;		/* the unit: bytes worth copying */
 	unsigned long win_addr;		/* win_end == win_addr: no window */
 	unsigned long win_end;
-	u8 *kaddr;			/* win_addr mapped here */
+	u8 *kaddr;			/* the window buffer */
 	unsigned long miss;	/* page whose entry was not valid */
-	int err;		/* corrupt entry */
+	int err;		/* -EIO, -EOPNOTSUPP: the page at err_addr */
+	unsigned long err_addr;
 };
 
 static void dmr_qcur_lock(struct dmr_qcur *c)
@@ -138,18 +151,10 @@ static void dmr_qcur_lock(struct dmr_qcur *c)
 	c->held_pages = 0;
 }
 
-/* Only a HIGHMEM window is kmapped, and it is one page (dmr_qcur_enter). */
-static void dmr_qcur_unmap(struct dmr_qcur *c)
-{
-	if (IS_ENABLED(CONFIG_HIGHMEM) && c->win_end != c->win_addr)
-		kunmap_local(c->kaddr);
-	c->win_addr = 0;
-	c->win_end = 0;
-}
-
 static void dmr_qcur_unlock(struct dmr_qcur *c)
 {
-	dmr_qcur_unmap(c);
+	c->win_addr = 0;
+	c->win_end = 0;
 	if (c->locked)
 		up_read(&c->mirror->pt_lock);
 	c->locked = false;
@@ -163,26 +168,31 @@ static __always_inline bool dmr_qcur_has(const struct dmr_qcur *c,
 }
 
 /*
- * The kernel address of page, if it lies right after the window in the
- * kernel's map (so the window can grow over it), else NULL.  Without
- * HIGHMEM, kmap_local_page() is page_address() and the direct map keeps
- * pfn order; with it, windows stay one page.
+ * Copy the page at page_addr, whose entry is valid, into the window at
+ * its place (the part inside the unit).  False after a machine check
+ * (c->err, c->err_addr say where).
  */
-static __always_inline u8 *dmr_qcur_next(const struct dmr_qcur *c,
-					 struct page *page)
+static bool dmr_qcur_read(struct dmr_qcur *c, struct page *page,
+			  unsigned long page_addr)
 {
-	u8 *kaddr;
+	unsigned long from = max(page_addr, c->lo);
+	unsigned long to = min(page_addr + PAGE_SIZE, c->hi);
+	size_t left;
 
-	if (IS_ENABLED(CONFIG_HIGHMEM) || c->win_end == c->win_addr)
-		return NULL;
-	kaddr = page_address(page);
-	return kaddr == c->kaddr + (c->win_end - c->win_addr) ? kaddr : NULL;
+	left = dmr_pmem_read(c->range, from,
+			     c->kaddr + (from - c->win_addr), page, to - from);
+	if (unlikely(left)) {
+		c->err = -EIO;
+		c->err_addr = to - left;
+		return false;
+	}
+	return true;
 }
 
 /*
  * Enter the page of addr, which is outside the window: the window grows
- * over it if it is the next page and follows in the kernel's map, else a
- * new window starts there.  Returns addr's kernel address, or NULL
+ * over it if it is the next page and the buffer has room, else a new
+ * window starts there.  Returns addr's place in the window, or NULL
  * (c->miss or c->err says why).
  */
 static noinline u8 *dmr_qcur_enter(struct dmr_qcur *c, unsigned long addr)
@@ -193,23 +203,24 @@ static noinline u8 *dmr_qcur_enter(struct dmr_qcur *c, unsigned long addr)
 	page = dmr_range_lookup(c->range, page_addr);
 	if (IS_ERR_OR_NULL(page)) {
 		c->err = page ? PTR_ERR(page) : 0;
+		c->err_addr = page_addr;
 		c->miss = page_addr;
 		return NULL;
 	}
-	if (page_addr != c->win_end || !dmr_qcur_next(c, page)) {
-		dmr_qcur_unmap(c);
-		/* kmap_local_page() is page_address() without HIGHMEM, and
-		 * dmr_qcur_unmap() unmaps only with it. */
-		c->kaddr = IS_ENABLED(CONFIG_HIGHMEM) ? kmap_local_page(page) :
-						       page_address(page);
+	if (page_addr != c->win_end ||
+	    c->win_end - c->win_addr + PAGE_SIZE > DMR_QUERY_WIN)
 		c->win_addr = page_addr;
+	c->win_end = page_addr;
+	if (!dmr_qcur_read(c, page, page_addr)) {
+		c->win_addr = c->win_end = 0;
+		return NULL;
 	}
 	c->win_end = page_addr + PAGE_SIZE;
 	c->held_pages++;
 	return c->kaddr + (addr - c->win_addr);
 }
 
-/* The kernel address of addr, entering its page if need be, or NULL. */
+/* The window place of addr, entering its page if need be, or NULL. */
 static __always_inline u8 *dmr_qcur_at(struct dmr_qcur *c, unsigned long addr)
 {
 	if (dmr_qcur_has(c, addr))
@@ -218,25 +229,28 @@ static __always_inline u8 *dmr_qcur_at(struct dmr_qcur *c, unsigned long addr)
 }
 
 /*
- * Grow the window over the pages after it, up to end, while their
- * entries are valid, they follow in the kernel's map and the hold has
- * pages left.  Never faults: the walk enters (and faults) a page this
- * stopped at when it gets there.  One lookup per page, so that the
- * records of up to DMR_QUERY_HOLD_PAGES pages are walked without one.
+ * Grow the window over the pages after it, up to end, while their entries
+ * are valid, the buffer has room and the hold has pages left.  Never
+ * faults: the walk enters (and faults) a page this stopped at when it
+ * gets there.  False after a machine check (c->err).
  */
-static noinline void dmr_qcur_grow(struct dmr_qcur *c, unsigned long end)
+static noinline bool dmr_qcur_grow(struct dmr_qcur *c, unsigned long end)
 {
-	while (c->win_end < end && c->held_pages < DMR_QUERY_HOLD_PAGES) {
+	while (c->win_end < end && c->held_pages < DMR_HOLD_PAGES &&
+	       c->win_end - c->win_addr + PAGE_SIZE <= DMR_QUERY_WIN) {
 		struct page *page = dmr_range_lookup(c->range, c->win_end);
 
-		if (IS_ERR_OR_NULL(page) || !dmr_qcur_next(c, page))
+		if (IS_ERR_OR_NULL(page))
 			break;
+		if (!dmr_qcur_read(c, page, c->win_end))
+			return false;
 		c->win_end += PAGE_SIZE;
 		c->held_pages++;
 	}
+	return true;
 }
 
-/* Copy [addr, addr + len) of device memory; false on a miss. */
+/* Copy [addr, addr + len) of the unit's device memory; false on a miss. */
 static bool dmr_qcur_copy(struct dmr_qcur *c, void *dst, unsigned long addr,
 			  size_t len)
 {
@@ -258,13 +272,13 @@ static bool dmr_qcur_copy(struct dmr_qcur *c, void *dst, unsigned long addr,
 /*
  * A record header, read once: its four words are loaded one by one
  * (READ_ONCE) and the fields taken out of them with shifts, so that the
- * compiler keeps them in registers and cannot fetch the header again from
- * device memory after the checks.  (A struct copy would need a barrier,
- * which makes it reload the filter for every record, and lives on the
- * stack, which Debian's kernels zero for every record:
- * INIT_STACK_ALL_ZERO.  Under QEMU's TCG every guest load and store is
- * emulated, and these were a good part of a scan's time.)  The offsets
- * are those of struct dk_rec on a little-endian machine, checked below.
+ * compiler keeps them in registers and does not load the header again
+ * after the checks.  (The window is a private copy, so a second load would
+ * see the same bytes, but a struct copy lives on the stack, which
+ * Debian's kernels zero for every record: INIT_STACK_ALL_ZERO.  Under
+ * QEMU's TCG every guest load and store is emulated, and these were a good
+ * part of a scan's time.)  The offsets are those of struct dk_rec on a
+ * little-endian machine, checked below.
  */
 struct dmr_hdr {
 	u64 w[DK_REC_HDR_SIZE / 8];	/* as read: a row's header */
@@ -301,11 +315,11 @@ static __always_inline void dmr_hdr_read(struct dmr_hdr *h, const void *p)
 
 /*
  * Does the record match?  hdr is the checked copy of its header; base the
- * record's bytes (in place or copied), readable up to the last byte the
- * filter needs.  Only hdr's lengths are used, never base's.  keys: the
- * filter has a key range or prefix.  The same rule as dkd_rec_match(),
- * with the integer predicates compiled (dkd_ipred_compile() in
- * daxkv_device.h); q->min_vlen covers every field.
+ * record's bytes (in the window or a bounce copy), readable up to the last
+ * byte the filter needs.  Only hdr's lengths are used, never base's.
+ * keys: the filter has a key range or prefix.  The same rule as
+ * dkd_rec_match(), with the integer predicates compiled
+ * (dkd_ipred_compile() in daxkv_device.h); q->min_vlen covers every field.
  */
 static __always_inline bool dmr_query_match(const struct dmr_query *q,
 					    const struct dkd_filter *f,
@@ -331,9 +345,14 @@ static __always_inline bool dmr_query_match(const struct dmr_query *q,
 	return true;
 }
 
-/* ROWS: copy the staged rows to the lane's place in user memory. */
-static int dmr_query_flush(struct dmr_query *q, struct dmr_qlane *ql)
+/*
+ * ROWS, in the calling thread (no lock held): copy a lane's staged rows to
+ * its place in user memory.
+ */
+static int dmr_query_flush(struct dmr_job *job, struct dmr_lane *lane)
 {
+	struct dmr_query *q = job->priv;
+	struct dmr_qlane *ql = &q->lanes[lane->index];
 	void __user *dst = u64_to_user_ptr(q->rows_ptr + ql->user_off +
 					   ql->flushed);
 
@@ -350,14 +369,14 @@ static int dmr_query_flush(struct dmr_query *q, struct dmr_qlane *ql)
 static unsigned long dmr_query_fault_end(const struct dmr_qunit *u,
 					 unsigned long page_addr)
 {
-	return min3(ALIGN(u->addr + u->len, PAGE_SIZE), u->range->end,
-		    ALIGN(page_addr + 1, PMD_SIZE));
+	return min3((unsigned long)PAGE_ALIGN(u->addr + u->len),
+		    u->range->end, ALIGN(page_addr + 1, PMD_SIZE));
 }
 
 /*
- * ROWS: stage a matching record of size bytes at base (in device memory,
- * or already copied to its place in the staging buffer) as the lane's next
- * row.  The row's header is the one checked, not what base holds now.
+ * ROWS: stage a matching record of size bytes at base (in the window, or
+ * already copied to its place in the staging buffer) as the lane's next
+ * row.  The row's header is the one checked.
  */
 static __always_inline void dmr_row_stage(struct dmr_qlane *ql,
 					  const u8 *base,
@@ -374,8 +393,8 @@ static __always_inline void dmr_row_stage(struct dmr_qlane *ql,
 }
 
 /*
- * The fast path: walk the records that lie wholly inside [p, end), device
- * memory that is mapped and held (the window, cut at the unit's end).
+ * The fast path: walk the records that lie wholly inside [p, end), the
+ * window's copy of device memory, cut at the unit's end.
  * Per record only what the record itself needs is tested: its header, its
  * size against end, the filter.  Returns the first record not walked: at
  * end, or one this cannot take (crossing end, a bad header, ROWS staging
@@ -418,14 +437,14 @@ static __always_inline const u8 *dmr_query_walk(const struct dmr_query *q,
 }
 
 /*
- * Evaluate one unit: the records inside the window in dmr_query_walk(),
- * and one record at a time here where that stops (a new hold, a record
- * crossing the window's end or a page that does not follow in the
- * kernel's map, faults, errors, ROWS flushes).  The walked counts and
- * aggregates are kept in locals and added to the lane's only when the
- * unit completes (dmr_query_lane keeps counters of completed units only,
- * and a store to the lane per record would make the compiler reload the
- * filter after it).
+ * Evaluate one unit, from ql->resume_addr: the records inside the window
+ * in dmr_query_walk(), and one record at a time here where that stops (a
+ * new hold, a record crossing the window's end, misses, errors, ROWS
+ * staging full).  The walked counts and aggregates are kept in locals and
+ * stored in the lane when the call returns (a store to the lane per record
+ * would make the compiler reload the filter after it).  Returns 0 when the
+ * unit is done, DMR_LANE_MISS or DMR_LANE_FLUSH with ql->resume_addr at
+ * the record to start again from, or -errno.
  */
 static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 					    struct dmr_qlane *ql,
@@ -438,26 +457,32 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 	const bool keys = f->prefix_len || f->lo_len || f->hi_len;
 	const u64 snap = f->snap;
 	const unsigned long uend = u->addr + u->len;
-	unsigned long addr = u->addr, deadline = 0, deadline_addr = 0;
+	unsigned long addr = ql->resume_addr;
 	struct dkd_acc acc = ql->acc;
 	u64 records = 0;
 	/* Out of the loop: the kernel's INIT_STACK_ALL_ZERO would clear a
 	 * struct declared in it for every record. */
 	struct dmr_hdr hdr;
 	struct dk_rec tmp;
-	int ret;
+	int ret = 0;
 
 	c->range = u->range;
+	c->lo = u->addr;
+	c->hi = uend;
 	while (addr < uend) {
 		u64 left, size, copy;
 		const u8 *base;
 		u8 *dst;
 
 		if (!c->locked) {
-			if (atomic_read(&job->cancel))
-				return -EINTR;
-			if (atomic_read(&q->err))
-				return -ECANCELED;
+			if (atomic_read(&job->cancel)) {
+				ret = -EINTR;
+				goto out;
+			}
+			if (atomic_read(&job->failed)) {
+				ret = -ECANCELED;
+				goto out;
+			}
 			cond_resched();
 			dmr_qcur_lock(c);
 		}
@@ -477,18 +502,21 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 		 * one, so a hold that has read its share of pages ends here,
 		 * between records.
 		 */
-		if (c->held_pages >= DMR_QUERY_HOLD_PAGES) {
+		if (c->held_pages >= DMR_HOLD_PAGES) {
 			dmr_qcur_unlock(c);
 			continue;
 		}
 		left = uend - addr;
-		if (left < DK_REC_HDR_SIZE)
-			return -EINVAL;
+		if (left < DK_REC_HDR_SIZE) {
+			ret = -EINVAL;
+			goto out;
+		}
 		base = dmr_qcur_at(c, addr);
 		if (!base)
 			goto miss;
 		/* Take in the pages ahead while the hold has room. */
-		dmr_qcur_grow(c, PAGE_ALIGN(uend));
+		if (!dmr_qcur_grow(c, PAGE_ALIGN(uend)))
+			goto miss;
 		if (c->win_end - addr >= sizeof(hdr.w)) {
 			dmr_hdr_read(&hdr, base);
 		} else {
@@ -496,22 +524,25 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 				goto miss;
 			dmr_hdr_read(&hdr, &tmp);
 		}
-		/* Checked once: hdr is never read from the page again. */
+		/* Checked once: hdr is never read from the window again. */
 		if (!hdr.klen || hdr.klen > DKD_MAX_KEY ||
-		    hdr.vlen > DKD_MAX_VALUE)
-			return -EINVAL;
+		    hdr.vlen > DKD_MAX_VALUE) {
+			ret = -EINVAL;
+			goto out;
+		}
 		size = dk_rec_size(hdr.klen, hdr.vlen);
-		if (size > left)
-			return -EINVAL;
+		if (size > left) {
+			ret = -EINVAL;
+			goto out;
+		}
 		if (rows && ql->staged + size > ql->buf_cap) {
 			/* buf_cap = min(STAGE, rows_cap) holds any record */
-			if (!ql->staged)
-				return -EINVAL;
-			dmr_qcur_unlock(c);
-			ret = dmr_query_flush(q, ql);
-			if (ret)
-				return ret;
-			continue;
+			if (!ql->staged) {
+				ret = -EINVAL;
+				goto out;
+			}
+			ret = DMR_LANE_FLUSH;
+			goto out;
 		}
 		dst = rows ? ql->buf + ql->staged : ql->buf;
 		if (dmr_qcur_has(c, addr) && c->win_end - addr >= size) {
@@ -534,26 +565,22 @@ static __always_inline int dmr_query_unit_x(struct dmr_query *q,
 		addr += size;
 		continue;
 miss:
-		dmr_qcur_unlock(c);
-		if (c->err)
-			return c->err;
-		/* A record that does not settle: give up as a fault would. */
-		if (deadline_addr != addr) {
-			deadline_addr = addr;
-			deadline = jiffies +
-				   msecs_to_jiffies(DMR_FAULT_TIMEOUT_MS);
-		} else if (time_after(jiffies, deadline)) {
-			return -EBUSY;
+		if (c->err) {
+			c->lane->err_addr = c->err_addr;
+			ret = c->err;
+			goto out;
 		}
-		ret = dmr_lane_fault(c->lane, u->range, c->miss,
-				     dmr_query_fault_end(u, c->miss));
-		if (ret)
-			return ret;
+		c->lane->miss_range = u->range;
+		c->lane->miss_addr = c->miss;
+		c->lane->miss_end = dmr_query_fault_end(u, c->miss);
+		ret = DMR_LANE_MISS;
+		goto out;
 	}
+out:
 	ql->acc = acc;
 	ql->records += records;
-	ql->bytes += u->len;
-	return 0;
+	ql->resume_addr = addr;
+	return ret;
 }
 
 /*
@@ -599,63 +626,82 @@ static bool dmr_query_enough(struct dmr_query *q, unsigned int i)
 	return rows >= q->rows_limit;
 }
 
-static int dmr_query_lane(struct dmr_query *q, struct dmr_lane *lane)
+/* A lane program's run(): go on with the lane's units where it stopped. */
+static int dmr_query_run(struct dmr_job *job, struct dmr_lane *lane)
 {
+	struct dmr_query *q = job->priv;
 	struct dmr_qlane *ql = &q->lanes[lane->index];
-	struct dmr_qcur c = { .lane = lane, .mirror = q->mirror };
-	size_t i;
+	struct dmr_qcur c = { .lane = lane, .mirror = job->mirror,
+			      .kaddr = ql->win };
+	u64 walked = 0;
 	int ret = 0;
 
-	for (i = ql->first; i < ql->last; i++) {
-		u64 rows_before = ql->rows, bytes_before = ql->rows_bytes;
-		struct dkd_acc acc_before = ql->acc;
-		u64 records_before = ql->records, walked_before = ql->bytes;
+	while (ql->first + ql->done_units < ql->last) {
+		const struct dmr_qunit *u = &q->units[ql->first +
+						      ql->done_units];
 
-		ret = dmr_query_unit(q, ql, &c, &q->units[i]);
+		if (!ql->in_unit) {
+			ql->in_unit = true;
+			ql->resume_addr = u->addr;
+			ql->acc_before = ql->acc;
+			ql->records_before = ql->records;
+			ql->rows_before = ql->rows;
+			ql->rows_bytes_before = ql->rows_bytes;
+		}
+		ret = dmr_query_unit(q, ql, &c, u);
 		dmr_qcur_unlock(&c);
-		if (ret) {
+		if (ret > 0)
+			break;		/* a miss or a flush: come back */
+		if (ret < 0) {
 			/* Counters cover completed units only. */
-			ql->rows = rows_before;
-			ql->rows_bytes = bytes_before;
-			ql->acc = acc_before;
-			ql->records = records_before;
-			ql->bytes = walked_before;
+			ql->acc = ql->acc_before;
+			ql->records = ql->records_before;
+			ql->rows = ql->rows_before;
+			ql->rows_bytes = ql->rows_bytes_before;
 			break;
 		}
+		ql->in_unit = false;
 		ql->done_units++;
+		ql->bytes += u->len;
+		walked += u->len;
 		atomic64_set(&ql->rows_pub, ql->rows);
 		if (dmr_query_enough(q, lane->index))
 			break;
 	}
-	if (!ret && q->rows)
-		ret = dmr_query_flush(q, ql);
-	atomic64_add(ql->bytes, &c.mirror->stats.bytes_read);
-	if (ret && ret != -ECANCELED)
-		atomic_cmpxchg(&q->err, 0, ret);
+	atomic64_add(walked, &job->mirror->stats.bytes_read);
 	return ret;
 }
 
-static int dmr_query_run(struct dmr_job *job, struct dmr_lane *lane)
+static void dmr_query_release(struct dmr_job *job)
 {
 	struct dmr_query *q = job->priv;
-	int ret;
+	struct dmr_range *held = NULL;
+	unsigned int k;
+	size_t i;
 
-	if (!q->rows || q->lanes[lane->index].first ==
-			q->lanes[lane->index].last)
-		return dmr_query_lane(q, lane);
-	/* Rows are copied out from here: work in the caller's mm. */
-	if (!mmget_not_zero(q->mm))
-		return -ESRCH;
-	kthread_use_mm(q->mm);
-	ret = dmr_query_lane(q, lane);
-	kthread_unuse_mm(q->mm);
-	mmput(q->mm);
-	return ret;
+	if (!q)
+		return;
+	for (i = 0; q->units && i < q->nunits; i++) {
+		if (q->units[i].range && q->units[i].range != held) {
+			held = q->units[i].range;
+			dmr_range_put(held);
+		}
+	}
+	for (k = 0; k < DMR_MAX_LANES; k++) {
+		kvfree(q->lanes[k].buf);
+		kvfree(q->lanes[k].win);
+	}
+	kvfree(q->units);
+	kfree(q->keybuf);
+	kfree(q->arg);
+	kfree(q);
 }
 
 static const struct dmr_kernel dmr_kernel_query = {
 	.name = "query",
 	.run = dmr_query_run,
+	.flush = dmr_query_flush,
+	.release = dmr_query_release,
 };
 
 /* Integer field widths. */
@@ -736,15 +782,13 @@ static int dmr_query_key(u8 *dst, u64 uptr, u64 len)
 	return 0;
 }
 
-/* Copy the units in and find each one's MAP range.  Holds map_sem. */
-static int dmr_query_units(struct dmr_mirror *mirror,
-			   const struct daxmirror_query *arg,
-			   struct dmr_qunit *units)
+/* Copy the units in and check each one's bounds.  No lock held. */
+static int dmr_query_copy_units(const struct daxmirror_query *arg,
+				struct dmr_qunit *units)
 {
 	struct daxmirror_query_unit chunk[DMR_QUERY_UNIT_CHUNK];
 	const struct daxmirror_query_unit __user *uunits =
 		u64_to_user_ptr(arg->units_ptr);
-	struct dmr_range *range = NULL;
 	u64 i, j, n, end;
 
 	for (i = 0; i < arg->nunits; i += n) {
@@ -752,7 +796,8 @@ static int dmr_query_units(struct dmr_mirror *mirror,
 		if (copy_from_user(chunk, uunits + i, n * sizeof(chunk[0])))
 			return -EFAULT;
 		for (j = 0; j < n; j++) {
-			u64 addr = chunk[j].addr, len = chunk[j].len;
+			u64 addr = untagged_addr((unsigned long)chunk[j].addr);
+			u64 len = chunk[j].len;
 
 			if (!len || !IS_ALIGNED(addr | len, DK_REC_ALIGN) ||
 			    check_add_overflow(addr, len, &end) ||
@@ -761,16 +806,85 @@ static int dmr_query_units(struct dmr_mirror *mirror,
 			if (arg->flags & DAXMIRROR_QUERY_ROWS &&
 			    len > arg->rows_cap)
 				return -EINVAL;
-			/* Units of one segment come in a row: try the last. */
-			if (!range || addr < range->start ||
-			    end > range->end)
-				range = dmr_mirror_find(mirror, addr, len);
-			if (!range)
-				return -EINVAL;
-			units[i + j] = (struct dmr_qunit){ addr, len, range };
+			units[i + j] = (struct dmr_qunit){ addr, len, NULL };
 		}
 	}
 	return 0;
+}
+
+static int dmr_qunit_cmp(const void *a, const void *b, const void *priv)
+{
+	const struct dmr_qunit *units = priv;
+	u64 x = units[*(const u32 *)a].addr, y = units[*(const u32 *)b].addr;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Do units overlap?  O(n) when they come in address order (as one
+ * segment's do), else through a sorted index.  -EINVAL if they do.
+ */
+static int dmr_query_check_overlap(const struct dmr_qunit *units, size_t n)
+{
+	size_t i;
+	u32 *idx;
+	int ret = 0;
+
+	for (i = 1; i < n; i++)
+		if (units[i].addr < units[i - 1].addr + units[i - 1].len)
+			break;
+	if (i == n)
+		return 0;
+	idx = kvmalloc_array(n, sizeof(*idx), GFP_KERNEL_ACCOUNT);
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	sort_r(idx, n, sizeof(*idx), dmr_qunit_cmp, NULL, (void *)units);
+	for (i = 1; i < n; i++) {
+		const struct dmr_qunit *p = &units[idx[i - 1]];
+
+		if (units[idx[i]].addr < p->addr + p->len) {
+			ret = -EINVAL;
+			break;
+		}
+	}
+	kvfree(idx);
+	return ret;
+}
+
+/*
+ * Find each unit's MAP range, taking a reference where it changes from the
+ * unit before (dmr_query_release() drops them the same way).  -EINVAL for
+ * a unit outside every range.
+ */
+static int dmr_query_find_ranges(struct dmr_mirror *mirror,
+				 struct dmr_qunit *units, size_t n)
+{
+	struct dmr_range *range = NULL;
+	int ret = 0;
+	size_t i;
+
+	if (down_read_killable(&mirror->map_sem))
+		return -EINTR;
+	for (i = 0; i < n; i++) {
+		struct dmr_qunit *u = &units[i];
+
+		/* Units of one segment come in a row: try the last. */
+		if (!range || u->addr < range->start ||
+		    u->addr + u->len > range->end) {
+			range = dmr_mirror_find(mirror, u->addr, u->len);
+			if (!range) {
+				ret = -EINVAL;
+				break;
+			}
+			if (i == 0 || units[i - 1].range != range)
+				dmr_range_get(range);
+		}
+		u->range = range;
+	}
+	up_read(&mirror->map_sem);
+	return ret;
 }
 
 /* Give the lanes runs of consecutive units of about equal bytes. */
@@ -788,6 +902,7 @@ static void dmr_query_split(struct dmr_query *q, size_t first, size_t last,
 
 		ql->first = ql->last = last;
 		ql->done_units = 0;
+		ql->in_unit = false;
 		ql->records = ql->bytes = ql->rows = ql->rows_bytes = 0;
 		ql->staged = ql->flushed = 0;
 		dkd_acc_init(&ql->acc);
@@ -830,12 +945,13 @@ struct dmr_query_result {
 	struct dkd_acc acc;
 	u64 records, bytes, rows, rows_bytes, faults;
 	size_t next;		/* first unit not evaluated */
+	u64 err_addr;
 };
 
 /*
  * Evaluate units [first, last) in one device job and fold the results of
  * its evaluated prefix into res.  ROWS: the batch's rows go at base in
- * rows_ptr, compacted.
+ * rows_ptr, compacted.  In the calling thread, no lock held.
  */
 static int dmr_query_batch(struct dmr_query *q, struct dmr_job *job,
 			   size_t first, size_t last, u64 base,
@@ -846,14 +962,15 @@ static int dmr_query_batch(struct dmr_query *q, struct dmr_job *job,
 	int ret;
 
 	dmr_query_split(q, first, last, base);
-	atomic_set(&q->err, 0);
 	ret = dmr_device_run(job);
 	res->faults += job->faults;
+	if (ret == -EINTR)
+		return ret;	/* the lanes may still run: leave q alone */
 	if (ret) {
 		for (k = 0; k < q->nr_lanes; k++)
 			res->records += q->lanes[k].records;
-		/* Not the -ECANCELED of a lane another one stopped. */
-		return atomic_read(&q->err) ?: ret;
+		res->err_addr = job->err_addr;
+		return ret;
 	}
 
 	res->next = last;
@@ -862,6 +979,11 @@ static int dmr_query_batch(struct dmr_query *q, struct dmr_job *job,
 
 		if (ql->first == ql->last)
 			continue;
+		if (q->rows) {
+			ret = dmr_query_flush(job, &job->lanes[k]);
+			if (ret)
+				return ret;
+		}
 		dkd_acc_merge(q->flt, &res->acc, &ql->acc);
 		res->records += ql->records;
 		res->bytes += ql->bytes;
@@ -894,7 +1016,7 @@ static int dmr_query_check_arg(const struct daxmirror_query *arg)
 		return -EINVAL;
 	if (arg->done || arg->rows || arg->rows_bytes || arg->count ||
 	    arg->sum || arg->min || arg->max || arg->records || arg->bytes ||
-	    arg->faults)
+	    arg->faults || arg->err_addr)
 		return -EINVAL;
 	if (arg->flags & DAXMIRROR_QUERY_ROWS) {
 		if (!arg->rows_cap || arg->rows_cap > DAXMIRROR_MAX_QUERY_ROWS ||
@@ -909,88 +1031,111 @@ static int dmr_query_check_arg(const struct daxmirror_query *arg)
 	return 0;
 }
 
-int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
+/*
+ * Copy the query in, check it, and set up q: keys, compiled filter,
+ * units with their ranges, lane buffers.  No lock held across the copies.
+ */
+static int dmr_query_setup(struct dmr_mirror *mirror, struct dmr_query *q,
+			   void __user *uarg, size_t *usize)
 {
-	struct dmr_query_result res = { 0 };
 	struct daxmirror_query *arg;
-	struct dmr_query *q;
-	struct dmr_job *job;
-	u8 *keys;
-	size_t cur, last;
-	u64 used = 0;
 	unsigned int k;
 	int ret;
 
-	arg = kmalloc(sizeof(*arg), GFP_KERNEL);
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
-	keys = kmalloc(3 * DKD_MAX_KEY, GFP_KERNEL);
-	if (!arg || !q || !job || !keys) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	ret = dmr_copy_arg(arg, sizeof(*arg), uarg);
+	arg = kzalloc(sizeof(*arg), GFP_KERNEL_ACCOUNT);
+	q->keybuf = kmalloc(3 * DKD_MAX_KEY, GFP_KERNEL_ACCOUNT);
+	q->arg = arg;
+	if (!arg || !q->keybuf)
+		return -ENOMEM;
+	ret = dmr_copy_arg(arg, sizeof(*arg), DAXMIRROR_QUERY_SIZE_VER0, uarg,
+			   usize);
 	if (ret)
-		goto out_free;
+		return ret;
 	ret = dmr_query_check_arg(arg);
 	if (ret)
-		goto out_free;
+		return ret;
 	ret = dmr_query_check_filter(&arg->filter, &q->fields_end);
 	if (ret)
-		goto out_free;
-	ret = dmr_query_key(keys, arg->lo_ptr, arg->filter.lo_len);
+		return ret;
+	ret = dmr_query_key(q->keybuf, arg->lo_ptr, arg->filter.lo_len);
 	if (!ret)
-		ret = dmr_query_key(keys + DKD_MAX_KEY, arg->hi_ptr,
+		ret = dmr_query_key(q->keybuf + DKD_MAX_KEY, arg->hi_ptr,
 				    arg->filter.hi_len);
 	if (!ret)
-		ret = dmr_query_key(keys + 2 * DKD_MAX_KEY, arg->prefix_ptr,
-				    arg->filter.prefix_len);
+		ret = dmr_query_key(q->keybuf + 2 * DKD_MAX_KEY,
+				    arg->prefix_ptr, arg->filter.prefix_len);
 	if (ret)
-		goto out_free;
-	q->keys.lo = keys;
-	q->keys.hi = keys + DKD_MAX_KEY;
-	q->keys.prefix = keys + 2 * DKD_MAX_KEY;
+		return ret;
+	q->keys.lo = q->keybuf;
+	q->keys.hi = q->keybuf + DKD_MAX_KEY;
+	q->keys.prefix = q->keybuf + 2 * DKD_MAX_KEY;
 	if (arg->filter.lo_len && arg->filter.hi_len &&
 	    dkd_keycmp(q->keys.lo, arg->filter.lo_len, q->keys.hi,
-		       arg->filter.hi_len) >= 0) {
-		ret = -EINVAL;
-		goto out_free;
-	}
+		       arg->filter.hi_len) >= 0)
+		return -EINVAL;
 
 	q->flt = &arg->filter;
 	dmr_query_compile(q, q->flt);
 	q->rows = arg->flags & DAXMIRROR_QUERY_ROWS;
 	q->rows_limit = arg->rows_limit;
 	q->rows_ptr = arg->rows_ptr;
-	q->mirror = mirror;
-	q->mm = mirror->mm;
 	q->nr_lanes = arg->lanes ? arg->lanes : DMR_DEFAULT_LANES;
+
 	q->units = kvmalloc_array(arg->nunits, sizeof(*q->units),
 				  GFP_KERNEL_ACCOUNT);
-	if (!q->units) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
+	if (!q->units)
+		return -ENOMEM;
+	ret = dmr_query_copy_units(arg, q->units);
+	if (ret)
+		return ret;
+	ret = dmr_query_check_overlap(q->units, arg->nunits);
+	if (ret)
+		return ret;
+	/* From here on dmr_query_release() puts the ranges found. */
+	q->nunits = arg->nunits;
+	ret = dmr_query_find_ranges(mirror, q->units, q->nunits);
+	if (ret)
+		return ret;
+
 	for (k = 0; k < q->nr_lanes; k++) {
 		struct dmr_qlane *ql = &q->lanes[k];
 
 		ql->buf_cap = q->rows ? min_t(u64, DMR_QUERY_STAGE,
 					      arg->rows_cap) :
 				DMR_QUERY_BOUNCE;
-		ql->buf = kvmalloc(ql->buf_cap, GFP_KERNEL);
-		if (!ql->buf) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
+		ql->buf = kvmalloc(ql->buf_cap, GFP_KERNEL_ACCOUNT);
+		ql->win = kvmalloc(DMR_QUERY_WIN, GFP_KERNEL_ACCOUNT);
+		if (!ql->buf || !ql->win)
+			return -ENOMEM;
 	}
-	job->kernel = &dmr_kernel_query;
+	return 0;
+}
+
+int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
+{
+	struct dmr_query_result res = { 0 };
+	struct daxmirror_query *arg;
+	struct dmr_query *q;
+	struct dmr_job *job;
+	size_t cur, last, usize = 0;
+	u64 used = 0;
+	int ret;
+
+	job = dmr_job_create(mirror, &dmr_kernel_query);
+	if (!job)
+		return -ENOMEM;
+	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
+	if (!q) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
 	job->priv = q;
+	ret = dmr_query_setup(mirror, q, uarg, &usize);
+	if (ret)
+		goto out_put;
+	arg = q->arg;
 	job->nr_lanes = q->nr_lanes;
 
-	down_read(&mirror->map_sem);
-	ret = dmr_query_units(mirror, arg, q->units);
-	if (ret)
-		goto out_unlock;
 	cur = q->rows ? arg->resume_unit : 0;
 	dkd_acc_init(&res.acc);
 	res.next = cur;
@@ -1016,14 +1161,14 @@ int dmr_ioctl_query(struct dmr_mirror *mirror, void __user *uarg)
 			break;
 		}
 	}
-out_unlock:
-	up_read(&mirror->map_sem);
-	if (ret == -ENOMEM)
-		goto out_free;
+	if (ret == -ENOMEM || ret == -EINTR)
+		goto out_put;
 
-	/* Out: counts only.  On an error, only faults and records. */
+	/* Out: counts only.  On an error, only faults, records, err_addr. */
 	arg->faults = res.faults;
 	arg->records = res.records;
+	arg->err_addr = ret == -EFAULT || ret == -EOPNOTSUPP || ret == -EIO ?
+			res.err_addr : 0;
 	if (ret)
 		res = (struct dmr_query_result){ .next = arg->resume_unit };
 	arg->resume_unit = q->rows ? res.next : arg->nunits;
@@ -1035,34 +1180,33 @@ out_unlock:
 	arg->min = res.acc.min;
 	arg->max = res.acc.max;
 	arg->bytes = res.bytes;
-	if (copy_to_user(uarg, arg, offsetof(typeof(*arg), filter)))
+	/* All out fields but the filter, which is in only; then err_addr. */
+	if (dmr_copy_out(uarg, min_t(size_t, usize,
+				     offsetof(typeof(*arg), filter)),
+			 arg, sizeof(*arg)))
 		ret = -EFAULT;
-out_free:
-	if (q) {
-		for (k = 0; k < DMR_MAX_LANES; k++)
-			kvfree(q->lanes[k].buf);
-		kvfree(q->units);
-	}
-	kfree(keys);
-	kfree(job);
-	kfree(q);
-	kfree(arg);
+	if (usize > offsetof(typeof(*arg), err_addr) &&
+	    put_user(arg->err_addr,
+		     (u64 __user *)(uarg + offsetof(typeof(*arg), err_addr))))
+		ret = -EFAULT;
+out_put:
+	dmr_job_put(job);
 	return ret;
 }
 
 int dmr_ioctl_version(struct dmr_mirror *mirror, void __user *uarg)
 {
 	struct daxmirror_version arg;
+	size_t usize;
 	int ret;
 
-	ret = dmr_copy_arg(&arg, sizeof(arg), uarg);
+	ret = dmr_copy_arg(&arg, sizeof(arg), DAXMIRROR_VERSION_SIZE_VER0,
+			   uarg, &usize);
 	if (ret)
 		return ret;
 	if (arg.api || arg.lanes)
 		return -EINVAL;
 	arg.api = DAXMIRROR_API_VERSION;
 	arg.lanes = DMR_MAX_LANES;
-	if (copy_to_user(uarg, &arg, sizeof(arg)))
-		return -EFAULT;
-	return 0;
+	return dmr_copy_out(uarg, usize, &arg, sizeof(arg));
 }

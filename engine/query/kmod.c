@@ -21,8 +21,20 @@
  * UNMAP, the device could not read a retired segment's blocks: munmap or
  * truncate invalidates the mirror, and a query over it fails -EFAULT.
  *
- * Concurrent queries share the file: QUERY holds the module's map_sem for
- * read, so queries run in parallel and a MAP waits for them.
+ * Concurrent queries share the file: the module runs up to
+ * DAXMIRROR_MAX_CALLS of its calls at once and queues the rest, and a
+ * MAP does not wait for queries in flight.
+ *
+ * Errors.  What the device cannot read is named by segment file and
+ * offset (the module's err_addr, inside the segment mapping of a unit):
+ * poisoned memory (-EIO: a page the kernel has marked hardware-poisoned,
+ * or a machine check on the device's machine-check-safe read) is
+ * DAXKV_EIO, and AUTO does not answer on the CPU instead: the CPU backend
+ * would load from the same page, which the kernel has unmapped, and the
+ * process would get SIGBUS.  Memory the module does not mirror (a
+ * segment on a file system without -o dax: -EOPNOTSUPP, or more segments
+ * than it takes: -ENOSPC) is DAXKV_ENOTSUP, "the device declines this
+ * database", and AUTO answers on the CPU.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +50,7 @@
 #include "events.h"
 #include "internal.h"
 #include "backend.h"
+#include "segment.h"
 
 /* Rows buffer of a ROWS query: at least this, and at least a unit. */
 #define DK_KMOD_ROWS_CAP (8u << 20)
@@ -246,9 +259,15 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 			 slot, (unsigned long long)map.len, strerror(err),
 			 err == ENOSPC ? " (the device mirrors at most "
 					 "1024 segments and 64 GiB)"
-				       : "");
-		/* Over the device's limits: AUTO answers on the CPU. */
-		rc = dk_query_err(err == ENOSPC ? DAXKV_ENOTSUP : DAXKV_EIO,
+			 : err == EOPNOTSUPP
+			     ? " (the device mirrors only DAX memory: a file "
+			       "system mounted -o dax, or devdax)"
+			     : "");
+		/* Over the device's limits, or not DAX memory: the device
+		 * declines, and AUTO answers on the CPU. */
+		rc = dk_query_err(err == ENOSPC || err == EOPNOTSUPP
+				      ? DAXKV_ENOTSUP
+				      : DAXKV_EIO,
 				  msg);
 		goto out_unlock;
 	}
@@ -261,17 +280,45 @@ out_unlock:
 	return rc;
 }
 
-static int dk_kmod_fail(const char *what, int err)
+/*
+ * A QUERY failed with @p err.  For the errors the module places (EIO,
+ * EFAULT, EOPNOTSUPP: q->err_addr, the page, or for a machine check the
+ * first byte it hit) the message names the segment: slot and offset
+ * first (they survive a long path's truncation), then the file.
+ */
+static int dk_kmod_fail(const struct dk_qexec *x, const char *what, int err,
+			uint64_t err_addr)
 {
-	char msg[256];
+	const char *why =
+	    err == EIO		? " (poisoned memory: a media error)"
+	    : err == EFAULT	? " (a segment mapping could not be read)"
+	    : err == EOPNOTSUPP ? " (a segment is no longer mapped from DAX "
+				  "memory)"
+	    : err == EINVAL	? " (the device refused the query or a record)"
+	    : err == EBUSY	? " (the mapping did not settle)"
+				: "";
+	/* daxkv_errmsg() keeps the first 511 bytes of this */
+	char msg[DK_MAX_DIR_LEN + 512], path[DK_MAX_DIR_LEN + 32];
+	int code = err == ENOMEM       ? DAXKV_ENOMEM
+		   : err == EOPNOTSUPP ? DAXKV_ENOTSUP
+				       : DAXKV_EIO;
+	int n;
 
-	snprintf(msg, sizeof(msg), "daxmirror QUERY (%s): %s%s", what,
-		 strerror(err),
-		 err == EFAULT	 ? " (a segment mapping could not be read)"
-		 : err == EINVAL ? " (the device refused the query or a record)"
-		 : err == EBUSY	 ? " (the mapping did not settle)"
-				 : "");
-	return dk_query_err(err == ENOMEM ? DAXKV_ENOMEM : DAXKV_EIO, msg);
+	n = snprintf(msg, sizeof(msg), "daxmirror QUERY (%s): %s%s", what,
+		     strerror(err), why);
+	for (size_t i = 0; err_addr && i < x->nunits; i++) {
+		const struct dk_qunit *u = &x->units[i];
+		uint64_t base = (uintptr_t)u->base;
+
+		if (err_addr < base || err_addr - base >= x->db->segment_size)
+			continue;
+		dk_segment_path(x->db, u->slot, path, sizeof(path));
+		snprintf(msg + n, sizeof(msg) - (size_t)n,
+			 " at offset %llu of segment slot %u, file %s",
+			 (unsigned long long)(err_addr - base), u->slot, path);
+		break;
+	}
+	return dk_query_err(code, msg);
 }
 
 static void dk_kmod_add_acc(struct dk_qexec *x, const struct daxmirror_query *q)
@@ -288,7 +335,7 @@ static void dk_kmod_clear_out(struct daxmirror_query *q)
 {
 	q->done = q->rows = q->rows_bytes = 0;
 	q->count = q->sum = q->min = q->max = 0;
-	q->records = q->bytes = q->faults = 0;
+	q->records = q->bytes = q->faults = q->err_addr = 0;
 }
 
 static int dk_query_kmod(struct dk_qexec *x)
@@ -351,7 +398,8 @@ static int dk_query_kmod(struct dk_qexec *x)
 			q.resume_unit = 0;
 			dk_kmod_clear_out(&q);
 			if (ioctl(k->fd, DAXMIRROR_IOC_QUERY, &q)) {
-				rc = dk_kmod_fail("aggregate", errno);
+				rc = dk_kmod_fail(x, "aggregate", errno,
+						  q.err_addr);
 				goto out;
 			}
 			dk_kmod_add_acc(x, &q);
@@ -384,7 +432,7 @@ static int dk_query_kmod(struct dk_qexec *x)
 			    x->stop_after ? x->stop_after - x->out.nrows : 0;
 			dk_kmod_clear_out(&q);
 			if (ioctl(k->fd, DAXMIRROR_IOC_QUERY, &q)) {
-				rc = dk_kmod_fail("rows", errno);
+				rc = dk_kmod_fail(x, "rows", errno, q.err_addr);
 				goto out;
 			}
 			dk_kmod_add_acc(x, &q);

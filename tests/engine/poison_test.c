@@ -19,10 +19,18 @@
  *                 cut;
  *   check         the same for daxkv_check's own mapping (mmap wrapped);
  *   chain         a SIGBUS outside daxkv reaches the handler the
- *                 application installed before its first open.
+ *                 application installed before its first open;
+ *   badblocks     the device lists a bad block under the log (libpmem2's
+ *                 list wrapped: see fake_bbs): open says EIO with file
+ *                 and offset, check reports it, salvage keeps every
+ *                 record outside it;
+ *   badblocks_room  one past the log: open counts it, appends go
+ *                 elsewhere.
  */
 #include <fcntl.h>
+#include <libpmem2.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -99,7 +107,6 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
 /* The device's unsafe shutdown count, as the test says (tmpfs has none). */
 static long fake_usc = -1;
 
-struct pmem2_source;
 int __real_pmem2_source_device_usc(const struct pmem2_source *src,
 				   uint64_t *usc);
 int __wrap_pmem2_source_device_usc(const struct pmem2_source *src,
@@ -127,6 +134,148 @@ int __wrap_pmem2_source_device_id(const struct pmem2_source *src, char *id,
 	snprintf(id, *len, "dimm-0");
 	*len = 7;
 	return 0;
+}
+
+/*
+ * The device's bad-block list, as the test says.  On tmpfs libpmem2 lists
+ * none (it reads them through libndctl from an fsdax namespace), and the
+ * VM guest's emulated pmem did not list those written to its block
+ * device's badblocks file either; so the four pmem2_badblock_* calls of
+ * engine/media.c are wrapped here and, while fake_bb_on, answer from
+ * fake_bbs: a file's entries are matched by device and inode, offsets are
+ * bytes in the file (as libpmem2's are on fsdax), and a clear gives the
+ * range fresh zeroed blocks (punch, then allocate, as libpmem2 does on
+ * fsdax) and takes the entry off the list.  What this cannot show (the
+ * kernel's and libpmem2's list on real media) is the VM suite's part.
+ */
+struct fake_bb {
+	dev_t dev;
+	ino_t ino;
+	uint64_t off, len;
+	bool listed;
+};
+
+struct fake_bbctx {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int next; /* index in fake_bbs to look from */
+};
+
+static struct fake_bb fake_bbs[4];
+static int fake_nbbs;
+static bool fake_bb_on;
+static int fake_bb_clears;
+
+static void fake_bb_add(const char *path, uint64_t off, uint64_t len)
+{
+	struct stat st;
+
+	CHECK(fake_nbbs < (int)(sizeof(fake_bbs) / sizeof(fake_bbs[0])));
+	CHECK(stat(path, &st) == 0);
+	fake_bbs[fake_nbbs++] = (struct fake_bb){ .dev = st.st_dev,
+						  .ino = st.st_ino,
+						  .off = off, .len = len,
+						  .listed = true };
+	fake_bb_on = true;
+}
+
+static void fake_bb_reset(void)
+{
+	fake_nbbs = 0;
+	fake_bb_clears = 0;
+	fake_bb_on = false;
+}
+
+int __real_pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx,
+				      const struct pmem2_source *src);
+int __wrap_pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx,
+				      const struct pmem2_source *src);
+int __wrap_pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx,
+				      const struct pmem2_source *src)
+{
+	struct fake_bbctx *ctx;
+	struct stat st;
+	int fd;
+
+	if (!fake_bb_on)
+		return __real_pmem2_badblock_context_new(bbctx, src);
+	if (pmem2_source_get_fd(src, &fd) != 0 || fstat(fd, &st) != 0)
+		return PMEM2_E_INVALID_FILE_HANDLE;
+	ctx = calloc(1, sizeof(*ctx));
+	CHECK(ctx != NULL);
+	*ctx = (struct fake_bbctx){ .fd = fd, .dev = st.st_dev,
+				    .ino = st.st_ino };
+	*bbctx = (struct pmem2_badblock_context *)ctx;
+	return 0;
+}
+
+int __real_pmem2_badblock_next(struct pmem2_badblock_context *bbctx,
+			       struct pmem2_badblock *bb);
+int __wrap_pmem2_badblock_next(struct pmem2_badblock_context *bbctx,
+			       struct pmem2_badblock *bb);
+int __wrap_pmem2_badblock_next(struct pmem2_badblock_context *bbctx,
+			       struct pmem2_badblock *bb)
+{
+	struct fake_bbctx *ctx = (struct fake_bbctx *)bbctx;
+
+	if (!fake_bb_on)
+		return __real_pmem2_badblock_next(bbctx, bb);
+	for (; ctx->next < fake_nbbs; ctx->next++) {
+		const struct fake_bb *f = &fake_bbs[ctx->next];
+
+		if (f->listed && f->dev == ctx->dev && f->ino == ctx->ino) {
+			bb->offset = f->off;
+			bb->length = f->len;
+			ctx->next++;
+			return 0;
+		}
+	}
+	return PMEM2_E_NO_BAD_BLOCK_FOUND;
+}
+
+int __real_pmem2_badblock_clear(struct pmem2_badblock_context *bbctx,
+				const struct pmem2_badblock *bb);
+int __wrap_pmem2_badblock_clear(struct pmem2_badblock_context *bbctx,
+				const struct pmem2_badblock *bb);
+int __wrap_pmem2_badblock_clear(struct pmem2_badblock_context *bbctx,
+				const struct pmem2_badblock *bb)
+{
+	struct fake_bbctx *ctx = (struct fake_bbctx *)bbctx;
+
+	if (!fake_bb_on)
+		return __real_pmem2_badblock_clear(bbctx, bb);
+	for (int i = 0; i < fake_nbbs; i++) {
+		struct fake_bb *f = &fake_bbs[i];
+
+		if (!f->listed || f->dev != ctx->dev || f->ino != ctx->ino ||
+		    f->off != bb->offset || f->len != bb->length)
+			continue;
+		if (fallocate(ctx->fd, FALLOC_FL_PUNCH_HOLE |
+					       FALLOC_FL_KEEP_SIZE,
+			      (off_t)f->off, (off_t)f->len) != 0 ||
+		    fallocate(ctx->fd, 0, (off_t)f->off, (off_t)f->len) != 0)
+			return -errno;
+		f->listed = false;
+		fake_bb_clears++;
+		return 0;
+	}
+	return PMEM2_E_NO_BAD_BLOCK_FOUND;
+}
+
+void __real_pmem2_badblock_context_delete(
+	struct pmem2_badblock_context **bbctx);
+void __wrap_pmem2_badblock_context_delete(
+	struct pmem2_badblock_context **bbctx);
+void __wrap_pmem2_badblock_context_delete(
+	struct pmem2_badblock_context **bbctx)
+{
+	if (!fake_bb_on) {
+		__real_pmem2_badblock_context_delete(bbctx);
+		return;
+	}
+	free(*bbctx);
+	*bbctx = NULL;
 }
 
 /* ---- helpers ---- */
@@ -642,6 +791,170 @@ static void case_compact_crc(void)
 	dk_rmtree(dir);
 }
 
+/* ---- bad blocks the device lists (the wraps above) ---- */
+
+#define BB_OFF (64u << 10)
+#define BB_LEN 4096u
+
+static bool hits_bad_block(int i)
+{
+	return REC_OFF(i) < BB_OFF + BB_LEN && REC_OFF(i) + 152u > BB_OFF;
+}
+
+struct bb_seen {
+	int problems; /* all reported */
+	int bad;      /* those about the listed bad blocks */
+	int repaired; /* of those, repaired */
+	uint64_t offset, length;
+	char file[512];
+};
+
+static int note_bb(const struct daxkv_check_problem *p, void *arg)
+{
+	struct bb_seen *seen = arg;
+
+	seen->problems++;
+	if (!strstr(p->what, "bad blocks"))
+		return 0;
+	seen->bad++;
+	seen->repaired += p->repaired != 0;
+	seen->offset = p->offset;
+	seen->length = p->length;
+	snprintf(seen->file, sizeof(seen->file), "%s", p->file);
+	CHECK(p->repairable);
+	return 0;
+}
+
+/*
+ * A listed bad block under the log (engine/recovery.c, check.c): open
+ * refuses with DAXKV_EIO naming the file and offset, whether recovery
+ * loads the checkpoint or scans; daxkv_check reports it (repairable) and
+ * changes nothing; salvage records and clears it and keeps every record
+ * outside it; after that the database opens normally with the same keys.
+ */
+static void case_badblocks(void)
+{
+	char seg0[512], want[160], k[32];
+	const char *dir = make_db("poison-bb", seg0, sizeof(seg0));
+	struct daxkv_options o = dk_small_opts();
+	struct bb_seen seen = { 0 };
+	struct daxkv_check_options co = {
+		.version = DAXKV_CHECK_OPTIONS_VERSION,
+		.report = note_bb,
+		.arg = &seen,
+	};
+	struct daxkv_check_result cr = { .version = DAXKV_CHECK_RESULT_VERSION };
+	uint8_t v[VLEN], got[VLEN];
+	int lost = 0, kept = 0;
+	size_t vlen;
+	daxkv *db = NULL;
+
+	for (int i = 0; i < NKEYS; i++)
+		lost += hits_bad_block(i);
+	CHECK(lost > 0 && lost < 40);
+	fake_bb_add(seg0, BB_OFF, BB_LEN);
+	snprintf(want, sizeof(want), "seg-00000000.dat offset %u: %u bytes "
+		 "the device lists as bad blocks", BB_OFF, BB_LEN);
+
+	/* (a) refused: after a clean close (checkpoint), and scanning */
+	o.flags = DAXKV_OPEN_NOCOMPACT;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EIO);
+	CHECK_STR_HAS(daxkv_errmsg(), want);
+	o.flags = DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOCHECKPOINT;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EIO);
+	CHECK_STR_HAS(daxkv_errmsg(), want);
+	o.flags = DAXKV_OPEN_RDONLY;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EIO);
+	CHECK_STR_HAS(daxkv_errmsg(), want);
+	CHECK_EQ(fake_bb_clears, 0);
+
+	/* (b) the check reports it, and without REPAIR changes nothing */
+	CHECK_OK(daxkv_check(dir, &co, &cr));
+	CHECK_EQ(seen.bad, 1);
+	CHECK_EQ(seen.repaired, 0);
+	CHECK_EQ(seen.offset, BB_OFF);
+	CHECK_EQ(seen.length, BB_LEN);
+	CHECK_STR_HAS(seen.file, "seg-00000000.dat");
+	CHECK_EQ(seen.problems, 1);
+	CHECK_EQ(cr.problems, 1);
+	CHECK_EQ(fake_bb_clears, 0);
+	o.flags = DAXKV_OPEN_NOCOMPACT;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EIO);
+
+	/* (c) salvage: the block cleared, every record outside it kept */
+	memset(&seen, 0, sizeof(seen));
+	o.flags = DAXKV_OPEN_SALVAGE | DAXKV_OPEN_NOCOMPACT;
+	o.salvage_report = note_bb;
+	o.salvage_arg = &seen;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_EQ(seen.bad, 1);
+	CHECK_EQ(seen.repaired, 1);
+	CHECK_EQ(seen.offset, BB_OFF);
+	CHECK_EQ(fake_bb_clears, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		kept = 0;
+		for (int i = 0; i < NKEYS; i++) {
+			key_of(k, i);
+			if (hits_bad_block(i)) {
+				CHECK_RC(daxkv_get(db, k, 16, got, sizeof(got),
+						   &vlen), DAXKV_ENOTFOUND);
+				continue;
+			}
+			val_of(v, i);
+			CHECK_OK(daxkv_get(db, k, 16, got, sizeof(got),
+					   &vlen));
+			CHECK_EQ(vlen, VLEN);
+			CHECK_MEM(got, v, VLEN);
+			kept++;
+		}
+		CHECK_EQ(kept, NKEYS - lost);
+		CHECK_OK(daxkv_close(db));
+		/* after salvage it opens normally, with the same keys */
+		o.flags = DAXKV_OPEN_NOCOMPACT;
+		o.salvage_report = NULL;
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		if (pass == 1)
+			CHECK_OK(daxkv_close(db));
+	}
+	memset(&seen, 0, sizeof(seen));
+	CHECK_OK(daxkv_check(dir, &co, &cr));
+	CHECK_EQ(cr.problems, 0);
+	fake_bb_reset();
+	dk_rmtree(dir);
+}
+
+/*
+ * A listed bad block past the end of the log: not damage (no record is
+ * there), so open succeeds and counts it (daxkv_stat's bad_blocks), and
+ * the segment takes no appends (a write gets a new segment).
+ */
+static void case_badblocks_room(void)
+{
+	char seg0[512], seg1[600];
+	const char *dir = make_db("poison-bb-room", seg0, sizeof(seg0));
+	struct daxkv_options o = dk_small_opts();
+	struct daxkv_stat st = { .version = DAXKV_STAT_VERSION };
+	uint8_t v[VLEN];
+	size_t vlen;
+	daxkv *db;
+
+	CHECK(REC_OFF(NKEYS) < (7u << 18));
+	fake_bb_add(seg0, 7u << 18, BB_LEN);
+	o.flags = DAXKV_OPEN_NOCOMPACT;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_stat(db, &st));
+	CHECK_EQ(st.bad_blocks, 1);
+	val_of(v, 1);
+	CHECK_OK(daxkv_put(db, "after-bb", 8, v, VLEN));
+	CHECK_OK(daxkv_get(db, "after-bb", 8, v, sizeof(v), &vlen));
+	snprintf(seg1, sizeof(seg1), "%s/seg-00000001.dat", dir);
+	CHECK(access(seg1, F_OK) == 0);
+	check_keys(db, NKEYS);
+	CHECK_OK(daxkv_close(db));
+	fake_bb_reset();
+	dk_rmtree(dir);
+}
+
 static const struct dk_case cases[] = {
 	{ "sds", case_sds },
 	{ "get_scan", case_get_scan },
@@ -652,6 +965,8 @@ static const struct dk_case cases[] = {
 	{ "open", case_open },
 	{ "check", case_check },
 	{ "chain", case_chain },
+	{ "badblocks", case_badblocks },
+	{ "badblocks_room", case_badblocks_room },
 };
 
 int main(int argc, char **argv)

@@ -513,6 +513,14 @@ static void test_flags(void)
 	o.max_size = 1ull << 30;
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
 	CHECK_STR_HAS(daxkv_errmsg(), "max_size");
+	/* a salvage writes: refused before anything is opened, even on an
+	 * intact database (where a salvage would find nothing to do) */
+	o.max_size = 0;
+	o.flags = DAXKV_OPEN_RDONLY | DAXKV_OPEN_SALVAGE;
+	db = NULL;
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
+	CHECK_STR_HAS(daxkv_errmsg(), "RDONLY with SALVAGE");
+	CHECK(db == NULL);
 	/* without DIR/lock on a writable file system: refused, not made */
 	{
 		char lock[512];

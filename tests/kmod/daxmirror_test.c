@@ -4,9 +4,13 @@
  * (tests/vm/) on fsdax files (ext4, xfs mounted -o dax) and devdax.
  *
  * Usage: daxmirror_test -c CASE [-p PATH] [-l LABEL] [-n COUNT] [-s SEED]
+ *                       [-y] [-r]
  *   PATH is a directory on a DAX file system, or a /dev/daxX.Y device.
+ *   -y: the race cases map their files MAP_SYNC.
+ *   -r: the race case also clones a file over the mirrored one (FICLONE),
+ *       where the file system has reflink.
  * Cases: read_equal events no_pin race lifecycle fuzz query query_race
- * leaks.
+ * refuse poison kill stress leaks.
  * Exit 0 pass, 1 fail, 4 skip.  Lines starting "DMR-" are results the
  * suite collects (events per operation, race and fuzz counts).
  *
@@ -34,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +50,15 @@
 #endif
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON 100
+#endif
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+#ifndef FICLONE
+#define FICLONE _IOW(0x94, 9, int)
 #endif
 
 #define PAGE 4096ul
@@ -72,6 +86,8 @@ struct opts {
 	long count;
 	uint64_t seed;
 	bool devdax;
+	bool race_sync;	/* -y */
+	bool clone;	/* -r */
 };
 
 static struct opts opt = { .path = "/mnt", .label = "fs", .count = 1000,
@@ -210,14 +226,16 @@ struct target {
 	uint8_t *map;
 	size_t len;
 	int prot;
+	bool sync;	/* map_sync when it was made */
 };
 
 /*
- * File mappings are MAP_SYNC except in the race case: there, a CPU write
- * fault on a MAP_SYNC mapping racing with a read fault of the same 2 MiB
- * (ours, or any other thread's) trips WARN_ON_ONCE in insert_pfn_pmd() on
- * Debian's 6.1 kernel (see docs/kmod.md), which the suite counts as a
- * failure.  The mirror's behaviour does not depend on MAP_SYNC.
+ * File mappings are MAP_SYNC except in the race cases without -y: there, a
+ * CPU write fault on a MAP_SYNC mapping racing with a read fault of the
+ * same 2 MiB (ours, or any other thread's) trips WARN_ON_ONCE in
+ * insert_pfn_pmd() on Debian's 6.1 kernel (see docs/kmod.md), which the
+ * suite counts as a failure; -y runs them MAP_SYNC where the kernel
+ * allows it.
  */
 static bool map_sync = true;
 
@@ -236,7 +254,7 @@ static void *reserve_aligned(size_t len)
 
 static int target_map_at(struct target *t, void *where)
 {
-	int flags = MAP_FIXED | (opt.devdax || !map_sync ? MAP_SHARED :
+	int flags = MAP_FIXED | (opt.devdax || !t->sync ? MAP_SHARED :
 				 MAP_SHARED_VALIDATE | MAP_SYNC);
 	void *p = mmap(where, t->len, PROT_READ | PROT_WRITE, flags, t->fd, 0);
 
@@ -279,6 +297,7 @@ static int target_create_in(struct target *t, const char *name, size_t len,
 
 	memset(t, 0, sizeof(*t));
 	t->len = len;
+	t->sync = map_sync;
 	if (opt.devdax) {
 		snprintf(t->path, sizeof(t->path), "%s", opt.path);
 		t->fd = open(opt.path, O_RDWR | O_CLOEXEC);
@@ -373,6 +392,11 @@ static int case_read_equal(void)
 	dfd = dmr_open();
 	CHECK_SYS(dfd);
 	CHECK_EQ(dmr_map(dfd, t.map, len, DAXMIRROR_MAP_PREFAULT, &faulted), 0);
+	CHECK_EQ(dmr_stats(dfd, &st), 0);
+	print_stats("after PREFAULT", &st);
+	printf("DMR-STATS %s last_fault_error=%lld refused=%llu\n", opt.label,
+	       (long long)st.last_fault_error,
+	       (unsigned long long)st.refused);
 	CHECK_EQ(faulted, len / PAGE);
 	n9 = count_order9(dfd, t.map, len, &valid);
 	CHECK_EQ(valid, len / PAGE);
@@ -427,6 +451,7 @@ enum op_kind {
 	OP_MPROTECT_RO,
 	OP_MPROTECT_NONE,
 	OP_REUSE,
+	OP_CLONE,
 	OP_COUNT
 };
 
@@ -436,6 +461,7 @@ static const char *op_names[OP_COUNT] = {
 	[OP_MPROTECT_RO] = "mprotect_ro",
 	[OP_MPROTECT_NONE] = "mprotect_none",
 	[OP_REUSE] = "unlink_reuse",
+	[OP_CLONE] = "reflink_clone",
 };
 
 static int events_one(enum op_kind op)
@@ -854,7 +880,7 @@ static void race_window(struct race *rc)
 static int case_race(void)
 {
 	static const enum op_kind file_ops[] = { OP_WRITE, OP_TRUNCATE,
-		OP_PUNCH, OP_MUNMAP, OP_MPROTECT_NONE, OP_REUSE };
+		OP_PUNCH, OP_MUNMAP, OP_MPROTECT_NONE, OP_REUSE, OP_CLONE };
 	static const enum op_kind dev_ops[] = { OP_WRITE, OP_MUNMAP,
 		OP_MPROTECT_NONE };
 	const enum op_kind *ops = opt.devdax ? dev_ops : file_ops;
@@ -863,14 +889,28 @@ static int case_race(void)
 	long by_op[OP_COUNT] = { 0 };
 	struct daxmirror_stats st;
 	struct timespec t0, t1;
+	struct target donor = { .fd = -1 };
 	pthread_t dev;
 
 	CHECK(rc, "calloc");
-	map_sync = false;
+	map_sync = opt.race_sync;
+	/* With -r on a file system with reflink, clone a zeroed donor over
+	 * the file (the fs breaks its DAX layout and shares the donor's
+	 * blocks; 6.1's fsdax warns on a block shared by two files). */
+	if (!opt.devdax && opt.clone) {
+		CHECK_EQ(target_create(&donor, "race_donor", RACE_LEN), 0);
+		memset(donor.map, 0, RACE_LEN);
+		CHECK_SYS(fsync(donor.fd));
+	}
 	rc->rounds = opt.count;
 	rc->kinds = calloc(rc->rounds + 2, sizeof(*rc->kinds));
 	CHECK(rc->kinds, "calloc");
 	CHECK_EQ(target_create(&rc->t, "race_1", RACE_LEN), 0);
+	write_stamp(rc->t.map, 1);
+	if (donor.fd >= 0 && !ioctl(rc->t.fd, FICLONE, donor.fd))
+		nops = 7;
+	printf("DMR-RACE %s map_sync=%d reflink=%s\n", opt.label, map_sync,
+	       nops == 7 ? "yes" : "no");
 	write_stamp(rc->t.map, 1);
 	rc->dfd = dmr_open();
 	CHECK_SYS(rc->dfd);
@@ -910,6 +950,9 @@ static int case_race(void)
 			CHECK_SYS(munmap(win, RACE_LEN));
 			close(rc->t.fd);
 			CHECK_SYS(unlink(rc->t.path));
+			break;
+		case OP_CLONE:
+			CHECK_SYS(ioctl(rc->t.fd, FICLONE, donor.fd));
 			break;
 		default:
 			CHECK(0, "op %d", k);
@@ -960,6 +1003,8 @@ static int case_race(void)
 	      "too few device reads: %ld", rc->reads);
 	close(rc->dfd);
 	target_destroy(&rc->t);
+	if (donor.fd >= 0)
+		target_destroy(&donor);
 	free(rc->kinds);
 	free(rc);
 	return 0;
@@ -967,12 +1012,22 @@ static int case_race(void)
 
 /* ---- lifecycle: exit, close without UNMAP, fork, passed fd ---- */
 
+/*
+ * The module-wide live counters are 0.  A killed caller's job is freed by
+ * its last lane, shortly after the process is reaped: wait up to 2 s.
+ */
 static int counters_zero(const char *when)
 {
-	long files = sysfs_counter("live_files");
-	long ranges = sysfs_counter("live_ranges");
-	long pt = sysfs_counter("live_pt_bytes");
+	long files, ranges, pt;
 
+	for (int i = 0;; i++) {
+		files = sysfs_counter("live_files");
+		ranges = sysfs_counter("live_ranges");
+		pt = sysfs_counter("live_pt_bytes");
+		if ((files == 0 && ranges == 0 && pt == 0) || i == 200)
+			break;
+		usleep(10000);
+	}
 	printf("DMR-LIVE %s files=%ld ranges=%ld pt_bytes=%ld\n", when, files,
 	       ranges, pt);
 	CHECK(files == 0 && ranges == 0 && pt == 0, "leak %s", when);
@@ -1205,6 +1260,23 @@ static uint64_t fuzz_len(void)
 	}
 }
 
+/*
+ * What the size rule (uapi header) makes of a size field: -E2BIG, -EINVAL,
+ * or 0 when the call goes on.  arg is the whole buffer the size may cover.
+ */
+static int size_verdict(uint64_t size, size_t ver0, size_t ksize,
+			const uint64_t *arg)
+{
+	if (size > DAXMIRROR_MAX_ARG_SIZE)
+		return -E2BIG;
+	if (size < ver0 || size % 8)
+		return -EINVAL;
+	for (size_t i = ksize / 8; i < size / 8; i++)
+		if (arg[i])
+			return -E2BIG;
+	return 0;
+}
+
 static int case_fuzz(void)
 {
 	static const unsigned long cmds[] = { DAXMIRROR_IOC_MAP,
@@ -1217,11 +1289,18 @@ static int case_fuzz(void)
 		sizeof(struct daxmirror_stats),
 		sizeof(struct daxmirror_version),
 		sizeof(struct daxmirror_query) };
+	static const size_t ver0[] = { DAXMIRROR_MAP_SIZE_VER0,
+		DAXMIRROR_UNMAP_SIZE_VER0, DAXMIRROR_READ_SIZE_VER0,
+		DAXMIRROR_SNAPSHOT_SIZE_VER0, DAXMIRROR_STATS_SIZE_VER0,
+		DAXMIRROR_VERSION_SIZE_VER0, DAXMIRROR_QUERY_SIZE_VER0 };
 	long calls = 0, errors = 0, successes = 0, bad_size = 0, bad_cmd = 0;
+	long odd_size_ok = 0, size_bits = 0;
 	long err_by[160] = { 0 };
 	struct target t;
 	uint8_t *scratch, *hole;
-	uint64_t arg[160], map_addr, map_len;
+	/* Room for any size the module reads (DAXMIRROR_MAX_ARG_SIZE). */
+	static uint64_t arg[DAXMIRROR_MAX_ARG_SIZE / 8 + 8];
+	uint64_t map_addr, map_len;
 	struct daxmirror_query_unit *qunits;
 	int dfd;
 
@@ -1242,13 +1321,15 @@ static int case_fuzz(void)
 		unsigned int which = rng() % 7;
 		unsigned long cmd = cmds[which];
 		bool size_ok = rng() % 3 != 0, cmd_ok = rng() % 8 != 0;
-		int ret;
+		int ret, verdict;
 
-		for (int j = 0; j < 160; j++)
+		for (size_t j = 0; j < sizeof(arg) / 8; j++)
 			arg[j] = rng() % 4 ? 0 : rng();
 		arg[0] = size_ok ? sizes[which] :
-			 (uint64_t[]){ 0, sizes[which] - 8, sizes[which] + 8,
-				       rng(), 1 }[rng() % 5];
+			 (uint64_t[]){ 0, ver0[which] - 8, sizes[which] + 8,
+				       rng(), 1, DAXMIRROR_MAX_ARG_SIZE + 8,
+				       sizes[which] + 4,
+				       sizes[which] + 64 }[rng() % 8];
 		arg[1] = fuzz_addr(t.map, hole);
 		arg[2] = fuzz_len();
 		switch (which) {
@@ -1293,36 +1374,48 @@ static int case_fuzz(void)
 			break;
 		}
 		if (!cmd_ok) {
-			/* Wrong number, wrong size in the command, wrong magic. */
+			/* Wrong number, wrong direction, wrong magic. */
 			switch (rng() % 3) {
 			case 0: cmd = _IOWR(DAXMIRROR_IOC_MAGIC, 8 + rng() % 248,
 					    struct daxmirror_map); break;
-			case 1: cmd = _IOC(_IOC_READ | _IOC_WRITE,
-					   DAXMIRROR_IOC_MAGIC, 1 + which,
-					   8 * (1 + rng() % 60));
-				if (cmd == cmds[which])
-					cmd ^= 1ul << _IOC_SIZESHIFT;
+			case 1: {
+				unsigned int dir = _IOC_DIR(cmd);
+
+				while (dir == _IOC_DIR(cmd))
+					dir = rng() % 4;
+				cmd = _IOC(dir, DAXMIRROR_IOC_MAGIC, 1 + which,
+					   _IOC_SIZE(cmd));
 				break;
+			}
 			default: cmd = _IOWR(rng() % 255, 1 + which,
 					     struct daxmirror_map);
 				if (_IOC_TYPE(cmd) == DAXMIRROR_IOC_MAGIC)
 					cmd = _IOWR(0x11, 1 + which,
 						    struct daxmirror_map);
 			}
+		} else if (rng() % 8 == 0) {
+			/* Other size bits: the same command (size field rules). */
+			cmd = _IOC(_IOC_DIR(cmd), DAXMIRROR_IOC_MAGIC, 1 + which,
+				   rng() % (1u << _IOC_SIZEBITS));
+			size_bits++;
 		}
 		map_addr = arg[1];
 		map_len = arg[2];
+		verdict = size_verdict(arg[0], ver0[which], sizes[which], arg);
 		ret = dmr_ioctl(dfd, cmd, arg);
 		calls++;
 		if (!cmd_ok) {
 			bad_cmd++;
 			CHECK_EQ(ret, -ENOTTY);
-		} else if (!size_ok) {
+		} else if (verdict) {
 			bad_size++;
-			CHECK(ret == -EINVAL || ret == -EFAULT,
-			      "bad size %llu accepted by cmd %u: %d",
-			      (unsigned long long)arg[0], which, ret);
+			CHECK(ret == verdict, "size %llu of cmd %u: got %d, "
+			      "want %d", (unsigned long long)arg[0], which, ret,
+			      verdict);
+		} else if (!size_ok) {
+			odd_size_ok++;	/* an older or newer caller's size */
 		}
+		CHECK(ret != -EIO, "an ioctl met poison: cmd %u", which);
 		if (ret) {
 			errors++;
 			if (-ret < 160)
@@ -1336,11 +1429,13 @@ static int case_fuzz(void)
 		}
 	}
 	printf("DMR-FUZZ %s calls=%ld errors=%ld successes=%ld bad_cmd=%ld "
-	       "bad_size=%ld EINVAL=%ld EFAULT=%ld ENOTTY=%ld ENXIO=%ld "
-	       "ENOENT=%ld EEXIST=%ld ENOSPC=%ld\n", opt.label, calls, errors,
-	       successes, bad_cmd, bad_size, err_by[EINVAL], err_by[EFAULT],
-	       err_by[ENOTTY], err_by[ENXIO], err_by[ENOENT], err_by[EEXIST],
-	       err_by[ENOSPC]);
+	       "bad_size=%ld other_size_ok=%ld size_bits=%ld EINVAL=%ld "
+	       "E2BIG=%ld EFAULT=%ld ENOTTY=%ld ENXIO=%ld ENOENT=%ld "
+	       "EEXIST=%ld ENOSPC=%ld EOPNOTSUPP=%ld\n", opt.label, calls,
+	       errors, successes, bad_cmd, bad_size, odd_size_ok, size_bits,
+	       err_by[EINVAL], err_by[E2BIG], err_by[EFAULT], err_by[ENOTTY],
+	       err_by[ENXIO], err_by[ENOENT], err_by[EEXIST], err_by[ENOSPC],
+	       err_by[EOPNOTSUPP]);
 	close(dfd);
 	target_destroy(&t);
 	munmap(scratch, 80ul << 20);
@@ -1654,12 +1749,19 @@ static int query_differential(int dfd, const struct recset *rs,
 }
 
 /* A QUERY that must fail with want; mutate changes a valid one. */
+/* bq has room after it: sizes above the struct read bq_tail. */
 #define QUERY_BAD(want, what, ...)                                          \
 	do {                                                                \
-		struct daxmirror_query bq = *base;                          \
+		struct {                                                    \
+			struct daxmirror_query q;                           \
+			uint64_t tail[2];                                   \
+		} bq_ = { .q = *base };                                     \
+		struct daxmirror_query bq;                                  \
 		int ret_;                                                   \
+		bq = bq_.q;                                                 \
 		__VA_ARGS__;                                                \
-		ret_ = dmr_query(dfd, &bq);                                 \
+		bq_.q = bq;                                                 \
+		ret_ = dmr_query(dfd, &bq_.q);                              \
 		CHECK(ret_ == (want), "%s: got %d (%s), want %d", what,     \
 		      ret_, strerror(-ret_), want);                         \
 		nbad++;                                                     \
@@ -1682,8 +1784,27 @@ static int query_bad(int dfd, const struct daxmirror_query *base,
 		CHECK_EQ(dmr_query(dfd, &ok), 0);
 		CHECK(ok.records > 0, "the valid query walked nothing");
 	}
-	QUERY_BAD(-EINVAL, "size - 8", bq.size -= 8);
-	QUERY_BAD(-EINVAL, "size + 8", bq.size += 8);
+	/* The size rule (uapi header). */
+	QUERY_BAD(-EINVAL, "size below API 2's", bq.size =
+		  DAXMIRROR_QUERY_SIZE_VER0 - 8);
+	QUERY_BAD(-EINVAL, "size not a multiple of 8", bq.size += 4);
+	QUERY_BAD(-E2BIG, "size above the limit",
+		  bq.size = DAXMIRROR_MAX_ARG_SIZE + 8);
+	QUERY_BAD(-E2BIG, "unknown field set",
+		  bq.size += 8; bq_.tail[0] = 1);
+	QUERY_BAD(0, "unknown field 0 (a newer caller)", bq.size += 16);
+	{
+		/* An API 2 caller: the module must not write err_addr. */
+		struct daxmirror_query old = *base;
+
+		old.size = DAXMIRROR_QUERY_SIZE_VER0;
+		old.err_addr = 0x5a5a;
+		CHECK_EQ(dmr_query(dfd, &old), 0);
+		CHECK_EQ(old.err_addr, 0x5a5a);
+		CHECK(old.records > 0, "API 2 sized query walked nothing");
+		nbad++;
+	}
+	QUERY_BAD(-EINVAL, "err_addr set", bq.err_addr = 1);
 	QUERY_BAD(-EINVAL, "unknown flag", bq.flags = 2);
 	QUERY_BAD(-EINVAL, "0 units", bq.nunits = 0);
 	QUERY_BAD(-EINVAL, "too many units",
@@ -1707,6 +1828,24 @@ static int query_bad(int dfd, const struct daxmirror_query *base,
 	UNIT_BAD("unit past its range", units[0].addr, map_len + 8);
 	UNIT_BAD("unit over two ranges", (uintptr_t)map2 - 4096, 8192);
 	UNIT_BAD("unit overflows", ~0ull - 7, 16);
+	{
+		/* Overlapping units: in order, and out of order. */
+		struct daxmirror_query_unit u2[3] = {
+			{ units[0].addr, units[0].len },
+			{ units[0].addr + 8, 8 },
+		};
+
+		QUERY_BAD(-EINVAL, "units overlap", bq.units_ptr =
+			  (uintptr_t)u2; bq.nunits = 2);
+		u2[1] = u2[0];
+		u2[0] = units[1];
+		u2[2] = units[1];
+		QUERY_BAD(-EINVAL, "units overlap, out of order",
+			  bq.units_ptr = (uintptr_t)u2; bq.nunits = 3);
+		u2[2] = units[2];
+		QUERY_BAD(0, "units out of order, disjoint",
+			  bq.units_ptr = (uintptr_t)u2; bq.nunits = 3);
+	}
 	/* Filter fields. */
 	QUERY_BAD(-EINVAL, "9 predicates", bq.filter.npreds = 9);
 	QUERY_BAD(-EINVAL, "type 0", bq.filter.npreds = 1;
@@ -1994,7 +2133,7 @@ static int case_query_race(void)
 
 	CHECK(qr, "calloc");
 	CHECK(!opt.devdax, "query_race truncates files: not on devdax");
-	map_sync = false;	/* see the race case */
+	map_sync = opt.race_sync;	/* see the race case */
 	CHECK_EQ(target_create(&qr->t, "qrace_a", QRACE_LEN), 0);
 	qrace_fill(qr->t.map, &qr->nrec, 1);
 	qr->nunits = 16;
@@ -2081,8 +2220,21 @@ static int case_query(void)
 	       (unsigned long long)ver.api, (unsigned long long)ver.lanes);
 	CHECK_EQ(ver.api, DAXMIRROR_API_VERSION);
 	CHECK(ver.lanes >= 1 && ver.lanes <= DMR_TEST_MAX_LANES, "lanes");
-	ver.size = sizeof(ver) + 8;
-	CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, &ver), -EINVAL);
+	{
+		/* The size rule: a newer caller's zero tail is fine, a
+		 * field the module does not know is -E2BIG. */
+		uint64_t big[5] = { sizeof(ver) + 16 };
+
+		CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, big), 0);
+		CHECK_EQ(big[1], DAXMIRROR_API_VERSION);
+		big[1] = big[2] = 0;
+		big[4] = 1;
+		CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, big), -E2BIG);
+		big[0] = 16;
+		CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, big), -EINVAL);
+		big[0] = 20;
+		CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, big), -EINVAL);
+	}
 	ver.size = sizeof(ver);
 	ver.api = 1;
 	CHECK_EQ(dmr_ioctl(dfd, DAXMIRROR_IOC_VERSION, &ver), -EINVAL);
@@ -2103,6 +2255,7 @@ static int case_query(void)
 	if (!opt.devdax) {
 		CHECK_EQ(target_open_file(&t2, "query2", len), 0);
 		t2.len = len;
+		t2.sync = map_sync;
 		CHECK_EQ(target_map_at(&t2, (uint8_t *)hole + len), 0);
 		CHECK_EQ(dmr_map(dfd, t2.map, len, 0, NULL), 0);
 	}
@@ -2133,6 +2286,758 @@ static int case_query(void)
 	return 0;
 }
 
+/* ---- refuse: only shared DAX mappings can be mirrored ---- */
+
+/* A MAP of [p, p + len) and what it must give. */
+static int refuse_map(int dfd, void *p, size_t len, int want,
+		      const char *what)
+{
+	int ret = dmr_map(dfd, p, len, DAXMIRROR_MAP_PREFAULT, NULL);
+
+	printf("DMR-REFUSE %s MAP of %s: %d (%s)\n", opt.label, what, ret,
+	       ret ? strerror(-ret) : "ok");
+	CHECK(ret == want, "MAP of %s: got %d, want %d", what, ret, want);
+	return 0;
+}
+
+/* The block device under opt.path, from /proc/mounts. */
+static int mount_device(char *dev, size_t size)
+{
+	char line[512], mdev[256], mdir[256];
+	FILE *f = fopen("/proc/mounts", "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %255s", mdev, mdir) == 2 &&
+		    !strcmp(mdir, opt.path)) {
+			snprintf(dev, size, "%s", mdev);
+			ret = 0;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Replace the mapping at where (len bytes) by fd's (or anonymous memory,
+ * fd -1) and check what READ and QUERY of the mirrored range give now.
+ */
+static int refuse_fault(int dfd, uint8_t *where, size_t len, int fd,
+			int flags, int want, const char *what)
+{
+	struct daxmirror_query_unit unit = { (uintptr_t)where, 4096 };
+	struct dkd_filter f = { .snap = 1 };
+	struct daxmirror_query q;
+	uint8_t *buf = malloc(len);
+	struct qkeys k;
+	void *p;
+	int rd, qr;
+
+	CHECK(buf, "malloc");
+	if (fd == -2) {
+		CHECK_SYS(munmap(where, len));
+	} else {
+		p = mmap(where, len, PROT_READ | PROT_WRITE, MAP_FIXED | flags,
+			 fd, 0);
+		CHECK(p == where, "mmap %s: %s", what, strerror(errno));
+		memset(where, 0, 4096);	/* populate (a private COW copy) */
+	}
+	rd = dmr_read(dfd, where, len, buf, 2, NULL);
+	query_init(&q, &unit, 1, &f, &k);
+	qr = dmr_query(dfd, &q);
+	printf("DMR-REFUSE %s fault on %s: READ %d QUERY %d err_addr %s\n",
+	       opt.label, what, rd, qr,
+	       q.err_addr == (uintptr_t)where ? "=addr" : "?");
+	CHECK(rd == want, "READ of %s: got %d, want %d", what, rd, want);
+	CHECK(qr == want, "QUERY of %s: got %d, want %d", what, qr, want);
+	CHECK(q.err_addr == (uintptr_t)where, "err_addr %#llx, want %p",
+	      (unsigned long long)q.err_addr, (void *)where);
+	free(buf);
+	return 0;
+}
+
+static int case_refuse(void)
+{
+	const size_t len = 2ul << 20, small = 64ul << 10;
+	struct daxmirror_stats st;
+	struct target t;
+	char bdev[256], tpath[64];
+	uint8_t *p, *buf = malloc(len);
+	int dfd, sfd, tfd, bfd;
+
+	CHECK(buf, "malloc");
+	CHECK(!opt.devdax, "refuse needs a DAX file system");
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+
+	/* memfd_secret: its pages are not in the kernel's direct map. */
+	sfd = syscall(SYS_memfd_secret, 0);
+	CHECK(sfd >= 0, "memfd_secret: %s (boot with secretmem.enable=1)",
+	      strerror(errno));
+	CHECK_SYS(ftruncate(sfd, small));
+	p = mmap(NULL, small, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	CHECK(p != MAP_FAILED, "mmap secretmem: %s", strerror(errno));
+	memset(p, 0x5e, small);
+	if (refuse_map(dfd, p, small, -EOPNOTSUPP, "memfd_secret"))
+		return -1;
+	munmap(p, small);
+
+	/* A shared mapping of a file that is not DAX: the page cache of the
+	 * block device under the file system. */
+	CHECK_EQ(mount_device(bdev, sizeof(bdev)), 0);
+	bfd = open(bdev, O_RDONLY | O_CLOEXEC);
+	CHECK(bfd >= 0, "open %s: %s", bdev, strerror(errno));
+	p = mmap(NULL, small, PROT_READ, MAP_SHARED, bfd, 0);
+	CHECK(p != MAP_FAILED, "mmap %s: %s", bdev, strerror(errno));
+	CHECK(*(volatile uint8_t *)p == p[0], "read");
+	if (refuse_map(dfd, p, small, -EOPNOTSUPP, "a block device (page cache)"))
+		return -1;
+	munmap(p, small);
+
+	/* tmpfs. */
+	snprintf(tpath, sizeof(tpath), "/tmp/refuse_tmpfs");
+	tfd = open(tpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK_SYS(tfd);
+	unlink(tpath);
+	CHECK_SYS(ftruncate(tfd, len));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
+	CHECK(p != MAP_FAILED, "mmap tmpfs");
+	memset(p, 1, len);
+	if (refuse_map(dfd, p, len, -EOPNOTSUPP, "a tmpfs file"))
+		return -1;
+	munmap(p, len);
+
+	/* Anonymous memory. */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED, "mmap anon");
+	memset(p, 1, len);
+	if (refuse_map(dfd, p, len, -EOPNOTSUPP, "anonymous memory"))
+		return -1;
+	munmap(p, len);
+
+	/* A private mapping of a DAX file, read only and after a write. */
+	CHECK_EQ(target_create(&t, "refuse", len), 0);
+	fill_random(t.map, len);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, t.fd, 0);
+	CHECK(p != MAP_FAILED, "mmap private");
+	CHECK(p[0] == t.map[0], "private mapping reads the file");
+	if (refuse_map(dfd, p, len, -EOPNOTSUPP, "a private DAX mapping"))
+		return -1;
+	p[0] ^= 1;	/* COW: an anonymous page in a DAX VMA */
+	if (refuse_map(dfd, p, len, -EOPNOTSUPP,
+		       "a private DAX mapping after a write"))
+		return -1;
+	munmap(p, len);
+
+	/* Nothing mapped, and a DAX mapping followed by something else. */
+	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED, "mmap");
+	munmap(p, len);
+	if (refuse_map(dfd, p, len, -EFAULT, "a hole"))
+		return -1;
+	if (refuse_map(dfd, t.map + len - small, 2 * small, -EOPNOTSUPP,
+		       "a DAX mapping and the PROT_NONE reservation after it"))
+		return -1;
+
+	/* The real thing works; then each fault checks the mapping again. */
+	if (refuse_map(dfd, t.map, len, 0, "a shared DAX mapping"))
+		return -1;
+	CHECK_EQ(dmr_read(dfd, t.map, len, buf, 2, NULL), 0);
+	CHECK(!memcmp(buf, t.map, len), "device read differs");
+	if (refuse_fault(dfd, t.map, len, tfd, MAP_SHARED, -EOPNOTSUPP,
+			 "tmpfs in its place"))
+		return -1;
+	sfd = syscall(SYS_memfd_secret, 0);
+	CHECK_SYS(sfd);
+	CHECK_SYS(ftruncate(sfd, len));
+	if (refuse_fault(dfd, t.map, len, sfd, MAP_SHARED, -EOPNOTSUPP,
+			 "memfd_secret in its place"))
+		return -1;
+	if (refuse_fault(dfd, t.map, len, t.fd, MAP_PRIVATE, -EOPNOTSUPP,
+			 "a private DAX mapping in its place"))
+		return -1;
+	if (refuse_fault(dfd, t.map, len, -1, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -EOPNOTSUPP, "anonymous memory in its place"))
+		return -1;
+	if (refuse_fault(dfd, t.map, len, -2, 0, -EFAULT, "nothing"))
+		return -1;
+	CHECK_EQ(target_map_at(&t, t.map), 0);
+	CHECK_EQ(dmr_read(dfd, t.map, len, buf, 2, NULL), 0);
+	CHECK(!memcmp(buf, t.map, len), "device read differs after restore");
+	CHECK_EQ(dmr_stats(dfd, &st), 0);
+	printf("DMR-REFUSE %s refused=%llu fault_errors=%llu\n", opt.label,
+	       (unsigned long long)st.refused,
+	       (unsigned long long)st.fault_errors);
+	CHECK(st.refused > 0, "no refusal counted");
+	close(sfd);
+	close(tfd);
+	close(bfd);
+	close(dfd);
+	target_destroy(&t);
+	free(buf);
+	return counters_zero("after refuse");
+}
+
+/* ---- poison: a hardware-poisoned page is refused, the rest reads ---- */
+
+static volatile sig_atomic_t sigbus_seen, sigbus_code;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	sigbus_seen++;
+	sigbus_code = si->si_code;
+}
+
+static int case_poison(void)
+{
+	const size_t len = 4ul << 20, ulen = 256ul << 10;
+	const size_t victim_off = (1ul << 20) + 8 * PAGE;
+	struct daxmirror_query_unit units[16], good[15];
+	struct dkd_filter f = { .snap = 5, .min_vlen = 8,
+				.agg_type = DKD_T_UINT, .agg_width = 8 };
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO };
+	struct daxmirror_stats st;
+	struct daxmirror_query q;
+	struct target t;
+	struct qkeys k;
+	uint8_t *want = malloc(len), *buf = malloc(len), state;
+	uint64_t faulted, bytes;
+	size_t nrec, ngood = 0, per_unit = ulen / 64;
+	int dfd, ret;
+
+	CHECK(want && buf, "malloc");
+	CHECK(!opt.devdax, "poison runs on an fsdax file");
+	/*
+	 * The poisoned page stays poisoned for the life of the machine, so
+	 * its file is kept: freed, its blocks would go to another file,
+	 * whose reads would fail.
+	 */
+	CHECK_EQ(target_create(&t, "poisoned.keep", len), 0);
+	qrace_fill_len(t.map, len, &nrec, 1);
+	memcpy(want, t.map, len);
+	CHECK_EQ(nrec, len / 64);
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, len, DAXMIRROR_MAP_PREFAULT, &faulted), 0);
+	CHECK_EQ(faulted, len / PAGE);
+	for (size_t i = 0; i < 16; i++) {
+		units[i].addr = (uintptr_t)t.map + i * ulen;
+		units[i].len = ulen;
+		if (i * ulen + ulen <= victim_off || i * ulen > victim_off)
+			good[ngood++] = units[i];
+	}
+
+	/* The kernel's memory-failure path: marks the page, unmaps it from
+	 * every process, and sends this one SIGBUS. */
+	CHECK_SYS(sigaction(SIGBUS, &sa, NULL));
+	CHECK(madvise(t.map + victim_off, PAGE, MADV_HWPOISON) == 0,
+	      "MADV_HWPOISON: %s", strerror(errno));
+	printf("DMR-POISON %s page at +%#zx poisoned; SIGBUS seen %d (code "
+	       "%d)\n", opt.label, victim_off, (int)sigbus_seen,
+	       (int)sigbus_code);
+
+	/* READ over it: -EIO, the bytes before it good. */
+	ret = dmr_read(dfd, t.map, len, buf, 2, &bytes);
+	printf("DMR-POISON %s READ of all: %d bytes=%#llx\n", opt.label, ret,
+	       (unsigned long long)bytes);
+	CHECK_EQ(ret, -EIO);
+	CHECK_EQ(bytes, victim_off);
+	CHECK(!memcmp(buf, want, bytes), "bytes before the poison differ");
+	CHECK_EQ(dmr_read(dfd, t.map + victim_off, PAGE, buf, 1, &bytes), -EIO);
+	CHECK_EQ(bytes, 0);
+	CHECK_EQ(dmr_snapshot(dfd, t.map + victim_off, 1, &state), 0);
+	CHECK_EQ(state, DAXMIRROR_SNAP_ERROR | DAXMIRROR_SNAP_WHY_POISON);
+	/* The rest of the range still reads. */
+	CHECK_EQ(dmr_read(dfd, t.map + victim_off + PAGE,
+			  len - victim_off - PAGE, buf, 3, &bytes), 0);
+	CHECK(!memcmp(buf, want + victim_off + PAGE, len - victim_off - PAGE),
+	      "bytes after the poison differ");
+	CHECK_EQ(dmr_read(dfd, t.map, victim_off, buf, 2, NULL), 0);
+	CHECK(!memcmp(buf, want, victim_off), "bytes before the poison differ");
+
+	/* QUERY over it: -EIO naming the page; without its unit: exact. */
+	for (int lanes = 1; lanes <= 4; lanes += 3) {
+		query_init(&q, units, 16, &f, &k);
+		q.lanes = lanes;
+		ret = dmr_query(dfd, &q);
+		printf("DMR-POISON %s QUERY of all (%d lanes): %d err_addr=+%#llx\n",
+		       opt.label, lanes, ret,
+		       (unsigned long long)(q.err_addr - (uintptr_t)t.map));
+		CHECK_EQ(ret, -EIO);
+		CHECK(q.err_addr >= (uintptr_t)t.map + victim_off &&
+		      q.err_addr < (uintptr_t)t.map + victim_off + PAGE,
+		      "err_addr %#llx not in the poisoned page",
+		      (unsigned long long)q.err_addr);
+		query_init(&q, good, ngood, &f, &k);
+		q.lanes = lanes;
+		CHECK_EQ(dmr_query(dfd, &q), 0);
+		CHECK_EQ(q.count, ngood * per_unit);
+		CHECK_EQ(q.sum, ngood * per_unit);
+	}
+	CHECK_EQ(dmr_stats(dfd, &st), 0);
+	printf("DMR-POISON %s poisoned=%llu\n", opt.label,
+	       (unsigned long long)st.poisoned);
+	CHECK(st.poisoned >= 1, "no poisoned page counted");
+	signal(SIGBUS, SIG_DFL);
+	close(dfd);
+	/* Keep the file (see above): unmap and close only. */
+	munmap(t.map, t.len);
+	close(t.fd);
+	free(want);
+	free(buf);
+	return counters_zero("after poison");
+}
+
+/* ---- kill: a fatal signal ends long device work within a second ---- */
+
+enum kill_work { KILL_PREFAULT, KILL_READ, KILL_QUERY };
+
+static const char *kill_names[] = { "PREFAULT", "READ", "QUERY" };
+
+/* In a child: the work, over the whole 1 GiB mapping at map. */
+static void kill_child(int sock, uint8_t *map, size_t len, enum kill_work w,
+		       bool warm)
+{
+	struct daxmirror_query_unit *units;
+	struct dkd_filter f = { .snap = 5, .min_vlen = 8,
+				.agg_type = DKD_T_UINT, .agg_width = 8 };
+	const size_t piece = DAXMIRROR_MAX_READ_LEN, ulen = 1ul << 20;
+	struct daxmirror_query q;
+	struct qkeys k;
+	uint8_t *buf = NULL;
+	int cfd = dmr_open();
+
+	if (cfd < 0)
+		_exit(1);
+	if (w != KILL_PREFAULT &&
+	    dmr_map(cfd, map, len, warm ? DAXMIRROR_MAP_PREFAULT : 0, NULL))
+		_exit(1);
+	units = calloc(len / ulen, sizeof(*units));
+	if (w == KILL_READ)
+		buf = malloc(piece);
+	if (!units || (w == KILL_READ && !buf))
+		_exit(1);
+	for (size_t i = 0; i < len / ulen; i++) {
+		units[i].addr = (uintptr_t)map + i * ulen;
+		units[i].len = ulen;
+	}
+	if (write(sock, "g", 1) != 1)
+		_exit(1);
+	for (;;) {
+		switch (w) {
+		case KILL_PREFAULT:
+			dmr_map(cfd, map, len, DAXMIRROR_MAP_PREFAULT, NULL);
+			_exit(3);	/* killed first */
+		case KILL_READ:
+			for (size_t off = 0; off < len; off += piece)
+				dmr_read(cfd, map + off, piece, buf, 2, NULL);
+			break;
+		case KILL_QUERY:
+			query_init(&q, units, len / ulen, &f, &k);
+			q.lanes = 2;
+			dmr_query(cfd, &q);
+			break;
+		}
+	}
+}
+
+/* Start w in a child, SIGKILL it after delay_ms, time the reaping. */
+static int kill_one(uint8_t *map, size_t len, enum kill_work w, bool warm,
+		    unsigned int delay_ms, double *secs)
+{
+	struct timespec t0, t1;
+	int sv[2], status;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(sv) == 0, "pipe");
+	pid = fork();
+	CHECK_SYS(pid);
+	if (!pid) {
+		close(sv[0]);
+		kill_child(sv[1], map, len, w, warm);
+	}
+	close(sv[1]);
+	CHECK_EQ(read(sv[0], &c, 1), 1);	/* about to start */
+	close(sv[0]);
+	usleep(delay_ms * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("DMR-KILL %s %s %s killed after %u ms: %s, reaped in %.3f s\n",
+	       opt.label, kill_names[w], warm ? "warm" : "cold", delay_ms,
+	       WIFSIGNALED(status) ? "by SIGKILL" : "exited first", *secs);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "%s: status %#x", kill_names[w], status);
+	CHECK(*secs < 1.0, "%s ignored the fatal signal: %.3f s",
+	      kill_names[w], *secs);
+	return counters_zero(kill_names[w]);
+}
+
+/*
+ * SIGKILL in the middle of a PREFAULT, READs and a QUERY over 1 GiB.  Cold,
+ * with every fault slowed to 50 ms (a PREFAULT of 1 GiB then takes 512 *
+ * 50 ms), the caller is killed while it faults; warm, with no delay, while
+ * the lanes read.  Each must be reaped within a second.
+ */
+static int case_kill(void)
+{
+	const size_t len = 1ul << 30;
+	struct timespec t0, t1;
+	double secs, worst = 0, scan;
+	struct target t;
+	size_t nrec;
+	int dfd;
+
+	CHECK(!opt.devdax, "kill runs on an fsdax file");
+	CHECK_EQ(target_create(&t, "kill_1g", len), 0);
+	/* 64-byte records tile a page: make one, copy it everywhere. */
+	qrace_fill_len(t.map, PAGE, &nrec, 1);
+	for (size_t off = PAGE; off < len; off += PAGE)
+		memcpy(t.map + off, t.map, PAGE);
+	nrec = len / 64;
+
+	set_commit_delay(50000);
+	for (int w = KILL_PREFAULT; w <= KILL_QUERY; w++) {
+		if (kill_one(t.map, len, w, false, 300, &secs))
+			return -1;
+		worst = secs > worst ? secs : worst;
+	}
+	set_commit_delay(0);
+
+	/* How long does a warm QUERY of the whole GiB take here? */
+	dfd = dmr_open();
+	CHECK_SYS(dfd);
+	CHECK_EQ(dmr_map(dfd, t.map, len, DAXMIRROR_MAP_PREFAULT, NULL), 0);
+	{
+		struct daxmirror_query_unit *units = calloc(1024, sizeof(*units));
+		struct dkd_filter f = { .snap = 5, .min_vlen = 8,
+					.agg_type = DKD_T_UINT, .agg_width = 8 };
+		struct daxmirror_query q;
+		struct qkeys k;
+
+		CHECK(units, "calloc");
+		for (size_t i = 0; i < 1024; i++) {
+			units[i].addr = (uintptr_t)t.map + i * (len / 1024);
+			units[i].len = len / 1024;
+		}
+		query_init(&q, units, 1024, &f, &k);
+		q.lanes = 2;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_EQ(dmr_query(dfd, &q), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK_EQ(q.count, nrec);
+		free(units);
+	}
+	close(dfd);
+	scan = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("DMR-KILL %s a warm QUERY of 1 GiB takes %.3f s\n", opt.label,
+	       scan);
+	for (int w = KILL_READ; w <= KILL_QUERY; w++) {
+		if (kill_one(t.map, len, w, true, 100 + scan * 300, &secs))
+			return -1;
+		worst = secs > worst ? secs : worst;
+	}
+	printf("DMR-KILL %s worst reap %.3f s\n", opt.label, worst);
+	target_destroy(&t);
+	return counters_zero("after kill");
+}
+
+/* ---- stress: random ioctls from 16 threads, files changing under them ---- */
+
+#define STRESS_FILES 4
+#define STRESS_LEN (4ul << 20)
+#define STRESS_THREADS 16
+/* One fd shared by 12 threads (more than DAXMIRROR_MAX_CALLS), one for
+ * each pair of the other 4. */
+#define STRESS_SHARED 12
+#define STRESS_FDS 3
+
+struct stress {
+	struct target t[STRESS_FILES];
+	uint8_t *where[STRESS_FILES];
+	pthread_mutex_t lock[STRESS_FILES];	/* the mapping at where[] */
+	int fds[STRESS_FDS];
+	_Atomic bool stop;
+	_Atomic long calls, errs_by[160], unexpected, kills;
+	_Atomic long max_in_flight;	/* STATS: the most seen at once */
+};
+
+/* Which errors a call may give while files change under it. */
+static bool stress_expected(int ret)
+{
+	switch (-ret) {
+	case 0: case EFAULT: case EEXIST: case ENOENT: case ENXIO:
+	case EBUSY: case EINVAL: case ENOSPC: case EOPNOTSUPP: case EINTR:
+		return true;
+	}
+	return false;
+}
+
+/* One random call; quiet in a forked child (no stdio after fork). */
+static void stress_call(struct stress *sx, int fd, uint64_t *rs, bool quiet)
+{
+	uint64_t r = *rs;
+	int file, ret = 0;
+	uint8_t *base;
+	size_t off, len;
+	static _Thread_local uint8_t buf[256 << 10];
+
+	r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+	*rs = r;
+	file = r % STRESS_FILES;
+	base = sx->where[file];
+	off = (r >> 8) % (STRESS_LEN / PAGE) * PAGE;
+	len = PAGE * (1 + (r >> 24) % 64);
+	if (off + len > STRESS_LEN)
+		len = STRESS_LEN - off;
+	switch ((r >> 40) % 8) {
+	case 0:
+		ret = dmr_map(fd, base + off, len,
+			      r >> 50 & 1 ? DAXMIRROR_MAP_PREFAULT : 0, NULL);
+		break;
+	case 1:
+		ret = dmr_unmap(fd, base + off, len);
+		break;
+	case 2:
+		ret = dmr_map(fd, base, STRESS_LEN, 0, NULL);
+		break;
+	case 3:
+		ret = dmr_unmap(fd, base, STRESS_LEN);
+		break;
+	case 4:
+		ret = dmr_read(fd, base + off + (r >> 52) % PAGE,
+			       len > sizeof(buf) ? sizeof(buf) - PAGE : len - 1,
+			       buf, (r >> 56) % 9, NULL);
+		break;
+	case 5: {
+		struct daxmirror_query_unit u[4];
+		struct dkd_filter f = { .snap = 5, .min_vlen = 8,
+					.agg_type = DKD_T_UINT, .agg_width = 8 };
+		struct daxmirror_query q;
+		struct qkeys k;
+		size_t n = 1 + (r >> 50) % 4;
+
+		size_t ulen = len / n / 64 * 64;
+
+		if (!ulen)
+			ulen = 64;
+		for (size_t i = 0; i < n; i++) {
+			u[i].addr = (uintptr_t)base + off + i * ulen;
+			u[i].len = ulen;
+		}
+		query_init(&q, u, n, &f, &k);
+		q.lanes = (r >> 56) % 9;
+		if (r >> 55 & 1) {
+			q.flags = DAXMIRROR_QUERY_ROWS;
+			q.rows_ptr = (uintptr_t)buf;
+			q.rows_cap = sizeof(buf);
+		}
+		ret = dmr_query(fd, &q);
+		break;
+	}
+	case 6: {
+		uint8_t states[64];
+
+		ret = dmr_snapshot(fd, base + off, len / PAGE, states);
+		break;
+	}
+	default: {
+		struct daxmirror_stats st;
+		long seen;
+
+		ret = dmr_stats(fd, &st);
+		seen = atomic_load(&sx->max_in_flight);
+		while (!ret && (long)st.in_flight > seen &&
+		       !atomic_compare_exchange_weak(&sx->max_in_flight, &seen,
+						     (long)st.in_flight))
+			;
+		break;
+	}
+	}
+	atomic_fetch_add(&sx->calls, 1);
+	if (-ret < 160)
+		atomic_fetch_add(&sx->errs_by[-ret], 1);
+	if (!stress_expected(ret) && atomic_fetch_add(&sx->unexpected, 1) < 5 &&
+	    !quiet)
+		fprintf(stderr, "stress: op %llu gave %d (%s)\n",
+			(unsigned long long)((r >> 40) % 8), ret,
+			strerror(-ret));
+}
+
+struct stress_thread {
+	struct stress *sx;
+	int index;
+};
+
+static void *stress_ioctls(void *arg)
+{
+	struct stress_thread *st = arg;
+	struct stress *sx = st->sx;
+	int fd = st->index < STRESS_SHARED ? sx->fds[0] :
+		 sx->fds[1 + (st->index - STRESS_SHARED) / 2];
+	uint64_t r = 0x9e3779b97f4a7c15ull * (st->index + 1);
+
+	while (!atomic_load(&sx->stop))
+		stress_call(sx, fd, &r, false);
+	return NULL;
+}
+
+/* Truncate, punch, munmap, mprotect, replace by anonymous memory. */
+static void *stress_mutate(void *arg)
+{
+	struct stress *sx = arg;
+	uint64_t r = 12345;
+	size_t n;
+
+	while (!atomic_load(&sx->stop)) {
+		struct target *t;
+		int file;
+
+		r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+		file = r % STRESS_FILES;
+		t = &sx->t[file];
+		pthread_mutex_lock(&sx->lock[file]);
+		switch ((r >> 8) % 5) {
+		case 0:
+			if (ftruncate(t->fd, 0) || ftruncate(t->fd, STRESS_LEN))
+				atomic_fetch_add(&sx->unexpected, 1);
+			break;
+		case 1:
+			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE,
+				      (r >> 16) % (STRESS_LEN / PAGE) * PAGE,
+				      PAGE * (1 + (r >> 32) % 600)))
+				atomic_fetch_add(&sx->unexpected, 1);
+			break;
+		case 2:
+			munmap(t->map, STRESS_LEN);
+			if (target_map_at(t, sx->where[file]))
+				atomic_fetch_add(&sx->unexpected, 1);
+			break;
+		case 3:
+			mprotect(t->map, STRESS_LEN, PROT_NONE);
+			usleep(r % 1000);
+			mprotect(t->map, STRESS_LEN, PROT_READ | PROT_WRITE);
+			break;
+		default:
+			mmap(t->map, STRESS_LEN, PROT_READ | PROT_WRITE,
+			     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			usleep(r % 1000);
+			if (target_map_at(t, sx->where[file]))
+				atomic_fetch_add(&sx->unexpected, 1);
+			break;
+		}
+		qrace_fill_len(t->map, STRESS_LEN, &n, 1);
+		pthread_mutex_unlock(&sx->lock[file]);
+		usleep(r % 2000);
+	}
+	return NULL;
+}
+
+/* Children that mirror and read, killed at random moments. */
+static void *stress_killer(void *arg)
+{
+	struct stress *sx = arg;
+	uint64_t r = 777;
+
+	while (!atomic_load(&sx->stop)) {
+		pid_t pid;
+
+		r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+		pid = fork();
+		if (pid == 0) {
+			int fd = dmr_open();
+			uint64_t cr = r | 1;
+
+			for (;;)
+				stress_call(sx, fd, &cr, true);
+		}
+		if (pid < 0)
+			continue;
+		usleep(10000 + r % 90000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		atomic_fetch_add(&sx->kills, 1);
+	}
+	return NULL;
+}
+
+static int case_stress(void)
+{
+	struct stress *sx = calloc(1, sizeof(*sx));
+	struct stress_thread th[STRESS_THREADS];
+	pthread_t tid[STRESS_THREADS], mut, killer;
+	struct timespec t0, t1;
+	double secs;
+	size_t n;
+
+	CHECK(sx, "calloc");
+	CHECK(!opt.devdax, "stress truncates files: not on devdax");
+	for (int i = 0; i < STRESS_FILES; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "stress_%d", i);
+		/* With -y half the files MAP_SYNC (see the race case). */
+		map_sync = opt.race_sync && i % 2 == 0;
+		CHECK_EQ(target_create(&sx->t[i], name, STRESS_LEN), 0);
+		sx->where[i] = sx->t[i].map;
+		pthread_mutex_init(&sx->lock[i], NULL);
+		qrace_fill_len(sx->t[i].map, STRESS_LEN, &n, 1);
+	}
+	map_sync = true;
+	for (int i = 0; i < STRESS_FDS; i++) {
+		sx->fds[i] = dmr_open();
+		CHECK_SYS(sx->fds[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < STRESS_THREADS; i++) {
+		th[i] = (struct stress_thread){ sx, i };
+		CHECK_EQ(pthread_create(&tid[i], NULL, stress_ioctls, &th[i]), 0);
+	}
+	CHECK_EQ(pthread_create(&mut, NULL, stress_mutate, sx), 0);
+	CHECK_EQ(pthread_create(&killer, NULL, stress_killer, sx), 0);
+	sleep(opt.count);
+	atomic_store(&sx->stop, true);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	pthread_join(mut, NULL);
+	pthread_join(killer, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("DMR-STRESS %s seconds=%.0f calls=%ld killed_children=%ld "
+	       "unexpected=%ld ok=%ld EFAULT=%ld EINVAL=%ld EEXIST=%ld "
+	       "ENOENT=%ld ENXIO=%ld EBUSY=%ld EOPNOTSUPP=%ld ENOSPC=%ld\n",
+	       opt.label, secs, (long)sx->calls, (long)sx->kills,
+	       (long)sx->unexpected, (long)sx->errs_by[0],
+	       (long)sx->errs_by[EFAULT], (long)sx->errs_by[EINVAL],
+	       (long)sx->errs_by[EEXIST], (long)sx->errs_by[ENOENT],
+	       (long)sx->errs_by[ENXIO], (long)sx->errs_by[EBUSY],
+	       (long)sx->errs_by[EOPNOTSUPP], (long)sx->errs_by[ENOSPC]);
+	printf("DMR-STRESS %s most calls in flight on one file: %ld\n",
+	       opt.label, (long)sx->max_in_flight);
+	CHECK_EQ(sx->unexpected, 0);
+	CHECK(sx->max_in_flight <= (long)DAXMIRROR_MAX_CALLS,
+	      "%ld calls in flight, the limit is %llu", (long)sx->max_in_flight,
+	      (unsigned long long)DAXMIRROR_MAX_CALLS);
+	CHECK(sx->max_in_flight > 1, "never two calls in flight on one file");
+	CHECK(sx->errs_by[0] > 0, "no call succeeded");
+	CHECK(sx->kills > 0, "no child was killed");
+	for (int i = 0; i < STRESS_FDS; i++)
+		close(sx->fds[i]);
+	for (int i = 0; i < STRESS_FILES; i++)
+		target_destroy(&sx->t[i]);
+	free(sx);
+	return counters_zero("after stress");
+}
+
 static int case_leaks(void)
 {
 	return counters_zero("end of suite");
@@ -2146,6 +3051,8 @@ static const struct {
 	{ "no_pin", case_no_pin },	    { "race", case_race },
 	{ "lifecycle", case_lifecycle },   { "fuzz", case_fuzz },
 	{ "query", case_query },	    { "query_race", case_query_race },
+	{ "refuse", case_refuse },	    { "poison", case_poison },
+	{ "kill", case_kill },		    { "stress", case_stress },
 	{ "leaks", case_leaks },
 };
 
@@ -2155,8 +3062,10 @@ int main(int argc, char **argv)
 	struct stat sb;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:p:l:n:s:")) != -1) {
+	while ((c = getopt(argc, argv, "c:p:l:n:s:yr")) != -1) {
 		switch (c) {
+		case 'y': opt.race_sync = true; break;
+		case 'r': opt.clone = true; break;
 		case 'c': name = optarg; break;
 		case 'p': opt.path = optarg; break;
 		case 'l': opt.label = optarg; break;
@@ -2164,7 +3073,7 @@ int main(int argc, char **argv)
 		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
 		default:
 			fprintf(stderr, "usage: %s -c CASE [-p PATH] [-l LABEL] "
-				"[-n COUNT] [-s SEED]\n", argv[0]);
+				"[-n COUNT] [-s SEED] [-y] [-r]\n", argv[0]);
 			return 1;
 		}
 	}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Run the daxmirror VM suite against one Debian 12 kernel line, under QEMU
-# (TCG) with emulated NVDIMMs.  Exit 0 pass, 1 fail, 4 skip (the machine
-# cannot run QEMU at all), printing why.
+# Run the daxmirror VM suite against one Debian 12 kernel line, or the debug
+# kernel built from Debian's 6.12 source (tests/vm/build-debug-kernel.sh:
+# KASAN, lockdep, DEBUG_VM, DEBUG_ATOMIC_SLEEP), under QEMU (TCG) with
+# emulated NVDIMMs.  Exit 0 pass, 1 fail, 4 skip (the machine cannot run
+# QEMU at all), printing why.
 #
-# Usage: tests/vm/run-vm-suite.sh 6.1|6.12 [WORKDIR]
+# Usage: tests/vm/run-vm-suite.sh 6.1|6.12|debug [WORKDIR]
 #   WORKDIR     where everything is built (default build/vm); downloads are
 #               cached in $DAXKV_VM_CACHE or WORKDIR/cache.
 #   DAXKV_VM_TIMEOUT  seconds the guest may run (default 480)
@@ -15,16 +17,23 @@
 #   DAXKV_VM_ENGINE_RECORDS, DAXKV_VM_ENGINE_QUERIES  query_test sizes
 #                     with the KMOD backend (default 5000, 50)
 #   DAXKV_VM_SCAN_RECORDS  daxkv-scanbench records (default 300000)
+#   DAXKV_VM_STRESS   seconds of the stress case (default 10, debug 60)
+#   DAXKV_VM_SYNC_RACES  race rounds with MAP_SYNC per file system
+#                     (default 500 on 6.12 and debug, 0 on 6.1: see
+#                     docs/kmod.md)
+#   DAXKV_VM_XFSR_RACES  race rounds on xfs with reflink (default 1000)
 #   DAXKV_VM_CASES    regex: run only the matching cases (debugging)
 #
 # Steps: resolve the kernel from Debian's meta package, download image and
 # headers packages (cached), unpack them into WORKDIR, build the module
 # against those headers with W=1 (a warning fails the suite), build the
 # static test programs and a busybox initramfs, boot QEMU, and turn the
-# guest's serial console into pass/fail.
+# guest's serial console into pass/fail.  Any kernel splat in the guest's
+# log (BUG, WARNING, Oops, KASAN, lockdep, "sleeping function called from
+# invalid context", hung task) fails the run.
 set -euo pipefail
 
-line=${1:?usage: run-vm-suite.sh 6.1|6.12 [WORKDIR]}
+line=${1:?usage: run-vm-suite.sh 6.1|6.12|debug [WORKDIR]}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mkdir -p "${2:-$src/build/vm}" && cd "${2:-$src/build/vm}" && pwd)
 cache=${DAXKV_VM_CACHE:-$work/cache}
@@ -36,6 +45,10 @@ qraces=${DAXKV_VM_QRACES:-40}
 engine_records=${DAXKV_VM_ENGINE_RECORDS:-5000}
 engine_queries=${DAXKV_VM_ENGINE_QUERIES:-50}
 scan_records=${DAXKV_VM_SCAN_RECORDS:-300000}
+stress=${DAXKV_VM_STRESS:-10}
+sync_races=${DAXKV_VM_SYNC_RACES:-500}
+xfsr_races=${DAXKV_VM_XFSR_RACES:-1000}
+clones=-r
 t_start=$(date +%s)
 
 say() { echo "vm[$line]: $*" >&2; }
@@ -43,9 +56,13 @@ skip() { say "SKIP: $*"; exit 4; }
 fail() { say "FAIL: $*"; exit 1; }
 
 case "$line" in
-6.1) meta=linux-image-amd64 ;;
+# 6.1's fsdax warns (dax_associate_entry) on a block two reflinked files
+# share, and (rarely) on a MAP_SYNC write fault racing a read fault
+# (insert_pfn_pmd): its own warnings, which the suite would count.
+6.1) meta=linux-image-amd64 sync_races=${DAXKV_VM_SYNC_RACES:-0} clones= ;;
 6.12) meta=linux-image-6.12-amd64 ;;
-*) fail "unknown kernel line '$line' (6.1 or 6.12)" ;;
+debug) meta= stress=${DAXKV_VM_STRESS:-60} ;;
+*) fail "unknown kernel line '$line' (6.1, 6.12 or debug)" ;;
 esac
 
 # 1. Host packages.  Installing needs root (or sudo); without it, go on with
@@ -61,7 +78,16 @@ for tool in busybox cpio ndctl mkfs.ext4 mkfs.xfs dpkg-deb apt-get gcc make depm
 	command -v $tool >/dev/null || fail "$tool is missing (scripts/install-deps.sh vm build)"
 done
 
-# 2. Resolve and fetch the kernel packages.
+# 2. The kernel: Debian's packages, resolved and fetched; or the debug
+# kernel, built (and kept) by build-debug-kernel.sh.
+if [ "$line" = debug ]; then
+	kdir=$("$src/tests/vm/build-debug-kernel.sh" "$work" | tail -n 1) ||
+		fail "the debug kernel did not build"
+	kver=$(cat "$kdir/kernelrelease")
+	vmlinuz=$kdir/arch/x86/boot/bzImage
+	moddir=	# everything the guest needs is built in
+	say "kernel $kver (debug, built in $(cat "$kdir/build-seconds") s)"
+else
 first_dep() { # package, pattern: its first Depends matching the pattern
 	apt-cache depends "$1" 2>/dev/null |
 		awk -v pat="$2" '$1 ~ /Depends:/ && $2 ~ pat { print $2; exit }'
@@ -102,6 +128,7 @@ kdir=$kroot/usr/src/$headers
 moddir=$kroot/lib/modules/$kver
 vmlinuz=$kroot/boot/vmlinuz-$kver
 [ -f "$vmlinuz" ] || fail "no $vmlinuz in $image"
+fi
 
 # 3. The module, out of the source tree, W=1, warnings are failures.
 kbuild=$work/$kver/kmod
@@ -151,7 +178,7 @@ done
 if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	for prog in tests/engine/engine_test tests/engine/crash_test \
 		tests/engine/query_test tests/engine/compact_test \
-		tests/engine/poison_vm \
+		tests/engine/poison_vm tests/engine/kmod_test \
 		benchmarks/scan/daxkv-scanbench tools/kvctl/kvctl; do
 		path=$DAXKV_VM_BUILD_DIR/$prog
 		[ -x "$path" ] || fail "$path is not built (build before the VM suite)"
@@ -161,7 +188,8 @@ if [ -n "${DAXKV_VM_BUILD_DIR:-}" ]; then
 	cp "$(readlink -f "$(command -v pmempool)")" "$ird/bin/pmempool"
 	for path in "$ird/bin/engine_test" "$ird/bin/crash_test" \
 		"$ird/bin/query_test" "$ird/bin/compact_test" \
-		"$ird/bin/poison_vm" "$ird/bin/daxkv-scanbench" \
+		"$ird/bin/poison_vm" "$ird/bin/kmod_test" \
+		"$ird/bin/daxkv-scanbench" \
 		"$ird/bin/kvctl" "$ird/bin/pmempool"; do
 		for lib in $(ldd "$path" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do
 			case "$lib" in
@@ -183,6 +211,7 @@ add_module() {
 	local name=$1 entry dep
 	[ -n "${seen[$name]:-}" ] && return 0
 	seen[$name]=1
+	[ -n "$moddir" ] || return 0	# debug kernel: all built in
 	entry=$(grep -E "(^|/)${name}\.ko(\.xz|\.zst)?:" "$moddir/modules.dep" || true)
 	[ -n "$entry" ] || return 0	# built in
 	for dep in ${entry#*:}; do
@@ -213,14 +242,22 @@ printf "RACES=%d\nFUZZ=%d\nKVER='%s'\nCASES='%s'\n" "$races" "$fuzz" "$kver" \
 printf "CASE_TIMEOUT=%d\nQUERIES=%d\nQRACES=%d\nENGINE_RECORDS=%d\nENGINE_QUERIES=%d\nSCAN_RECORDS=%d\n" \
 	"$((timeout_s / 2))" "$queries" "$qraces" "$engine_records" "$engine_queries" \
 	"$scan_records" >>"$ird/etc/suite.conf"
+# The stress case maps half its files MAP_SYNC where the race cases do.
+stress_sync=
+[ "$sync_races" -gt 0 ] && stress_sync=-y
+printf "STRESS=%d\nSYNC_RACES=%d\nSTRESS_SYNC='%s'\nCLONES='%s'\nXFSR_RACES=%d\n" \
+	"$stress" "$sync_races" "$stress_sync" "$clones" "$xfsr_races" >>"$ird/etc/suite.conf"
 (cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/$kver/initramfs.cpio"
 
-# 6. Boot.  Three NVDIMMs: fsdax for ext4, fsdax for xfs, devdax.
+# 6. Boot.  Four NVDIMMs: fsdax for ext4, fsdax for xfs (2 GiB: the kill
+# case maps a 1 GiB file there), devdax, fsdax for xfs with reflink.  The
+# backing files are sparse: only what the guest writes takes host disk.
 img=$work/$kver/nvdimm
 rm -f "$img".*
 nv=()
-for i in 0 1 2; do
+for i in 0 1 2 3; do
 	size=1G	# xfs wants > 300 MB and a 64 MB log in one AG
+	[ $i = 1 ] && size=2G
 	truncate -s $size "$img.$i"
 	nv+=(-object "memory-backend-file,id=nvmem$i,share=on,mem-path=$img.$i,size=$size"
 		-device "nvdimm,id=nvdimm$i,memdev=nvmem$i")
@@ -231,10 +268,11 @@ t_boot=$(date +%s)
 set +e
 timeout -k 5 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 \
-	-machine pc,nvdimm=on -m 1G,slots=4,maxmem=8G "${nv[@]}" \
+	-machine pc,nvdimm=on -m 1G,slots=6,maxmem=8G "${nv[@]}" \
 	-nographic -no-reboot -serial mon:stdio -monitor none \
 	-kernel "$vmlinuz" -initrd "$work/$kver/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$log" 2>&1
+	-append "console=ttyS0 panic=-1 quiet secretmem.enable=1" \
+	</dev/null >"$log" 2>&1
 qrc=$?
 set -e
 rm -f "$img".*
@@ -250,8 +288,16 @@ elif [ $qrc != 0 ]; then
 	say "qemu exited with $qrc"
 	verdict=1
 fi
-if grep -nE '(^|[^A-Za-z_])BUG[: ]|WARNING:|Oops|general protection|Call Trace|Kernel panic' "$log" >&2; then
-	say "the guest kernel log has a BUG, WARNING, Oops or panic line"
+# Splats.  The debug kernel's checkers print theirs as BUG: (KASAN,
+# "sleeping function called from invalid context") or WARNING: (lockdep);
+# the other patterns catch them however they are worded, and a lockdep
+# that turned itself off would check nothing more.
+splat='(^|[^A-Za-z_])BUG[: ]|WARNING:|Oops|general protection|Call Trace|Kernel panic'
+splat="$splat|KASAN|UBSAN|possible (circular|recursive) locking|inconsistent lock state"
+splat="$splat|sleeping function called|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator"
+splat="$splat|list_(add|del) corruption|INFO: task .* blocked|soft lockup|hard LOCKUP|self-detected stall"
+if grep -nE "$splat" "$log" >&2; then
+	say "the guest kernel log has a splat (BUG, WARNING, Oops, KASAN, lockdep, panic...)"
 	verdict=1
 fi
 if grep -q '^DMR FAIL' "$log"; then

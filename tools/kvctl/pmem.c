@@ -490,7 +490,8 @@ static const char kv_mirror_help[] =
 	"Say whether the daxmirror kernel module is loaded (/sys/module/daxmirror,\n"
 	"/dev/daxmirror), its version, and how much it mirrors right now: open\n"
 	"device address spaces (files), mirrored ranges and device page-table\n"
-	"bytes, summed over all processes (/sys/class/misc/daxmirror/live_*).\n";
+	"bytes, summed over all processes (/sys/class/misc/daxmirror/live_*,\n"
+	"readable by root only since module 0.3.0: left out otherwise).\n";
 
 /* A counter from /sys/class/misc/daxmirror, or -1 if absent. */
 static long long kv_mirror_counter(const char *root, const char *name)
