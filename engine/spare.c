@@ -423,9 +423,11 @@ static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes)
 	pthread_mutex_lock(&db->seg_lock);
 	if (rc) {
 		/* refused (valid records past its tail: segment.c; a media
-		 * error there): kept as it is, never reused */
+		 * error there): kept as it is, never reused, and another
+		 * taken (or made) instead */
 		seg->damaged = true;
 		seg->owned = false;
+		return dk_spare_reopen_one(db, bytes);
 	} else if (!dk_ready_add(db, seg)) {
 		seg->owned = false;
 		db->reuse[db->nreuse++] = seg->slot;
