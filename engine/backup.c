@@ -214,10 +214,11 @@ static int dk_backup_seg_create(struct dk_backup *bk, uint32_t slot, int *fdp)
  * what was written is allocated already, so this costs the rest only),
  * made durable, closed.
  */
-static int dk_backup_seg_finish(struct dk_backup *bk, int fd, uint32_t slot)
+static int dk_backup_seg_finish(struct dk_backup *bk, int fd, uint32_t slot,
+				uint64_t size)
 {
 	char name[32];
-	int err = posix_fallocate(fd, 0, (off_t)bk->db->segment_size);
+	int err = posix_fallocate(fd, 0, (off_t)size);
 
 	if (!err && fdatasync(fd) != 0)
 		err = errno;
@@ -315,7 +316,8 @@ static int dk_backup_segment(struct dk_backup *bk, struct dk_segment *seg,
 		err = dk_write_at(fd, &off, sizeof(off), sealed_at);
 	if (err)
 		goto fail_io;
-	rc = dk_backup_seg_finish(bk, fd, seg->slot);
+	/* format 2: the segment's own size, which its header says */
+	rc = dk_backup_seg_finish(bk, fd, seg->slot, seg->size);
 	if (rc)
 		return rc;
 	*copied = true;
@@ -380,7 +382,9 @@ static int dk_backup_compact_close(struct dk_backup *bk)
 		return rc;
 	memset(&hdr, 0, sizeof(hdr));
 	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
-	hdr.format_version = DK_FORMAT_VERSION;
+	/* the copy's meta pool keeps the source's format (dk_backup_image);
+	 * segment_size is a segment's size in either */
+	hdr.format_version = bk->db->format_version;
 	hdr.header_size = DK_SEG_HDR_SIZE;
 	memcpy(hdr.uuid, bk->db->meta->uuid, sizeof(hdr.uuid));
 	hdr.slot = bk->slot;
@@ -394,7 +398,7 @@ static int dk_backup_compact_close(struct dk_backup *bk)
 		bk->fd = -1;
 		return dk_backup_fail(bk, err, "cannot write a", "segment");
 	}
-	rc = dk_backup_seg_finish(bk, bk->fd, bk->slot);
+	rc = dk_backup_seg_finish(bk, bk->fd, bk->slot, bk->db->segment_size);
 	bk->fd = -1;
 	if (rc)
 		return rc;

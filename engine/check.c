@@ -540,7 +540,7 @@ static void dk_check_expected_header(const struct dk_meta_root *root,
 {
 	memset(hdr, 0, sizeof(*hdr));
 	memcpy(hdr->magic, DK_SEG_MAGIC, sizeof(hdr->magic));
-	hdr->format_version = DK_FORMAT_VERSION;
+	hdr->format_version = root->format_version;
 	hdr->header_size = DK_SEG_HDR_SIZE;
 	memcpy(hdr->uuid, root->uuid, sizeof(hdr->uuid));
 	hdr->slot = slot;
@@ -593,32 +593,56 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 			close(fd);
 		return;
 	}
-	if ((uint64_t)st.st_size != root->segment_size) {
-		/* cut short: the missing end reads as zeros again */
-		bool done = ck->repair &&
-			    (uint64_t)st.st_size < root->segment_size &&
-			    dk_quarantine(ck, path, (uint64_t)st.st_size,
-					  root->segment_size -
-						  (uint64_t)st.st_size,
-					  NULL, qname, sizeof(qname)) == 0 &&
-			    ftruncate(fd, (off_t)root->segment_size) == 0 &&
-			    fsync(fd) == 0; /* the size, before the walk */
+	{
+		/* format 2: each segment's size is its own (its header says
+		 * which), a multiple of 2 MiB up to segment_size */
+		bool f2 = root->format_version >= 2;
+		uint64_t size = (uint64_t)st.st_size, want_size = root->segment_size;
+		bool size_ok = f2 ? size >= DK_SEG_MIN &&
+					    size <= root->segment_size &&
+					    size % DK_SEG_ALIGN == 0 :
+				    size == root->segment_size;
 
-		ck->changed |= done;
-		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0,
-				(uint64_t)st.st_size,
-				(uint64_t)st.st_size < root->segment_size, done,
-				"size %llu, expected %llu (truncated?)%s",
-				(unsigned long long)st.st_size,
-				(unsigned long long)root->segment_size,
-				done ? "; extended, the lost end recorded"
-				     : "");
-		if (!done) {
-			close(fd);
-			return;
+		if (!size_ok && f2) {
+			struct dk_seg_header h;
+
+			want_size = 0; /* unknown unless a whole header says */
+			if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+			    memcmp(h.magic, DK_SEG_MAGIC, sizeof(h.magic)) == 0 &&
+			    h.crc == dk_check_header_crc(&h) &&
+			    h.size >= DK_SEG_MIN && h.size <= root->segment_size &&
+			    h.size % DK_SEG_ALIGN == 0)
+				want_size = h.size;
 		}
+		if (!size_ok) {
+			/* cut short: the missing end reads as zeros again */
+			bool done = ck->repair && size < want_size &&
+				    dk_quarantine(ck, path, size, want_size - size,
+						  NULL, qname,
+						  sizeof(qname)) == 0 &&
+				    ftruncate(fd, (off_t)want_size) == 0 &&
+				    fsync(fd) == 0; /* the size, before the walk */
+
+			ck->changed |= done;
+			dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, size,
+					size < want_size, done,
+					"size %llu, expected %s%llu "
+					"(truncated?)%s",
+					(unsigned long long)size,
+					f2 && !want_size ? "a multiple of 2 MiB up to " :
+						      "",
+					(unsigned long long)(want_size ? want_size :
+							     root->segment_size),
+					done ? "; extended, the lost end recorded"
+					     : "");
+			if (!done) {
+				close(fd);
+				return;
+			}
+			size = want_size;
+		}
+		seg.size = size;
 	}
-	seg.size = root->segment_size;
 	seg.base = mmap(NULL, seg.size,
 			PROT_READ | (ck->repair ? PROT_WRITE : 0), MAP_SHARED,
 			fd, 0);
@@ -658,10 +682,10 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 		if (!done)
 			goto out;
 	}
-	if (hdr->format_version != DK_FORMAT_VERSION) {
+	if (hdr->format_version != root->format_version) {
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 8, 4, false,
 				false, "segment format version %u, expected %u",
-				hdr->format_version, DK_FORMAT_VERSION);
+				hdr->format_version, root->format_version);
 		goto out;
 	}
 	if (hdr->header_size != DK_SEG_HDR_SIZE ||
@@ -853,10 +877,16 @@ static bool dk_check_consensus(struct dk_check *ck, uint8_t *uuid,
 				*version = hdr.format_version;
 				*size = hdr.size;
 			} else {
-				agree = !memcmp(uuid, hdr.uuid,
+				/* format 2: sizes differ; the largest is
+				 * the least segment_size can be */
+				agree = agree &&
+					!memcmp(uuid, hdr.uuid,
 						sizeof(hdr.uuid)) &&
 					*version == hdr.format_version &&
-					*size == hdr.size;
+					(*size == hdr.size ||
+					 hdr.format_version >= 2);
+				if (hdr.size > *size)
+					*size = hdr.size;
 			}
 		}
 		close(fd);
@@ -894,25 +924,29 @@ static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
 		if (!done)
 			return false;
 	}
-	if (root->format_version != DK_FORMAT_VERSION) {
-		done = ck->repair && cons && version == DK_FORMAT_VERSION;
+	if (root->format_version < DK_FORMAT_VERSION_MIN ||
+	    root->format_version > DK_FORMAT_VERSION) {
+		bool known = cons && version >= DK_FORMAT_VERSION_MIN &&
+			     version <= DK_FORMAT_VERSION;
+
+		done = ck->repair && known;
 		if (done)
 			dk_check_meta_set(
 				ck, (uint64_t *)&root->format_version,
-				(uint64_t)DK_FORMAT_VERSION |
+				(uint64_t)version |
 					(uint64_t)root->flags << 32);
-		if (!done && !(cons && version == DK_FORMAT_VERSION)) {
+		if (!done && !known) {
 			*rcp = dk_err(DAXKV_EVERSION,
 				      "%s: format version %u, this library "
-				      "reads %u",
+				      "reads %u to %u",
 				      path, root->format_version,
-				      DK_FORMAT_VERSION);
+				      DK_FORMAT_VERSION_MIN, DK_FORMAT_VERSION);
 			return false;
 		}
 		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 8, 4, true,
 				done,
 				"format version %u, but every segment says %u%s",
-				root->format_version, DK_FORMAT_VERSION,
+				root->format_version, version,
 				done ? "; restored" : "");
 		if (!done)
 			return false;
@@ -920,7 +954,7 @@ static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
 	if (root->flags != 0) {
 		if (ck->repair)
 			dk_check_meta_set(ck, (uint64_t *)&root->format_version,
-					  DK_FORMAT_VERSION);
+					  root->format_version);
 		dk_check_report(ck, DAXKV_PROBLEM_POOL, path, off + 12, 4, true,
 				ck->repair, "flags %#x, expected 0%s",
 				root->flags, ck->repair ? "; reset" : "");
@@ -942,9 +976,12 @@ static bool dk_check_root(struct dk_check *ck, const char *path, int *rcp)
 	}
 	/* the size in every segment's header (under its crc) over a root
 	 * word that no database can hold, or that disagrees with them all */
+	/* (format 2: seg_size is the largest segment, which segment_size
+	 * may exceed) */
 	if (root->segment_size < DK_SEG_MIN || root->segment_size > DK_SEG_MAX ||
 	    root->segment_size % DK_SEG_ALIGN ||
-	    (cons && root->segment_size != seg_size)) {
+	    (cons && (version >= 2 ? root->segment_size < seg_size :
+				     root->segment_size != seg_size))) {
 		done = ck->repair && cons && seg_size >= DK_SEG_MIN &&
 		       seg_size <= DK_SEG_MAX && seg_size % DK_SEG_ALIGN == 0;
 		if (done)

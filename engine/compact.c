@@ -62,15 +62,16 @@
  *
  * Pace.  A background thread wakes every 20 ms (or when a lane seals a
  * segment: it listens for SEALED, events.h) and compacts while bytes on
- * media exceed 1.25 x the live bytes, picking the emptiest sealed
- * segments under 75% live (dk_pick: up to four new segments a round, so
- * that segments 60-75% live can be freed too; with one, two victims had
- * to fit in one segment, and amplification settled near 1.6); it copies
- * in slices of 256 KiB and sleeps as long as each slice took, so that it
- * takes at most about half of one CPU from writers, unless the database
- * is near its max_size or space amplification passed 1.3, when it runs
- * flat out.  A writer that meets ENOSPC compacts (everything under 90% live) and
- * retries once.
+ * media exceed 1.2 x the live bytes.  It picks victims by cost-benefit
+ * (dk_pick: age x dead fraction, up to four new segments a round, so
+ * that segments 60-85% live can be freed too) and paces itself by the
+ * writers (dk_compact_background): near 1.2 it frees space as fast as
+ * they use it, no faster, and from 1.27 on, or near max_size, it runs
+ * flat out.  A writer that meets ENOSPC compacts (everything under 90%
+ * live, emptiest first) and retries once.  Destinations are spares when
+ * some are ready (spare.c), and a removed segment's file is made a spare
+ * again rather than unlinked while spares are wanted: making a new file
+ * costs a fault per page, which on some machines is most of a round.
  *
  * Granularity.  Besides dead records, bytes on media hold each lane's
  * open segment and, while a round runs, its new segments beside the
@@ -98,14 +99,16 @@
 #include "record.h"
 #include "segment.h"
 #include "snapshot.h"
+#include "spare.h"
 
-#define DK_AMP_START_X100 125     /* compact above this space amplification */
-#define DK_AMP_URGENT_X100 130    /* ... flat out above this */
-#define DK_VICTIM_LIVE_X100 75    /* background: victims at most this live */
+#define DK_AMP_START_X100 120     /* compact above this space amplification */
+#define DK_AMP_URGENT_X100 127    /* ... flat out from this on */
+#define DK_VICTIM_LIVE_X100 85    /* background: victims at most this live */
 #define DK_DEMAND_LIVE_X100 90    /* daxkv_compact / ENOSPC: at most this */
 #define DK_MAX_VICTIMS 16u
 #define DK_BG_MAX_DST 4u	  /* background: new segments per round */
 #define DK_COMPACT_PERIOD_MS 20
+#define DK_REUSE_OFFERED_MAX 2u   /* last destinations waiting for lanes */
 #define DK_COMPACT_SLICE (256u << 10)
 
 struct dk_cand {
@@ -164,7 +167,7 @@ static int dk_cand_add(struct dk_cand **cands, size_t *n, size_t *cap,
  * not compacted (or not yet retired), and recovery would bring the put
  * back if the delete were gone; the delete may only go once no segment
  * can hold such a put (issue #20).  Tests: compact_test's
- * tombstone_survives case deletes, compacts and reopens, cleanly and
+ * tombstone case deletes, compacts and reopens, cleanly and
  * after SIGKILL, and the key stays deleted.  The key's puts are older
  * than that delete: dead.
  *
@@ -350,15 +353,16 @@ static int dk_copy_record(struct daxkv *db, uint64_t loc, size_t size,
 	return 0;
 }
 
-/* Retire what no snapshot needs any more.  Caller holds compact_lock. */
-static void dk_reap(struct daxkv *db)
+/* Retire what no snapshot needs any more; @p keep: files may be kept as
+ * spares (spare.c).  Caller holds compact_lock. */
+static void dk_reap(struct daxkv *db, bool keep)
 {
 	struct dk_segment *gone[64];
 	uint64_t min_epoch = dk_snapshot_min_epoch(db);
 	uint32_t n;
 
 	do {
-		uint32_t keep = 0;
+		uint32_t kept = 0;
 
 		n = 0;
 		for (uint32_t i = 0; i < db->nretiring; i++) {
@@ -368,9 +372,9 @@ static void dk_reap(struct daxkv *db)
 			    seg->retire_epoch <= min_epoch)
 				gone[n++] = seg;
 			else
-				db->retiring[keep++] = db->retiring[i];
+				db->retiring[kept++] = db->retiring[i];
 		}
-		__atomic_store_n(&db->nretiring, keep, __ATOMIC_RELAXED);
+		__atomic_store_n(&db->nretiring, kept, __ATOMIC_RELAXED);
 		if (n == 0)
 			break;
 		/* lock-free readers that read a location in them before
@@ -380,9 +384,10 @@ static void dk_reap(struct daxkv *db)
 			dk_seg_publish(db, gone[i], DK_SEG_EV_RETIRED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
-			dk_segment_remove(db, gone[i]);
+			dk_spare_retired(db, gone[i], keep);
 		pthread_mutex_unlock(&db->seg_lock);
 		__atomic_fetch_add(&db->segments_retired, n, __ATOMIC_RELAXED);
+		dk_spare_kick(db); /* room again, if a spare could not be made */
 	} while (n == sizeof(gone) / sizeof(*gone));
 }
 
@@ -412,8 +417,13 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	    dk_completed_seq(db) < max_seq)
 		return;
 	pthread_mutex_lock(&db->seg_lock);
-	db->reuse[db->nreuse++] = seg->slot;
+	/* a few at most: lanes take them one per roll-over, and while they
+	 * wait background rounds leave them alone (dk_pick), so with writes
+	 * stopped more would pile up, each a part of a segment unused */
+	if (db->nreuse < DK_REUSE_OFFERED_MAX)
+		db->reuse[db->nreuse++] = seg->slot;
 	pthread_mutex_unlock(&db->seg_lock);
+	dk_spare_kick(db); /* the maker reopens it for a lane */
 }
 
 /* Step 1 for every victim, then in sequence order: the records to copy
@@ -439,7 +449,7 @@ static int dk_compact_collect(struct daxkv *db, struct dk_segment **victims,
  * On an error *ndstp still says which were created.  *copiedp: bytes.
  */
 static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
-			   bool paced, struct dk_segment **dsts, size_t *ndstp,
+			   double slow, struct dk_segment **dsts, size_t *ndstp,
 			   uint64_t *copiedp)
 {
 	uint64_t copied = 0, slice_t0, doff = 0;
@@ -463,9 +473,8 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 				__atomic_store_n(&dsts[ndst - 1]->tail, doff,
 						 __ATOMIC_RELEASE);
 			}
-			pthread_mutex_lock(&db->seg_lock);
-			rc = dk_segment_create_ex(db, true, &dsts[ndst]);
-			pthread_mutex_unlock(&db->seg_lock);
+			/* made under no lock: writers roll over meanwhile */
+			rc = dk_spare_for_compaction(db, &dsts[ndst]);
 			if (rc)
 				goto out;
 			ndst++;
@@ -480,16 +489,25 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 			    (c[i].loc & DK_LOC_DEL);
 		doff += c[i].size;
 		copied += c[i].size;
-		if (paced && copied % DK_COMPACT_SLICE < c[i].size) {
-			uint64_t took = dk_now_ns() - slice_t0;
+		if (slow > 0 && copied % DK_COMPACT_SLICE < c[i].size) {
+			uint64_t pause = (uint64_t)(slow * (double)(dk_now_ns() -
+								  slice_t0));
 
-			dk_sleep_ns(took < 5000000 ? took : 5000000);
+			dk_sleep_ns(pause < 5000000 ? pause : 5000000);
 			slice_t0 = dk_now_ns();
 		}
 	}
 	dk_drain(&db->pm); /* the copies are durable */
 	if (ndst)
 		__atomic_store_n(&dsts[ndst - 1]->tail, doff, __ATOMIC_RELEASE);
+	/* copies go in seq order: each destination's first and last */
+	for (size_t i = 0; i < n; i++) {
+		if (!c[i].dst->min_seq)
+			__atomic_store_n(&c[i].dst->min_seq, c[i].seq,
+					 __ATOMIC_RELAXED);
+		__atomic_store_n(&c[i].dst->max_seq, c[i].seq,
+				 __ATOMIC_RELAXED);
+	}
 	for (size_t d = 0; d < ndst; d++)
 		dk_segment_seal(db, dsts[d]);
 out:
@@ -590,11 +608,11 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 /*
  * Compact @p victims (marked `compacting`, not owned): steps 1 to 3 of the
  * top of this file; step 4 is dk_reap's.  Caller holds compact_lock.
- * @p paced: sleep between slices.  Returns 0 or an error; on an error the
- * victims stay as they were (nothing swapped).
+ * @p slow: pause between slices (dk_compact_copy).  Returns 0 or an
+ * error; on an error the victims stay as they were (nothing swapped).
  */
 static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
-			      uint32_t nv, bool paced)
+			      uint32_t nv, double slow)
 {
 	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
 	struct dk_cand *c = NULL;
@@ -605,7 +623,7 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	rc = dk_compact_collect(db, victims, nv, &c, &n);
 	if (rc)
 		goto out;
-	rc = dk_compact_copy(db, c, n, paced, dsts, &ndst, &copied);
+	rc = dk_compact_copy(db, c, n, slow, dsts, &ndst, &copied);
 	if (rc)
 		goto out;
 	dk_compact_swap(db, c, n, dsts, ndst, victims, nv);
@@ -636,131 +654,189 @@ struct dk_space {
 	uint64_t media, live;
 };
 
-/*
- * Pick victims: sealed segments nobody appends to, not being compacted or
- * retired, at most @p max_live_x100 percent live, emptiest first, whose
- * live bytes fit in at most @p max_dst new segments (fewer when max_size
- * leaves less room), and only if that frees at least one segment.  Once
- * the victims free one, only victims that fit in the destinations already
- * needed are added: three segments at 30% go into one, four at 70% into
- * three.  Marks them `compacting` and takes them out of the reuse list.
- * Caller holds compact_lock.
- */
-static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
-			uint32_t max_dst, struct dk_segment **victims,
-			struct dk_space *sp)
+/* Bytes on media (segments in use, spares, segments being made: what
+ * daxkv_stat's bytes_mapped says) and what a full compaction keeps. */
+static void dk_space_now(struct daxkv *db, struct dk_space *sp)
 {
-	uint32_t n = 0, hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
-	uint64_t room = db->segment_size - DK_SEG_HDR_SIZE, sum = 0;
+	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
 
-	sp->media = sp->live = 0;
+	sp->live = 0;
 	pthread_mutex_lock(&db->seg_lock);
+	sp->media = db->seg_bytes + db->pending_bytes;
 	for (uint32_t slot = 0; slot < hi; slot++) {
 		struct dk_segment *seg = db->segs[slot];
 		int64_t live;
 
-		if (!seg)
+		if (!seg || seg->retiring)
 			continue;
 		live = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
-		sp->media += seg->size;
 		sp->live += live > 0 ? (uint64_t)live : 0;
 	}
+	pthread_mutex_unlock(&db->seg_lock);
+}
+
+struct dk_victim {
+	struct dk_segment *seg;
+	uint64_t live;
+	double score;
+};
+
+static int dk_victim_cmp(const void *a, const void *b)
+{
+	const struct dk_victim *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->seg->slot < y->seg->slot ? -1 : 1;
+}
+
+/*
+ * Pick victims: sealed segments nobody appends to, not being compacted or
+ * retired, at most @p max_live_x100 percent live, by cost-benefit (as
+ * log-structured file systems clean): a segment's score is
+ * (1 - u) * age / (1 + u), u its live fraction and age how many commits
+ * ago its newest record was written.  In the background, segments with
+ * room that lanes are to fill (the reuse list, such as a round's last
+ * destination) are left to them.  Space
+ * freed is 1 - u for a copy cost of 1 + u (read it all, write u), and
+ * the longer a segment's records have stayed live, the longer the room
+ * freed is likely to stay free: old data that is still live is cold.
+ * Emptiest-first alone keeps cleaning young segments whose records were
+ * about to die anyway, and leaves cold half-empty ones for ever.
+ *
+ * With @p greedy (daxkv_compact, ENOSPC, near max_size: space now
+ * matters more than what it costs) the score is (1 - u) / (1 + u) alone:
+ * emptiest first.
+ *
+ * In score order, victims are added while their live bytes fit in at
+ * most @p max_dst new segments (fewer when max_size leaves less room);
+ * once they free a segment, only victims that fit in the destinations
+ * already needed: three segments at 30% go into one, five at 80% into
+ * four.  A round that frees no segment is not made (a sparse copy would
+ * be compacted into another sparse copy, round after round).  Marks the
+ * victims `compacting` and takes them out of the reuse list.  Caller
+ * holds compact_lock.
+ */
+static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
+			uint32_t max_dst, bool greedy,
+			struct dk_segment **victims)
+{
+	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
+	uint64_t next = dk_segment_size_next(db), sum = 0;
+	uint64_t room = next - DK_SEG_HDR_SIZE;
+	uint64_t now = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED);
+	struct dk_victim *cand;
+	uint32_t n = 0, ncand = 0;
+
+	cand = calloc(hi ? hi : 1, sizeof(*cand));
+	if (!cand)
+		return 0; /* no memory: no round now */
+	pthread_mutex_lock(&db->seg_lock);
 	if (db->max_size) {
 		/* the destinations must fit under max_size (writers leave
 		 * one segment free for this) */
-		uint64_t used = DK_META_POOL_SIZE + sp->media;
+		uint64_t used = DK_META_POOL_SIZE + db->seg_bytes +
+				db->pending_bytes;
 		uint64_t avail = used < db->max_size
-				     ? (db->max_size - used) / db->segment_size
+				     ? (db->max_size - used) / next
 				     : 0;
 
 		if (avail < max_dst)
 			max_dst = avail ? (uint32_t)avail : 1;
 	}
-	for (;;) {
-		struct dk_segment *best = NULL;
-		uint64_t best_live = 0;
+	/* segments with room that lanes will fill: not in the background
+	 * (cand[slot] marks them; the list of candidates, built in cand[]
+	 * below, never gets ahead of the slot whose mark it overwrites) */
+	for (uint32_t r = 0; r < db->nreuse && !greedy; r++)
+		if (db->reuse[r] < hi)
+			cand[db->reuse[r]].seg = db->segs[db->reuse[r]];
+	for (uint32_t slot = 0; slot < hi; slot++) {
+		struct dk_segment *seg = db->segs[slot];
+		uint64_t capacity, live, newest;
+		bool reused = cand[slot].seg == seg && seg;
+		int64_t l;
+		double u;
 
-		for (uint32_t slot = 0; slot < hi; slot++) {
-			struct dk_segment *seg = db->segs[slot];
-			int64_t l;
-			uint64_t live;
+		cand[slot].seg = NULL;
+		if (!seg || seg->owned || seg->compacting || seg->hidden ||
+		    seg->retiring || seg->damaged ||
+		    seg->tail <= DK_SEG_HDR_SIZE || reused)
+			continue;
+		l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
+		live = l > 0 ? (uint64_t)l : 0;
+		capacity = seg->size - DK_SEG_HDR_SIZE;
+		if (live * 100 > capacity * max_live_x100)
+			continue;
+		newest = __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED);
+		u = live < capacity ? (double)live / (double)capacity : 1.0;
+		cand[ncand].seg = seg;
+		cand[ncand].live = live;
+		cand[ncand].score = (1.0 - u) / (1.0 + u) *
+				    (greedy ? 1.0 :
+					      (double)(now > newest ? now - newest
+								    : 1));
+		ncand++;
+	}
+	qsort(cand, ncand, sizeof(*cand), dk_victim_cmp);
+	for (uint32_t i = 0; i < ncand && n < DK_MAX_VICTIMS; i++) {
+		uint64_t dst_now = (sum + room - 1) / room;
+		uint64_t dst_new = (sum + cand[i].live + room - 1) / room;
 
-			if (!seg || seg->owned || seg->compacting ||
-			    seg->hidden || seg->retiring || seg->damaged ||
-			    seg->tail <= DK_SEG_HDR_SIZE)
-				continue;
-			l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
-			live = l > 0 ? (uint64_t)l : 0;
-			if (live * 100 > seg->size * max_live_x100)
-				continue;
-			if (!best || live < best_live) {
-				best = seg;
-				best_live = live;
-			}
-		}
-		if (!best || n == DK_MAX_VICTIMS)
-			break;
-		if (n) {
-			uint64_t dst_now = (sum + room - 1) / room;
-			uint64_t dst_new = (sum + best_live + room - 1) / room;
-
-			/* freeing already: only what fits the destinations */
-			if (n > dst_now && dst_new > dst_now)
-				break;
-			if (dst_new > max_dst)
-				break;
-		}
-		best->compacting = true;
-		victims[n++] = best;
-		sum += best_live;
-		for (uint32_t i = 0; i < db->nreuse; i++)
-			if (db->reuse[i] == best->slot) {
-				db->reuse[i] = db->reuse[--db->nreuse];
+		if (dst_new > max_dst)
+			continue; /* one with less live may still fit */
+		/* freeing already: only what fits the destinations */
+		if (n > dst_now && dst_new > dst_now)
+			continue;
+		cand[i].seg->compacting = true;
+		victims[n++] = cand[i].seg;
+		sum += cand[i].live;
+		for (uint32_t r = 0; r < db->nreuse; r++)
+			if (db->reuse[r] == cand[i].seg->slot) {
+				db->reuse[r] = db->reuse[--db->nreuse];
 				break;
 			}
 	}
-	/*
-	 * Worth it only if it frees a segment: n victims become
-	 * ceil(sum / room) new ones.  (Otherwise a sparse copy would be
-	 * compacted into another sparse copy, round after round.)
-	 */
+	/* worth it only if it frees a segment: n victims become
+	 * ceil(sum / room) new ones */
 	if (n && n <= (sum + room - 1) / room) {
 		for (uint32_t i = 0; i < n; i++)
 			victims[i]->compacting = false;
 		n = 0;
 	}
 	pthread_mutex_unlock(&db->seg_lock);
+	free(cand);
 	return n;
 }
 
-/* One round.  Returns victims compacted (> 0), 0 if nothing to do, or an
- * error.  Caller holds compact_lock. */
+/*
+ * One round: pick, compact (copying with pauses of @p slow times each
+ * slice's time between slices; 0: none).  Returns victims compacted
+ * (> 0), 0 if nothing to do, or an error; *freedp gets the bytes the
+ * round frees (victims less copies).  Caller holds compact_lock.
+ */
 static int dk_compact_round(struct daxkv *db, unsigned max_live_x100,
-			    bool background)
+			    uint32_t max_dst, bool greedy, double slow,
+			    uint64_t *freedp)
 {
 	struct dk_segment *victims[DK_MAX_VICTIMS];
-	struct dk_space sp;
+	uint64_t before, freed = 0;
 	uint32_t n;
-	bool paced;
 	int rc;
 
-	n = dk_pick(db, max_live_x100,
-		    background ? DK_BG_MAX_DST : DK_MAX_VICTIMS, victims, &sp);
+	*freedp = 0;
+	n = dk_pick(db, max_live_x100, max_dst, greedy, victims);
 	if (n == 0)
 		return 0;
-	if (background && sp.media * 100 <= sp.live * DK_AMP_START_X100) {
-		pthread_mutex_lock(&db->seg_lock);
-		for (uint32_t i = 0; i < n; i++)
-			victims[i]->compacting = false;
-		pthread_mutex_unlock(&db->seg_lock);
-		return 0;
-	}
-	paced = background && sp.media * 100 <= sp.live * DK_AMP_URGENT_X100 &&
-		!(db->max_size &&
-		  DK_META_POOL_SIZE + sp.media + 2 * db->segment_size >
-			  db->max_size);
-	rc = dk_compact_victims(db, victims, n, paced);
-	return rc ? rc : (int)n;
+	for (uint32_t i = 0; i < n; i++)
+		freed += victims[i]->size;
+	before = __atomic_load_n(&db->bytes_compacted, __ATOMIC_RELAXED);
+	rc = dk_compact_victims(db, victims, n, slow);
+	if (rc)
+		return rc;
+	freed -= __atomic_load_n(&db->bytes_compacted, __ATOMIC_RELAXED) -
+		 before;
+	*freedp = freed;
+	return (int)n;
 }
 
 int daxkv_compact(daxkv *db)
@@ -775,9 +851,10 @@ int daxkv_compact(daxkv *db)
 			      "(DAXKV_OPEN_RDONLY)", db->dir);
 	pthread_mutex_lock(&db->compact_lock);
 	/* round after round, until no round frees a segment */
-	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, false)) > 0)
-		dk_reap(db);
-	dk_reap(db);
+	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
+				      true, 0, &(uint64_t){ 0 })) > 0)
+		dk_reap(db, false);
+	dk_reap(db, false);
 	pthread_mutex_unlock(&db->compact_lock);
 	return rc < 0 ? rc : 0;
 }
@@ -788,9 +865,10 @@ int dk_compact_for_space(struct daxkv *db)
 	int rc;
 
 	pthread_mutex_lock(&db->compact_lock);
-	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, false)) > 0)
-		dk_reap(db);
-	dk_reap(db);
+	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
+				      true, 0, &(uint64_t){ 0 })) > 0)
+		dk_reap(db, true);
+	dk_reap(db, true);
 	pthread_mutex_unlock(&db->compact_lock);
 	if (rc < 0)
 		return rc;
@@ -821,9 +899,71 @@ static struct dk_listener dk_compactor_listener = {
 	.segment = dk_compactor_wake,
 };
 
+/* Record bytes the lanes have appended since open (relaxed sum). */
+static uint64_t dk_appended(struct daxkv *db)
+{
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		sum += __atomic_load_n(&db->lanes[i].appended,
+				       __ATOMIC_RELAXED);
+	return sum;
+}
+
+/*
+ * Background rounds, paced by the writers.  Below DK_AMP_START nothing
+ * is done.  Between it and DK_AMP_URGENT, a round starts only once the
+ * writers have appended (1 - b) times what the previous round freed, b
+ * rising from 0 to 1 across the band: at the start of the band
+ * compaction frees space exactly as fast as writes use it, and no
+ * faster, so the copying it costs follows the write rate; higher up it
+ * runs ahead, and at DK_AMP_URGENT (or near max_size) back to back.
+ * Within a round, slices of the copy are followed by pauses as long as
+ * (1 - b) times the slice took, so a round does not take a core from the
+ * writers in one burst.
+ */
+static int dk_compact_background(struct daxkv *db, uint64_t *mark,
+				 uint64_t *freed_last)
+{
+	struct dk_space sp;
+	uint64_t written, freed;
+	double b = 1.0;
+	bool near_full;
+	int rc;
+
+	dk_space_now(db, &sp);
+	if (sp.live && sp.media * 100 <= sp.live * DK_AMP_START_X100)
+		return 0;
+	if (sp.live) {
+		b = ((double)sp.media / (double)sp.live -
+		     DK_AMP_START_X100 / 100.0) /
+		    ((DK_AMP_URGENT_X100 - DK_AMP_START_X100) / 100.0);
+		if (b > 1.0)
+			b = 1.0;
+	}
+	near_full = db->max_size &&
+		    DK_META_POOL_SIZE + sp.media + 2 * dk_segment_size_next(db) >
+			    db->max_size;
+	if (near_full)
+		b = 1.0;
+	written = dk_appended(db);
+	if (b < 1.0 && written - *mark < (uint64_t)((1.0 - b) *
+						    (double)*freed_last))
+		return 0; /* ahead of the writers: wait for them */
+	rc = dk_compact_round(db, DK_VICTIM_LIVE_X100, DK_BG_MAX_DST, near_full,
+			      1.0 - b, &freed);
+	if (rc > 0) {
+		*mark = written;
+		*freed_last = freed;
+	}
+	return rc;
+}
+
 static void *dk_compactor_run(void *arg)
 {
 	struct daxkv *db = arg;
+	uint64_t mark = 0, freed_last = 0;
 
 	for (;;) {
 		struct timespec until;
@@ -847,8 +987,8 @@ static void *dk_compactor_run(void *arg)
 
 		pthread_mutex_lock(&db->compact_lock);
 		do {
-			rc = dk_compact_round(db, DK_VICTIM_LIVE_X100, true);
-			dk_reap(db);
+			rc = dk_compact_background(db, &mark, &freed_last);
+			dk_reap(db, true);
 		} while (rc > 0 &&
 			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
 		pthread_mutex_unlock(&db->compact_lock);
@@ -891,6 +1031,6 @@ void dk_compact_stop(struct daxkv *db)
 		db->compactor_started = false;
 	}
 	pthread_mutex_lock(&db->compact_lock);
-	dk_reap(db); /* no snapshot is open at close */
+	dk_reap(db, false); /* no snapshot is open at close */
 	pthread_mutex_unlock(&db->compact_lock);
 }

@@ -31,6 +31,7 @@
 #include "meta.h"
 #include "recovery.h"
 #include "segment.h"
+#include "spare.h"
 
 void daxkv_options_init(struct daxkv_options *opts)
 {
@@ -72,7 +73,8 @@ static int dk_check_options(const struct daxkv_options *opts)
 	const uint32_t known = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE |
 			       DAXKV_OPEN_NOCHECKPOINT | DAXKV_OPEN_FORCE_MSYNC |
 			       DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_RDONLY |
-			       DAXKV_OPEN_NOLATENCY | DAXKV_OPEN_SALVAGE;
+			       DAXKV_OPEN_NOLATENCY | DAXKV_OPEN_SALVAGE |
+			       DAXKV_OPEN_NOBACKGROUND;
 
 	if (opts->version < 1 || opts->version > DAXKV_OPTIONS_VERSION)
 		return dk_err(DAXKV_EINVAL,
@@ -172,6 +174,8 @@ static void dk_db_free(struct daxkv *db)
 	pthread_mutex_destroy(&db->rmq_lock);
 	pthread_mutex_destroy(&db->hmap_grow_lock);
 	pthread_mutex_destroy(&db->compact_wait_lock);
+	pthread_mutex_destroy(&db->spare_wait_lock);
+	pthread_cond_destroy(&db->spare_cond);
 	pthread_mutex_destroy(&db->listen_lock);
 	free(db->snaps);
 	free(db->dir);
@@ -274,7 +278,9 @@ static struct daxkv *dk_db_alloc(void)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&db->compact_cond, &ca);
+	pthread_cond_init(&db->spare_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&db->spare_wait_lock, NULL);
 	pthread_mutex_init(&db->compact_lock, NULL);
 	pthread_mutex_init(&db->hold_lock, NULL);
 	pthread_mutex_init(&db->rmq_lock, NULL);
@@ -451,7 +457,9 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	if (opts->flags & DAXKV_OPEN_RDONLY) {
 		/* creates nothing, and no compaction could write */
 		rdonly = *opts;
-		rdonly.flags |= DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
+		/* no background thread: the maker would make spare files */
+		rdonly.flags |= DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT |
+				DAXKV_OPEN_NOBACKGROUND;
 		opts = &rdonly;
 	}
 	rc = dk_open_dir(dir, opts->flags);
@@ -489,7 +497,12 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	if (rc)
 		goto err;
 	db->gc_horizon = db->next_seq - 1;
-	if (!(opts->flags & DAXKV_OPEN_NOCOMPACT)) {
+	if (!(opts->flags & DAXKV_OPEN_NOBACKGROUND)) {
+		rc = dk_spare_start(db);
+		if (rc)
+			goto err;
+	}
+	if (!(opts->flags & (DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOBACKGROUND))) {
 		rc = dk_compact_start(db);
 		if (rc)
 			goto err;
@@ -497,6 +510,7 @@ int daxkv_open(const char *dir, const struct daxkv_options *opts,
 	*dbp = db;
 	return 0;
 err:
+	dk_spare_stop(db); /* spares made meanwhile are unlinked */
 	dk_db_free(db);
 	return rc;
 }
@@ -520,6 +534,8 @@ int daxkv_close(daxkv *db)
 				      &db->ncursors, __ATOMIC_RELAXED));
 	/* the background compaction stops; what it retired goes */
 	dk_compact_stop(db);
+	/* no more segments made; the spares go (never LIVE) */
+	dk_spare_stop(db);
 	/* listeners (query backends) let go of the segments before they are
 	 * unmapped: devices stop mirroring them */
 	dk_listeners_close(db);
@@ -554,7 +570,7 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 					      compaction_errors) :
 				     sizeof(*st));
 	st->version = version;
-	st->format_version = DK_FORMAT_VERSION;
+	st->format_version = db->format_version;
 	memcpy(st->uuid, db->meta->uuid, sizeof(st->uuid));
 	st->segment_size = db->segment_size;
 	st->max_size = db->max_size;
@@ -570,8 +586,8 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 			bytes += __atomic_load_n(&db->segs[slot]->tail,
 						 __ATOMIC_ACQUIRE) -
 				 DK_SEG_HDR_SIZE;
+	st->bytes_mapped = db->seg_bytes + db->pending_bytes;
 	pthread_mutex_unlock(&db->seg_lock);
-	st->bytes_mapped = st->segments * db->segment_size;
 	st->bytes_written = bytes;
 	{
 		int64_t keys = (int64_t)db->nkeys, live = (int64_t)db->live_bytes;

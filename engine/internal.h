@@ -39,6 +39,7 @@
 #define DK_MAX_LANES 64u
 #define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
 #define DK_MAX_LISTENERS 4u /* events.h: compactor, KMOD, CUDA, a spare */
+#define DK_MAX_READY 8u     /* segments kept ready for lanes (spare.c) */
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -132,6 +133,10 @@ struct dk_segment {
 	/* Compaction (compact.c). */
 	int64_t live;        /* atomic: bytes of records that are the newest
 				version of their key (puts and deletes) */
+	uint64_t min_seq, max_seq; /* atomic: seq of its first and last
+				      record (0: none yet); appends are in
+				      seq order.  max_seq after a
+				      checkpoint load: a lower bound */
 	uint64_t retire_epoch; /* view epoch of the swap that retired it */
 	bool hidden;         /* atomic: being filled by a compaction; not
 				listed by new snapshots (under view_lock) */
@@ -140,6 +145,8 @@ struct dk_segment {
 				than retire_epoch is open */
 	bool compacting;     /* a victim of the running compaction
 				(under seg_lock) */
+	bool spare;          /* made ahead of need (spare.c): header durable,
+				slot not LIVE yet (under seg_lock) */
 	bool readonly;       /* mapped PROT_READ by a read-only open (plain
 				mmap, so munmap) */
 };
@@ -152,6 +159,8 @@ struct dk_lane {
 				   one is being allocated, 0 if idle */
 	uint64_t ops;           /* writes done, to pace GC horizon updates */
 	struct dk_alloc *alloc; /* index memory (arena.h), set up at open */
+	uint64_t appended;      /* atomic (relaxed): record bytes written
+				   here, read by the compactor's pacing */
 	/* Written only by the lane's holder, read by daxkv_stat (relaxed):
 	 * per-lane, so writers do not bounce a shared counter line. */
 	int64_t dkeys, dlive;   /* change of live keys and bytes */
@@ -185,7 +194,8 @@ struct daxkv {
 	/* Metadata pool. */
 	PMEMobjpool *pop;
 	struct dk_meta_root *meta;
-	uint64_t segment_size;
+	uint32_t format_version; /* the database's (layout.h) */
+	uint64_t segment_size;   /* format 2: the largest a segment may be */
 	uint64_t max_size;
 
 	/* Segments: slot -> mapping; entries set once (release) under
@@ -197,6 +207,33 @@ struct daxkv {
 	uint32_t seg_hiwater; /* atomic: 1 + the highest slot in segs[] */
 	uint32_t nreuse;
 	uint32_t reuse[DK_MAX_SEGMENTS]; /* slots with room, not owned */
+	/* Segments ready for a lane (spare.c), under seg_lock: spares (new
+	 * files, not LIVE yet) and reuse slots reopened for appends. */
+	struct dk_segment *ready[DK_MAX_READY];
+	uint32_t nready;
+	struct dk_segment *recycle[DK_MAX_READY]; /* removed segments whose
+						     files wait to be made
+						     spares (under seg_lock) */
+	uint32_t nrecycle;
+	uint64_t seg_bytes;     /* sizes of the LIVE segments */
+	uint64_t pending_bytes; /* sizes of spares and of segments being
+				   made (their slots are in slot_taken) */
+	uint8_t slot_taken[DK_MAX_SEGMENTS]; /* 1: a FREE slot that a spare
+						or a segment being made has */
+	pthread_mutex_t spare_wait_lock; /* with spare_cond: the maker's
+					    sleep and wake-up; taken under
+					    no lock but seg_lock */
+	pthread_cond_t spare_cond;
+	bool spare_stop;        /* under spare_wait_lock */
+	bool spare_kicked;      /* under spare_wait_lock: work may wait */
+	bool room_low;          /* atomic: the file system is nearly full;
+				   the maker keeps a reserve of spares
+				   (spare.c) */
+	uint32_t room_segs;     /* atomic: segments the file system had
+				   room for at the maker's last look */
+	uint32_t nmaking;       /* spares being made (under seg_lock) */
+	bool spare_started;
+	pthread_t spare_maker;
 
 	/* Lanes. */
 	struct dk_lane lanes[DK_MAX_LANES];

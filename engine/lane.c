@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "errors.h"
-#include "guard.h"
 #include "internal.h"
 #include "lane.h"
 #include "segment.h"
+#include "spare.h"
 
 static __thread uint32_t dk_lane_hint;
 static __thread uint32_t dk_thread_slot = UINT32_MAX;
@@ -152,63 +152,10 @@ uint64_t dk_completed_seq(struct daxkv *db)
 	return low - 1;
 }
 
-/* dk_segment_prepare_append under a guard: a media error where it reads
- * (or zeroes) past the tail refuses the segment, as damage there does. */
-static int dk_lane_prepare(struct daxkv *db, struct dk_segment *seg)
+int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		      enum dk_room room)
 {
-	struct dk_guard g;
-	int rc;
-
-	if (sigsetjmp(g.env, 0)) {
-		dk_guard_landed(&g);
-		return dk_guard_eio(db, &g, "a segment was made ready for "
-					    "appends; it is not reused");
-	}
-	dk_guard_push(&g);
-	rc = dk_segment_prepare_append(db, seg);
-	dk_guard_pop(&g);
-	return rc;
-}
-
-/* Take a segment for @p lane: one with room left from an earlier run, or
- * a new one.  Caller holds seg_lock. */
-static int dk_lane_new_segment(struct daxkv *db, struct dk_lane *lane,
-			       uint64_t bytes)
-{
-	struct dk_segment *seg = NULL;
-	int rc;
-
-	while (db->nreuse) {
-		struct dk_segment *cand = db->segs[db->reuse[--db->nreuse]];
-
-		if (cand->size - cand->tail >= bytes && !cand->damaged) {
-			/* refused (valid records past its tail: segment.c;
-			 * a media error there) means kept as it is, and
-			 * another one taken */
-			if (dk_lane_prepare(db, cand) != 0) {
-				cand->damaged = true;
-				continue;
-			}
-			seg = cand;
-			break;
-		}
-	}
-	if (!seg) {
-		rc = dk_segment_create(db, &seg);
-		if (rc)
-			return rc;
-	}
-	seg->owned = true;
-	lane->seg = seg;
-	lane->line_seg = NULL; /* write.c: no line of it is known yet */
-	return 0;
-}
-
-int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
-		    struct dk_segment **segp, uint64_t *offp)
-{
-	struct dk_segment *seg = lane->seg;
-	int rc;
+	struct dk_segment *seg = lane->seg, *next;
 
 	if (bytes > db->segment_size - DK_SEG_HDR_SIZE)
 		return dk_err(DAXKV_EINVAL,
@@ -216,19 +163,40 @@ int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 			      "of %llu bytes",
 			      (unsigned long long)bytes,
 			      (unsigned long long)db->segment_size);
-	if (!seg || seg->size - seg->tail < bytes) {
-		pthread_mutex_lock(&db->seg_lock);
-		rc = dk_lane_new_segment(db, lane, bytes);
-		if (rc == 0 && seg) {
-			/* the old one keeps what it has; nothing more goes in */
-			dk_segment_seal(db, seg);
-			seg->owned = false;
-		}
-		pthread_mutex_unlock(&db->seg_lock);
-		if (rc)
-			return rc;
-		seg = lane->seg;
+	if (seg && seg->size - seg->tail >= bytes)
+		return 0;
+	/*
+	 * Roll over to a ready segment (spare.c): one durable meta word to
+	 * make a spare LIVE, one for the old segment's sealed tail.  No
+	 * entry lock is held (write.c), and nothing slow happens here.
+	 */
+	pthread_mutex_lock(&db->seg_lock);
+	next = dk_spare_take(db, bytes, room);
+	if (next && seg) {
+		/* the old one keeps what it has; nothing more goes in */
+		dk_segment_seal(db, seg);
+		seg->owned = false;
 	}
+	if (next) {
+		__atomic_store_n(&lane->seg, next, __ATOMIC_RELAXED);
+		lane->line_seg = NULL; /* write.c: no line of it is known yet */
+	}
+	pthread_mutex_unlock(&db->seg_lock);
+	return next ? 0 : DK_LANE_NO_SEGMENT;
+}
+
+int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		    struct dk_segment **segp, uint64_t *offp)
+{
+	struct dk_segment *seg = lane->seg;
+
+	/* dk_lane_make_room made room for at least this much, and the lane
+	 * has been held since */
+	if (!seg || seg->size - seg->tail < bytes)
+		return dk_err(DAXKV_EIO,
+			      "internal: no room for %llu bytes in the lane's "
+			      "segment",
+			      (unsigned long long)bytes);
 	*segp = seg;
 	*offp = seg->tail;
 	return 0;

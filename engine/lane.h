@@ -4,6 +4,7 @@
 #define DK_LANE_H
 
 #include "internal.h"
+#include "segment.h"
 
 /* This thread's read-counter block. */
 struct dk_rcounter *dk_thread_rcounter(struct daxkv *db);
@@ -18,8 +19,15 @@ void dk_seq_end(struct dk_lane *lane);
 /* Every commit <= the returned sequence has ended (a lower bound, no
  * waiting): a writer still in flight holds a larger one. */
 uint64_t dk_completed_seq(struct daxkv *db);
-/* Make room for @p bytes in the lane's segment (rolling over if needed);
- * returns the segment and the offset where they go. */
+/* Holding the lane and no entry lock: make sure its segment has room for
+ * @p bytes, rolling over to a ready segment if needed (spare.c) that a
+ * commit of class @p room may take.  0, an
+ * error, or DK_LANE_NO_SEGMENT when none is ready: then let go of the
+ * lane, make one (dk_spare_make_now) and start over. */
+#define DK_LANE_NO_SEGMENT 1
+int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
+		      enum dk_room room);
+/* Where @p bytes go in the lane's segment (room was made for them). */
 int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		    struct dk_segment **segp, uint64_t *offp);
 

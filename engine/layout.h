@@ -41,8 +41,10 @@
  * that size, and no change spans two words.  Records live in segments and
  * are written with libpmem (non-temporal copy + fence).
  *
- * Segment file (size = segment_size, a multiple of 2 MiB, so that a
- * device mirror can map it with 2 MiB page-table entries):
+ * Segment file (a multiple of 2 MiB, so that a device mirror can map it
+ * with 2 MiB page-table entries; format 1: exactly the meta pool's
+ * segment_size; format 2: at most that, each segment's own size in its
+ * header and file, so that a small database need not have big ones):
  *
  *   OFFSET SIZE DESCRIPTION
  *   0      8    magic "DAXKVSEG"
@@ -153,7 +155,11 @@
 #include "daxkv.h"
 #include "daxkv_device.h" /* the record header and the version rule */
 
-#define DK_FORMAT_VERSION 1u
+/* Format 2: segments of any size up to segment_size (above); a new
+ * database is made in it.  Format 1 is read and written as it is (every
+ * segment segment_size). */
+#define DK_FORMAT_VERSION 2u
+#define DK_FORMAT_VERSION_MIN 1u
 #define DK_POOL_LAYOUT "daxkv"
 #define DK_SEG_MAGIC "DAXKVSEG"
 #define DK_META_MAGIC "DAXKVMET"
@@ -225,7 +231,7 @@ _Static_assert(DAXKV_MAX_VALUE == DKD_MAX_VALUE, "device value limit");
  *   8      4    format version
  *   12     4    flags, 0
  *   16     16   uuid
- *   32     8    segment_size
+ *   32     8    segment_size (format 2: the largest a segment may be)
  *   40     8    max_size last given to open (0 = none)
  *   48     8    clean: 1 if checkpoint.dat of ckpt_gen is valid
  *   56     8    ckpt_gen: generation of the last checkpoint written

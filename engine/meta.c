@@ -385,10 +385,12 @@ int dk_meta_read(struct daxkv *db)
 	if (memcmp(root->magic, DK_META_MAGIC, sizeof(root->magic)) != 0) {
 		rc = dk_err(DAXKV_ECORRUPT, "%s: root object has no daxkv magic",
 			    path);
-	} else if (root->format_version != DK_FORMAT_VERSION) {
+	} else if (root->format_version < DK_FORMAT_VERSION_MIN ||
+		   root->format_version > DK_FORMAT_VERSION) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: format version %u, this library reads %u",
-			    path, root->format_version, DK_FORMAT_VERSION);
+			    "%s: format version %u, this library reads %u to %u",
+			    path, root->format_version, DK_FORMAT_VERSION_MIN,
+			    DK_FORMAT_VERSION);
 	} else if (root->segment_size < DK_SEG_MIN ||
 		   root->segment_size > DK_SEG_MAX ||
 		   root->segment_size % DK_SEG_ALIGN) {
@@ -400,6 +402,7 @@ int dk_meta_read(struct daxkv *db)
 		return rc;
 	}
 	db->meta = root;
+	db->format_version = root->format_version;
 	db->segment_size = root->segment_size;
 	db->max_size = root->max_size;
 	return 0;
@@ -469,13 +472,15 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 						       (uint8_t *)db->pop));
 		goto err_close;
 	}
-	if (root->format_version != DK_FORMAT_VERSION) {
+	if (root->format_version < DK_FORMAT_VERSION_MIN ||
+	    root->format_version > DK_FORMAT_VERSION) {
 		rc = dk_err(DAXKV_EVERSION,
 			    "%s offset %llu: format version %u, this library "
-			    "reads %u",
+			    "reads %u to %u",
 			    path, (unsigned long long)((uint8_t *)root -
 						       (uint8_t *)db->pop + 8),
-			    root->format_version, DK_FORMAT_VERSION);
+			    root->format_version, DK_FORMAT_VERSION_MIN,
+			    DK_FORMAT_VERSION);
 		goto err_close;
 	}
 	/* the root's words in range (a flipped bit must not steer open) */
@@ -511,6 +516,7 @@ int dk_meta_open(struct daxkv *db, bool create, bool exclusive,
 		goto err_close;
 	}
 	db->meta = root;
+	db->format_version = root->format_version;
 	db->segment_size = root->segment_size;
 	/* 0: keep what is stored; NONE: no cap; else the new cap */
 	if (db->max_size == 0)

@@ -282,6 +282,7 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
 	    ((const struct dk_rec *)(seg->base + off))->seq != 0)
 		__atomic_fetch_add(&rv->discarded, 1, __ATOMIC_RELAXED);
 	seg->tail = off;
+	seg->max_seq = prev_seq;
 	return 0;
 }
 
@@ -713,6 +714,7 @@ int dk_recover(struct daxkv *db)
 		}
 		dk_segs_publish(db, slot, seg);
 		db->nsegs++;
+		db->seg_bytes += seg->size;
 		if (dk_seal_is_mark(dk_segment_header(seg)->sealed_tail)) {
 			/* an interrupted compaction's copies, or an
 			 * interrupted removal: dead by the header's word */
@@ -770,6 +772,14 @@ int dk_recover(struct daxkv *db)
 	/* segments with room are offered to lanes, emptiest last */
 	for (uint32_t i = 0; i < n; i++) {
 		struct dk_segment *seg = db->segs[slots[i]];
+
+		/* appends are in seq order: the first record has the least
+		 * (compaction's age and tombstone rules, compact.c) */
+		if (seg->tail > DK_SEG_HDR_SIZE)
+			seg->min_seq = ((const struct dk_rec *)(
+						seg->base + DK_SEG_HDR_SIZE))->seq;
+		if (seg->max_seq < seg->min_seq)
+			seg->max_seq = seg->min_seq;
 
 		if (seg->size - seg->tail >= 64 * 1024 && !seg->damaged)
 			db->reuse[db->nreuse++] = seg->slot;

@@ -28,6 +28,15 @@
  *           fault or msync) -> header persisted -> fsync(dir) -> LIVE;
  *   remove: RETIRED persisted -> FREE -> unlink -> fsync(dir) (nothing
  *           relies on the unlink: a file left behind proves itself dead).
+ *
+ * Steps 1 and 2 are slow (allocation, a fault per page, an fsync) and
+ * are made ahead of need by a background thread (spare.c): such a spare
+ * waits between 2 and 3 for as long as no lane needs it, so a crash
+ * finds it as step 1 and 2 left it: a complete header for the slot's
+ * next generation and zeros, which open removes as above.  A retired
+ * segment's file renewed into a spare (dk_segment_free_keep, then
+ * dk_segment_renew) is RETIRED by its header until the renewal writes
+ * the next generation's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +67,41 @@ const struct dk_seg_header *dk_segment_header(const struct dk_segment *seg)
 	return (const struct dk_seg_header *)seg->base;
 }
 
+bool dk_segment_size_ok(const struct daxkv *db, uint64_t size)
+{
+	if (db->format_version < 2)
+		return size == db->segment_size;
+	return size >= DK_SEG_MIN && size <= db->segment_size &&
+	       size % DK_SEG_ALIGN == 0;
+}
+
+/*
+ * The size of the next segment.  Format 1: segment_size.  Format 2:
+ * about 1/64 of the live bytes, a power of two times 2 MiB, from 2 MiB up
+ * to segment_size (and to 1/32 of max_size).  Bytes on media hold a few
+ * segments besides dead records, whatever the size of the database (each
+ * lane's open segment, spares, a compaction's destinations before its
+ * victims go), so segments small against the data keep that small; and
+ * a database that grows gets bigger ones, so that 16384 slots still
+ * reach segment_size x 16384.
+ */
+uint64_t dk_segment_size_next(const struct daxkv *db)
+{
+	int64_t live = (int64_t)db->live_bytes;
+	uint64_t want, size = DK_SEG_MIN;
+
+	if (db->format_version < 2)
+		return db->segment_size;
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		live += __atomic_load_n(&db->lanes[i].dlive, __ATOMIC_RELAXED);
+	want = live > 0 ? (uint64_t)live / 64 : 0;
+	if (db->max_size && want > db->max_size / 32)
+		want = db->max_size / 32;
+	while (size * 2 <= want && size * 2 <= db->segment_size)
+		size *= 2;
+	return size < db->segment_size ? size : db->segment_size;
+}
+
 static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 {
 	return dk_crc32c(0, hdr, offsetof(struct dk_seg_header, crc));
@@ -85,10 +129,13 @@ static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
 		errno = err;
 		return NULL;
 	}
-	if ((uint64_t)st.st_size != db->segment_size) {
+	if (!dk_segment_size_ok(db, (uint64_t)st.st_size)) {
 		close(fd);
-		dk_err(DAXKV_ECORRUPT, "%s: size %llu, expected %llu (truncated?)",
+		dk_err(DAXKV_ECORRUPT, "%s: size %llu, expected %s%llu "
+		       "(truncated?)",
 		       path, (unsigned long long)st.st_size,
+		       db->format_version >= 2 ? "a multiple of 2 MiB up to " :
+						 "",
 		       (unsigned long long)db->segment_size);
 		errno = 0;
 		return NULL;
@@ -104,8 +151,8 @@ static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
 	return addr;
 }
 
-static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
-			  struct dk_segment **out)
+static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
+			  bool create, struct dk_segment **out)
 {
 	char path[4096];
 	struct dk_segment *seg;
@@ -120,7 +167,7 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 	if (create) {
 		/* no file may be here: open removed every proven-dead one
 		 * and refused to run beside any other (EEXIST below) */
-		addr = pmem_map_file(path, db->segment_size,
+		addr = pmem_map_file(path, size,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
 	} else if (db->rdonly) {
@@ -134,11 +181,15 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 		struct stat st;
 
 		if (stat(path, &st) == 0 &&
-		    (uint64_t)st.st_size != db->segment_size) {
+		    !dk_segment_size_ok(db, (uint64_t)st.st_size)) {
 			free(seg);
 			return dk_err(DAXKV_ECORRUPT,
-				      "%s: size %llu, expected %llu (truncated?)",
+				      "%s: size %llu, expected %s%llu "
+				      "(truncated?)",
 				      path, (unsigned long long)st.st_size,
+				      db->format_version >= 2 ?
+					      "a multiple of 2 MiB up to " :
+					      "",
 				      (unsigned long long)db->segment_size);
 		}
 		addr = pmem_map_file(path, 0, 0, 0, &mapped_len, &is_pmem);
@@ -171,44 +222,65 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, bool create,
 	return 0;
 }
 
-int dk_segment_create(struct daxkv *db, struct dk_segment **out)
+int dk_segment_reserve(struct daxkv *db, uint64_t size, enum dk_room room,
+		       uint32_t *slotp)
 {
-	return dk_segment_create_ex(db, false, out);
-}
-
-int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
-			 struct dk_segment **out)
-{
-	struct dk_seg_header hdr;
-	struct dk_segment *seg;
+	static const char *const leaves[] = {
+		"", ", and one kept free for compaction",
+		", and two kept free for deletes and compaction"
+	};
 	uint64_t total;
 	uint32_t slot;
-	int rc;
 
 	/* caller holds seg_lock */
 	for (slot = 0; slot < DK_MAX_SEGMENTS; slot++)
-		if (db->meta->segs[slot].state == DK_SEG_FREE)
+		if (db->meta->segs[slot].state == DK_SEG_FREE &&
+		    !db->slot_taken[slot])
 			break;
 	if (slot == DK_MAX_SEGMENTS)
 		return dk_err(DAXKV_ENOSPC, "%s: all %u segment slots in use",
 			      db->dir, DK_MAX_SEGMENTS);
 	/*
-	 * Writers leave one segment of max_size free: the room a compaction
-	 * needs to copy live records out of the segments it frees, so that a
-	 * full database of mostly dead records can recover from ENOSPC.
+	 * Under max_size, puts leave two segments free and deletes one: the
+	 * room a compaction copies live records into, and the room the
+	 * tombstones of deletes take.  So a full database can always be
+	 * emptied: deletes go on where puts fail, and compaction turns the
+	 * segments they emptied into free ones.  Spares and segments being
+	 * made count as used.
 	 */
-	total = DK_META_POOL_SIZE +
-		(uint64_t)(db->nsegs + (for_compaction ? 1 : 2)) *
-			db->segment_size;
+	total = DK_META_POOL_SIZE + db->seg_bytes + db->pending_bytes + size +
+		(uint64_t)room * dk_segment_size_next(db);
 	if (db->max_size && total > db->max_size)
 		return dk_err(DAXKV_ENOSPC,
 			      "%s: a new segment would exceed max_size %llu "
-			      "(%u segments of %llu bytes in use, and one kept "
-			      "free for compaction)",
+			      "(%llu bytes in %u segments%s, %llu more being "
+			      "made or spare)",
 			      db->dir, (unsigned long long)db->max_size,
-			      db->nsegs, (unsigned long long)db->segment_size);
+			      (unsigned long long)db->seg_bytes, db->nsegs,
+			      leaves[room],
+			      (unsigned long long)db->pending_bytes);
+	db->slot_taken[slot] = 1;
+	db->pending_bytes += size;
+	*slotp = slot;
+	return 0;
+}
 
-	rc = dk_segment_map(db, slot, true, &seg);
+void dk_segment_unreserve(struct daxkv *db, uint32_t slot, uint64_t size)
+{
+	/* caller holds seg_lock */
+	db->slot_taken[slot] = 0;
+	db->pending_bytes -= size;
+}
+
+int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
+		    struct dk_segment **out)
+{
+	struct dk_seg_header hdr;
+	struct dk_segment *seg;
+	int rc;
+
+	/* the slot is reserved: nobody else reads or writes its meta word */
+	rc = dk_segment_map(db, slot, size, true, &seg);
 	if (rc)
 		return rc;
 	seg->gen = db->meta->segs[slot].gen + 1;
@@ -224,50 +296,99 @@ int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 	/* 1. header, durable before the slot can say LIVE */
 	memset(&hdr, 0, sizeof(hdr));
 	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
-	hdr.format_version = DK_FORMAT_VERSION;
+	hdr.format_version = db->format_version;
 	hdr.header_size = DK_SEG_HDR_SIZE;
 	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
 	hdr.slot = slot;
 	hdr.gen = seg->gen;
 	hdr.size = seg->size;
 	hdr.crc = dk_seg_header_crc(&hdr);
-	/* a compaction's copies are whole only after its seal (layout.h) */
-	hdr.sealed_tail = for_compaction ? DK_SEAL_FILLING : 0;
 	dk_copy_nodrain(&seg->pm, seg->base, &hdr, sizeof(hdr));
 	dk_drain(&db->pm);
 
 	/* 2. the directory entry */
 	if (fsync(db->dirfd) != 0) {
+		char path[4096];
+
 		rc = dk_err_errno(DAXKV_EIO, errno, "%s: fsync", db->dir);
-		goto err_unmap;
+		dk_segment_path(db, slot, path, sizeof(path));
+		dk_segment_unmap(seg);
+		unlink(path);
+		return rc;
 	}
-
-	/* 3. publish: state and gen share one 8-byte word */
-	{
-		struct dk_seg_entry entry = db->meta->segs[slot];
-		uint64_t word;
-
-		entry.state = DK_SEG_LIVE;
-		entry.gen = seg->gen;
-		memcpy(&word, &entry, sizeof(word));
-		dk_meta_set(db, (uint64_t *)&db->meta->segs[slot], word);
-	}
-	seg->tail = DK_SEG_HDR_SIZE;
-	seg->hidden = for_compaction; /* before any snapshot can see it */
-	seg->owned = for_compaction;
-	dk_segs_publish(db, slot, seg);
-	db->nsegs++;
-	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
+	seg->spare = true;
 	*out = seg;
 	return 0;
+}
 
-err_unmap: {
+void dk_segment_activate(struct daxkv *db, struct dk_segment *seg,
+			 bool for_compaction)
+{
+	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	uint64_t word;
+
+	/* caller holds seg_lock.  A compaction's copies are whole only
+	 * after its seal (layout.h): the seal word says FILLING, durable
+	 * before the slot is LIVE, so a crash in the copy leaves a segment
+	 * that open removes by its own word */
+	if (for_compaction) {
+		struct dk_seg_header *hdr = (struct dk_seg_header *)seg->base;
+
+		dk_store8(&seg->pm, &hdr->sealed_tail, DK_SEAL_FILLING);
+		dk_persist(&seg->pm, &hdr->sealed_tail,
+			   sizeof(hdr->sealed_tail));
+	}
+	/* 3. publish: state and gen share one 8-byte
+	 * word; records are appended only after it is durable */
+	entry.state = DK_SEG_LIVE;
+	entry.gen = seg->gen;
+	memcpy(&word, &entry, sizeof(word));
+	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
+	dk_segment_unreserve(db, seg->slot, seg->size);
+	seg->spare = false;
+	seg->tail = DK_SEG_HDR_SIZE;
+	seg->hidden = for_compaction; /* before any snapshot can see it */
+	seg->owned = true;
+	dk_segs_publish(db, seg->slot, seg);
+	db->nsegs++;
+	db->seg_bytes += seg->size;
+	dk_seg_publish(db, seg, DK_SEG_EV_CREATED);
+}
+
+void dk_segment_discard(struct daxkv *db, struct dk_segment *seg)
+{
 	char path[4096];
 
-	dk_segment_path(db, slot, path, sizeof(path));
+	/* caller holds seg_lock.  Never LIVE: its slot is FREE, so the file
+	 * is an aborted create, whatever happens to it from here */
+	dk_segment_unreserve(db, seg->slot, seg->size);
+	dk_segment_path(db, seg->slot, path, sizeof(path));
 	dk_segment_unmap(seg);
 	unlink(path);
 }
+
+int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
+			 struct dk_segment **out)
+{
+	uint64_t size = dk_segment_size_next(db);
+	uint32_t slot;
+	int rc;
+
+	pthread_mutex_lock(&db->seg_lock);
+	rc = dk_segment_reserve(db, size,
+				for_compaction ? DK_ROOM_COMPACT : DK_ROOM_PUT,
+				&slot);
+	pthread_mutex_unlock(&db->seg_lock);
+	if (rc)
+		return rc;
+	/* the slow part (allocation, faults, fsync) under no lock */
+	rc = dk_segment_make(db, slot, size, out);
+	pthread_mutex_lock(&db->seg_lock);
+	if (rc)
+		dk_segment_unreserve(db, slot, size);
+	else
+		dk_segment_activate(db, *out, for_compaction);
+	pthread_mutex_unlock(&db->seg_lock);
 	return rc;
 }
 
@@ -278,14 +399,16 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 	struct dk_segment *seg;
 	int rc;
 
-	rc = dk_segment_map(db, slot, false, &seg);
+	rc = dk_segment_map(db, slot, 0, false, &seg);
 	if (rc)
 		return rc;
 	dk_segment_path(db, slot, path, sizeof(path));
-	if (seg->size != db->segment_size) {
+	if (!dk_segment_size_ok(db, seg->size)) {
 		rc = dk_err(DAXKV_ECORRUPT,
-			    "%s: size %llu, expected %llu (truncated?)", path,
+			    "%s: size %llu, expected %s%llu (truncated?)", path,
 			    (unsigned long long)seg->size,
+			    db->format_version >= 2 ?
+				    "a multiple of 2 MiB up to " : "",
 			    (unsigned long long)db->segment_size);
 		goto err;
 	}
@@ -297,11 +420,11 @@ int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out)
 			    path);
 		goto err;
 	}
-	if (hdr->format_version != DK_FORMAT_VERSION) {
+	if (hdr->format_version != db->format_version) {
 		rc = dk_err(DAXKV_EVERSION,
-			    "%s: segment format version %u, this library "
-			    "reads %u",
-			    path, hdr->format_version, DK_FORMAT_VERSION);
+			    "%s: segment format version %u, the database's "
+			    "is %u",
+			    path, hdr->format_version, db->format_version);
 		goto err;
 	}
 	if (hdr->header_size != DK_SEG_HDR_SIZE ||
@@ -364,12 +487,90 @@ void dk_segment_remove(struct daxkv *db, struct dk_segment *seg)
 	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
 	__atomic_store_n(&db->segs[seg->slot], NULL, __ATOMIC_RELEASE);
 	db->nsegs--;
+	db->seg_bytes -= seg->size;
 	dk_segment_path(db, seg->slot, path, sizeof(path));
 	dk_segment_unmap(seg);
 	/* the blocks go back to the file system (and out of every mirror:
 	 * the munmap above invalidated them) */
 	unlink(path);
 	(void)fsync(db->dirfd);
+}
+
+void dk_segment_free_keep(struct daxkv *db, struct dk_segment *seg)
+{
+	struct dk_seg_entry entry = db->meta->segs[seg->slot];
+	uint64_t word;
+
+	/* caller holds seg_lock.  As dk_segment_remove, but the file stays
+	 * (mapped, its slot taken) for dk_segment_renew: RETIRED first, so
+	 * that a crash before the renewal leaves a file dead by its own
+	 * header (dk_segment_file_fate), not one the open must refuse */
+	dk_store8(&seg->pm, &((struct dk_seg_header *)seg->base)->sealed_tail,
+		  DK_SEAL_RETIRED);
+	dk_persist(&seg->pm, &((struct dk_seg_header *)seg->base)->sealed_tail,
+		   sizeof(uint64_t));
+	entry.state = DK_SEG_FREE;
+	memcpy(&word, &entry, sizeof(word));
+	dk_meta_set(db, (uint64_t *)&db->meta->segs[seg->slot], word);
+	__atomic_store_n(&db->segs[seg->slot], NULL, __ATOMIC_RELEASE);
+	db->nsegs--;
+	db->seg_bytes -= seg->size;
+	db->slot_taken[seg->slot] = 1;
+	db->pending_bytes += seg->size;
+}
+
+int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
+		     struct dk_segment **out)
+{
+	static const uint8_t zeros[65536];
+	struct dk_seg_header hdr;
+	struct dk_segment *seg;
+
+	seg = calloc(1, sizeof(*seg));
+	if (!seg)
+		return dk_err(DAXKV_ENOMEM, "no memory for a segment");
+	pthread_mutex_init(&seg->marks_lock, NULL);
+	seg->slot = old->slot;
+	seg->base = old->base;
+	seg->size = old->size;
+	seg->pm = old->pm;
+	seg->gen = db->meta->segs[seg->slot].gen + 1;
+	/*
+	 * The slot is FREE (durable: dk_segment_free_keep) and taken, so
+	 * whatever a crash leaves of this file from here on is dead by its
+	 * header: the old generation, equal to the FREE slot's, or the new
+	 * one, one above it.  The records go before the new header can
+	 * make this a spare that a lane may make LIVE: with the one fence
+	 * below both are durable before dk_segment_activate's meta word, so
+	 * no record of the old life can ever be read as one of the new.
+	 */
+	for (uint64_t off = DK_SEG_HDR_SIZE; off < seg->size; off += sizeof(zeros))
+		dk_copy_nodrain(&seg->pm, seg->base + off, zeros,
+				seg->size - off < sizeof(zeros) ?
+					seg->size - off :
+					sizeof(zeros));
+	/* zeros durable before the new header: a file whose header says
+	 * the next generation holds nothing but zeros (dk_segment_file_fate
+	 * removes it as an aborted create) */
+	dk_drain(&db->pm);
+	memset(&hdr, 0, sizeof(hdr));
+	memcpy(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic));
+	hdr.format_version = db->format_version;
+	hdr.header_size = DK_SEG_HDR_SIZE;
+	memcpy(hdr.uuid, db->meta->uuid, sizeof(hdr.uuid));
+	hdr.slot = seg->slot;
+	hdr.gen = seg->gen;
+	hdr.size = seg->size;
+	hdr.crc = dk_seg_header_crc(&hdr);
+	dk_copy_nodrain(&seg->pm, seg->base, &hdr, sizeof(hdr));
+	dk_drain(&db->pm);
+	/* the file's name is durable already: it was LIVE */
+	pthread_mutex_destroy(&old->marks_lock);
+	free(old->marks);
+	free(old);
+	seg->spare = true;
+	*out = seg;
+	return 0;
 }
 
 void dk_segment_seal(struct daxkv *db, struct dk_segment *seg)

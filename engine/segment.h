@@ -5,15 +5,54 @@
 
 #include "internal.h"
 
-/* A new segment for a lane; caller holds seg_lock. */
-int dk_segment_create(struct daxkv *db, struct dk_segment **out);
-/* The same for a compaction: @p hidden from snapshots until the swap, and
- * allowed into the one segment of max_size that writers leave free. */
+/* May a segment of this database be @p size bytes (layout.h)? */
+bool dk_segment_size_ok(const struct daxkv *db, uint64_t size);
+/* The size to make the next segment (format 2: in proportion to the
+ * live data). */
+uint64_t dk_segment_size_next(const struct daxkv *db);
+
+/* Whom a new segment is for: how many segments of max_size it leaves
+ * free (segment.c: dk_segment_reserve). */
+enum dk_room {
+	DK_ROOM_COMPACT = 0, /* a compaction's destination: all of it */
+	DK_ROOM_DELETE = 1,  /* a commit of deletes only: one for compaction */
+	DK_ROOM_PUT = 2,     /* anything else: one for deletes' tombstones
+				too */
+};
+
+/*
+ * Making a segment, in three parts so that the slow one holds no lock:
+ * dk_segment_reserve (under seg_lock: a FREE slot nobody else has, and
+ * room under max_size for @p room), dk_segment_make (no lock: file, prefault, header and directory
+ * entry durable; the result is a spare, its slot still FREE), then
+ * dk_segment_activate (under seg_lock: the slot's meta word LIVE, owned,
+ * published; @p for_compaction: hidden from snapshots until the swap) or
+ * dk_segment_discard (under seg_lock: unlinked, never LIVE).  A failed
+ * make leaves the reservation to dk_segment_unreserve (under seg_lock).
+ */
+int dk_segment_reserve(struct daxkv *db, uint64_t size, enum dk_room room,
+		       uint32_t *slotp);
+void dk_segment_unreserve(struct daxkv *db, uint32_t slot, uint64_t size);
+int dk_segment_make(struct daxkv *db, uint32_t slot, uint64_t size,
+		    struct dk_segment **out);
+void dk_segment_activate(struct daxkv *db, struct dk_segment *seg,
+			 bool for_compaction);
+void dk_segment_discard(struct daxkv *db, struct dk_segment *seg);
+/* All three for a compaction's destination; caller holds no lock. */
 int dk_segment_create_ex(struct daxkv *db, bool for_compaction,
 			 struct dk_segment **out);
 /* Remove a retired segment: slot FREE in the meta table (durable), file
  * unmapped and unlinked.  No reader may hold it; caller holds seg_lock. */
 void dk_segment_remove(struct daxkv *db, struct dk_segment *seg);
+/* The same, but the file stays, mapped, its slot taken and its bytes
+ * pending, for dk_segment_renew.  Caller holds seg_lock. */
+void dk_segment_free_keep(struct daxkv *db, struct dk_segment *seg);
+/* Holding no lock: make a file kept by dk_segment_free_keep a spare of
+ * its slot (records zeroed, a header of the next generation, durable);
+ * @p old is freed (not unmapped) and *out replaces it.  On an error @p
+ * old is as it was. */
+int dk_segment_renew(struct daxkv *db, struct dk_segment *old,
+		     struct dk_segment **out);
 /* Map and check the segment of a LIVE slot (at open). */
 int dk_segment_open(struct daxkv *db, uint32_t slot, struct dk_segment **out);
 void dk_segment_unmap(struct dk_segment *seg);

@@ -3,7 +3,9 @@
  * write.c -- puts, deletes and batches: the one commit path.
  *
  * A commit of n operations (n = 1 for daxkv_put/daxkv_delete):
- *   1. take a lane, find or create each key's entry and lock the entries in
+ *   1. take a lane whose segment has room for the commit (rolling over to
+ *      a segment made ready ahead of need, spare.c, before any entry is
+ *      locked), find or create each key's entry and lock the entries in
  *      key order (batches are sorted and deduplicated first, so two
  *      commits never wait for each other in a cycle; a lane is taken
  *      before any entry lock, and the index grows only with every lane);
@@ -46,6 +48,7 @@
 #include "persist.h"
 #include "record.h"
 #include "snapshot.h"
+#include "spare.h"
 
 struct dk_op {
 	const void *key;
@@ -166,12 +169,19 @@ static inline void dk_counter_add(int64_t *field, int64_t delta)
 }
 
 /*
- * Step 1: take a lane, find or create each key's entry, and lock the
- * entries in key order; a delete of a key without a live version is to
- * be skipped.  Under rcu_read_lock.  0 with the lane held and every entry
- * found locked, or an error with neither.
+ * Step 1: take a lane with room for @p bound bytes in its segment, find or
+ * create each key's entry, and lock the entries in key order; a delete of
+ * a key without a live version is to be skipped.  Under rcu_read_lock.  0
+ * with the lane held and every entry found locked, DK_LANE_NO_SEGMENT
+ * (no segment was ready: make one, holding nothing, and call again), or
+ * an error, with neither held.
+ *
+ * Room is made before any entry is locked, so that a roll-over never
+ * holds up another writer of these keys (it takes a ready segment,
+ * spare.c: bounded work, but still not under an entry lock).
  */
 static int dk_commit_lock(struct daxkv *db, struct dk_op *ops, size_t n,
+			  uint64_t bound, enum dk_room room,
 			  struct dk_lane **lanep)
 {
 	struct dk_lane *lane;
@@ -180,6 +190,11 @@ static int dk_commit_lock(struct daxkv *db, struct dk_op *ops, size_t n,
 
 retry:
 	lane = dk_lane_acquire(db);
+	rc = dk_lane_make_room(db, lane, bound, room);
+	if (rc) {
+		dk_lane_release(lane);
+		return rc;
+	}
 	for (i = 0; i < n; i++) {
 		struct dk_op *op = &ops[i];
 		bool full = false;
@@ -341,7 +356,8 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	struct dk_lane *lane = NULL;
 	struct dk_segment *seg;
 	size_t nlive = 0, i;
-	uint64_t total = 0, off, seq;
+	uint64_t total = 0, bound = 0, off, seq;
+	enum dk_room room = DK_ROOM_DELETE;
 	bool locked = false, needed = false;
 	int rc;
 
@@ -349,12 +365,24 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 		ops[i].spare = NULL;
 		ops[i].e = NULL;
 		ops[i].skip = false;
+		bound += dk_rec_size(ops[i].klen, ops[i].vlen);
+		if (!ops[i].is_del)
+			room = DK_ROOM_PUT; /* deletes may go on without it */
 	}
 	rcu_read_lock();
 	/* each slot's miss overlaps taking the lane (and the other misses) */
 	for (i = 0; i < n; i++)
 		dk_hmap_prefetch(db, ops[i].hash);
-	rc = dk_commit_lock(db, ops, n, &lane);
+	while ((rc = dk_commit_lock(db, ops, n, bound, room, &lane)) ==
+	       DK_LANE_NO_SEGMENT) {
+		/* no segment was ready: make one, outside the read section
+		 * and every lock, and start over */
+		rcu_read_unlock();
+		rc = dk_spare_make_now(db, bound, room);
+		rcu_read_lock();
+		if (rc)
+			break;
+	}
 	if (rc)
 		goto out_unlock;
 	locked = true;
@@ -395,6 +423,10 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	 * the whole commit, which was not acknowledged */
 	dk_drain(&db->pm);
 	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&seg->min_seq, __ATOMIC_RELAXED))
+		__atomic_store_n(&seg->min_seq, seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&seg->max_seq, seq, __ATOMIC_RELAXED);
+	dk_counter_add((int64_t *)&lane->appended, (int64_t)total);
 
 	/* step 6: visible */
 	dk_commit_publish(db, lane, ops, n, seg);

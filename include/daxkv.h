@@ -130,6 +130,12 @@ typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 					  segment, and each problem goes to
 					  daxkv_options.salvage_report.  With
 					  DAXKV_OPEN_RDONLY: DAXKV_EINVAL */
+#define DAXKV_OPEN_NOBACKGROUND 0x100u /**< no background thread at all:
+					  NOCOMPACT, and no segment files
+					  made ahead of need (a writer that
+					  fills its segment makes the next
+					  one itself; for single-threaded
+					  tests such as the crash simulator) */
 /** @} */
 
 /** daxkv_options.max_size: remove a stored cap. */
@@ -148,20 +154,24 @@ struct daxkv_check_problem;
 struct daxkv_options {
 	uint32_t version;      /**< DAXKV_OPTIONS_VERSION */
 	uint32_t flags;        /**< DAXKV_OPEN_* */
-	uint64_t segment_size; /**< bytes per data segment, a multiple of
-				    2 MiB, 2 MiB..1 GiB; default 64 MiB.
-				    Fixed at creation, ignored later.
-				    Compaction frees whole segments and
-				    keeps a few open: at most about 1/32
-				    of the live data keeps the space
-				    that costs small. */
+	uint64_t segment_size; /**< the largest a data segment may be, a
+				    multiple of 2 MiB, 2 MiB..1 GiB;
+				    default 64 MiB.  Fixed at creation,
+				    ignored later.  Each segment is sized
+				    to about 1/64 of the live data (2 MiB
+				    at least), up to this: compaction
+				    frees whole segments and keeps a few
+				    open, which costs little space when
+				    they are small beside the data. */
 	uint64_t max_size;     /**< cap on all files in bytes.  0 keeps
 				    the cap stored in the database (none
 				    for a new one); DAXKV_MAX_SIZE_NONE
 				    removes it; any other value replaces
-				    it from this open on.  Writers leave
-				    one segment of it free: the room a
-				    compaction copies into */
+				    it from this open on.  Puts leave two
+				    segments of it free, deletes one: the
+				    room deletes and a compaction need,
+				    so that a full database can always be
+				    emptied */
 	uint32_t recovery_threads; /**< 0 = one per online CPU */
 	uint32_t reserved;
 	/* version 2 */
@@ -797,7 +807,9 @@ struct daxkv_stat {
 	uint64_t recovered_records; /**< records read by the last open */
 	uint64_t discarded_records; /**< torn or unacknowledged, dropped */
 	uint64_t segments;       /**< data segments in use */
-	uint64_t bytes_mapped;   /**< size of all data segments */
+	uint64_t bytes_mapped;   /**< size of all data segment files: those
+				      in use, and spares made ahead of
+				      need (not yet in use) */
 	uint64_t bytes_written;  /**< record bytes in all segments */
 	uint64_t live_bytes;     /**< bytes of the newest record of each key */
 	uint64_t keys;           /**< live keys */

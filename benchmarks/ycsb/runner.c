@@ -235,6 +235,13 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 			sum->notfound[o] += tallies[i].notfound[o];
 			sum->errors[o] += tallies[i].errors[o];
 		}
+		for (unsigned j = 0; j < tallies[i].nslow; j++) {
+			struct ycsb_slow_op so = tallies[i].slow[j];
+
+			so.thread = i;
+			res->nslow = ycsb_slowest_add(res->slow, res->nslow,
+						      &so);
+		}
 		sum->verified += tallies[i].verified;
 		if (tallies[i].verify_failures && !sum->verify_failures)
 			snprintf(res->first_problem, sizeof(res->first_problem),
@@ -247,6 +254,7 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 	pthread_barrier_destroy(&barrier);
 	pthread_cond_destroy(&cond);
 	res->seconds = (double)(t_end - t0) / 1e9;
+	res->t0_ns = t0;
 	res->ops = total;
 	res->ops_per_s = res->seconds > 0 ? (double)total / res->seconds : 0;
 	rc = 0;
@@ -303,4 +311,17 @@ void ycsb_print_phase(FILE *out, const char *label,
 	else if (res->errors && res->first_problem[0])
 		fprintf(out, "[%s] first error: %s\n", label,
 			res->first_problem);
+	for (unsigned i = 0; i < res->nslow; i++) {
+		const struct ycsb_slow_op *so = &res->slow[i];
+
+		fprintf(out,
+			"[%s] [SLOWEST] %s %.1f us, thread %u, at %.6f s into "
+			"the phase (CLOCK_MONOTONIC %.6f .. %.6f)\n",
+			label, ycsb_op_names[so->op], (double)so->ns / 1e3,
+			so->thread,
+			(double)((int64_t)so->start_ns - (int64_t)res->t0_ns) /
+				1e9,
+			(double)so->start_ns / 1e9,
+			(double)(so->start_ns + so->ns) / 1e9);
+	}
 }

@@ -30,6 +30,9 @@ struct ycsb_phase_result {
 	struct ycsb_op_summary op[YCSB_OP_COUNT];
 	uint64_t verified, verify_failures, errors;
 	char first_problem[320];
+	uint64_t t0_ns; /* the phase's start, CLOCK_MONOTONIC */
+	struct ycsb_slow_op slow[YCSB_SLOWEST]; /* slowest first */
+	unsigned nslow;
 };
 
 /* Run the load (@p load) or run phase.  0, or -1 when the phase could
@@ -39,7 +42,8 @@ int ycsb_run_phase(struct ycsb_workload *w, const struct ycsb_backend *be,
 		   void *store, bool load, unsigned threads, uint64_t seed,
 		   const char *label, struct ycsb_phase_result *res);
 
-/* Print a phase the way YCSB does ([OVERALL], [READ], ...). */
+/* Print a phase the way YCSB does ([OVERALL], [READ], ...), then its
+ * slowest operations ([SLOWEST]). */
 void ycsb_print_phase(FILE *out, const char *label,
 		      const struct ycsb_phase_result *res);
 

@@ -513,9 +513,33 @@ static void verify_record(struct ycsb_worker *wk, const char *key, size_t klen,
 	}
 }
 
-static void record_result(struct ycsb_worker *wk, enum ycsb_op op, int rc,
-			  uint64_t ns)
+unsigned ycsb_slowest_add(struct ycsb_slow_op *list, unsigned n,
+			  const struct ycsb_slow_op *s)
 {
+	unsigned i;
+
+	if (n == YCSB_SLOWEST && s->ns <= list[n - 1].ns)
+		return n;
+	if (n < YCSB_SLOWEST)
+		n++;
+	for (i = n - 1; i > 0 && list[i - 1].ns < s->ns; i--)
+		list[i] = list[i - 1];
+	list[i] = *s;
+	return n;
+}
+
+static void record_result(struct ycsb_worker *wk, enum ycsb_op op, int rc,
+			  uint64_t t0, uint64_t t1)
+{
+	uint64_t ns = t1 - t0;
+	struct ycsb_tally *t = wk->tally;
+
+	if (rc == YCSB_OK &&
+	    (t->nslow < YCSB_SLOWEST || ns > t->slow[YCSB_SLOWEST - 1].ns)) {
+		struct ycsb_slow_op s = { .start_ns = t0, .ns = ns, .op = op };
+
+		t->nslow = ycsb_slowest_add(t->slow, t->nslow, &s);
+	}
 	if (rc == YCSB_OK)
 		ycsb_hist_record(&wk->tally->hist[op], ns);
 	else if (rc == YCSB_NOTFOUND)
@@ -553,7 +577,7 @@ bool ycsb_do_insert(struct ycsb_worker *wk)
 	t0 = now_ns();
 	rc = wk->be->put(wk->thread, key, klen, wk->valbuf,
 			 ycsb_record_size(w->fieldcount, wk->fieldlens));
-	record_result(wk, YCSB_OP_INSERT, rc, now_ns() - t0);
+	record_result(wk, YCSB_OP_INSERT, rc, t0, now_ns());
 	return true;
 }
 
@@ -655,7 +679,7 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 		t0 = now_ns();
 		rc = put_all_fields(wk, key, klen);
 		t1 = now_ns();
-		record_result(wk, op, rc, t1 - t0);
+		record_result(wk, op, rc, t0, t1);
 		ycsb_counter_acknowledge(&w->insert_seq, keynum);
 		return;
 	}
@@ -669,7 +693,7 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 		t0 = now_ns();
 		rc = read_record(wk, key, klen);
 		t1 = now_ns();
-		record_result(wk, op, rc, t1 - t0);
+		record_result(wk, op, rc, t0, t1);
 		if (w->dataintegrity) {
 			if (rc == YCSB_OK)
 				verify_record(wk, key, klen, wk->readbuf.data,
@@ -704,7 +728,7 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 		if (rc == YCSB_OK)
 			rc = merge_and_put(wk, key, klen, field);
 		t1 = now_ns();
-		record_result(wk, op, rc, t1 - t0);
+		record_result(wk, op, rc, t0, t1);
 		if (w->dataintegrity && rc != YCSB_OK)
 			verify_fail(wk, key, klen, "read for update failed");
 		return;
@@ -725,7 +749,7 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 		if (!wk->be->scan) {
 			/* the driver does not run such a cell (main.c);
 			 * a caller that does gets errors, not a crash */
-			record_result(wk, op, YCSB_ERROR, 0);
+			record_result(wk, op, YCSB_ERROR, 0, 0);
 			if (w->dataintegrity)
 				verify_fail(wk, key, klen,
 					    "the store has no scan");
@@ -734,7 +758,7 @@ void ycsb_do_transaction(struct ycsb_worker *wk)
 		t0 = now_ns();
 		rc = wk->be->scan(wk->thread, key, klen, len, scan_cb, &st);
 		t1 = now_ns();
-		record_result(wk, op, rc, t1 - t0);
+		record_result(wk, op, rc, t0, t1);
 		if (w->dataintegrity && (rc != YCSB_OK || st.seen == 0))
 			verify_fail(wk, key, klen, "scan failed or empty");
 		return;

@@ -102,8 +102,26 @@ int ycsb_record_decode(const char *rec, size_t len, uint32_t max_fields,
 		       uint32_t *nfields, const char **vals, uint32_t *lens);
 
 /* What one thread counts while it works. */
+/* The slowest operations of a phase are kept (start and length, on
+ * CLOCK_MONOTONIC, which `perf record -k CLOCK_MONOTONIC` also uses), so
+ * that a trace can say where they waited. */
+#define YCSB_SLOWEST 10
+
+struct ycsb_slow_op {
+	uint64_t start_ns, ns;
+	unsigned op;     /* enum ycsb_op */
+	unsigned thread; /* filled when the phase's threads are merged */
+};
+
+/* Keep @p s among the @p n (<= YCSB_SLOWEST) slowest in @p list, slowest
+ * first; returns the new count. */
+unsigned ycsb_slowest_add(struct ycsb_slow_op *list, unsigned n,
+			  const struct ycsb_slow_op *s);
+
 struct ycsb_tally {
 	struct ycsb_hist hist[YCSB_OP_COUNT]; /* latency in ns of OK ops */
+	struct ycsb_slow_op slow[YCSB_SLOWEST]; /* slowest first */
+	unsigned nslow;
 	uint64_t notfound[YCSB_OP_COUNT];
 	uint64_t errors[YCSB_OP_COUNT];
 	uint64_t verified;	  /* field values checked */

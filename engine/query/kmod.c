@@ -7,7 +7,7 @@
  * the backend, and its answer (usable or why not) is kept.  The device
  * address space of that file mirrors every segment a query has touched:
  * the first query that meets a slot MAPs the whole segment mapping
- * (base .. base + segment_size), once, under the state's mutex.  Queries
+ * (base .. base + its size), once, under the state's mutex.  Queries
  * then hand the module their units as they are (the device reads the
  * records through its own page table, faulting on a miss) and get back
  * aggregates and, for ROWS, copies of the matching records in the record
@@ -182,6 +182,7 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 			    const uint8_t *base)
 {
 	struct daxmirror_map map = {.size = sizeof(map)};
+	uint64_t map_len;
 	char msg[256];
 	int rc = 0, mrc;
 
@@ -210,7 +211,10 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 		__atomic_store_n(&k->mapped[slot], NULL, __ATOMIC_RELEASE);
 	}
 	map.addr = (uintptr_t)base;
-	map.len = db->segment_size;
+	/* the segment the unit lies in: a snapshot keeps it (each segment's
+	 * size is its own, layout.h) */
+	map.len = __atomic_load_n(&db->segs[slot], __ATOMIC_ACQUIRE)->size;
+	map_len = map.len;
 	mrc = ioctl(k->fd, DAXMIRROR_IOC_MAP, &map);
 	if (mrc && errno == EEXIST) {
 		/*
@@ -269,7 +273,7 @@ static int dk_kmod_map_slot(struct daxkv *db, struct dk_kmod *k, uint32_t slot,
 	}
 	/* Not map.len: a module before 0.2.1 zeroes the (in) fields of
 	 * the MAP argument it copies back. */
-	k->map_len[slot] = db->segment_size;
+	k->map_len[slot] = map_len;
 	__atomic_store_n(&k->mapped[slot], base, __ATOMIC_RELEASE);
 out_unlock:
 	pthread_mutex_unlock(&k->lock);

@@ -519,7 +519,8 @@ static int reopen(daxkv **dbp)
 	}
 	t->ctx = CTX_OPEN;
 	snprintf(t->op, sizeof(t->op), "open");
-	opts.flags = DAXKV_OPEN_NOCREATE | (bg_compact ? 0 : DAXKV_OPEN_NOCOMPACT);
+	opts.flags = DAXKV_OPEN_NOCREATE |
+		     (bg_compact ? 0 : DAXKV_OPEN_NOBACKGROUND);
 	rc = daxkv_open(wdir, &opts, dbp);
 	t->ctx = CTX_WRITE;
 	if (rc) {
@@ -639,7 +640,7 @@ static int reference_of_w2(const struct expect *exp)
 	if (system(cmd) != 0)
 		die("%s failed", cmd);
 	daxkv_options_init(&o);
-	o.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOCOMPACT;
+	o.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_NOBACKGROUND;
 	o.recovery_threads = 1;
 	rc = daxkv_open(w3, &o, &db);
 	if (rc) {
@@ -863,7 +864,7 @@ int main(int argc, char **argv)
 	daxkv_options_init(&opts);
 	opts.segment_size = SEG_SIZE;
 	opts.recovery_threads = 1;
-	opts.flags = bg_compact ? 0 : DAXKV_OPEN_NOCOMPACT;
+	opts.flags = bg_compact ? 0 : DAXKV_OPEN_NOBACKGROUND;
 	reset_models();
 	tracking = true;
 	sched_set(true);
@@ -910,7 +911,7 @@ int main(int argc, char **argv)
 		snprintf(sim_self()->op, sizeof(sim_self()->op),
 			 "open (recovery of a crash state)");
 		opts.flags = DAXKV_OPEN_NOCREATE |
-			     (bg_compact ? 0 : DAXKV_OPEN_NOCOMPACT);
+			     (bg_compact ? 0 : DAXKV_OPEN_NOBACKGROUND);
 		rc = daxkv_open(wdir, &opts, &db);
 		if (rc)
 			die("phase 2 open: %s", daxkv_errmsg());

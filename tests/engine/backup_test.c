@@ -323,6 +323,51 @@ static void test_basic(void)
 	dk_rmtree(cmp);
 }
 
+/*
+ * Format 2: segments of their own sizes (2 MiB ones under an 8 MiB
+ * segment_size, and a bigger one for a batch that needs it).  A plain
+ * copy keeps each segment's size, as its header says; a compacting copy
+ * makes segments of segment_size.  Both check clean and open.
+ */
+static void test_segment_sizes(void)
+{
+	const char *src = dk_test_dir("bk-sz-src");
+	const char *dst = dk_test_dir("bk-sz-dst");
+	const char *cmp = dk_test_dir("bk-sz-cmp");
+	static uint8_t big[512 << 10];
+	struct kvset model = { 0 };
+	struct daxkv_options o;
+	uint64_t rng = 7;
+	daxkv_batch *b;
+	daxkv *db;
+
+	daxkv_options_init(&o);
+	o.segment_size = 8u << 20;
+	o.flags = DAXKV_OPEN_NOCOMPACT;
+	CHECK_OK(daxkv_open(src, &o, &db));
+	churn(db, &rng, 4000, 12000);
+	memset(big, 'b', sizeof(big));
+	CHECK_OK(daxkv_batch_new(&b));
+	for (int i = 0; i < 6; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "big%d", i);
+		CHECK_OK(daxkv_batch_put(b, k, strlen(k), big, sizeof(big)));
+	}
+	CHECK_OK(daxkv_batch_commit(db, b));
+	daxkv_batch_free(b);
+	scan_all(db, NULL, &model);
+	CHECK_OK(daxkv_backup(db, dst, 0));
+	CHECK_OK(daxkv_backup(db, cmp, DAXKV_BACKUP_COMPACT));
+	CHECK_OK(daxkv_close(db));
+	check_copy(dst, &model);
+	check_copy(cmp, &model);
+	kvset_free(&model);
+	dk_rmtree(src);
+	dk_rmtree(dst);
+	dk_rmtree(cmp);
+}
+
 /* ---- concurrent ---- */
 
 static daxkv *cdb;
@@ -581,6 +626,7 @@ static void test_kill(void)
 
 static const struct dk_case cases[] = {
 	{ "basic", test_basic },
+	{ "segment_sizes", test_segment_sizes },
 	{ "concurrent", test_concurrent },
 	{ "kill", test_kill },
 };

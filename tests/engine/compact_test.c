@@ -28,6 +28,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -36,11 +39,13 @@
 
 #define NKEYS 3000
 
+/* No background thread: segment files are made by the writer that needs
+ * one, so the files in the directory are known at every step. */
 static struct daxkv_options opts_nocompact(void)
 {
 	struct daxkv_options o = dk_small_opts();
 
-	o.flags |= DAXKV_OPEN_NOCOMPACT;
+	o.flags |= DAXKV_OPEN_NOCOMPACT | DAXKV_OPEN_NOBACKGROUND;
 	return o;
 }
 
@@ -126,6 +131,30 @@ static unsigned count_segment_files(const char *dir)
 	return n;
 }
 
+/* Bytes of the segment files in @p dir: what daxkv_stat's bytes_mapped
+ * counts (segments in use and spares), so a retired segment's file that
+ * stayed would show. */
+static uint64_t segment_file_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t bytes = 0;
+
+	CHECK(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[512];
+		struct stat sb;
+
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		CHECK(stat(path, &sb) == 0);
+		bytes += (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	return bytes;
+}
+
 static void stat_of(daxkv *db, struct daxkv_stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -138,7 +167,7 @@ static void test_model(void)
 	const char *dir = dk_test_dir("cmodel");
 	struct daxkv_options o = opts_nocompact();
 	static uint32_t model[NKEYS], ver[NKEYS];
-	uint64_t rng = 5;
+	uint64_t rng = 5, retired = 0;
 	struct daxkv_stat st;
 	daxkv_batch *b;
 	daxkv *db;
@@ -184,11 +213,13 @@ static void test_model(void)
 			CHECK_OK(daxkv_compact(db));
 			check_model(db, model);
 			stat_of(db, &st);
-			CHECK_EQ(count_segment_files(dir), st.segments);
+			CHECK_EQ(segment_file_bytes(dir), st.bytes_mapped);
 			CHECK_EQ(st.segments_retiring, 0);
 		}
 		if (round % 10 == 9) {
 			/* reopen: from the checkpoint, then by a full scan */
+			stat_of(db, &st);
+			retired += st.segments_retired;
 			CHECK_OK(daxkv_close(db));
 			o.flags = DAXKV_OPEN_NOCOMPACT |
 				  (round % 20 == 19 ? DAXKV_OPEN_NOCHECKPOINT :
@@ -199,14 +230,16 @@ static void test_model(void)
 	}
 	CHECK_OK(daxkv_compact(db));
 	stat_of(db, &st);
-	printf("model: %llu compactions, %llu segments retired, %llu bytes "
-	       "copied; %llu segments for %llu live record bytes\n",
+	retired += st.segments_retired;
+	printf("model: %llu segments retired; since the last open %llu "
+	       "compactions, %llu bytes copied; %llu segments for %llu live "
+	       "record bytes\n",
+	       (unsigned long long)retired,
 	       (unsigned long long)st.compactions,
-	       (unsigned long long)st.segments_retired,
 	       (unsigned long long)st.bytes_compacted,
 	       (unsigned long long)st.segments,
 	       (unsigned long long)st.record_live_bytes);
-	CHECK(st.segments_retired > 0);
+	CHECK(retired > 0);
 	/* after a full compaction, at most one segment per lane + copies
 	 * of the live data beyond what fits */
 	CHECK(st.segments * (2u << 20) <=
@@ -299,8 +332,8 @@ static void test_snapshot(void)
 	CHECK_OK(daxkv_compact(db));
 	stat_of(db, &st);
 	CHECK_EQ(st.segments_retiring, 0);
-	CHECK_EQ(count_segment_files(dir), st.segments);
-	CHECK(st.segments < before);
+	CHECK_EQ(segment_file_bytes(dir), st.bytes_mapped);
+	CHECK(count_segment_files(dir) < before);
 	CHECK_OK(daxkv_close(db));
 	dk_rmtree(dir);
 }
@@ -315,7 +348,7 @@ static void test_enospc(void)
 	daxkv *db;
 	int rc = 0;
 
-	/* 4 segments for writers + 1 kept for compaction */
+	/* 3 segments for writers + 2 kept: deletes' tombstones, compaction */
 	o.max_size = (8ull << 20) + 5 * o.segment_size;
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	/* 40 MiB of updates to 200 keys: 4x what max_size holds */
@@ -680,7 +713,6 @@ static void test_kill(void)
 	dk_rmtree(dir);
 }
 
-
 /*
  * tombstone: a deleted key's entry is removed at once (no snapshot), and
  * the delete's record lands in segments that compaction empties, while
@@ -796,6 +828,284 @@ static void test_tombstone(void)
 	dk_rmtree(dir);
 }
 
+/* ---- empty: a full database can always be emptied ---- */
+
+#define E_VLEN 1000
+#define E_MAXKEYS 100000
+
+enum e_stage { E_FILL, E_DELETE, E_COMPACT, E_REFILL, E_NSTAGES };
+static const char *const e_stage_name[] = { "fill", "delete", "compact",
+					    "refill" };
+static uint32_t e_ver[E_MAXKEYS]; /* version in the model; 0: absent */
+static uint32_t e_order[E_MAXKEYS]; /* the order keys are deleted in */
+static uint32_t e_first_fill;
+
+static void e_val(uint32_t key, uint32_t ver, uint8_t *v)
+{
+	uint64_t s = ((uint64_t)key << 32) | ver;
+
+	memcpy(v, &key, 4);
+	memcpy(v + 4, &ver, 4);
+	for (size_t i = 8; i < E_VLEN; i++)
+		v[i] = (uint8_t)dk_rand(&s);
+}
+
+static uint32_t e_present(void)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < E_MAXKEYS; i++)
+		n += e_ver[i] != 0;
+	return n;
+}
+
+/*
+ * Run @p stage from the model's state to its end, telling @p fd (-1:
+ * nobody) each operation before it starts (kind 1) and after it is
+ * acknowledged (kind 2); the model follows.  Fills end at ENOSPC, which
+ * must come; deletes and compaction must succeed.
+ */
+static void e_run(daxkv *db, enum e_stage stage, int fd)
+{
+	uint8_t v[E_VLEN];
+	char k[16];
+	int rc;
+
+	switch (stage) {
+	case E_FILL:
+	case E_REFILL:
+		for (uint32_t i = 0;; i++) {
+			uint32_t ver = stage == E_FILL ? 1 : 2;
+
+			CHECK(i < E_MAXKEYS);
+			if (e_ver[i])
+				continue;
+			e_val(i, ver, v);
+			if (fd >= 0)
+				k_send(fd, 1, i, ver);
+			rc = daxkv_put(db, k, (size_t)keyname(k, i), v, E_VLEN);
+			if (rc == DAXKV_ENOSPC)
+				return;
+			CHECK_OK(rc);
+			e_ver[i] = ver;
+			if (fd >= 0)
+				k_send(fd, 2, i, ver);
+		}
+	case E_DELETE:
+		for (uint32_t n = 0; n < E_MAXKEYS; n++) {
+			uint32_t i = e_order[n];
+
+			if (!e_ver[i])
+				continue;
+			if (fd >= 0)
+				k_send(fd, 1, i, 0);
+			/* at ENOSPC for puts, every delete still succeeds */
+			CHECK_OK(daxkv_delete(db, k, (size_t)keyname(k, i)));
+			e_ver[i] = 0;
+			if (fd >= 0)
+				k_send(fd, 2, i, 0);
+		}
+		return;
+	case E_COMPACT:
+		CHECK_OK(daxkv_compact(db));
+		return;
+	default:
+		return;
+	}
+}
+
+/* The database holds exactly the model (@p pend: the operation in
+ * flight at a kill, which may or may not have happened). */
+static void e_check(daxkv *db, const struct kmsg *pend)
+{
+	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
+	struct daxkv_query q;
+	uint64_t live = 0;
+
+	for (uint32_t i = 0; i < E_MAXKEYS; i++) {
+		uint8_t v[E_VLEN + 8], want[E_VLEN];
+		uint32_t got = 0;
+		size_t len;
+		char k[16];
+		int rc = daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len);
+
+		if (rc == 0) {
+			CHECK_EQ(len, E_VLEN);
+			memcpy(&got, v + 4, 4);
+			e_val(i, got, want);
+			CHECK_MEM(v, want, E_VLEN);
+		} else {
+			CHECK_RC(rc, DAXKV_ENOTFOUND);
+		}
+		if (got != e_ver[i]) {
+			/* only the operation in flight may differ */
+			CHECK(pend && pend->key == i && got == pend->version);
+			e_ver[i] = got;
+		}
+		live += got != 0;
+	}
+	daxkv_query_init(&q);
+	q.backend = DAXKV_BACKEND_CPU;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, live); /* nothing visible twice */
+}
+
+/*
+ * Each stage: a child runs it and is killed (SIGKILL) at a random moment;
+ * the database reopens with the model's contents; the stage is finished,
+ * checked, closed and reopened clean.  Fill to ENOSPC, delete every key
+ * (in a random order, so no segment empties before the end), compact,
+ * fill again to at least 90% of the first fill.
+ */
+static void e_stages(const char *dir, struct daxkv_options o, uint64_t seed)
+{
+	uint64_t rng = seed;
+	struct daxkv_stat st;
+	daxkv *db;
+
+	memset(e_ver, 0, sizeof(e_ver));
+	for (uint32_t i = 0; i < E_MAXKEYS; i++)
+		e_order[i] = i;
+	for (uint32_t i = E_MAXKEYS - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(dk_rand(&rng) % (i + 1)), t = e_order[i];
+
+		e_order[i] = e_order[j];
+		e_order[j] = t;
+	}
+	/* all in one handle first: what a process that filled its database
+	 * and now empties it sees */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (int stage = 0; stage < E_NSTAGES; stage++) {
+		e_run(db, (enum e_stage)stage, -1);
+		e_check(db, NULL);
+		if (stage == E_FILL)
+			e_first_fill = e_present();
+	}
+	printf("empty: one handle: first fill %u keys, second %u\n",
+	       e_first_fill, e_present());
+	CHECK(e_first_fill > 1000);
+	CHECK(e_present() * 10 >= e_first_fill * 9);
+	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+	memset(e_ver, 0, sizeof(e_ver));
+
+	/* then each stage killed */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_OK(daxkv_close(db));
+	for (int stage = 0; stage < E_NSTAGES; stage++) {
+		struct kmsg m, pend = { 0 };
+		bool pending = false;
+		int fds[2], status;
+		pid_t child;
+		struct timespec d = { 0, 0 };
+
+		CHECK(pipe(fds) == 0);
+		child = fork();
+		CHECK(child >= 0);
+		if (child == 0) {
+			close(fds[0]);
+			if (daxkv_open(dir, &o, &db) != 0)
+				_exit(4);
+			e_run(db, (enum e_stage)stage, fds[1]);
+			_exit(daxkv_close(db) == 0 ? 0 : 5);
+		}
+		close(fds[1]);
+		d.tv_nsec = (long)(1 + dk_rand(&rng) % 30) * 1000000L;
+		nanosleep(&d, NULL);
+		kill(child, SIGKILL);
+		CHECK(waitpid(child, &status, 0) == child);
+		CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+		      (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+		while (read(fds[0], &m, sizeof(m)) == sizeof(m)) {
+			if (m.kind == 1) {
+				pending = true;
+				pend = m;
+			} else {
+				CHECK(pending && m.key == pend.key);
+				e_ver[m.key] = m.version;
+				pending = false;
+			}
+		}
+		close(fds[0]);
+		/* after the kill */
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		e_check(db, pending ? &pend : NULL);
+		e_run(db, (enum e_stage)stage, -1);
+		e_check(db, NULL);
+		if (stage == E_FILL)
+			e_first_fill = e_present();
+		CHECK_OK(daxkv_close(db));
+		/* clean */
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		e_check(db, NULL);
+		stat_of(db, &st);
+		printf("empty: after %s: %u keys, %llu segments, %llu bytes "
+		       "mapped\n",
+		       e_stage_name[stage], e_present(),
+		       (unsigned long long)st.segments,
+		       (unsigned long long)st.bytes_mapped);
+		if (stage == E_DELETE)
+			CHECK_EQ(e_present(), 0);
+		CHECK_OK(daxkv_close(db));
+	}
+	printf("empty: first fill %u keys, second %u\n", e_first_fill,
+	       e_present());
+	CHECK(e_first_fill > 1000);
+	CHECK(e_present() * 10 >= e_first_fill * 9);
+}
+
+/* At max_size: 20 segments of 2 MiB after the meta pool. */
+static void test_empty(void)
+{
+	const char *dir = dk_test_dir("cempty");
+	struct daxkv_options o = dk_small_opts();
+
+	o.max_size = (8ull << 20) + 20 * o.segment_size;
+	e_stages(dir, o, 11);
+	dk_rmtree(dir);
+}
+
+/*
+ * On a full file system: a 48 MiB tmpfs mounted here (as root; exit 4,
+ * a skip, where mounting is not allowed), unmounted at exit however the
+ * test ends (not in the children the stages fork).
+ */
+static char e_mnt[] = "/tmp/daxkv-empty-XXXXXX";
+static pid_t e_mnt_owner;
+
+static void e_unmount(void)
+{
+	char dir[64];
+
+	if (getpid() != e_mnt_owner)
+		return;
+	snprintf(dir, sizeof(dir), "%s/db", e_mnt);
+	dk_rmtree(dir);
+	if (umount(e_mnt) != 0)
+		(void)umount2(e_mnt, MNT_DETACH);
+	rmdir(e_mnt);
+}
+
+static void test_empty_fs(void)
+{
+	struct daxkv_options o = dk_small_opts();
+	char dir[64];
+
+	CHECK(mkdtemp(e_mnt) != NULL);
+	if (mount("daxkv-empty", e_mnt, "tmpfs", 0, "size=48m,mode=0700") !=
+	    0) {
+		printf("SKIP: cannot mount a tmpfs at %s: %s (not root?)\n",
+		       e_mnt, strerror(errno));
+		rmdir(e_mnt);
+		exit(4);
+	}
+	e_mnt_owner = getpid();
+	atexit(e_unmount);
+	snprintf(dir, sizeof(dir), "%s/db", e_mnt);
+	e_stages(dir, o, 12);
+}
+
 static const struct dk_case cases[] = {
 	{ "model", test_model },
 	{ "snapshot", test_snapshot },
@@ -803,6 +1113,8 @@ static const struct dk_case cases[] = {
 	{ "concurrent", test_concurrent },
 	{ "kill", test_kill },
 	{ "tombstone", test_tombstone },
+	{ "empty", test_empty },
+	{ "empty_fs", test_empty_fs },
 };
 
 int main(int argc, char **argv)

@@ -189,7 +189,7 @@ static void test_bad_input(void)
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
 	CHECK_STR_HAS(daxkv_errmsg(), "segment_size");
 	o = dk_small_opts();
-	o.flags = 0x100;
+	o.flags = 0x200; /* no such flag */
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
 	o.flags = DAXKV_OPEN_NOCREATE | DAXKV_OPEN_EXCLUSIVE;
 	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_EINVAL);
@@ -508,11 +508,121 @@ static void test_future_version(void)
 	CHECK_OK(daxkv_close(db));
 	pool_set_version(dir, DK_FORMAT_VERSION + 1);
 	CHECK_RC(daxkv_open(dir, NULL, &db), DAXKV_EVERSION);
-	CHECK_STR_HAS(daxkv_errmsg(), "format version 2");
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "format version %u",
+			 DK_FORMAT_VERSION + 1);
+		CHECK_STR_HAS(daxkv_errmsg(), want);
+	}
 	pool_set_version(dir, DK_FORMAT_VERSION);
 	db = open_small(dir);
 	CHECK(!strcmp(get_str(db, "k"), "v"));
 	CHECK_OK(daxkv_close(db));
+	dk_rmtree(dir);
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	CHECK(stat(path, &st) == 0);
+	return (uint64_t)st.st_size;
+}
+
+/* Set every segment header of @p dir to format @p version (crc redone). */
+static void segments_set_version(const char *dir, uint32_t version)
+{
+	for (uint32_t slot = 0; slot < 64; slot++) {
+		struct dk_seg_header hdr;
+		char path[300];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/seg-%08u.dat", dir, slot);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			continue;
+		CHECK(pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr));
+		hdr.format_version = version;
+		hdr.crc = dk_crc32c(0, &hdr, offsetof(struct dk_seg_header, crc));
+		CHECK(pwrite(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr));
+		close(fd);
+	}
+}
+
+static int size_cb(const struct daxkv_segment_info *info, void *arg)
+{
+	uint64_t *sizes = arg;
+
+	sizes[info->size == (2u << 20) ? 0 : info->size == (4u << 20) ? 1 : 2]++;
+	return 0;
+}
+
+/*
+ * Format 2: a segment's size is its own, up to segment_size.  A small
+ * database gets 2 MiB segments under the 64 MiB default, and a batch too
+ * big for one gets a bigger one; mixed sizes reopen (scan and
+ * checkpoint), check clean and compact.
+ */
+static void test_segment_sizes(void)
+{
+	const char *dir = dk_test_dir("sizes");
+	struct daxkv_check_options co;
+	struct daxkv_check_result res;
+	struct daxkv_stat st;
+	uint64_t sizes[3] = { 0, 0, 0 };
+	static uint8_t big[DAXKV_MAX_VALUE];
+	daxkv_batch *b;
+	daxkv *db;
+	char k[32];
+
+	CHECK_OK(daxkv_open(dir, NULL, &db)); /* segment_size 64 MiB */
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "key%06d", i);
+		CHECK_OK(daxkv_put(db, k, strlen(k), big, 100 + i % 200));
+	}
+	CHECK_OK(daxkv_batch_new(&b));
+	for (int i = 0; i < 3; i++) {
+		snprintf(k, sizeof(k), "big%d", i);
+		CHECK_OK(daxkv_batch_put(b, k, strlen(k), big, sizeof(big)));
+	}
+	CHECK_OK(daxkv_batch_commit(db, b));
+	daxkv_batch_free(b);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "key%06d", i);
+		CHECK_OK(daxkv_put(db, k, strlen(k), big, 300));
+	}
+	CHECK_OK(daxkv_segment_foreach(db, size_cb, sizes));
+	CHECK(sizes[0] >= 3); /* 2 MiB */
+	CHECK_EQ(sizes[1], 1); /* the batch's */
+	CHECK_EQ(sizes[2], 0);
+	memset(&st, 0, sizeof(st));
+	st.version = DAXKV_STAT_VERSION;
+	CHECK_OK(daxkv_stat(db, &st));
+	CHECK_EQ(st.format_version, DK_FORMAT_VERSION);
+	CHECK_EQ(st.segment_size, 64u << 20);
+	CHECK(st.bytes_mapped < 32u << 20);
+	CHECK_OK(daxkv_close(db));
+	for (int pass = 0; pass < 2; pass++) {
+		struct daxkv_options o;
+		size_t len;
+
+		daxkv_options_init(&o);
+		o.flags = pass ? DAXKV_OPEN_NOCHECKPOINT : 0;
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		CHECK_OK(daxkv_get(db, "big2", 4, big, sizeof(big), &len));
+		CHECK_EQ(len, sizeof(big));
+		CHECK_OK(daxkv_compact(db));
+		CHECK_OK(daxkv_get(db, "key012345", 9, big, sizeof(big), &len));
+		CHECK_EQ(len, 300);
+		CHECK_OK(daxkv_close(db));
+	}
+	memset(&co, 0, sizeof(co));
+	co.version = DAXKV_CHECK_OPTIONS_VERSION;
+	memset(&res, 0, sizeof(res));
+	res.version = DAXKV_CHECK_RESULT_VERSION;
+	CHECK_OK(daxkv_check(dir, &co, &res));
+	CHECK_EQ(res.problems, 0);
 	dk_rmtree(dir);
 }
 
@@ -523,6 +633,106 @@ static void write_at(const char *path, off_t off, const void *buf, size_t n)
 	CHECK(fd >= 0);
 	CHECK(pwrite(fd, buf, n, off) == (ssize_t)n);
 	close(fd);
+}
+
+/*
+ * A format 1 database (every segment segment_size) is read and written
+ * as it is: new segments are segment_size and format 1 too.
+ */
+static void test_format1(void)
+{
+	const char *dir = dk_test_dir("format1");
+	struct daxkv_options o;
+	struct daxkv_stat st;
+	char k[32], path[300];
+	daxkv *db;
+
+	daxkv_options_init(&o);
+	o.segment_size = 4u << 20;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	put_str(db, "k", "v");
+	CHECK_OK(daxkv_close(db));
+	/* its one segment is 2 MiB: format 1 wants 4 */
+	snprintf(path, sizeof(path), "%s/seg-00000000.dat", dir);
+	CHECK_EQ(file_size(path), 2u << 20);
+	pool_set_version(dir, 1);
+	segments_set_version(dir, 1);
+	CHECK_RC(daxkv_open(dir, &o, &db), DAXKV_ECORRUPT);
+	CHECK_STR_HAS(daxkv_errmsg(), "expected 4194304");
+	CHECK(truncate(path, 4u << 20) == 0);
+	segments_set_version(dir, 1); /* the header says its size */
+	{
+		int fd = open(path, O_RDWR);
+		struct dk_seg_header hdr;
+
+		CHECK(fd >= 0);
+		CHECK(pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr));
+		hdr.size = 4u << 20;
+		hdr.crc = dk_crc32c(0, &hdr, offsetof(struct dk_seg_header, crc));
+		CHECK(pwrite(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr));
+		close(fd);
+	}
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK(!strcmp(get_str(db, "k"), "v"));
+	for (int i = 0; i < 10000; i++) {
+		snprintf(k, sizeof(k), "key%06d", i);
+		put_str(db, k, "a value of some thirty bytes...");
+	}
+	memset(&st, 0, sizeof(st));
+	st.version = DAXKV_STAT_VERSION;
+	CHECK_OK(daxkv_stat(db, &st));
+	CHECK_EQ(st.format_version, 1);
+	CHECK(st.segments >= 1);
+	CHECK_OK(daxkv_close(db));
+	for (uint32_t slot = 0; slot < 8; slot++) {
+		snprintf(path, sizeof(path), "%s/seg-%08u.dat", dir, slot);
+		if (access(path, F_OK) == 0)
+			CHECK_EQ(file_size(path), 4u << 20);
+	}
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK(!strcmp(get_str(db, "key009999"), "a value of some thirty bytes..."));
+	CHECK_OK(daxkv_close(db));
+	/* a format 1 library wrote checkpoints of format 1: this one does
+	 * not read them (it scans the segments instead), and loses nothing */
+	{
+		uint32_t v1 = 1;
+
+		snprintf(path, sizeof(path), "%s/checkpoint.dat", dir);
+		write_at(path, offsetof(struct dk_ckpt_header, format_version),
+			 &v1, sizeof(v1));
+	}
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK(!strcmp(get_str(db, "k"), "v"));
+	CHECK(!strcmp(get_str(db, "key000000"), "a value of some thirty bytes..."));
+	CHECK(!strcmp(get_str(db, "key009999"), "a value of some thirty bytes..."));
+	CHECK_OK(daxkv_close(db));
+	/* and read-only (which reads the meta pool its own way) */
+	{
+		struct daxkv_options ro;
+
+		daxkv_options_init(&ro);
+		ro.flags = DAXKV_OPEN_RDONLY;
+		CHECK_OK(daxkv_open(dir, &ro, &db));
+		memset(&st, 0, sizeof(st));
+		st.version = DAXKV_STAT_VERSION;
+		CHECK_OK(daxkv_stat(db, &st));
+		CHECK_EQ(st.format_version, 1);
+		CHECK(!strcmp(get_str(db, "key004321"),
+			      "a value of some thirty bytes..."));
+		CHECK_OK(daxkv_close(db));
+	}
+	{
+		struct daxkv_check_options co;
+		struct daxkv_check_result res;
+
+		memset(&co, 0, sizeof(co));
+		co.version = DAXKV_CHECK_OPTIONS_VERSION;
+		memset(&res, 0, sizeof(res));
+		res.version = DAXKV_CHECK_RESULT_VERSION;
+		CHECK_OK(daxkv_check(dir, &co, &res));
+		CHECK_EQ(res.problems, 0);
+	}
+	dk_rmtree(dir);
 }
 
 static void fill_db(const char *dir, int n)
@@ -702,8 +912,9 @@ static void test_enospc(void)
 	char k[32], v[1000];
 	int acked = 0, rc = 0, n = 0;
 
-	/* two segments for writers, one kept free for compaction */
-	o.max_size = DK_META_POOL_SIZE + 3 * o.segment_size;
+	/* two segments for writers, two kept free: one for the tombstones
+	 * of deletes, one for compaction */
+	o.max_size = DK_META_POOL_SIZE + 4 * o.segment_size;
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	memset(v, 'q', sizeof(v));
 	for (int i = 0; i < 100000; i++) {
@@ -1147,6 +1358,8 @@ static const struct dk_case cases[] = {
 	{ "busy", test_busy },
 	{ "permission", test_permission },
 	{ "future_version", test_future_version },
+	{ "segment_sizes", test_segment_sizes },
+	{ "format1", test_format1 },
 	{ "corrupt", test_corrupt },
 	{ "torn_tail", test_torn_tail },
 	{ "meta_states", test_meta_states },

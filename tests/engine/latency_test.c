@@ -315,7 +315,7 @@ static void test_abi(void)
 	CHECK(st->put_latency.samples > 0);
 	for (size_t i = sizeof(struct daxkv_stat); i < sizeof(buf); i++)
 		CHECK_EQ(buf[i], 0x5a);
-	st->version = 4;
+	st->version = DAXKV_STAT_VERSION + 1;
 	CHECK_RC(daxkv_stat(db, st), DAXKV_EINVAL);
 	CHECK_OK(daxkv_close(db));
 	dk_rmtree(dir);

@@ -19,6 +19,7 @@
 
 int main(int argc, char **argv)
 {
+	struct daxkv_options opts;
 	daxkv *db;
 	char buf[64];
 	int rc;
@@ -27,15 +28,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: kvctl_hold DIR [crash|ro]\n");
 		return 2;
 	}
-	if (argc == 3 && strcmp(argv[2], "ro") == 0) {
-		struct daxkv_options o;
-
-		daxkv_options_init(&o);
-		o.flags = DAXKV_OPEN_RDONLY;
-		rc = daxkv_open(argv[1], &o, &db);
-	} else {
-		rc = daxkv_open(argv[1], NULL, &db);
-	}
+	/* no background thread: a crash then leaves exactly what the put
+	 * left, not a spare segment file the maker may or may not have
+	 * made by then */
+	daxkv_options_init(&opts);
+	opts.flags = DAXKV_OPEN_NOBACKGROUND;
+	if (argc == 3 && strcmp(argv[2], "ro") == 0)
+		opts.flags = DAXKV_OPEN_RDONLY;
+	rc = daxkv_open(argv[1], &opts, &db);
 	if (rc) {
 		fprintf(stderr, "kvctl_hold: %s: %s\n", daxkv_strerror(rc),
 			daxkv_errmsg());

@@ -181,7 +181,7 @@ case_info() {
 	run 0 del "$DB" key1
 	run 0 put "$DB" key2 changed
 	run 0 info "$DB"
-	out_has "format version   1"
+	out_has "format version   2"
 	out_has "durability       read-only"
 	out_has "keys             7"
 	out_has "seg-00000000.dat"
@@ -193,7 +193,7 @@ case_info_json() {
 	make_db
 	run 0 put "$DB" key2 changed
 	run 0 info --json "$DB"
-	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 1'
+	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 2'
 	json_check 'j["database"]["durability"] == "read-only"'
 	json_check 'j["database"]["dead_bytes"] == j["database"]["bytes_written"] - j["database"]["live_bytes"] > 0'
 	json_check 'len(j["segments"]) == j["database"]["segments"] == 1'

@@ -656,7 +656,8 @@ static void csv_space_columns(void)
 	unlink(path);
 	CHECK_EQ(filled, 2);
 
-	/* targets: 1.3 <= 1.5 met; 90 vs 100 ops/s is 90% >= 80% met */
+	/* targets: mean 1.3 <= 1.3 met, peak 1.4 missed; write amp. 1.5
+	 * met; 90 vs 100 ops/s is 90% >= 90% met */
 	{
 		char *buf = NULL;
 		size_t len = 0;
@@ -664,11 +665,16 @@ static void csv_space_columns(void)
 
 		ycsb_report_targets(&m, mem);
 		fclose(mem);
-		/* judged on the mean (1.30), the peak (1.40) shown */
-		CHECK_STR_HAS(buf, "daxkv space amplification <= 1.5 at "
-				   "steady state (mean of the second half; "
-				   "peak 1.40): 1.30 met");
-		CHECK_STR_HAS(buf, "throughput with compaction >= 80% of "
+		/* the mean and the peak each */
+		CHECK_STR_HAS(buf, "daxkv space amplification <= 1.3 at "
+				   "steady state (mean of the second half): "
+				   "1.30 met");
+		CHECK_STR_HAS(buf, "daxkv space amplification <= 1.3 at "
+				   "steady state (peak of the second half): "
+				   "1.40 MISSED");
+		CHECK_STR_HAS(buf, "daxkv write amplification <= 2.5: 1.50 "
+				   "met");
+		CHECK_STR_HAS(buf, "throughput with compaction >= 90% of "
 				   "daxkv-nocompact: 90% met");
 		free(buf);
 		mem = open_memstream(&buf, &len);
@@ -788,6 +794,38 @@ static void report_index_targets(void)
 	free(buf);
 }
 
+/* The slowest operations kept for the [SLOWEST] lines: the ten longest,
+ * slowest first, whatever order they come in, ties keeping the first. */
+static void slowest_kept(void)
+{
+	struct ycsb_slow_op list[YCSB_SLOWEST], s;
+	unsigned n = 0;
+
+	memset(list, 0, sizeof(list));
+	for (unsigned i = 0; i < 25; i++) {
+		memset(&s, 0, sizeof(s));
+		/* 0, 7, 14, ... mod 25: every value once, out of order */
+		s.ns = (i * 7) % 25 + 1;
+		s.start_ns = 1000 + i;
+		s.op = i % YCSB_OP_COUNT;
+		n = ycsb_slowest_add(list, n, &s);
+		CHECK(n == (i + 1 < YCSB_SLOWEST ? i + 1 : YCSB_SLOWEST));
+	}
+	for (unsigned i = 0; i < YCSB_SLOWEST; i++)
+		CHECK_EQ(list[i].ns, 25 - i);
+	/* no faster one enters a full list; an equal one neither */
+	s.ns = 16;
+	s.start_ns = 1;
+	CHECK_EQ(ycsb_slowest_add(list, n, &s), YCSB_SLOWEST);
+	CHECK_EQ(list[YCSB_SLOWEST - 1].ns, 16);
+	CHECK(list[YCSB_SLOWEST - 1].start_ns != 1);
+	s.ns = 100;
+	CHECK_EQ(ycsb_slowest_add(list, n, &s), YCSB_SLOWEST);
+	CHECK_EQ(list[0].ns, 100);
+	CHECK_EQ(list[0].start_ns, 1);
+	CHECK_EQ(list[YCSB_SLOWEST - 1].ns, 17);
+}
+
 static const struct dk_case cases[] = {
     {"props_comments_whitespace", props_comments_whitespace},
     {"props_overrides", props_overrides},
@@ -800,6 +838,7 @@ static const struct dk_case cases[] = {
     {"hotspot_and_uniform", hotspot_and_uniform},
     {"keys_hashed_and_padded", keys_hashed_and_padded},
     {"record_layout", record_layout},
+    {"slowest_kept", slowest_kept},
     {"deterministic_values", deterministic_values},
     {"histogram_accuracy", histogram_accuracy},
     {"stock_workloads_parse", stock_workloads_parse},

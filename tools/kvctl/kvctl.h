@@ -20,13 +20,14 @@ enum {
 };
 
 /*
- * Flags every open of kvctl adds: no background compaction thread.  A
- * command does what it says and no more: info and stats describe the
- * database as it is, put and load do not start copying segments behind
- * the user's back, and only `kvctl compact` compacts (a write that meets
- * ENOSPC still compacts and retries, as daxkv does for every open).
+ * Flags every open of kvctl adds: no background thread.  A command does
+ * what it says and no more: info and stats describe the database as it
+ * is, put and load do not start copying segments behind the user's back,
+ * and only `kvctl compact` compacts (a write that meets ENOSPC still
+ * compacts and retries, as daxkv does for every open); nor are segment
+ * files made ahead of need, which a command that ends soon never uses.
  */
-#define KV_OPEN_FLAGS DAXKV_OPEN_NOCOMPACT
+#define KV_OPEN_FLAGS DAXKV_OPEN_NOBACKGROUND
 
 /* How keys and values are written and read on the command line. */
 enum kv_encoding {
