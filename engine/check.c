@@ -147,7 +147,7 @@ static bool dk_check_report(struct dk_check *ck, enum daxkv_problem_kind kind,
 	problem.what = what;
 	{
 		/* the caller's code: a SIGBUS there is not ours */
-		struct dk_guard *g = dk_guard_top;
+		struct dk_guard *g = dk_guard_top();
 		int active = g ? g->active : 0;
 
 		if (g)

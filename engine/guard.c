@@ -6,7 +6,7 @@
  * Design.  One process-wide handler, installed once (pthread_once) with
  * SA_SIGINFO | SA_NODEFER and an empty mask, the previous disposition
  * saved.  On SIGBUS it reads this thread's innermost guard (a pointer in
- * initial-exec TLS: no allocation, no lock, async-signal safe); if that
+ * a pthread key: no allocation, no lock; see guard.h); if that
  * guard is active and the signal came from the kernel (si_code > 0: a
  * fault, not kill(2)), it stores the address and siglongjmps to the
  * guard's sigsetjmp.  Everything else is chained: to the previous
@@ -26,7 +26,8 @@
  * syscall on every get otherwise); SA_NODEFER keeps SIGBUS unblocked
  * while the handler runs, so jumping out leaves the mask as it was, and
  * dk_guard_landed unblocks SIGBUS anyway.  Cost on the get fast path:
- * one sigsetjmp (registers saved to the stack) and two TLS stores.
+ * one sigsetjmp (registers saved to the stack), a pthread_getspecific
+ * and two pthread_setspecific (loads and stores in the thread descriptor).
  *
  * An application that installs its own SIGBUS handler after opening a
  * database replaces this one: media errors then reach its handler (which
@@ -35,6 +36,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
@@ -42,8 +44,20 @@
 #include "internal.h"
 #include "segment.h"
 
-__thread struct dk_guard *dk_guard_top
-	__attribute__((tls_model("initial-exec")));
+pthread_key_t dk_guard_key;
+
+/* Before any guard can be pushed: the key must exist before the first
+ * dk_guard_push, and a constructor runs before any call into the library
+ * (a failure leaves guards unusable, so it ends the process: there are
+ * PTHREAD_KEYS_MAX keys and a library loaded at all gets one). */
+__attribute__((constructor)) static void dk_guard_key_create(void)
+{
+	if (pthread_key_create(&dk_guard_key, NULL) != 0) {
+		fputs("libdaxkv: no pthread key for the SIGBUS guard\n",
+		      stderr);
+		abort();
+	}
+}
 
 static struct sigaction dk_guard_prev;
 static pthread_once_t dk_guard_once = PTHREAD_ONCE_INIT;
@@ -77,7 +91,7 @@ static void dk_guard_chain(int sig, siginfo_t *si, void *uc)
 
 static void dk_guard_handler(int sig, siginfo_t *si, void *uc)
 {
-	struct dk_guard *g = dk_guard_top;
+	struct dk_guard *g = dk_guard_top();
 
 	if (g && g->active && si->si_code > 0) {
 		g->fault_addr = si->si_addr;
@@ -106,7 +120,7 @@ void dk_guard_landed(struct dk_guard *g)
 {
 	sigset_t set;
 
-	dk_guard_top = g->prev;
+	pthread_setspecific(dk_guard_key, g->prev);
 	sigemptyset(&set);
 	sigaddset(&set, SIGBUS);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -27,6 +27,7 @@
 #ifndef DK_GUARD_H
 #define DK_GUARD_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 
@@ -40,11 +41,24 @@ struct dk_guard {
 	void *volatile fault_addr; /* set by the handler */
 };
 
-/* The innermost guard of this thread.  initial-exec: the handler reads it
- * without calling into the dynamic linker (async-signal safe), and one
- * pointer is all that the static TLS block must hold. */
-extern __thread struct dk_guard *dk_guard_top
-	__attribute__((tls_model("initial-exec")));
+/*
+ * The innermost guard of this thread, in a pthread key (guard.c creates it
+ * when the library is loaded).  Not __thread: the handler must read it
+ * without allocating, which TLS does only in the initial-exec model, and
+ * initial-exec TLS puts the library's whole TLS block (the static CUDA
+ * runtime's 4 KiB-aligned one included) in the static TLS block, which a
+ * dlopen()ed libdaxkv (a Redis module, Python's ctypes) may not find room
+ * in: "cannot allocate memory in static TLS block".  glibc's
+ * pthread_getspecific is a load from the thread's descriptor, with no lock
+ * and no allocation (a key that was never set reads NULL), so the handler
+ * may call it.
+ */
+extern pthread_key_t dk_guard_key;
+
+static inline struct dk_guard *dk_guard_top(void)
+{
+	return pthread_getspecific(dk_guard_key);
+}
 
 /* Install the SIGBUS handler, once per process (daxkv_open, daxkv_check). */
 void dk_guard_install(void);
@@ -52,18 +66,18 @@ void dk_guard_install(void);
 /* Enter @p g (after its sigsetjmp returned 0). */
 static inline void dk_guard_push(struct dk_guard *g)
 {
-	g->prev = dk_guard_top;
+	g->prev = dk_guard_top();
 	g->fault_addr = 0;
 	g->active = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	dk_guard_top = g;
+	pthread_setspecific(dk_guard_key, g);
 }
 
 /* Leave @p g normally. */
 static inline void dk_guard_pop(struct dk_guard *g)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	dk_guard_top = g->prev;
+	pthread_setspecific(dk_guard_key, g->prev);
 }
 
 /* Leave @p g after its sigsetjmp returned non-zero (a fault landed). */
