@@ -677,6 +677,21 @@ static bool dk_file_zero_from(int fd, uint64_t off, uint64_t size)
 	return zero;
 }
 
+bool dk_segment_file_empty(int dirfd, const char *name)
+{
+	struct stat st;
+	bool empty = false;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= DK_SEG_HDR_SIZE)
+		empty = dk_file_zero_from(fd, DK_SEG_HDR_SIZE,
+					  (uint64_t)st.st_size);
+	close(fd);
+	return empty;
+}
+
 enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 				      const uint8_t *uuid, uint32_t slot,
 				      struct dk_seg_entry entry,
