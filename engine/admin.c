@@ -73,9 +73,7 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 		info.live_bytes = live_bytes[slot];
 		info.live_records = live_records[slot];
 		info.durability = !seg->pm.is_pmem ? DAXKV_DUR_MSYNC :
-				  db->durability == DAXKV_DUR_MSYNC ?
-						     DAXKV_DUR_MAP_SYNC :
-						     db->durability;
+						     db->pmem_durability;
 		rc = fn(&info, arg);
 		if (rc)
 			break;

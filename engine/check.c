@@ -805,6 +805,14 @@ static void dk_check_orphans(struct dk_check *ck)
 					done ? "; removed" : "");
 			break;
 		case DK_FATE_LIVE:
+			/* a generation below the table's cannot be made LIVE
+			 * (the table may be right and the file stale); if the
+			 * file holds no record at all (a spare made ahead, or
+			 * a create whose table entry was damaged), moving it
+			 * aside loses nothing: as an unknown file, below */
+			if (gen < ck->root->segs[slot].gen &&
+			    dk_segment_file_empty(ck->dirfd, de->d_name))
+				goto aside;
 			if (ck->repair && gen >= ck->root->segs[slot].gen) {
 				dk_check_set_slot(ck, slot, DK_SEG_LIVE, gen);
 				done = true;
@@ -822,6 +830,7 @@ static void dk_check_orphans(struct dk_check *ck)
 				dk_check_segment(ck, slot);
 			break;
 		default:
+		aside:
 			snprintf(aside, sizeof(aside), "%s.unknown", path);
 			if (ck->repair)
 				done = rename(path, aside) == 0;

@@ -107,6 +107,18 @@ static int dk_check_options(const struct daxkv_options *opts)
 	return 0;
 }
 
+/* How stores to a mapping that libpmem calls pmem are made durable. */
+static enum daxkv_durability dk_pmem_durability(void)
+{
+	const char *force = getenv("PMEM_IS_PMEM_FORCE");
+
+	if (force && !strcmp(force, "1"))
+		return DAXKV_DUR_EMULATED;
+	if (pmem_has_auto_flush() == 1)
+		return DAXKV_DUR_EADR;
+	return DAXKV_DUR_MAP_SYNC;
+}
+
 /* How will a store to this directory's mappings be made durable? */
 static int dk_probe_durability(struct daxkv *db, bool force_msync)
 {
@@ -114,7 +126,6 @@ static int dk_probe_durability(struct daxkv *db, bool force_msync)
 	size_t mapped = 0;
 	int is_pmem = 0;
 	void *addr;
-	const char *force;
 
 	db->force_msync = force_msync;
 	if (force_msync) {
@@ -139,15 +150,7 @@ static int dk_probe_durability(struct daxkv *db, bool force_msync)
 	pmem_unmap(addr, mapped);
 	unlink(path);
 	db->pm.is_pmem = is_pmem;
-	force = getenv("PMEM_IS_PMEM_FORCE");
-	if (!is_pmem)
-		db->durability = DAXKV_DUR_MSYNC;
-	else if (force && !strcmp(force, "1"))
-		db->durability = DAXKV_DUR_EMULATED;
-	else if (pmem_has_auto_flush() == 1)
-		db->durability = DAXKV_DUR_EADR;
-	else
-		db->durability = DAXKV_DUR_MAP_SYNC;
+	db->durability = is_pmem ? db->pmem_durability : DAXKV_DUR_MSYNC;
 	return 0;
 }
 
@@ -315,6 +318,8 @@ static int dk_open_lock(struct daxkv *db, const char *dir, uint32_t flags)
 	rc = dk_dirlock_take(db->dir, db->dirfd, db->rdonly, &db->lockfd);
 	if (rc)
 		return rc;
+	/* each segment's mode when its mapping is pmem (admin.c) */
+	db->pmem_durability = dk_pmem_durability();
 	if (db->rdonly) {
 		/* no probe file: nothing is written, nothing made durable */
 		db->durability = DAXKV_DUR_READONLY;

@@ -188,6 +188,9 @@ struct daxkv {
 	struct dk_persist pm;  /* fences (dk_drain); each segment has its own
 				  mode for flushes (dk_segment.pm) */
 	enum daxkv_durability durability;
+	enum daxkv_durability pmem_durability; /* that of a segment mapped
+				  as pmem: MAP_SYNC, EADR or EMULATED (a
+				  read-only handle's too: what its media is) */
 	bool force_msync;      /* DAXKV_OPEN_FORCE_MSYNC */
 	bool salvage;          /* DAXKV_OPEN_SALVAGE */
 

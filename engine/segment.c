@@ -109,12 +109,17 @@ static uint32_t dk_seg_header_crc(const struct dk_seg_header *hdr)
 
 /*
  * A read-only open maps segments PROT_READ from a read-only descriptor, so
- * that nothing can change them and a read-only file system will do.  NULL
+ * that nothing can change them and a read-only file system will do.  It
+ * asks for MAP_SYNC first, as a writer's pmem_map_file does: the kernel
+ * grants it only on DAX (EOPNOTSUPP elsewhere, EINVAL before Linux 4.15)
+ * and it changes nothing for read faults, so *is_pmemp says what media the
+ * segment is on as libpmem would for a writer (PMEM_IS_PMEM_FORCE=1
+ * included), though nothing is ever flushed through this mapping.  NULL
  * with errno set on a system error; NULL with errno 0 and the message set
  * when the file has the wrong size.
  */
 static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
-				   size_t *lenp)
+				   size_t *lenp, int *is_pmemp)
 {
 	struct stat st;
 	void *addr;
@@ -140,7 +145,12 @@ static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
 		errno = 0;
 		return NULL;
 	}
-	addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	addr = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		    MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+	*is_pmemp = addr != MAP_FAILED;
+	if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL))
+		addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED,
+			    fd, 0);
 	err = errno;
 	close(fd); /* the mapping keeps the file */
 	if (addr == MAP_FAILED) {
@@ -148,6 +158,8 @@ static void *dk_segment_map_rdonly(struct daxkv *db, const char *path,
 		return NULL;
 	}
 	*lenp = (size_t)st.st_size;
+	if (!*is_pmemp)
+		*is_pmemp = pmem_is_pmem(addr, *lenp);
 	return addr;
 }
 
@@ -171,7 +183,7 @@ static int dk_segment_map(struct daxkv *db, uint32_t slot, uint64_t size,
 				     PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0644,
 				     &mapped_len, &is_pmem);
 	} else if (db->rdonly) {
-		addr = dk_segment_map_rdonly(db, path, &mapped_len);
+		addr = dk_segment_map_rdonly(db, path, &mapped_len, &is_pmem);
 		if (!addr && errno == 0) {
 			free(seg);
 			return DAXKV_ECORRUPT; /* the message is set */
@@ -663,6 +675,21 @@ static bool dk_file_zero_from(int fd, uint64_t off, uint64_t size)
 	}
 	free(buf);
 	return zero;
+}
+
+bool dk_segment_file_empty(int dirfd, const char *name)
+{
+	struct stat st;
+	bool empty = false;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= DK_SEG_HDR_SIZE)
+		empty = dk_file_zero_from(fd, DK_SEG_HDR_SIZE,
+					  (uint64_t)st.st_size);
+	close(fd);
+	return empty;
 }
 
 enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,

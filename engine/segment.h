@@ -77,6 +77,11 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 				      struct dk_seg_entry entry,
 				      uint64_t segment_size, uint32_t *genp);
 
+/* Does @p name in @p dirfd hold nothing past its header (every byte from
+ * DK_SEG_HDR_SIZE to its end zero: no record was ever appended)?  false
+ * if it cannot be read. */
+bool dk_segment_file_empty(int dirfd, const char *name);
+
 /* The seal word holds one of the marks (layout.h), not a tail. */
 static inline bool dk_seal_is_mark(uint64_t word)
 {

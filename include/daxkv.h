@@ -1045,7 +1045,9 @@ struct daxkv_segment_info {
 	/* version 2 */
 	uint32_t durability;   /**< enum daxkv_durability of this segment's
 				    mapping: MAP_SYNC/EADR/EMULATED (cache
-				    flushes) or MSYNC */
+				    flushes) or MSYNC; on a read-only handle
+				    (mapped MAP_SYNC where DAX allows), the
+				    mode a writer would use on its media */
 	uint32_t reserved;
 };
 

@@ -527,4 +527,4 @@ module_init(dmr_init);
 module_exit(dmr_exit);
 MODULE_DESCRIPTION("pin-free HMM mirror of DAX mappings with an emulated device");
 MODULE_LICENSE("Dual MIT/GPL");
-MODULE_VERSION("0.3.0");
+MODULE_VERSION("0.3.1");

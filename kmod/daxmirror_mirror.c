@@ -225,10 +225,17 @@ static bool dmr_mirror_overlaps(struct dmr_mirror *mirror,
 	return false;
 }
 
-/* May the device mirror this VMA?  Shared DAX, not I/O or PFN memory. */
+/*
+ * May the device mirror this VMA?  Shared DAX, not I/O or PFN memory.
+ * Shared is VM_MAYSHARE, not VM_SHARED: do_mmap() clears VM_SHARED (and
+ * VM_MAYWRITE) for a MAP_SHARED mapping of a file not opened for writing,
+ * such as a read-only open's segments.  Such a mapping can never be made
+ * writable, so it holds no COW copies: every page is the file's own.  A
+ * private mapping never has VM_MAYSHARE, and stays refused.
+ */
 static bool dmr_vma_mirrorable(const struct vm_area_struct *vma)
 {
-	return vma_is_dax(vma) && (vma->vm_flags & VM_SHARED) &&
+	return vma_is_dax(vma) && (vma->vm_flags & VM_MAYSHARE) &&
 	       !(vma->vm_flags & (VM_IO | VM_PFNMAP));
 }
 

@@ -424,6 +424,7 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 	const struct dk_backend *be = &dk_backend_cpu;
 	size_t nunits = 0;
 	uint32_t want;
+	enum daxkv_durability dur;
 	bool autopick;
 	int rc;
 	DK_LAT_TIME(db, DK_LAT_QUERY);
@@ -471,8 +472,11 @@ int daxkv_query(daxkv *db, const struct daxkv_query *q,
 		goto out;
 	x.flt.snap = snap->seq;
 	x.fallback = autopick && be != &dk_backend_cpu;
-	x.dax = db->durability == DAXKV_DUR_MAP_SYNC ||
-		db->durability == DAXKV_DUR_EADR;
+	/* a read-only handle's durability says "read-only": its media's is
+	 * pmem_durability (MAP_SYNC unless emulated or eADR, even off DAX:
+	 * the staged reads it then picks are the safe default) */
+	dur = db->rdonly ? db->pmem_durability : db->durability;
+	x.dax = dur == DAXKV_DUR_MAP_SYNC || dur == DAXKV_DUR_EADR;
 again:
 	rc = dk_query_units(snap, be->unit_bytes, &units, &nunits, &plan_bytes);
 	if (rc)

@@ -282,6 +282,17 @@ static void make_db(const char *dir)
 	CHECK_OK(daxkv_close(db));
 }
 
+/* Each segment of a read-only handle says what its media is, as a writer's
+ * would (here PMEM_IS_PMEM_FORCE=1: emulated), not msync. */
+static int seg_durability(const struct daxkv_segment_info *info, void *arg)
+{
+	int *count = arg;
+
+	CHECK_EQ(info->durability, DAXKV_DUR_EMULATED);
+	(*count)++;
+	return 0;
+}
+
 static void test_clean(void)
 {
 	const char *dir = dk_test_dir("ro-clean");
@@ -299,6 +310,14 @@ static void test_clean(void)
 	CHECK_OK(daxkv_stat(db, &st));
 	CHECK_EQ(st.durability, DAXKV_DUR_READONLY);
 	CHECK_STR_HAS(daxkv_durability_name(st.durability), "read-only");
+	{
+		int nseg = 0;
+
+		CHECK_OK(daxkv_segment_foreach(db, seg_durability, &nseg));
+		CHECK_EQ((uint64_t)nseg, st.segments);
+		CHECK(nseg > 0);
+		CHECK_EQ(st.segments_msync, 0);
+	}
 	CHECK_EQ(st.recovery, DAXKV_RECOVERY_CHECKPOINT);
 	CHECK_EQ(st.keys, live_keys());
 	CHECK_EQ(st.stale_marks, 0);

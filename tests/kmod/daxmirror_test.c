@@ -2364,7 +2364,7 @@ static int case_refuse(void)
 	struct target t;
 	char bdev[256], tpath[64];
 	uint8_t *p, *buf = malloc(len);
-	int dfd, sfd, tfd, bfd;
+	int dfd, sfd, tfd, bfd, rfd;
 
 	CHECK(buf, "malloc");
 	CHECK(!opt.devdax, "refuse needs a DAX file system");
@@ -2430,6 +2430,39 @@ static int case_refuse(void)
 		       "a private DAX mapping after a write"))
 		return -1;
 	munmap(p, len);
+
+	/*
+	 * A read-only open's mappings: the kernel clears VM_SHARED (keeping
+	 * VM_MAYSHARE) for MAP_SHARED of a file not opened for writing.
+	 * Shared, they are mirrored (with and without MAP_SYNC, as the
+	 * engine's read-only opens map segments); private, still refused.
+	 */
+	rfd = open(t.path, O_RDONLY | O_CLOEXEC);
+	CHECK_SYS(rfd);
+	for (int sync = 0; sync < 2; sync++) {
+		const char *what = sync ? "a read-only MAP_SYNC DAX mapping" :
+					  "a read-only shared DAX mapping";
+
+		p = mmap(NULL, len, PROT_READ,
+			 sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED,
+			 rfd, 0);
+		CHECK(p != MAP_FAILED, "mmap %s: %s", what, strerror(errno));
+		if (refuse_map(dfd, p, len, 0, what))
+			return -1;
+		memset(buf, 0, len);
+		CHECK_EQ(dmr_read(dfd, p, len, buf, 2, NULL), 0);
+		CHECK(!memcmp(buf, t.map, len), "device read of %s differs",
+		      what);
+		CHECK_EQ(dmr_unmap(dfd, p, len), 0);
+		munmap(p, len);
+	}
+	p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, rfd, 0);
+	CHECK(p != MAP_FAILED, "mmap read-only private");
+	if (refuse_map(dfd, p, len, -EOPNOTSUPP,
+		       "a read-only private DAX mapping"))
+		return -1;
+	munmap(p, len);
+	close(rfd);
 
 	/* Nothing mapped, and a DAX mapping followed by something else. */
 	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -182,7 +182,8 @@ case_info() {
 	run 0 put "$DB" key2 changed
 	run 0 info "$DB"
 	out_has "format version   2"
-	out_has "durability       read-only"
+	# the read-only open; its segments say what a writer would use here
+	out_has "durability       read-only (segments emulated)"
 	out_has "keys             7"
 	out_has "seg-00000000.dat"
 	out_has "namespace        not on pmem"
@@ -195,6 +196,7 @@ case_info_json() {
 	run 0 info --json "$DB"
 	json_check 'j["database"]["keys"] == 8 and j["database"]["format_version"] == 2'
 	json_check 'j["database"]["durability"] == "read-only"'
+	json_check 'j["database"]["segments_msync"] == 0 and all(s["durability"] == "emulated" for s in j["segments"])'
 	json_check 'j["database"]["dead_bytes"] == j["database"]["bytes_written"] - j["database"]["live_bytes"] > 0'
 	json_check 'len(j["segments"]) == j["database"]["segments"] == 1'
 	json_check 'j["segments"][0]["file"] == "seg-00000000.dat" and j["segments"][0]["live_records"] == 8'

@@ -141,7 +141,7 @@ if [ -x /bin/engine_test ]; then
 	run tmpfs.poison /bin/poison_vm /tmp
 	run kvctl.mirror sh -c '/bin/kvctl mirror --json > /tmp/m &&
 		cat /tmp/m && grep -q "\"loaded\": true" /tmp/m &&
-		grep -q "\"version\": \"0.3.0\"" /tmp/m &&
+		grep -q "\"version\": \"0.3.1\"" /tmp/m &&
 		grep -q "\"live_files\": 0" /tmp/m'
 	# Queries on the module's device: the engine's differential test
 	# with the KMOD backend forced, and the scan benchmark beside the

@@ -367,6 +367,12 @@ int kv_cmd_info(int argc, char **argv)
 			printf(" (mixed: %llu of %llu segments msync, see below)",
 			       (unsigned long long)st.segments_msync,
 			       (unsigned long long)st.segments);
+		else if (st.durability == DAXKV_DUR_READONLY && n)
+			/* what a writer's open would use on this media */
+			printf(" (segments %s)",
+			       json_object_get_string(json_object_object_get(
+				       json_object_array_get_idx(segs.array, 0),
+				       "durability")));
 		printf("\n");
 		if (st.compaction_errors || st.bad_blocks)
 			printf("  damage           %llu compaction rounds stopped "
