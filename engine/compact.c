@@ -667,7 +667,7 @@ static void dk_space_now(struct daxkv *db, struct dk_space *sp)
 		struct dk_segment *seg = db->segs[slot];
 		int64_t live;
 
-		if (!seg || seg->retiring)
+		if (!seg || __atomic_load_n(&seg->retiring, __ATOMIC_ACQUIRE))
 			continue;
 		live = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
 		sp->live += live > 0 ? (uint64_t)live : 0;
@@ -759,7 +759,8 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 
 		cand[slot].seg = NULL;
 		if (!seg || seg->owned || seg->compacting || seg->hidden ||
-		    seg->retiring || seg->damaged ||
+		    __atomic_load_n(&seg->retiring, __ATOMIC_ACQUIRE) ||
+		    seg->damaged ||
 		    seg->tail <= DK_SEG_HDR_SIZE || reused)
 			continue;
 		l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);

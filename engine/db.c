@@ -630,7 +630,9 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 			__atomic_load_n(&db->nretiring, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
-			if (db->segs[slot] && !db->segs[slot]->retiring) {
+			if (db->segs[slot] &&
+			    !__atomic_load_n(&db->segs[slot]->retiring,
+					     __ATOMIC_ACQUIRE)) {
 				int64_t l = __atomic_load_n(
 					&db->segs[slot]->live, __ATOMIC_RELAXED);
 

@@ -703,6 +703,7 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 	enum dk_seg_fate fate = DK_FATE_UNKNOWN;
 	struct stat st;
 	bool torn_create = true;
+	uint64_t size;
 	int fd;
 
 	*genp = 0;
@@ -718,20 +719,27 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 		fate = DK_FATE_ABORTED;
 		goto out;
 	}
-	if ((uint64_t)st.st_size != segment_size ||
+	/* a segment's size: segment_size (format 1), or a multiple of 2 MiB
+	 * up to it (format 2: sized to the data, spare.c) */
+	size = (uint64_t)st.st_size;
+	if (size < DK_SEG_MIN || size > segment_size || size % DK_SEG_ALIGN ||
 	    pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		goto out;
 	*genp = hdr.gen;
 	if (memcmp(hdr.magic, DK_SEG_MAGIC, sizeof(hdr.magic)) == 0 &&
 	    hdr.crc == dk_seg_header_crc(&hdr) &&
-	    !memcmp(hdr.uuid, uuid, sizeof(hdr.uuid)) && hdr.slot == slot) {
+	    !memcmp(hdr.uuid, uuid, sizeof(hdr.uuid)) && hdr.slot == slot &&
+	    hdr.size == size) {
 		/* whole and ours: retired, or a live segment */
 		if (hdr.gen == entry.gen && hdr.sealed_tail == DK_SEAL_RETIRED)
 			fate = DK_FATE_RETIRED;
 		else if (hdr.gen == entry.gen + 1 &&
-			 hdr.sealed_tail != DK_SEAL_RETIRED &&
-			 dk_file_zero_from(fd, DK_SEG_HDR_SIZE, segment_size))
-			fate = DK_FATE_ABORTED; /* never published: no record */
+			 dk_file_zero_from(fd, DK_SEG_HDR_SIZE, size))
+			/* the slot's next generation, never published (a
+			 * spare, or one a failed round retired before its
+			 * slot was LIVE: any seal word) and holding no
+			 * record: nothing but zeros past its header */
+			fate = DK_FATE_ABORTED;
 		else
 			fate = DK_FATE_LIVE;
 		goto out;
@@ -748,7 +756,7 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 	memcpy(want.uuid, uuid, sizeof(want.uuid));
 	want.slot = slot;
 	want.gen = entry.gen + 1;
-	want.size = segment_size;
+	want.size = size;
 	want.crc = dk_seg_header_crc(&want);
 	for (size_t i = 0; i < sizeof(hdr) / 8 && torn_create; i++) {
 		uint64_t w = got_w[i];
@@ -758,8 +766,7 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 		else
 			torn_create = w == 0 || w == want_w[i];
 	}
-	if (torn_create &&
-	    dk_file_zero_from(fd, sizeof(hdr), segment_size))
+	if (torn_create && dk_file_zero_from(fd, sizeof(hdr), size))
 		fate = DK_FATE_ABORTED;
 out:
 	if (fd >= 0)
