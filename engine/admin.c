@@ -4,22 +4,39 @@
  *
  * Nothing here changes the database.  Live bytes are not kept per
  * segment by the write path (that would put a shared counter on every
- * write); they are counted when asked, by one pass over the key-ordered
- * index under rcu_read_lock, which is cheap enough for a tool.
+ * write); they are counted when asked, by one pass over the hash index
+ * under rcu_read_lock, which is cheap enough for a tool.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
-#include "index.h"
+#include "hmap.h"
 #include "internal.h"
 #include "segment.h"
+
+struct dk_seg_figures {
+	struct daxkv *db;
+	uint64_t *live_bytes, *live_records;
+};
+
+static void dk_segment_count(struct dk_entry *e, void *arg)
+{
+	struct dk_seg_figures *f = arg;
+	uint64_t loc = __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE);
+	uint32_t slot = DK_LOC_SLOT(loc);
+
+	if (!loc || (loc & DK_LOC_DEL) || slot >= DK_MAX_SEGMENTS)
+		return;
+	f->live_bytes[slot] += dk_rec_size(e->klen, dk_rec_at(f->db, loc)->vlen);
+	f->live_records[slot]++;
+}
 
 int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 {
 	struct daxkv_segment_info info;
 	uint64_t *live_bytes, *live_records;
-	struct dk_entry *e;
+	struct dk_seg_figures fig;
 	int rc = 0;
 
 	dk_err_clear();
@@ -32,16 +49,11 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 		goto out_free;
 	}
 
+	fig.live_bytes = live_bytes;
+	fig.live_records = live_records;
+	fig.db = db;
 	rcu_read_lock();
-	for (e = dk_index_next(db->skip_head); e; e = dk_index_next(e)) {
-		uint64_t loc = __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE);
-		uint32_t slot = DK_LOC_SLOT(loc);
-
-		if (!loc || (loc & DK_LOC_DEL) || slot >= DK_MAX_SEGMENTS)
-			continue;
-		live_bytes[slot] += dk_rec_size(e->klen, dk_rec_at(db, loc)->vlen);
-		live_records[slot]++;
-	}
+	dk_hmap_foreach(db, dk_segment_count, &fig);
 	rcu_read_unlock();
 
 	for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++) {
@@ -54,7 +66,8 @@ int daxkv_segment_foreach(daxkv *db, daxkv_segment_fn fn, void *arg)
 		info.version = DAXKV_SEGMENT_INFO_VERSION;
 		info.slot = slot;
 		info.gen = seg->gen;
-		info.sealed = dk_segment_header(seg)->sealed_tail != 0;
+		info.sealed = __atomic_load_n(&dk_segment_header(seg)->sealed_tail,
+					      __ATOMIC_ACQUIRE) != 0;
 		info.size = seg->size;
 		info.tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 		info.live_bytes = live_bytes[slot];

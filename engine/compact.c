@@ -27,7 +27,8 @@
  *      durable.  D's tail and sealed tail are set (the seal replaces
  *      FILLING in one failure-atomic word).
  *   3. swap, under view_lock (no snapshot is being taken) and, record by
- *      record, the entry lock (no writer of that key is committing): if
+ *      record, the entry lock (no writer of that key is committing), the
+ *      entry found again by key (entries can be removed meanwhile): if
  *      the entry still points at the original, point it (and the hash
  *      index) at the copy; if a writer replaced it meanwhile, that writer
  *      marked the original's `superseded`: copy the mark to the copy
@@ -115,7 +116,6 @@ struct dk_cand {
 	uint64_t loc;   /* of the original, with DK_LOC_DEL for a delete */
 	uint64_t nloc;  /* of the copy */
 	uint64_t hash;
-	struct dk_entry *e; /* NULL: a delete whose key has no entry */
 	struct dk_segment *dst;
 	uint32_t size;
 };
@@ -160,10 +160,16 @@ static int dk_cand_add(struct dk_cand **cands, size_t *n, size_t *cap,
  *
  * A record marked superseded is dead (a newer version of its key
  * committed, or recovery found it lost a tie): no index lookup needed.
- * Otherwise ask the index.  No entry: the key was deleted before the
- * checkpoint this handle opened from (deleted keys are not in it).  Its
- * delete is kept, for an older put may lie in a segment not compacted;
- * its puts are older than that delete: dead.
+ * Otherwise ask the index.  No entry: the key's newest version is a
+ * delete whose entry was removed (index.c; or the key was deleted before
+ * the checkpoint this handle opened from, which lists live keys only).
+ * That delete is kept, for an older put of the key may lie in a segment
+ * not compacted (or not yet retired), and recovery would bring the put
+ * back if the delete were gone; the delete may only go once no segment
+ * can hold such a put (issue #20).  Tests: compact_test's
+ * tombstone case deletes, compacts and reopens, cleanly and
+ * after SIGKILL, and the key stays deleted.  The key's puts are older
+ * than that delete: dead.
  *
  * The walk is a pipeline, because it is the compactor's main cost after
  * the copy (perf: the load of each record header, a cache miss per
@@ -197,7 +203,7 @@ static int dk_collect_one(struct daxkv *db, struct dk_segment *seg,
 		return 0;
 	return dk_cand_add(cands, n, cap,
 			   (struct dk_cand){ .seq = rec->seq, .loc = loc,
-					     .hash = p->hash, .e = e,
+					     .hash = p->hash,
 					     .size = (uint32_t)p->size });
 }
 
@@ -529,15 +535,34 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 	pthread_rwlock_wrlock(&db->view_lock);
 	rcu_read_lock();
 	for (size_t i = 0; i < n; i++) {
-		struct dk_entry *e = c[i].e;
+		const struct dk_rec *orig = dk_rec_at(db, c[i].loc);
 		struct dk_rec *copy = dk_rec_at(db, c[i].nloc);
+		struct dk_entry *e;
 
-		if (!e) {
-			__atomic_fetch_add(&c[i].dst->live, c[i].size,
-					   __ATOMIC_RELAXED);
+		/* found again: an entry may have been removed (and freed)
+		 * since the collection, and another made for the key */
+		e = dk_index_lookup(db, dk_rec_key(orig), orig->klen,
+				    c[i].hash);
+		if (e)
+			dk_entry_lock(e);
+		if (!e || e->dead) {
+			/* no entry: a delete kept for the puts it hides
+			 * (dk_collect_one), unless a writer replaced it and
+			 * its entry went since: then copy its mark */
+			uint64_t sup = __atomic_load_n(&orig->superseded,
+						       __ATOMIC_ACQUIRE);
+
+			if (sup)
+				dk_store8_flush(&c[i].dst->pm,
+						(uint64_t *)&copy->superseded,
+						sup);
+			else
+				__atomic_fetch_add(&c[i].dst->live, c[i].size,
+						   __ATOMIC_RELAXED);
+			if (e)
+				dk_entry_unlock(e);
 			continue;
 		}
-		dk_entry_lock(e);
 		if (e->cur == c[i].loc) {
 			__atomic_store_n(&e->cur, c[i].nloc, __ATOMIC_RELEASE);
 			dk_hmap_set(db, e, c[i].hash, c[i].nloc);
@@ -566,7 +591,8 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 		dsts[d]->owned = false;
 		pthread_mutex_unlock(&db->seg_lock);
 	}
-	db->view_epoch++;
+	/* holds read it without view_lock (snapshot.c: dk_hold_take) */
+	__atomic_store_n(&db->view_epoch, db->view_epoch + 1, __ATOMIC_RELEASE);
 	for (uint32_t v = 0; v < nv; v++) {
 		victims[v]->retire_epoch = db->view_epoch;
 		__atomic_store_n(&victims[v]->retiring, true, __ATOMIC_RELEASE);
@@ -967,6 +993,14 @@ static void *dk_compactor_run(void *arg)
 		} while (rc > 0 &&
 			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
 		pthread_mutex_unlock(&db->compact_lock);
+		/* deleted keys whose snapshots closed: their entries go */
+		if (dk_index_reap_pending(db)) {
+			struct dk_lane *lane = dk_lane_acquire_quiet(db);
+
+			dk_gc_horizon_update(db, true);
+			dk_index_reap(db, lane);
+			dk_lane_release(lane);
+		}
 	}
 	return NULL;
 }

@@ -173,7 +173,9 @@ static void dk_db_free(struct daxkv *db)
 	pthread_rwlock_destroy(&db->view_lock);
 	pthread_cond_destroy(&db->compact_cond);
 	pthread_mutex_destroy(&db->compact_lock);
-	pthread_mutex_destroy(&db->psnap_lock);
+	pthread_mutex_destroy(&db->hold_lock);
+	pthread_mutex_destroy(&db->rmq_lock);
+	pthread_mutex_destroy(&db->hmap_grow_lock);
 	pthread_mutex_destroy(&db->compact_wait_lock);
 	pthread_mutex_destroy(&db->spare_wait_lock);
 	pthread_cond_destroy(&db->spare_cond);
@@ -283,7 +285,9 @@ static struct daxkv *dk_db_alloc(void)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&db->spare_wait_lock, NULL);
 	pthread_mutex_init(&db->compact_lock, NULL);
-	pthread_mutex_init(&db->psnap_lock, NULL);
+	pthread_mutex_init(&db->hold_lock, NULL);
+	pthread_mutex_init(&db->rmq_lock, NULL);
+	pthread_mutex_init(&db->hmap_grow_lock, NULL);
 	pthread_mutex_init(&db->compact_wait_lock, NULL);
 	pthread_mutex_init(&db->listen_lock, NULL);
 	db->backend = DAXKV_BACKEND_AUTO;
@@ -528,6 +532,11 @@ int daxkv_close(daxkv *db)
 			      "close them first",
 			      (unsigned long long)__atomic_load_n(
 				      &db->nsnapshots, __ATOMIC_RELAXED));
+	if (__atomic_load_n(&db->ncursors, __ATOMIC_RELAXED))
+		return dk_err(DAXKV_EBUSY, "%llu cursors are still open: "
+			      "close them first",
+			      (unsigned long long)__atomic_load_n(
+				      &db->ncursors, __ATOMIC_RELAXED));
 	/* the background compaction stops; what it retired goes */
 	dk_compact_stop(db);
 	/* no more segments made; the spares go (never LIVE) */

@@ -1,172 +1,130 @@
 // SPDX-License-Identifier: MIT
 /*
- * index.c -- the DRAM index: key -> entry -> versions.
+ * index.c -- the DRAM index: key -> entry -> versions, and the removal of
+ * entries that only say "deleted".
  *
  * Two structures share one set of entries.  The hash index (hmap.c)
  * answers point lookups and is the one authority on uniqueness: an entry
- * exists once a writer wins its slot.  The winner then links the entry
- * into an insert-only lock-free skip list, which keeps key order for
- * scans, and only then sets entry->linked.  Other writers that find the
+ * exists once a writer wins its slot.  The winner then puts the entry
+ * into the B+-tree (btree.c), which keeps key order for scans and
+ * cursors, and only then sets entry->linked.  Other writers that find the
  * entry wait for `linked` before committing a version to it, so that no
- * acknowledged write is ever missing from the skip list.  Entries are never unlinked
- * while the handle is open (a deleted key keeps its entry, which its next
- * put reuses; compaction moves an entry's location, never the entry, and
- * the next open builds the index afresh), so neither structure needs a
- * deletion protocol; old versions are trimmed under the entry lock
- * and freed through call_rcu, and every reader runs inside rcu_read_lock.
+ * acknowledged write is ever missing from the tree.  Compaction moves an
+ * entry's location, never the entry.  Old versions are kept while
+ * snapshots may read them, trimmed under the entry lock and freed through
+ * call_rcu; every lock-free reader runs inside rcu_read_lock.
  *
- * Entries are carved from 2 MiB chunks on transparent huge pages (an
- * arena), not malloc'd one by one: a put reads its entry at a random
- * place among all of them, and on 4 KiB pages that read missed the TLB
- * too (a page walk costs as much as the miss itself under virtualisation).
- * Entries are only freed at close, so the arena never returns memory
- * before; an entry of at most 64 bytes is placed so that it does not cross
- * a cache line (lock, cur and key in one line).
+ * Removal.  An entry whose newest version is a delete is removed once no
+ * reader can look behind that delete: when no snapshot (or cursor, or
+ * scan: each holds a sequence, snapshot.c) older than the delete's
+ * sequence is open.  A delete that took its sequence while no snapshot
+ * was counted (dk_versions_needed false) removes its entry at once; one
+ * that took it beside an open snapshot queues the entry (rmq), and the
+ * queue is worked off, holding a lane, by writers every DK_GC_EVERY
+ * commits and by the compaction thread, for every entry whose delete
+ * gc_horizon has passed.  Removing, under the entry lock and a lane:
+ * `dead` is set, the entry leaves the tree and then the hash index (a
+ * tombstone), its old versions go to call_rcu and its memory waits in the
+ * lane's retire batch for a grace period (arena.c).  A writer that found
+ * the entry before it went locks it, sees `dead`, lets go and looks the
+ * key up again: the hash index then has no entry for it, and the writer
+ * creates a new one, which the tree cannot already hold (it left the tree
+ * first).  A queued entry is removed only by the queue, so that the queue
+ * never points at freed memory.
+ *
+ * What stays on media.  Removing an entry changes nothing in the
+ * segments: the delete's record stays, and compaction keeps a delete
+ * whose key has no entry (compact.c, dk_collect_one): an older put of the
+ * key may still lie in a segment not compacted yet, and recovery would
+ * bring it back if the delete were dropped.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "arena.h"
+#include "btree.h"
 #include "errors.h"
 #include "hmap.h"
 #include "index.h"
 #include "internal.h"
 
-static __thread uint64_t dk_rand_state;
+/*
+ * fork().  liburcu's call_rcu worker thread and its reader registry
+ * belong to the process that made them: a child forked without exec has
+ * no worker, and its registry may list threads it does not have, so the
+ * child's first rcu_barrier (daxkv_close) or grace period would wait
+ * forever.  liburcu-bp's fork handlers fix both (the worker is paused
+ * between callbacks over the fork, and the child gets a worker of its
+ * own and a registry of its own threads); they are installed once, at
+ * the first open.  liburcu warns against them where callbacks call
+ * free(): old glibc took its malloc locks in an atfork handler of its
+ * own, which could run first.  glibc since 2.24 takes them inside
+ * fork(), after every prepare handler has returned.
+ */
+static pthread_mutex_t dk_rcu_atfork_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool dk_rcu_atfork_done; /* under dk_rcu_atfork_lock */
 
-static unsigned dk_random_height(void)
+static void dk_rcu_fork_prepare(void)
 {
-	uint64_t x = dk_rand_state;
-	unsigned height = 1;
+	call_rcu_before_fork(); /* first: the worker may be in a grace
+				   period, which takes the registry lock */
+	urcu_bp_before_fork();
+}
 
-	if (unlikely(x == 0))
-		x = (uint64_t)(uintptr_t)&dk_rand_state ^ dk_now_ns() ^
-		    0x9e3779b97f4a7c15ull;
-	/* xorshift64*: a quarter of the nodes reach each next level */
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	dk_rand_state = x;
-	x *= 0x2545f4914f6cdd1dull;
-	while (height < DK_SKIP_MAX_HEIGHT && (x & 3) == 0) {
-		height++;
-		x >>= 2;
+static void dk_rcu_fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	call_rcu_after_fork_parent();
+}
+
+static void dk_rcu_fork_child(void)
+{
+	urcu_bp_after_fork_child();
+	call_rcu_after_fork_child();
+}
+
+/* Once per process; an open that could not install them fails, and the
+ * next one tries again. */
+static int dk_rcu_atfork_install(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&dk_rcu_atfork_lock);
+	if (!dk_rcu_atfork_done) {
+		rc = pthread_atfork(dk_rcu_fork_prepare, dk_rcu_fork_parent,
+				    dk_rcu_fork_child);
+		dk_rcu_atfork_done = rc == 0;
 	}
-	return height;
-}
-
-int dk_keycmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-#define DK_ARENA_CHUNK (2u << 20)
-
-struct dk_entry_arena {
-	pthread_mutex_t lock; /* protects the rest */
-	uint8_t *cur, *end;   /* free part of the newest chunk */
-	void **chunks;        /* every chunk, to free at close */
-	size_t nchunks, cap;
-};
-
-static void *dk_arena_alloc(struct dk_entry_arena *a, size_t size)
-{
-	uint8_t *p;
-
-	size = (size + 15) & ~(size_t)15;
-	pthread_mutex_lock(&a->lock);
-	p = a->cur;
-	if (p && size <= 64 && ((uintptr_t)p % 64) + size > 64)
-		p += 64 - (uintptr_t)p % 64; /* do not straddle two lines */
-	if (!p || p + size > a->end) {
-		void *chunk = NULL;
-
-		if (a->nchunks == a->cap) {
-			size_t cap = a->cap ? 2 * a->cap : 64;
-			void **grown = realloc(a->chunks, cap * sizeof(*grown));
-
-			if (!grown)
-				goto out_nomem;
-			a->chunks = grown;
-			a->cap = cap;
-		}
-		if (posix_memalign(&chunk, DK_ARENA_CHUNK, DK_ARENA_CHUNK))
-			goto out_nomem;
-		(void)madvise(chunk, DK_ARENA_CHUNK, MADV_HUGEPAGE);
-		a->chunks[a->nchunks++] = chunk;
-		p = chunk;
-		a->end = p + DK_ARENA_CHUNK;
-	}
-	a->cur = p + size;
-	pthread_mutex_unlock(&a->lock);
-	return p;
-out_nomem:
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
-}
-
-/* Give back the last allocation if nothing was taken after it (an entry
- * that lost its slot to a concurrent insert); otherwise it stays unused
- * until close. */
-static void dk_arena_unalloc(struct dk_entry_arena *a, void *p, size_t size)
-{
-	size = (size + 15) & ~(size_t)15;
-	pthread_mutex_lock(&a->lock);
-	if (a->cur == (uint8_t *)p + size)
-		a->cur = p;
-	pthread_mutex_unlock(&a->lock);
-}
-
-static void dk_arena_destroy(struct dk_entry_arena *a)
-{
-	if (!a)
-		return;
-	for (size_t i = 0; i < a->nchunks; i++)
-		free(a->chunks[i]);
-	free(a->chunks);
-	pthread_mutex_destroy(&a->lock);
-	free(a);
-}
-
-static size_t dk_entry_size(unsigned height, size_t klen)
-{
-	return sizeof(struct dk_entry) + height * sizeof(struct dk_entry *) +
-	       klen;
+	pthread_mutex_unlock(&dk_rcu_atfork_lock);
+	if (rc)
+		return dk_err(DAXKV_ENOMEM, "index: no memory for fork "
+			      "handlers (pthread_atfork: %d)", rc);
+	return 0;
 }
 
 int dk_index_init(struct daxkv *db)
 {
 	int rc;
 
-	db->arena = calloc(1, sizeof(*db->arena));
-	if (!db->arena)
-		return dk_err(DAXKV_ENOMEM, "index: no memory");
-	pthread_mutex_init(&db->arena->lock, NULL);
-
-	db->skip_head = calloc(1, sizeof(struct dk_entry) +
-					  DK_SKIP_MAX_HEIGHT *
-						  sizeof(struct dk_entry *));
-	if (!db->skip_head) {
-		dk_arena_destroy(db->arena);
-		db->arena = NULL;
-		return dk_err(DAXKV_ENOMEM, "index: no memory");
+	rc = dk_rcu_atfork_install();
+	if (rc)
+		return rc;
+	/* on an error, dk_index_destroy() frees what was made */
+	rc = dk_arena_new(&db->arena);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++) {
+		db->lanes[i].alloc = malloc(sizeof(struct dk_alloc));
+		if (!db->lanes[i].alloc)
+			return dk_err(DAXKV_ENOMEM, "index: no memory");
+		dk_alloc_init(db->lanes[i].alloc, db->arena);
 	}
-	db->skip_head->height = DK_SKIP_MAX_HEIGHT;
-	db->skip_head->linked = 1;
 	rc = dk_hmap_init(db);
-	if (rc) {
-		free(db->skip_head);
-		db->skip_head = NULL;
-		dk_arena_destroy(db->arena);
-		db->arena = NULL;
-	}
-	return rc;
+	if (rc)
+		return rc;
+	return dk_tree_init(db, db->lanes[0].alloc);
 }
 
 static void dk_version_free_chain(struct dk_version *v)
@@ -180,23 +138,37 @@ static void dk_version_free_chain(struct dk_version *v)
 	}
 }
 
-static void dk_entry_free(struct dk_entry *e, void *arg)
+static void dk_entry_free_versions(struct dk_entry *e, void *arg)
 {
-	dk_version_free_chain(e->older); /* e itself goes with the arena */
+	(void)arg;
+	dk_version_free_chain(e->older);
+	e->older = NULL;
 }
 
 void dk_index_destroy(struct daxkv *db)
 {
+	if (!db->arena)
+		return; /* never set up (an open that failed early) */
+	/* batches still waiting, then every pending callback (old versions,
+	 * old tables, retired entries) */
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++)
+		if (db->lanes[i].alloc)
+			dk_alloc_flush(db->lanes[i].alloc);
+	rcu_barrier();
 	if (db->hmap) {
-		/* pending call_rcu work (old versions, old tables) first */
-		rcu_barrier();
-		dk_hmap_foreach(db, dk_entry_free, NULL);
+		dk_hmap_foreach(db, dk_entry_free_versions, NULL);
 		dk_hmap_destroy(db);
+	}
+	dk_tree_destroy(db);
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++) {
+		free(db->lanes[i].alloc);
+		db->lanes[i].alloc = NULL;
 	}
 	dk_arena_destroy(db->arena);
 	db->arena = NULL;
-	free(db->skip_head);
-	db->skip_head = NULL;
+	free(db->rmq);
+	db->rmq = NULL;
+	db->rmq_n = db->rmq_cap = 0;
 }
 
 struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
@@ -205,170 +177,74 @@ struct dk_entry *dk_index_lookup(struct daxkv *db, const void *key,
 	return dk_hmap_find(db, key, klen, hash);
 }
 
-/*
- * Find, at each level, the last node with a key < @p key.  Returns the
- * level-0 successor (first node >= key).
- */
-static struct dk_entry *dk_skip_find(struct daxkv *db, const void *key,
-				     size_t klen, struct dk_entry **preds)
+struct dk_entry *dk_entry_new(struct dk_alloc *al, const void *key,
+			      size_t klen)
 {
-	struct dk_entry *x = db->skip_head, *next = NULL;
-
-	for (int level = DK_SKIP_MAX_HEIGHT - 1; level >= 0; level--) {
-		for (;;) {
-			next = __atomic_load_n(&x->next[level],
-					       __ATOMIC_ACQUIRE);
-			if (!next || dk_keycmp(dk_entry_key(next), next->klen,
-					       key, klen) >= 0)
-				break;
-			x = next;
-		}
-		if (preds)
-			preds[level] = x;
-	}
-	return next;
-}
-
-static void dk_skip_insert(struct daxkv *db, struct dk_entry *e)
-{
-	struct dk_entry *preds[DK_SKIP_MAX_HEIGHT];
-	const uint8_t *key = dk_entry_key(e);
-
-	for (int level = 0; level < e->height; level++) {
-		for (;;) {
-			struct dk_entry *pred, *succ;
-
-			if (level == 0 || !preds[level]) {
-				/* (re)compute the path */
-				dk_skip_find(db, key, e->klen, preds);
-			}
-			pred = preds[level];
-			succ = __atomic_load_n(&pred->next[level],
-					       __ATOMIC_ACQUIRE);
-			/* another insert may have slipped in before us */
-			while (succ && dk_keycmp(dk_entry_key(succ), succ->klen,
-						 key, e->klen) < 0) {
-				pred = succ;
-				succ = __atomic_load_n(&pred->next[level],
-						       __ATOMIC_ACQUIRE);
-			}
-			preds[level] = pred;
-			__atomic_store_n(&e->next[level], succ,
-					 __ATOMIC_RELAXED);
-			if (__atomic_compare_exchange_n(&pred->next[level],
-							&succ, e, false,
-							__ATOMIC_RELEASE,
-							__ATOMIC_RELAXED))
-				break;
-		}
-	}
-}
-
-static struct dk_entry *dk_entry_new(struct daxkv *db, const void *key,
-				      size_t klen)
-{
-	unsigned height = dk_random_height();
-	struct dk_entry *e = dk_arena_alloc(db->arena,
-					    dk_entry_size(height, klen));
+	struct dk_entry *e = dk_alloc_entry(al, dk_entry_size(klen));
 
 	if (!e)
 		return NULL;
-	e->cur = 0;
-	e->vlen = 0;
-	e->older = NULL;
-	e->lock = 0;
-	e->linked = 0;
-	e->klen = (uint16_t)klen;
-	e->height = (uint8_t)height;
-	memset(e->next, 0, height * sizeof(struct dk_entry *));
-	memcpy(dk_entry_key(e), key, klen);
+	dk_entry_init(e, key, klen);
 	return e;
 }
 
-struct dk_entry *dk_index_get_or_create(struct daxkv *db, const void *key,
-					size_t klen, uint64_t hash, bool link,
-					bool *full)
+void dk_entry_init(struct dk_entry *e, const void *key, size_t klen)
+{
+	e->cur = 0;
+	e->older = NULL;
+	e->lock = 0;
+	e->vlen = 0;
+	e->linked = 0;
+	e->dead = 0;
+	e->queued = 0;
+	e->pad = 0;
+	e->klen = (uint16_t)klen;
+	memcpy(e->key, key, klen);
+}
+
+struct dk_entry *dk_index_get_or_create(struct daxkv *db,
+					struct dk_lane *lane, const void *key,
+					size_t klen, uint64_t hash, bool *full)
 {
 	struct dk_entry *e = dk_hmap_find(db, key, klen, hash), *won;
 
 	*full = false;
 	if (!e) {
-		e = dk_entry_new(db, key, klen);
-		if (!e)
+		e = dk_entry_new(lane->alloc, key, klen);
+		if (!e) {
+			dk_err(DAXKV_ENOMEM, "no memory for an index entry");
 			return NULL;
+		}
 		won = dk_hmap_insert(db, e, hash, full);
 		if (won != e) {
 			/* never published */
-			dk_arena_unalloc(db->arena, e,
-					 dk_entry_size(e->height, klen));
+			dk_free_entry(lane->alloc, e);
+			if (!won && !*full)
+				dk_err(DAXKV_ENOMEM, "no memory for an index "
+				       "entry");
 			if (!won)
-				return NULL; /* *full, or no memory */
+				return NULL;
 			e = won;
-		} else if (link) {
-			dk_skip_insert(db, e);
+		} else {
+			if (dk_tree_insert(db, lane->alloc, e)) {
+				/* out of the hash index again; writers that
+				 * found it see it dead and look again */
+				__atomic_store_n(&e->dead, 1, __ATOMIC_RELAXED);
+				dk_hmap_remove(db, e, hash);
+				__atomic_store_n(&e->linked, 1,
+						 __ATOMIC_RELEASE);
+				dk_retire_entry(lane->alloc, e);
+				return NULL;
+			}
+			__atomic_store_n(&lane->dentries,
+					 lane->dentries + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&e->linked, 1, __ATOMIC_RELEASE);
 			return e;
-		} else {
-			return e;
 		}
 	}
-	while (link && !__atomic_load_n(&e->linked, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&e->linked, __ATOMIC_ACQUIRE))
 		caa_cpu_relax(); /* its creator is linking it now */
 	return e;
-}
-
-struct dk_entry *dk_index_seek(struct daxkv *db, const void *key,
-			       size_t klen)
-{
-	if (!key)
-		return dk_index_next(db->skip_head);
-	return dk_skip_find(db, key, klen, NULL);
-}
-
-static int dk_entry_cmp(const void *a, const void *b)
-{
-	const struct dk_entry *ea = *(struct dk_entry *const *)a;
-	const struct dk_entry *eb = *(struct dk_entry *const *)b;
-
-	return dk_keycmp(dk_entry_key(ea), ea->klen, dk_entry_key(eb),
-			 eb->klen);
-}
-
-struct dk_entry_list {
-	struct dk_entry **all;
-	size_t n;
-};
-
-static void dk_entry_list_add(struct dk_entry *e, void *arg)
-{
-	struct dk_entry_list *c = arg;
-
-	c->all[c->n++] = e;
-}
-
-int dk_index_build_order(struct daxkv *db)
-{
-	struct dk_entry *last[DK_SKIP_MAX_HEIGHT];
-	struct dk_entry_list c = { NULL, 0 };
-
-	c.all = malloc((dk_hmap_count(db) + 1) * sizeof(*c.all));
-	if (!c.all)
-		return dk_err(DAXKV_ENOMEM, "index: no memory to sort keys");
-	dk_hmap_foreach(db, dk_entry_list_add, &c);
-	qsort(c.all, c.n, sizeof(*c.all), dk_entry_cmp);
-	for (int level = 0; level < DK_SKIP_MAX_HEIGHT; level++)
-		last[level] = db->skip_head;
-	for (size_t i = 0; i < c.n; i++) {
-		struct dk_entry *e = c.all[i];
-
-		for (int level = 0; level < e->height; level++) {
-			last[level]->next[level] = e;
-			last[level] = e;
-		}
-		e->linked = 1;
-	}
-	free(c.all);
-	return 0;
 }
 
 void dk_entry_lock(struct dk_entry *e)
@@ -424,11 +300,12 @@ static void dk_version_free_chain_rcu(struct dk_version *v)
 /*
  * Which old versions to keep.  A snapshot increments snap_active before it
  * reads next_seq; a commit reads it (dk_versions_needed) after taking its
- * sequence S and passes a spare node only if it was not 0.  If it was 0, every snapshot that is not counted yet will read a sequence
- * >= S, wait for this commit and read the new version: nothing older is
- * needed (the fast path: no allocation).  Otherwise the previous version
- * is kept, and versions older than the newest one <= gc_horizon go (every
- * snapshot that exists or can be taken is >= gc_horizon).
+ * sequence S and passes a spare node only if it was not 0.  If it was 0,
+ * every snapshot that is not counted yet will read a sequence >= S, wait
+ * for this commit and read the new version: nothing older is needed (the
+ * fast path: no allocation).  Otherwise the previous version is kept, and
+ * versions older than the newest one <= gc_horizon go (every snapshot
+ * that exists or can be taken is >= gc_horizon).
  */
 void dk_version_push(struct daxkv *db, struct dk_entry *e, uint64_t hash,
 		     uint64_t loc, struct dk_version *spare)
@@ -464,4 +341,149 @@ void dk_version_push(struct daxkv *db, struct dk_entry *e, uint64_t hash,
 	}
 	__atomic_store_n(&e->cur, loc, __ATOMIC_RELEASE);
 	dk_hmap_set(db, e, hash, loc);
+}
+
+/* ---- removal ---- */
+
+/* Holding a lane and e's lock, under rcu_read_lock: e leaves the index. */
+static void dk_index_remove(struct daxkv *db, struct dk_lane *lane,
+			    struct dk_entry *e, uint64_t hash)
+{
+	struct dk_version *chain = e->older;
+
+	__atomic_store_n(&e->dead, 1, __ATOMIC_RELEASE);
+	/* the tree first: a writer that creates the key anew after the
+	 * hash index let go must not find it in the tree */
+	dk_tree_remove(db, lane->alloc, e);
+	dk_hmap_remove(db, e, hash);
+	if (chain) {
+		__atomic_store_n(&e->older, NULL, __ATOMIC_RELEASE);
+		dk_version_free_chain_rcu(chain);
+	}
+	/* readers and the writers spinning on its lock are inside
+	 * rcu_read_lock: its memory outlives them */
+	dk_retire_entry(lane->alloc, e);
+	__atomic_store_n(&lane->dentries, lane->dentries - 1, __ATOMIC_RELAXED);
+}
+
+static void dk_index_queue(struct daxkv *db, struct dk_entry *e)
+{
+	if (e->queued)
+		return;
+	pthread_mutex_lock(&db->rmq_lock);
+	if (db->rmq_n == db->rmq_cap) {
+		size_t cap = db->rmq_cap ? 2 * db->rmq_cap : 256;
+		struct dk_entry **grown = realloc(db->rmq, cap * sizeof(*grown));
+
+		if (!grown) {
+			/* it stays until a later delete queues it */
+			pthread_mutex_unlock(&db->rmq_lock);
+			return;
+		}
+		db->rmq = grown;
+		db->rmq_cap = cap;
+	}
+	e->queued = 1;
+	db->rmq[db->rmq_n] = e;
+	__atomic_store_n(&db->rmq_n, db->rmq_n + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&db->rmq_lock);
+}
+
+void dk_index_deleted(struct daxkv *db, struct dk_lane *lane,
+		      struct dk_entry *e, uint64_t hash, bool versions_needed)
+{
+	if (!versions_needed && !e->queued)
+		dk_index_remove(db, lane, e, hash);
+	else
+		dk_index_queue(db, e);
+}
+
+bool dk_index_reap_pending(struct daxkv *db)
+{
+	return __atomic_load_n(&db->rmq_n, __ATOMIC_RELAXED) != 0;
+}
+
+/* Put @p n entries back into the queue (they stay queued). */
+static void dk_index_requeue(struct daxkv *db, struct dk_entry **es, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&db->rmq_lock);
+	for (i = 0; i < n; i++) {
+		if (db->rmq_n == db->rmq_cap) {
+			size_t cap = db->rmq_cap ? 2 * db->rmq_cap : 256;
+			struct dk_entry **grown =
+				realloc(db->rmq, cap * sizeof(*grown));
+
+			if (!grown)
+				break;
+			db->rmq = grown;
+			db->rmq_cap = cap;
+		}
+		db->rmq[db->rmq_n] = es[i];
+		__atomic_store_n(&db->rmq_n, db->rmq_n + 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&db->rmq_lock);
+	/* no memory for the rest: they stay in the index, unqueued, until
+	 * a later delete queues them again */
+	for (; i < n; i++) {
+		dk_entry_lock(es[i]);
+		es[i]->queued = 0;
+		dk_entry_unlock(es[i]);
+	}
+}
+
+void dk_index_reap(struct daxkv *db, struct dk_lane *lane)
+{
+	uint64_t horizon = __atomic_load_n(&db->gc_horizon, __ATOMIC_ACQUIRE);
+	struct dk_entry **batch;
+	size_t n, keep = 0;
+
+	pthread_mutex_lock(&db->rmq_lock);
+	batch = db->rmq;
+	n = db->rmq_n;
+	db->rmq = NULL;
+	db->rmq_cap = 0;
+	__atomic_store_n(&db->rmq_n, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&db->rmq_lock);
+	if (!n) {
+		free(batch);
+		return;
+	}
+	rcu_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		struct dk_entry *e = batch[i];
+		uint64_t cur;
+
+		dk_entry_lock(e);
+		cur = e->cur;
+		if ((cur & DK_LOC_DEL) && dk_rec_at(db, cur)->seq <= horizon) {
+			e->queued = 0;
+			dk_index_remove(db, lane, e, dk_hash(e->key, e->klen));
+		} else if (cur & DK_LOC_DEL) {
+			batch[keep++] = e; /* a snapshot still looks behind */
+		} else {
+			e->queued = 0; /* put again since */
+		}
+		dk_entry_unlock(e);
+	}
+	rcu_read_unlock();
+	if (keep)
+		dk_index_requeue(db, batch, keep);
+	free(batch);
+}
+
+void dk_index_usage(struct daxkv *db, uint64_t *entries, uint64_t *bytes)
+{
+	int64_t n = (int64_t)db->nentries, b = 0;
+
+	for (uint32_t i = 0; i < DK_MAX_LANES; i++) {
+		n += __atomic_load_n(&db->lanes[i].dentries, __ATOMIC_RELAXED);
+		if (db->lanes[i].alloc)
+			b += __atomic_load_n(&db->lanes[i].alloc->used,
+					     __ATOMIC_RELAXED);
+	}
+	b += (int64_t)db->bulk_bytes;
+	*entries = n > 0 ? (uint64_t)n : 0;
+	*bytes = (b > 0 ? (uint64_t)b : 0) + dk_hmap_bytes(db);
 }

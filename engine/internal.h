@@ -8,9 +8,14 @@
  *   in-flight sequence slot, so writers on different lanes share no lock.
  * - The index (index.c) maps each key to an entry holding its newest
  *   version and, while snapshots are open, older ones.  A hash index with
- *   the newest location inline (hmap.c) serves point lookups; an
- *   insert-only lock-free skip list links the same entries in key order
- *   for scans.  Memory is reclaimed with RCU (liburcu).
+ *   the newest location inline (hmap.c) serves point lookups and decides
+ *   which entry a key has; a B+-tree with optimistic lock coupling
+ *   (btree.c) keeps the same entries in key order for scans and cursors.
+ *   An entry whose newest version is a delete that no reader can look
+ *   behind is removed and its memory reused (arena.c).  Lock-free readers
+ *   inside an engine call run under RCU (liburcu); nothing holds RCU
+ *   across a caller's code: cursors and scans hold a sequence and a view
+ *   epoch instead (snapshot.c).
  * - Sequence numbers order all commits.  A snapshot is a sequence s such
  *   that every commit <= s is complete (snapshot.c).
  */
@@ -19,7 +24,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <libpmemobj.h>
@@ -31,7 +38,6 @@
 
 #define DK_MAX_LANES 64u
 #define DK_MAX_DIR_LEN 3800u /* leaves room for file names in 4 KiB paths */
-#define DK_SKIP_MAX_HEIGHT 20
 #define DK_MAX_LISTENERS 4u /* events.h: compactor, KMOD, CUDA, a spare */
 #define DK_MAX_READY 8u     /* segments kept ready for lanes (spare.c) */
 
@@ -49,7 +55,9 @@
 #define DK_LOC_OFF(loc) ((uint32_t)(loc))
 
 struct dk_listener;
+struct dk_alloc;
 struct dk_lat_block;
+struct dk_node;
 
 /* An older version of a key, kept while a snapshot may still read it. */
 struct dk_version {
@@ -59,7 +67,11 @@ struct dk_version {
 	struct rcu_head rcu;
 };
 
-/* A key in the index.  Never removed while the handle is open. */
+/*
+ * A key in the index, in the hash index and the tree at once.  Removed
+ * (index.c) once its newest version is a delete older than every reader
+ * can look behind; `dead` then tells a writer that found it to look again.
+ */
 struct dk_entry {
 	uint64_t cur;            /* newest version (DK_LOC), 0 until the first
 				    commit; written under `lock`, read with
@@ -68,15 +80,33 @@ struct dk_entry {
 				     only while snapshots are open */
 	uint32_t lock;           /* spin lock: serialises writers of this key */
 	uint32_t vlen;           /* value length of `cur` (for accounting) */
-	uint8_t linked;          /* 1 once in the skip list (release) */
-	uint8_t height;
+	uint8_t linked;          /* 1 once in the tree (release) */
+	uint8_t dead;            /* 1 once removed (under `lock`) */
+	uint8_t queued;          /* 1 while in the removal queue (under
+				    `lock`) */
+	uint8_t pad;
 	uint16_t klen;
-	struct dk_entry *next[]; /* height skip-list links, then the key */
+	uint8_t key[];           /* immutable */
 };
 
-static inline uint8_t *dk_entry_key(const struct dk_entry *e)
+#define DK_ENTRY_HDR offsetof(struct dk_entry, key)
+_Static_assert(DK_ENTRY_HDR == 30, "entry header: a 34-byte key fits a line");
+
+/* Bytes an entry of a key of @p klen bytes takes (arena.c rounds up). */
+static inline size_t dk_entry_size(size_t klen)
 {
-	return (uint8_t *)&e->next[e->height];
+	return DK_ENTRY_HDR + klen;
+}
+
+/* Bytewise key order; a proper prefix sorts first. */
+static inline int dk_keycmp(const void *a, size_t alen, const void *b,
+			    size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
 }
 
 /* A mapped data segment. */
@@ -128,11 +158,13 @@ struct dk_lane {
 	uint64_t inflight;      /* atomic: seq being committed here, 1 while
 				   one is being allocated, 0 if idle */
 	uint64_t ops;           /* writes done, to pace GC horizon updates */
+	struct dk_alloc *alloc; /* index memory (arena.h), set up at open */
 	uint64_t appended;      /* atomic (relaxed): record bytes written
 				   here, read by the compactor's pacing */
 	/* Written only by the lane's holder, read by daxkv_stat (relaxed):
 	 * per-lane, so writers do not bounce a shared counter line. */
 	int64_t dkeys, dlive;   /* change of live keys and bytes */
+	int64_t dentries;       /* change of index entries */
 	uint64_t puts, deletes, batches;
 	/* The partial cache line at the end of this lane's last append
 	 * (write.c: whole-line appends).  Valid while line_seg == seg and
@@ -227,13 +259,19 @@ struct daxkv {
 				newest one <= it may be freed */
 	uint64_t snap_active; /* atomic: snapshots open or being opened */
 
-	/* Index. */
-	struct dk_entry_arena *arena; /* where entries are allocated (index.c) */
-	struct dk_htable *hmap; /* atomic: current hash table (hmap.c) */
-	pthread_mutex_t hmap_grow_lock; /* one grower at a time */
-	struct dk_entry *skip_head; /* sentinel of DK_SKIP_MAX_HEIGHT */
+	/* Index (index.c, btree.c, hmap.c, arena.c). */
+	struct dk_arena *arena; /* memory of entries and tree nodes */
+	struct dk_hmap *hmap;   /* the hash index (hmap.c) */
+	pthread_mutex_t hmap_grow_lock; /* one hash-index grower at a time */
+	struct dk_node *root;   /* atomic: the tree's root (btree.c) */
 	uint64_t nkeys;       /* live keys at open (lanes hold the changes) */
 	uint64_t live_bytes;  /* live bytes at open (likewise) */
+	uint64_t nentries;    /* index entries at open (likewise) */
+	uint64_t bulk_bytes;  /* index bytes the open's bulk build took */
+	pthread_mutex_t rmq_lock; /* protects rmq, rmq_n, rmq_cap */
+	struct dk_entry **rmq;    /* entries whose delete an open snapshot
+				     may still look behind (index.c) */
+	size_t rmq_n, rmq_cap;
 
 	/* From the last open. */
 	enum daxkv_recovery recovery;
@@ -257,9 +295,11 @@ struct daxkv {
 	bool compact_stop;      /* under compact_wait_lock */
 	bool compactor_started;
 	pthread_t compactor;
-	uint64_t view_epoch;    /* bumped by each swap, under view_lock */
-	struct daxkv_snapshot *psnaps; /* open public snapshots (list) */
-	pthread_mutex_t psnap_lock;    /* protects psnaps */
+	uint64_t view_epoch;    /* atomic: bumped by each swap, under
+				   view_lock (write) */
+	struct dk_hold *holds;  /* open snapshots, cursors and scans: their
+				   epochs (snapshot.c) */
+	pthread_mutex_t hold_lock; /* protects holds */
 	uint32_t nretiring;
 	uint32_t retiring[DK_MAX_SEGMENTS]; /* slots waiting for snapshots */
 	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
@@ -269,6 +309,7 @@ struct daxkv {
 
 	/* Snapshots and queries (snapshot.c, query/). */
 	uint64_t nsnapshots;  /* atomic: open daxkv_snapshot objects */
+	uint64_t ncursors;    /* atomic: open daxkv_cursor objects */
 	uint32_t backend;     /* atomic: daxkv_set_backend() choice */
 	/* Each query backend's per-handle state, by DAXKV_BACKEND_* (opaque
 	 * here: query/backend.h, dk_backend_state). */

@@ -82,7 +82,9 @@
  *   12     4    batch count: records in this record's batch (1 if single)
  *   16     8    seq: commit sequence number, >= 1
  *   24     8    superseded: seq of the record that replaced this key's
- *               version, 0 while it is the newest.  Mutable, not in crc.
+ *               version, 0 while it is the newest (a delete's may stay 0
+ *               after it was replaced: nothing reads it).  Mutable, not
+ *               in crc.
  *   32     klen key bytes
  *   32+klen vlen value bytes
  *
@@ -140,8 +142,8 @@
  *
  * The engine keeps this true: a write's superseded mark on the previous
  * version is stored before the write's seq can be part of any snapshot,
- * and recovery marks every record that lost to a newer one before the
- * database opens.  Exactly one version of a key satisfies it at any s,
+ * and recovery marks every put that lost to a newer record before the
+ * database opens.  A delete is never visible, whatever its mark says.  Exactly one version of a key satisfies it at any s,
  * and none if the newest version at s is a delete.
  */
 #ifndef DAXKV_LAYOUT_H
@@ -161,7 +163,7 @@
 #define DK_POOL_LAYOUT "daxkv"
 #define DK_SEG_MAGIC "DAXKVSEG"
 #define DK_META_MAGIC "DAXKVMET"
-#define DK_CKPT_MAGIC "DAXKVCKP"
+#define DK_CKPT_MAGIC "DAXKVCK2"
 #define DK_BACKUP_MARKER "backup.incomplete"
 
 #define DK_SEG_ALIGN (2ull << 20)      /* 2 MiB: one PMD mapping */
@@ -277,10 +279,13 @@ _Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
 
 /*
  * Checkpoint file, written with write(2) + fsync at a clean close and
- * trusted only while meta.clean == 1 and the generations match:
+ * trusted only while meta.clean == 1 and the generations match.  It
+ * lists every live key with its key bytes, so that the next open builds
+ * the index from the file alone (in key order, bottom up) and reads the
+ * records only to check them, in the order they lie in (checkpoint.c):
  *
  *   OFFSET SIZE DESCRIPTION
- *   0      8    magic "DAXKVCKP"
+ *   0      8    magic "DAXKVCK2"
  *   8      4    format version
  *   12     4    crc32c of bytes [16, end of file)
  *   16     16   uuid
@@ -288,11 +293,17 @@ _Static_assert(offsetof(struct dk_meta_root, segs) == 80, "table offset");
  *   40     8    number of segment tails (T)
  *   48     8    number of entries (N)
  *   56     8    last seq
- *   64     16*T tails: u32 slot, u32 slot generation (0 in files of
- *               older libraries: never trusted then), u64 tail offset,
+ *   64     16*T tails: u32 slot, u32 slot generation, u64 tail offset,
  *               which must equal the segment's sealed tail
- *   ...    8*N  entries in key order: u32 slot, u32 offset of the newest
- *               record of each live key
+ *   ...    16*N entries in key order: u32 slot, u32 offset of the newest
+ *               record of each live key, u32 its value length, u16 its key
+ *               length, u16 reserved (0)
+ *   ...    key bytes: the entries' keys, back to back in their order, to
+ *               the end of the file
+ *
+ * The checkpoint is no part of the database's format: a file of another
+ * layout (the first one, "DAXKVCKP", had no keys) is ignored and open
+ * scans instead, as it does after a crash.
  */
 struct dk_ckpt_header {
 	char magic[8];
@@ -314,11 +325,14 @@ struct dk_ckpt_tail {
 struct dk_ckpt_entry {
 	uint32_t slot;
 	uint32_t offset;
+	uint32_t vlen;
+	uint16_t klen;
+	uint16_t reserved;
 };
 
 _Static_assert(sizeof(struct dk_ckpt_header) == 64, "checkpoint header");
 _Static_assert(sizeof(struct dk_ckpt_tail) == 16, "checkpoint tail");
-_Static_assert(sizeof(struct dk_ckpt_entry) == 8, "checkpoint entry");
+_Static_assert(sizeof(struct dk_ckpt_entry) == 16, "checkpoint entry");
 _Static_assert(DK_SEG_MAX <= UINT32_MAX, "offsets fit in 32 bits");
 
 #endif /* DAXKV_LAYOUT_H */

@@ -58,9 +58,10 @@ uint64_t dk_batch_end(const struct dk_segment *seg, uint64_t off,
 	rec = (const struct dk_rec *)(seg->base + off);
 	seq = rec->seq;
 	count = rec->batch;
-	/* the whole batch, or nothing (layout.h: batches) */
+	/* the whole batch, or nothing (layout.h: batches); the first record
+	 * was checked just above (its crc is not computed twice) */
 	while (valid < count && end < seg->size &&
-	       dk_rec_check(seg, end, seq) == 0) {
+	       (end == off || dk_rec_check(seg, end, seq) == 0)) {
 		const struct dk_rec *r = (const struct dk_rec *)(seg->base + end);
 
 		if (r->seq != seq || r->batch != count)

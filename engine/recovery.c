@@ -29,11 +29,16 @@
  *   interrupted: its originals are intact) or RETIRED (a removal a crash
  *   interrupted) is removed.
  * - Each valid record is offered to its key's entry; the newest sequence
- *   wins.  The loser's `superseded` word is set if it is 0 or larger
+ *   wins.  A losing put's `superseded` word is set if it is 0 or larger
  *   than the winner's sequence, and after the scan every winner's word is
  *   reset to 0: marks written by commits that did not survive are undone,
  *   marks that did not reach media are redone.  Both are idempotent, so a
- *   crash during recovery is followed by the same recovery.
+ *   crash during recovery is followed by the same recovery.  A losing
+ *   delete is left as it is: the version rule reads the marks of puts
+ *   only, compaction treats an unmarked delete by asking the index, and a
+ *   put that follows a delete whose entry was removed (index.c) had no
+ *   entry to mark it through, so such deletes are unmarked on media by
+ *   design, not by a lost write.
  * - Sequence numbers resume above the highest seq of any record whose crc
  *   was valid, counted or not.
  *
@@ -55,6 +60,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "btree.h"
+#include "bulk.h"
 #include "checkpoint.h"
 #include "errors.h"
 #include "guard.h"
@@ -69,17 +76,46 @@
 #include "recovery.h"
 #include "segment.h"
 
+/*
+ * A record seen by the scan: its key's hash, an entry made for it while
+ * the segment was read in order (key, location in cur, value length), its
+ * sequence, and whether its `superseded` word was set: the rest of
+ * recovery needs the record itself only to set or clear that word.
+ */
+struct dk_ritem {
+	uint64_t hash;
+	struct dk_entry *e;
+	uint64_t seq;     /* << 1 | superseded word non-zero */
+};
+
+/* Items of one partition (hash-index shard) found by one thread. */
+struct dk_rbuf {
+	struct dk_ritem *v;
+	size_t n, cap;
+};
+
 struct dk_recovery {
 	struct daxkv *db;
 	uint32_t *slots;
 	uint32_t nslots;
-	uint32_t next;   /* atomic: next index into slots */
+	uint32_t nthreads;
+	uint32_t next;   /* atomic: next index into slots, then partition */
 	int rc;          /* atomic: first error */
 	char errmsg[512];
 	pthread_mutex_t err_lock; /* protects errmsg */
 	uint64_t max_seq;  /* atomic max */
 	uint64_t records;  /* atomic */
 	uint64_t discarded; /* atomic */
+	struct dk_rbuf *bufs;    /* [thread][partition] */
+	size_t rbuf_hint;        /* first capacity of a buffer: a guess at
+				    its share of the records */
+	struct dk_alloc **als;   /* a builder's allocator per thread */
+	struct dk_rthread {
+		int64_t *seglive;        /* [DK_MAX_SEGMENTS] */
+		struct dk_entry **live;  /* entries of live keys */
+		size_t nlive, livecap;
+		uint64_t live_bytes;
+	} *th;
 };
 
 static void dk_atomic_max(uint64_t *dst, uint64_t val)
@@ -92,73 +128,31 @@ static void dk_atomic_max(uint64_t *dst, uint64_t val)
 		;
 }
 
-/*
- * Mark the record at @p loc, which lost to a record of sequence @p seq, as
- * superseded (flushed as its own segment's mapping is).  A mark already
- * there stays unless it is larger than @p seq: the mark a commit leaves is
- * its own sequence, stored on its key's newest record (or on both twins of
- * a compaction copy not yet swapped), so a mark above the sequence of a
- * surviving newer record comes from a commit that did not survive.  Left
- * in place, it would make the record visible again to every snapshot
- * below it, beside the winner (a query would count the key twice;
- * crashsim found it: a writer's mark landed on the original of a copy
- * that compaction had made but not swapped, its record did not, and the
- * original lost the tie to the copy).  A read-only open writes nothing:
- * it counts the mark it could not make.
- */
-static void dk_recover_mark(struct daxkv *db, uint64_t loc, uint64_t seq)
+/* The first error of any thread wins; the others stop. */
+static void dk_recovery_fail(struct dk_recovery *rv, int rc)
 {
-	struct dk_rec *rec = dk_rec_at(db, loc);
+	int expected = 0;
 
-	if (rec->superseded != 0 && rec->superseded <= seq)
-		return;
-	if (db->rdonly)
-		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
-	else
-		dk_store8_flush(&dk_seg_of(db, loc)->pm,
-				(uint64_t *)&rec->superseded, seq);
+	if (__atomic_compare_exchange_n(&rv->rc, &expected, rc, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&rv->err_lock);
+		snprintf(rv->errmsg, sizeof(rv->errmsg), "%s", daxkv_errmsg());
+		pthread_mutex_unlock(&rv->err_lock);
+	}
 }
 
-/* Offer one record to its key; the caller holds *lanep. */
-static int dk_recover_apply(struct daxkv *db, struct dk_segment *seg,
-			    uint64_t off, struct dk_lane **lanep)
+static int dk_rbuf_push(struct dk_rbuf *b, struct dk_ritem it, size_t hint)
 {
-	struct dk_rec *rec = (struct dk_rec *)(seg->base + off);
-	const uint8_t *key = dk_rec_key(rec);
-	uint64_t loc = DK_LOC(seg->slot, off) |
-		       ((rec->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
-	uint64_t hash = dk_hash(key, rec->klen);
-	struct dk_entry *e;
-	bool full;
-	int rc;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : hint;
+		struct dk_ritem *g = realloc(b->v, cap * sizeof(*g));
 
-	while (!(e = dk_index_get_or_create(db, key, rec->klen, hash, false,
-					    &full))) {
-		if (!full)
-			return dk_err(DAXKV_ENOMEM,
-				      "recovery: no memory for the index");
-		dk_lane_release(*lanep);
-		rc = dk_hmap_grow(db);
-		*lanep = dk_lane_acquire(db);
-		if (rc)
-			return rc;
+		if (!g)
+			return dk_err(DAXKV_ENOMEM, "recovery: no memory");
+		b->v = g;
+		b->cap = cap;
 	}
-	dk_entry_lock(e);
-	if (e->cur) {
-		struct dk_rec *cur = dk_rec_at(db, e->cur);
-
-		if (rec->seq < cur->seq) {
-			dk_recover_mark(db, loc, cur->seq);
-			dk_entry_unlock(e);
-			return 0;
-		}
-		dk_recover_mark(db, e->cur, rec->seq);
-	}
-	/* no reader exists yet: no old version is kept */
-	e->cur = loc;
-	e->vlen = rec->vlen;
-	dk_hmap_set(db, e, hash, loc);
-	dk_entry_unlock(e);
+	b->v[b->n++] = it;
 	return 0;
 }
 
@@ -196,9 +190,10 @@ static int dk_recover_resync(struct dk_recovery *rv, struct dk_segment *seg,
 	return 0;
 }
 
-static int dk_recover_segment_locked(struct dk_recovery *rv,
-				     struct dk_segment *seg,
-				     struct dk_lane **lanep)
+/* Phase 1 for one segment: its log, the end of it, its records listed
+ * by partition. */
+static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
+			      struct dk_rbuf *bufs, struct dk_alloc *al)
 {
 	struct daxkv *db = rv->db;
 	const struct dk_seg_header *hdr = dk_segment_header(seg);
@@ -206,8 +201,6 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 	uint64_t off = DK_SEG_HDR_SIZE, prev_seq = 0, records = 0;
 	char path[4096];
 	int rc;
-
-	/* the lane is let go now and then, so that the index can grow */
 
 	while (off < seg->size) {
 		const struct dk_rec *rec =
@@ -232,20 +225,29 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 		for (uint64_t pos = off; pos < end;) {
 			const struct dk_rec *r =
 				(const struct dk_rec *)(seg->base + pos);
-			uint64_t size = dk_rec_size(r->klen, r->vlen);
+			uint64_t hash = dk_hash(dk_rec_key(r), r->klen);
+			struct dk_ritem it = {
+				.hash = hash,
+				.e = dk_entry_new(al, dk_rec_key(r), r->klen),
+				.seq = r->seq << 1 | (r->superseded != 0),
+			};
 
-			rc = dk_recover_apply(db, seg, pos, lanep);
+			if (!it.e)
+				return dk_err(DAXKV_ENOMEM,
+					      "recovery: no memory");
+			it.e->cur = DK_LOC(seg->slot, pos) |
+				    ((r->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
+			it.e->vlen = r->vlen;
+			it.e->linked = 1;
+			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it,
+					  rv->rbuf_hint);
 			if (rc)
 				return rc;
-			pos += size;
+			pos += dk_rec_size(r->klen, r->vlen);
 		}
 		records += count;
 		prev_seq = seq;
 		off = end;
-		if (records % 1024 < count) {
-			dk_lane_release(*lanep);
-			*lanep = dk_lane_acquire(db);
-		}
 	}
 	__atomic_fetch_add(&rv->records, records, __ATOMIC_RELAXED);
 	/* damage, or what a crash leaves? (layout.h) */
@@ -284,108 +286,326 @@ static int dk_recover_segment_locked(struct dk_recovery *rv,
 	return 0;
 }
 
-static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg)
-{
-	struct dk_lane *lane = dk_lane_acquire(rv->db);
-	int rc = dk_recover_segment_locked(rv, seg, &lane);
-
-	dk_lane_release(lane);
-	return rc;
-}
-
-static void *dk_recover_thread(void *arg)
+static void dk_recover_scan_job(void *arg, uint32_t t)
 {
 	struct dk_recovery *rv = arg;
-	struct daxkv *db = rv->db;
+	struct dk_rbuf *bufs = &rv->bufs[(size_t)t * DK_HMAP_SHARDS];
 
-	rcu_read_lock();
 	for (;;) {
 		uint32_t i = __atomic_fetch_add(&rv->next, 1, __ATOMIC_RELAXED);
 		int rc;
 
 		if (i >= rv->nslots || __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
 			break;
-		rc = dk_recover_segment(rv, db->segs[rv->slots[i]]);
+		rc = dk_recover_segment(rv, rv->db->segs[rv->slots[i]], bufs,
+					rv->als[t]);
 		if (rc) {
-			int expected = 0;
-
-			if (__atomic_compare_exchange_n(&rv->rc, &expected, rc,
-							false, __ATOMIC_SEQ_CST,
-							__ATOMIC_SEQ_CST)) {
-				pthread_mutex_lock(&rv->err_lock);
-				snprintf(rv->errmsg, sizeof(rv->errmsg), "%s",
-					 daxkv_errmsg());
-				pthread_mutex_unlock(&rv->err_lock);
-			}
+			dk_recovery_fail(rv, rc);
 			break;
 		}
 	}
-	rcu_read_unlock();
-	dk_drain(&db->pm); /* this thread's marks */
-	return NULL;
 }
 
-/* Reset a winner's mark, count it; single-threaded. */
-static void dk_recover_finish_entry(struct dk_entry *e, void *arg)
+/* Item @p i of the lists @p bufs (one per thread), numbered in turn. */
+static inline struct dk_ritem *dk_ritem_at(struct dk_rbuf **bufs, size_t i)
 {
-	struct daxkv *db = arg;
-	struct dk_rec *rec = dk_rec_at(db, e->cur);
+	while (i >= (*bufs)->n)
+		i -= (*bufs++)->n;
+	return &(*bufs)->v[i];
+}
 
-	if (rec->superseded != 0 && db->rdonly)
-		db->stale_marks++;
-	else if (rec->superseded != 0)
-		dk_store8_flush(&dk_seg_of(db, e->cur)->pm,
-				(uint64_t *)&rec->superseded, 0);
-	db->segs[DK_LOC_SLOT(e->cur)]->live +=
-		(int64_t)dk_rec_size(e->klen, rec->vlen);
-	if (!(e->cur & DK_LOC_DEL)) {
-		db->nkeys++;
-		db->live_bytes += dk_rec_size(e->klen, e->vlen);
+static inline bool dk_entry_same_key(const struct dk_entry *a,
+				     const struct dk_entry *b)
+{
+	return a->klen == b->klen && !memcmp(a->key, b->key, a->klen);
+}
+
+/*
+ * Mark the record of losing put @p e, which lost to a record of sequence
+ * @p seq, as superseded (a delete: see the top of this file).  A mark
+ * already there stays unless it is larger than @p seq: the mark a commit
+ * leaves is its own sequence, stored on its key's newest record (or on
+ * both twins of a compaction copy not yet swapped), so a mark above the
+ * sequence of a surviving newer record comes from a commit that did not
+ * survive, and left in place it would make the record visible again to
+ * every snapshot below it, beside the winner (crashsim found it on main).
+ * Phase 1 noted whether the word was non-zero; only then is it read
+ * again here.  A read-only open writes nothing: it counts the mark it
+ * could not make.
+ */
+static void dk_recover_lose(struct daxkv *db, const struct dk_ritem *it,
+			    uint64_t seq)
+{
+	if (it->e->cur & DK_LOC_DEL)
+		return;
+	if ((it->seq & 1) &&
+	    dk_rec_at(db, it->e->cur)->superseded <= seq)
+		return;
+	if (db->rdonly)
+		__atomic_fetch_add(&db->stale_marks, 1, __ATOMIC_RELAXED);
+	else
+		dk_store8_flush(&dk_seg_of(db, it->e->cur)->pm,
+				(uint64_t *)&dk_rec_at(db, it->e->cur)->superseded,
+				seq);
+}
+
+/*
+ * Phase 2 for one partition: every record of its keys (from all threads'
+ * lists) offered to its key in a table of its own; the newest sequence
+ * wins and each loser is marked superseded (a tie's loser with its own
+ * sequence: a compaction's copy and its original) unless it is already.
+ * Then each winner's mark is reset to 0 if it was set, its bytes count
+ * as live in its segment, and a winner that is a put keeps its entry, in
+ * the hash index too; the other entries go back.  Keys are compared in
+ * the entries (DRAM on huge pages), not in the records.
+ */
+static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
+				struct dk_alloc *al, struct dk_rthread *th)
+{
+	struct daxkv *db = rv->db;
+	struct dk_rbuf *bufs[64];
+	uint32_t *table = NULL;
+	uint64_t mask = 63, nputs = 0;
+	size_t n = 0;
+	int rc = 0;
+
+	/* the items of every thread's list, numbered in turn (no copy) */
+	for (uint32_t t = 0; t < rv->nthreads; t++) {
+		bufs[t] = &rv->bufs[(size_t)t * DK_HMAP_SHARDS + part];
+		n += bufs[t]->n;
 	}
+	if (n == 0)
+		return 0;
+	while (mask + 1 < 2 * n)
+		mask = 2 * mask + 1;
+	table = calloc(mask + 1, sizeof(*table));
+	if (!table) {
+		rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dk_ritem *it = dk_ritem_at(bufs, i);
+		uint64_t j;
+
+		if (i + 8 < n)
+			__builtin_prefetch(
+				&table[dk_ritem_at(bufs, i + 8)->hash & mask]);
+		for (j = it->hash & mask; table[j]; j = (j + 1) & mask) {
+			struct dk_ritem *w = dk_ritem_at(bufs, table[j] - 1);
+
+			if (w->hash != it->hash || !dk_entry_same_key(w->e, it->e))
+				continue;
+			if ((it->seq >> 1) < (w->seq >> 1)) {
+				dk_recover_lose(db, it, w->seq >> 1);
+				dk_free_entry(al, it->e);
+			} else {
+				dk_recover_lose(db, w, it->seq >> 1);
+				dk_free_entry(al, w->e);
+				table[j] = (uint32_t)i + 1;
+			}
+			break;
+		}
+		if (!table[j])
+			table[j] = (uint32_t)i + 1;
+	}
+	/* winners */
+	for (uint64_t j = 0; j <= mask; j++) {
+		struct dk_ritem *w;
+		struct dk_entry *e;
+
+		if (!table[j])
+			continue;
+		w = dk_ritem_at(bufs, table[j] - 1);
+		e = w->e;
+		if ((w->seq & 1) && db->rdonly)
+			__atomic_fetch_add(&db->stale_marks, 1,
+					   __ATOMIC_RELAXED);
+		else if (w->seq & 1)
+			dk_store8_flush(&dk_seg_of(db, e->cur)->pm,
+					(uint64_t *)&dk_rec_at(db, e->cur)
+						->superseded,
+					0);
+		th->seglive[DK_LOC_SLOT(e->cur)] +=
+			(int64_t)dk_rec_size(e->klen, e->vlen);
+		if (e->cur & DK_LOC_DEL) {
+			/* deleted: no entry (its record stays: compact.c) */
+			dk_free_entry(al, e);
+			table[j] = 0;
+			continue;
+		}
+		if (th->nlive == th->livecap) {
+			size_t cap = th->livecap ? 2 * th->livecap : 4096;
+			struct dk_entry **g =
+				realloc(th->live, cap * sizeof(*g));
+
+			if (!g) {
+				rc = dk_err(DAXKV_ENOMEM, "recovery: no memory");
+				goto out;
+			}
+			th->live = g;
+			th->livecap = cap;
+		}
+		th->live[th->nlive++] = e;
+		th->live_bytes += dk_rec_size(e->klen, e->vlen);
+		nputs++;
+	}
+	/* the shard is this thread's alone: sized once, then filled */
+	rc = dk_hmap_reserve_shard(db, part, nputs);
+	for (uint64_t j = 0; rc == 0 && j <= mask; j++) {
+		struct dk_ritem *w;
+		bool full;
+
+		if (!table[j])
+			continue;
+		w = dk_ritem_at(bufs, table[j] - 1);
+		if (dk_hmap_insert(db, w->e, w->hash, &full) != w->e)
+			rc = dk_err(DAXKV_ECORRUPT, "recovery: a key twice in "
+				    "the hash index");
+		else
+			dk_hmap_set(db, w->e, w->hash, w->e->cur);
+	}
+out:
+	for (uint32_t t = 0; t < rv->nthreads; t++) {
+		free(bufs[t]->v);
+		bufs[t]->v = NULL;
+		bufs[t]->n = bufs[t]->cap = 0;
+	}
+	free(table);
+	return rc;
 }
 
-static void dk_recover_finish_marks(struct daxkv *db)
+static void dk_recover_part_job(void *arg, uint32_t t)
 {
-	dk_hmap_foreach(db, dk_recover_finish_entry, db);
-	dk_drain(&db->pm);
+	struct dk_recovery *rv = arg;
+
+	for (;;) {
+		uint32_t p = __atomic_fetch_add(&rv->next, 1, __ATOMIC_RELAXED);
+		int rc;
+
+		if (p >= DK_HMAP_SHARDS ||
+		    __atomic_load_n(&rv->rc, __ATOMIC_RELAXED))
+			break;
+		rc = dk_recover_partition(rv, p, rv->als[t], &rv->th[t]);
+		if (rc) {
+			dk_recovery_fail(rv, rc);
+			break;
+		}
+	}
+	dk_drain(&rv->db->pm); /* this thread's marks */
 }
 
+static void dk_recovery_free(struct dk_recovery *rv)
+{
+	if (rv->bufs)
+		for (size_t i = 0; i < (size_t)rv->nthreads * DK_HMAP_SHARDS;
+		     i++)
+			free(rv->bufs[i].v);
+	free(rv->bufs);
+	if (rv->th) {
+		for (uint32_t t = 0; t < rv->nthreads; t++) {
+			free(rv->th[t].seglive);
+			free(rv->th[t].live);
+		}
+	}
+	free(rv->th);
+	dk_bulk_allocs_end(rv->db, rv->als, rv->als ? rv->nthreads : 0);
+	pthread_mutex_destroy(&rv->err_lock);
+}
+
+/*
+ * The scan: phase 1 walks the segments (threads take them from a
+ * counter) and lists each valid record under its key's partition (the
+ * hash-index shard of its key); phase 2 decides each partition's
+ * winners (threads take partitions); phase 3 sorts the live keys and
+ * builds the tree from them, bottom up.  Only phase 1 reads whole
+ * segments; the others touch one record per key, prefetched.
+ */
 static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 {
 	struct dk_recovery rv;
-	pthread_t threads[256];
-	uint32_t nthreads = db->recovery_threads, started = 0;
-	int rc;
+	struct dk_entry **all = NULL;
+	size_t nall = 0;
+	uint32_t nthreads = db->recovery_threads;
+	int rc = 0;
 
 	memset(&rv, 0, sizeof(rv));
+	pthread_mutex_init(&rv.err_lock, NULL);
+	if (nthreads > 64)
+		nthreads = 64;
+	if (nthreads < 1)
+		nthreads = 1;
 	rv.db = db;
 	rv.slots = slots;
 	rv.nslots = n;
-	pthread_mutex_init(&rv.err_lock, NULL);
-	if (nthreads > n)
-		nthreads = n;
-	if (nthreads > 256)
-		nthreads = 256;
-	for (uint32_t i = 1; i < nthreads; i++) {
-		if (pthread_create(&threads[started], NULL, dk_recover_thread,
-				   &rv) != 0)
-			break; /* fewer threads is fine */
-		started++;
+	rv.nthreads = nthreads;
+	rv.bufs = calloc((size_t)nthreads * DK_HMAP_SHARDS, sizeof(*rv.bufs));
+	rv.th = calloc(nthreads, sizeof(*rv.th));
+	rv.als = dk_bulk_allocs(db, nthreads);
+	if (!rv.bufs || !rv.th || !rv.als) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+		goto out;
 	}
-	dk_recover_thread(&rv);
-	for (uint32_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&rv.err_lock);
-	if (rv.rc)
-		return dk_err(rv.rc, "%s", rv.errmsg);
-	dk_recover_finish_marks(db);
-	rc = dk_index_build_order(db);
+	for (uint32_t t = 0; t < nthreads; t++) {
+		rv.th[t].seglive = calloc(DK_MAX_SEGMENTS, sizeof(int64_t));
+		if (!rv.th[t].seglive) {
+			rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+			goto out;
+		}
+	}
+	{
+		/* records of 128 bytes or more, spread over the partitions */
+		uint64_t bytes = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			bytes += db->segs[slots[i]]->size;
+		rv.rbuf_hint = bytes / 128 / DK_HMAP_SHARDS / nthreads + 64;
+	}
+	dk_bulk_run(nthreads < n ? nthreads : (n ? n : 1), dk_recover_scan_job,
+		    &rv);
+	if (rv.rc) {
+		rc = dk_err(rv.rc, "%s", rv.errmsg);
+		goto out;
+	}
+	rv.next = 0;
+	dk_bulk_run(nthreads, dk_recover_part_job, &rv);
+	if (rv.rc) {
+		rc = dk_err(rv.rc, "%s", rv.errmsg);
+		goto out;
+	}
+	for (uint32_t t = 0; t < nthreads; t++) {
+		nall += rv.th[t].nlive;
+		db->live_bytes += rv.th[t].live_bytes;
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (rv.th[t].seglive[slot])
+				db->segs[slot]->live += rv.th[t].seglive[slot];
+	}
+	all = malloc((nall ? nall : 1) * sizeof(*all));
+	if (!all) {
+		rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
+		goto out;
+	}
+	nall = 0;
+	for (uint32_t t = 0; t < nthreads; t++) {
+		if (rv.th[t].nlive == 0)
+			continue; /* its array may be NULL: memcpy's is not */
+		memcpy(all + nall, rv.th[t].live,
+		       rv.th[t].nlive * sizeof(*all));
+		nall += rv.th[t].nlive;
+	}
+	rc = dk_bulk_sort(all, nall, nthreads);
+	if (rc == 0)
+		rc = dk_tree_build(db, rv.als, nthreads, all, nall);
 	if (rc)
-		return rc;
+		goto out;
+	db->nkeys = nall;
+	db->nentries = nall;
 	db->next_seq = rv.max_seq + 1;
 	db->recovered_records = rv.records;
 	db->discarded_records = rv.discarded;
-	return 0;
+out:
+	free(all);
+	dk_recovery_free(&rv);
+	return rc;
 }
 
 /*

@@ -134,6 +134,59 @@ void dk_snapshot_seq_release(struct daxkv *db, uint64_t snap)
 	__atomic_fetch_sub(&db->snap_active, 1, __ATOMIC_SEQ_CST);
 }
 
+static void dk_hold_link(struct daxkv *db, struct dk_hold *h)
+{
+	h->prev = NULL;
+	h->next = db->holds;
+	if (h->next)
+		h->next->prev = h;
+	db->holds = h;
+}
+
+static void dk_hold_unlink(struct daxkv *db, struct dk_hold *h)
+{
+	pthread_mutex_lock(&db->hold_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		db->holds = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&db->hold_lock);
+}
+
+/*
+ * Why the epoch may be read before the sequence, without view_lock: a
+ * swap that ends (bumps the epoch) after the read has victims of a later
+ * epoch, which this hold keeps.  A swap that ended before it moved every
+ * entry it copied to the copy, and the records it left in its victims
+ * were replaced by commits that took their sequences before the swap
+ * ended, so before this hold's sequence (which waits for them): no
+ * version this hold reads lies in those victims.  The hold is listed
+ * before the sequence is fixed, so a removal that did not see it came
+ * after a swap that ended before the sequence: harmless by the same
+ * argument.
+ */
+int dk_hold_take(struct daxkv *db, struct dk_hold *h)
+{
+	int rc;
+
+	pthread_mutex_lock(&db->hold_lock);
+	h->epoch = __atomic_load_n(&db->view_epoch, __ATOMIC_ACQUIRE);
+	dk_hold_link(db, h);
+	pthread_mutex_unlock(&db->hold_lock);
+	rc = dk_snapshot_seq_hold(db, &h->seq);
+	if (rc)
+		dk_hold_unlink(db, h);
+	return rc;
+}
+
+void dk_hold_release(struct daxkv *db, struct dk_hold *h)
+{
+	dk_snapshot_seq_release(db, h->seq);
+	dk_hold_unlink(db, h);
+}
+
 int dk_snapshot_take(struct daxkv *db, struct daxkv_snapshot **sp)
 {
 	struct daxkv_snapshot *s;
@@ -150,12 +203,13 @@ int dk_snapshot_take(struct daxkv *db, struct daxkv_snapshot **sp)
 	 * by writes newer than s.
 	 */
 	pthread_rwlock_rdlock(&db->view_lock);
-	rc = dk_snapshot_seq_hold(db, &s->seq);
+	rc = dk_snapshot_seq_hold(db, &s->hold.seq);
 	if (rc) {
 		pthread_rwlock_unlock(&db->view_lock);
 		free(s);
 		return rc;
 	}
+	s->seq = s->hold.seq;
 	/* tails after s is fixed: see the argument at the top */
 	hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
 	s->tails = calloc(hi ? hi : 1, sizeof(*s->tails));
@@ -181,13 +235,10 @@ int dk_snapshot_take(struct daxkv *db, struct daxkv_snapshot **sp)
 		s->ntails++;
 	}
 	/* epoch and list entry under view_lock: a swap cannot slip in */
-	s->epoch = db->view_epoch;
-	pthread_mutex_lock(&db->psnap_lock);
-	s->next = db->psnaps;
-	if (s->next)
-		s->next->prev = s;
-	db->psnaps = s;
-	pthread_mutex_unlock(&db->psnap_lock);
+	pthread_mutex_lock(&db->hold_lock);
+	s->hold.epoch = __atomic_load_n(&db->view_epoch, __ATOMIC_RELAXED);
+	dk_hold_link(db, &s->hold);
+	pthread_mutex_unlock(&db->hold_lock);
 	pthread_rwlock_unlock(&db->view_lock);
 	s->db = db;
 	__atomic_fetch_add(&db->nsnapshots, 1, __ATOMIC_RELAXED);
@@ -199,15 +250,7 @@ void dk_snapshot_release(struct daxkv_snapshot *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->db->psnap_lock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		s->db->psnaps = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	pthread_mutex_unlock(&s->db->psnap_lock);
-	dk_snapshot_seq_release(s->db, s->seq);
+	dk_hold_release(s->db, &s->hold);
 	__atomic_fetch_sub(&s->db->nsnapshots, 1, __ATOMIC_RELAXED);
 	free(s->tails);
 	free(s);
@@ -217,11 +260,11 @@ uint64_t dk_snapshot_min_epoch(struct daxkv *db)
 {
 	uint64_t min = UINT64_MAX;
 
-	pthread_mutex_lock(&db->psnap_lock);
-	for (struct daxkv_snapshot *s = db->psnaps; s; s = s->next)
-		if (s->epoch < min)
-			min = s->epoch;
-	pthread_mutex_unlock(&db->psnap_lock);
+	pthread_mutex_lock(&db->hold_lock);
+	for (struct dk_hold *h = db->holds; h; h = h->next)
+		if (h->epoch < min)
+			min = h->epoch;
+	pthread_mutex_unlock(&db->hold_lock);
 	return min;
 }
 

@@ -202,18 +202,16 @@ retry:
 		if (op->is_del) {
 			op->e = dk_index_lookup(db, op->key, op->klen,
 						op->hash);
-			if (!op->e)
-				continue; /* nothing to delete */
+			continue; /* none: nothing to delete */
 		}
-		op->e = dk_index_get_or_create(db, op->key, op->klen, op->hash,
-					       true, &full);
+		op->e = dk_index_get_or_create(db, lane, op->key, op->klen,
+					       op->hash, &full);
 		if (op->e)
 			continue;
 		dk_lane_release(lane);
 		if (!full)
-			return dk_err(DAXKV_ENOMEM,
-				      "no memory for an index entry");
-		rc = dk_hmap_grow(db); /* needs every lane: ours is let go */
+			return DAXKV_ENOMEM; /* said why */
+		rc = dk_hmap_grow(db, op->hash); /* needs every lane */
 		if (rc)
 			return rc;
 		goto retry;
@@ -222,11 +220,20 @@ retry:
 		struct dk_op *op = &ops[i];
 		uint64_t cur;
 
+		op->skip = false;
 		if (!op->e) {
 			op->skip = true;
 			continue;
 		}
 		dk_entry_lock(op->e);
+		if (op->e->dead) {
+			/* removed since it was found (index.c): look again */
+			for (size_t j = 0; j <= i; j++)
+				if (ops[j].e)
+					dk_entry_unlock(ops[j].e);
+			dk_lane_release(lane);
+			goto retry;
+		}
 		cur = op->e->cur;
 		if (op->is_del && (!cur || (cur & DK_LOC_DEL)))
 			op->skip = true;
@@ -244,13 +251,14 @@ retry:
 static int dk_commit_reserve(struct daxkv *db, struct dk_lane *lane,
 			     struct dk_op *ops, size_t n, uint64_t total,
 			     uint64_t *seqp, struct dk_segment **segp,
-			     uint64_t *offp)
+			     uint64_t *offp, bool *neededp)
 {
 	int rc;
 
 	*seqp = dk_seq_begin(db, lane);
 	rc = dk_lane_reserve(db, lane, total, segp, offp);
-	if (rc == 0 && dk_versions_needed(db)) {
+	*neededp = dk_versions_needed(db);
+	if (rc == 0 && *neededp) {
 		/* a snapshot is open: the versions replaced must stay */
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			if (ops[i].skip || !ops[i].e->cur)
@@ -350,7 +358,7 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	size_t nlive = 0, i;
 	uint64_t total = 0, bound = 0, off, seq;
 	enum dk_room room = DK_ROOM_DELETE;
-	bool locked = false;
+	bool locked = false, needed = false;
 	int rc;
 
 	for (i = 0; i < n; i++) {
@@ -400,7 +408,8 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 			goto out_unlock;
 		}
 	}
-	rc = dk_commit_reserve(db, lane, ops, n, total, &seq, &seg, &off);
+	rc = dk_commit_reserve(db, lane, ops, n, total, &seq, &seg, &off,
+			       &needed);
 	if (rc)
 		goto out_unlock;
 	/* step 3: records, not yet durable */
@@ -426,15 +435,32 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 				   kind == DK_COMMIT_DELETE ? &lane->deletes :
 							      &lane->batches),
 		       1);
-	if (++lane->ops % DK_GC_EVERY == 0)
+	/* keys deleted: their entries go, now or once no snapshot looks
+	 * behind the delete (index.c) */
+	for (i = 0; i < n; i++) {
+		if (!ops[i].e)
+			continue;
+		if (!ops[i].skip && ops[i].is_del)
+			dk_index_deleted(db, lane, ops[i].e, ops[i].hash,
+					 needed);
+		dk_entry_unlock(ops[i].e);
+		ops[i].e = NULL;
+	}
+	if (++lane->ops % DK_GC_EVERY == 0) {
 		dk_gc_horizon_update(db, false);
+		if (dk_index_reap_pending(db))
+			dk_index_reap(db, lane);
+	}
 	dk_lane_release(lane);
+	rcu_read_unlock();
+	goto out_free;
 
 out_unlock:
 	for (i = 0; locked && i < n; i++)
 		if (ops[i].e)
 			dk_entry_unlock(ops[i].e);
 	rcu_read_unlock();
+out_free:
 	for (i = 0; i < n; i++)
 		free(ops[i].spare);
 	if (buf != stackbuf)

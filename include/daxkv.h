@@ -52,7 +52,8 @@ extern "C" {
 #define DAXKV_ERANGE (-30902)    /**< buffer too small; the needed size was returned */
 #define DAXKV_ENOSPC (-30903)    /**< max_size reached or the file system is full */
 #define DAXKV_EBUSY (-30904)     /**< the database is open in another process (or, from
-				      daxkv_close, snapshots are still open) */
+				      daxkv_close, snapshots or cursors are
+				      still open) */
 #define DAXKV_ECORRUPT (-30905)  /**< damaged metadata or segment; see daxkv_errmsg() */
 #define DAXKV_EVERSION (-30906)  /**< database written by an unknown format version */
 #define DAXKV_ENOMEM (-30907)    /**< out of memory */
@@ -77,7 +78,9 @@ typedef struct daxkv_batch daxkv_batch;
 /**
  * Scan callback.  key/val point into the database's mapping and stay
  * valid until the callback returns.  Return 0 to go on; any other value
- * stops the scan and becomes daxkv_scan()'s return value.
+ * stops the scan and becomes daxkv_scan()'s return value.  The callback
+ * may call any function on the same handle but daxkv_close(), compaction
+ * included: the scan holds no lock while it runs.
  */
 typedef int (*daxkv_scan_fn)(const void *key, size_t klen, const void *val,
 			     size_t vlen, void *arg);
@@ -210,9 +213,9 @@ DAXKV_API int daxkv_open(const char *dir, const struct daxkv_options *opts,
  * read-only handle, which writes nothing), release the directory lock and
  * free everything.  No call may be in progress on
  * @p db.  NULL is accepted.
- * @return 0, DAXKV_EBUSY if snapshots of the handle are still open (then
- * nothing is closed), or DAXKV_EIO if the checkpoint could not be
- * written (the data is safe; the next open scans instead).
+ * @return 0, DAXKV_EBUSY if snapshots or cursors of the handle are still
+ * open (then nothing is closed), or DAXKV_EIO if the checkpoint could not
+ * be written (the data is safe; the next open scans instead).
  */
 DAXKV_API int daxkv_close(daxkv *db);
 
@@ -245,10 +248,13 @@ DAXKV_API int daxkv_delete(daxkv *db, const void *key, size_t klen);
  * Call @p fn for each live key in [lo, hi) in key order, as of one
  * point in time: writes that complete during the scan are not seen, and
  * every write that completed before it is.  lo NULL (or lolen 0) means
- * from the first key; hi NULL (or hilen 0) means to the last.  The callback may call
- * other daxkv functions on the same handle.
+ * from the first key; hi NULL (or hilen 0) means to the last.  The
+ * callback may call other daxkv functions on the same handle (all but
+ * daxkv_close()).  For descending order, or to stop and go on later, use
+ * a cursor (daxkv_cursor_open()).
  * @return 0 when all were visited, the callback's non-zero value when
- * it stopped the scan, or DAXKV_EINVAL.
+ * it stopped the scan, DAXKV_EINVAL (NULL db or fn, a bound longer than
+ * DAXKV_MAX_KEY or NULL with a length) or DAXKV_ENOMEM.
  */
 DAXKV_API int daxkv_scan(daxkv *db, const void *lo, size_t lolen, const void *hi,
 	       size_t hilen, daxkv_scan_fn fn, void *arg);
@@ -320,6 +326,106 @@ DAXKV_API int daxkv_get_at(daxkv *db, const daxkv_snapshot *snap,
 DAXKV_API int daxkv_scan_at(daxkv *db, const daxkv_snapshot *snap,
 			    const void *lo, size_t lolen, const void *hi,
 			    size_t hilen, daxkv_scan_fn fn, void *arg);
+
+/* ---- Cursors ---- */
+
+typedef struct daxkv_cursor daxkv_cursor;
+
+/** How daxkv_cursor_seek() places the cursor.  Value 0 is reserved. */
+enum daxkv_seek {
+	DAXKV_SEEK_GE = 1, /**< at the first key >= the key given */
+	DAXKV_SEEK_LE = 2, /**< at the last key <= the key given */
+};
+
+/**
+ * Open a cursor: a position among the keys of one point in time, moved
+ * in either direction.  With @p snap it reads at that snapshot (which
+ * must stay open until the cursor is closed); with NULL it takes a point
+ * in time of its own, as daxkv_snapshot_open() would, held until
+ * daxkv_cursor_close().  A new cursor is at no key: place it with
+ * daxkv_cursor_first(), daxkv_cursor_last() or daxkv_cursor_seek().
+ *
+ * Between two calls on a cursor, any function may be called on the
+ * handle (writes, daxkv_compact(), snapshots, queries): a cursor holds no
+ * lock.  An open cursor keeps what its point in time can see, as a
+ * snapshot does (older versions in DRAM, and the segments holding them),
+ * so a cursor held open for long keeps space that compaction would
+ * otherwise free.  Every cursor of a handle must be closed before
+ * daxkv_close().  A cursor is used by one thread at a time.
+ * @return 0, DAXKV_EINVAL (NULL @p db or @p curp, @p snap of another
+ * handle), DAXKV_ENOMEM.
+ */
+DAXKV_API int daxkv_cursor_open(daxkv *db, const daxkv_snapshot *snap,
+				daxkv_cursor **curp);
+
+/** Close @p cur; NULL is accepted. */
+DAXKV_API void daxkv_cursor_close(daxkv_cursor *cur);
+
+/**
+ * Place @p cur at the first key >= @p key (@p how DAXKV_SEEK_GE) or at
+ * the last key <= @p key (DAXKV_SEEK_LE).
+ * @return 0; DAXKV_ENOTFOUND if there is no such key (the cursor is then
+ * at no key); DAXKV_EINVAL (NULL @p cur, a key of 0 or more than
+ * DAXKV_MAX_KEY bytes, another @p how).
+ */
+DAXKV_API int daxkv_cursor_seek(daxkv_cursor *cur, const void *key,
+				size_t klen, int how);
+
+/**
+ * Place @p cur at the first (smallest) key.
+ * @return 0; DAXKV_ENOTFOUND if there is no key; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_first(daxkv_cursor *cur);
+
+/**
+ * Place @p cur at the last (largest) key.
+ * @return 0; DAXKV_ENOTFOUND if there is no key; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_last(daxkv_cursor *cur);
+
+/**
+ * Move @p cur to the next larger key.
+ * @return 0; DAXKV_ENOTFOUND if it was at the last key (it is then at no
+ * key) or at no key already; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_next(daxkv_cursor *cur);
+
+/**
+ * Move @p cur to the next smaller key.
+ * @return 0; DAXKV_ENOTFOUND if it was at the first key (it is then at
+ * no key) or at no key already; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_prev(daxkv_cursor *cur);
+
+/**
+ * The key @p cur is at, without copying: *key points into the
+ * database's mapping and stays valid until the next call that moves or
+ * closes @p cur.
+ * @return 0; DAXKV_ENOTFOUND if it is at no key; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_key(const daxkv_cursor *cur, const void **key,
+			       size_t *klen);
+
+/**
+ * The value at the key @p cur is at, without copying, valid as
+ * daxkv_cursor_key()'s.
+ * @return 0; DAXKV_ENOTFOUND if it is at no key; DAXKV_EINVAL (NULL).
+ */
+DAXKV_API int daxkv_cursor_value(const daxkv_cursor *cur, const void **val,
+				 size_t *vlen);
+
+/**
+ * Copy the key and the value @p cur is at into @p kbuf (capacity
+ * @p kcap) and @p vbuf (capacity @p vcap), and set *klen and *vlen.  If
+ * either buffer is too small, nothing is copied, both sizes are set and
+ * DAXKV_ERANGE is returned.  A buffer may be NULL when its capacity is 0.
+ * @return 0; DAXKV_ERANGE; DAXKV_ENOTFOUND if it is at no key;
+ * DAXKV_EINVAL (NULL @p cur, @p klen or @p vlen, or a NULL buffer with a
+ * capacity).
+ */
+DAXKV_API int daxkv_cursor_get(const daxkv_cursor *cur, void *kbuf,
+			       size_t kcap, size_t *klen, void *vbuf,
+			       size_t vcap, size_t *vlen);
 
 /* ---- Queries: filters pushed down to a backend ---- */
 

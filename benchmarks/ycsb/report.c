@@ -373,6 +373,59 @@ static void target_line(FILE *out, bool ok, unsigned *met, unsigned *missed,
 	ok ? (*met)++ : (*missed)++;
 }
 
+/* The ordered index (issue 17): daxkv's load at least LOAD_AHEAD times
+ * LMDB's (the table's load row), and in workload A's median run, an insert's p50 (its load) at
+ * most INSERT_P50_MAX times an update's (its run). */
+#define LOAD_AHEAD 1.5
+#define INSERT_P50_MAX 1.5
+
+static void index_targets(const struct ycsb_matrix *m, int dx, int lm,
+			  FILE *out, unsigned *met, unsigned *missed)
+{
+	int wa = workload_index(m, "A");
+
+	for (unsigned t = 1; t <= 2; t++) {
+		int ti = threads_index(m, t);
+		char fmt[160];
+		unsigned rep;
+
+		if (ti < 0)
+			continue;
+		/* the table's load row: every load of every workload */
+		if (lm >= 0) {
+			double d = load_median(m, (unsigned)ti, (unsigned)dx);
+			double o = load_median(m, (unsigned)ti, (unsigned)lm);
+
+			if (d > 0 && o > 0) {
+				snprintf(fmt, sizeof(fmt),
+					 "target load, %u thread%s: daxkv "
+					 ">= %.1fx lmdb: %%.2fx",
+					 t, t > 1 ? "s" : "", LOAD_AHEAD);
+				target_line(out, d / o >= LOAD_AHEAD, met,
+					    missed, fmt, d / o);
+			}
+		}
+		if (wa >= 0 && ycsb_matrix_median(m, (unsigned)wa, (unsigned)ti,
+						  (unsigned)dx, false,
+						  &rep) > 0) {
+			const struct ycsb_cell *c = ycsb_matrix_cell(
+			    m, (unsigned)wa, (unsigned)ti, (unsigned)dx, rep);
+			double ins = c->load.op[YCSB_OP_INSERT].p50_us;
+			double upd = c->run.op[YCSB_OP_UPDATE].p50_us;
+
+			if (ins > 0 && upd > 0) {
+				snprintf(fmt, sizeof(fmt),
+					 "target A, %u thread%s: daxkv insert "
+					 "p50 (load) <= %.1fx update p50: "
+					 "%%.2fx",
+					 t, t > 1 ? "s" : "", INSERT_P50_MAX);
+				target_line(out, ins <= INSERT_P50_MAX * upd,
+					    met, missed, fmt, ins / upd);
+			}
+		}
+	}
+}
+
 /* The latency lines of one cell of daxkv (@p a) against compaction
  * off's (@p b): p99 ratio; at 1 thread p99.9 and max. */
 static void latency_targets(FILE *out, const char *wname, unsigned t,
@@ -594,6 +647,7 @@ void ycsb_report_targets(const struct ycsb_matrix *m, FILE *out)
 			}
 		}
 	}
+	index_targets(m, dx, lm, out, &met, &missed);
 	compaction_targets(m, out, &met, &missed);
 	fprintf(out, "targets: %u met, %u missed\n", met, missed);
 }

@@ -16,9 +16,11 @@ wrapped=" $* "
 # teardown, calls that never wait for another thread, reads, mmap/munmap
 # (interposed process-wide in fs.c), and link, which only check.c's
 # offline repair calls (quarantine files, the meta pool set aside): the
-# simulator never runs a repair (docs/testing.md, limits), and rmdir,
+# simulator never runs a repair (docs/testing.md, limits), rmdir,
 # which only backup.c calls, on its own destination after a failed backup
-# (never on the database directory).
+# (never on the database directory), and liburcu's fork handlers, which
+# index.c installs once (pthread_atfork) and which run only around a
+# fork() of the application's (the engine never forks).
 allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_cond_destroy pthread_condattr_init pthread_condattr_destroy
  pthread_condattr_setclock pthread_rwlock_init pthread_rwlock_destroy
@@ -28,6 +30,9 @@ allowed=" pthread_mutex_init pthread_mutex_destroy pthread_cond_init
  pthread_attr_init pthread_attr_destroy pthread_setname_np
  pthread_rwlock_tryrdlock pthread_rwlock_trywrlock pthread_sigmask
  urcu_bp_call_rcu urcu_bp_barrier urcu_bp_register_thread
+ pthread_atfork urcu_bp_before_fork urcu_bp_after_fork_parent
+ urcu_bp_after_fork_child urcu_bp_call_rcu_before_fork
+ urcu_bp_call_rcu_after_fork_parent urcu_bp_call_rcu_after_fork_child
  mmap munmap madvise mkdir opendir readdir closedir fopen fread fclose
  fseek ftell pread stat fstat faccessat access link rmdir "
 # shellcheck disable=SC2086

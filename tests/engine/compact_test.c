@@ -16,6 +16,9 @@
  *            and readers comparing queries with scans at one snapshot.
  * kill       SIGKILL at random moments of compactions: acknowledged writes
  *            survive, nothing is visible twice.
+ * tombstone  a delete whose entry was removed stays through compaction
+ *            (its key's put lies in a segment not compacted): the key
+ *            stays deleted after a clean close and after SIGKILL.
  *
  * DAXKV_TEST_BACKEND=kmod|cuda makes the concurrent case's readers query
  * through that backend (the VM suite runs it with the module: device
@@ -710,6 +713,121 @@ static void test_kill(void)
 	dk_rmtree(dir);
 }
 
+/*
+ * tombstone: a deleted key's entry is removed at once (no snapshot), and
+ * the delete's record lands in segments that compaction empties, while
+ * the key's put stays in a segment too live to be compacted.  Compaction
+ * must keep the delete (it has no entry to say so): after a clean close
+ * and after SIGKILL, recovery by scan finds the put and the delete, and
+ * the key stays deleted.
+ */
+static bool del_slot_seen;
+
+/* Sets del_slot_seen if the segment of slot *arg is there. */
+static int tomb_seg_seen(const struct daxkv_segment_info *info, void *arg)
+{
+	if (info->slot == *(uint32_t *)arg)
+		del_slot_seen = true;
+	return 0;
+}
+
+/* The highest slot in use: the segment being appended to, here. */
+static int tomb_seg_last(const struct daxkv_segment_info *info, void *arg)
+{
+	if (info->slot > *(uint32_t *)arg)
+		*(uint32_t *)arg = info->slot;
+	return 0;
+}
+
+static void tombstone_round(const char *dir, bool crash)
+{
+	struct daxkv_options o = opts_nocompact();
+	uint32_t put_slot, del_slot;
+	struct daxkv_stat st;
+	uint8_t v[1024];
+	char k[16];
+	daxkv *db;
+
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	/* the put of key 0 first, then live data that is never touched
+	 * again: its segment fills with it and stays live */
+	for (uint32_t i = 0; i < 4500; i++)
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, 0, v)));
+	stat_of(db, &st);
+	CHECK(st.segments >= 2); /* the delete goes to a later segment */
+	put_slot = 0;
+	CHECK_OK(daxkv_delete(db, k, (size_t)keyname(k, 0)));
+	del_slot = 0;
+	CHECK_OK(daxkv_segment_foreach(db, tomb_seg_last, &del_slot));
+	CHECK(del_slot > put_slot);
+	/* the delete's segment and the next fill with updates of a few keys
+	 * (dead) and a few new keys (live): sparse segments, compacted
+	 * together */
+	for (uint32_t n = 1; n < 12000; n++) {
+		uint32_t i = n % 40 ? 4500 + n % 20 : 5000 + n;
+
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, n, v)));
+	}
+	CHECK_OK(daxkv_compact(db));
+	/* the delete's segment was compacted away, the put's was not */
+	del_slot_seen = false;
+	CHECK_OK(daxkv_segment_foreach(db, tomb_seg_seen, &del_slot));
+	CHECK(!del_slot_seen);
+	CHECK_OK(daxkv_segment_foreach(db, tomb_seg_seen, &put_slot));
+	CHECK(del_slot_seen);
+	CHECK_RC(daxkv_get(db, k, (size_t)keyname(k, 0), v, sizeof(v),
+			   &(size_t){ 0 }),
+		 DAXKV_ENOTFOUND);
+	if (crash) {
+		fflush(stdout);
+		raise(SIGKILL); /* no close, no checkpoint */
+	}
+	CHECK_OK(daxkv_close(db));
+}
+
+static void tombstone_check(const char *dir, uint32_t flags)
+{
+	struct daxkv_options o = opts_nocompact();
+	uint8_t v[1024];
+	char k[16];
+	size_t len;
+	daxkv *db;
+
+	o.flags |= flags;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	CHECK_RC(daxkv_get(db, k, (size_t)keyname(k, 0), v, sizeof(v), &len),
+		 DAXKV_ENOTFOUND);
+	CHECK_OK(daxkv_get(db, k, (size_t)keyname(k, 1), v, sizeof(v), &len));
+	check_val(1, 0, v, len);
+	CHECK_OK(daxkv_close(db));
+}
+
+static void test_tombstone(void)
+{
+	const char *dir = dk_test_dir("ctomb");
+	pid_t child;
+	int status;
+
+	tombstone_round(dir, false);
+	tombstone_check(dir, DAXKV_OPEN_NOCHECKPOINT);
+	tombstone_check(dir, 0);
+	tombstone_check(dir, DAXKV_OPEN_NOCHECKPOINT);
+	dk_rmtree(dir);
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		tombstone_round(dir, true);
+		_exit(1);
+	}
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	tombstone_check(dir, 0); /* no checkpoint: a scan */
+	tombstone_check(dir, DAXKV_OPEN_NOCHECKPOINT);
+	dk_rmtree(dir);
+}
+
 /* ---- empty: a full database can always be emptied ---- */
 
 #define E_VLEN 1000
@@ -994,6 +1112,7 @@ static const struct dk_case cases[] = {
 	{ "enospc", test_enospc },
 	{ "concurrent", test_concurrent },
 	{ "kill", test_kill },
+	{ "tombstone", test_tombstone },
 	{ "empty", test_empty },
 	{ "empty_fs", test_empty_fs },
 };

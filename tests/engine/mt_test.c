@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
  * mt_test.c -- concurrency: writers on disjoint and overlapping keys,
- * scanners and readers at the same time, on one handle.
+ * scanners, cursors and readers at the same time, on one handle, with
+ * the compaction thread and daxkv_compact() in a loop.
  *
  * Writers update pairs of keys ("a/NNN", "b/NNN") in one batch with the
- * same value, or delete both in one batch.  A scan is a snapshot, so in
- * every scan each pair is either absent on both sides or equal.  Values
- * carry their own checksum, so a torn value is caught wherever it is
- * read.  Each writer also owns private keys (disjoint), checked at the
- * end against what it last wrote.
+ * same value, or delete both in one batch (their entries then leave the
+ * index, and come back with the next put).  A scan is a snapshot, so in
+ * every scan each pair is either absent on both sides or equal; cursors
+ * (a point in time each) walk forward and backward, turn around and seek,
+ * and see keys in strict order and every pair whole.  Churners insert
+ * unique keys and delete them soon after, so that leaves split and merge
+ * under the walks.  Values carry their own checksum, so a torn value is
+ * caught wherever it is read.  Each writer also owns private keys
+ * (disjoint), checked at the end against what it last wrote.
  */
 #include <pthread.h>
+#include <unistd.h>
 
 #include "crc32c.h"
 #include "dk_test.h"
@@ -18,12 +24,14 @@
 #define NPAIRS 64
 #define NWRITERS 4
 #define NSCANNERS 2
+#define NCURSORS 2
+#define NCHURNERS 2
 #define PRIVATE_KEYS 200
 
 static daxkv *db;
 static int stop;
 static long ops_per_writer = 100000;
-static long scans_done, pairs_checked;
+static long scans_done, pairs_checked, cursor_steps, churned, compactions;
 static uint64_t last_private[NWRITERS][PRIVATE_KEYS];
 
 /* value: u64 id, u32 len, u32 crc of the rest, filler */
@@ -111,6 +119,18 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/* A key's pair and side, or -1 for other keys. */
+static int pair_of(const void *key, size_t klen, int *side)
+{
+	const char *k = key;
+
+	if (klen == 5 && (k[0] == 'a' || k[0] == 'b') && k[1] == '/') {
+		*side = k[0] == 'b';
+		return (k[2] - '0') * 100 + (k[3] - '0') * 10 + (k[4] - '0');
+	}
+	return -1;
+}
+
 struct pair_seen {
 	uint64_t a[NPAIRS], b[NPAIRS]; /* id + 1, 0 = absent */
 	int in_pairs;
@@ -120,13 +140,14 @@ static int scan_cb(const void *key, size_t klen, const void *val, size_t vlen,
 		   void *arg)
 {
 	struct pair_seen *ps = arg;
-	const char *k = key;
-	int p;
+	int side, p = -1;
 
-	if (klen == 5 && (k[0] == 'a' || k[0] == 'b') && k[1] == '/') {
-		p = (k[2] - '0') * 100 + (k[3] - '0') * 10 + (k[4] - '0');
-		CHECK(p >= 0 && p < NPAIRS);
-		(k[0] == 'a' ? ps->a : ps->b)[p] = check_value(val, vlen) + 1;
+	if (klen == 5 && (((const char *)key)[0] == 'a' ||
+			  ((const char *)key)[0] == 'b'))
+		p = pair_of(key, klen, &side);
+	if (p >= 0) {
+		CHECK(p < NPAIRS);
+		(side ? ps->b : ps->a)[p] = check_value(val, vlen) + 1;
 	} else {
 		check_value(val, vlen);
 	}
@@ -153,6 +174,121 @@ static void *scanner(void *arg)
 		n++;
 	}
 	__atomic_fetch_add(&scans_done, n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * A cursor at its own point in time: runs forward or backward (turning
+ * at random, seeking now and then), keys strictly ordered in the
+ * direction of travel, each value whole, and at the end of a run every
+ * pair seen on both sides equal.
+ */
+static void *cursor_walker(void *arg)
+{
+	uint64_t rng = 5000 + (uint64_t)(long)arg;
+	long steps = 0;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		struct pair_seen ps;
+		uint8_t last[64];
+		size_t lastlen = 0;
+		daxkv_cursor *c;
+		int dir = dk_rand(&rng) % 2 ? 1 : -1, rc;
+		char k[16];
+
+		memset(&ps, 0, sizeof(ps));
+		CHECK_OK(daxkv_cursor_open(db, NULL, &c));
+		snprintf(k, sizeof(k), "a/%03d", (int)(dk_rand(&rng) % NPAIRS));
+		rc = dk_rand(&rng) % 3 ? (dir > 0 ? daxkv_cursor_first(c) :
+						    daxkv_cursor_last(c)) :
+					 daxkv_cursor_seek(c, k, strlen(k),
+							   dir > 0 ?
+								   DAXKV_SEEK_GE :
+								   DAXKV_SEEK_LE);
+		for (int n = 0; rc == 0 && n < 2000; n++) {
+			const void *key, *val;
+			size_t klen, vlen;
+			int side, p;
+
+			CHECK_OK(daxkv_cursor_key(c, &key, &klen));
+			CHECK_OK(daxkv_cursor_value(c, &val, &vlen));
+			CHECK(klen <= sizeof(last));
+			if (lastlen) {
+				int cmp = memcmp(key, last,
+						 klen < lastlen ? klen : lastlen);
+
+				if (!cmp)
+					cmp = (klen > lastlen) - (klen < lastlen);
+				if (cmp * dir <= 0)
+					DK_FAIL("cursor out of order (dir %d)",
+						dir);
+			}
+			memcpy(last, key, klen);
+			lastlen = klen;
+			p = pair_of(key, klen, &side);
+			if (p >= 0) {
+				CHECK(p < NPAIRS);
+				(side ? ps.b : ps.a)[p] =
+					check_value(val, vlen) + 1;
+			} else {
+				check_value(val, vlen);
+			}
+			steps++;
+			if (dk_rand(&rng) % 64 == 0) {
+				/* turn: the pairs seen so far still hold */
+				dir = -dir;
+				lastlen = 0;
+			}
+			rc = dir > 0 ? daxkv_cursor_next(c) :
+				       daxkv_cursor_prev(c);
+		}
+		CHECK(rc == 0 || rc == DAXKV_ENOTFOUND);
+		daxkv_cursor_close(c);
+		for (int p = 0; p < NPAIRS; p++)
+			if (ps.a[p] && ps.b[p] && ps.a[p] != ps.b[p])
+				DK_FAIL("cursor is no point in time: pair %d",
+					p);
+	}
+	__atomic_fetch_add(&cursor_steps, steps, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Unique keys put and deleted soon after: entries come and go. */
+static void *churner(void *arg)
+{
+	long w = (long)arg;
+	uint64_t rng = 7000 + (uint64_t)w, n = 0;
+	uint8_t val[256];
+	char k[32];
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		size_t len = make_value(val, n, &rng);
+
+		snprintf(k, sizeof(k), "c/%ld/%08llu", w,
+			 (unsigned long long)n);
+		CHECK_OK(daxkv_put(db, k, strlen(k), val, len));
+		if (n >= 300) {
+			snprintf(k, sizeof(k), "c/%ld/%08llu", w,
+				 (unsigned long long)(n - 300));
+			CHECK_OK(daxkv_delete(db, k, strlen(k)));
+		}
+		n++;
+	}
+	__atomic_fetch_add(&churned, (long)n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void *compactor(void *arg)
+{
+	long n = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		CHECK_OK(daxkv_compact(db));
+		n++;
+		usleep(2000);
+	}
+	__atomic_fetch_add(&compactions, n, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -186,7 +322,8 @@ static void check_final(void)
 int main(int argc, char **argv)
 {
 	struct daxkv_options o = dk_small_opts();
-	pthread_t wt[NWRITERS], st[NSCANNERS];
+	pthread_t wt[NWRITERS], st[NSCANNERS], ct[NCURSORS], xt[NCHURNERS];
+	pthread_t cpt;
 	struct daxkv_stat stat = { .version = DAXKV_STAT_VERSION };
 	const char *dir;
 
@@ -200,6 +337,12 @@ int main(int argc, char **argv)
 	CHECK_OK(daxkv_open(dir, &o, &db));
 	for (long i = 0; i < NSCANNERS; i++)
 		CHECK(pthread_create(&st[i], NULL, scanner, NULL) == 0);
+	for (long i = 0; i < NCURSORS; i++)
+		CHECK(pthread_create(&ct[i], NULL, cursor_walker, (void *)i) ==
+		      0);
+	for (long i = 0; i < NCHURNERS; i++)
+		CHECK(pthread_create(&xt[i], NULL, churner, (void *)i) == 0);
+	CHECK(pthread_create(&cpt, NULL, compactor, NULL) == 0);
 	for (long i = 0; i < NWRITERS; i++)
 		CHECK(pthread_create(&wt[i], NULL, writer, (void *)i) == 0);
 	for (long i = 0; i < NWRITERS; i++)
@@ -207,12 +350,20 @@ int main(int argc, char **argv)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (long i = 0; i < NSCANNERS; i++)
 		pthread_join(st[i], NULL);
+	for (long i = 0; i < NCURSORS; i++)
+		pthread_join(ct[i], NULL);
+	for (long i = 0; i < NCHURNERS; i++)
+		pthread_join(xt[i], NULL);
+	pthread_join(cpt, NULL);
 	CHECK(scans_done > 0);
+	CHECK(cursor_steps > 0);
 	check_final();
 	CHECK_OK(daxkv_stat(db, &stat));
 	printf("mt_test: %d writers x %ld ops, %ld scans checked %ld pairs, "
+	       "%ld cursor steps, %ld keys churned, %ld compactions, "
 	       "%llu lanes\n",
 	       NWRITERS, ops_per_writer, scans_done, pairs_checked,
+	       cursor_steps, churned, compactions,
 	       (unsigned long long)stat.lanes);
 	CHECK_OK(daxkv_close(db));
 	/* the same state after reopen, by checkpoint and by scan */

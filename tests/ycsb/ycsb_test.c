@@ -746,6 +746,54 @@ static void report_refused_is_na(void)
 	unlink(path);
 }
 
+/* Issue 17's lines: daxkv's load against LMDB's, and in A's run an
+ * insert's p50 (the load) against an update's. */
+static void report_index_targets(void)
+{
+	static const struct ycsb_backend dx = {.name = "daxkv"},
+					 lm = {.name = "lmdb"};
+	const struct ycsb_backend *stores[] = {&dx, &lm};
+	const char *wls[] = {"A"};
+	unsigned threads[] = {1, 2};
+	struct ycsb_cell cells[4]; /* threads x store */
+	struct ycsb_matrix m = {.workloads = wls,
+				.nworkloads = 1,
+				.stores = stores,
+				.nstores = 2,
+				.threads = threads,
+				.nthreads = 2,
+				.repeats = 1,
+				.cells = cells};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	memset(cells, 0, sizeof(cells));
+	for (unsigned t = 0; t < 2; t++)
+		for (unsigned st = 0; st < 2; st++) {
+			struct ycsb_cell *c = ycsb_matrix_cell(&m, 0, t, st, 0);
+
+			c->ran = true;
+			c->run.ops_per_s = 100000;
+			c->load.ops_per_s = st == 0 ? (t ? 120000 : 300000)
+						    : 100000;
+			c->load.op[YCSB_OP_INSERT].p50_us = t ? 2.0 : 1.2;
+			c->run.op[YCSB_OP_UPDATE].p50_us = 1.0;
+		}
+	f = open_memstream(&buf, &len);
+	ycsb_report_targets(&m, f);
+	fclose(f);
+	CHECK_STR_HAS(buf, "target load, 1 thread: daxkv >= 1.5x lmdb: 3.00x "
+			   "met");
+	CHECK_STR_HAS(buf, "target load, 2 threads: daxkv >= 1.5x lmdb: "
+			   "1.20x MISSED");
+	CHECK_STR_HAS(buf, "target A, 1 thread: daxkv insert p50 (load) <= "
+			   "1.5x update p50: 1.20x met");
+	CHECK_STR_HAS(buf, "target A, 2 threads: daxkv insert p50 (load) <= "
+			   "1.5x update p50: 2.00x MISSED");
+	free(buf);
+}
+
 /* The slowest operations kept for the [SLOWEST] lines: the ten longest,
  * slowest first, whatever order they come in, ties keeping the first. */
 static void slowest_kept(void)
@@ -797,6 +845,7 @@ static const struct dk_case cases[] = {
     {"space_summarize", space_summarize},
     {"sampler_reads_while_running", sampler_reads_while_running},
     {"csv_space_columns", csv_space_columns},
+    {"report_index_targets", report_index_targets},
     {"report_refused_is_na", report_refused_is_na},
 };
 

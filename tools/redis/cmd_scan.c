@@ -134,93 +134,52 @@ static int dkr_scan_forward_one(const void *key, size_t klen, const void *val,
 	return e->count == e->limit ? 1 : 0;
 }
 
-/* One slot of the reverse scan's ring: a copy of a record. */
-struct dkr_ring_slot {
-	uint8_t *buf; /* key, then value */
-	size_t cap, klen, vlen;
-};
-
-struct dkr_ring {
-	struct dkr_ring_slot *slots;
-	uint64_t limit;   /* slots */
-	uint64_t seen;    /* records kept so far (the newest at seen - 1) */
-	long long now;
-	int rc;
-};
-
-static int dkr_ring_one(const void *key, size_t klen, const void *val,
-			size_t vlen, void *arg)
+/* Bytewise order, a proper prefix first (daxkv's key order). */
+static int dkr_keycmp(const void *a, size_t alen, const void *b, size_t blen)
 {
-	struct dkr_ring *r = arg;
-	struct dkr_ring_slot *s;
-	struct dkr_rec rec;
+	int c = memcmp(a, b, alen < blen ? alen : blen);
 
-	if (dkr_hdr_decode(val, vlen, &rec) != 0 || dkr_expired(rec.expire,
-								 r->now))
-		return 0;
-	s = &r->slots[r->seen % r->limit];
-	if (s->cap < klen + rec.vlen) {
-		uint8_t *grown = realloc(s->buf, klen + rec.vlen);
-
-		if (!grown) {
-			r->rc = DAXKV_ENOMEM;
-			return 1;
-		}
-		s->buf = grown;
-		s->cap = klen + rec.vlen;
-	}
-	memcpy(s->buf, key, klen);
-	memcpy(s->buf + klen, rec.val, rec.vlen);
-	s->klen = klen;
-	s->vlen = rec.vlen;
-	r->seen++;
-	return 0;
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
 }
 
 /*
- * The last e->limit live records of [lo, hi), the greatest key first.
- *
- * daxkv's public API has no reverse cursor yet (issue #17 adds
- * daxkv_cursor_open/seek/prev); until it does, this reads the range
- * forward at one snapshot (daxkv_scan_at) and keeps the last `limit`
- * records in a ring, so memory is bounded by LIMIT (one copy of each kept
- * record), though time grows with the whole range.  Everything about
- * reverse order is in this function: with a cursor it becomes seek(hi),
- * then prev() up to `limit` times.
+ * The last e->limit live records of [lo, hi), the greatest key first: a
+ * cursor (a point in time of its own, as daxkv_scan_at's) placed at the
+ * last key <= hi and moved back, so time and memory go with LIMIT, not
+ * with the range.  Records are emitted as the cursor reaches them (the
+ * reply copies them before the next move).
  */
 static int dkr_scan_reverse(const struct dkr_range *rg, struct dkr_emit *e)
 {
-	struct dkr_ring ring = { 0 };
-	daxkv_snapshot *snap = NULL;
-	uint64_t kept;
-	int rc;
+	daxkv_cursor *cur;
+	int rc = daxkv_cursor_open(dkr.db, NULL, &cur);
 
-	ring.limit = e->limit;
-	ring.now = e->now;
-	ring.slots = calloc(e->limit, sizeof(*ring.slots));
-	if (!ring.slots)
-		return DAXKV_ENOMEM;
-	rc = daxkv_snapshot_open(dkr.db, &snap);
-	if (!rc)
-		rc = daxkv_scan_at(dkr.db, snap, rg->lolen ? rg->lo : NULL,
-				   rg->lolen, rg->hilen ? rg->hi : NULL,
-				   rg->hilen, dkr_ring_one, &ring);
-	daxkv_snapshot_close(snap);
-	if (rc > 0)
-		rc = ring.rc;
-	if (!rc) {
-		kept = ring.seen < ring.limit ? ring.seen : ring.limit;
-		for (uint64_t i = 0; i < kept; i++) {
-			const struct dkr_ring_slot *s =
-				&ring.slots[(ring.seen - 1 - i) % ring.limit];
+	if (rc)
+		return rc;
+	rc = rg->hilen ? daxkv_cursor_seek(cur, rg->hi, rg->hilen,
+					   DAXKV_SEEK_LE) :
+			 daxkv_cursor_last(cur);
+	for (; rc == 0 && e->count < e->limit; rc = daxkv_cursor_prev(cur)) {
+		const void *key, *val;
+		size_t klen, vlen;
+		struct dkr_rec rec;
 
-			dkr_emit(e, s->buf, s->klen, s->buf + s->klen, s->vlen);
-		}
+		if (daxkv_cursor_key(cur, &key, &klen) != 0 ||
+		    daxkv_cursor_value(cur, &val, &vlen) != 0)
+			break;
+		if (rg->hilen && dkr_keycmp(key, klen, rg->hi, rg->hilen) >= 0)
+			continue; /* hi itself: the range ends before it */
+		if (rg->lolen && dkr_keycmp(key, klen, rg->lo, rg->lolen) < 0)
+			break;
+		if (dkr_hdr_decode(val, vlen, &rec) != 0 ||
+		    dkr_expired(rec.expire, e->now))
+			continue;
+		dkr_emit(e, key, klen, rec.val, rec.vlen);
 	}
-	for (uint64_t i = 0; i < ring.limit; i++)
-		free(ring.slots[i].buf);
-	free(ring.slots);
-	return rc;
+	daxkv_cursor_close(cur);
+	return rc == DAXKV_ENOTFOUND ? 0 : rc;
 }
 
 static int dkr_scan_run(rm_ctx *ctx, const struct dkr_range *rg,
