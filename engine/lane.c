@@ -196,10 +196,13 @@ void dk_lanes_let_go_tombs(struct daxkv *db)
 	pthread_mutex_lock(&db->seg_lock);
 	for (uint32_t slot = 0; slot < hi; slot++) {
 		struct dk_segment *seg = db->segs[slot];
+		uint64_t max;
 
-		if (seg && __atomic_load_n(&seg->tomb, __ATOMIC_RELAXED) > 0 &&
-		    seg->max_seq > newest_tomb)
-			newest_tomb = seg->max_seq;
+		if (!seg || __atomic_load_n(&seg->tomb, __ATOMIC_RELAXED) <= 0)
+			continue;
+		max = __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED);
+		if (max > newest_tomb)
+			newest_tomb = max;
 	}
 	/* reused segments waiting for a lane: the same */
 	if (newest_tomb)
