@@ -697,9 +697,10 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 				      struct dk_seg_entry entry,
 				      uint64_t segment_size, uint32_t *genp)
 {
-	struct dk_seg_header hdr, want;
+	struct dk_seg_header hdr, want, old;
 	const uint64_t *got_w = (const uint64_t *)&hdr;
 	const uint64_t *want_w = (const uint64_t *)&want;
+	const uint64_t *old_w = (const uint64_t *)&old;
 	enum dk_seg_fate fate = DK_FATE_UNKNOWN;
 	struct stat st;
 	bool torn_create = true;
@@ -733,6 +734,13 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 		/* whole and ours: retired, or a live segment */
 		if (hdr.gen == entry.gen && hdr.sealed_tail == DK_SEAL_RETIRED)
 			fate = DK_FATE_RETIRED;
+		else if (hdr.gen == entry.gen && entry.state == DK_SEG_FREE &&
+			 dk_file_zero_from(fd, DK_SEG_HDR_SIZE, size))
+			/* a FREE slot's own generation holding no record:
+			 * a renewal (dk_segment_renew) torn after its zeros
+			 * were durable, whose new header's seal word (0)
+			 * landed over RETIRED while its gen and crc did not */
+			fate = DK_FATE_RETIRED;
 		else if (hdr.gen == entry.gen + 1 &&
 			 dk_file_zero_from(fd, DK_SEG_HDR_SIZE, size))
 			/* the slot's next generation, never published (a
@@ -747,7 +755,11 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 	/*
 	 * A create torn before its header was durable: each 8-byte word is
 	 * zero or the word the create was writing (this slot's next
-	 * generation), and nothing else in the file was ever written.
+	 * generation), and nothing else in the file was ever written.  Or,
+	 * in a FREE slot, a renewal torn the same way (dk_segment_renew):
+	 * each word the retired header's (this slot's generation, RETIRED)
+	 * or the new one's, and nothing but zeros past the header, made
+	 * durable before the header was written.
 	 */
 	memset(&want, 0, sizeof(want));
 	memcpy(want.magic, DK_SEG_MAGIC, sizeof(want.magic));
@@ -755,16 +767,23 @@ enum dk_seg_fate dk_segment_file_fate(int dirfd, const char *name,
 	want.header_size = DK_SEG_HDR_SIZE;
 	memcpy(want.uuid, uuid, sizeof(want.uuid));
 	want.slot = slot;
-	want.gen = entry.gen + 1;
 	want.size = size;
+	old = want;
+	old.gen = entry.gen;
+	old.crc = dk_seg_header_crc(&old);
+	want.gen = entry.gen + 1;
 	want.crc = dk_seg_header_crc(&want);
 	for (size_t i = 0; i < sizeof(hdr) / 8 && torn_create; i++) {
 		uint64_t w = got_w[i];
 
 		if (i == offsetof(struct dk_seg_header, sealed_tail) / 8)
-			torn_create = w == 0 || w == DK_SEAL_FILLING;
+			torn_create = w == 0 || w == DK_SEAL_FILLING ||
+				      (entry.state == DK_SEG_FREE &&
+				       w == DK_SEAL_RETIRED);
 		else
-			torn_create = w == 0 || w == want_w[i];
+			torn_create = w == 0 || w == want_w[i] ||
+				      (entry.state == DK_SEG_FREE &&
+				       w == old_w[i]);
 	}
 	if (torn_create && dk_file_zero_from(fd, sizeof(hdr), size))
 		fate = DK_FATE_ABORTED;

@@ -272,6 +272,7 @@ static int dk_spare_make_one(struct daxkv *db, uint64_t bytes,
 }
 
 static int dk_spare_reopen_one(struct daxkv *db, uint64_t bytes);
+static int dk_spare_renew_one(struct daxkv *db, uint32_t keep);
 
 int dk_spare_make_now(struct daxkv *db, uint64_t bytes, enum dk_room room)
 {
@@ -281,6 +282,18 @@ int dk_spare_make_now(struct daxkv *db, uint64_t bytes, enum dk_room room)
 	 * is used) */
 	pthread_mutex_lock(&db->seg_lock);
 	rc = dk_spare_reopen_one(db, bytes);
+	/*
+	 * Then a retired segment's file that waits for the maker to renew
+	 * it.  Its space is taken until then, so on a full file system a
+	 * new file cannot be made while it waits: a writer that left it to
+	 * a maker slower than itself (a loaded machine) met ENOSPC with one
+	 * or two such files on disk, and a database emptied and compacted
+	 * refilled to 84% of its first fill (compact_test empty_fs).  Made
+	 * a spare here (or unlinked, if ready[] is full), it is taken when
+	 * the writer starts over.
+	 */
+	if (rc > 0 && db->nrecycle)
+		rc = dk_spare_renew_one(db, DK_MAX_READY);
 	pthread_mutex_unlock(&db->seg_lock);
 	if (rc <= 0)
 		return rc;

@@ -483,7 +483,15 @@ out_free:
 	return rc;
 }
 
-/* A commit that met ENOSPC compacts and tries once more. */
+/*
+ * A commit that met ENOSPC compacts and tries once more.  Once more even
+ * when this compaction freed nothing itself: the background compactor's
+ * round, which dk_compact_for_space waited for, may have freed segments
+ * whose files now wait to be renewed as spares, which the retry's
+ * dk_spare_make_now does (spare.c).  Without it a delete at ENOSPC could
+ * fail on a loaded machine while space was there (compact_test
+ * empty_fs).
+ */
 static int dk_commit_or_compact(struct daxkv *db, struct dk_op *ops, size_t n,
 				enum dk_commit_kind kind)
 {
@@ -494,7 +502,7 @@ static int dk_commit_or_compact(struct daxkv *db, struct dk_op *ops, size_t n,
 			      "(DAXKV_OPEN_RDONLY)", db->dir);
 	rc = dk_commit(db, ops, n, kind);
 
-	if (rc == DAXKV_ENOSPC && dk_compact_for_space(db) > 0)
+	if (rc == DAXKV_ENOSPC && dk_compact_for_space(db) >= 0)
 		rc = dk_commit(db, ops, n, kind);
 	return rc;
 }
