@@ -9,10 +9,11 @@
  *
  *   1. collect the records of V that are the newest version of their key
  *      (the index entry points at them; a delete whose key has no entry
- *      is kept too: the key was deleted before the checkpoint this handle
- *      opened from, and an older put may still lie in another segment).
+ *      is kept too, unless the tombstone rule below lets it go with its
+ *      victim: an older put of its key may still lie in another segment).
  *      Everything else in V is dead: a newer record of its key exists and
- *      is itself kept by this rule.
+ *      is itself kept by this rule.  V is sorted oldest first (by the
+ *      first put each holds) before this step.
  *   2. copy them, in sequence order, to D with non-temporal stores: same
  *      key, value and seq, `superseded` 0, and without the batch flag (a
  *      batch committed long ago; its copies stand alone), crc recomputed.
@@ -53,6 +54,71 @@
  * only D holds them; a file left behind by a crash before the unlink is an
  * orphan that open removes.  Nothing is lost and nothing is visible twice
  * at any point.
+ *
+ * Tombstones.  A delete's record (a tombstone) is what keeps its key
+ * deleted across recovery: recovery offers every record of every LIVE
+ * segment to its key and the newest sequence wins, so while a put of the
+ * key older than the delete lies in a segment that recovery reads, the
+ * delete must lie in one too.  Step 1 leaves a tombstone T (key k, seq s)
+ * of victim V[i] behind, to go with V[i], when
+ *
+ *   (a) k has no index entry: k's newest version is a delete that no open
+ *       snapshot, cursor or scan can look behind (index.c removes the
+ *       entry only then, and a reader that begins later has a sequence
+ *       >= s; with an entry, T is kept and the entry moves to its copy);
+ *       and nothing can point at T (an entry made later for k points at
+ *       records of later commits); and
+ *   (b) s < thr[i] (dk_tomb_thresholds): no segment in the meta table that
+ *       is not a victim (retiring ones included: they are LIVE until
+ *       reaped), nor any victim after V[i], holds a put with a sequence
+ *       below s (min_put_seq: the first put appended, appends being in
+ *       seq order).
+ *
+ * Why (b) is enough.  Every put of k older than s was committed before T
+ * (writers of one key hold its entry lock from taking their sequence to
+ * publishing, write.c) and set min_put_seq of its segment before letting
+ * the lock go; it lies in that segment, or in a copy, and copies are only
+ * ever made of records that were then the newest version of their key,
+ * which a put older than T no longer is once T is committed.  So such a
+ * put lies in V[i] or in a victim before it.  Segments that receive
+ * records later (a lane's new segment, an offered destination, a later
+ * round's copies) hold no put of k older than s: a writer that took its
+ * sequence before s and appends it later writes another key.  After a
+ * checkpoint load min_put_seq is min_seq (a lower bound), so the rule
+ * holds there too, only less sharply.
+ *
+ * Crash ordering.  The victims enter retiring[] in their sorted order, and
+ * dk_reap retires them in that order, each one dead on media (its seal
+ * word RETIRED, then its slot FREE, both durable: dk_segment_remove,
+ * dk_segment_free_keep) before the next one's seal is written.  A crash
+ * leaves a prefix of them dead.  If V[i] is dead, so is every victim that
+ * could hold an older put of k, and no other segment holds one: recovery
+ * finds no version of k, as it should.  If V[i] is not dead, T is read
+ * and wins over whatever older put is left.  Before the swap nothing on
+ * media changed.  Every open reads the same segments: a clean open loads
+ * a checkpoint (written at close, after every victim was retired, listing
+ * live keys only); a scan (crash, NOCHECKPOINT, a checkpoint not
+ * trusted), a read-only open and salvage read the LIVE segments, and a
+ * retired victim's header says RETIRED, which salvage never makes LIVE
+ * again (check.c).  compact_test's tomb_churn kills compactions at random
+ * moments; the crash simulator's planted bug 9 drops tombstones without
+ * (b), and is caught.
+ *
+ * Readers.  Snapshots, cursors and scans taken before the swap list the
+ * victims, which are kept until they close (step 4): they read T.  Those
+ * taken after list the destinations and the non-victims, which hold no
+ * version of k older than s, and their sequence is >= s: k is absent to
+ * them, as it is.  An index entry never points at a dropped tombstone
+ * (a), so none points into a freed segment.
+ *
+ * What the rule cannot see: min_put_seq is a watermark.  A segment that
+ * holds an old put holds back every newer tombstone, even of keys it has
+ * no put of; cold data that never changes and is never compacted holds
+ * back every delete made after it was written.  Keys inserted and deleted
+ * in order (queues, sessions, caches, the churn benchmark) empty the old
+ * segments and move the watermark; daxkv_compact also lets go of the
+ * lanes' open segments (lane.c: dk_lanes_let_go_tombs) so that the
+ * deletes just made, and the old puts there, can be compacted.
  *
  * Why writers stay correct during 3: before the swap a writer marks the
  * original, after it the copy.  Snapshots listing V were taken before the
@@ -165,11 +231,12 @@ static int dk_cand_add(struct dk_cand **cands, size_t *n, size_t *cap,
  * the checkpoint this handle opened from, which lists live keys only).
  * That delete is kept, for an older put of the key may lie in a segment
  * not compacted (or not yet retired), and recovery would bring the put
- * back if the delete were gone; the delete may only go once no segment
- * can hold such a put (issue #20).  Tests: compact_test's
- * tombstone case deletes, compacts and reopens, cleanly and
- * after SIGKILL, and the key stays deleted.  The key's puts are older
- * than that delete: dead.
+ * back if the delete were gone, unless the tombstone rule (top of this
+ * file) proves that no such put can outlive the victim.  Tests:
+ * compact_test's tombstone case (the put in a segment not compacted: the
+ * delete is kept), tomb_churn and tomb_snapshot (deletes dropped), each
+ * reopened cleanly and after SIGKILL.  The key's puts are older than that
+ * delete: dead.
  *
  * The walk is a pipeline, because it is the compactor's main cost after
  * the copy (perf: the load of each record header, a cache miss per
@@ -188,9 +255,18 @@ struct dk_pend {
 	bool del;
 };
 
+/* What one victim's walk needs besides the victim: where kept records
+ * go, and the tombstone rule's threshold (dk_tomb_thresholds). */
+struct dk_walk {
+	struct dk_cand **cands;
+	size_t *n, *cap;
+	uint64_t drop_below; /* a delete with no entry and a smaller seq
+				goes (0: none goes) */
+	uint64_t dropped;    /* deletes left behind */
+};
+
 static int dk_collect_one(struct daxkv *db, struct dk_segment *seg,
-			  const struct dk_pend *p, struct dk_cand **cands,
-			  size_t *n, size_t *cap)
+			  const struct dk_pend *p, struct dk_walk *w)
 {
 	const struct dk_rec *rec = (const struct dk_rec *)(seg->base + p->off);
 	uint64_t loc = DK_LOC(seg->slot, p->off) | (p->del ? DK_LOC_DEL : 0);
@@ -199,9 +275,16 @@ static int dk_collect_one(struct daxkv *db, struct dk_segment *seg,
 
 	e = dk_index_lookup(db, dk_rec_key(rec), rec->klen, p->hash);
 	keep = e ? __atomic_load_n(&e->cur, __ATOMIC_ACQUIRE) == loc : p->del;
+	if (keep && !e &&
+	    (rec->seq < w->drop_below || dk_seam_planted(DK_PLANT_TOMB_ANY))) {
+		/* the tombstone rule (top of this file): nothing it hides
+		 * can outlive its victim */
+		w->dropped++;
+		return 0;
+	}
 	if (!keep)
 		return 0;
-	return dk_cand_add(cands, n, cap,
+	return dk_cand_add(w->cands, w->n, w->cap,
 			   (struct dk_cand){ .seq = rec->seq, .loc = loc,
 					     .hash = p->hash,
 					     .size = (uint32_t)p->size });
@@ -219,7 +302,7 @@ static int dk_compact_damaged(struct daxkv *db, struct dk_segment *seg, int rc)
 
 /* The walk of dk_collect, under its guard and RCU read section. */
 static int dk_collect_walk(struct daxkv *db, struct dk_segment *seg,
-			   struct dk_cand **cands, size_t *n, size_t *cap)
+			   struct dk_walk *w)
 {
 	uint64_t tail = __atomic_load_n(&seg->tail, __ATOMIC_ACQUIRE);
 	uint64_t off = DK_SEG_HDR_SIZE;
@@ -248,8 +331,7 @@ static int dk_collect_walk(struct daxkv *db, struct dk_segment *seg,
 			struct dk_pend *p;
 
 			if (cnt == DK_PF_DEPTH) {
-				rc = dk_collect_one(db, seg, &ring[head],
-						    cands, n, cap);
+				rc = dk_collect_one(db, seg, &ring[head], w);
 				if (rc)
 					goto out;
 				head = (head + 1) % DK_PF_DEPTH;
@@ -265,13 +347,13 @@ static int dk_collect_walk(struct daxkv *db, struct dk_segment *seg,
 		off += size;
 	}
 	for (; cnt && rc == 0; cnt--, head = (head + 1) % DK_PF_DEPTH)
-		rc = dk_collect_one(db, seg, &ring[head], cands, n, cap);
+		rc = dk_collect_one(db, seg, &ring[head], w);
 out:
 	return rc;
 }
 
 static int dk_collect(struct daxkv *db, struct dk_segment *seg,
-		      struct dk_cand **cands, size_t *n, size_t *cap)
+		      struct dk_walk *w)
 {
 	struct dk_guard g;
 	int rc;
@@ -286,7 +368,7 @@ static int dk_collect(struct daxkv *db, struct dk_segment *seg,
 			db, seg, dk_guard_eio(db, &g, "compaction read a record"));
 	}
 	dk_guard_push(&g);
-	rc = dk_collect_walk(db, seg, cands, n, cap);
+	rc = dk_collect_walk(db, seg, w);
 	dk_guard_pop(&g);
 	rcu_read_unlock();
 	if (rc == DAXKV_ECORRUPT)
@@ -426,18 +508,90 @@ static void dk_offer_last(struct daxkv *db, struct dk_segment *seg,
 	dk_spare_kick(db); /* the maker reopens it for a lane */
 }
 
-/* Step 1 for every victim, then in sequence order: the records to copy
- * in *cp (free() it), *np of them. */
-static int dk_compact_collect(struct daxkv *db, struct dk_segment **victims,
-			      uint32_t nv, struct dk_cand **cp, size_t *np)
+/*
+ * The oldest put a segment may hold, for the tombstone rule: its
+ * min_put_seq, UINT64_MAX when it holds none.  A put still being
+ * committed has not set it yet, but is not older than any delete already
+ * committed of its key (top of this file).
+ */
+static uint64_t dk_seg_oldest(const struct dk_segment *seg)
 {
+	uint64_t m = __atomic_load_n(&seg->min_put_seq, __ATOMIC_ACQUIRE);
+
+	return m ? m : UINT64_MAX;
+}
+
+static int dk_victim_age_cmp(const void *a, const void *b)
+{
+	const struct dk_segment *x = *(struct dk_segment *const *)a;
+	const struct dk_segment *y = *(struct dk_segment *const *)b;
+	uint64_t ox = dk_seg_oldest(x), oy = dk_seg_oldest(y);
+
+	if (ox != oy)
+		return ox < oy ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/*
+ * The tombstone rule's thresholds (top of this file): victims[0..nv),
+ * sorted oldest first (the order dk_reap retires them in), get in thr[v]
+ * the least sequence a record may have in any segment of the meta table
+ * that outlives victims[v]: every segment that is not a victim (retiring
+ * ones included: they are LIVE until reaped) and the victims after v.  A
+ * delete of victims[v] with no entry and a smaller seq hides nothing that
+ * can outlive it.  Caller holds compact_lock (no other round's segments
+ * are hidden or compacting).
+ */
+static void dk_tomb_thresholds(struct daxkv *db, struct dk_segment **victims,
+			       uint32_t nv, uint64_t *thr)
+{
+	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
+	uint64_t w = UINT64_MAX;
+
+	pthread_mutex_lock(&db->seg_lock);
+	for (uint32_t slot = 0; slot < hi; slot++) {
+		struct dk_segment *seg = db->segs[slot];
+		uint64_t o;
+
+		if (!seg || seg->compacting)
+			continue;
+		o = dk_seg_oldest(seg);
+		if (o < w)
+			w = o;
+	}
+	pthread_mutex_unlock(&db->seg_lock);
+	for (uint32_t v = nv; v-- > 0;) {
+		uint64_t o;
+
+		thr[v] = w;
+		o = dk_seg_oldest(victims[v]);
+		if (o < w)
+			w = o;
+	}
+}
+
+/* Step 1 for every victim (sorted oldest first), then in sequence order:
+ * the records to copy in *cp (free() it), *np of them; *droppedp: the
+ * deletes left behind. */
+static int dk_compact_collect(struct daxkv *db, struct dk_segment **victims,
+			      uint32_t nv, struct dk_cand **cp, size_t *np,
+			      uint64_t *droppedp)
+{
+	uint64_t thr[DK_MAX_VICTIMS];
 	size_t cap = 0;
 	int rc = 0;
 
 	*cp = NULL;
 	*np = 0;
-	for (uint32_t v = 0; v < nv && rc == 0; v++)
-		rc = dk_collect(db, victims[v], cp, np, &cap);
+	*droppedp = 0;
+	dk_tomb_thresholds(db, victims, nv, thr);
+	for (uint32_t v = 0; v < nv && rc == 0; v++) {
+		struct dk_walk w = { .cands = cp, .n = np, .cap = &cap,
+				     .drop_below = thr[v] };
+
+		rc = dk_collect(db, victims[v], &w);
+		*droppedp += w.dropped;
+	}
 	if (rc == 0 && *np > 1)
 		qsort(*cp, *np, sizeof(**cp), dk_cand_cmp);
 	return rc;
@@ -505,6 +659,9 @@ static int dk_compact_copy(struct daxkv *db, struct dk_cand *c, size_t n,
 		if (!c[i].dst->min_seq)
 			__atomic_store_n(&c[i].dst->min_seq, c[i].seq,
 					 __ATOMIC_RELAXED);
+		if (!(c[i].loc & DK_LOC_DEL) && !c[i].dst->min_put_seq)
+			__atomic_store_n(&c[i].dst->min_put_seq, c[i].seq,
+					 __ATOMIC_RELAXED);
 		__atomic_store_n(&c[i].dst->max_seq, c[i].seq,
 				 __ATOMIC_RELAXED);
 	}
@@ -515,6 +672,15 @@ out:
 	*copiedp = copied;
 	free(buf);
 	return rc;
+}
+
+/* A record at @p loc of @p size bytes joins (size > 0) or leaves @p seg's
+ * live bytes, and its tombstone bytes if it is a delete. */
+static void dk_live_add(struct dk_segment *seg, uint64_t loc, int64_t size)
+{
+	__atomic_fetch_add(&seg->live, size, __ATOMIC_RELAXED);
+	if (loc & DK_LOC_DEL)
+		__atomic_fetch_add(&seg->tomb, size, __ATOMIC_RELAXED);
 }
 
 /*
@@ -557,8 +723,7 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 						(uint64_t *)&copy->superseded,
 						sup);
 			else
-				__atomic_fetch_add(&c[i].dst->live, c[i].size,
-						   __ATOMIC_RELAXED);
+				dk_live_add(c[i].dst, c[i].loc, c[i].size);
 			if (e)
 				dk_entry_unlock(e);
 			continue;
@@ -566,11 +731,9 @@ static void dk_compact_swap(struct daxkv *db, const struct dk_cand *c,
 		if (e->cur == c[i].loc) {
 			__atomic_store_n(&e->cur, c[i].nloc, __ATOMIC_RELEASE);
 			dk_hmap_set(db, e, c[i].hash, c[i].nloc);
-			__atomic_fetch_add(&c[i].dst->live, c[i].size,
-					   __ATOMIC_RELAXED);
-			__atomic_fetch_sub(
-				&db->segs[DK_LOC_SLOT(c[i].loc)]->live,
-				c[i].size, __ATOMIC_RELAXED);
+			dk_live_add(c[i].dst, c[i].loc, c[i].size);
+			dk_live_add(db->segs[DK_LOC_SLOT(c[i].loc)], c[i].loc,
+				    -(int64_t)c[i].size);
 		} else {
 			uint64_t sup = __atomic_load_n(
 				&dk_rec_at(db, c[i].loc)->superseded,
@@ -617,10 +780,13 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	struct dk_segment *dsts[DK_MAX_VICTIMS + 1];
 	struct dk_cand *c = NULL;
 	size_t n = 0, ndst = 0;
-	uint64_t copied = 0;
+	uint64_t copied = 0, dropped = 0;
 	int rc;
 
-	rc = dk_compact_collect(db, victims, nv, &c, &n);
+	/* oldest first: the order of the tombstone rule's thresholds, and
+	 * of retiring[] (the swap) and so of their retirement (dk_reap) */
+	qsort(victims, nv, sizeof(*victims), dk_victim_age_cmp);
+	rc = dk_compact_collect(db, victims, nv, &c, &n, &dropped);
 	if (rc)
 		goto out;
 	rc = dk_compact_copy(db, c, n, slow, dsts, &ndst, &copied);
@@ -631,6 +797,7 @@ static int dk_compact_victims(struct daxkv *db, struct dk_segment **victims,
 	ndst = 0; /* swapped: they stay */
 	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&db->bytes_compacted, copied, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->tombstones_dropped, dropped, __ATOMIC_RELAXED);
 out:
 	/* on an error: the unswapped destinations hold only copies */
 	if (ndst) {
@@ -655,7 +822,11 @@ struct dk_space {
 };
 
 /* Bytes on media (segments in use, spares, segments being made: what
- * daxkv_stat's bytes_mapped says) and what a full compaction keeps. */
+ * daxkv_stat's bytes_mapped says) and what a full compaction keeps.
+ * Tombstones count as kept: the pacing does not run rounds for them
+ * alone (counted as garbage, the rounds they started at ENOSPC took the
+ * room that deletes need: compact_test empty_fs); rounds made for other
+ * reasons, daxkv_compact and writers at ENOSPC drop them. */
 static void dk_space_now(struct daxkv *db, struct dk_space *sp)
 {
 	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
@@ -677,7 +848,9 @@ static void dk_space_now(struct daxkv *db, struct dk_space *sp)
 
 struct dk_victim {
 	struct dk_segment *seg;
-	uint64_t live;
+	uint64_t live;   /* what a round would copy, as far as pick knows */
+	uint64_t full;   /* live bytes, tombstones included */
+	uint64_t oldest; /* dk_seg_oldest */
 	double score;
 };
 
@@ -687,7 +860,58 @@ static int dk_victim_cmp(const void *a, const void *b)
 
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
+	/* the oldest first: its tombstones hold no other back */
+	if (x->oldest != y->oldest)
+		return x->oldest < y->oldest ? -1 : 1;
 	return x->seg->slot < y->seg->slot ? -1 : 1;
+}
+
+/*
+ * What pick expects the tombstone rule to leave behind (the rule itself
+ * is dk_tomb_thresholds'; this is only the estimate that decides whether
+ * a round is worth it).  Candidates cand[0..ncand) have `full` set; those
+ * whose tombstones it expects to go get `live` = full - tomb, the others
+ * `live` = full.  A segment's tombstones are expected to go when every
+ * record in it is older than every segment that will not be a victim
+ * (@p w_fixed: those that cannot be, and candidates too live to be):
+ * which segments are too live depends on the expectation, so it is
+ * settled by iteration (each step only lowers the bound; after a few, no
+ * tombstone is expected to go).  Nothing is expected to go while deleted
+ * keys' index entries wait for snapshots (index.c: a delete with an entry
+ * is kept).  Caller holds seg_lock.
+ */
+static void dk_pick_tombs(struct daxkv *db, struct dk_victim *cand,
+			  uint32_t ncand, uint64_t w_fixed,
+			  unsigned max_live_x100)
+{
+	bool drops = __atomic_load_n(&db->rmq_n, __ATOMIC_RELAXED) == 0;
+	uint64_t w = w_fixed;
+
+	for (int iter = 0;; iter++) {
+		uint64_t nw = w_fixed;
+
+		for (uint32_t i = 0; i < ncand; i++) {
+			struct dk_segment *seg = cand[i].seg;
+			int64_t t = __atomic_load_n(&seg->tomb, __ATOMIC_RELAXED);
+			uint64_t tomb = t > 0 ? (uint64_t)t : 0;
+
+			cand[i].live = cand[i].full;
+			if (drops && tomb &&
+			    __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED) < w)
+				cand[i].live -= tomb < cand[i].full
+							? tomb
+							: cand[i].full;
+			if (cand[i].live * 100 > (seg->size - DK_SEG_HDR_SIZE) *
+							 max_live_x100 &&
+			    cand[i].oldest < nw)
+				nw = cand[i].oldest;
+		}
+		if (nw == w || !drops)
+			return;
+		w = nw;
+		if (iter == 8)
+			drops = false; /* one more pass, expecting nothing */
+	}
 }
 
 /*
@@ -702,7 +926,9 @@ static int dk_victim_cmp(const void *a, const void *b)
  * the longer a segment's records have stayed live, the longer the room
  * freed is likely to stay free: old data that is still live is cold.
  * Emptiest-first alone keeps cleaning young segments whose records were
- * about to die anyway, and leaves cold half-empty ones for ever.
+ * about to die anyway, and leaves cold half-empty ones for ever.  Live
+ * bytes are counted without the tombstones the round is expected to
+ * leave behind (dk_pick_tombs); ties go to the oldest segment.
  *
  * With @p greedy (daxkv_compact, ENOSPC, near max_size: space now
  * matters more than what it costs) the score is (1 - u) / (1 + u) alone:
@@ -713,8 +939,11 @@ static int dk_victim_cmp(const void *a, const void *b)
  * once they free a segment, only victims that fit in the destinations
  * already needed: three segments at 30% go into one, five at 80% into
  * four.  A round that frees no segment is not made (a sparse copy would
- * be compacted into another sparse copy, round after round).  Marks the
- * victims `compacting` and takes them out of the reuse list.  Caller
+ * be compacted into another sparse copy, round after round): that is
+ * checked again with the tombstone rule's own thresholds for the victims
+ * picked (a victim whose tombstones were expected to go but would stay,
+ * because a candidate left out holds them back, counts whole).  Marks
+ * the victims `compacting` and takes them out of the reuse list.  Caller
  * holds compact_lock.
  */
 static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
@@ -725,8 +954,9 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 	uint64_t next = dk_segment_size_next(db), sum = 0;
 	uint64_t room = next - DK_SEG_HDR_SIZE;
 	uint64_t now = __atomic_load_n(&db->next_seq, __ATOMIC_RELAXED);
+	uint64_t w_fixed = UINT64_MAX, thr[DK_MAX_VICTIMS];
 	struct dk_victim *cand;
-	uint32_t n = 0, ncand = 0;
+	uint32_t n = 0, ncand = 0, nkept = 0;
 
 	cand = calloc(hi ? hi : 1, sizeof(*cand));
 	if (!cand)
@@ -752,34 +982,49 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 			cand[db->reuse[r]].seg = db->segs[db->reuse[r]];
 	for (uint32_t slot = 0; slot < hi; slot++) {
 		struct dk_segment *seg = db->segs[slot];
-		uint64_t capacity, live, newest;
 		bool reused = cand[slot].seg == seg && seg;
 		int64_t l;
-		double u;
 
 		cand[slot].seg = NULL;
-		if (!seg || seg->owned || seg->compacting || seg->hidden ||
+		if (!seg)
+			continue;
+		if (seg->owned || seg->compacting || seg->hidden ||
 		    __atomic_load_n(&seg->retiring, __ATOMIC_ACQUIRE) ||
 		    seg->damaged ||
-		    seg->tail <= DK_SEG_HDR_SIZE || reused)
+		    seg->tail <= DK_SEG_HDR_SIZE || reused) {
+			/* outlives the round: holds tombstones back */
+			uint64_t o = dk_seg_oldest(seg);
+
+			if (o < w_fixed)
+				w_fixed = o;
 			continue;
+		}
 		l = __atomic_load_n(&seg->live, __ATOMIC_RELAXED);
-		live = l > 0 ? (uint64_t)l : 0;
-		capacity = seg->size - DK_SEG_HDR_SIZE;
+		cand[ncand].seg = seg;
+		cand[ncand].full = l > 0 ? (uint64_t)l : 0;
+		cand[ncand].oldest = dk_seg_oldest(seg);
+		ncand++;
+	}
+	dk_pick_tombs(db, cand, ncand, w_fixed, max_live_x100);
+	for (uint32_t i = 0; i < ncand; i++) {
+		struct dk_segment *seg = cand[i].seg;
+		uint64_t capacity = seg->size - DK_SEG_HDR_SIZE;
+		uint64_t live = cand[i].live, newest;
+		double u;
+
 		if (live * 100 > capacity * max_live_x100)
 			continue;
 		newest = __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED);
 		u = live < capacity ? (double)live / (double)capacity : 1.0;
-		cand[ncand].seg = seg;
-		cand[ncand].live = live;
-		cand[ncand].score = (1.0 - u) / (1.0 + u) *
+		cand[nkept] = cand[i];
+		cand[nkept].score = (1.0 - u) / (1.0 + u) *
 				    (greedy ? 1.0 :
 					      (double)(now > newest ? now - newest
 								    : 1));
-		ncand++;
+		nkept++;
 	}
-	qsort(cand, ncand, sizeof(*cand), dk_victim_cmp);
-	for (uint32_t i = 0; i < ncand && n < DK_MAX_VICTIMS; i++) {
+	qsort(cand, nkept, sizeof(*cand), dk_victim_cmp);
+	for (uint32_t i = 0; i < nkept && n < DK_MAX_VICTIMS; i++) {
 		uint64_t dst_now = (sum + room - 1) / room;
 		uint64_t dst_new = (sum + cand[i].live + room - 1) / room;
 
@@ -797,14 +1042,37 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 				break;
 			}
 	}
+	pthread_mutex_unlock(&db->seg_lock);
+	/* the tombstone rule's own thresholds for these victims: a victim
+	 * whose tombstones were expected to go but would stay counts whole */
+	if (n) {
+		qsort(victims, n, sizeof(*victims), dk_victim_age_cmp);
+		dk_tomb_thresholds(db, victims, n, thr);
+		sum = 0;
+		for (uint32_t v = 0; v < n; v++) {
+			int64_t l = __atomic_load_n(&victims[v]->live,
+						    __ATOMIC_RELAXED);
+			int64_t t = __atomic_load_n(&victims[v]->tomb,
+						    __ATOMIC_RELAXED);
+			uint64_t full = l > 0 ? (uint64_t)l : 0;
+			uint64_t tomb = t > 0 ? (uint64_t)t : 0;
+
+			if (__atomic_load_n(&victims[v]->max_seq,
+					    __ATOMIC_RELAXED) < thr[v] &&
+			    __atomic_load_n(&db->rmq_n, __ATOMIC_RELAXED) == 0)
+				full -= tomb < full ? tomb : full;
+			sum += full;
+		}
+	}
 	/* worth it only if it frees a segment: n victims become
 	 * ceil(sum / room) new ones */
 	if (n && n <= (sum + room - 1) / room) {
+		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
 			victims[i]->compacting = false;
+		pthread_mutex_unlock(&db->seg_lock);
 		n = 0;
 	}
-	pthread_mutex_unlock(&db->seg_lock);
 	free(cand);
 	return n;
 }
@@ -840,6 +1108,19 @@ static int dk_compact_round(struct daxkv *db, unsigned max_live_x100,
 	return (int)n;
 }
 
+/* Deleted keys whose snapshots closed: their entries go (and with them
+ * what keeps their tombstones: the tombstone rule needs no entry). */
+static void dk_compact_reap_entries(struct daxkv *db)
+{
+	if (dk_index_reap_pending(db)) {
+		struct dk_lane *lane = dk_lane_acquire_quiet(db);
+
+		dk_gc_horizon_update(db, true);
+		dk_index_reap(db, lane);
+		dk_lane_release(lane);
+	}
+}
+
 int daxkv_compact(daxkv *db)
 {
 	int rc;
@@ -850,7 +1131,14 @@ int daxkv_compact(daxkv *db)
 	if (db->rdonly)
 		return dk_err(DAXKV_EPERM, "%s was opened read-only "
 			      "(DAXKV_OPEN_RDONLY)", db->dir);
+	dk_compact_reap_entries(db);
+	/* a lane's open segment is no victim: the deletes just made there
+	 * would stay, and hold back the tombstones older than they are */
+	dk_lanes_let_go_tombs(db);
 	pthread_mutex_lock(&db->compact_lock);
+	/* segments no snapshot needs any more go first: while in the meta
+	 * table they hold tombstones back */
+	dk_reap(db, false);
 	/* round after round, until no round frees a segment */
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
 				      true, 0, &(uint64_t){ 0 })) > 0)
@@ -866,6 +1154,7 @@ int dk_compact_for_space(struct daxkv *db)
 	int rc;
 
 	pthread_mutex_lock(&db->compact_lock);
+	dk_reap(db, true); /* as daxkv_compact: tombstones held back */
 	while ((rc = dk_compact_round(db, DK_DEMAND_LIVE_X100, DK_MAX_VICTIMS,
 				      true, 0, &(uint64_t){ 0 })) > 0)
 		dk_reap(db, true);
@@ -993,14 +1282,7 @@ static void *dk_compactor_run(void *arg)
 		} while (rc > 0 &&
 			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
 		pthread_mutex_unlock(&db->compact_lock);
-		/* deleted keys whose snapshots closed: their entries go */
-		if (dk_index_reap_pending(db)) {
-			struct dk_lane *lane = dk_lane_acquire_quiet(db);
-
-			dk_gc_horizon_update(db, true);
-			dk_index_reap(db, lane);
-			dk_lane_release(lane);
-		}
+		dk_compact_reap_entries(db);
 	}
 	return NULL;
 }

@@ -573,6 +573,8 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 		      version == 2 ? offsetof(struct daxkv_stat, stale_marks) :
 		      version == 3 ? offsetof(struct daxkv_stat,
 					      compaction_errors) :
+		      version == 4 ? offsetof(struct daxkv_stat,
+					      tombstones_dropped) :
 				     sizeof(*st));
 	st->version = version;
 	st->format_version = db->format_version;
@@ -653,6 +655,21 @@ int daxkv_stat(daxkv *db, struct daxkv_stat *st)
 		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
 			if (db->segs[slot] && !db->segs[slot]->pm.is_pmem)
 				st->segments_msync++;
+		pthread_mutex_unlock(&db->seg_lock);
+	}
+	if (version >= 5) {
+		st->tombstones_dropped = __atomic_load_n(
+			&db->tombstones_dropped, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&db->seg_lock);
+		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
+			if (db->segs[slot] &&
+			    !__atomic_load_n(&db->segs[slot]->retiring,
+					     __ATOMIC_ACQUIRE)) {
+				int64_t t = __atomic_load_n(
+					&db->segs[slot]->tomb, __ATOMIC_RELAXED);
+
+				st->tombstone_bytes += t > 0 ? (uint64_t)t : 0;
+			}
 		pthread_mutex_unlock(&db->seg_lock);
 	}
 	return 0;

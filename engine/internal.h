@@ -133,10 +133,18 @@ struct dk_segment {
 	/* Compaction (compact.c). */
 	int64_t live;        /* atomic: bytes of records that are the newest
 				version of their key (puts and deletes) */
+	int64_t tomb;        /* atomic: the deletes' share of `live` (0
+				after a checkpoint load, which counts
+				puts only): what dropping its tombstones
+				would free (compact.c) */
 	uint64_t min_seq, max_seq; /* atomic: seq of its first and last
 				      record (0: none yet); appends are in
 				      seq order.  max_seq after a
 				      checkpoint load: a lower bound */
+	uint64_t min_put_seq; /* atomic: seq of its first put (0: none),
+				 set before the put's key is unlocked; after
+				 a checkpoint load, min_seq (a lower bound):
+				 the tombstone rule (compact.c) */
 	uint64_t retire_epoch; /* view epoch of the swap that retired it */
 	bool hidden;         /* atomic: being filled by a compaction; not
 				listed by new snapshots (under view_lock) */
@@ -305,6 +313,8 @@ struct daxkv {
 	uint64_t compactions, segments_retired, bytes_compacted; /* atomic */
 	uint64_t compaction_errors; /* atomic: rounds ended by a damaged
 				       record or a media error */
+	uint64_t tombstones_dropped; /* atomic: deletes not copied (compact.c:
+					the tombstone rule) */
 	uint64_t bad_blocks;    /* listed in unused parts of segments at open */
 
 	/* Snapshots and queries (snapshot.c, query/). */

@@ -185,6 +185,54 @@ int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 	return next ? 0 : DK_LANE_NO_SEGMENT;
 }
 
+void dk_lanes_let_go_tombs(struct daxkv *db)
+{
+	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	uint32_t hi = __atomic_load_n(&db->seg_hiwater, __ATOMIC_ACQUIRE);
+	uint64_t newest_tomb = 0;
+
+	/* the newest segment that holds tombstones: a put older than its
+	 * newest record may hold some of them back */
+	pthread_mutex_lock(&db->seg_lock);
+	for (uint32_t slot = 0; slot < hi; slot++) {
+		struct dk_segment *seg = db->segs[slot];
+		uint64_t max;
+
+		if (!seg || __atomic_load_n(&seg->tomb, __ATOMIC_RELAXED) <= 0)
+			continue;
+		max = __atomic_load_n(&seg->max_seq, __ATOMIC_RELAXED);
+		if (max > newest_tomb)
+			newest_tomb = max;
+	}
+	/* reused segments waiting for a lane: the same */
+	if (newest_tomb)
+		dk_spare_unready_older(db, newest_tomb);
+	pthread_mutex_unlock(&db->seg_lock);
+	for (uint32_t i = 0; i < n && newest_tomb; i++) {
+		struct dk_lane *lane = &db->lanes[i];
+		struct dk_segment *seg;
+		uint64_t put;
+
+		if (pthread_mutex_trylock(&lane->lock) != 0)
+			continue; /* a writer appends there now */
+		seg = lane->seg;
+		put = seg ? __atomic_load_n(&seg->min_put_seq, __ATOMIC_RELAXED)
+			  : 0;
+		if (seg && (__atomic_load_n(&seg->tomb, __ATOMIC_RELAXED) > 0 ||
+			    (put && put < newest_tomb))) {
+			/* as a roll-over does; the next write of this lane
+			 * takes a ready segment (dk_lane_make_room) */
+			pthread_mutex_lock(&db->seg_lock);
+			dk_segment_seal(db, seg);
+			seg->owned = false;
+			__atomic_store_n(&lane->seg, NULL, __ATOMIC_RELAXED);
+			lane->line_seg = NULL;
+			pthread_mutex_unlock(&db->seg_lock);
+		}
+		pthread_mutex_unlock(&lane->lock);
+	}
+}
+
 int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		    struct dk_segment **segp, uint64_t *offp)
 {

@@ -27,6 +27,12 @@ uint64_t dk_completed_seq(struct daxkv *db);
 #define DK_LANE_NO_SEGMENT 1
 int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		      enum dk_room room);
+/* Seal the open segment of every lane that holds tombstones, or a put
+ * that may hold some back (older than the newest segment with any), and
+ * let it go: compaction may then take it, room and all (compact.c,
+ * daxkv_compact).  Lanes busy writing are left alone.  Takes seg_lock,
+ * then lane locks and seg_lock under them: call it holding none. */
+void dk_lanes_let_go_tombs(struct daxkv *db);
 /* Where @p bytes go in the lane's segment (room was made for them). */
 int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		    struct dk_segment **segp, uint64_t *offp);

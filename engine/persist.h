@@ -54,6 +54,11 @@ void dk_seam_msync(const void *addr, size_t len);
 /* Told after each durable metadata word (meta.c: dk_meta_set). */
 void dk_seam_meta_set(const void *field, uint64_t val);
 
+/* Engine bugs a crash simulator plants to show that it catches them
+ * (DK_PLANT_*, below): true where bug @p bug is to be made.  The
+ * production build's is the constant false. */
+int dk_seam_planted(int bug);
+
 #define dk_prim_copy_nt dk_seam_copy_nodrain
 #define dk_prim_flush dk_seam_flush
 #define dk_prim_fence dk_seam_drain
@@ -97,7 +102,19 @@ static inline void dk_prim_msync(const void *addr, size_t len)
 {
 	pmem_msync(addr, len);
 }
+
+static inline int dk_seam_planted(int bug)
+{
+	(void)bug;
+	return 0;
+}
 #endif
+
+/* Bugs the crash simulator can plant in the engine (dk_seam_planted):
+ * compaction drops every tombstone that has no index entry, whatever
+ * older versions of its key may still lie in other segments (compact.c,
+ * the tombstone rule). */
+#define DK_PLANT_TOMB_ANY 1
 
 static inline void dk_copy_nodrain(const struct dk_persist *pm, void *dst,
 				   const void *src, size_t len)

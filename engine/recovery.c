@@ -111,7 +111,9 @@ struct dk_recovery {
 				    its share of the records */
 	struct dk_alloc **als;   /* a builder's allocator per thread */
 	struct dk_rthread {
-		int64_t *seglive;        /* [DK_MAX_SEGMENTS] */
+		int64_t *seglive;        /* [DK_MAX_SEGMENTS]: live bytes,
+					    then [DK_MAX_SEGMENTS]: the
+					    deletes' share (tomb) */
 		struct dk_entry **live;  /* entries of live keys */
 		size_t nlive, livecap;
 		uint64_t live_bytes;
@@ -239,6 +241,8 @@ static int dk_recover_segment(struct dk_recovery *rv, struct dk_segment *seg,
 				    ((r->flags & DK_REC_DEL) ? DK_LOC_DEL : 0);
 			it.e->vlen = r->vlen;
 			it.e->linked = 1;
+			if (!(r->flags & DK_REC_DEL) && !seg->min_put_seq)
+				seg->min_put_seq = r->seq;
 			rc = dk_rbuf_push(&bufs[dk_hmap_shard_of(hash)], it,
 					  rv->rbuf_hint);
 			if (rc)
@@ -428,6 +432,8 @@ static int dk_recover_partition(struct dk_recovery *rv, uint32_t part,
 		th->seglive[DK_LOC_SLOT(e->cur)] +=
 			(int64_t)dk_rec_size(e->klen, e->vlen);
 		if (e->cur & DK_LOC_DEL) {
+			th->seglive[DK_MAX_SEGMENTS + DK_LOC_SLOT(e->cur)] +=
+				(int64_t)dk_rec_size(e->klen, e->vlen);
 			/* deleted: no entry (its record stays: compact.c) */
 			dk_free_entry(al, e);
 			table[j] = 0;
@@ -546,7 +552,8 @@ static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 		goto out;
 	}
 	for (uint32_t t = 0; t < nthreads; t++) {
-		rv.th[t].seglive = calloc(DK_MAX_SEGMENTS, sizeof(int64_t));
+		rv.th[t].seglive =
+			calloc(2 * (size_t)DK_MAX_SEGMENTS, sizeof(int64_t));
 		if (!rv.th[t].seglive) {
 			rc = dk_err(DAXKV_ENOMEM, "no memory for recovery");
 			goto out;
@@ -576,8 +583,12 @@ static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 		nall += rv.th[t].nlive;
 		db->live_bytes += rv.th[t].live_bytes;
 		for (uint32_t slot = 0; slot < DK_MAX_SEGMENTS; slot++)
-			if (rv.th[t].seglive[slot])
+			if (rv.th[t].seglive[slot]) {
 				db->segs[slot]->live += rv.th[t].seglive[slot];
+				db->segs[slot]->tomb +=
+					rv.th[t].seglive[DK_MAX_SEGMENTS +
+							 slot];
+			}
 	}
 	all = malloc((nall ? nall : 1) * sizeof(*all));
 	if (!all) {
@@ -782,6 +793,10 @@ int dk_recover(struct daxkv *db)
 						seg->base + DK_SEG_HDR_SIZE))->seq;
 		if (seg->max_seq < seg->min_seq)
 			seg->max_seq = seg->min_seq;
+		/* a checkpoint reads live records only: where the first put
+		 * is, it cannot say */
+		if (db->recovery == DAXKV_RECOVERY_CHECKPOINT)
+			seg->min_put_seq = seg->min_seq;
 
 		if (seg->size - seg->tail >= 64 * 1024 && !seg->damaged)
 			db->reuse[db->nreuse++] = seg->slot;

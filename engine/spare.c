@@ -121,6 +121,24 @@ static struct dk_segment *dk_ready_remove(struct daxkv *db, uint32_t i)
 	return seg;
 }
 
+void dk_spare_unready_older(struct daxkv *db, uint64_t seq)
+{
+	for (uint32_t i = 0; i < db->nready;) {
+		struct dk_segment *seg = db->ready[i];
+		uint64_t put = __atomic_load_n(&seg->min_put_seq,
+					       __ATOMIC_RELAXED);
+
+		if (seg->spare || !put || put >= seq) {
+			i++;
+			continue;
+		}
+		/* as dk_ready_add lets one go */
+		seg->owned = false;
+		db->reuse[db->nreuse++] = seg->slot;
+		dk_ready_remove(db, i);
+	}
+}
+
 /*
  * Is room low on the file system?  Its free blocks against
  * DK_LOW_SEGMENTS segments.  (Under max_size the reserve is accounting,

@@ -26,6 +26,10 @@ int dk_spare_for_compaction(struct daxkv *db, struct dk_segment **out);
 void dk_spare_retired(struct daxkv *db, struct dk_segment *seg, bool keep);
 /* Wake the maker (no lock, or seg_lock). */
 void dk_spare_kick(struct daxkv *db);
+/* Reused segments in ready[] that hold a put older than @p seq go back
+ * to the reuse list, where compaction may take them (lane.c:
+ * dk_lanes_let_go_tombs).  Caller holds seg_lock. */
+void dk_spare_unready_older(struct daxkv *db, uint64_t seq);
 /* Start the maker thread (open); stop it and unlink the spares (close). */
 int dk_spare_start(struct daxkv *db);
 void dk_spare_stop(struct daxkv *db);

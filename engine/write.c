@@ -337,11 +337,21 @@ static void dk_commit_publish(struct daxkv *db, struct dk_lane *lane,
 		__atomic_fetch_add(&seg->live,
 				   (int64_t)dk_rec_size(op->klen, op->vlen),
 				   __ATOMIC_RELAXED);
+		if (op->is_del)
+			__atomic_fetch_add(&seg->tomb,
+					   (int64_t)dk_rec_size(op->klen,
+								op->vlen),
+					   __ATOMIC_RELAXED);
 		if (prev)
 			__atomic_fetch_sub(
 				&dk_seg_of(db, prev)->live,
 				(int64_t)dk_rec_size(op->klen, op->e->vlen),
 				__ATOMIC_RELAXED);
+		if (prev & DK_LOC_DEL)
+			__atomic_fetch_sub(&dk_seg_of(db, prev)->tomb,
+					   (int64_t)dk_rec_size(op->klen,
+								op->e->vlen),
+					   __ATOMIC_RELAXED);
 		op->e->vlen = op->vlen;
 		dk_version_push(db, op->e, op->hash, op->loc, op->spare);
 		op->spare = NULL;
@@ -425,6 +435,11 @@ static int dk_commit(struct daxkv *db, struct dk_op *ops, size_t n,
 	__atomic_store_n(&seg->tail, off + total, __ATOMIC_RELEASE);
 	if (!__atomic_load_n(&seg->min_seq, __ATOMIC_RELAXED))
 		__atomic_store_n(&seg->min_seq, seq, __ATOMIC_RELAXED);
+	/* before the keys are unlocked: a delete of one of them that
+	 * follows must find this put (compact.c, the tombstone rule) */
+	if (room == DK_ROOM_PUT &&
+	    !__atomic_load_n(&seg->min_put_seq, __ATOMIC_RELAXED))
+		__atomic_store_n(&seg->min_put_seq, seq, __ATOMIC_RELEASE);
 	__atomic_store_n(&seg->max_seq, seq, __ATOMIC_RELAXED);
 	dk_counter_add((int64_t *)&lane->appended, (int64_t)total);
 

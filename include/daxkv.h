@@ -772,7 +772,7 @@ enum daxkv_recovery {
 /** Structure version of struct daxkv_stat (1: up to `lanes`; 2: the
  *  compaction figures too; 3: stale_marks and the latency figures; 4:
  *  damage and per-segment durability). */
-#define DAXKV_STAT_VERSION 4u
+#define DAXKV_STAT_VERSION 5u
 
 /**
  * How long one kind of call took since the handle was opened (struct
@@ -854,6 +854,15 @@ struct daxkv_stat {
 	uint64_t bad_blocks;        /**< bad blocks the device lists in the
 					 unused part of segments at open
 					 (those segments take no appends) */
+	/* version 5 */
+	uint64_t tombstones_dropped; /**< delete records compaction left
+					  behind since open: no older version
+					  of their key could survive them */
+	uint64_t tombstone_bytes;   /**< bytes of delete records that are
+					 the newest version of their key
+					 (part of record_live_bytes; after a
+					 clean reopen, only those written or
+					 copied since) */
 };
 
 /**
@@ -862,8 +871,8 @@ struct daxkv_stat {
  * only (nothing past them is written), so the struct may grow in later
  * versions without breaking it.  Sizes: version 1 ends before
  * `compactions`, version 2 before `stale_marks`, version 3 before
- * `compaction_errors`, version 4 is sizeof(struct daxkv_stat) of this
- * header.
+ * `compaction_errors`, version 4 before `tombstones_dropped`, version 5
+ * is sizeof(struct daxkv_stat) of this header.
  * @return 0 or DAXKV_EINVAL (NULL, or a version outside
  * 1..DAXKV_STAT_VERSION).
  */

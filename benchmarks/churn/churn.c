@@ -6,7 +6,8 @@
  * --settle seconds, then daxkv_compact()).  The target: bytes on media at
  * the end at most one segment per lane plus 1% of the record bytes
  * written.  Each figure is read with daxkv_stat; "one segment" is the
- * largest segment in use at the end (format 2 sizes them to the data).
+ * largest segment in use after the inserts or at the end (format 2 sizes
+ * them to the data; at the end there may be none at all).
  *
  *   daxkv-churn [--keys N] [--dir DIR] [--settle S] [--segment SIZE]
  *
@@ -62,11 +63,12 @@ static int stat_now(daxkv *db, struct daxkv_stat *st)
 static void print_stat(const char *when, const struct daxkv_stat *st)
 {
 	printf("%-26s bytes on media %8.1f MiB, %5llu segments, %llu lanes, "
-	       "%llu live keys, %llu compactions\n",
+	       "%llu live keys, %llu compactions, %llu deletes dropped\n",
 	       when, (double)st->bytes_mapped / (1 << 20),
 	       (unsigned long long)st->segments, (unsigned long long)st->lanes,
 	       (unsigned long long)st->keys,
-	       (unsigned long long)st->compactions);
+	       (unsigned long long)st->compactions,
+	       (unsigned long long)st->tombstones_dropped);
 }
 
 static int fail(const char *what, int rc)
@@ -164,6 +166,8 @@ int main(int argc, char **argv)
 	if ((rc = stat_now(db, &st)))
 		return fail("stat", rc);
 	print_stat("after the inserts:", &st);
+	if ((rc = daxkv_segment_foreach(db, largest_cb, &largest)))
+		return fail("segment_foreach", rc);
 	for (unsigned long i = 0; i < keys; i++) {
 		snprintf(key, sizeof(key), "churn%011lu", i);
 		rc = daxkv_delete(db, key, KLEN);

@@ -195,6 +195,7 @@ static unsigned pct_reopen, ops_per_round = 25;
 static int skip_ops; /* phase 1: the first ones are not crash-tested */
 static uint32_t big_max = 80000;
 static int nwriters = 1;
+static int cold_keys; /* --cold: keys written once, big, at the start */
 static bool bg_compact, with_reader, store_points = true;
 static struct daxkv_options opts;
 
@@ -276,12 +277,15 @@ static void fill_val(uint8_t *buf, int k, uint32_t ver, size_t len)
 		buf[i] = val_byte(k, ver, i);
 }
 
-/* A key of writer @p w (1-based): writers own disjoint keys. */
+/* A key of writer @p w (1-based): writers own disjoint keys; the
+ * --cold keys are no writer's after the start. */
 static int own_key(int w, uint64_t *rng)
 {
 	int per = NKEYS / nwriters;
 
-	return (int)(xorshift(rng) % (uint64_t)per) * nwriters + (w - 1);
+	return cold_keys +
+	       (int)(xorshift(rng) % (uint64_t)(per - cold_keys)) * nwriters +
+	       (w - 1);
 }
 
 static uint8_t vbuf[MAXWRITERS + 1][DAXKV_MAX_VALUE];
@@ -296,7 +300,21 @@ static int do_op(daxkv *db, int w, int op)
 	char key[16];
 	int rc;
 
-	if (pct_compact && xorshift(rng) % 100 < pct_compact) {
+	if (op < 2 * cold_keys && op % 2 == 0) {
+		/* --cold: every other operation of the start puts a big
+		 * value to a key never written again, so the segments of
+		 * the start stay live, with the first versions of the other
+		 * keys among them (the tombstone rule's hard case) */
+		int k = op / 2;
+		int32_t len = (int32_t)big_max;
+		uint32_t ver = next_ver++;
+
+		key_name(k, key);
+		fill_val(vbuf[w], k, ver, (size_t)len);
+		set_new(w, k, len, ver);
+		snprintf(t->op, sizeof(t->op), "op %d: cold put %s", op, key);
+		rc = daxkv_put(db, key, 5, vbuf[w], (size_t)len);
+	} else if (pct_compact && xorshift(rng) % 100 < pct_compact) {
 		/* no change to the model: every crash point inside must
 		 * show exactly the acknowledged state */
 		snprintf(t->op, sizeof(t->op), "op %d: compact", op);
@@ -487,6 +505,7 @@ static void *reader_run(void *arg)
 }
 
 static uint64_t eng_compactions, eng_retired, eng_reopens, eng_copied;
+static uint64_t eng_tombs; /* deletes compaction dropped */
 
 /* What the engine did (for the figures): taken before each close. */
 static void engine_stats(daxkv *db)
@@ -497,6 +516,7 @@ static void engine_stats(daxkv *db)
 		eng_compactions += st.compactions;
 		eng_retired += st.segments_retired;
 		eng_copied += st.bytes_compacted;
+		eng_tombs += st.tombstones_dropped;
 	}
 }
 
@@ -698,7 +718,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: crashsim [--seed N] [--ops N] [--big PCT] [--batch PCT]\n"
 		"         [--del PCT] [--compact PCT] [--reopen PCT] [--round N]\n"
-		"         [--skip N] [--big-size BYTES]\n"
+		"         [--skip N] [--big-size BYTES] [--cold N (1 writer)]\n"
 		"         [--threads 1-4] [--bg-compact] [--reader] [--switch PCT]\n"
 		"         [--fs posix|journal] [--no-store-points]\n"
 		"         [--plant 1-%d --expect-violations] [--max-states N]\n"
@@ -743,10 +763,11 @@ static void print_figures(double secs)
 	       (unsigned long long)sched_timeouts,
 	       (unsigned long long)reader_snapshots);
 	printf("engine: %llu compaction rounds, %llu segments retired, %llu "
-	       "bytes copied, %llu reopens\n",
+	       "bytes copied, %llu deletes dropped, %llu reopens\n",
 	       (unsigned long long)eng_compactions,
 	       (unsigned long long)eng_retired,
 	       (unsigned long long)eng_copied,
+	       (unsigned long long)eng_tombs,
 	       (unsigned long long)eng_reopens);
 	checker_times(&o, &v, &c);
 	if (states && !count_only)
@@ -771,6 +792,7 @@ int main(int argc, char **argv)
 		{ "keep-dir", 1, NULL, 'K' },  { "trace", 0, NULL, 'T' },
 		{ "skip", 1, NULL, 'k' + 256 }, { "big-size", 1, NULL, 'b' + 256 },
 		{ "count-only", 0, NULL, 'c' + 256 },
+		{ "cold", 1, NULL, 'o' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 0;
@@ -813,13 +835,15 @@ int main(int argc, char **argv)
 		case 'k' + 256: skip_ops = atoi(optarg); break;
 		case 'b' + 256: big_max = (uint32_t)atoi(optarg); break;
 		case 'c' + 256: count_only = true; break;
+		case 'o' + 256: cold_keys = atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (optind != argc || nwriters < 1 || nwriters > MAXWRITERS ||
 	    plant < 0 || plant > PLANT_MAX || enum_max > 16 ||
 	    ops_per_round < 1 || (keep_state && !keep_dir[0]) ||
-	    big_max < 20000 || big_max > DAXKV_MAX_VALUE)
+	    big_max < 20000 || big_max > DAXKV_MAX_VALUE || cold_keys < 0 ||
+	    cold_keys >= NKEYS / 2 || (cold_keys && nwriters != 1))
 		usage();
 	rng_var ^= seed * 0x9E3779B97F4A7C15ull;
 	rng_main ^= seed * 0xBF58476D1CE4E5B9ull;

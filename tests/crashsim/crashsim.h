@@ -71,7 +71,11 @@ enum plant {
 	PLANT_CLEAN_EARLY = 7,    /* checkpoint: clean before its data */
 	PLANT_NO_DIRSYNC = 8,     /* no directory fsync after a segment
 				     file is created */
-	PLANT_MAX = 8,
+	PLANT_TOMB_ANY = 9,       /* in the engine (dk_seam_planted):
+				     compaction drops every delete that has
+				     no index entry, ignoring the tombstone
+				     rule's threshold */
+	PLANT_MAX = 9,
 };
 
 extern int plant;

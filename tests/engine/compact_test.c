@@ -19,6 +19,13 @@
  * tombstone  a delete whose entry was removed stays through compaction
  *            (its key's put lies in a segment not compacted): the key
  *            stays deleted after a clean close and after SIGKILL.
+ * tomb_churn keys inserted, then all deleted: compaction drops the
+ *            deletes (tombstones_dropped, tombstone_bytes and bytes on
+ *            media fall) and no key comes back after a clean close,
+ *            after SIGKILL, or after SIGKILL in the middle of compactions.
+ * tomb_snapshot  a snapshot and a cursor opened before the deletes read
+ *            the old values after compactions; once they close, the
+ *            deletes go, and the keys stay deleted after reopening.
  *
  * DAXKV_TEST_BACKEND=kmod|cuda makes the concurrent case's readers query
  * through that backend (the VM suite runs it with the module: device
@@ -771,6 +778,11 @@ static void tombstone_round(const char *dir, bool crash)
 				   make_val(i, n, v)));
 	}
 	CHECK_OK(daxkv_compact(db));
+	/* the put's segment holds records older than the delete (the
+	 * tombstone rule, compact.c): the delete was copied, not dropped */
+	stat_of(db, &st);
+	CHECK_EQ(st.tombstones_dropped, 0);
+	CHECK(st.tombstone_bytes > 0);
 	/* the delete's segment was compacted away, the put's was not */
 	del_slot_seen = false;
 	CHECK_OK(daxkv_segment_foreach(db, tomb_seg_seen, &del_slot));
@@ -1106,6 +1118,207 @@ static void test_empty_fs(void)
 	e_stages(dir, o, 12);
 }
 
+/*
+ * tomb_churn: TC_KEYS keys with values of up to 900 bytes (about ten
+ * 2 MiB segments), then every key deleted; no snapshot, so every entry
+ * goes at once and every delete is a tombstone with no entry.
+ */
+#define TC_KEYS 40000u
+
+static void tc_fill(daxkv *db)
+{
+	uint8_t v[1024];
+	char k[16];
+
+	for (uint32_t i = 0; i < TC_KEYS; i++)
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, 1, v)));
+	for (uint32_t i = 0; i < TC_KEYS; i++)
+		CHECK_OK(daxkv_delete(db, k, (size_t)keyname(k, i)));
+}
+
+/* No key of the churn is there: not by the index, not by a query. */
+static void tc_check_empty(const char *dir, uint32_t flags)
+{
+	struct daxkv_query_result res = { .version = DAXKV_QUERY_RESULT_VERSION };
+	struct daxkv_options o = opts_nocompact();
+	struct daxkv_query q;
+	struct daxkv_stat st;
+	uint8_t v[1024];
+	char k[16];
+	size_t len;
+	daxkv *db;
+
+	o.flags |= flags;
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (uint32_t i = 0; i < TC_KEYS; i++)
+		CHECK_RC(daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len),
+			 DAXKV_ENOTFOUND);
+	daxkv_query_init(&q);
+	q.backend = DAXKV_BACKEND_CPU;
+	CHECK_OK(daxkv_query(db, &q, &res));
+	CHECK_EQ(res.count, 0);
+	stat_of(db, &st);
+	CHECK_EQ(st.keys, 0);
+	CHECK_OK(daxkv_close(db));
+}
+
+static void test_tomb_churn(void)
+{
+	const char *dir = dk_test_dir("ctchurn");
+	struct daxkv_options o = opts_nocompact();
+	struct daxkv_stat before, after;
+	uint64_t seed = 77;
+	pid_t child;
+	int status;
+	daxkv *db;
+
+	/* in one handle: the deletes go, and the space with them */
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	tc_fill(db);
+	stat_of(db, &before);
+	CHECK(before.tombstone_bytes >= TC_KEYS * 32ull);
+	CHECK_OK(daxkv_compact(db));
+	stat_of(db, &after);
+	printf("tomb_churn: %u keys: before %llu segments, %llu tombstone "
+	       "bytes; after %llu segments, %llu tombstone bytes, %llu "
+	       "dropped\n",
+	       TC_KEYS, (unsigned long long)before.segments,
+	       (unsigned long long)before.tombstone_bytes,
+	       (unsigned long long)after.segments,
+	       (unsigned long long)after.tombstone_bytes,
+	       (unsigned long long)after.tombstones_dropped);
+	/* every one, the lane's open segment let go first (lane.c) */
+	CHECK_EQ(after.tombstones_dropped, TC_KEYS);
+	CHECK_EQ(after.tombstone_bytes, 0);
+	CHECK_EQ(after.segments, 0);
+	CHECK(after.bytes_mapped * 4 < before.bytes_mapped);
+	CHECK_OK(daxkv_close(db));
+	tc_check_empty(dir, 0);
+	tc_check_empty(dir, DAXKV_OPEN_NOCHECKPOINT);
+	dk_rmtree(dir);
+
+	/* SIGKILL right after the compaction: a scan finds no key */
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		CHECK_OK(daxkv_open(dir, &o, &db));
+		tc_fill(db);
+		CHECK_OK(daxkv_compact(db));
+		raise(SIGKILL);
+		_exit(1);
+	}
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	tc_check_empty(dir, 0);
+	dk_rmtree(dir);
+
+	/* SIGKILL at a random moment of the compactions (victims retired
+	 * one by one, oldest first): whatever is left, no key is there */
+	for (int kill_no = 0; kill_no < 6; kill_no++) {
+		int fds[2];
+		char c;
+
+		CHECK(pipe(fds) == 0);
+		child = fork();
+		CHECK(child >= 0);
+		if (child == 0) {
+			close(fds[0]);
+			CHECK_OK(daxkv_open(dir, &o, &db));
+			tc_fill(db);
+			CHECK(write(fds[1], "d", 1) == 1);
+			for (;;)
+				CHECK_OK(daxkv_compact(db));
+		}
+		close(fds[1]);
+		CHECK(read(fds[0], &c, 1) == 1);
+		close(fds[0]);
+		usleep((useconds_t)(dk_rand(&seed) % 30000));
+		kill(child, SIGKILL);
+		CHECK(waitpid(child, &status, 0) == child);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		tc_check_empty(dir, 0);
+		dk_rmtree(dir);
+	}
+}
+
+/* @p cur, opened before the deletes, walks every key with its value. */
+static void ts_cursor_walk(daxkv_cursor *cur)
+{
+	uint32_t n = 0;
+	int rc;
+
+	for (rc = daxkv_cursor_first(cur); rc == 0;
+	     rc = daxkv_cursor_next(cur)) {
+		const void *key, *val;
+		size_t klen, vlen;
+
+		CHECK_OK(daxkv_cursor_key(cur, &key, &klen));
+		CHECK_OK(daxkv_cursor_value(cur, &val, &vlen));
+		CHECK_EQ(keynum(key, klen), n);
+		check_val(n, 1, val, vlen);
+		n++;
+	}
+	CHECK_RC(rc, DAXKV_ENOTFOUND);
+	CHECK_EQ(n, TC_KEYS);
+}
+
+static void test_tomb_snapshot(void)
+{
+	const char *dir = dk_test_dir("ctsnap");
+	struct daxkv_options o = opts_nocompact();
+	daxkv_snapshot *snap;
+	daxkv_cursor *cur;
+	struct daxkv_stat st;
+	uint8_t v[1024];
+	char k[16];
+	size_t len;
+	daxkv *db;
+
+	CHECK_OK(daxkv_open(dir, &o, &db));
+	for (uint32_t i = 0; i < TC_KEYS; i++)
+		CHECK_OK(daxkv_put(db, k, (size_t)keyname(k, i), v,
+				   make_val(i, 1, v)));
+	CHECK_OK(daxkv_snapshot_open(db, &snap));
+	CHECK_OK(daxkv_cursor_open(db, NULL, &cur));
+	for (uint32_t i = 0; i < TC_KEYS; i++)
+		CHECK_OK(daxkv_delete(db, k, (size_t)keyname(k, i)));
+	CHECK_OK(daxkv_compact(db));
+	CHECK_OK(daxkv_compact(db));
+	/* the deletes' entries wait for the snapshot and the cursor: kept */
+	stat_of(db, &st);
+	CHECK_EQ(st.tombstones_dropped, 0);
+	for (uint32_t i = 0; i < TC_KEYS; i += 97) {
+		CHECK_OK(daxkv_get_at(db, snap, k, (size_t)keyname(k, i), v,
+				      sizeof(v), &len));
+		check_val(i, 1, v, len);
+		CHECK_RC(daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len),
+			 DAXKV_ENOTFOUND);
+	}
+	ts_cursor_walk(cur);
+	daxkv_cursor_close(cur);
+	daxkv_snapshot_close(snap);
+	/* now nothing looks behind the deletes: they go */
+	CHECK_OK(daxkv_compact(db));
+	stat_of(db, &st);
+	printf("tomb_snapshot: %llu deletes dropped once the snapshot "
+	       "closed, %llu segments left\n",
+	       (unsigned long long)st.tombstones_dropped,
+	       (unsigned long long)st.segments);
+	CHECK_EQ(st.tombstones_dropped, TC_KEYS);
+	CHECK_EQ(st.tombstone_bytes, 0);
+	for (uint32_t i = 0; i < TC_KEYS; i += 97)
+		CHECK_RC(daxkv_get(db, k, (size_t)keyname(k, i), v, sizeof(v),
+				   &len),
+			 DAXKV_ENOTFOUND);
+	CHECK_OK(daxkv_close(db));
+	tc_check_empty(dir, 0);
+	tc_check_empty(dir, DAXKV_OPEN_NOCHECKPOINT);
+	dk_rmtree(dir);
+}
+
 static const struct dk_case cases[] = {
 	{ "model", test_model },
 	{ "snapshot", test_snapshot },
@@ -1113,6 +1326,8 @@ static const struct dk_case cases[] = {
 	{ "concurrent", test_concurrent },
 	{ "kill", test_kill },
 	{ "tombstone", test_tombstone },
+	{ "tomb_churn", test_tomb_churn },
+	{ "tomb_snapshot", test_tomb_snapshot },
 	{ "empty", test_empty },
 	{ "empty_fs", test_empty_fs },
 };
