@@ -672,6 +672,45 @@ static void dk_check_segment(struct dk_check *ck, uint32_t slot)
 			dk_check_persist(&seg, hdr, sizeof(*hdr));
 			done = true;
 		}
+		if (!ours) {
+			/*
+			 * Not this slot's header, but nothing past it: no
+			 * record to lose.  Such a file is a spare or a
+			 * renewal that a kill tore as its header was being
+			 * written, in a slot whose table entry was damaged
+			 * into LIVE (damage_sweep, the compact moment).  It
+			 * is moved aside, never deleted, and the slot made
+			 * FREE again.
+			 */
+			char name[32], aside[4200];
+
+			snprintf(name, sizeof(name), "seg-%08u.dat", slot);
+			if (dk_segment_file_empty(ck->dirfd, name)) {
+				snprintf(aside, sizeof(aside), "%s.unknown",
+					 path);
+				munmap(seg.base, seg.size);
+				close(fd);
+				/* the slot FREE first: a crash before the
+				 * rename leaves an orphan that the next
+				 * check moves aside the same way */
+				if (ck->repair) {
+					dk_check_set_slot(ck, slot, DK_SEG_FREE,
+							  root->segs[slot].gen);
+					ck->changed = true;
+					done = rename(path, aside) == 0;
+					fsync(ck->dirfd);
+				}
+				dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path,
+						0, 64, true, done,
+						"bad segment header (magic or "
+						"crc), not recognisably this "
+						"slot's, and no record past it"
+						"%s%s",
+						done ? "; moved aside to " : "",
+						done ? aside : "");
+				return;
+			}
+		}
 		ck->changed |= done;
 		dk_check_report(ck, DAXKV_PROBLEM_SEGMENT, path, 0, 64, ours,
 				done, "bad segment header (magic or crc)%s%s",

@@ -882,9 +882,10 @@ static int dk_victim_cmp(const void *a, const void *b)
  */
 static void dk_pick_tombs(struct daxkv *db, struct dk_victim *cand,
 			  uint32_t ncand, uint64_t w_fixed,
-			  unsigned max_live_x100)
+			  unsigned max_live_x100, bool none)
 {
-	bool drops = __atomic_load_n(&db->rmq_n, __ATOMIC_RELAXED) == 0;
+	bool drops = !none &&
+		     __atomic_load_n(&db->rmq_n, __ATOMIC_RELAXED) == 0;
 	uint64_t w = w_fixed;
 
 	for (int iter = 0;; iter++) {
@@ -957,6 +958,7 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 	uint64_t w_fixed = UINT64_MAX, thr[DK_MAX_VICTIMS];
 	struct dk_victim *cand;
 	uint32_t n = 0, ncand = 0, nkept = 0;
+	int pass = 0;
 
 	cand = calloc(hi ? hi : 1, sizeof(*cand));
 	if (!cand)
@@ -1005,7 +1007,17 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 		cand[ncand].oldest = dk_seg_oldest(seg);
 		ncand++;
 	}
-	dk_pick_tombs(db, cand, ncand, w_fixed, max_live_x100);
+	/*
+	 * Pass 0 expects the tombstones the rule may drop to go; the rule's
+	 * own thresholds, once the victims are known, may keep them (an
+	 * older put in a candidate that was not picked), and a round picked
+	 * for them alone may then free nothing.  Pass 1 picks again with
+	 * every tombstone counted live (poison_test compact: a segment of
+	 * nothing but kept deletes was picked alone, and the mostly dead
+	 * segment beside it never was).
+	 */
+again:
+	dk_pick_tombs(db, cand, ncand, w_fixed, max_live_x100, pass == 1);
 	for (uint32_t i = 0; i < ncand; i++) {
 		struct dk_segment *seg = cand[i].seg;
 		uint64_t capacity = seg->size - DK_SEG_HDR_SIZE;
@@ -1070,8 +1082,17 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 		pthread_mutex_lock(&db->seg_lock);
 		for (uint32_t i = 0; i < n; i++)
 			victims[i]->compacting = false;
-		pthread_mutex_unlock(&db->seg_lock);
 		n = 0;
+		if (pass == 0) {
+			/* candidates over the line with tombstones dropped
+			 * stay over it with them counted */
+			ncand = nkept;
+			nkept = 0;
+			sum = 0;
+			pass = 1;
+			goto again; /* under seg_lock, as the first pass */
+		}
+		pthread_mutex_unlock(&db->seg_lock);
 	}
 	free(cand);
 	return n;

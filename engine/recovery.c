@@ -597,6 +597,8 @@ static int dk_recover_scan(struct daxkv *db, uint32_t *slots, uint32_t n)
 	}
 	nall = 0;
 	for (uint32_t t = 0; t < nthreads; t++) {
+		if (rv.th[t].nlive == 0)
+			continue; /* its array may be NULL: memcpy's is not */
 		memcpy(all + nall, rv.th[t].live,
 		       rv.th[t].nlive * sizeof(*all));
 		nall += rv.th[t].nlive;

@@ -231,11 +231,26 @@ static bool dk_ready_add(struct daxkv *db, struct dk_segment *seg)
 
 		for (i = 0; i < db->nready && db->ready[i]->spare; i++)
 			;
-		if (i == db->nready)
-			return false;
-		db->ready[i]->owned = false;
-		db->reuse[db->nreuse++] = db->ready[i]->slot;
-		dk_ready_remove(db, i);
+		if (i < db->nready) {
+			db->ready[i]->owned = false;
+			db->reuse[db->nreuse++] = db->ready[i]->slot;
+			dk_ready_remove(db, i);
+		} else {
+			/*
+			 * Full of spares: a smaller one goes for a bigger
+			 * one.  A writer whose batch fits none of them made
+			 * this one for itself; dropped, it would make it
+			 * again, for ever (rows_test memory: 64 Ki-record
+			 * batches of 2.5 MiB with ready[] full of 2 MiB
+			 * spares).
+			 */
+			for (i = 0; i < db->nready &&
+				    db->ready[i]->size >= seg->size; i++)
+				;
+			if (i == db->nready)
+				return false;
+			dk_segment_discard(db, dk_ready_remove(db, i));
+		}
 	}
 	db->ready[db->nready++] = seg;
 	return true;
@@ -289,11 +304,16 @@ int dk_spare_make_now(struct daxkv *db, uint64_t bytes, enum dk_room room)
 	 * a maker slower than itself (a loaded machine) met ENOSPC with one
 	 * or two such files on disk, and a database emptied and compacted
 	 * refilled to 84% of its first fill (compact_test empty_fs).  Made
-	 * a spare here (or unlinked, if ready[] is full), it is taken when
-	 * the writer starts over.
+	 * a spare here (or unlinked, if too small for this commit or if
+	 * ready[] is full), it is taken, or its room is, when the writer
+	 * starts over.
 	 */
 	if (rc > 0 && db->nrecycle)
-		rc = dk_spare_renew_one(db, DK_MAX_READY);
+		rc = dk_spare_renew_one(
+			db, db->recycle[db->nrecycle - 1]->size -
+					    DK_SEG_HDR_SIZE >= bytes ?
+				    dk_cap(db->nready + 1) :
+				    0); /* too small: unlinked, its room freed */
 	pthread_mutex_unlock(&db->seg_lock);
 	if (rc <= 0)
 		return rc;

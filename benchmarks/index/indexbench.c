@@ -19,7 +19,9 @@
  * Figures are wall time of daxkv_open and its own recovery_ns; on a shared
  * machine run it when the load is low (the load average is printed).
  */
+#include <dirent.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,10 +110,34 @@ static daxkv *open_db(const char *dir, uint32_t threads, uint32_t flags)
 	return db;
 }
 
+/* Remove the benchmark's database directory: only one that does not
+ * exist, is empty, or holds a daxkv database (meta.pool), so that a
+ * mistaken --dir (/dev/shm, a home directory) is refused, not emptied. */
 static void rm_dir(const char *dir)
 {
-	char cmd[4200];
+	char cmd[4200], meta[4200];
+	struct dirent *de;
+	bool empty = true;
+	DIR *d = opendir(dir);
 
+	if (d) {
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = false;
+		closedir(d);
+		snprintf(meta, sizeof(meta), "%s/meta.pool", dir);
+		if (!empty && access(meta, F_OK) != 0) {
+			fprintf(stderr, "daxkv-indexbench: %s is not empty and "
+				"holds no daxkv database (no meta.pool): give "
+				"--dir a directory of its own, which is removed "
+				"before and after\n", dir);
+			exit(2);
+		}
+	}
+	if (strchr(dir, '\'')) {
+		fprintf(stderr, "daxkv-indexbench: --dir with a quote\n");
+		exit(2);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		exit(1);
