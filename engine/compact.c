@@ -1011,8 +1011,9 @@ static uint32_t dk_pick(struct daxkv *db, unsigned max_live_x100,
 	 * Pass 0 expects the tombstones the rule may drop to go; the rule's
 	 * own thresholds, once the victims are known, may keep them (an
 	 * older put in a candidate that was not picked), and a round picked
-	 * for them alone may then free nothing.  Pass 1 picks again with
-	 * every tombstone counted live (poison_test compact: a segment of
+	 * for them alone may then free nothing.  With @p greedy, pass 1
+	 * picks again with every tombstone counted live (poison_test
+	 * compact: a segment of
 	 * nothing but kept deletes was picked alone, and the mostly dead
 	 * segment beside it never was).
 	 */
@@ -1083,9 +1084,10 @@ again:
 		for (uint32_t i = 0; i < n; i++)
 			victims[i]->compacting = false;
 		n = 0;
-		if (pass == 0) {
+		if (pass == 0 && greedy) {
 			/* candidates over the line with tombstones dropped
-			 * stay over it with them counted */
+			 * stay over it with them counted.  (The background
+			 * thread just waits for its next wake-up.) */
 			ncand = nkept;
 			nkept = 0;
 			sum = 0;
@@ -1303,6 +1305,8 @@ static void *dk_compactor_run(void *arg)
 		} while (rc > 0 &&
 			 !__atomic_load_n(&db->compact_stop, __ATOMIC_RELAXED));
 		pthread_mutex_unlock(&db->compact_lock);
+		if (rc == 0)
+			dk_lanes_let_go_idle(db);
 		dk_compact_reap_entries(db);
 	}
 	return NULL;

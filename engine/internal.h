@@ -166,6 +166,9 @@ struct dk_lane {
 	uint64_t inflight;      /* atomic: seq being committed here, 1 while
 				   one is being allocated, 0 if idle */
 	uint64_t ops;           /* writes done, to pace GC horizon updates */
+	uint64_t idle_tail;     /* the compactor's last look at seg's tail
+				   (lane.c: dk_lanes_let_go_idle), under
+				   lock */
 	struct dk_alloc *alloc; /* index memory (arena.h), set up at open */
 	uint64_t appended;      /* atomic (relaxed): record bytes written
 				   here, read by the compactor's pacing */

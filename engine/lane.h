@@ -33,6 +33,10 @@ int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
  * daxkv_compact).  Lanes busy writing are left alone.  Takes seg_lock,
  * then lane locks and seg_lock under them: call it holding none. */
 void dk_lanes_let_go_tombs(struct daxkv *db);
+/* The background compactor, when it found no round to make: seal the
+ * open segment of every lane nobody appended to since its last look and
+ * whose records are mostly dead, so that a round can take it. */
+void dk_lanes_let_go_idle(struct daxkv *db);
 /* Where @p bytes go in the lane's segment (room was made for them). */
 int dk_lane_reserve(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 		    struct dk_segment **segp, uint64_t *offp);
