@@ -198,6 +198,25 @@ int dk_lane_make_room(struct daxkv *db, struct dk_lane *lane, uint64_t bytes,
 void dk_lanes_let_go_idle(struct daxkv *db)
 {
 	uint32_t n = __atomic_load_n(&db->nlanes, __ATOMIC_ACQUIRE);
+	bool tight;
+
+	/*
+	 * Not when room is short: a sealed segment's room is lost until a
+	 * round frees it, and near max_size or a full file system that room
+	 * is what deletes need (compact_test empty, under ASan: a delete
+	 * met ENOSPC after its lane's segment was sealed).  Short: the file
+	 * system's free blocks are low (spare.c), or max_size leaves fewer
+	 * than four more segments.
+	 */
+	pthread_mutex_lock(&db->seg_lock);
+	tight = __atomic_load_n(&db->room_low, __ATOMIC_RELAXED) ||
+		(db->max_size &&
+		 DK_META_POOL_SIZE + db->seg_bytes + db->pending_bytes +
+				 4 * dk_segment_size_next(db) >
+			 db->max_size);
+	pthread_mutex_unlock(&db->seg_lock);
+	if (tight)
+		return;
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct dk_lane *lane = &db->lanes[i];
